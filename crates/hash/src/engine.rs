@@ -1,0 +1,503 @@
+//! The one-pass engine: every selected algorithm (and the segment hasher) reads the same
+//! windows of the input, so the input is read once whatever the number of algorithms.
+//!
+//! A reader (the calling thread) maps or reads the input one window at a time and hands
+//! each window to one worker thread per algorithm. A window is unmapped (or its buffer
+//! recycled) when the last worker has finished with it; a fixed number of permits bounds how
+//! many windows exist at once, so memory stays bounded whatever the input's size. Inputs no
+//! larger than one window skip the threads and are hashed inline, which is what makes trees
+//! of many small files fast (parallelism there comes from hashing several files at once).
+
+use std::cell::RefCell;
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, FileTypeExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::SystemTime;
+
+use crate::guard::MappedWindow;
+use crate::segments::{SegmentHasher, SegmentList, SegmentSpec};
+use crate::{Algorithm, AlgorithmHasher, Digest, Error};
+
+/// The default window: 8 MiB. Large enough that per-window costs (a map, a madvise, a
+/// channel message per algorithm) vanish next to hashing; small enough that the windows in
+/// flight stay far below the 64 MiB memory budget.
+pub const DEFAULT_WINDOW_SIZE: usize = 8 * 1024 * 1024;
+
+/// The default number of windows alive at once: one being hashed by the slowest worker,
+/// one by the fastest, one being mapped ahead, one spare.
+pub const DEFAULT_WINDOWS_IN_FLIGHT: usize = 4;
+
+/// What to compute and how to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashOptions {
+    /// Algorithms for whole-input digests, in any order, without repeats. May be empty only
+    /// when segments are requested.
+    pub algorithms: Vec<Algorithm>,
+    /// Segment digests, if wanted.
+    pub segments: Option<SegmentSpec>,
+    /// Bytes per window (mapped or read).
+    pub window_size: usize,
+    /// Windows alive at once (≥ 1). Peak memory ≈ `window_size × windows_in_flight`.
+    pub windows_in_flight: usize,
+    /// Map regular files and block devices; `false` reads them instead.
+    pub mmap: bool,
+}
+
+impl Default for HashOptions {
+    fn default() -> Self {
+        HashOptions {
+            algorithms: vec![Algorithm::Sha256, Algorithm::Blake3],
+            segments: None,
+            window_size: DEFAULT_WINDOW_SIZE,
+            windows_in_flight: DEFAULT_WINDOWS_IN_FLIGHT,
+            mmap: true,
+        }
+    }
+}
+
+impl HashOptions {
+    /// Checks the options once, before any input is touched.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.algorithms.is_empty() && self.segments.is_none() {
+            return Err(Error::InvalidOption("no algorithm selected".into()));
+        }
+        for (i, a) in self.algorithms.iter().enumerate() {
+            if self.algorithms[..i].contains(a) {
+                return Err(Error::DuplicateAlgorithm(a.name()));
+            }
+        }
+        if self.window_size == 0 {
+            return Err(Error::InvalidOption("the window size must be at least 1 byte".into()));
+        }
+        if self.windows_in_flight == 0 {
+            return Err(Error::InvalidOption("at least one window must be allowed in flight".into()));
+        }
+        if self.segments.is_some_and(|s| s.size == 0) {
+            return Err(Error::InvalidOption("the segment size must be at least 1 byte".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Progress reporting and cancellation, both optional. The engine never prints.
+#[derive(Default, Clone, Copy)]
+pub struct Control<'a> {
+    /// Called with the number of bytes just read, after each window (from the calling thread).
+    pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// When raised, hashing stops at the next window with [`Error::Cancelled`].
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl std::fmt::Debug for Control<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("progress", &self.progress.is_some())
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+impl Control<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+
+    fn report(&self, bytes: u64) {
+        if let Some(progress) = self.progress {
+            progress(bytes);
+        }
+    }
+}
+
+/// The result for one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashOutcome {
+    /// Bytes hashed.
+    pub size: u64,
+    /// One digest per requested algorithm, in [`Algorithm`] order.
+    pub digests: Vec<(Algorithm, Digest)>,
+    /// Segment digests, when requested.
+    pub segments: Option<SegmentList>,
+}
+
+impl HashOutcome {
+    /// The digest of one algorithm, if it was computed.
+    pub fn digest(&self, algorithm: Algorithm) -> Option<&Digest> {
+        self.digests
+            .iter()
+            .find(|(a, _)| *a == algorithm)
+            .map(|(_, d)| d)
+    }
+}
+
+/// Hashes a buffer already in memory, in one call per algorithm: the reference every
+/// streaming path is tested against.
+pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> HashOutcome {
+    let mut sinks = Sinks::new(options);
+    sinks.update(bytes);
+    sinks.finish(bytes.len() as u64)
+}
+
+/// Hashes a file, a block device, or anything else that can be opened and read (a FIFO, a
+/// character device, a procfs file). Symbolic links given here are followed.
+pub fn hash_path(path: &Path, options: &HashOptions, control: &Control) -> Result<HashOutcome, Error> {
+    options.validate()?;
+    let open_error = |source| Error::Open { path: path.to_owned(), source };
+    let file = File::open(path).map_err(open_error)?;
+    let before = file.metadata().map_err(open_error)?;
+    let file_type = before.file_type();
+    if file_type.is_dir() {
+        return Err(Error::IsADirectory { path: path.to_owned() });
+    }
+    let input = Input { file: &file, path };
+    if file_type.is_file() && before.len() > 0 {
+        let outcome = input.hash_sized(before.len(), options, control)?;
+        // A file that changed while it was hashed has no single digest: compare what the
+        // inode said before with what it says now.
+        let after = file.metadata().map_err(open_error)?;
+        check_unchanged(path, &before, &after)?;
+        Ok(outcome)
+    } else if file_type.is_block_device() {
+        // Block devices report 0 in metadata; seeking to the end gives their length.
+        let length = (&file)
+            .seek(SeekFrom::End(0))
+            .map_err(|source| Error::Read { path: path.to_owned(), offset: 0, source })?;
+        input.hash_sized(length, options, control)
+    } else {
+        // Pipes, character devices, and regular files whose metadata says 0 (procfs and
+        // sysfs files report 0 yet have contents): read until end of file.
+        hash_reader(&file, path, options, control)
+    }
+}
+
+/// Hashes a stream to its end (stdin, a pipe). `label` names it in errors.
+pub fn hash_reader<R: Read>(
+    mut reader: R,
+    label: &Path,
+    options: &HashOptions,
+    control: &Control,
+) -> Result<HashOutcome, Error> {
+    options.validate()?;
+    let read_error = |offset, source| Error::Read { path: label.to_owned(), offset, source };
+    let window = options.window_size;
+    // Streams are read, never mapped, so no window can fault.
+    let faulted = || unreachable!("streams are read, never mapped, so no window can fault");
+    run_pipeline(Sinks::new(options), options.windows_in_flight, control, faulted, |offset, mut buffer| {
+        buffer.resize(window, 0);
+        let filled = fill(&mut reader, &mut buffer).map_err(|e| read_error(offset, e))?;
+        if filled == 0 {
+            return Ok(None);
+        }
+        buffer.truncate(filled);
+        Ok(Some(WindowData::Buffer(buffer)))
+    })
+    .map(|(sinks, total)| sinks.finish(total))
+}
+
+/// An opened input of known length.
+struct Input<'a> {
+    file: &'a File,
+    path: &'a Path,
+}
+
+impl Input<'_> {
+    fn hash_sized(&self, length: u64, options: &HashOptions, control: &Control) -> Result<HashOutcome, Error> {
+        if length <= options.window_size as u64 {
+            return self.hash_inline(length, options, control);
+        }
+        let window = options.window_size as u64;
+        let faulted = || self.shrank(length);
+        let (sinks, total) = run_pipeline(Sinks::new(options), options.windows_in_flight, control, faulted, |offset, buffer| {
+            if offset >= length {
+                return Ok(None);
+            }
+            let want = (length - offset).min(window) as usize;
+            if options.mmap {
+                self.ensure_present(length, offset + want as u64)?;
+                match MappedWindow::map(self.file, offset, want) {
+                    Ok(Some(mapped)) => return Ok(Some(WindowData::Mapped(mapped))),
+                    // No guard slot free: read this window instead.
+                    Ok(None) => {}
+                    Err(source) => return Err(self.read_error(offset, source)),
+                }
+            }
+            self.read_window(length, offset, want, buffer).map(|b| Some(WindowData::Buffer(b)))
+        })?;
+        debug_assert_eq!(total, length);
+        Ok(sinks.finish(total))
+    }
+
+    /// Inputs that fit in one window: one read into a reused per-thread buffer, every
+    /// algorithm in turn on this thread.
+    fn hash_inline(&self, length: u64, options: &HashOptions, control: &Control) -> Result<HashOutcome, Error> {
+        thread_local! {
+            static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        if control.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        BUFFER.with_borrow_mut(|buffer| {
+            let taken = std::mem::take(buffer);
+            let filled = self.read_window(length, 0, length as usize, taken)?;
+            let mut sinks = Sinks::new(options);
+            sinks.update(&filled);
+            *buffer = filled;
+            control.report(length);
+            Ok(sinks.finish(length))
+        })
+    }
+
+    /// Reads `want` bytes at `offset` into `buffer` (resized), or reports that the input
+    /// ended early.
+    fn read_window(&self, length: u64, offset: u64, want: usize, mut buffer: Vec<u8>) -> Result<Vec<u8>, Error> {
+        buffer.resize(want, 0);
+        let mut filled = 0;
+        while filled < want {
+            match self.file.read_at(&mut buffer[filled..], offset + filled as u64) {
+                Ok(0) => {
+                    return Err(Error::Shrank {
+                        path: self.path.to_owned(),
+                        expected: length,
+                        found: offset + filled as u64,
+                    })
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(self.read_error(offset + filled as u64, source)),
+            }
+        }
+        Ok(buffer)
+    }
+
+    /// Refuses to map bytes that are no longer there: a map past the end of a file would only
+    /// fault later, when a worker touches it.
+    fn ensure_present(&self, length: u64, end: u64) -> Result<(), Error> {
+        let metadata = self.file.metadata().map_err(|e| self.read_error(end, e))?;
+        if metadata.is_file() && metadata.len() < end {
+            return Err(Error::Shrank {
+                path: self.path.to_owned(),
+                expected: length,
+                found: metadata.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn shrank(&self, length: u64) -> Error {
+        let found = self.file.metadata().map_or(0, |m| m.len());
+        Error::Shrank {
+            path: self.path.to_owned(),
+            expected: length,
+            found: found.min(length),
+        }
+    }
+
+    fn read_error(&self, offset: u64, source: io::Error) -> Error {
+        Error::Read { path: self.path.to_owned(), offset, source }
+    }
+}
+
+fn check_unchanged(path: &Path, before: &Metadata, after: &Metadata) -> Result<(), Error> {
+    let changed = |what: String| Err(Error::Changed { path: path.to_owned(), what });
+    if before.len() != after.len() {
+        return changed(format!("length {} became {}", before.len(), after.len()));
+    }
+    let mtime = |m: &Metadata| m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    if mtime(before) != mtime(after) {
+        return changed("its modification time moved".into());
+    }
+    Ok(())
+}
+
+/// Reads until `buffer` is full or the stream ends; returns the bytes read.
+fn fill(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// One consumer of the input bytes.
+enum Sink {
+    Whole(AlgorithmHasher),
+    Segments(SegmentHasher),
+}
+
+impl Sink {
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Sink::Whole(hasher) => hasher.update(bytes),
+            Sink::Segments(hasher) => hasher.update(bytes),
+        }
+    }
+}
+
+/// Every consumer for one input.
+struct Sinks(Vec<Sink>);
+
+impl Sinks {
+    fn new(options: &HashOptions) -> Sinks {
+        let mut sinks: Vec<Sink> = options
+            .algorithms
+            .iter()
+            .map(|a| Sink::Whole(a.hasher()))
+            .collect();
+        if let Some(spec) = options.segments {
+            sinks.push(Sink::Segments(SegmentHasher::new(spec)));
+        }
+        Sinks(sinks)
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.0.iter_mut().for_each(|sink| sink.update(bytes));
+    }
+
+    fn finish(self, size: u64) -> HashOutcome {
+        let mut digests = Vec::new();
+        let mut segments = None;
+        for sink in self.0 {
+            match sink {
+                Sink::Whole(hasher) => digests.push((hasher.algorithm(), hasher.finalize())),
+                Sink::Segments(hasher) => segments = Some(hasher.finish()),
+            }
+        }
+        digests.sort_by_key(|(a, _)| *a);
+        HashOutcome { size, digests, segments }
+    }
+}
+
+/// A window's bytes: a guarded map or a (recycled) buffer.
+enum WindowData {
+    Mapped(MappedWindow),
+    Buffer(Vec<u8>),
+}
+
+impl WindowData {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            WindowData::Mapped(mapped) => mapped.bytes(),
+            WindowData::Buffer(buffer) => buffer,
+        }
+    }
+}
+
+/// A permit to create one window, returned when the window is dropped: with the buffer to
+/// reuse, and whether the window's pages vanished under it.
+#[derive(Default)]
+struct Permit {
+    buffer: Vec<u8>,
+    faulted: bool,
+}
+
+/// A window shared by the workers; dropping the last reference unmaps it and returns its
+/// permit.
+struct Window {
+    data: Option<WindowData>,
+    permits: mpsc::Sender<Permit>,
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        let permit = match self.data.take() {
+            Some(WindowData::Buffer(buffer)) => Permit { buffer, faulted: false },
+            Some(WindowData::Mapped(mapped)) => Permit { buffer: Vec::new(), faulted: mapped.faulted() },
+            None => Permit::default(),
+        };
+        // The reader may already be gone after an error; the permit is then not needed.
+        let _ = self.permits.send(permit);
+    }
+}
+
+/// Feeds every window that `produce` makes to one worker thread per sink. `produce` gets the
+/// offset of the next window and a buffer to reuse, and returns `None` at the end;
+/// `faulted` makes the error for a mapped window whose pages vanished.
+fn run_pipeline<P>(
+    sinks: Sinks,
+    windows_in_flight: usize,
+    control: &Control,
+    faulted: impl FnOnce() -> Error,
+    mut produce: P,
+) -> Result<(Sinks, u64), Error>
+where
+    P: FnMut(u64, Vec<u8>) -> Result<Option<WindowData>, Error>,
+{
+    let (permit_sender, permits) = mpsc::channel::<Permit>();
+    for _ in 0..windows_in_flight {
+        let _ = permit_sender.send(Permit::default());
+    }
+    thread::scope(|scope| {
+        let mut feeds = Vec::with_capacity(sinks.0.len());
+        let mut workers = Vec::with_capacity(sinks.0.len());
+        for mut sink in sinks.0 {
+            let (feed, windows) = mpsc::channel::<Arc<Window>>();
+            feeds.push(feed);
+            workers.push(scope.spawn(move || {
+                for window in windows {
+                    if let Some(data) = &window.data {
+                        sink.update(data.bytes());
+                    }
+                }
+                sink
+            }));
+        }
+
+        let mut offset = 0u64;
+        let mut window_faulted = false;
+        let produced: Result<(), Error> = loop {
+            if control.cancelled() {
+                break Err(Error::Cancelled);
+            }
+            // Blocks while `windows_in_flight` windows are alive: this is the memory bound.
+            let Ok(permit) = permits.recv() else {
+                unreachable!("the reader holds a permit sender");
+            };
+            if permit.faulted {
+                window_faulted = true;
+                break Ok(());
+            }
+            match produce(offset, permit.buffer) {
+                Err(error) => break Err(error),
+                Ok(None) => break Ok(()),
+                Ok(Some(data)) => {
+                    let length = data.bytes().len() as u64;
+                    let window = Arc::new(Window { data: Some(data), permits: permit_sender.clone() });
+                    for feed in &feeds {
+                        // A worker only stops early by panicking, which join() re-raises.
+                        let _ = feed.send(Arc::clone(&window));
+                    }
+                    offset += length;
+                    control.report(length);
+                }
+            }
+        };
+        drop(feeds);
+        let sinks: Vec<Sink> = workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect();
+        produced?;
+        // Every window is gone now; any that faulted after its permit came back last time
+        // is in the channel.
+        drop(permit_sender);
+        window_faulted |= permits.try_iter().any(|permit| permit.faulted);
+        if window_faulted {
+            return Err(faulted());
+        }
+        Ok((Sinks(sinks), offset))
+    })
+}
+
+/// A label for standard input in results and errors.
+pub fn stdin_label() -> PathBuf {
+    PathBuf::from("-")
+}

@@ -1,0 +1,76 @@
+//! The errors of the hash engine.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong while hashing. Each variant names the input it concerns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An algorithm name that Custos does not know.
+    #[error("unsupported algorithm `{0}` (supported: md5, sha1, sha256, sha512, blake3)")]
+    UnsupportedAlgorithm(String),
+    /// The same algorithm was asked for twice.
+    #[error("algorithm `{0}` is listed twice")]
+    DuplicateAlgorithm(&'static str),
+    /// Options that cannot work together or at all.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// The input could not be opened or inspected.
+    #[error("cannot open {}", path.display())]
+    Open {
+        /// The input.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading (or mapping) failed part-way.
+    #[error("cannot read {} at byte offset {offset}", path.display())]
+    Read {
+        /// The input.
+        path: PathBuf,
+        /// Where reading failed.
+        offset: u64,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A directory was given where a file or stream was expected.
+    #[error("{} is a directory", path.display())]
+    IsADirectory {
+        /// The input.
+        path: PathBuf,
+    },
+    /// The input became shorter while it was hashed (truncated under us).
+    #[error("{} shrank while it was being hashed: {expected} bytes expected, only {found} present; no digest is reported", path.display())]
+    Shrank {
+        /// The input.
+        path: PathBuf,
+        /// Length when hashing started.
+        expected: u64,
+        /// Bytes that were actually there.
+        found: u64,
+    },
+    /// The input was modified while it was hashed, so the digest would describe no single
+    /// state of it.
+    #[error("{} changed while it was being hashed ({what}); no digest is reported", path.display())]
+    Changed {
+        /// The input.
+        path: PathBuf,
+        /// What changed: length or modification time.
+        what: String,
+    },
+    /// The caller's cancellation flag was raised.
+    #[error("hashing was cancelled")]
+    Cancelled,
+    /// A directory walk failed.
+    #[error("cannot walk {}", path.display())]
+    Walk {
+        /// Where the walk failed.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: walkdir::Error,
+    },
+}

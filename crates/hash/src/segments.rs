@@ -1,0 +1,265 @@
+//! Segment (piecewise) digests and the Merkle tree over them, specified in
+//! `docs/segments.md`.
+//!
+//! An input is cut into segments of a fixed size (the last one may be shorter); each
+//! segment is hashed on its own, and a Merkle root over the segment digests summarises the
+//! list. Stored with the evidence, the list lets a later check name the exact byte ranges
+//! that changed instead of only saying that the image is bad.
+
+use std::ops::Range;
+
+use crate::{Algorithm, AlgorithmHasher, Digest};
+
+/// The default segment size: 64 MiB.
+pub const DEFAULT_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Domain-separation prefix of a leaf (RFC 6962 style).
+const LEAF_PREFIX: u8 = 0x00;
+/// Domain-separation prefix of an interior node.
+const NODE_PREFIX: u8 = 0x01;
+
+/// How to cut and hash segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentSpec {
+    /// Bytes per segment; the last segment may be shorter. Never zero.
+    pub size: u64,
+    /// The algorithm for segment digests and for the tree.
+    pub algorithm: Algorithm,
+}
+
+impl Default for SegmentSpec {
+    fn default() -> Self {
+        SegmentSpec {
+            size: DEFAULT_SEGMENT_SIZE,
+            algorithm: Algorithm::Blake3,
+        }
+    }
+}
+
+/// The segment digests of one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentList {
+    /// How the segments were cut and hashed.
+    pub spec: SegmentSpec,
+    /// Total input length in bytes.
+    pub total_size: u64,
+    /// One digest per segment, in order.
+    pub digests: Vec<Digest>,
+}
+
+impl SegmentList {
+    /// Computes the list for a buffer held in memory: the single-buffer reference.
+    pub fn of_bytes(spec: SegmentSpec, bytes: &[u8]) -> SegmentList {
+        let mut hasher = SegmentHasher::new(spec);
+        hasher.update(bytes);
+        hasher.finish()
+    }
+
+    /// The byte range that segment `index` covers.
+    pub fn range(&self, index: usize) -> Range<u64> {
+        let start = (index as u64).saturating_mul(self.spec.size);
+        start.min(self.total_size)..start.saturating_add(self.spec.size).min(self.total_size)
+    }
+
+    /// The Merkle root over the segment digests (see `docs/segments.md`).
+    pub fn root(&self) -> Digest {
+        merkle_root(self.spec.algorithm, &self.digests)
+    }
+
+    /// Compares a fresh list (`self`) with a stored one and returns the byte ranges of the
+    /// stored input that differ, adjacent ranges merged. Bytes present in only one of the
+    /// two (truncation or appended data) count as changed. Empty means identical.
+    ///
+    /// Lists made with different segment sizes or algorithms cannot be compared; that is
+    /// reported as `Err` with both specs.
+    pub fn changed_ranges(
+        &self,
+        stored: &SegmentList,
+    ) -> Result<Vec<Range<u64>>, (SegmentSpec, SegmentSpec)> {
+        if self.spec != stored.spec {
+            return Err((self.spec, stored.spec));
+        }
+        let mut changed: Vec<Range<u64>> = Vec::new();
+        let count = self.digests.len().max(stored.digests.len());
+        for index in 0..count {
+            let ours = self.digests.get(index);
+            let theirs = stored.digests.get(index);
+            let same = ours == theirs && self.range(index) == stored.range(index);
+            if same {
+                continue;
+            }
+            // A segment only one side has covers that side's range alone.
+            let range = match (ours.is_some(), theirs.is_some()) {
+                (true, false) => self.range(index),
+                (false, true) => stored.range(index),
+                _ => {
+                    let (a, b) = (self.range(index), stored.range(index));
+                    a.start.min(b.start)..a.end.max(b.end)
+                }
+            };
+            match changed.last_mut() {
+                Some(last) if last.end >= range.start => last.end = last.end.max(range.end),
+                _ => changed.push(range),
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// Computes segment digests incrementally, for any split of the input into updates.
+#[derive(Debug, Clone)]
+pub struct SegmentHasher {
+    spec: SegmentSpec,
+    current: AlgorithmHasher,
+    filled: u64,
+    total: u64,
+    digests: Vec<Digest>,
+}
+
+impl SegmentHasher {
+    /// A hasher for `spec`. A zero size is treated as 1 byte rather than looping forever;
+    /// callers validate sizes before they get here.
+    pub fn new(mut spec: SegmentSpec) -> SegmentHasher {
+        spec.size = spec.size.max(1);
+        SegmentHasher {
+            spec,
+            current: spec.algorithm.hasher(),
+            filled: 0,
+            total: 0,
+            digests: Vec::new(),
+        }
+    }
+
+    /// Feeds the next bytes.
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let room = self.spec.size - self.filled;
+            let take = usize::try_from(room).map_or(bytes.len(), |room| room.min(bytes.len()));
+            let (head, rest) = bytes.split_at(take);
+            self.current.update(head);
+            self.filled += take as u64;
+            self.total += take as u64;
+            bytes = rest;
+            if self.filled == self.spec.size {
+                let full = std::mem::replace(&mut self.current, self.spec.algorithm.hasher());
+                self.digests.push(full.finalize());
+                self.filled = 0;
+            }
+        }
+    }
+
+    /// Finishes the last (possibly short) segment and returns the list.
+    pub fn finish(mut self) -> SegmentList {
+        if self.filled > 0 {
+            self.digests.push(self.current.finalize());
+        }
+        SegmentList {
+            spec: self.spec,
+            total_size: self.total,
+            digests: self.digests,
+        }
+    }
+}
+
+/// The Merkle tree hash of RFC 6962 §2.1 with `algorithm` as the hash: a leaf is
+/// `H(0x00 ‖ segment digest)`, an interior node `H(0x01 ‖ left ‖ right)`, a list of `n > 1`
+/// leaves splits at the largest power of two below `n`, and the empty list hashes to `H("")`.
+pub fn merkle_root(algorithm: Algorithm, leaves: &[Digest]) -> Digest {
+    match leaves {
+        [] => algorithm.digest(b""),
+        [leaf] => {
+            let mut hasher = algorithm.hasher();
+            hasher.update(&[LEAF_PREFIX]);
+            hasher.update(leaf.as_bytes());
+            hasher.finalize()
+        }
+        _ => {
+            let split = largest_power_of_two_below(leaves.len());
+            let left = merkle_root(algorithm, &leaves[..split]);
+            let right = merkle_root(algorithm, &leaves[split..]);
+            let mut hasher = algorithm.hasher();
+            hasher.update(&[NODE_PREFIX]);
+            hasher.update(left.as_bytes());
+            hasher.update(right.as_bytes());
+            hasher.finalize()
+        }
+    }
+}
+
+/// For `n >= 2`, the largest power of two strictly less than `n`.
+fn largest_power_of_two_below(n: usize) -> usize {
+    debug_assert!(n >= 2);
+    1 << (usize::BITS - 1 - (n - 1).leading_zeros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(size: u64) -> SegmentSpec {
+        SegmentSpec {
+            size,
+            algorithm: Algorithm::Blake3,
+        }
+    }
+
+    #[test]
+    fn split_point_is_largest_power_of_two_below() {
+        let cases = [(2, 1), (3, 2), (4, 2), (5, 4), (8, 4), (9, 8), (1000, 512)];
+        for (n, k) in cases {
+            assert_eq!(largest_power_of_two_below(n), k, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn segments_cover_input_exactly() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let list = SegmentList::of_bytes(spec(4096), &data);
+        assert_eq!(list.digests.len(), 3);
+        assert_eq!(list.range(2), 8192..10_000);
+        assert_eq!(list.digests[2], Algorithm::Blake3.digest(&data[8192..]));
+        assert_eq!(SegmentList::of_bytes(spec(4096), &[]).digests.len(), 0);
+    }
+
+    #[test]
+    fn three_leaf_root_matches_hand_computation() {
+        let leaves: Vec<Digest> = [b"a", b"b", b"c"]
+            .iter()
+            .map(|b| Algorithm::Sha256.digest(*b))
+            .collect();
+        let h = |parts: &[&[u8]]| {
+            let mut hasher = Algorithm::Sha256.hasher();
+            parts.iter().for_each(|p| hasher.update(p));
+            hasher.finalize()
+        };
+        let l: Vec<Digest> = leaves.iter().map(|d| h(&[&[0], d.as_bytes()])).collect();
+        let left = h(&[&[1], l[0].as_bytes(), l[1].as_bytes()]);
+        let expected = h(&[&[1], left.as_bytes(), l[2].as_bytes()]);
+        assert_eq!(merkle_root(Algorithm::Sha256, &leaves), expected);
+    }
+
+    #[test]
+    fn changed_ranges_name_flipped_truncated_and_appended_bytes() {
+        let original: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
+        let stored = SegmentList::of_bytes(spec(4096), &original);
+
+        let mut flipped = original.clone();
+        flipped[5000] ^= 1;
+        let fresh = SegmentList::of_bytes(spec(4096), &flipped);
+        assert_eq!(fresh.changed_ranges(&stored), Ok(vec![4096..8192]));
+
+        let fresh = SegmentList::of_bytes(spec(4096), &original[..9000]);
+        assert_eq!(fresh.changed_ranges(&stored), Ok(vec![8192..20_000]));
+
+        let mut longer = original.clone();
+        longer.push(7);
+        let fresh = SegmentList::of_bytes(spec(4096), &longer);
+        assert_eq!(fresh.changed_ranges(&stored), Ok(vec![16_384..20_001]));
+
+        let fresh = SegmentList::of_bytes(spec(4096), &original);
+        assert_eq!(fresh.changed_ranges(&stored), Ok(vec![]));
+        assert!(SegmentList::of_bytes(spec(1024), &original)
+            .changed_ranges(&stored)
+            .is_err());
+    }
+}

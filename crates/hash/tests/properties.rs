@@ -1,0 +1,35 @@
+//! Property tests: whatever the window size, segment size, reading path and algorithm set,
+//! the engine gives the digests of a single-buffer reference.
+
+mod common;
+
+use common::engine_paths;
+use custos_hash::{Algorithm, SegmentList, SegmentSpec};
+use proptest::prelude::*;
+
+fn algorithm_subset() -> impl Strategy<Value = Vec<Algorithm>> {
+    proptest::sample::subsequence(Algorithm::ALL.to_vec(), 1..=Algorithm::ALL.len())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_split_gives_the_reference(
+        input in proptest::collection::vec(any::<u8>(), 0..40_000),
+        window in 1usize..20_000,
+        segment in 1u64..12_000,
+        algorithms in algorithm_subset(),
+        segment_algorithm in proptest::sample::select(Algorithm::ALL.to_vec()),
+    ) {
+        let spec = SegmentSpec { size: segment, algorithm: segment_algorithm };
+        let reference = SegmentList::of_bytes(spec, &input);
+        prop_assert_eq!(&reference, &SegmentList::of_bytes(spec, &input));
+        for path in engine_paths(&input, &algorithms, Some(spec), &[window]) {
+            for &algorithm in &algorithms {
+                prop_assert_eq!(path.outcome.digest(algorithm), Some(&algorithm.digest(&input)), "{} via {}", algorithm, path.label);
+            }
+            prop_assert_eq!(path.outcome.segments.as_ref(), Some(&reference), "segments via {}", path.label);
+        }
+    }
+}

@@ -1,1 +1,75 @@
-fn main(){}
+//! `custos`: the command line. It parses arguments, calls the libraries, and renders their
+//! results as text for people or JSON for machines. Exit codes: 0 all good, 1 a mismatch or
+//! failed check, 2 a usage or I/O error.
+
+mod check;
+mod demo;
+mod hash;
+mod jobs;
+mod progress;
+mod render;
+mod size;
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// How a command ended, ordered by severity; the exit code of a run is the worst one seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// Everything verified or was computed.
+    Ok = 0,
+    /// A digest did not match, or a check failed.
+    Failed = 1,
+    /// A usage error or an input that could not be read.
+    Error = 2,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "custos",
+    version,
+    about = "Keep digital evidence provably intact, from acquisition to court",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Hash files, devices, stdin or directory trees with several algorithms in one pass.
+    Hash(hash::HashArgs),
+    /// Run the main job on the bundled test images and check every result.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { Status::Error as u8 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Hash(args) => hash::run(args),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(status) => ExitCode::from(status as u8),
+        Err(error) => {
+            // A closed pipe (`custos hash … | head`) is the reader's choice, not a failure.
+            if error
+                .chain()
+                .any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("custos: error: {}", render::error_chain(error.as_ref()));
+            ExitCode::from(Status::Error as u8)
+        }
+    }
+}

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod algorithm;
+pub mod checksum_file;
 mod engine;
 mod error;
 mod guard;

@@ -1,0 +1,414 @@
+//! `custos hash --check` (checksum files, GNU and BSD lines of every algorithm mixed) and
+//! `custos hash --check-segments` (segment lists, naming the byte ranges that changed).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use custos_hash::checksum_file::{escape_path, parse_line, ChecksumLine, LineAlgorithm};
+use custos_hash::{Algorithm, Control, Digest, HashOutcome, SegmentList, SegmentSpec};
+use serde::Serialize;
+
+use crate::hash::{engine_options, HashArgs, SegmentRecord};
+use crate::jobs::{self, Input};
+use crate::render::{self, JsonPath};
+use crate::{progress, Status};
+
+/// What became of one checksum line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum LineStatus {
+    Ok,
+    Failed,
+    Unreadable,
+    Malformed,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Tally {
+    ok: usize,
+    failed: usize,
+    unreadable: usize,
+    malformed: usize,
+}
+
+impl Tally {
+    fn add(&mut self, status: LineStatus) {
+        match status {
+            LineStatus::Ok => self.ok += 1,
+            LineStatus::Failed => self.failed += 1,
+            LineStatus::Unreadable => self.unreadable += 1,
+            LineStatus::Malformed => self.malformed += 1,
+        }
+    }
+
+    fn status(&self) -> Status {
+        if self.failed + self.unreadable + self.malformed > 0 || self.ok == 0 {
+            Status::Failed
+        } else {
+            Status::Ok
+        }
+    }
+}
+
+/// One line of one checksum file, parsed, with the algorithms it may be in.
+struct Line {
+    source: PathBuf,
+    number: usize,
+    parsed: Result<ChecksumLine, String>,
+    candidates: Vec<Algorithm>,
+}
+
+pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
+    let hint = args.algo.as_deref().map(Algorithm::parse_list).transpose()?;
+    let sources: Vec<PathBuf> = if args.paths.is_empty() { vec![PathBuf::from("-")] } else { args.paths.clone() };
+    let mut lines = Vec::new();
+    for source in &sources {
+        lines.extend(read_checksum_file(source, hint.as_deref())?);
+    }
+
+    // Every distinct path is hashed once, with every algorithm any line asks of it.
+    let mut wanted: Vec<(PathBuf, Vec<Algorithm>)> = Vec::new();
+    let mut index: HashMap<PathBuf, usize> = HashMap::new();
+    for line in &lines {
+        let Ok(parsed) = &line.parsed else { continue };
+        let path = PathBuf::from(OsStr::from_bytes(&parsed.path));
+        let slot = *index.entry(path.clone()).or_insert_with(|| {
+            wanted.push((path, Vec::new()));
+            wanted.len() - 1
+        });
+        for algorithm in &line.candidates {
+            if !wanted[slot].1.contains(algorithm) {
+                wanted[slot].1.push(*algorithm);
+            }
+        }
+    }
+    let window = usize::try_from(args.window_size).unwrap_or(usize::MAX) as u64;
+    let inputs: Vec<(Input, Vec<Algorithm>)> = wanted
+        .into_iter()
+        .map(|(path, algorithms)| {
+            let size = std::fs::metadata(&path).ok().filter(|m| m.is_file()).map(|m| m.len());
+            (Input::File { path, size }, algorithms)
+        })
+        .collect();
+    let bar = progress::bytes_bar(
+        inputs.iter().map(|(input, _)| if let Input::File { size: Some(s), .. } = input { *s } else { 0 }).sum(),
+        args.quiet,
+    );
+    let tick = |bytes: u64| bar.inc(bytes);
+    let control = Control { progress: Some(&tick), cancel: None };
+    let mut outcomes: Vec<Result<HashOutcome, String>> = Vec::with_capacity(inputs.len());
+    jobs::run_ordered(
+        &inputs,
+        |(input, _)| matches!(input, Input::File { size: Some(size), .. } if *size <= window),
+        |(input, algorithms)| -> Result<HashOutcome, String> {
+            let mut algorithms = algorithms.clone();
+            algorithms.sort();
+            let options = engine_options(args, algorithms, None).map_err(|e| e.to_string())?;
+            match jobs::hash_input(input, &options, &control) {
+                Some(Ok(outcome)) => Ok(outcome),
+                Some(Err(error)) => Err(render::error_chain(&error)),
+                None => Err("not a file".into()),
+            }
+        },
+        |_, outcome| -> Result<(), ()> {
+            outcomes.push(outcome);
+            Ok(())
+        },
+    )
+    .ok();
+    bar.finish_and_clear();
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut tally = Tally::default();
+    let mut reported_unreadable: Vec<bool> = vec![false; outcomes.len()];
+    for line in &lines {
+        let report = match &line.parsed {
+            Err(reason) => LineReport::malformed(line, reason),
+            Ok(parsed) => {
+                let slot = index[Path::new(OsStr::from_bytes(&parsed.path))];
+                let first_report = !std::mem::replace(&mut reported_unreadable[slot], true);
+                LineReport::checked(line, parsed, &outcomes[slot], first_report)
+            }
+        };
+        tally.add(report.status);
+        report.write(&mut out, args.json)?;
+    }
+    let status = tally.status();
+    if args.json {
+        render::json_line(&mut out, &serde_json::json!({ "summary": &tally }))?;
+    }
+    out.flush()?;
+    if !args.json {
+        print_warnings(&tally);
+    }
+    Ok(status)
+}
+
+fn read_checksum_file(source: &Path, hint: Option<&[Algorithm]>) -> Result<Vec<Line>> {
+    let mut bytes = Vec::new();
+    if source.as_os_str() == "-" {
+        io::stdin().lock().read_to_end(&mut bytes).context("cannot read checksums from stdin")?;
+    } else {
+        bytes = std::fs::read(source).with_context(|| format!("cannot read checksum file {}", source.display()))?;
+    }
+    let ambiguous = resolve_sha256_or_blake3(source, hint);
+    let mut lines = Vec::new();
+    for (number, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let parsed = match parse_line(raw) {
+            Ok(None) => continue,
+            Ok(Some(parsed)) => Ok(parsed),
+            Err(error) => Err(error.to_string()),
+        };
+        let candidates = match &parsed {
+            Ok(ChecksumLine { algorithm: LineAlgorithm::Known(a), .. }) => vec![*a],
+            Ok(ChecksumLine { algorithm: LineAlgorithm::Sha256OrBlake3, .. }) => ambiguous.clone(),
+            _ => Vec::new(),
+        };
+        lines.push(Line { source: source.to_owned(), number: number + 1, parsed, candidates });
+    }
+    Ok(lines)
+}
+
+/// A 64-digit untagged line is SHA-256 or BLAKE3. The checksum file's name decides
+/// (`SHA256SUMS`, `*.sha256`, `B3SUMS`, `*.b3`, `*.blake3`), then `--algo`; otherwise both
+/// are computed and either may match (both are collision-resistant, and the report names
+/// the one that matched).
+fn resolve_sha256_or_blake3(source: &Path, hint: Option<&[Algorithm]>) -> Vec<Algorithm> {
+    let name = source.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    if name.contains("sha256") {
+        return vec![Algorithm::Sha256];
+    }
+    if name.contains("b3") || name.contains("blake3") {
+        return vec![Algorithm::Blake3];
+    }
+    let from_hint: Vec<Algorithm> = hint
+        .unwrap_or_default()
+        .iter()
+        .copied()
+        .filter(|a| matches!(a, Algorithm::Sha256 | Algorithm::Blake3))
+        .collect();
+    if from_hint.is_empty() {
+        vec![Algorithm::Sha256, Algorithm::Blake3]
+    } else {
+        from_hint
+    }
+}
+
+/// The verdict on one line, for text or JSON.
+#[derive(Debug, Serialize)]
+struct LineReport<'a> {
+    checksum_file: JsonPath<'a>,
+    line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    algorithm: Option<&'static str>,
+    status: LineStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actual: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip)]
+    raw_path: Option<Vec<u8>>,
+    #[serde(skip)]
+    say_error: bool,
+}
+
+impl<'a> LineReport<'a> {
+    fn malformed(line: &'a Line, reason: &str) -> LineReport<'a> {
+        LineReport {
+            checksum_file: JsonPath::new(&line.source),
+            line: line.number,
+            path: None,
+            algorithm: None,
+            status: LineStatus::Malformed,
+            expected: None,
+            actual: None,
+            error: Some(reason.to_owned()),
+            raw_path: None,
+            say_error: true,
+        }
+    }
+
+    fn checked(line: &'a Line, parsed: &ChecksumLine, outcome: &Result<HashOutcome, String>, first_report: bool) -> LineReport<'a> {
+        let mut report = LineReport {
+            path: Some(String::from_utf8_lossy(&parsed.path).into_owned()),
+            expected: Some(parsed.digest.to_hex()),
+            raw_path: Some(parsed.path.clone()),
+            ..LineReport::malformed(line, "")
+        };
+        report.error = None;
+        report.say_error = false;
+        match outcome {
+            Err(error) => {
+                report.status = LineStatus::Unreadable;
+                report.error = Some(error.clone());
+                // One reason per unreadable file, however many lines name it.
+                report.say_error = first_report;
+            }
+            Ok(outcome) => {
+                let computed: Vec<(Algorithm, &Digest)> =
+                    line.candidates.iter().filter_map(|&a| outcome.digest(a).map(|d| (a, d))).collect();
+                let matched = computed.iter().find(|(_, d)| **d == parsed.digest);
+                let (algorithm, actual) = matched.or(computed.first()).map_or((None, None), |(a, d)| (Some(a.name()), Some(d.to_hex())));
+                report.algorithm = algorithm;
+                report.actual = actual;
+                report.status = if matched.is_some() { LineStatus::Ok } else { LineStatus::Failed };
+            }
+        }
+        report
+    }
+
+    fn write(&self, out: &mut impl Write, json: bool) -> io::Result<()> {
+        if json {
+            return render::json_line(out, self);
+        }
+        if self.status == LineStatus::Malformed {
+            let reason = self.error.as_deref().unwrap_or("malformed");
+            eprintln!("custos: {}:{}: improperly formatted line: {reason}", self.checksum_file.path, self.line);
+            return Ok(());
+        }
+        if let (true, Some(error)) = (self.say_error, &self.error) {
+            eprintln!("custos: {error}");
+        }
+        let (escaped, path) = escape_path(self.raw_path.as_deref().unwrap_or_default());
+        if escaped {
+            out.write_all(b"\\")?;
+        }
+        out.write_all(&path)?;
+        let verdict: &[u8] = match self.status {
+            LineStatus::Ok => b": OK\n",
+            LineStatus::Failed => b": FAILED\n",
+            _ => b": FAILED open or read\n",
+        };
+        out.write_all(verdict)
+    }
+}
+
+/// The tallies, worded as GNU's warnings, then one summary line.
+fn print_warnings(tally: &Tally) {
+    let plural = |n: usize, one: &str, many: &str| if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") };
+    if tally.malformed > 0 {
+        eprintln!("custos: WARNING: {} improperly formatted", plural(tally.malformed, "line is", "lines are"));
+    }
+    if tally.unreadable > 0 {
+        eprintln!("custos: WARNING: {} could not be read", plural(tally.unreadable, "listed file", "listed files"));
+    }
+    if tally.failed > 0 {
+        eprintln!("custos: WARNING: {} did NOT match", plural(tally.failed, "computed checksum", "computed checksums"));
+    }
+    if tally.ok + tally.failed + tally.unreadable == 0 {
+        eprintln!("custos: no properly formatted checksum lines found");
+    }
+    eprintln!(
+        "custos: {} OK, {} FAILED, {} unreadable, {} malformed",
+        tally.ok, tally.failed, tally.unreadable, tally.malformed
+    );
+}
+
+/// The verdict on one segment list entry.
+#[derive(Debug, Serialize)]
+struct SegmentReport {
+    path: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    changed_ranges: Vec<ByteRange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// A half-open range of bytes, `start` included, `end` excluded.
+#[derive(Debug, Serialize)]
+struct ByteRange {
+    start: u64,
+    end: u64,
+}
+
+pub fn run_segment_lists(args: &HashArgs) -> Result<Status> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut status = Status::Ok;
+    if args.paths.is_empty() {
+        anyhow::bail!("--check-segments needs at least one segment list (written by --segments)");
+    }
+    for source in &args.paths {
+        let text = std::fs::read_to_string(source).with_context(|| format!("cannot read segment list {}", source.display()))?;
+        for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let report = check_segment_record(args, line).unwrap_or_else(|error| SegmentReport {
+                path: format!("{}:{}", source.display(), number + 1),
+                status: "error",
+                changed_ranges: Vec::new(),
+                error: Some(error),
+            });
+            status = status.max(match report.status {
+                "ok" => Status::Ok,
+                "changed" => Status::Failed,
+                _ => Status::Error,
+            });
+            if args.json {
+                render::json_line(&mut out, &report)?;
+            } else {
+                match (&report.error, report.changed_ranges.is_empty()) {
+                    (Some(error), _) => eprintln!("custos: {}: {error}", report.path),
+                    (None, true) => writeln!(out, "{}: OK", report.path)?,
+                    (None, false) => {
+                        let ranges: Vec<String> = report
+                            .changed_ranges
+                            .iter()
+                            .map(|r| format!("bytes {}..{} ({} bytes)", r.start, r.end, r.end - r.start))
+                            .collect();
+                        writeln!(out, "{}: CHANGED {}", report.path, ranges.join(", "))?;
+                    }
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(status)
+}
+
+fn check_segment_record(args: &HashArgs, line: &str) -> Result<SegmentReport, String> {
+    let record: SegmentRecord = serde_json::from_str(line).map_err(|e| format!("not a segment list line: {e}"))?;
+    if record.custos_segments != 1 {
+        return Err(format!("unsupported segment list version {}", record.custos_segments));
+    }
+    let algorithm: Algorithm = record.algorithm.parse().map_err(|e: custos_hash::Error| e.to_string())?;
+    let spec = SegmentSpec { size: record.segment_size, algorithm };
+    let digests = record
+        .digests
+        .iter()
+        .map(|hex| Digest::from_hex(hex).filter(|d| d.0.len() == algorithm.output_len()))
+        .collect::<Option<Vec<Digest>>>()
+        .ok_or("a segment digest is not valid hexadecimal of the right length")?;
+    let stored = SegmentList { spec, total_size: record.size, digests };
+    // The list must be internally consistent before it can judge anything.
+    if spec.size == 0 || stored.digests.len() as u64 != record.size.div_ceil(spec.size) {
+        return Err("the segment list is inconsistent: its digest count does not fit its sizes".into());
+    }
+    if stored.root().to_hex() != record.root.to_ascii_lowercase() {
+        return Err("the segment list is corrupt: its root does not match its digests".into());
+    }
+    let path = match &record.path_hex {
+        Some(hex) => PathBuf::from(OsStr::from_bytes(&Digest::from_hex(hex).ok_or("path_hex is not hexadecimal")?.0)),
+        None => PathBuf::from(&record.path),
+    };
+    let options = engine_options(args, Vec::new(), Some(spec)).map_err(|e| e.to_string())?;
+    let outcome = jobs::hash_input(&Input::File { path, size: None }, &options, &Control::default())
+        .unwrap_or_else(|| unreachable!("a file input is always hashed"))
+        .map_err(|e| render::error_chain(&e))?;
+    let fresh = outcome.segments.ok_or("no segments computed")?;
+    let changed = fresh.changed_ranges(&stored).map_err(|_| "segment specs differ".to_owned())?;
+    Ok(SegmentReport {
+        path: record.path,
+        status: if changed.is_empty() { "ok" } else { "changed" },
+        changed_ranges: changed.into_iter().map(|r| ByteRange { start: r.start, end: r.end }).collect(),
+        error: None,
+    })
+}

@@ -1,0 +1,322 @@
+//! `custos hash`: digests of files, devices, stdin and trees, as checksum lines or JSON.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use custos_hash::{Algorithm, Control, EntryKind, HashOptions, HashOutcome, SegmentList, SegmentSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::{self, Input};
+use crate::render::{self, JsonPath};
+use crate::{check, progress, size, Status};
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// Files, block devices, directories (hashed as trees) or `-` for stdin. With --check,
+    /// checksum files; with --check-segments, segment lists.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Comma-separated algorithms: md5, sha1, sha256, sha512, blake3 [default: sha256,blake3]
+    #[arg(long, short = 'a', value_name = "LIST")]
+    pub algo: Option<String>,
+
+    /// Also hash fixed-size segments (e.g. 64M) under a Merkle root (see docs/segments.md)
+    #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
+    pub segment_size: Option<u64>,
+
+    /// Algorithm for segment digests and the Merkle tree
+    #[arg(long, value_name = "ALGO", default_value = "blake3")]
+    pub segment_algo: Algorithm,
+
+    /// Write every input's segment list to FILE (JSON lines; implies segments, 64M unless
+    /// --segment-size says otherwise)
+    #[arg(long, value_name = "FILE")]
+    pub segments: Option<PathBuf>,
+
+    /// Check checksum files (GNU `HEX  PATH` or BSD `TAG (PATH) = HEX` lines, any algorithm)
+    #[arg(long, short = 'c', conflicts_with_all = ["segments", "segment_size", "check_segments"])]
+    pub check: bool,
+
+    /// Re-hash the inputs of segment lists written by --segments and name changed byte ranges
+    #[arg(long, conflicts_with_all = ["segments", "segment_size", "algo"])]
+    pub check_segments: bool,
+
+    /// Read instead of memory-mapping
+    #[arg(long)]
+    pub no_mmap: bool,
+
+    /// Bytes per mapped or read window (memory use ≈ 4 windows)
+    #[arg(long, value_name = "SIZE", value_parser = size::parse_size, default_value = "8M")]
+    pub window_size: u64,
+
+    /// Threads for hashing many files at once and for BLAKE3 [default: number of CPUs]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// No progress bar and no notes about skipped entries
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// One JSON object per input per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: HashArgs) -> Result<Status> {
+    build_thread_pool(args.jobs)?;
+    if args.check {
+        return check::run_checksum_files(&args);
+    }
+    if args.check_segments {
+        return check::run_segment_lists(&args);
+    }
+    if args.paths.is_empty() {
+        bail!("no input given: name files, directories or `-` for stdin (see custos hash --help)");
+    }
+    let algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
+    let segment_size = args
+        .segment_size
+        .or(args.segments.as_ref().map(|_| custos_hash::segments::DEFAULT_SEGMENT_SIZE));
+    let segments = segment_size.map(|size| SegmentSpec { size, algorithm: args.segment_algo });
+    let options = engine_options(&args, algorithms, segments)?;
+
+    let mut segment_file = match &args.segments {
+        Some(path) => Some(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create segment list {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let inputs = jobs::expand(&args.paths);
+    let bar = progress::bytes_bar(known_bytes(&inputs), args.quiet);
+    let tick = |bytes: u64| bar.inc(bytes);
+    let control = Control { progress: Some(&tick), cancel: None };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut status = Status::Ok;
+    let window = options.window_size as u64;
+    jobs::run_ordered(
+        &inputs,
+        |input| matches!(input, Input::File { size: Some(size), .. } if *size <= window),
+        |input| jobs::hash_input(input, &options, &control),
+        |input, result| -> Result<()> {
+            let outcome = match result {
+                None => {
+                    status = status.max(report_unhashed(&mut out, input, args.json, args.quiet)?);
+                    return Ok(());
+                }
+                Some(Err(error)) => {
+                    status = Status::Error;
+                    bar.suspend(|| write_error(&mut out, input, &error, args.json))?;
+                    return Ok(());
+                }
+                Some(Ok(outcome)) => outcome,
+            };
+            bar.suspend(|| write_outcome(&mut out, input, &outcome, args.json))?;
+            if let (Some(file), Some(list)) = (segment_file.as_mut(), &outcome.segments) {
+                render::json_line(file, &SegmentRecord::new(input.path(), list))?;
+            }
+            Ok(())
+        },
+    )?;
+    bar.finish_and_clear();
+    out.flush()?;
+    if let Some(mut file) = segment_file {
+        file.flush().context("cannot write the segment list")?;
+    }
+    Ok(status)
+}
+
+/// The rayon pool is built here, once, and only here: libraries use whatever pool exists.
+fn build_thread_pool(jobs: Option<usize>) -> Result<()> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(jobs) = jobs {
+        if jobs == 0 {
+            bail!("--jobs must be at least 1");
+        }
+        builder = builder.num_threads(jobs);
+    }
+    // Already built (the demo hashes several times in one process): keep it.
+    let _ = builder.build_global();
+    Ok(())
+}
+
+/// The engine options every mode shares.
+pub fn engine_options(args: &HashArgs, algorithms: Vec<Algorithm>, segments: Option<SegmentSpec>) -> Result<HashOptions> {
+    let window_size = usize::try_from(args.window_size).context("--window-size is too large for this machine")?;
+    let options = HashOptions {
+        algorithms,
+        segments,
+        window_size,
+        mmap: !args.no_mmap,
+        ..HashOptions::default()
+    };
+    options.validate()?;
+    Ok(options)
+}
+
+fn known_bytes(inputs: &[Input]) -> u64 {
+    inputs
+        .iter()
+        .map(|input| match input {
+            Input::File { size: Some(size), .. } => *size,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Text: one algorithm prints `HEX  PATH` exactly as sha256sum and b3sum do; several print
+/// BSD tagged lines, which `sha256sum -c` reads too.
+fn write_outcome(out: &mut impl Write, input: &Input, outcome: &HashOutcome, json: bool) -> io::Result<()> {
+    if json {
+        return render::json_line(out, &HashRecord::outcome(input, outcome));
+    }
+    let tagged = outcome.digests.len() > 1;
+    for (algorithm, digest) in &outcome.digests {
+        out.write_all(&custos_hash::checksum_file::format_line(*algorithm, digest, render::path_bytes(input.path()), tagged))?;
+        out.write_all(b"\n")?;
+    }
+    if let Some(list) = &outcome.segments {
+        // Segment roots go to stderr in text mode: stdout stays a valid checksum file.
+        eprintln!(
+            "custos: {}: {} segments of {} bytes, {} Merkle root {}",
+            input.path().display(),
+            list.digests.len(),
+            list.spec.size,
+            list.spec.algorithm,
+            list.root()
+        );
+    }
+    Ok(())
+}
+
+fn write_error(out: &mut impl Write, input: &Input, error: &custos_hash::Error, json: bool) -> io::Result<()> {
+    let message = render::error_chain(error);
+    if json {
+        let record = HashRecord { error: Some(message), ..HashRecord::bare(input) };
+        return render::json_line(out, &record);
+    }
+    eprintln!("custos: {message}");
+    Ok(())
+}
+
+/// Symlinks and special files found in trees; walk failures.
+fn report_unhashed(out: &mut impl Write, input: &Input, json: bool, quiet: bool) -> Result<Status> {
+    let (note, record, status) = match input {
+        Input::Skipped { kind: EntryKind::Symlink { target }, .. } => (
+            format!("symbolic link to {}, recorded, not followed", target.display()),
+            HashRecord { kind: Some("symlink"), target: Some(target.to_string_lossy().into_owned()), ..HashRecord::bare(input) },
+            Status::Ok,
+        ),
+        Input::Skipped { kind: EntryKind::Special { kind }, .. } => (
+            format!("{} skipped: special files are recorded, never read", kind.replace('_', " ")),
+            HashRecord { kind: Some(kind), ..HashRecord::bare(input) },
+            Status::Ok,
+        ),
+        Input::WalkFailed { error, .. } => {
+            let message = render::error_chain(error);
+            (message.clone(), HashRecord { error: Some(message), ..HashRecord::bare(input) }, Status::Error)
+        }
+        _ => return Ok(Status::Ok),
+    };
+    if json {
+        render::json_line(out, &record)?;
+    } else if status == Status::Error {
+        eprintln!("custos: {note}");
+    } else if !quiet {
+        eprintln!("custos: {}: {note}", input.path().display());
+    }
+    Ok(status)
+}
+
+/// One line of `--json` output. The keys `path`, `size`, `digests`, `segments` and `error`
+/// are a contract; `kind` and `target` describe entries that were recorded, not hashed.
+#[derive(Debug, Serialize)]
+struct HashRecord<'a> {
+    #[serde(flatten)]
+    path: JsonPath<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digests: Option<BTreeMap<&'static str, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    segments: Option<SegmentSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl<'a> HashRecord<'a> {
+    fn bare(input: &'a Input) -> HashRecord<'a> {
+        HashRecord {
+            path: JsonPath::new(input.path()),
+            size: None,
+            digests: None,
+            segments: None,
+            kind: None,
+            target: None,
+            error: None,
+        }
+    }
+
+    fn outcome(input: &'a Input, outcome: &HashOutcome) -> HashRecord<'a> {
+        HashRecord {
+            size: Some(outcome.size),
+            digests: Some(outcome.digests.iter().map(|(a, d)| (a.name(), d.to_hex())).collect()),
+            segments: outcome.segments.as_ref().map(|list| SegmentSummary {
+                size: list.spec.size,
+                algorithm: list.spec.algorithm.name(),
+                count: list.digests.len(),
+                root: list.root().to_hex(),
+            }),
+            ..HashRecord::bare(input)
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct SegmentSummary {
+    size: u64,
+    algorithm: &'static str,
+    count: usize,
+    root: String,
+}
+
+/// One line of a `--segments` file (format in docs/segments.md).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentRecord {
+    /// Format version; 1.
+    pub custos_segments: u32,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+    pub size: u64,
+    pub segment_size: u64,
+    pub algorithm: String,
+    pub root: String,
+    pub digests: Vec<String>,
+}
+
+impl SegmentRecord {
+    fn new(path: &std::path::Path, list: &SegmentList) -> SegmentRecord {
+        let json_path = JsonPath::new(path);
+        SegmentRecord {
+            custos_segments: 1,
+            path: json_path.path.into_owned(),
+            path_hex: json_path.path_hex,
+            size: list.total_size,
+            segment_size: list.spec.size,
+            algorithm: list.spec.algorithm.name().to_owned(),
+            root: list.root().to_hex(),
+            digests: list.digests.iter().map(|d| d.to_hex()).collect(),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Rendering shared by the commands: paths as bytes, error chains, JSON lines.
+
+use std::borrow::Cow;
+use std::error::Error;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use serde::Serialize;
+
+/// The raw bytes of a path, as GNU tools print them.
+pub fn path_bytes(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
+}
+
+/// A path for JSON: the text when it is UTF-8, otherwise a lossy text plus the exact bytes
+/// in hex (`path_hex`), so automation never loses a file name.
+#[derive(Debug, Serialize)]
+pub struct JsonPath<'a> {
+    pub path: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+}
+
+impl<'a> JsonPath<'a> {
+    pub fn new(path: &'a Path) -> JsonPath<'a> {
+        match path.to_str() {
+            Some(text) => JsonPath { path: Cow::Borrowed(text), path_hex: None },
+            None => JsonPath {
+                path: path.to_string_lossy(),
+                path_hex: Some(custos_hash::Digest(path_bytes(path).to_vec()).to_hex()),
+            },
+        }
+    }
+}
+
+/// An error and every cause under it, on one line.
+pub fn error_chain(error: &(dyn Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors repeat their source in their own message.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Writes one JSON value and a newline.
+pub fn json_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}

@@ -46,6 +46,20 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+/// Runs one parsed command.
+fn dispatch(command: Command) -> anyhow::Result<Status> {
+    match command {
+        Command::Hash(args) => hash::run(args),
+        Command::Demo(args) => demo::run(args),
+    }
+}
+
+/// Parses and runs a command line given as words (the demo runs real commands this way).
+fn run_words(words: &[&std::ffi::OsStr]) -> anyhow::Result<Status> {
+    let cli = Cli::try_parse_from(std::iter::once(std::ffi::OsStr::new("custos")).chain(words.iter().copied()))?;
+    dispatch(cli.command)
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -54,11 +68,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { Status::Error as u8 } else { 0 });
         }
     };
-    let result = match cli.command {
-        Command::Hash(args) => hash::run(args),
-        Command::Demo(args) => demo::run(args),
-    };
-    match result {
+    match dispatch(cli.command) {
         Ok(status) => ExitCode::from(status as u8),
         Err(error) => {
             // A closed pipe (`custos hash … | head`) is the reader's choice, not a failure.

@@ -1,0 +1,120 @@
+//! Bad input: every case ends with a clear message and the documented exit code, never a
+//! panic (a panic exits 101, a crash has no code; both fail these assertions).
+
+mod support;
+
+use support::{custos, custos_in, noise, run, run_with_stdin, write};
+
+fn assert_clean(result: &support::Run, code: i32, needle: &str) {
+    assert_eq!(result.code, code, "stdout: {}\nstderr: {}", result.stdout, result.stderr);
+    assert!(result.stderr.contains(needle) || result.stdout.contains(needle), "`{needle}` not in:\n{}{}", result.stdout, result.stderr);
+    assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
+}
+
+#[test]
+fn missing_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    assert_clean(&custos_in(dir.path(), &["hash", "nope.img"]), 2, "cannot open nope.img: No such file or directory");
+}
+
+#[test]
+fn directory_where_a_file_is_expected() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("d")).expect("mkdir");
+    // As a checksum file.
+    assert_clean(&custos_in(dir.path(), &["hash", "--check", "d"]), 2, "cannot read checksum file d");
+    // Named in a checksum file.
+    write(dir.path(), "sums", b"d41d8cd98f00b204e9800998ecf8427e  d\n");
+    let result = custos_in(dir.path(), &["hash", "--check", "sums"]);
+    assert_clean(&result, 1, "d is a directory");
+    assert_eq!(result.stdout, "d: FAILED open or read\n");
+    // As the segment list to write.
+    write(dir.path(), "x", b"x");
+    assert_clean(&custos_in(dir.path(), &["hash", "--segments", "d", "x"]), 2, "cannot create segment list d");
+}
+
+#[test]
+fn unreadable_source_even_as_root() {
+    // Opening succeeds, reading offset 0 fails with EIO for every user, root included.
+    let result = run(custos().args(["hash", "/proc/self/mem"]));
+    assert_clean(&result, 2, "cannot read /proc/self/mem at byte offset 0");
+}
+
+#[test]
+fn empty_inputs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "empty", b"");
+    let result = custos_in(dir.path(), &["hash", "--algo", "md5", "empty"]);
+    assert_clean(&result, 0, "d41d8cd98f00b204e9800998ecf8427e  empty");
+    let result = run_with_stdin(custos().args(["hash", "--algo", "md5", "-"]), b"");
+    assert_clean(&result, 0, "d41d8cd98f00b204e9800998ecf8427e  -");
+    std::fs::create_dir(dir.path().join("empty-dir")).expect("mkdir");
+    let result = custos_in(dir.path(), &["hash", "empty-dir"]);
+    assert_eq!((result.code, result.stdout.as_str()), (0, ""));
+    let result = custos_in(dir.path(), &["hash", "--check", "empty"]);
+    assert_clean(&result, 1, "no properly formatted checksum lines found");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    assert_clean(&custos_in(dir.path(), &["hash"]), 2, "no input given");
+    assert_clean(&custos_in(dir.path(), &["hash", "--algo", "crc32", "x"]), 2, "unsupported algorithm `crc32`");
+    assert_clean(&custos_in(dir.path(), &["hash", "--algo", "md5,md5", "x"]), 2, "listed twice");
+    assert_clean(&custos_in(dir.path(), &["hash", "--segment-size", "12Q", "x"]), 2, "invalid size `12Q`");
+    assert_clean(&custos_in(dir.path(), &["hash", "--segment-size", "0", "x"]), 2, "zero is not allowed");
+    assert_clean(&custos_in(dir.path(), &["hash", "--jobs", "0", "x"]), 2, "--jobs must be at least 1");
+    assert_clean(&custos_in(dir.path(), &["hash", "--check", "--segments", "l", "x"]), 2, "cannot be used with");
+    assert_clean(&custos_in(dir.path(), &["frobnicate"]), 2, "unrecognized subcommand");
+}
+
+#[test]
+fn malformed_checksum_lines_never_panic() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut garbage = Vec::new();
+    for seed in 0..64u64 {
+        let mut line = noise(1 + (seed as usize * 7) % 200, seed);
+        line.retain(|&b| b != b'\n');
+        garbage.extend_from_slice(&line);
+        garbage.push(b'\n');
+    }
+    garbage.extend_from_slice(b"\\\n\\\\\nMD5 (\nMD5 () = \n  \n*\nSHA256 (x) = \n");
+    write(dir.path(), "garbage", &garbage);
+    let result = custos_in(dir.path(), &["hash", "--check", "garbage"]);
+    assert_clean(&result, 1, "improperly formatted");
+}
+
+#[test]
+fn malformed_segment_lists_are_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "img", &noise(10, 1));
+    for (text, needle) in [
+        ("not json", "not a segment list line"),
+        (r#"{"custos_segments":2,"path":"img","size":10,"segment_size":4,"algorithm":"blake3","root":"00","digests":[]}"#, "unsupported segment list version 2"),
+        (r#"{"custos_segments":1,"path":"img","size":10,"segment_size":4,"algorithm":"rot13","root":"00","digests":[]}"#, "unsupported algorithm `rot13`"),
+        (r#"{"custos_segments":1,"path":"img","size":10,"segment_size":4,"algorithm":"blake3","root":"00","digests":[]}"#, "digest count does not fit"),
+        (r#"{"custos_segments":1,"path":"img","size":10,"segment_size":4,"algorithm":"blake3","root":"00","digests":["zz"]}"#, "not valid hexadecimal"),
+        (r#"{"custos_segments":1,"path":"img","size":1,"segment_size":4,"algorithm":"blake3","root":"00","digests":["00"],"extra":1}"#, "unknown field `extra`"),
+    ] {
+        write(dir.path(), "list", text.as_bytes());
+        assert_clean(&custos_in(dir.path(), &["hash", "--check-segments", "list"]), 2, needle);
+    }
+}
+
+#[test]
+fn broken_pipe_is_not_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for i in 0..3000 {
+        write(dir.path(), format!("t/{i:05}"), b"x");
+    }
+    let mut child = custos()
+        .current_dir(dir.path())
+        .args(["hash", "t"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+}

@@ -1,0 +1,101 @@
+//! Helpers for the end-to-end tests: running the built `custos`, running reference tools,
+//! and making test data.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The `custos` binary Cargo built for these tests.
+pub fn custos() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_custos"));
+    command.stdin(Stdio::null());
+    command
+}
+
+/// What a finished command said.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub raw_stdout: Vec<u8>,
+}
+
+pub fn run(command: &mut Command) -> Run {
+    finish(command.output().expect("command starts"))
+}
+
+/// Runs with `input` on stdin.
+pub fn run_with_stdin(command: &mut Command, input: &[u8]) -> Run {
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("command starts");
+    child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
+    finish(child.wait_with_output().expect("command ends"))
+}
+
+fn finish(output: Output) -> Run {
+    Run {
+        // A signal (a crash) has no code: -1 makes every exit-code assertion fail.
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        raw_stdout: output.stdout,
+    }
+}
+
+/// Runs custos with `args` in `dir`.
+pub fn custos_in(dir: &Path, args: &[&str]) -> Run {
+    run(custos().current_dir(dir).args(args))
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+pub fn noise(length: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// Writes `bytes` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: impl AsRef<OsStr>, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name.as_ref());
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create parent");
+    }
+    std::fs::write(&path, bytes).expect("write test file");
+    path
+}
+
+/// Whether interop tests must run (CI sets CUSTOS_INTEROP=require).
+pub fn interop_required() -> bool {
+    std::env::var("CUSTOS_INTEROP").is_ok_and(|v| v == "require")
+}
+
+/// The path of an external tool, or `None` (the test then skips) when it is not installed
+/// and not required. When required and missing, the test fails.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+    });
+    match found {
+        Some(path) => Some(path),
+        None if interop_required() => panic!("CUSTOS_INTEROP=require but `{name}` is not installed"),
+        None => {
+            eprintln!("skipping: `{name}` is not installed (set CUSTOS_INTEROP=require to make this fail)");
+            None
+        }
+    }
+}
+
+/// Runs an external tool in `dir` and returns its stdout, asserting success.
+pub fn external(dir: &Path, program: &Path, args: &[&str]) -> String {
+    let result = run(Command::new(program).current_dir(dir).args(args));
+    assert_eq!(result.code, 0, "{} {:?} failed: {}", program.display(), args, result.stderr);
+    result.stdout
+}

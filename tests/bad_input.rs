@@ -7,14 +7,23 @@ use support::{custos, custos_in, noise, run, run_with_stdin, write};
 
 fn assert_clean(result: &support::Run, code: i32, needle: &str) {
     assert_eq!(result.code, code, "stdout: {}\nstderr: {}", result.stdout, result.stderr);
-    assert!(result.stderr.contains(needle) || result.stdout.contains(needle), "`{needle}` not in:\n{}{}", result.stdout, result.stderr);
+    assert!(
+        result.stderr.contains(needle) || result.stdout.contains(needle),
+        "`{needle}` not in:\n{}{}",
+        result.stdout,
+        result.stderr
+    );
     assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
 }
 
 #[test]
 fn missing_file() {
     let dir = tempfile::tempdir().expect("temp dir");
-    assert_clean(&custos_in(dir.path(), &["hash", "nope.img"]), 2, "cannot open nope.img: No such file or directory");
+    assert_clean(
+        &custos_in(dir.path(), &["hash", "nope.img"]),
+        2,
+        "cannot open nope.img: No such file or directory",
+    );
 }
 
 #[test]
@@ -30,7 +39,11 @@ fn directory_where_a_file_is_expected() {
     assert_eq!(result.stdout, "d: FAILED open or read\n");
     // As the segment list to write.
     write(dir.path(), "x", b"x");
-    assert_clean(&custos_in(dir.path(), &["hash", "--segments", "d", "x"]), 2, "cannot create segment list d");
+    assert_clean(
+        &custos_in(dir.path(), &["hash", "--segments", "d", "x"]),
+        2,
+        "cannot create segment list d",
+    );
 }
 
 #[test]
@@ -59,12 +72,20 @@ fn empty_inputs() {
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().expect("temp dir");
     assert_clean(&custos_in(dir.path(), &["hash"]), 2, "no input given");
-    assert_clean(&custos_in(dir.path(), &["hash", "--algo", "crc32", "x"]), 2, "unsupported algorithm `crc32`");
+    assert_clean(
+        &custos_in(dir.path(), &["hash", "--algo", "crc32", "x"]),
+        2,
+        "unsupported algorithm `crc32`",
+    );
     assert_clean(&custos_in(dir.path(), &["hash", "--algo", "md5,md5", "x"]), 2, "listed twice");
     assert_clean(&custos_in(dir.path(), &["hash", "--segment-size", "12Q", "x"]), 2, "invalid size `12Q`");
     assert_clean(&custos_in(dir.path(), &["hash", "--segment-size", "0", "x"]), 2, "zero is not allowed");
     assert_clean(&custos_in(dir.path(), &["hash", "--jobs", "0", "x"]), 2, "--jobs must be at least 1");
-    assert_clean(&custos_in(dir.path(), &["hash", "--check", "--segments", "l", "x"]), 2, "cannot be used with");
+    assert_clean(
+        &custos_in(dir.path(), &["hash", "--check", "--segments", "l", "x"]),
+        2,
+        "cannot be used with",
+    );
     assert_clean(&custos_in(dir.path(), &["frobnicate"]), 2, "unrecognized subcommand");
 }
 
@@ -90,11 +111,26 @@ fn malformed_segment_lists_are_reported() {
     write(dir.path(), "img", &noise(10, 1));
     for (text, needle) in [
         ("not json", "not a segment list line"),
-        (r#"{"custos_segments":2,"path":"img","size":10,"segment_size":4,"algorithm":"blake3","root":"00","digests":[]}"#, "unsupported segment list version 2"),
-        (r#"{"custos_segments":1,"path":"img","size":10,"segment_size":4,"algorithm":"rot13","root":"00","digests":[]}"#, "unsupported algorithm `rot13`"),
-        (r#"{"custos_segments":1,"path":"img","size":10,"segment_size":4,"algorithm":"blake3","root":"00","digests":[]}"#, "digest count does not fit"),
-        (r#"{"custos_segments":1,"path":"img","size":10,"segment_size":4,"algorithm":"blake3","root":"00","digests":["zz"]}"#, "not valid hexadecimal"),
-        (r#"{"custos_segments":1,"path":"img","size":1,"segment_size":4,"algorithm":"blake3","root":"00","digests":["00"],"extra":1}"#, "unknown field `extra`"),
+        (
+            r#"{"custos_segments":2,"path":"img","size":10,"segment_size":4,"algorithm":"blake3","root":"00","digests":[]}"#,
+            "unsupported segment list version 2",
+        ),
+        (
+            r#"{"custos_segments":1,"path":"img","size":10,"segment_size":4,"algorithm":"rot13","root":"00","digests":[]}"#,
+            "unsupported algorithm `rot13`",
+        ),
+        (
+            r#"{"custos_segments":1,"path":"img","size":10,"segment_size":4,"algorithm":"blake3","root":"00","digests":[]}"#,
+            "digest count does not fit",
+        ),
+        (
+            r#"{"custos_segments":1,"path":"img","size":10,"segment_size":4,"algorithm":"blake3","root":"00","digests":["zz"]}"#,
+            "not valid hexadecimal",
+        ),
+        (
+            r#"{"custos_segments":1,"path":"img","size":1,"segment_size":4,"algorithm":"blake3","root":"00","digests":["00"],"extra":1}"#,
+            "unknown field `extra`",
+        ),
     ] {
         write(dir.path(), "list", text.as_bytes());
         assert_clean(&custos_in(dir.path(), &["hash", "--check-segments", "list"]), 2, needle);

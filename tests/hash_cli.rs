@@ -27,7 +27,9 @@ fn several_algorithms_print_bsd_tagged_lines_in_fixed_order() {
     assert_eq!(result.code, 0, "{}", result.stderr);
     assert_eq!(
         result.stdout,
-        format!("MD5 (abc.txt) = {ABC_MD5}\nSHA256 (abc.txt) = {ABC_SHA256}\nBLAKE3 (abc.txt) = {ABC_BLAKE3}\n")
+        format!(
+            "MD5 (abc.txt) = {ABC_MD5}\nSHA256 (abc.txt) = {ABC_SHA256}\nBLAKE3 (abc.txt) = {ABC_BLAKE3}\n"
+        )
     );
 }
 
@@ -35,9 +37,13 @@ fn several_algorithms_print_bsd_tagged_lines_in_fixed_order() {
 fn json_lines_keep_the_contract() {
     let dir = tempfile::tempdir().expect("temp dir");
     write(dir.path(), "abc.txt", b"abc");
-    let result = custos_in(dir.path(), &["hash", "--json", "--algo", "md5,sha256", "--segment-size", "2", "abc.txt", "missing.bin"]);
+    let result = custos_in(
+        dir.path(),
+        &["hash", "--json", "--algo", "md5,sha256", "--segment-size", "2", "abc.txt", "missing.bin"],
+    );
     assert_eq!(result.code, 2, "a missing input is an I/O error: {}", result.stderr);
-    let lines: Vec<serde_json::Value> = result.stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    let lines: Vec<serde_json::Value> =
+        result.stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
     assert_eq!(lines.len(), 2);
     let ok = &lines[0];
     assert_eq!(ok["path"], "abc.txt");
@@ -86,7 +92,11 @@ fn trees_are_sorted_links_recorded_specials_skipped() {
     let result = custos_in(dir.path(), &["hash", "--algo", "sha256", "t"]);
     assert_eq!(result.code, 0, "{}", result.stderr);
     assert_eq!(result.stdout, format!("{ABC_SHA256}  t/a\n{ABC_SHA256}  t/b/inner\n"));
-    assert!(result.stderr.contains("t/link: symbolic link to /etc/shadow, recorded, not followed"), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("t/link: symbolic link to /etc/shadow, recorded, not followed"),
+        "{}",
+        result.stderr
+    );
     assert!(result.stderr.contains("t/fifo: fifo skipped"), "{}", result.stderr);
 
     let json = custos_in(dir.path(), &["hash", "--json", "--algo", "sha256", "t"]);
@@ -106,7 +116,8 @@ fn check_reads_mixed_gnu_and_bsd_lines_of_every_algorithm() {
     let dir = tempfile::tempdir().expect("temp dir");
     write(dir.path(), "abc.txt", b"abc");
     write(dir.path(), "other.bin", &noise(100_000, 1));
-    let all = custos_in(dir.path(), &["hash", "--algo", "md5,sha1,sha256,sha512,blake3", "abc.txt", "other.bin"]);
+    let all =
+        custos_in(dir.path(), &["hash", "--algo", "md5,sha1,sha256,sha512,blake3", "abc.txt", "other.bin"]);
     let gnu_md5 = custos_in(dir.path(), &["hash", "--algo", "md5", "abc.txt"]);
     let gnu_b3 = custos_in(dir.path(), &["hash", "--algo", "blake3", "other.bin"]);
     let mixed = format!("# comment lines are skipped\n{}{}{}", all.stdout, gnu_md5.stdout, gnu_b3.stdout);
@@ -140,7 +151,8 @@ fn check_reports_failed_unreadable_and_malformed_and_exits_1() {
         assert!(result.stderr.contains(expected), "missing `{expected}` in:\n{}", result.stderr);
     }
     let json = custos_in(dir.path(), &["hash", "--check", "--json", "SHA256SUMS"]);
-    let last: serde_json::Value = serde_json::from_str(json.stdout.lines().last().expect("summary")).expect("JSON");
+    let last: serde_json::Value =
+        serde_json::from_str(json.stdout.lines().last().expect("summary")).expect("JSON");
     assert_eq!(last["summary"], serde_json::json!({"ok": 0, "failed": 2, "unreadable": 1, "malformed": 2}));
 }
 
@@ -166,7 +178,8 @@ fn sha256_or_blake3_is_decided_by_file_name() {
     write(dir.path(), "sums", format!("{ABC_BLAKE3}  abc.txt\n").as_bytes());
     let json = custos_in(dir.path(), &["hash", "--check", "--json", "sums"]);
     assert_eq!(json.code, 0);
-    let first: serde_json::Value = serde_json::from_str(json.stdout.lines().next().expect("a line")).expect("JSON");
+    let first: serde_json::Value =
+        serde_json::from_str(json.stdout.lines().next().expect("a line")).expect("JSON");
     assert_eq!(first["algorithm"], "blake3");
     assert_eq!(first["status"], "ok");
 }
@@ -203,7 +216,19 @@ fn segment_lists_name_changed_ranges() {
     for (case, change) in [("flip", 0), ("truncate", 1), ("append", 2), ("same", 3)] {
         let image = write(dir.path(), format!("{case}.img"), &original);
         let list = dir.path().join(format!("{case}.jsonl"));
-        let record = custos_in(dir.path(), &["hash", "--algo", "sha256", "--segment-size", "64K", "--segments", list.to_str().expect("utf-8"), image.to_str().expect("utf-8")]);
+        let record = custos_in(
+            dir.path(),
+            &[
+                "hash",
+                "--algo",
+                "sha256",
+                "--segment-size",
+                "64K",
+                "--segments",
+                list.to_str().expect("utf-8"),
+                image.to_str().expect("utf-8"),
+            ],
+        );
         assert_eq!(record.code, 0, "{}", record.stderr);
         let mut changed = original.clone();
         match change {
@@ -213,7 +238,8 @@ fn segment_lists_name_changed_ranges() {
             _ => {}
         }
         std::fs::write(&image, &changed).expect("rewrite");
-        let check = custos_in(dir.path(), &["hash", "--check-segments", "--json", list.to_str().expect("utf-8")]);
+        let check =
+            custos_in(dir.path(), &["hash", "--check-segments", "--json", list.to_str().expect("utf-8")]);
         let report: serde_json::Value = serde_json::from_str(check.stdout.trim()).expect("JSON");
         let ranges = &report["changed_ranges"];
         match change {

@@ -9,7 +9,8 @@ use std::path::Path;
 use support::{custos_in, external, noise, tool, write};
 
 /// Sizes around block, window (8 MiB by default; 1 MiB below) and page boundaries.
-const SIZES: &[usize] = &[0, 1, 63, 64, 65, 1023, 1024, 1025, 4096, 1_048_575, 1_048_576, 1_048_577, 3_333_333];
+const SIZES: &[usize] =
+    &[0, 1, 63, 64, 65, 1023, 1024, 1025, 4096, 1_048_575, 1_048_576, 1_048_577, 3_333_333];
 
 /// Makes one file per size, plus names that need escaping, and returns their names.
 fn corpus(dir: &Path) -> Vec<String> {
@@ -34,7 +35,13 @@ fn single_algorithm_output_equals_coreutils_and_b3sum_byte_for_byte() {
     let dir = tempfile::tempdir().expect("temp dir");
     let names = corpus(dir.path());
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    for (algorithm, program) in [("md5", "md5sum"), ("sha1", "sha1sum"), ("sha256", "sha256sum"), ("sha512", "sha512sum"), ("blake3", "b3sum")] {
+    for (algorithm, program) in [
+        ("md5", "md5sum"),
+        ("sha1", "sha1sum"),
+        ("sha256", "sha256sum"),
+        ("sha512", "sha512sum"),
+        ("blake3", "b3sum"),
+    ] {
         let Some(program) = tool(program) else { continue };
         let expected = external(dir.path(), &program, &name_refs);
         for window in ["1M", "8M"] {
@@ -58,7 +65,9 @@ fn our_output_passes_their_check_modes() {
     let names = corpus(dir.path());
     let mut args = vec!["hash", "--algo", "sha256"];
     args.extend(names.iter().map(String::as_str));
-    for (algorithm, program, check_flag) in [("sha256", "sha256sum", "-c"), ("md5", "md5sum", "-c"), ("blake3", "b3sum", "--check")] {
+    for (algorithm, program, check_flag) in
+        [("sha256", "sha256sum", "-c"), ("md5", "md5sum", "-c"), ("blake3", "b3sum", "--check")]
+    {
         let Some(program) = tool(program) else { continue };
         args[2] = algorithm;
         let ours = custos_in(dir.path(), &args);
@@ -84,7 +93,13 @@ fn we_check_their_files() {
     let names = corpus(dir.path());
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut made = Vec::new();
-    for (program, file, tag) in [("md5sum", "MD5SUMS", false), ("sha1sum", "SHA1SUMS", false), ("sha256sum", "SHA256SUMS", false), ("sha512sum", "SHA512SUMS", true), ("b3sum", "B3SUMS", false)] {
+    for (program, file, tag) in [
+        ("md5sum", "MD5SUMS", false),
+        ("sha1sum", "SHA1SUMS", false),
+        ("sha256sum", "SHA256SUMS", false),
+        ("sha512sum", "SHA512SUMS", true),
+        ("b3sum", "B3SUMS", false),
+    ] {
         let Some(program) = tool(program) else { continue };
         let mut args = name_refs.clone();
         if tag {
@@ -123,7 +138,8 @@ fn trees_agree_with_hashdeep() {
         .map(str::to_owned)
         .collect();
     expected.sort();
-    let ours = custos_in(dir.path(), &["hash", "--json", "--algo", "md5,sha256", "--window-size", "1M", "tree"]);
+    let ours =
+        custos_in(dir.path(), &["hash", "--json", "--algo", "md5,sha256", "--window-size", "1M", "tree"]);
     assert_eq!(ours.code, 0, "{}", ours.stderr);
     let mut got: Vec<String> = ours
         .stdout

@@ -29,7 +29,12 @@ pub fn run(command: &mut Command) -> Run {
 
 /// Runs with `input` on stdin.
 pub fn run_with_stdin(command: &mut Command, input: &[u8]) -> Run {
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("command starts");
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("command starts");
     child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
     finish(child.wait_with_output().expect("command ends"))
 }

@@ -64,7 +64,8 @@ struct Line {
 
 pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
     let hint = args.algo.as_deref().map(Algorithm::parse_list).transpose()?;
-    let sources: Vec<PathBuf> = if args.paths.is_empty() { vec![PathBuf::from("-")] } else { args.paths.clone() };
+    let sources: Vec<PathBuf> =
+        if args.paths.is_empty() { vec![PathBuf::from("-")] } else { args.paths.clone() };
     let mut lines = Vec::new();
     for source in &sources {
         lines.extend(read_checksum_file(source, hint.as_deref())?);
@@ -95,7 +96,10 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
         })
         .collect();
     let bar = progress::bytes_bar(
-        inputs.iter().map(|(input, _)| if let Input::File { size: Some(s), .. } = input { *s } else { 0 }).sum(),
+        inputs
+            .iter()
+            .map(|(input, _)| if let Input::File { size: Some(s), .. } = input { *s } else { 0 })
+            .sum(),
         args.quiet,
     );
     let tick = |bytes: u64| bar.inc(bytes);
@@ -154,7 +158,8 @@ fn read_checksum_file(source: &Path, hint: Option<&[Algorithm]>) -> Result<Vec<L
     if source.as_os_str() == "-" {
         io::stdin().lock().read_to_end(&mut bytes).context("cannot read checksums from stdin")?;
     } else {
-        bytes = std::fs::read(source).with_context(|| format!("cannot read checksum file {}", source.display()))?;
+        bytes = std::fs::read(source)
+            .with_context(|| format!("cannot read checksum file {}", source.display()))?;
     }
     let ambiguous = resolve_sha256_or_blake3(source, hint);
     let mut lines = Vec::new();
@@ -237,7 +242,12 @@ impl<'a> LineReport<'a> {
         }
     }
 
-    fn checked(line: &'a Line, parsed: &ChecksumLine, outcome: &Result<HashOutcome, String>, first_report: bool) -> LineReport<'a> {
+    fn checked(
+        line: &'a Line,
+        parsed: &ChecksumLine,
+        outcome: &Result<HashOutcome, String>,
+        first_report: bool,
+    ) -> LineReport<'a> {
         let mut report = LineReport {
             path: Some(String::from_utf8_lossy(&parsed.path).into_owned()),
             expected: Some(parsed.digest.to_hex()),
@@ -257,7 +267,9 @@ impl<'a> LineReport<'a> {
                 let computed: Vec<(Algorithm, &Digest)> =
                     line.candidates.iter().filter_map(|&a| outcome.digest(a).map(|d| (a, d))).collect();
                 let matched = computed.iter().find(|(_, d)| **d == parsed.digest);
-                let (algorithm, actual) = matched.or(computed.first()).map_or((None, None), |(a, d)| (Some(a.name()), Some(d.to_hex())));
+                let (algorithm, actual) = matched
+                    .or(computed.first())
+                    .map_or((None, None), |(a, d)| (Some(a.name()), Some(d.to_hex())));
                 report.algorithm = algorithm;
                 report.actual = actual;
                 report.status = if matched.is_some() { LineStatus::Ok } else { LineStatus::Failed };
@@ -272,7 +284,10 @@ impl<'a> LineReport<'a> {
         }
         if self.status == LineStatus::Malformed {
             let reason = self.error.as_deref().unwrap_or("malformed");
-            eprintln!("custos: {}:{}: improperly formatted line: {reason}", self.checksum_file.path, self.line);
+            eprintln!(
+                "custos: {}:{}: improperly formatted line: {reason}",
+                self.checksum_file.path, self.line
+            );
             return Ok(());
         }
         if let (true, Some(error)) = (self.say_error, &self.error) {
@@ -294,15 +309,25 @@ impl<'a> LineReport<'a> {
 
 /// The tallies, worded as GNU's warnings, then one summary line.
 fn print_warnings(tally: &Tally) {
-    let plural = |n: usize, one: &str, many: &str| if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") };
+    let plural =
+        |n: usize, one: &str, many: &str| if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") };
     if tally.malformed > 0 {
-        eprintln!("custos: WARNING: {} improperly formatted", plural(tally.malformed, "line is", "lines are"));
+        eprintln!(
+            "custos: WARNING: {} improperly formatted",
+            plural(tally.malformed, "line is", "lines are")
+        );
     }
     if tally.unreadable > 0 {
-        eprintln!("custos: WARNING: {} could not be read", plural(tally.unreadable, "listed file", "listed files"));
+        eprintln!(
+            "custos: WARNING: {} could not be read",
+            plural(tally.unreadable, "listed file", "listed files")
+        );
     }
     if tally.failed > 0 {
-        eprintln!("custos: WARNING: {} did NOT match", plural(tally.failed, "computed checksum", "computed checksums"));
+        eprintln!(
+            "custos: WARNING: {} did NOT match",
+            plural(tally.failed, "computed checksum", "computed checksums")
+        );
     }
     if tally.ok + tally.failed + tally.unreadable == 0 {
         eprintln!("custos: no properly formatted checksum lines found");
@@ -339,7 +364,8 @@ pub fn run_segment_lists(args: &HashArgs) -> Result<Status> {
         anyhow::bail!("--check-segments needs at least one segment list (written by --segments)");
     }
     for source in &args.paths {
-        let text = std::fs::read_to_string(source).with_context(|| format!("cannot read segment list {}", source.display()))?;
+        let text = std::fs::read_to_string(source)
+            .with_context(|| format!("cannot read segment list {}", source.display()))?;
         for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let report = check_segment_record(args, line).unwrap_or_else(|error| SegmentReport {
                 path: format!("{}:{}", source.display(), number + 1),
@@ -375,7 +401,8 @@ pub fn run_segment_lists(args: &HashArgs) -> Result<Status> {
 }
 
 fn check_segment_record(args: &HashArgs, line: &str) -> Result<SegmentReport, String> {
-    let record: SegmentRecord = serde_json::from_str(line).map_err(|e| format!("not a segment list line: {e}"))?;
+    let record: SegmentRecord =
+        serde_json::from_str(line).map_err(|e| format!("not a segment list line: {e}"))?;
     if record.custos_segments != 1 {
         return Err(format!("unsupported segment list version {}", record.custos_segments));
     }
@@ -396,7 +423,9 @@ fn check_segment_record(args: &HashArgs, line: &str) -> Result<SegmentReport, St
         return Err("the segment list is corrupt: its root does not match its digests".into());
     }
     let path = match &record.path_hex {
-        Some(hex) => PathBuf::from(OsStr::from_bytes(&Digest::from_hex(hex).ok_or("path_hex is not hexadecimal")?.0)),
+        Some(hex) => {
+            PathBuf::from(OsStr::from_bytes(&Digest::from_hex(hex).ok_or("path_hex is not hexadecimal")?.0))
+        }
         None => PathBuf::from(&record.path),
     };
     let options = engine_options(args, Vec::new(), Some(spec)).map_err(|e| e.to_string())?;

@@ -33,9 +33,9 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         Some(dir) => dir,
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-images"),
     };
-    let images = images
-        .canonicalize()
-        .with_context(|| format!("cannot find the test images in {} (give --images DIR)", images.display()))?;
+    let images = images.canonicalize().with_context(|| {
+        format!("cannot find the test images in {} (give --images DIR)", images.display())
+    })?;
     let scratch = std::env::temp_dir().join(format!("custos-demo-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
     let tampered = scratch.join("evidence-copy.raw");
@@ -50,7 +50,14 @@ pub fn run(args: DemoArgs) -> Result<Status> {
     let steps = vec![
         Step {
             title: "Hash a disk image with five algorithms in one pass, with 256 KiB segments",
-            words: words(&["hash", "--algo", "md5,sha1,sha256,sha512,blake3", "--segment-size", "256K", "evidence.raw"]),
+            words: words(&[
+                "hash",
+                "--algo",
+                "md5,sha1,sha256,sha512,blake3",
+                "--segment-size",
+                "256K",
+                "evidence.raw",
+            ]),
             expect: Status::Ok,
         },
         Step {
@@ -84,20 +91,20 @@ pub fn run(args: DemoArgs) -> Result<Status> {
     if !args.json {
         println!("\n== Flip one bit of byte {offset} in the copy, then check it again ==");
     }
-    let tamper_steps = vec![
-        Step {
-            title: "The segment list names the damaged range",
-            words: words(&["hash", "--check-segments", &list]),
-            expect: Status::Failed,
-        },
-    ];
+    let tamper_steps = vec![Step {
+        title: "The segment list names the damaged range",
+        words: words(&["hash", "--check-segments", &list]),
+        expect: Status::Failed,
+    }];
     ok &= run_steps(&tamper_steps, args.json)?;
     let _ = std::fs::remove_dir_all(&scratch);
 
     if args.json {
         println!("{}", serde_json::json!({ "demo": { "ok": ok } }));
     } else if ok {
-        println!("\nDemo complete: every digest matched the independent tools, and the tampered copy was caught.");
+        println!(
+            "\nDemo complete: every digest matched the independent tools, and the tampered copy was caught."
+        );
     } else {
         println!("\nDemo FAILED: a step did not end as expected (see above).");
     }

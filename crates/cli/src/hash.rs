@@ -79,9 +79,8 @@ pub fn run(args: HashArgs) -> Result<Status> {
         bail!("no input given: name files, directories or `-` for stdin (see custos hash --help)");
     }
     let algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
-    let segment_size = args
-        .segment_size
-        .or(args.segments.as_ref().map(|_| custos_hash::segments::DEFAULT_SEGMENT_SIZE));
+    let segment_size =
+        args.segment_size.or(args.segments.as_ref().map(|_| custos_hash::segments::DEFAULT_SEGMENT_SIZE));
     let segments = segment_size.map(|size| SegmentSpec { size, algorithm: args.segment_algo });
     let options = engine_options(&args, algorithms, segments)?;
 
@@ -146,15 +145,15 @@ fn build_thread_pool(jobs: Option<usize>) -> Result<()> {
 }
 
 /// The engine options every mode shares.
-pub fn engine_options(args: &HashArgs, algorithms: Vec<Algorithm>, segments: Option<SegmentSpec>) -> Result<HashOptions> {
-    let window_size = usize::try_from(args.window_size).context("--window-size is too large for this machine")?;
-    let options = HashOptions {
-        algorithms,
-        segments,
-        window_size,
-        mmap: !args.no_mmap,
-        ..HashOptions::default()
-    };
+pub fn engine_options(
+    args: &HashArgs,
+    algorithms: Vec<Algorithm>,
+    segments: Option<SegmentSpec>,
+) -> Result<HashOptions> {
+    let window_size =
+        usize::try_from(args.window_size).context("--window-size is too large for this machine")?;
+    let options =
+        HashOptions { algorithms, segments, window_size, mmap: !args.no_mmap, ..HashOptions::default() };
     options.validate()?;
     Ok(options)
 }
@@ -177,7 +176,12 @@ fn write_outcome(out: &mut impl Write, input: &Input, outcome: &HashOutcome, jso
     }
     let tagged = outcome.digests.len() > 1;
     for (algorithm, digest) in &outcome.digests {
-        out.write_all(&custos_hash::checksum_file::format_line(*algorithm, digest, render::path_bytes(input.path()), tagged))?;
+        out.write_all(&custos_hash::checksum_file::format_line(
+            *algorithm,
+            digest,
+            render::path_bytes(input.path()),
+            tagged,
+        ))?;
         out.write_all(b"\n")?;
     }
     if let Some(list) = &outcome.segments {
@@ -194,7 +198,12 @@ fn write_outcome(out: &mut impl Write, input: &Input, outcome: &HashOutcome, jso
     Ok(())
 }
 
-fn write_error(out: &mut impl Write, input: &Input, error: &custos_hash::Error, json: bool) -> io::Result<()> {
+fn write_error(
+    out: &mut impl Write,
+    input: &Input,
+    error: &custos_hash::Error,
+    json: bool,
+) -> io::Result<()> {
     let message = render::error_chain(error);
     if json {
         let record = HashRecord { error: Some(message), ..HashRecord::bare(input) };
@@ -209,7 +218,11 @@ fn report_unhashed(out: &mut impl Write, input: &Input, json: bool, quiet: bool)
     let (note, record, status) = match input {
         Input::Skipped { kind: EntryKind::Symlink { target }, .. } => (
             format!("symbolic link to {}, recorded, not followed", target.display()),
-            HashRecord { kind: Some("symlink"), target: Some(target.to_string_lossy().into_owned()), ..HashRecord::bare(input) },
+            HashRecord {
+                kind: Some("symlink"),
+                target: Some(target.to_string_lossy().into_owned()),
+                ..HashRecord::bare(input)
+            },
             Status::Ok,
         ),
         Input::Skipped { kind: EntryKind::Special { kind }, .. } => (

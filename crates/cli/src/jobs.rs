@@ -51,7 +51,9 @@ pub fn expand(paths: &[PathBuf]) -> Vec<Input> {
                     });
                 }
             }
-            Ok(metadata) if metadata.is_file() => inputs.push(Input::File { path: path.clone(), size: Some(metadata.len()) }),
+            Ok(metadata) if metadata.is_file() => {
+                inputs.push(Input::File { path: path.clone(), size: Some(metadata.len()) })
+            }
             _ => inputs.push(Input::File { path: path.clone(), size: None }),
         }
     }
@@ -66,7 +68,11 @@ fn walk_error_path(error: &Error, root: &Path) -> PathBuf {
 }
 
 /// Hashes one input (stdin or a path).
-pub fn hash_input(input: &Input, options: &HashOptions, control: &Control) -> Option<Result<HashOutcome, Error>> {
+pub fn hash_input(
+    input: &Input,
+    options: &HashOptions,
+    control: &Control,
+) -> Option<Result<HashOutcome, Error>> {
     match input {
         Input::Stdin => Some(hash_reader(std::io::stdin().lock(), Path::new("-"), options, control)),
         Input::File { path, .. } => Some(hash_path(path, options, control)),
@@ -116,11 +122,16 @@ mod tests {
     fn results_come_out_in_order_whatever_the_mix() {
         let items: Vec<u32> = (0..2000).collect();
         let mut seen = Vec::new();
-        let result: Result<(), ()> = run_ordered(&items, |i| i % 7 != 0, |i| i * 2, |item, doubled| {
-            assert_eq!(*doubled, item * 2);
-            seen.push(*item);
-            Ok(())
-        });
+        let result: Result<(), ()> = run_ordered(
+            &items,
+            |i| i % 7 != 0,
+            |i| i * 2,
+            |item, doubled| {
+                assert_eq!(*doubled, item * 2);
+                seen.push(*item);
+                Ok(())
+            },
+        );
         assert!(result.is_ok());
         assert_eq!(seen, items);
     }

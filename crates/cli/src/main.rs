@@ -56,7 +56,8 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
 
 /// Parses and runs a command line given as words (the demo runs real commands this way).
 fn run_words(words: &[&std::ffi::OsStr]) -> anyhow::Result<Status> {
-    let cli = Cli::try_parse_from(std::iter::once(std::ffi::OsStr::new("custos")).chain(words.iter().copied()))?;
+    let cli =
+        Cli::try_parse_from(std::iter::once(std::ffi::OsStr::new("custos")).chain(words.iter().copied()))?;
     dispatch(cli.command)
 }
 
@@ -72,10 +73,9 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status as u8),
         Err(error) => {
             // A closed pipe (`custos hash … | head`) is the reader's choice, not a failure.
-            if error
-                .chain()
-                .any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
-            {
+            if error.chain().any(|cause| {
+                cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("custos: error: {}", render::error_chain(error.as_ref()));

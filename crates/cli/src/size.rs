@@ -17,9 +17,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let value: u64 = digits
         .parse()
         .map_err(|_| format!("invalid size `{text}`: use a number with an optional K, M, G or T suffix"))?;
-    let size = value
-        .checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("size `{text}` is too large"))?;
+    let size = value.checked_mul(1u64 << shift).ok_or_else(|| format!("size `{text}` is too large"))?;
     if size == 0 {
         return Err("a size of zero is not allowed".into());
     }

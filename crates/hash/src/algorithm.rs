@@ -28,13 +28,8 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// Every supported algorithm, in display order.
-    pub const ALL: [Algorithm; 5] = [
-        Algorithm::Md5,
-        Algorithm::Sha1,
-        Algorithm::Sha256,
-        Algorithm::Sha512,
-        Algorithm::Blake3,
-    ];
+    pub const ALL: [Algorithm; 5] =
+        [Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512, Algorithm::Blake3];
 
     /// The lowercase name used on the command line and in JSON (`sha256`).
     pub fn name(self) -> &'static str {
@@ -132,10 +127,6 @@ impl FromStr for Algorithm {
     }
 }
 
-/// Smallest slice worth handing to BLAKE3's multithreaded tree hashing; below it the
-/// fork/join costs more than it saves (the blake3 docs suggest ≥ 128 KiB).
-const BLAKE3_RAYON_MIN: usize = 128 * 1024;
-
 /// The running state of one algorithm.
 #[derive(Clone)]
 #[allow(missing_docs)]
@@ -174,11 +165,7 @@ impl AlgorithmHasher {
             AlgorithmHasher::Sha256(h) => h.update(bytes),
             AlgorithmHasher::Sha512(h) => h.update(bytes),
             AlgorithmHasher::Blake3(h) => {
-                if bytes.len() >= BLAKE3_RAYON_MIN {
-                    h.update_rayon(bytes);
-                } else {
-                    h.update(bytes);
-                }
+                h.update(bytes);
             }
         }
     }
@@ -263,11 +250,10 @@ mod tests {
 
     #[test]
     fn list_parsing_rejects_unknown_and_duplicates() {
-        assert_eq!(
-            Algorithm::parse_list("sha256,md5").ok(),
-            Some(vec![Algorithm::Md5, Algorithm::Sha256])
+        assert_eq!(Algorithm::parse_list("sha256,md5").ok(), Some(vec![Algorithm::Md5, Algorithm::Sha256]));
+        assert!(
+            matches!(Algorithm::parse_list("sha256,crc32"), Err(Error::UnsupportedAlgorithm(n)) if n == "crc32")
         );
-        assert!(matches!(Algorithm::parse_list("sha256,crc32"), Err(Error::UnsupportedAlgorithm(n)) if n == "crc32"));
         assert!(matches!(Algorithm::parse_list("md5,MD5"), Err(Error::DuplicateAlgorithm("md5"))));
         assert!(Algorithm::parse_list("").is_err());
     }

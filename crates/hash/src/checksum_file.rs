@@ -185,7 +185,8 @@ mod tests {
 
     #[test]
     fn round_trips_every_algorithm_and_shape() {
-        let paths: [&[u8]; 5] = [b"a.img", b"dir/with space", b"back\\slash", b"new\nline", b"\xff\xfe not utf-8"];
+        let paths: [&[u8]; 5] =
+            [b"a.img", b"dir/with space", b"back\\slash", b"new\nline", b"\xff\xfe not utf-8"];
         for algorithm in Algorithm::ALL {
             for path in paths {
                 for tagged in [false, true] {
@@ -239,7 +240,9 @@ mod tests {
 
     #[test]
     fn bsd_path_may_contain_the_closing_sequence() {
-        let parsed = parse_line(b"MD5 (odd) = name) = 9dd4e461268c8034f5c8564e155c67a6").expect("parses").expect("a line");
+        let parsed = parse_line(b"MD5 (odd) = name) = 9dd4e461268c8034f5c8564e155c67a6")
+            .expect("parses")
+            .expect("a line");
         assert_eq!(parsed.path, b"odd) = name");
     }
 }

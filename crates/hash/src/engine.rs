@@ -20,6 +20,7 @@ use std::time::SystemTime;
 
 use crate::guard::MappedWindow;
 use crate::segments::{SegmentHasher, SegmentList, SegmentSpec};
+use crate::subtrees::{self, SubtreeStack};
 use crate::{Algorithm, AlgorithmHasher, Digest, Error};
 
 /// The default window: 8 MiB. Large enough that per-window costs (a map, a madvise, a
@@ -127,10 +128,7 @@ pub struct HashOutcome {
 impl HashOutcome {
     /// The digest of one algorithm, if it was computed.
     pub fn digest(&self, algorithm: Algorithm) -> Option<&Digest> {
-        self.digests
-            .iter()
-            .find(|(a, _)| *a == algorithm)
-            .map(|(_, d)| d)
+        self.digests.iter().find(|(a, _)| *a == algorithm).map(|(_, d)| d)
     }
 }
 
@@ -138,7 +136,7 @@ impl HashOutcome {
 /// streaming path is tested against.
 pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> HashOutcome {
     let mut sinks = Sinks::new(options);
-    sinks.update(bytes);
+    sinks.update_inline(bytes);
     sinks.finish(bytes.len() as u64)
 }
 
@@ -163,9 +161,11 @@ pub fn hash_path(path: &Path, options: &HashOptions, control: &Control) -> Resul
         Ok(outcome)
     } else if file_type.is_block_device() {
         // Block devices report 0 in metadata; seeking to the end gives their length.
-        let length = (&file)
-            .seek(SeekFrom::End(0))
-            .map_err(|source| Error::Read { path: path.to_owned(), offset: 0, source })?;
+        let length = (&file).seek(SeekFrom::End(0)).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            offset: 0,
+            source,
+        })?;
         input.hash_sized(length, options, control)
     } else {
         // Pipes, character devices, and regular files whose metadata says 0 (procfs and
@@ -205,35 +205,51 @@ struct Input<'a> {
 }
 
 impl Input<'_> {
-    fn hash_sized(&self, length: u64, options: &HashOptions, control: &Control) -> Result<HashOutcome, Error> {
+    fn hash_sized(
+        &self,
+        length: u64,
+        options: &HashOptions,
+        control: &Control,
+    ) -> Result<HashOutcome, Error> {
         if length <= options.window_size as u64 {
             return self.hash_inline(length, options, control);
         }
         let window = options.window_size as u64;
         let faulted = || self.shrank(length);
-        let (sinks, total) = run_pipeline(Sinks::new(options), options.windows_in_flight, control, faulted, |offset, buffer| {
-            if offset >= length {
-                return Ok(None);
-            }
-            let want = (length - offset).min(window) as usize;
-            if options.mmap {
-                self.ensure_present(length, offset + want as u64)?;
-                match MappedWindow::map(self.file, offset, want) {
-                    Ok(Some(mapped)) => return Ok(Some(WindowData::Mapped(mapped))),
-                    // No guard slot free: read this window instead.
-                    Ok(None) => {}
-                    Err(source) => return Err(self.read_error(offset, source)),
+        let (sinks, total) = run_pipeline(
+            Sinks::for_windows(options),
+            options.windows_in_flight,
+            control,
+            faulted,
+            |offset, buffer| {
+                if offset >= length {
+                    return Ok(None);
                 }
-            }
-            self.read_window(length, offset, want, buffer).map(|b| Some(WindowData::Buffer(b)))
-        })?;
+                let want = (length - offset).min(window) as usize;
+                if options.mmap {
+                    self.ensure_present(length, offset + want as u64)?;
+                    match MappedWindow::map(self.file, offset, want) {
+                        Ok(Some(mapped)) => return Ok(Some(WindowData::Mapped(mapped))),
+                        // No guard slot free: read this window instead.
+                        Ok(None) => {}
+                        Err(source) => return Err(self.read_error(offset, source)),
+                    }
+                }
+                self.read_window(length, offset, want, buffer).map(|b| Some(WindowData::Buffer(b)))
+            },
+        )?;
         debug_assert_eq!(total, length);
         Ok(sinks.finish(total))
     }
 
     /// Inputs that fit in one window: one read into a reused per-thread buffer, every
     /// algorithm in turn on this thread.
-    fn hash_inline(&self, length: u64, options: &HashOptions, control: &Control) -> Result<HashOutcome, Error> {
+    fn hash_inline(
+        &self,
+        length: u64,
+        options: &HashOptions,
+        control: &Control,
+    ) -> Result<HashOutcome, Error> {
         thread_local! {
             static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
         }
@@ -244,7 +260,7 @@ impl Input<'_> {
             let taken = std::mem::take(buffer);
             let filled = self.read_window(length, 0, length as usize, taken)?;
             let mut sinks = Sinks::new(options);
-            sinks.update(&filled);
+            sinks.update_inline(&filled);
             *buffer = filled;
             control.report(length);
             Ok(sinks.finish(length))
@@ -253,7 +269,13 @@ impl Input<'_> {
 
     /// Reads `want` bytes at `offset` into `buffer` (resized), or reports that the input
     /// ended early.
-    fn read_window(&self, length: u64, offset: u64, want: usize, mut buffer: Vec<u8>) -> Result<Vec<u8>, Error> {
+    fn read_window(
+        &self,
+        length: u64,
+        offset: u64,
+        want: usize,
+        mut buffer: Vec<u8>,
+    ) -> Result<Vec<u8>, Error> {
         buffer.resize(want, 0);
         let mut filled = 0;
         while filled < want {
@@ -289,11 +311,7 @@ impl Input<'_> {
 
     fn shrank(&self, length: u64) -> Error {
         let found = self.file.metadata().map_or(0, |m| m.len());
-        Error::Shrank {
-            path: self.path.to_owned(),
-            expected: length,
-            found: found.min(length),
-        }
+        Error::Shrank { path: self.path.to_owned(), expected: length, found: found.min(length) }
     }
 
     fn read_error(&self, offset: u64, source: io::Error) -> Error {
@@ -327,7 +345,7 @@ fn fill(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// One consumer of the input bytes.
+/// One consumer of the input bytes, fed in order.
 enum Sink {
     Whole(AlgorithmHasher),
     Segments(SegmentHasher),
@@ -340,36 +358,78 @@ impl Sink {
             Sink::Segments(hasher) => hasher.update(bytes),
         }
     }
+
+    /// Relative cost per byte, measured on x86-64 with SHA-NI (BLAKE3 single-threaded,
+    /// AVX2): only the ratios matter, for sharing sinks out among threads.
+    fn cost(&self) -> u32 {
+        let algorithm = match self {
+            Sink::Whole(hasher) => hasher.algorithm(),
+            Sink::Segments(hasher) => hasher.algorithm(),
+        };
+        match algorithm {
+            Algorithm::Md5 => 18,
+            Algorithm::Sha1 => 7,
+            Algorithm::Sha256 => 8,
+            Algorithm::Sha512 => 16,
+            Algorithm::Blake3 => 5,
+        }
+    }
 }
 
 /// Every consumer for one input.
-struct Sinks(Vec<Sink>);
+struct Sinks {
+    /// Sinks that must see the bytes in order.
+    ordered: Vec<Sink>,
+    /// Whole-input BLAKE3 computed window by window as independent subtrees, by whichever
+    /// worker reaches a window first (see [`consume`]).
+    blake3_subtrees: Option<SubtreeStack>,
+}
 
 impl Sinks {
     fn new(options: &HashOptions) -> Sinks {
-        let mut sinks: Vec<Sink> = options
-            .algorithms
-            .iter()
-            .map(|a| Sink::Whole(a.hasher()))
-            .collect();
+        let mut ordered: Vec<Sink> = options.algorithms.iter().map(|a| Sink::Whole(a.hasher())).collect();
         if let Some(spec) = options.segments {
-            sinks.push(Sink::Segments(SegmentHasher::new(spec)));
+            ordered.push(Sink::Segments(SegmentHasher::new(spec)));
         }
-        Sinks(sinks)
+        Sinks { ordered, blake3_subtrees: None }
     }
 
-    fn update(&mut self, bytes: &[u8]) {
-        self.0.iter_mut().for_each(|sink| sink.update(bytes));
+    /// For inputs of known length longer than one window: BLAKE3, when asked for, is hashed
+    /// as window subtrees, which any worker can take on.
+    fn for_windows(options: &HashOptions) -> Sinks {
+        let mut sinks = Sinks::new(options);
+        if subtrees::window_is_subtree(options.window_size) {
+            let before = sinks.ordered.len();
+            sinks.ordered.retain(|sink| !matches!(sink, Sink::Whole(AlgorithmHasher::Blake3(_))));
+            if sinks.ordered.len() < before {
+                sinks.blake3_subtrees = Some(SubtreeStack::default());
+            }
+        }
+        sinks
+    }
+
+    /// Feeds bytes to every sink in turn on this thread (inputs of one window or less).
+    fn update_inline(&mut self, bytes: &[u8]) {
+        debug_assert!(self.blake3_subtrees.is_none());
+        self.ordered.iter_mut().for_each(|sink| sink.update(bytes));
     }
 
     fn finish(self, size: u64) -> HashOutcome {
         let mut digests = Vec::new();
         let mut segments = None;
-        for sink in self.0 {
+        for sink in self.ordered {
             match sink {
                 Sink::Whole(hasher) => digests.push((hasher.algorithm(), hasher.finalize())),
                 Sink::Segments(hasher) => segments = Some(hasher.finish()),
             }
+        }
+        if let Some(stack) = self.blake3_subtrees {
+            // Subtrees are only used for inputs longer than one window, and a pipeline only
+            // ends normally after every window went through.
+            let digest = stack
+                .finish()
+                .unwrap_or_else(|| unreachable!("every window of a multi-window input was hashed"));
+            digests.push((Algorithm::Blake3, digest));
         }
         digests.sort_by_key(|(a, _)| *a);
         HashOutcome { size, digests, segments }
@@ -402,8 +462,19 @@ struct Permit {
 /// A window shared by the workers; dropping the last reference unmaps it and returns its
 /// permit.
 struct Window {
+    /// Position in the input: the window number and its first byte's offset.
+    index: u64,
+    offset: u64,
+    /// Set by the worker that hashes this window's BLAKE3 subtree.
+    subtree_claimed: AtomicBool,
     data: Option<WindowData>,
     permits: mpsc::Sender<Permit>,
+}
+
+impl Window {
+    fn bytes(&self) -> &[u8] {
+        self.data.as_ref().map_or(&[], WindowData::bytes)
+    }
 }
 
 impl Drop for Window {
@@ -418,7 +489,46 @@ impl Drop for Window {
     }
 }
 
-/// Feeds every window that `produce` makes to one worker thread per sink. `produce` gets the
+/// A worker: feeds every window to its sinks in turn until the reader hangs up, then hands
+/// the sinks back. With BLAKE3 subtrees, it also claims each window's subtree unless another
+/// worker already has: the worker that is ahead takes it, which slows it down until the
+/// others catch up, so the BLAKE3 work spreads over the cores in proportion to their slack.
+fn consume(
+    mut group: Vec<Sink>,
+    windows: mpsc::Receiver<Arc<Window>>,
+    subtrees: Option<&SubtreeStack>,
+) -> Vec<Sink> {
+    for window in windows {
+        let bytes = window.bytes();
+        group.iter_mut().for_each(|sink| sink.update(bytes));
+        if let Some(stack) = subtrees {
+            if !window.subtree_claimed.swap(true, Ordering::AcqRel) {
+                stack.insert(window.index, subtrees::window_chaining_value(window.offset, bytes));
+            }
+        }
+    }
+    group
+}
+
+/// Shares the ordered sinks out among `threads` groups, costliest first onto the least
+/// loaded group. With more sinks than cores, one thread per sink would leave the scheduler
+/// time-slicing the slowest algorithm against the others; balanced groups keep the slowest
+/// one on a core of its own, so a pass costs no more than it. Groups may be empty when
+/// BLAKE3 subtrees give every core something to do.
+fn balance(mut sinks: Vec<Sink>, threads: usize) -> Vec<Vec<Sink>> {
+    sinks.sort_by_key(|sink| std::cmp::Reverse(sink.cost()));
+    let mut groups: Vec<(u32, Vec<Sink>)> = (0..threads.max(1)).map(|_| (0, Vec::new())).collect();
+    for sink in sinks {
+        if let Some(lightest) = groups.iter_mut().min_by_key(|(load, sinks)| (*load, sinks.len())) {
+            lightest.0 += sink.cost();
+            lightest.1.push(sink);
+        }
+    }
+    groups.into_iter().map(|(_, group)| group).collect()
+}
+
+/// Feeds every window that `produce` makes to worker threads (one per core at most, see
+/// [`balance`]). `produce` gets the
 /// offset of the next window and a buffer to reuse, and returns `None` at the end;
 /// `faulted` makes the error for a mapped window whose pages vanished.
 fn run_pipeline<P>(
@@ -435,23 +545,24 @@ where
     for _ in 0..windows_in_flight {
         let _ = permit_sender.send(Permit::default());
     }
-    thread::scope(|scope| {
-        let mut feeds = Vec::with_capacity(sinks.0.len());
-        let mut workers = Vec::with_capacity(sinks.0.len());
-        for mut sink in sinks.0 {
+    let Sinks { ordered, blake3_subtrees } = sinks;
+    let shared_blake3 = blake3_subtrees.as_ref();
+    let result = thread::scope(|scope| {
+        // One worker per core at most (the current rayon pool's size, which the binary sets
+        // with --jobs), and never more workers than there is work for.
+        let cores = rayon::current_num_threads().max(1);
+        let threads = if shared_blake3.is_some() { cores } else { cores.min(ordered.len()) };
+        let groups = balance(ordered, threads);
+        let mut feeds = Vec::with_capacity(groups.len());
+        let mut workers = Vec::with_capacity(groups.len());
+        for group in groups {
             let (feed, windows) = mpsc::channel::<Arc<Window>>();
             feeds.push(feed);
-            workers.push(scope.spawn(move || {
-                for window in windows {
-                    if let Some(data) = &window.data {
-                        sink.update(data.bytes());
-                    }
-                }
-                sink
-            }));
+            workers.push(scope.spawn(move || consume(group, windows, shared_blake3)));
         }
 
         let mut offset = 0u64;
+        let mut index = 0u64;
         let mut window_faulted = false;
         let produced: Result<(), Error> = loop {
             if control.cancelled() {
@@ -470,7 +581,14 @@ where
                 Ok(None) => break Ok(()),
                 Ok(Some(data)) => {
                     let length = data.bytes().len() as u64;
-                    let window = Arc::new(Window { data: Some(data), permits: permit_sender.clone() });
+                    let window = Arc::new(Window {
+                        index,
+                        offset,
+                        subtree_claimed: AtomicBool::new(false),
+                        data: Some(data),
+                        permits: permit_sender.clone(),
+                    });
+                    index += 1;
                     for feed in &feeds {
                         // A worker only stops early by panicking, which join() re-raises.
                         let _ = feed.send(Arc::clone(&window));
@@ -481,9 +599,9 @@ where
             }
         };
         drop(feeds);
-        let sinks: Vec<Sink> = workers
+        let ordered: Vec<Sink> = workers
             .into_iter()
-            .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
             .collect();
         produced?;
         // Every window is gone now; any that faulted after its permit came back last time
@@ -493,8 +611,9 @@ where
         if window_faulted {
             return Err(faulted());
         }
-        Ok((Sinks(sinks), offset))
-    })
+        Ok((ordered, offset))
+    });
+    result.map(|(ordered, offset)| (Sinks { ordered, blake3_subtrees }, offset))
 }
 
 /// A label for standard input in results and errors.

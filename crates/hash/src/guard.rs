@@ -36,11 +36,7 @@ struct Slot {
 }
 
 static REGISTRY: [Slot; SLOTS] = [const {
-    Slot {
-        start: AtomicUsize::new(0),
-        len: AtomicUsize::new(0),
-        faulted: AtomicBool::new(false),
-    }
+    Slot { start: AtomicUsize::new(0), len: AtomicUsize::new(0), faulted: AtomicBool::new(false) }
 }; SLOTS];
 
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);
@@ -141,13 +137,7 @@ impl MappedWindow {
         // truncate the file under it: truncation raises SIGBUS, which the handler above turns
         // into a `faulted` mark, and the engine compares the file's length and modification
         // time before and after hashing so that changed contents are reported as an error.
-        let mapped = unsafe {
-            MmapOptions::new()
-                .offset(offset)
-                .len(len)
-                .populate()
-                .map(file)
-        };
+        let mapped = unsafe { MmapOptions::new().offset(offset).len(len).populate().map(file) };
         let map = match mapped {
             Ok(map) => map,
             Err(error) => {
@@ -183,11 +173,9 @@ impl Drop for MappedWindow {
 }
 
 fn claim_slot() -> Option<&'static Slot> {
-    REGISTRY.iter().find(|slot| {
-        slot.start
-            .compare_exchange(0, CLAIMED, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-    })
+    REGISTRY
+        .iter()
+        .find(|slot| slot.start.compare_exchange(0, CLAIMED, Ordering::AcqRel, Ordering::Relaxed).is_ok())
 }
 
 #[cfg(test)]
@@ -199,9 +187,7 @@ mod tests {
     fn truncation_under_a_map_is_flagged_not_fatal() {
         let mut file = tempfile::tempfile().expect("temp file");
         file.write_all(&vec![0xa5; 64 * 1024]).expect("write");
-        let window = MappedWindow::map(&file, 0, 64 * 1024)
-            .expect("map")
-            .expect("a free slot");
+        let window = MappedWindow::map(&file, 0, 64 * 1024).expect("map").expect("a free slot");
         assert!(!window.faulted());
         file.set_len(4096).expect("truncate");
         // Touch every page: the ones past the new end raise SIGBUS, which must be absorbed.

@@ -28,6 +28,7 @@ mod engine;
 mod error;
 mod guard;
 pub mod segments;
+mod subtrees;
 mod tree;
 
 pub use algorithm::{Algorithm, AlgorithmHasher, Digest};

@@ -29,10 +29,7 @@ pub struct SegmentSpec {
 
 impl Default for SegmentSpec {
     fn default() -> Self {
-        SegmentSpec {
-            size: DEFAULT_SEGMENT_SIZE,
-            algorithm: Algorithm::Blake3,
-        }
+        SegmentSpec { size: DEFAULT_SEGMENT_SIZE, algorithm: Algorithm::Blake3 }
     }
 }
 
@@ -121,13 +118,12 @@ impl SegmentHasher {
     /// callers validate sizes before they get here.
     pub fn new(mut spec: SegmentSpec) -> SegmentHasher {
         spec.size = spec.size.max(1);
-        SegmentHasher {
-            spec,
-            current: spec.algorithm.hasher(),
-            filled: 0,
-            total: 0,
-            digests: Vec::new(),
-        }
+        SegmentHasher { spec, current: spec.algorithm.hasher(), filled: 0, total: 0, digests: Vec::new() }
+    }
+
+    /// The algorithm segments are hashed with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.spec.algorithm
     }
 
     /// Feeds the next bytes.
@@ -153,11 +149,7 @@ impl SegmentHasher {
         if self.filled > 0 {
             self.digests.push(self.current.finalize());
         }
-        SegmentList {
-            spec: self.spec,
-            total_size: self.total,
-            digests: self.digests,
-        }
+        SegmentList { spec: self.spec, total_size: self.total, digests: self.digests }
     }
 }
 
@@ -197,10 +189,7 @@ mod tests {
     use super::*;
 
     fn spec(size: u64) -> SegmentSpec {
-        SegmentSpec {
-            size,
-            algorithm: Algorithm::Blake3,
-        }
+        SegmentSpec { size, algorithm: Algorithm::Blake3 }
     }
 
     #[test]
@@ -223,10 +212,7 @@ mod tests {
 
     #[test]
     fn three_leaf_root_matches_hand_computation() {
-        let leaves: Vec<Digest> = [b"a", b"b", b"c"]
-            .iter()
-            .map(|b| Algorithm::Sha256.digest(*b))
-            .collect();
+        let leaves: Vec<Digest> = [b"a", b"b", b"c"].iter().map(|b| Algorithm::Sha256.digest(*b)).collect();
         let h = |parts: &[&[u8]]| {
             let mut hasher = Algorithm::Sha256.hasher();
             parts.iter().for_each(|p| hasher.update(p));
@@ -258,8 +244,6 @@ mod tests {
 
         let fresh = SegmentList::of_bytes(spec(4096), &original);
         assert_eq!(fresh.changed_ranges(&stored), Ok(vec![]));
-        assert!(SegmentList::of_bytes(spec(1024), &original)
-            .changed_ranges(&stored)
-            .is_err());
+        assert!(SegmentList::of_bytes(spec(1024), &original).changed_ranges(&stored).is_err());
     }
 }

@@ -45,17 +45,13 @@ pub struct TreeEntry {
 /// entry. A root that is itself a symbolic link to a directory is followed (it is what the
 /// user named); links below it are not.
 pub fn walk_tree(root: &Path) -> impl Iterator<Item = Result<TreeEntry, Error>> {
-    WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_map(|entry| match entry {
-            Err(source) => Some(Err(Error::Walk {
-                path: source.path().map_or_else(|| PathBuf::from("?"), Path::to_owned),
-                source,
-            })),
-            Ok(entry) => classify(entry).transpose(),
-        })
+    WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter().filter_map(|entry| match entry {
+        Err(source) => Some(Err(Error::Walk {
+            path: source.path().map_or_else(|| PathBuf::from("?"), Path::to_owned),
+            source,
+        })),
+        Ok(entry) => classify(entry).transpose(),
+    })
 }
 
 fn classify(entry: walkdir::DirEntry) -> Result<Option<TreeEntry>, Error> {
@@ -63,16 +59,12 @@ fn classify(entry: walkdir::DirEntry) -> Result<Option<TreeEntry>, Error> {
     let kind = if file_type.is_dir() {
         return Ok(None);
     } else if file_type.is_file() {
-        let metadata = entry.metadata().map_err(|source| Error::Walk {
-            path: entry.path().to_owned(),
-            source,
-        })?;
+        let metadata =
+            entry.metadata().map_err(|source| Error::Walk { path: entry.path().to_owned(), source })?;
         EntryKind::File { size: metadata.len() }
     } else if file_type.is_symlink() {
-        let target = fs::read_link(entry.path()).map_err(|source| Error::Open {
-            path: entry.path().to_owned(),
-            source,
-        })?;
+        let target = fs::read_link(entry.path())
+            .map_err(|source| Error::Open { path: entry.path().to_owned(), source })?;
         EntryKind::Symlink { target }
     } else {
         let kind = if file_type.is_fifo() {
@@ -102,10 +94,7 @@ mod tests {
         fs::write(root.join("a"), b"aa").expect("write");
         fs::write(root.join("c"), b"").expect("write");
         std::os::unix::fs::symlink("/etc/passwd", root.join("link")).expect("symlink");
-        let status = std::process::Command::new("mkfifo")
-            .arg(root.join("pipe"))
-            .status()
-            .expect("mkfifo");
+        let status = std::process::Command::new("mkfifo").arg(root.join("pipe")).status().expect("mkfifo");
         assert!(status.success());
 
         let entries: Vec<TreeEntry> = walk_tree(root).collect::<Result<_, _>>().expect("walk");

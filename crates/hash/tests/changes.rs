@@ -32,7 +32,11 @@ fn options(mmap: bool) -> HashOptions {
 }
 
 /// Runs `hash_path`, calling `meddle` once after the first window has been read.
-fn hash_while(file: &tempfile::NamedTempFile, mmap: bool, meddle: impl Fn(&File) + Sync) -> Result<(), Error> {
+fn hash_while(
+    file: &tempfile::NamedTempFile,
+    mmap: bool,
+    meddle: impl Fn(&File) + Sync,
+) -> Result<(), Error> {
     let calls = AtomicU64::new(0);
     let writer = OpenOptions::new().write(true).open(file.path()).expect("open for writing");
     let progress = |_bytes: u64| {
@@ -124,7 +128,8 @@ fn a_directory_is_not_a_file() {
 /// the empty digest silently. /proc/self/mem fails to read at offset 0 even as root.
 #[test]
 fn zero_length_metadata_is_read_to_the_end() {
-    let outcome = hash_path("/proc/self/status".as_ref(), &HashOptions::default(), &Control::default()).expect("procfs file");
+    let outcome = hash_path("/proc/self/status".as_ref(), &HashOptions::default(), &Control::default())
+        .expect("procfs file");
     assert!(outcome.size > 0);
     let result = hash_path("/proc/self/mem".as_ref(), &HashOptions::default(), &Control::default());
     assert!(matches!(result, Err(Error::Read { offset: 0, .. })), "{result:?}");

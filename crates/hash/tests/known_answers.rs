@@ -52,7 +52,12 @@ fn nist_and_rfc_vectors_through_every_path() {
     for &(algorithm, message, expected) in VECTORS {
         // Small windows so that even these short messages span several windows.
         for path in engine_paths(message, &[algorithm], None, &[1, 3, 64, 4096]) {
-            assert_eq!(path.outcome.digest(algorithm).map(|d| d.to_hex()).as_deref(), Some(expected), "{algorithm} of {message:?} via {}", path.label);
+            assert_eq!(
+                path.outcome.digest(algorithm).map(|d| d.to_hex()).as_deref(),
+                Some(expected),
+                "{algorithm} of {message:?} via {}",
+                path.label
+            );
         }
     }
 }
@@ -73,7 +78,12 @@ fn one_million_a() {
     let algorithms: Vec<Algorithm> = expected.iter().map(|(a, _)| *a).collect();
     for path in engine_paths(&message, &algorithms, None, &[65_536, 999_999, 1_000_001]) {
         for (algorithm, hex) in expected {
-            assert_eq!(path.outcome.digest(algorithm).map(|d| d.to_hex()).as_deref(), Some(hex), "{algorithm} via {}", path.label);
+            assert_eq!(
+                path.outcome.digest(algorithm).map(|d| d.to_hex()).as_deref(),
+                Some(hex),
+                "{algorithm} via {}",
+                path.label
+            );
         }
     }
 }
@@ -108,7 +118,12 @@ fn boundary_sizes_agree_with_one_shot_digests() {
         let input = pattern(size);
         for path in engine_paths(&input, &Algorithm::ALL, Some(spec), &[WINDOW]) {
             for algorithm in Algorithm::ALL {
-                assert_eq!(path.outcome.digest(algorithm), Some(&algorithm.digest(&input)), "{algorithm}, {size} bytes via {}", path.label);
+                assert_eq!(
+                    path.outcome.digest(algorithm),
+                    Some(&algorithm.digest(&input)),
+                    "{algorithm}, {size} bytes via {}",
+                    path.label
+                );
             }
             let segments = path.outcome.segments.as_ref().expect("segments requested");
             assert_eq!(segments, &SegmentList::of_bytes(spec, &input));

@@ -4,7 +4,9 @@
 
 use std::io::Write;
 
-use custos_hash::{hash_bytes, hash_path, hash_reader, Algorithm, Control, HashOptions, HashOutcome, SegmentSpec};
+use custos_hash::{
+    hash_bytes, hash_path, hash_reader, Algorithm, Control, HashOptions, HashOutcome, SegmentSpec,
+};
 
 /// The repeating 0..=250 pattern of BLAKE3's test vectors.
 pub fn pattern(length: usize) -> Vec<u8> {
@@ -19,7 +21,12 @@ pub struct PathResult {
 
 /// Hashes `input` in memory, as a stream, and as a file both mapped and read, with each of
 /// `windows`, and returns every outcome (each labelled for assertion messages).
-pub fn engine_paths(input: &[u8], algorithms: &[Algorithm], segments: Option<SegmentSpec>, windows: &[usize]) -> Vec<PathResult> {
+pub fn engine_paths(
+    input: &[u8],
+    algorithms: &[Algorithm],
+    segments: Option<SegmentSpec>,
+    windows: &[usize],
+) -> Vec<PathResult> {
     let base = HashOptions { algorithms: algorithms.to_vec(), segments, ..HashOptions::default() };
     let mut results = vec![PathResult { label: "memory".into(), outcome: hash_bytes(input, &base) }];
     let mut file = tempfile::NamedTempFile::new().expect("temp file");

@@ -127,7 +127,7 @@ mod tests {
             |i| i % 7 != 0,
             |i| i * 2,
             |item, doubled| {
-                assert_eq!(*doubled, item * 2);
+                assert_eq!(doubled, item * 2);
                 seen.push(*item);
                 Ok(())
             },

@@ -17,7 +17,8 @@ proptest! {
     #[test]
     fn any_split_gives_the_reference(
         input in proptest::collection::vec(any::<u8>(), 0..40_000),
-        window in 1usize..20_000,
+        // Powers of two from 1 KiB up make BLAKE3 take the parallel subtree path.
+        window in prop_oneof![1usize..20_000, proptest::sample::select(vec![1024usize, 2048, 4096, 8192])],
         segment in 1u64..12_000,
         algorithms in algorithm_subset(),
         segment_algorithm in proptest::sample::select(Algorithm::ALL.to_vec()),

@@ -1,0 +1,95 @@
+"""Turns hyperfine's JSON into docs/benchmarks.md: ratios of medians, per job, against the
+fastest reference tool, with the targets from the foundation issue."""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+results, size_gib, tree_files, runs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+rss_all, rss_blake3, rss_b3sum, rss_sparse, rss_tree = sys.argv[5:10]
+
+
+def medians(name):
+    with open(os.path.join(results, name + ".json")) as f:
+        data = json.load(f)["results"]
+    return [(r["command"], statistics.median(r["times"])) for r in data]
+
+
+def short(command):
+    words = command.replace(os.getcwd() + "/", "").split()
+    if "custos" in words[0]:
+        words[0] = "custos"
+    return " ".join(w for w in words if not w.startswith("bench-data/")).replace("  ", " ")
+
+
+rows = []
+
+
+def job(title, name, reference_index, custos_index, target, extra=None):
+    m = medians(name)
+    ref_cmd, ref = m[reference_index]
+    our_cmd, ours = m[custos_index]
+    if extra is not None:
+        ref_cmd, ref = min((m[i] for i in extra), key=lambda x: x[1])
+    ratio = ours / ref
+    rows.append((title, short(ref_cmd), ref, short(our_cmd), ours, ratio, target, ratio <= target))
+
+
+job("SHA-256", "sha256", 0, 1, 1.05)
+job("BLAKE3", "blake3", 0, 1, 1.05)
+job("MD5+SHA-1+SHA-256 in one pass vs MD5 alone", "legacy", 0, 1, 1.15)
+job("SHA-256+BLAKE3+64 MiB segments vs SHA-256 alone", "segments", 0, 1, 1.05)
+job(f"tree of {tree_files} files, SHA-256", "tree-sha256", 0, 1, 1.00)
+job(f"tree of {tree_files} files, BLAKE3 (fastest b3sum way)", "tree-blake3", 0, 2, 1.00, extra=[0, 1])
+
+legacy_tools = medians("legacy-tools")
+legacy_ours = medians("legacy")[1][1]
+
+cpu = "unknown"
+try:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    flags = open("/proc/cpuinfo").read()
+    features = [f for f in ("sha_ni", "avx2", "avx512f") if f" {f}" in flags]
+except OSError:
+    features = []
+cores = os.cpu_count()
+mem = "?"
+try:
+    mem = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.split("\n")[1].split()[1] + " GiB"
+except Exception:
+    pass
+version = subprocess.run(["target/release/custos", "--version"], capture_output=True, text=True).stdout.strip()
+
+print("# Benchmarks")
+print()
+print("Made by `just bench` (`bench/run.sh`): hyperfine, medians of", runs, "runs after a warm-up,")
+print(f"on a {size_gib} GiB random image and a {tree_files}-file tree (2 GiB, sizes log-uniform 1 KiB to 4 MiB),")
+print("both in page cache, so these measure hashing and the I/O path, not the disk.")
+print("Ratios are Custos' median over the reference's median **in the same run**; below 1 is faster.")
+print()
+print(f"Machine: {cpu}, {cores} cores, {mem}, CPU features {', '.join(features) or 'none detected'};")
+print(f"{platform.system()} {platform.release()}; {version}.")
+print()
+print("| job | reference | reference median | custos | custos median | ratio | target | met |")
+print("|---|---|---|---|---|---|---|---|")
+for title, ref_cmd, ref, our_cmd, ours, ratio, target, met in rows:
+    print(f"| {title} | `{ref_cmd}` | {ref:.2f} s | `{our_cmd}` | {ours:.2f} s | **{ratio:.2f}×** | ≤ {target:.2f}× | {'yes' if met else 'NO'} |")
+print()
+print("Other tools for the legacy MD5+SHA-1+SHA-256 job (fewer runs; they are slow):")
+print()
+for command, median in legacy_tools:
+    print(f"- `{short(command)}`: {median:.2f} s, Custos is **{legacy_ours / median:.2f}×** its time")
+print()
+print("Peak resident memory (`/usr/bin/time -v`, maximum RSS; mapped page-cache pages count):")
+print()
+print(f"- `custos hash --algo md5,sha1,sha256,sha512,blake3 --segment-size 64M` on the {size_gib} GiB image: **{int(rss_all) / 1024:.1f} MiB**")
+print(f"- `custos hash --algo blake3` on the same image: **{int(rss_blake3) / 1024:.1f} MiB** (b3sum maps the whole file: {int(rss_b3sum) / 1024:.1f} MiB)")
+print(f"- `custos hash --algo sha256,blake3 --segment-size 64M` on a 16 GiB sparse file: **{int(rss_sparse) / 1024:.1f} MiB**")
+print(f"- `custos hash --algo sha256,blake3` on the tree: **{int(rss_tree) / 1024:.1f} MiB**")
+print()
+print("Target: under 64 MiB for every case above.")

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Benchmarks of `custos hash` against the fastest tool per job, with hyperfine, on generated
+# data in page cache. Usage: bench/run.sh [IMAGE_GIB=4] [TREE_FILES=20000] [RUNS=5]
+# Needs: hyperfine openssl b3sum dc3dd hashdeep (apt-get install hyperfine b3sum dc3dd hashdeep).
+# Writes docs/benchmarks.md; raw hyperfine JSON stays in bench-data/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size_gib=${1:-4}
+tree_files=${2:-20000}
+runs=${3:-5}
+slow_runs=2
+data=bench-data
+results=$data/results
+custos=$PWD/target/release/custos
+image=$data/image-${size_gib}g.raw
+tree=$data/tree-${tree_files}
+sparse=$data/sparse-16g.raw
+
+for tool in hyperfine openssl b3sum dc3dd hashdeep /usr/bin/time python3; do
+  command -v "$tool" >/dev/null || { echo "bench: missing $tool (apt-get install hyperfine b3sum dc3dd hashdeep time)" >&2; exit 2; }
+done
+[ -x "$custos" ] || { echo "bench: build first: cargo build --release" >&2; exit 2; }
+mkdir -p "$results"
+
+if [ ! -f "$image" ]; then
+  echo "bench: writing a ${size_gib} GiB random image"
+  head -c "${size_gib}G" /dev/urandom > "$image.tmp" && mv "$image.tmp" "$image"
+fi
+if [ ! -d "$tree" ]; then
+  echo "bench: writing a tree of ${tree_files} files (2 GiB in all, mixed sizes)"
+  python3 bench/make_tree.py "$tree" "$tree_files" $((2 * 1024 * 1024 * 1024))
+fi
+[ -f "$sparse" ] || truncate -s 16G "$sparse"
+# Warm the page cache: these benchmarks measure hashing, not the disk.
+cat "$image" > /dev/null
+find "$tree" -type f -print0 | xargs -0 cat > /dev/null
+
+bench() { # name runs commands...
+  local name=$1 n=$2; shift 2
+  hyperfine --style basic --warmup 1 --runs "$n" --export-json "$results/$name.json" "$@"
+}
+
+bench sha256 "$runs" -N "openssl dgst -sha256 $image" "$custos hash --quiet --algo sha256 $image"
+bench blake3 "$runs" -N "b3sum $image" "$custos hash --quiet --algo blake3 $image"
+bench legacy "$runs" -N "openssl dgst -md5 $image" "$custos hash --quiet --algo md5,sha1,sha256 $image"
+bench legacy-tools "$slow_runs" -N "dc3dd if=$image of=/dev/null hash=md5 hash=sha1 hash=sha256 log=/dev/null" \
+  "hashdeep -c md5,sha1,sha256 $image"
+bench segments "$runs" -N "$custos hash --quiet --algo sha256 $image" \
+  "$custos hash --quiet --algo sha256,blake3 --segment-size 64M $image"
+bench tree-sha256 "$runs" -N "hashdeep -r -c sha256 $tree" "$custos hash --quiet --algo sha256 $tree"
+bench tree-blake3 "$runs" "find $tree -type f -print0 | xargs -0 b3sum" \
+  "find $tree -type f -print0 | xargs -0 -P2 -n 1000 b3sum --num-threads 1" \
+  "$custos hash --quiet --algo blake3 $tree"
+
+rss() { # name command... ; prints peak RSS in KiB
+  /usr/bin/time -v "$@" 2> "$results/$1.time" > /dev/null || true
+  awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$results/$1.time"
+}
+rss_all=$( { /usr/bin/time -v "$custos" hash --quiet --algo md5,sha1,sha256,sha512,blake3 --segment-size 64M "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+rss_blake3=$( { /usr/bin/time -v "$custos" hash --quiet --algo blake3 "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+rss_b3sum=$( { /usr/bin/time -v b3sum "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+rss_sparse=$( { /usr/bin/time -v "$custos" hash --quiet --algo sha256,blake3 --segment-size 64M "$sparse" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+rss_tree=$( { /usr/bin/time -v "$custos" hash --quiet --algo sha256,blake3 "$tree" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+
+python3 bench/report.py "$results" "$size_gib" "$tree_files" "$runs" \
+  "$rss_all" "$rss_blake3" "$rss_b3sum" "$rss_sparse" "$rss_tree" > docs/benchmarks.md
+cat docs/benchmarks.md

@@ -52,10 +52,6 @@ bench tree-blake3 "$runs" "find $tree -type f -print0 | xargs -0 b3sum" \
   "find $tree -type f -print0 | xargs -0 -P2 -n 1000 b3sum --num-threads 1" \
   "$custos hash --quiet --algo blake3 $tree"
 
-rss() { # name command... ; prints peak RSS in KiB
-  /usr/bin/time -v "$@" 2> "$results/$1.time" > /dev/null || true
-  awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$results/$1.time"
-}
 rss_all=$( { /usr/bin/time -v "$custos" hash --quiet --algo md5,sha1,sha256,sha512,blake3 --segment-size 64M "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 rss_blake3=$( { /usr/bin/time -v "$custos" hash --quiet --algo blake3 "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 rss_b3sum=$( { /usr/bin/time -v b3sum "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')

@@ -92,7 +92,7 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
         .into_iter()
         .map(|(path, algorithms)| {
             let size = std::fs::metadata(&path).ok().filter(|m| m.is_file()).map(|m| m.len());
-            (Input::File { path, size }, algorithms)
+            (Input::File { path, size, in_tree: false }, algorithms)
         })
         .collect();
     let bar = progress::bytes_bar(
@@ -106,7 +106,7 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
     let control = Control { progress: Some(&tick), cancel: None };
     let mut outcomes: Vec<Result<HashOutcome, String>> = Vec::with_capacity(inputs.len());
     jobs::run_ordered(
-        &inputs,
+        inputs.iter(),
         |(input, _)| matches!(input, Input::File { size: Some(size), .. } if *size <= window),
         |(input, algorithms)| -> Result<HashOutcome, String> {
             let mut algorithms = algorithms.clone();
@@ -429,9 +429,10 @@ fn check_segment_record(args: &HashArgs, line: &str) -> Result<SegmentReport, St
         None => PathBuf::from(&record.path),
     };
     let options = engine_options(args, Vec::new(), Some(spec)).map_err(|e| e.to_string())?;
-    let outcome = jobs::hash_input(&Input::File { path, size: None }, &options, &Control::default())
-        .unwrap_or_else(|| unreachable!("a file input is always hashed"))
-        .map_err(|e| render::error_chain(&e))?;
+    let outcome =
+        jobs::hash_input(&Input::File { path, size: None, in_tree: false }, &options, &Control::default())
+            .unwrap_or_else(|| unreachable!("a file input is always hashed"))
+            .map_err(|e| render::error_chain(&e))?;
     let fresh = outcome.segments.ok_or("no segments computed")?;
     let changed = fresh.changed_ranges(&stored).map_err(|_| "segment specs differ".to_owned())?;
     Ok(SegmentReport {

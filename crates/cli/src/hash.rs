@@ -90,8 +90,13 @@ pub fn run(args: HashArgs) -> Result<Status> {
         )),
         None => None,
     };
-    let inputs = jobs::expand(&args.paths);
-    let bar = progress::bytes_bar(known_bytes(&inputs), args.quiet);
+    // The bar's length grows as the walk finds inputs.
+    let bar = progress::bytes_bar(0, args.quiet);
+    let inputs = jobs::expand(args.paths.clone()).into_iter().inspect(|input| {
+        if let Input::File { size: Some(size), .. } = input {
+            bar.inc_length(*size);
+        }
+    });
     let tick = |bytes: u64| bar.inc(bytes);
     let control = Control { progress: Some(&tick), cancel: None };
     let stdout = io::stdout();
@@ -99,10 +104,11 @@ pub fn run(args: HashArgs) -> Result<Status> {
     let mut status = Status::Ok;
     let window = options.window_size as u64;
     jobs::run_ordered(
-        &inputs,
+        inputs,
         |input| matches!(input, Input::File { size: Some(size), .. } if *size <= window),
         |input| jobs::hash_input(input, &options, &control),
         |input, result| -> Result<()> {
+            let input = &input;
             let outcome = match result {
                 None => {
                     status = status.max(report_unhashed(&mut out, input, args.json, args.quiet)?);
@@ -156,16 +162,6 @@ pub fn engine_options(
         HashOptions { algorithms, segments, window_size, mmap: !args.no_mmap, ..HashOptions::default() };
     options.validate()?;
     Ok(options)
-}
-
-fn known_bytes(inputs: &[Input]) -> u64 {
-    inputs
-        .iter()
-        .map(|input| match input {
-            Input::File { size: Some(size), .. } => *size,
-            _ => 0,
-        })
-        .sum()
 }
 
 /// Text: one algorithm prints `HEX  PATH` exactly as sha256sum and b3sum do; several print

@@ -9,9 +9,9 @@
 //! of many small files fast (parallelism there comes from hashing several files at once).
 
 use std::cell::RefCell;
-use std::fs::{File, Metadata};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, FileTypeExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -27,6 +27,10 @@ use crate::{Algorithm, AlgorithmHasher, Digest, Error};
 /// channel message per algorithm) vanish next to hashing; small enough that the windows in
 /// flight stay far below the 64 MiB memory budget.
 pub const DEFAULT_WINDOW_SIZE: usize = 8 * 1024 * 1024;
+
+/// Files shorter than this are read rather than mapped: for them a map costs more than the
+/// copy it saves (b3sum draws the line at the same place).
+const MMAP_MIN_LEN: u64 = 16 * 1024;
 
 /// The default number of windows alive at once: one being hashed by the slowest worker,
 /// one by the fastest, one being mapped ahead, one spare.
@@ -144,14 +148,45 @@ pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> HashOutcome {
 /// character device, a procfs file). Symbolic links given here are followed.
 pub fn hash_path(path: &Path, options: &HashOptions, control: &Control) -> Result<HashOutcome, Error> {
     options.validate()?;
+    let file = File::open(path).map_err(|source| Error::Open { path: path.to_owned(), source })?;
+    hash_opened(&file, path, options, control)
+}
+
+/// Hashes a regular file found by a tree walk ([`crate::walk_tree`]). Between the walk and
+/// the open, the entry may have been swapped for a symbolic link (which could point outside
+/// the tree) or a FIFO (which would block forever): the file is opened without following
+/// links and without blocking, and anything but a regular file is refused with
+/// [`Error::NotARegularFile`].
+pub fn hash_tree_file(path: &Path, options: &HashOptions, control: &Control) -> Result<HashOutcome, Error> {
+    options.validate()?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|source| match source.raw_os_error() {
+            Some(libc::ELOOP) => Error::NotARegularFile { path: path.to_owned(), found: "a symbolic link" },
+            _ => Error::Open { path: path.to_owned(), source },
+        })?;
+    let metadata = file.metadata().map_err(|source| Error::Open { path: path.to_owned(), source })?;
+    if !metadata.is_file() {
+        return Err(Error::NotARegularFile { path: path.to_owned(), found: "a special file or directory" });
+    }
+    hash_opened(&file, path, options, control)
+}
+
+fn hash_opened(
+    file: &File,
+    path: &Path,
+    options: &HashOptions,
+    control: &Control,
+) -> Result<HashOutcome, Error> {
     let open_error = |source| Error::Open { path: path.to_owned(), source };
-    let file = File::open(path).map_err(open_error)?;
     let before = file.metadata().map_err(open_error)?;
     let file_type = before.file_type();
     if file_type.is_dir() {
         return Err(Error::IsADirectory { path: path.to_owned() });
     }
-    let input = Input { file: &file, path };
+    let input = Input { file, path };
     if file_type.is_file() && before.len() > 0 {
         let outcome = input.hash_sized(before.len(), options, control)?;
         // A file that changed while it was hashed has no single digest: compare what the
@@ -161,7 +196,7 @@ pub fn hash_path(path: &Path, options: &HashOptions, control: &Control) -> Resul
         Ok(outcome)
     } else if file_type.is_block_device() {
         // Block devices report 0 in metadata; seeking to the end gives their length.
-        let length = (&file).seek(SeekFrom::End(0)).map_err(|source| Error::Read {
+        let length = (&*file).seek(SeekFrom::End(0)).map_err(|source| Error::Read {
             path: path.to_owned(),
             offset: 0,
             source,
@@ -170,7 +205,7 @@ pub fn hash_path(path: &Path, options: &HashOptions, control: &Control) -> Resul
     } else {
         // Pipes, character devices, and regular files whose metadata says 0 (procfs and
         // sysfs files report 0 yet have contents): read until end of file.
-        hash_reader(&file, path, options, control)
+        hash_reader(file, path, options, control)
     }
 }
 
@@ -255,6 +290,20 @@ impl Input<'_> {
         }
         if control.cancelled() {
             return Err(Error::Cancelled);
+        }
+        // Like b3sum: map anything but tiny files, which saves copying every byte once.
+        if options.mmap && length >= MMAP_MIN_LEN {
+            let mapped =
+                MappedWindow::map(self.file, 0, length as usize).map_err(|e| self.read_error(0, e))?;
+            if let Some(mapped) = mapped {
+                let mut sinks = Sinks::new(options);
+                sinks.update_inline(mapped.bytes());
+                if mapped.faulted() {
+                    return Err(self.shrank(length));
+                }
+                control.report(length);
+                return Ok(sinks.finish(length));
+            }
         }
         BUFFER.with_borrow_mut(|buffer| {
             let taken = std::mem::take(buffer);

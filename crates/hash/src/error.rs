@@ -42,6 +42,14 @@ pub enum Error {
         /// The input.
         path: PathBuf,
     },
+    /// A tree entry that was a regular file when walked is something else when opened.
+    #[error("{} is now {found}, not the regular file the walk found; refusing to read it", path.display())]
+    NotARegularFile {
+        /// The entry.
+        path: PathBuf,
+        /// What is there now.
+        found: &'static str,
+    },
     /// The input became shorter while it was hashed (truncated under us).
     #[error("{} shrank while it was being hashed: {expected} bytes expected, only {found} present; no digest is reported", path.display())]
     Shrank {

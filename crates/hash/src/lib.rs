@@ -33,7 +33,7 @@ mod tree;
 
 pub use algorithm::{Algorithm, AlgorithmHasher, Digest};
 pub use engine::{
-    hash_bytes, hash_path, hash_reader, stdin_label, Control, HashOptions, HashOutcome,
+    hash_bytes, hash_path, hash_reader, hash_tree_file, stdin_label, Control, HashOptions, HashOutcome,
     DEFAULT_WINDOWS_IN_FLIGHT, DEFAULT_WINDOW_SIZE,
 };
 pub use error::Error;

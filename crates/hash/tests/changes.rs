@@ -134,3 +134,28 @@ fn zero_length_metadata_is_read_to_the_end() {
     let result = hash_path("/proc/self/mem".as_ref(), &HashOptions::default(), &Control::default());
     assert!(matches!(result, Err(Error::Read { offset: 0, .. })), "{result:?}");
 }
+
+/// A tree entry swapped for a symbolic link after the walk must not be followed out of the
+/// tree, and one swapped for a FIFO must not block: both are refused with a clear error.
+#[test]
+fn tree_entries_swapped_after_the_walk_are_refused() {
+    use custos_hash::hash_tree_file;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let link = dir.path().join("swapped-link");
+    std::os::unix::fs::symlink("/etc/hostname", &link).expect("symlink");
+    let result = hash_tree_file(&link, &HashOptions::default(), &Control::default());
+    match result {
+        Err(error @ Error::NotARegularFile { .. }) => {
+            assert!(error.to_string().contains("is now a symbolic link"), "{error}");
+        }
+        other => panic!("a symlink must be refused, got {other:?}"),
+    }
+    let fifo = dir.path().join("swapped-fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let result = hash_tree_file(&fifo, &HashOptions::default(), &Control::default());
+    assert!(matches!(result, Err(Error::NotARegularFile { .. })), "{result:?}");
+    // A regular file is hashed as usual.
+    std::fs::write(dir.path().join("plain"), b"abc").expect("write");
+    let outcome = hash_tree_file(&dir.path().join("plain"), &HashOptions::default(), &Control::default());
+    assert_eq!(outcome.map(|o| o.size).ok(), Some(3));
+}

@@ -15,7 +15,8 @@ fn documented_segment_vectors() {
     for case in cases {
         let length = case["input_len"].as_u64().expect("input_len") as usize;
         let size = case["segment_size"].as_u64().expect("segment_size");
-        let algorithm: Algorithm = case["algorithm"].as_str().expect("algorithm").parse().expect("known algorithm");
+        let algorithm: Algorithm =
+            case["algorithm"].as_str().expect("algorithm").parse().expect("known algorithm");
         let expected: Vec<&str> =
             case["segments"].as_array().expect("segments").iter().map(|s| s.as_str().expect("hex")).collect();
         let root = case["root"].as_str().expect("root");

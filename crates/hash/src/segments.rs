@@ -225,6 +225,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)] // One changed range is the expected answer.
     fn changed_ranges_name_flipped_truncated_and_appended_bytes() {
         let original: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
         let stored = SegmentList::of_bytes(spec(4096), &original);

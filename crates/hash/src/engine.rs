@@ -2,8 +2,10 @@
 //! windows of the input, so the input is read once whatever the number of algorithms.
 //!
 //! A reader (the calling thread) maps or reads the input one window at a time and hands
-//! each window to one worker thread per algorithm. A window is unmapped (or its buffer
-//! recycled) when the last worker has finished with it; a fixed number of permits bounds how
+//! each window to the workers: at most one thread per core, the algorithms shared out among
+//! them by cost, and BLAKE3 hashed window by window as independent subtrees by whichever
+//! worker gets there first. A window is unmapped (or its buffer recycled) when the last
+//! worker has finished with it; a fixed number of permits bounds how
 //! many windows exist at once, so memory stays bounded whatever the input's size. Inputs no
 //! larger than one window skip the threads and are hashed inline, which is what makes trees
 //! of many small files fast (parallelism there comes from hashing several files at once).
@@ -12,7 +14,7 @@ use std::cell::RefCell;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -663,9 +665,4 @@ where
         Ok((ordered, offset))
     });
     result.map(|(ordered, offset)| (Sinks { ordered, blake3_subtrees }, offset))
-}
-
-/// A label for standard input in results and errors.
-pub fn stdin_label() -> PathBuf {
-    PathBuf::from("-")
 }

@@ -12,6 +12,8 @@
 //!
 //! This is the one module of the crate with `unsafe` code.
 
+#![allow(unsafe_code)]
+
 use std::fs::File;
 use std::io;
 use std::ptr;

@@ -8,8 +8,9 @@
 //! Inputs are read through memory-mapped windows of bounded size (never a whole image),
 //! guarded against files that shrink under the map ([`Error::Shrank`]), or through plain
 //! reads for streams and with `mmap: false`. The library never prints: progress and
-//! cancellation go through [`Control`]. It uses the current rayon pool for BLAKE3's tree
-//! parallelism; the binary decides how large that pool is.
+//! cancellation go through [`Control`]. It never builds a thread pool: it reads the size of
+//! the current rayon pool to know how many cores it may keep busy, and the binary decides
+//! that size.
 //!
 //! ```
 //! use custos_hash::{hash_bytes, Algorithm, HashOptions};
@@ -21,6 +22,8 @@
 //! );
 //! ```
 #![warn(missing_docs)]
+// Unsafe code is confined to `guard` (mmap and the SIGBUS handler), which allows it.
+#![deny(unsafe_code)]
 
 mod algorithm;
 pub mod checksum_file;
@@ -33,7 +36,7 @@ mod tree;
 
 pub use algorithm::{Algorithm, AlgorithmHasher, Digest};
 pub use engine::{
-    hash_bytes, hash_path, hash_reader, hash_tree_file, stdin_label, Control, HashOptions, HashOutcome,
+    hash_bytes, hash_path, hash_reader, hash_tree_file, Control, HashOptions, HashOutcome,
     DEFAULT_WINDOWS_IN_FLIGHT, DEFAULT_WINDOW_SIZE,
 };
 pub use error::Error;

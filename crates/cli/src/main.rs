@@ -6,6 +6,7 @@ mod check;
 mod demo;
 mod hash;
 mod jobs;
+mod keygen;
 mod progress;
 mod render;
 mod size;
@@ -42,6 +43,8 @@ struct Cli {
 enum Command {
     /// Hash files, devices, stdin or directory trees with several algorithms in one pass.
     Hash(hash::HashArgs),
+    /// Make an Ed25519 key pair: PATH.key (secret, passphrase-protected) and PATH.pub.
+    Keygen(keygen::KeygenArgs),
     /// Run the main job on the bundled test images and check every result.
     Demo(demo::DemoArgs),
 }
@@ -50,6 +53,7 @@ enum Command {
 fn dispatch(command: Command) -> anyhow::Result<Status> {
     match command {
         Command::Hash(args) => hash::run(args),
+        Command::Keygen(args) => keygen::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

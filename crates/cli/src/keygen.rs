@@ -1,0 +1,138 @@
+//! `custos keygen`: an Ed25519 key pair in two readable files, `PATH.key` (secret, mode 0600,
+//! passphrase-protected unless `--no-passphrase`) and `PATH.pub`.
+
+use std::fs::OpenOptions;
+use std::io::{IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use custos_manifest::keys::{KeyPair, Owner};
+use zeroize::Zeroizing;
+
+use crate::Status;
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The key holder's name
+    #[arg(long)]
+    pub name: String,
+    /// Their role (examiner, evidence_custodian, court_clerk, ...)
+    #[arg(long)]
+    pub role: String,
+    /// Their organisation
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// ISO 3166-1 alpha-2 code of the jurisdiction they act in (DE, KE, ...)
+    #[arg(long, value_name = "CC")]
+    pub jurisdiction: Option<String>,
+    /// Writes PATH.key and PATH.pub; refuses to overwrite either
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Leave the secret key unprotected (for automation; prints a warning)
+    #[arg(long)]
+    pub no_passphrase: bool,
+    /// Read the passphrase from the first line of FILE instead of the terminal
+    #[arg(long, value_name = "FILE", conflicts_with = "no_passphrase")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: KeygenArgs) -> Result<Status> {
+    let owner =
+        Owner { name: args.name, role: args.role, organisation: args.org, jurisdiction: args.jurisdiction };
+    owner.validate()?;
+    let secret_path = with_suffix(&args.out, "key");
+    let public_path = with_suffix(&args.out, "pub");
+    for path in [&secret_path, &public_path] {
+        if path.exists() {
+            bail!("{} already exists; keys are never overwritten (choose another --out)", path.display());
+        }
+    }
+    let passphrase = if args.no_passphrase {
+        eprintln!("custos: warning: the secret key is NOT protected by a passphrase; anyone who can read {} can sign as {}", secret_path.display(), owner.name);
+        None
+    } else {
+        Some(read_new_passphrase(args.passphrase_file.as_deref())?)
+    };
+    let pair = KeyPair::generate(owner, custos_manifest::time::now_rfc3339())?;
+    let secret_text = pair.secret_text(passphrase.as_ref().map(|p| p.as_bytes()))?;
+    write_new(&secret_path, secret_text.as_bytes(), 0o600)?;
+    write_new(&public_path, pair.public.to_text().as_bytes(), 0o644)?;
+    let id = pair.public.id();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "key_id": id.to_string(),
+                "secret_key": secret_path.display().to_string(),
+                "public_key": public_path.display().to_string(),
+                "protected": passphrase.is_some(),
+            })
+        );
+    } else {
+        println!("key id {id}");
+        println!(
+            "secret key {} ({})",
+            secret_path.display(),
+            if passphrase.is_some() { "passphrase-protected" } else { "UNPROTECTED" }
+        );
+        println!("public key {}", public_path.display());
+    }
+    Ok(Status::Ok)
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Creates a file that must not exist yet, with `mode`, and writes it whole.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A new passphrase: the first line of a file, or typed twice at the terminal.
+fn read_new_passphrase(file: Option<&Path>) -> Result<Zeroizing<String>> {
+    if let Some(file) = file {
+        return read_passphrase_file(file);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for a passphrase: give --passphrase-file FILE, or --no-passphrase for an unprotected key");
+    }
+    let first = Zeroizing::new(rpassword::prompt_password("Passphrase for the new key: ")?);
+    let second = Zeroizing::new(rpassword::prompt_password("The same passphrase again: ")?);
+    if first != second {
+        bail!("the two passphrases differ; nothing was written");
+    }
+    if first.is_empty() {
+        bail!("an empty passphrase protects nothing; use --no-passphrase if that is what you want");
+    }
+    Ok(first)
+}
+
+/// The first line of FILE, without its line ending.
+pub fn read_passphrase_file(file: &Path) -> Result<Zeroizing<String>> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the passphrase file {}", file.display()))?,
+    );
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        bail!("the passphrase file {} is empty", file.display());
+    }
+    Ok(Zeroizing::new(line.to_owned()))
+}

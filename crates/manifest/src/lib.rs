@@ -1,0 +1,17 @@
+//! `custos-manifest`: keys, detached signatures and (to come) the evidence manifest and
+//! custody log of Custos.
+//!
+//! Everything signed is signed as the exact bytes written, under a DSSE-style
+//! pre-authentication encoding that names the kind of document ([`envelope`]); everything
+//! read back is parsed strictly ([`strict_json`]) and only after its signature verified.
+//! Keys are Ed25519, identified by the SHA-256 of the raw public key ([`keys`]).
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod envelope;
+mod error;
+pub mod keys;
+pub mod strict_json;
+pub mod time;
+
+pub use error::Error;

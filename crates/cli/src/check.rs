@@ -2,6 +2,7 @@
 //! `custos hash --check-segments` (segment lists, naming the byte ranges that changed).
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::ffi::OsStr;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -118,25 +119,25 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
                 None => Err("not a file".into()),
             }
         },
-        |_, outcome| -> Result<(), ()> {
+        |_, outcome| -> Result<(), Infallible> {
             outcomes.push(outcome);
             Ok(())
         },
     )
-    .ok();
+    .unwrap_or_else(|never| match never {});
     bar.finish_and_clear();
 
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut tally = Tally::default();
-    let mut reported_unreadable: Vec<bool> = vec![false; outcomes.len()];
+    let mut mentioned: Vec<bool> = vec![false; outcomes.len()];
     for line in &lines {
         let report = match &line.parsed {
             Err(reason) => LineReport::malformed(line, reason),
             Ok(parsed) => {
                 let slot = index[Path::new(OsStr::from_bytes(&parsed.path))];
-                let first_report = !std::mem::replace(&mut reported_unreadable[slot], true);
-                LineReport::checked(line, parsed, &outcomes[slot], first_report)
+                let first_mention = !std::mem::replace(&mut mentioned[slot], true);
+                LineReport::checked(line, parsed, &outcomes[slot], first_mention)
             }
         };
         tally.add(report.status);
@@ -180,7 +181,7 @@ fn read_checksum_file(source: &Path, hint: Option<&[Algorithm]>) -> Result<Vec<L
 }
 
 /// A 64-digit untagged line is SHA-256 or BLAKE3. The checksum file's name decides
-/// (`SHA256SUMS`, `*.sha256`, `B3SUMS`, `*.b3`, `*.blake3`), then `--algo`; otherwise both
+/// (`SHA256SUMS`, `*.sha256`; `B3SUMS`, `*.b3`, `*blake3*`), then `--algo`; otherwise both
 /// are computed and either may match (both are collision-resistant, and the report names
 /// the one that matched).
 fn resolve_sha256_or_blake3(source: &Path, hint: Option<&[Algorithm]>) -> Vec<Algorithm> {
@@ -188,7 +189,7 @@ fn resolve_sha256_or_blake3(source: &Path, hint: Option<&[Algorithm]>) -> Vec<Al
     if name.contains("sha256") {
         return vec![Algorithm::Sha256];
     }
-    if name.contains("b3") || name.contains("blake3") {
+    if name.contains("blake3") || name.ends_with("b3sums") || name.ends_with(".b3") {
         return vec![Algorithm::Blake3];
     }
     let from_hint: Vec<Algorithm> = hint
@@ -227,55 +228,58 @@ struct LineReport<'a> {
 }
 
 impl<'a> LineReport<'a> {
-    fn malformed(line: &'a Line, reason: &str) -> LineReport<'a> {
+    fn new(line: &'a Line, status: LineStatus) -> LineReport<'a> {
         LineReport {
             checksum_file: JsonPath::new(&line.source),
             line: line.number,
             path: None,
             algorithm: None,
-            status: LineStatus::Malformed,
+            status,
             expected: None,
             actual: None,
-            error: Some(reason.to_owned()),
+            error: None,
             raw_path: None,
-            say_error: true,
+            say_error: false,
         }
     }
 
+    fn malformed(line: &'a Line, reason: &str) -> LineReport<'a> {
+        LineReport {
+            error: Some(reason.to_owned()),
+            say_error: true,
+            ..LineReport::new(line, LineStatus::Malformed)
+        }
+    }
+
+    /// `first_mention`: whether this is the first line naming this file, so that the reason
+    /// an unreadable file failed is said once, not once per line.
     fn checked(
         line: &'a Line,
         parsed: &ChecksumLine,
         outcome: &Result<HashOutcome, String>,
-        first_report: bool,
+        first_mention: bool,
     ) -> LineReport<'a> {
-        let mut report = LineReport {
+        let base = LineReport {
             path: Some(String::from_utf8_lossy(&parsed.path).into_owned()),
             expected: Some(parsed.digest.to_hex()),
             raw_path: Some(parsed.path.clone()),
-            ..LineReport::malformed(line, "")
+            ..LineReport::new(line, LineStatus::Unreadable)
         };
-        report.error = None;
-        report.say_error = false;
-        match outcome {
-            Err(error) => {
-                report.status = LineStatus::Unreadable;
-                report.error = Some(error.clone());
-                // One reason per unreadable file, however many lines name it.
-                report.say_error = first_report;
-            }
-            Ok(outcome) => {
-                let computed: Vec<(Algorithm, &Digest)> =
-                    line.candidates.iter().filter_map(|&a| outcome.digest(a).map(|d| (a, d))).collect();
-                let matched = computed.iter().find(|(_, d)| **d == parsed.digest);
-                let (algorithm, actual) = matched
-                    .or(computed.first())
-                    .map_or((None, None), |(a, d)| (Some(a.name()), Some(d.to_hex())));
-                report.algorithm = algorithm;
-                report.actual = actual;
-                report.status = if matched.is_some() { LineStatus::Ok } else { LineStatus::Failed };
-            }
+        let outcome = match outcome {
+            Err(error) => return LineReport { error: Some(error.clone()), say_error: first_mention, ..base },
+            Ok(outcome) => outcome,
+        };
+        let computed: Vec<(Algorithm, &Digest)> =
+            line.candidates.iter().filter_map(|&a| outcome.digest(a).map(|d| (a, d))).collect();
+        let matched = computed.iter().find(|(_, d)| **d == parsed.digest);
+        // Report the algorithm that matched, or else the first one tried.
+        let shown = matched.or(computed.first());
+        LineReport {
+            algorithm: shown.map(|(a, _)| a.name()),
+            actual: shown.map(|(_, d)| d.to_hex()),
+            status: if matched.is_some() { LineStatus::Ok } else { LineStatus::Failed },
+            ..base
         }
-        report
     }
 
     fn write(&self, out: &mut impl Write, json: bool) -> io::Result<()> {

@@ -154,3 +154,13 @@ fn broken_pipe_is_not_an_error() {
     let output = child.wait_with_output().expect("wait");
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn an_existing_segment_list_is_never_overwritten() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "img", b"abc");
+    write(dir.path(), "list", b"precious fixity record\n");
+    let result = custos_in(dir.path(), &["hash", "--segments", "list", "img"]);
+    assert_clean(&result, 2, "an existing list is never overwritten");
+    assert_eq!(std::fs::read(dir.path().join("list")).expect("list"), b"precious fixity record\n");
+}

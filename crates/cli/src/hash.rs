@@ -84,10 +84,11 @@ pub fn run(args: HashArgs) -> Result<Status> {
     let segments = segment_size.map(|size| SegmentSpec { size, algorithm: args.segment_algo });
     let options = engine_options(&args, algorithms, segments)?;
 
+    // A segment list is a fixity record: never overwrite one.
     let mut segment_file = match &args.segments {
-        Some(path) => Some(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create segment list {}", path.display()))?,
-        )),
+        Some(path) => Some(BufWriter::new(File::create_new(path).with_context(|| {
+            format!("cannot create segment list {} (an existing list is never overwritten)", path.display())
+        })?)),
         None => None,
     };
     // The bar's length grows as the walk finds inputs.

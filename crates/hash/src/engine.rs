@@ -143,7 +143,8 @@ impl HashOutcome {
 pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> HashOutcome {
     let mut sinks = Sinks::new(options);
     sinks.update_inline(bytes);
-    sinks.finish(bytes.len() as u64)
+    let outcome = sinks.finish(bytes.len() as u64);
+    outcome.unwrap_or_else(|_| unreachable!("only copies can fail to finish, and there is none here"))
 }
 
 /// Hashes a file, a block device, or anything else that can be opened and read (a FIFO, a
@@ -151,7 +152,7 @@ pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> HashOutcome {
 pub fn hash_path(path: &Path, options: &HashOptions, control: &Control) -> Result<HashOutcome, Error> {
     options.validate()?;
     let file = File::open(path).map_err(|source| Error::Open { path: path.to_owned(), source })?;
-    hash_opened(&file, path, options, control)
+    hash_opened(&file, path, options, control, None)
 }
 
 /// Hashes a regular file found by a tree walk ([`crate::walk_tree`]). Between the walk and
@@ -173,7 +174,7 @@ pub fn hash_tree_file(path: &Path, options: &HashOptions, control: &Control) -> 
     if !metadata.is_file() {
         return Err(Error::NotARegularFile { path: path.to_owned(), found: "a special file or directory" });
     }
-    hash_opened(&file, path, options, control)
+    hash_opened(&file, path, options, control, None)
 }
 
 fn hash_opened(
@@ -181,6 +182,7 @@ fn hash_opened(
     path: &Path,
     options: &HashOptions,
     control: &Control,
+    copy_to: Option<&CopyTarget>,
 ) -> Result<HashOutcome, Error> {
     let open_error = |source| Error::Open { path: path.to_owned(), source };
     let before = file.metadata().map_err(open_error)?;
@@ -188,7 +190,7 @@ fn hash_opened(
     if file_type.is_dir() {
         return Err(Error::IsADirectory { path: path.to_owned() });
     }
-    let input = Input { file, path };
+    let input = Input { file, path, copy_to };
     if file_type.is_file() && before.len() > 0 {
         let outcome = input.hash_sized(before.len(), options, control)?;
         // A file that changed while it was hashed has no single digest: compare what the
@@ -204,10 +206,140 @@ fn hash_opened(
             source,
         })?;
         input.hash_sized(length, options, control)
+    } else if copy_to.is_some() {
+        // Only files and devices have a length to check a copy against; a regular file
+        // whose metadata says 0 is either empty or a procfs-like file of unknown size.
+        let mut probe = [0u8; 1];
+        let read = file.read_at(&mut probe, 0).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            offset: 0,
+            source,
+        })?;
+        if !file_type.is_file() || read != 0 {
+            return Err(Error::InvalidOption(format!(
+                "{} has no length to check a copy against (a pipe, a device of unknown size, or a file whose metadata says 0 bytes); only regular files and block devices are copied",
+                path.display()
+            )));
+        }
+        input.with_copy(Sinks::new(options))?.finish(0)
     } else {
         // Pipes, character devices, and regular files whose metadata says 0 (procfs and
         // sysfs files report 0 yet have contents): read until end of file.
         hash_reader(file, path, options, control)
+    }
+}
+
+/// Copies a regular file or block device to `destination` (which must not exist), hashing
+/// the bytes in the same pass, then re-reads the copy and checks that every digest matches.
+/// This is how evidence is copied: never a hard link (a later write to the original would
+/// change the "copy"), and never a copy that was not read back. The copy is synced to disk
+/// and made read-only. On any failure the partial copy is removed, so a destination that
+/// exists afterwards is always a verified copy.
+pub fn copy_and_hash(
+    source: &Path,
+    destination: &Path,
+    options: &HashOptions,
+    control: &Control,
+) -> Result<HashOutcome, Error> {
+    options.validate()?;
+    if options.algorithms.is_empty() {
+        return Err(Error::InvalidOption(
+            "a copy is verified by its digests: select at least one algorithm".into(),
+        ));
+    }
+    let file = File::open(source)
+        .map_err(|source_error| Error::Open { path: source.to_owned(), source: source_error })?;
+    let target = CopyTarget::create(destination)?;
+    let result = hash_opened(&file, source, options, control, Some(&target)).and_then(|outcome| {
+        target.seal()?;
+        verify_copy(destination, &outcome, options, control)?;
+        Ok(outcome)
+    });
+    if result.is_err() {
+        // Never leave a copy that was not proven equal to its source.
+        let _ = std::fs::remove_file(destination);
+    }
+    result
+}
+
+/// Re-reads a copy (plain reads, so its pages come from the file as written) and compares
+/// each digest with the source's.
+fn verify_copy(
+    destination: &Path,
+    source: &HashOutcome,
+    options: &HashOptions,
+    control: &Control,
+) -> Result<(), Error> {
+    let reread = HashOptions { segments: None, ..options.clone() };
+    let copy = hash_path(destination, &reread, control)?;
+    for (algorithm, expected) in &source.digests {
+        let found = copy.digest(*algorithm);
+        if found != Some(expected) || copy.size != source.size {
+            return Err(Error::CopyMismatch {
+                path: destination.to_owned(),
+                algorithm: *algorithm,
+                expected: expected.to_hex(),
+                found: found.map_or_else(|| "nothing".to_owned(), Digest::to_hex),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The destination of a copy.
+struct CopyTarget {
+    file: File,
+    path: std::path::PathBuf,
+}
+
+impl CopyTarget {
+    fn create(path: &Path) -> Result<CopyTarget, Error> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|source| Error::Write { path: path.to_owned(), source })?;
+        Ok(CopyTarget { file, path: path.to_owned() })
+    }
+
+    /// A sink writing to this target (its own handle on the same open file).
+    fn sink(&self) -> Result<CopySink, Error> {
+        let file =
+            self.file.try_clone().map_err(|source| Error::Write { path: self.path.clone(), source })?;
+        Ok(CopySink { file, path: self.path.clone(), error: None })
+    }
+
+    /// Flushes the copy to stable storage and makes it read-only.
+    fn seal(&self) -> Result<(), Error> {
+        let write_error = |source| Error::Write { path: self.path.clone(), source };
+        self.file.sync_all().map_err(write_error)?;
+        let mut permissions = self.file.metadata().map_err(write_error)?.permissions();
+        permissions.set_readonly(true);
+        self.file.set_permissions(permissions).map_err(write_error)
+    }
+}
+
+/// Writes windows to the copy; the first error stops writing and is reported at the end.
+struct CopySink {
+    file: File,
+    path: std::path::PathBuf,
+    error: Option<io::Error>,
+}
+
+impl CopySink {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.error.is_none() {
+            if let Err(error) = std::io::Write::write_all(&mut self.file, bytes) {
+                self.error = Some(error);
+            }
+        }
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        match self.error {
+            Some(source) => Err(Error::Write { path: self.path, source }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -232,16 +364,26 @@ pub fn hash_reader<R: Read>(
         buffer.truncate(filled);
         Ok(Some(WindowData::Buffer(buffer)))
     })
-    .map(|(sinks, total)| sinks.finish(total))
+    .and_then(|(sinks, total)| sinks.finish(total))
 }
 
 /// An opened input of known length.
 struct Input<'a> {
     file: &'a File,
     path: &'a Path,
+    /// Where to copy the bytes while hashing them, if anywhere.
+    copy_to: Option<&'a CopyTarget>,
 }
 
 impl Input<'_> {
+    /// The sinks for this input: `base` plus the copy, if one is being made.
+    fn with_copy(&self, mut sinks: Sinks) -> Result<Sinks, Error> {
+        if let Some(target) = self.copy_to {
+            sinks.ordered.push(Sink::Copy(target.sink()?));
+        }
+        Ok(sinks)
+    }
+
     fn hash_sized(
         &self,
         length: u64,
@@ -254,7 +396,7 @@ impl Input<'_> {
         let window = options.window_size as u64;
         let faulted = || self.shrank(length);
         let (sinks, total) = run_pipeline(
-            Sinks::for_windows(options),
+            self.with_copy(Sinks::for_windows(options))?,
             options.windows_in_flight,
             control,
             faulted,
@@ -276,7 +418,7 @@ impl Input<'_> {
             },
         )?;
         debug_assert_eq!(total, length);
-        Ok(sinks.finish(total))
+        sinks.finish(total)
     }
 
     /// Inputs that fit in one window: one read into a reused per-thread buffer, every
@@ -298,23 +440,23 @@ impl Input<'_> {
             let mapped =
                 MappedWindow::map(self.file, 0, length as usize).map_err(|e| self.read_error(0, e))?;
             if let Some(mapped) = mapped {
-                let mut sinks = Sinks::new(options);
+                let mut sinks = self.with_copy(Sinks::new(options))?;
                 sinks.update_inline(mapped.bytes());
                 if mapped.faulted() {
                     return Err(self.shrank(length));
                 }
                 control.report(length);
-                return Ok(sinks.finish(length));
+                return sinks.finish(length);
             }
         }
         BUFFER.with_borrow_mut(|buffer| {
             let taken = std::mem::take(buffer);
             let filled = self.read_window(length, 0, length as usize, taken)?;
-            let mut sinks = Sinks::new(options);
+            let mut sinks = self.with_copy(Sinks::new(options))?;
             sinks.update_inline(&filled);
             *buffer = filled;
             control.report(length);
-            Ok(sinks.finish(length))
+            sinks.finish(length)
         })
     }
 
@@ -400,6 +542,8 @@ fn fill(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
 enum Sink {
     Whole(AlgorithmHasher),
     Segments(SegmentHasher),
+    /// Writes the bytes to a copy (see [`copy_and_hash`]).
+    Copy(CopySink),
 }
 
 impl Sink {
@@ -407,6 +551,7 @@ impl Sink {
         match self {
             Sink::Whole(hasher) => hasher.update(bytes),
             Sink::Segments(hasher) => hasher.update(bytes),
+            Sink::Copy(copy) => copy.write(bytes),
         }
     }
 
@@ -416,6 +561,8 @@ impl Sink {
         let algorithm = match self {
             Sink::Whole(hasher) => hasher.algorithm(),
             Sink::Segments(hasher) => hasher.algorithm(),
+            // Copying costs about what the cheapest hash does (a memory-speed pass).
+            Sink::Copy(_) => return 4,
         };
         match algorithm {
             Algorithm::Md5 => 18,
@@ -465,13 +612,14 @@ impl Sinks {
         self.ordered.iter_mut().for_each(|sink| sink.update(bytes));
     }
 
-    fn finish(self, size: u64) -> HashOutcome {
+    fn finish(self, size: u64) -> Result<HashOutcome, Error> {
         let mut digests = Vec::new();
         let mut segments = None;
         for sink in self.ordered {
             match sink {
                 Sink::Whole(hasher) => digests.push((hasher.algorithm(), hasher.finalize())),
                 Sink::Segments(hasher) => segments = Some(hasher.finish()),
+                Sink::Copy(copy) => copy.finish()?,
             }
         }
         if let Some(stack) = self.blake3_subtrees {
@@ -483,7 +631,7 @@ impl Sinks {
             digests.push((Algorithm::Blake3, digest));
         }
         digests.sort_by_key(|(a, _)| *a);
-        HashOutcome { size, digests, segments }
+        Ok(HashOutcome { size, digests, segments })
     }
 }
 

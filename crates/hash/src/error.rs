@@ -69,6 +69,27 @@ pub enum Error {
         /// What changed: length or modification time.
         what: String,
     },
+    /// A copy could not be created or written.
+    #[error("cannot write the copy {}", path.display())]
+    Write {
+        /// The copy.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A copy read back differs from what was read from its source.
+    #[error("the copy {} does not match its source: {algorithm} {found}, expected {expected}; the copy was removed", path.display())]
+    CopyMismatch {
+        /// The copy.
+        path: PathBuf,
+        /// The algorithm that differed.
+        algorithm: crate::Algorithm,
+        /// The source's digest.
+        expected: String,
+        /// The copy's digest.
+        found: String,
+    },
     /// The caller's cancellation flag was raised.
     #[error("hashing was cancelled")]
     Cancelled,

@@ -36,7 +36,7 @@ mod tree;
 
 pub use algorithm::{Algorithm, AlgorithmHasher, Digest};
 pub use engine::{
-    hash_bytes, hash_path, hash_reader, hash_tree_file, Control, HashOptions, HashOutcome,
+    copy_and_hash, hash_bytes, hash_path, hash_reader, hash_tree_file, Control, HashOptions, HashOutcome,
     DEFAULT_WINDOWS_IN_FLIGHT, DEFAULT_WINDOW_SIZE,
 };
 pub use error::Error;

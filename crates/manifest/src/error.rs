@@ -53,6 +53,9 @@ pub enum Error {
     /// Decryption failed: a wrong passphrase, or a key file that was altered.
     #[error("cannot open the secret key: wrong passphrase, or the key file was altered")]
     WrongPassphrase,
+    /// A bag could not be written or read.
+    #[error("bag: {0}")]
+    Bag(String),
     /// The operating system's random source failed.
     #[error("no randomness available from the operating system: {0}")]
     Random(String),

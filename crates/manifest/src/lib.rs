@@ -8,8 +8,10 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bagit;
 pub mod envelope;
 mod error;
+pub mod findings;
 pub mod keys;
 pub mod strict_json;
 pub mod time;

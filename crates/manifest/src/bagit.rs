@@ -360,7 +360,7 @@ fn relative_path(bag: &Path, path: &Path) -> String {
 }
 
 /// A payload path must be a plain relative path under `data/`.
-fn check_payload_path(path: &str) -> Result<(), String> {
+pub fn check_payload_path(path: &str) -> Result<(), String> {
     check_relative_path(path)?;
     if !path.starts_with("data/") {
         return Err("payload paths must start with data/".into());

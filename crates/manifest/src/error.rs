@@ -7,6 +7,9 @@ pub enum Error {
     /// A signature file is not strict JSON of the expected shape.
     #[error("the signature file is malformed: {0}")]
     SignatureFileSyntax(#[source] crate::strict_json::StrictJsonError),
+    /// A manifest is not strict JSON of the expected shape.
+    #[error("the manifest is malformed: {0}")]
+    ManifestSyntax(#[source] crate::strict_json::StrictJsonError),
     /// A document of a format version this build does not know.
     #[error("unsupported {what} format version {found}")]
     UnsupportedVersion {
@@ -53,6 +56,12 @@ pub enum Error {
     /// Decryption failed: a wrong passphrase, or a key file that was altered.
     #[error("cannot open the secret key: wrong passphrase, or the key file was altered")]
     WrongPassphrase,
+    /// A package could not be sealed.
+    #[error("package: {0}")]
+    Package(String),
+    /// Hashing or copying evidence failed.
+    #[error(transparent)]
+    Hash(#[from] custos_hash::Error),
     /// A bag could not be written or read.
     #[error("bag: {0}")]
     Bag(String),

@@ -13,6 +13,8 @@ pub mod envelope;
 mod error;
 pub mod findings;
 pub mod keys;
+pub mod manifest;
+pub mod package;
 pub mod strict_json;
 pub mod time;
 

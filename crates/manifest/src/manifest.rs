@@ -1,0 +1,223 @@
+//! The evidence manifest, `custos/manifest.json`: what was sealed, for which case, under
+//! which legal basis, with every digest. Written once, signed as the exact bytes written
+//! (payload type [`MANIFEST_PAYLOAD_TYPE`]), read back strictly and only after its
+//! signatures verified. Format: `docs/formats/manifest.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::strict_json;
+use crate::Error;
+
+/// Format version written by this build.
+pub const MANIFEST_FORMAT: u64 = 1;
+
+/// The DSSE payload type of manifests; binds signatures to this kind of document.
+pub const MANIFEST_PAYLOAD_TYPE: &str = "application/vnd.custos.manifest+json; version=1";
+
+/// The manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Format version, [`MANIFEST_FORMAT`].
+    pub custos_manifest: u64,
+    /// The case this evidence belongs to.
+    pub case: Case,
+    /// When it was sealed: RFC 3339 with offset.
+    pub sealed_at: String,
+    /// Where it was sealed, as the sealer described it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// ISO 3166-1 alpha-2 code of the sealing jurisdiction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
+    /// The software that sealed it.
+    pub tool: Tool,
+    /// The legal authority for the acquisition.
+    #[serde(default)]
+    pub legal_basis: Vec<LegalBasis>,
+    /// The evidence items.
+    pub items: Vec<Item>,
+}
+
+/// Case reference and exhibit number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// The case reference.
+    pub reference: String,
+    /// The exhibit number, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exhibit: Option<String>,
+}
+
+/// Tool name and version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// `custos`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// One legal-basis record (`--legal-basis KIND:REFERENCE[:AUTHORITY]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalBasis {
+    /// `warrant`, `production_order`, `preservation_order`, `mla_request`, `consent`, …
+    pub kind: String,
+    /// The document's reference.
+    pub reference: String,
+    /// Who issued it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+}
+
+impl LegalBasis {
+    /// Parses `KIND:REFERENCE[:AUTHORITY]`.
+    pub fn parse(text: &str) -> Result<LegalBasis, Error> {
+        let mut parts = text.splitn(3, ':');
+        let kind = parts.next().unwrap_or_default().trim();
+        let reference = parts.next().unwrap_or_default().trim();
+        let authority = parts.next().map(str::trim).filter(|a| !a.is_empty());
+        if kind.is_empty()
+            || reference.is_empty()
+            || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return Err(Error::InvalidField {
+                field: "legal basis",
+                reason: "use KIND:REFERENCE[:AUTHORITY], KIND in lower_case (warrant, production_order, mla_request, ...)",
+            });
+        }
+        Ok(LegalBasis {
+            kind: kind.to_owned(),
+            reference: reference.to_owned(),
+            authority: authority.map(str::to_owned),
+        })
+    }
+}
+
+/// The kind of data an item holds, which decides the legal authority it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Content data (messages, files).
+    Content,
+    /// Traffic data (who communicated with whom, when).
+    Traffic,
+    /// Subscriber information.
+    Subscriber,
+}
+
+/// One evidence item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    /// Path inside the package (`data/…`), or, for a `reference` item, the external path.
+    pub path: String,
+    /// True when the bytes are not in the package but at `path` outside it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference: bool,
+    /// Length in bytes.
+    pub size: u64,
+    /// What kind of data it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
+    /// Algorithm name → lowercase hex digest.
+    pub digests: BTreeMap<String, String>,
+    /// Segment summary, when segments were computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Segments>,
+}
+
+/// The segment summary of an item (the full list is in `custos/segments/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Segments {
+    /// Segment size in bytes.
+    pub size: u64,
+    /// Algorithm of segment digests and tree.
+    pub algorithm: String,
+    /// Number of segments.
+    pub count: u64,
+    /// Merkle root, lowercase hex.
+    pub root: String,
+}
+
+impl Manifest {
+    /// The bytes to write (and sign): pretty JSON with a final newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Parses manifest bytes strictly. Call only after the signatures over these exact
+    /// bytes verified.
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, Error> {
+        let manifest: Manifest = strict_json::parse(bytes).map_err(Error::ManifestSyntax)?;
+        if manifest.custos_manifest != MANIFEST_FORMAT {
+            return Err(Error::UnsupportedVersion { what: "manifest", found: manifest.custos_manifest });
+        }
+        Ok(manifest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        Manifest {
+            custos_manifest: MANIFEST_FORMAT,
+            case: Case { reference: "CASE-2026-0042".into(), exhibit: Some("A-1".into()) },
+            sealed_at: "2026-11-29T14:00:00+00:00".into(),
+            location: Some("Lab 1, Berlin".into()),
+            jurisdiction: Some("DE".into()),
+            tool: Tool { name: "custos".into(), version: "0.1.0".into() },
+            legal_basis: vec![
+                LegalBasis::parse("warrant:AG Berlin 1 Gs 1/26:Amtsgericht Berlin").expect("parses")
+            ],
+            items: vec![Item {
+                path: "data/disk.img".into(),
+                reference: false,
+                size: 3,
+                category: Some(Category::Content),
+                digests: [("sha256".to_owned(), "ab".repeat(32))].into_iter().collect(),
+                segments: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_rejects_what_it_must() {
+        let bytes = sample().to_bytes();
+        assert_eq!(Manifest::parse(&bytes).expect("parses"), sample());
+        let text = String::from_utf8(bytes).expect("UTF-8");
+        let future = text.replace("\"custos_manifest\": 1", "\"custos_manifest\": 2");
+        assert!(matches!(
+            Manifest::parse(future.as_bytes()),
+            Err(Error::UnsupportedVersion { found: 2, .. })
+        ));
+        let duplicate = text.replacen("\"size\": 3", "\"size\": 3,\n      \"size\": 4", 1);
+        assert!(matches!(Manifest::parse(duplicate.as_bytes()), Err(Error::ManifestSyntax(_))));
+        let huge = text.replace("\"size\": 3", "\"size\": 9007199254740993");
+        assert!(matches!(Manifest::parse(huge.as_bytes()), Err(Error::ManifestSyntax(_))));
+        let unknown = text.replace("\"sealed_at\"", "\"note\": \"x\",\n  \"sealed_at\"");
+        assert!(Manifest::parse(unknown.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn legal_basis_syntax() {
+        let basis = LegalBasis::parse("mla_request:MLA-2026-7").expect("parses");
+        assert_eq!(
+            (basis.kind.as_str(), basis.reference.as_str(), basis.authority),
+            ("mla_request", "MLA-2026-7", None)
+        );
+        for bad in ["", "warrant", ":ref", "Warrant:ref"] {
+            assert!(LegalBasis::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

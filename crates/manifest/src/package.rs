@@ -1,0 +1,366 @@
+//! Evidence packages: a folder that is a valid BagIt bag with the evidence under `data/`,
+//! and Custos' own tag files under `custos/`: the manifest, its detached signatures and the
+//! signers' public keys. Sealing copies the evidence (verified copies, never links),
+//! writes and signs the manifest, then writes the bag's manifests around it all.
+//! Verifying reports [`Finding`]s for the bag, the signatures, the signers' trust and every
+//! item's bytes. Format: `docs/formats/package.md`.
+//!
+//! Not yet here: the custody log (`custos/custody.jsonl`), references to external evidence,
+//! and directory trees as evidence.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use custos_hash::{copy_and_hash, hash_tree_file, Algorithm, Control, HashOptions, SegmentSpec};
+use ed25519_dalek::SigningKey;
+
+use crate::bagit::{self, PayloadFile, BAGIT_ALGORITHMS};
+use crate::envelope::{SignatureFile, SignatureVerdict};
+use crate::findings::{Finding, Verdict};
+use crate::keys::{KeyId, PublicKey};
+use crate::manifest::{
+    Case, Category, Item, LegalBasis, Manifest, Segments, Tool, MANIFEST_FORMAT, MANIFEST_PAYLOAD_TYPE,
+};
+use crate::Error;
+
+/// Where the manifest lives in a package.
+pub const MANIFEST_PATH: &str = "custos/manifest.json";
+/// Where its signatures live.
+pub const MANIFEST_SIGNATURES_PATH: &str = "custos/manifest.json.sig";
+/// Where the signers' public keys are shipped (`KEYID.pub`), so verification needs no network.
+pub const KEYS_DIR: &str = "custos/keys";
+
+/// What to seal and how.
+#[derive(Debug)]
+pub struct SealRequest<'a> {
+    /// Evidence files (regular files or block devices).
+    pub evidence: &'a [PathBuf],
+    /// Case reference and exhibit.
+    pub case: Case,
+    /// Sealing jurisdiction (ISO 3166-1 alpha-2).
+    pub jurisdiction: Option<String>,
+    /// The kind of data every item holds.
+    pub category: Option<Category>,
+    /// Legal-basis records.
+    pub legal_basis: Vec<LegalBasis>,
+    /// Where the sealing happens.
+    pub location: Option<String>,
+    /// Digests to record; SHA-256 is always added (the BagIt manifest needs it).
+    pub algorithms: Vec<Algorithm>,
+    /// Segment digests, if wanted.
+    pub segments: Option<SegmentSpec>,
+    /// The sealer's secret key.
+    pub signer: &'a SigningKey,
+    /// The sealer's public key file (shipped in the package).
+    pub signer_public: &'a PublicKey,
+    /// The time to record (RFC 3339 with offset).
+    pub sealed_at: String,
+}
+
+/// Seals evidence into a new package at `package` (which must not exist). On failure the
+/// partial package is removed; the evidence itself is only ever read.
+pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<Manifest, Error> {
+    if request.signer_public.key != request.signer.verifying_key() {
+        return Err(Error::Package("the public key file does not belong to the signing key".into()));
+    }
+    fs::create_dir(package).map_err(|e| {
+        Error::Package(format!("cannot create {}: {e} (packages are never overwritten)", package.display()))
+    })?;
+    let result = seal_into(package, request, control);
+    if result.is_err() {
+        let _ = fs::remove_dir_all(package);
+    }
+    result
+}
+
+fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result<Manifest, Error> {
+    let io = |what: &str, e: std::io::Error| Error::Package(format!("{what}: {e}"));
+    fs::create_dir_all(package.join("data")).map_err(|e| io("cannot create data/", e))?;
+    fs::create_dir_all(package.join(KEYS_DIR)).map_err(|e| io("cannot create custos/keys/", e))?;
+    let mut algorithms = request.algorithms.clone();
+    if !algorithms.contains(&Algorithm::Sha256) {
+        algorithms.push(Algorithm::Sha256);
+    }
+    algorithms.sort();
+    algorithms.dedup();
+    let options =
+        HashOptions { algorithms: algorithms.clone(), segments: request.segments, ..HashOptions::default() };
+
+    let mut items = Vec::new();
+    let mut payload = Vec::new();
+    for source in request.evidence {
+        let name = source.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            Error::Package(format!("{}: evidence names must be UTF-8 file names", source.display()))
+        })?;
+        let path = format!("data/{name}");
+        if items.iter().any(|item: &Item| item.path == path) {
+            return Err(Error::Package(format!("two evidence files are both named {name}")));
+        }
+        let outcome = copy_and_hash(source, &package.join(&path), &options, control).map_err(Error::Hash)?;
+        items.push(Item {
+            path: path.clone(),
+            reference: false,
+            size: outcome.size,
+            category: request.category,
+            digests: outcome.digests.iter().map(|(a, d)| (a.name().to_owned(), d.to_hex())).collect(),
+            segments: outcome.segments.as_ref().map(|list| Segments {
+                size: list.spec.size,
+                algorithm: list.spec.algorithm.name().to_owned(),
+                count: list.digests.len() as u64,
+                root: list.root().to_hex(),
+            }),
+        });
+        payload.push(PayloadFile { path, size: outcome.size, digests: outcome.digests });
+    }
+
+    let manifest = Manifest {
+        custos_manifest: MANIFEST_FORMAT,
+        case: request.case.clone(),
+        sealed_at: request.sealed_at.clone(),
+        location: request.location.clone(),
+        jurisdiction: request.jurisdiction.clone(),
+        tool: Tool { name: "custos".into(), version: env!("CARGO_PKG_VERSION").into() },
+        legal_basis: request.legal_basis.clone(),
+        items,
+    };
+    let bytes = manifest.to_bytes();
+    let mut signatures = SignatureFile::new(MANIFEST_PAYLOAD_TYPE);
+    signatures.sign(request.signer, &bytes);
+    fs::write(package.join(MANIFEST_PATH), &bytes).map_err(|e| io("cannot write the manifest", e))?;
+    fs::write(package.join(MANIFEST_SIGNATURES_PATH), signatures.to_bytes())
+        .map_err(|e| io("cannot write the signatures", e))?;
+    let key_file = package.join(KEYS_DIR).join(format!("{}.pub", request.signer_public.id()));
+    fs::write(key_file, request.signer_public.to_text()).map_err(|e| io("cannot write the public key", e))?;
+
+    let bag_algorithms: Vec<Algorithm> =
+        algorithms.iter().copied().filter(|a| BAGIT_ALGORITHMS.contains(a)).collect();
+    let mut info = vec![
+        (
+            "Source-Organization".to_owned(),
+            request
+                .signer_public
+                .owner
+                .organisation
+                .clone()
+                .unwrap_or_else(|| request.signer_public.owner.name.clone()),
+        ),
+        ("External-Identifier".to_owned(), request.case.reference.clone()),
+        ("Bag-Software-Agent".to_owned(), format!("custos {}", env!("CARGO_PKG_VERSION"))),
+    ];
+    if let Some(exhibit) = &request.case.exhibit {
+        info.push(("External-Description".to_owned(), format!("Exhibit {exhibit}")));
+    }
+    let date = request.sealed_at.get(..10).unwrap_or_default();
+    bagit::write_tag_files(package, &payload, &bag_algorithms, &info, date)?;
+    Ok(manifest)
+}
+
+/// Whom to trust when verifying.
+#[derive(Debug, Default)]
+pub struct Trust {
+    /// Keys given with `--trust`.
+    pub keys: Vec<PublicKey>,
+    /// Report integrity only when no signer is trusted, instead of failing.
+    pub allow_untrusted: bool,
+}
+
+/// Verifies a package: the bag, the manifest's signatures and their signers' trust, then
+/// (only if a signature verified) the manifest's items against the bytes. `fast` skips
+/// re-hashing payload bytes.
+pub fn verify(package: &Path, trust: &Trust, fast: bool) -> Vec<Finding> {
+    let mut findings = bagit::validate(package, fast);
+    let Some(bytes) = read(package, MANIFEST_PATH, &mut findings) else { return findings };
+    let Some(signature_bytes) = read(package, MANIFEST_SIGNATURES_PATH, &mut findings) else {
+        return findings;
+    };
+    let signatures = match SignatureFile::parse(&signature_bytes) {
+        Ok(file) => file,
+        Err(e) => {
+            findings.push(Finding::fail("signature.manifest", MANIFEST_SIGNATURES_PATH, e.to_string()));
+            return findings;
+        }
+    };
+    let shipped = shipped_keys(package, &mut findings);
+    let trusted_key = |id: &str| trust.keys.iter().find(|k| k.id().to_string() == id).map(|k| k.key);
+    let verdicts = match signatures.verify(MANIFEST_PAYLOAD_TYPE, &bytes, trusted_key) {
+        Ok(verdicts) => verdicts,
+        Err(e) => {
+            findings.push(Finding::fail("signature.manifest", MANIFEST_SIGNATURES_PATH, e.to_string()));
+            return findings;
+        }
+    };
+    let mut trusted_signers = 0;
+    let mut untrusted_valid = 0;
+    for (entry, verdict) in signatures.signatures.iter().zip(verdicts) {
+        match verdict {
+            SignatureVerdict::Valid(id) => {
+                trusted_signers += 1;
+                let who = trust.keys.iter().find(|k| k.id() == id).map(|k| k.owner.name.clone()).unwrap_or_default();
+                findings.push(Finding::pass("signature.manifest", id.to_string(), format!("valid, by trusted key of {who}")));
+            }
+            SignatureVerdict::Invalid(id) => findings.push(Finding::fail(
+                "signature.manifest",
+                id.to_string(),
+                "does not verify: the manifest or the signature was altered, or the signature belongs to another document",
+            )),
+            SignatureVerdict::Malformed(id) => findings.push(Finding::fail("signature.manifest", id, "is not a 64-byte Ed25519 signature")),
+            SignatureVerdict::UnknownKey(id) => {
+                // Cryptographically valid under the key the package ships? Then only trust is missing.
+                let shipped_key = shipped.get(&id);
+                let valid_under_shipped = shipped_key.is_some_and(|k| {
+                    signatures.verify(MANIFEST_PAYLOAD_TYPE, &bytes, |i| (i == id).then_some(k.key)).is_ok_and(|v| {
+                        v.iter().any(|v| matches!(v, SignatureVerdict::Valid(valid) if valid.to_string() == entry.key_id))
+                    })
+                });
+                let claimed = shipped_key.map_or_else(|| "no key file in the package".to_owned(), |k| format!("the package's key file names {}", k.owner.name));
+                if valid_under_shipped {
+                    untrusted_valid += 1;
+                    let verdict = if trust.allow_untrusted { Verdict::Warn } else { Verdict::Fail };
+                    findings.push(Finding {
+                        check: "trust.signer",
+                        subject: id,
+                        verdict,
+                        detail: format!("signature valid, but the key is not trusted ({claimed}); give --trust with the signer's public key"),
+                    });
+                } else {
+                    findings.push(Finding::fail("signature.manifest", id, format!("made by an unknown key, and it does not verify under any key shipped ({claimed})")));
+                }
+            }
+        }
+    }
+    if trusted_signers == 0 && !(trust.allow_untrusted && untrusted_valid > 0) {
+        findings.push(Finding::fail(
+            "signature.manifest",
+            MANIFEST_PATH,
+            "no valid signature by a trusted key: the manifest was not parsed",
+        ));
+        return findings;
+    }
+    if trusted_signers == 0 {
+        findings.push(Finding::warn(
+            "trust.signer",
+            MANIFEST_PATH,
+            "--allow-untrusted: integrity only; nobody trusted vouches for this package",
+        ));
+    }
+    let manifest = match Manifest::parse(&bytes) {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            findings.push(Finding::fail("manifest.syntax", MANIFEST_PATH, e.to_string()));
+            return findings;
+        }
+    };
+    check_items(package, &manifest, fast, &mut findings);
+    findings
+}
+
+fn check_items(package: &Path, manifest: &Manifest, fast: bool, findings: &mut Vec<Finding>) {
+    for item in &manifest.items {
+        if item.reference {
+            findings.push(Finding::warn(
+                "manifest.item",
+                item.path.clone(),
+                "an external reference: not checked by this version",
+            ));
+            continue;
+        }
+        if let Err(reason) = bagit::check_payload_path(&item.path) {
+            findings.push(Finding::fail("manifest.path", item.path.clone(), reason));
+            continue;
+        }
+        let mut algorithms = Vec::new();
+        for name in item.digests.keys() {
+            match name.parse::<Algorithm>() {
+                Ok(a) => algorithms.push(a),
+                Err(_) => findings.push(Finding::fail(
+                    "manifest.item",
+                    item.path.clone(),
+                    format!("unknown algorithm `{name}`"),
+                )),
+            }
+        }
+        if fast || algorithms.is_empty() {
+            continue;
+        }
+        let options = HashOptions { algorithms, ..HashOptions::default() };
+        match hash_tree_file(&package.join(&item.path), &options, &Control::default()) {
+            Err(e) => findings.push(Finding::fail("item.digest", item.path.clone(), e.to_string())),
+            Ok(outcome) => {
+                if outcome.size != item.size {
+                    findings.push(Finding::fail(
+                        "item.size",
+                        item.path.clone(),
+                        format!("{} bytes, the manifest says {}", outcome.size, item.size),
+                    ));
+                }
+                for (algorithm, digest) in &outcome.digests {
+                    let recorded = &item.digests[algorithm.name()];
+                    if digest.to_hex() == recorded.to_ascii_lowercase() {
+                        findings.push(Finding::pass(
+                            "item.digest",
+                            item.path.clone(),
+                            format!("{algorithm} matches the signed manifest"),
+                        ));
+                    } else {
+                        findings.push(Finding::fail(
+                            "item.digest",
+                            item.path.clone(),
+                            format!("{algorithm} is {digest}, the signed manifest says {recorded}"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // Every payload file must be an item of the signed manifest.
+    let items: Vec<&str> = manifest.items.iter().map(|i| i.path.as_str()).collect();
+    if let Ok(text) = fs::read_to_string(package.join("manifest-sha256.txt")) {
+        for path in
+            text.lines().filter_map(|l| l.split_once(char::is_whitespace)).map(|(_, p)| p.trim_start())
+        {
+            if !items.contains(&path) {
+                findings.push(Finding::fail(
+                    "manifest.coverage",
+                    path.to_owned(),
+                    "in the bag but not in the signed manifest",
+                ));
+            }
+        }
+    }
+}
+
+fn read(package: &Path, relative: &str, findings: &mut Vec<Finding>) -> Option<Vec<u8>> {
+    match fs::read(package.join(relative)) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            findings.push(Finding::fail("package.file", relative, format!("cannot be read: {e}")));
+            None
+        }
+    }
+}
+
+/// The public keys shipped in `custos/keys/`, by key id. A key file whose name is not its
+/// key id is reported and ignored.
+fn shipped_keys(package: &Path, findings: &mut Vec<Finding>) -> BTreeMap<String, PublicKey> {
+    let mut keys = BTreeMap::new();
+    let Ok(entries) = fs::read_dir(package.join(KEYS_DIR)) else { return keys };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let parsed = fs::read_to_string(entry.path())
+            .map_err(|e| e.to_string())
+            .and_then(|t| PublicKey::parse(&t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(key) if name == format!("{}.pub", key.id()) => {
+                keys.insert(key.id().to_string(), key);
+            }
+            Ok(key) => findings.push(Finding::fail(
+                "package.key_file",
+                format!("{KEYS_DIR}/{name}"),
+                format!("holds key {}, not the one its name says", KeyId::of(&key.key)),
+            )),
+            Err(e) => findings.push(Finding::fail("package.key_file", format!("{KEYS_DIR}/{name}"), e)),
+        }
+    }
+    keys
+}

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bagit;
+pub mod custody;
 pub mod envelope;
 mod error;
 pub mod findings;

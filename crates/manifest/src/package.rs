@@ -16,6 +16,7 @@ use custos_hash::{copy_and_hash, hash_tree_file, Algorithm, Control, HashOptions
 use ed25519_dalek::SigningKey;
 
 use crate::bagit::{self, PayloadFile, BAGIT_ALGORITHMS};
+use crate::custody::{self, Action, Event, NewEvent};
 use crate::envelope::{SignatureFile, SignatureVerdict};
 use crate::findings::{Finding, Verdict};
 use crate::keys::{KeyId, PublicKey};
@@ -133,6 +134,12 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
     let key_file = package.join(KEYS_DIR).join(format!("{}.pub", request.signer_public.id()));
     fs::write(key_file, request.signer_public.to_text()).map_err(|e| io("cannot write the public key", e))?;
 
+    let mut sealed = NewEvent::new(Action::Sealed, request.sealed_at.clone());
+    sealed.location = request.location.clone();
+    sealed.legal_basis = request.legal_basis.first().map(|b| b.reference.clone());
+    // The tag manifests are written once, below, around the finished package.
+    custody::append(package, sealed, request.signer, request.signer_public, &|| Ok(()))?;
+
     let bag_algorithms: Vec<Algorithm> =
         algorithms.iter().copied().filter(|a| BAGIT_ALGORITHMS.contains(a)).collect();
     let mut info = vec![
@@ -154,6 +161,41 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
     let date = request.sealed_at.get(..10).unwrap_or_default();
     bagit::write_tag_files(package, &payload, &bag_algorithms, &info, date)?;
     Ok(manifest)
+}
+
+/// Appends a custody event (see [`custody::append`]), ships the actor's public key (and a
+/// receiver's, for a release) in `custos/keys/`, and refreshes the tag manifests.
+pub fn add_event(
+    package: &Path,
+    event: NewEvent,
+    key: &SigningKey,
+    public: &PublicKey,
+    receiver: Option<&PublicKey>,
+) -> Result<Event, Error> {
+    if !package.join(MANIFEST_PATH).is_file() {
+        return Err(Error::Package(format!(
+            "{} is not an evidence package (no {MANIFEST_PATH})",
+            package.display()
+        )));
+    }
+    for shipped in std::iter::once(public).chain(receiver) {
+        let path = package.join(KEYS_DIR).join(format!("{}.pub", shipped.id()));
+        if !path.exists() {
+            fs::write(&path, shipped.to_text())
+                .map_err(|e| Error::Package(format!("cannot ship {}: {e}", path.display())))?;
+        }
+    }
+    let algorithms: Vec<Algorithm> = BAGIT_ALGORITHMS
+        .into_iter()
+        .filter(|a| package.join(format!("tagmanifest-{a}.txt")).is_file())
+        .collect();
+    let refresh_tags = || {
+        bagit::write_tag_manifests(
+            package,
+            if algorithms.is_empty() { &[Algorithm::Sha256] } else { &algorithms },
+        )
+    };
+    custody::append(package, event, key, public, &refresh_tags)
 }
 
 /// Whom to trust when verifying.
@@ -252,6 +294,24 @@ pub fn verify(package: &Path, trust: &Trust, fast: bool) -> Vec<Finding> {
         }
     };
     check_items(package, &manifest, fast, &mut findings);
+
+    // The custody log: keys the user trusts, else keys the package ships (reported as
+    // untrusted, a failure unless --allow-untrusted).
+    let lookup = |id: &str| -> Option<(ed25519_dalek::VerifyingKey, bool)> {
+        trust
+            .keys
+            .iter()
+            .find(|k| k.id().to_string() == id)
+            .map(|k| (k.key, true))
+            .or_else(|| shipped.get(id).map(|k| (k.key, false)))
+    };
+    let (mut custody_findings, _events) = custody::verify_log(package, &lookup);
+    if trust.allow_untrusted {
+        for finding in custody_findings.iter_mut().filter(|f| f.check == "trust.signer") {
+            finding.verdict = Verdict::Warn;
+        }
+    }
+    findings.extend(custody_findings);
     findings
 }
 

@@ -136,3 +136,52 @@ pub fn read_passphrase_file(file: &Path) -> Result<Zeroizing<String>> {
     }
     Ok(Zeroizing::new(line.to_owned()))
 }
+
+/// Loads a signer: `KEY` may be `PATH` or `PATH.key`; the public key file is `PATH.pub`.
+/// A protected key takes its passphrase from `passphrase_file` or the terminal.
+pub fn load_signer(
+    key: &Path,
+    passphrase_file: Option<&Path>,
+) -> Result<(ed25519_dalek::SigningKey, custos_manifest::keys::PublicKey)> {
+    let stem = match key.extension() {
+        Some(ext) if ext == "key" => key.with_extension(""),
+        _ => key.to_owned(),
+    };
+    let secret_path = with_suffix(&stem, "key");
+    let public_path = with_suffix(&stem, "pub");
+    let secret_text = Zeroizing::new(
+        std::fs::read_to_string(&secret_path)
+            .with_context(|| format!("cannot read the secret key {}", secret_path.display()))?,
+    );
+    let public = load_public_key(&public_path)?;
+    let passphrase = if custos_manifest::keys::secret_key_is_protected(&secret_text)? {
+        Some(match passphrase_file {
+            Some(file) => read_passphrase_file(file)?,
+            None if std::io::stdin().is_terminal() => Zeroizing::new(rpassword::prompt_password(format!(
+                "Passphrase for {}: ",
+                secret_path.display()
+            ))?),
+            None => bail!(
+                "{} is passphrase-protected and there is no terminal: give --passphrase-file FILE",
+                secret_path.display()
+            ),
+        })
+    } else {
+        None
+    };
+    let secret =
+        custos_manifest::keys::open_secret_key(&secret_text, passphrase.as_ref().map(|p| p.as_bytes()))
+            .with_context(|| format!("cannot open {}", secret_path.display()))?;
+    if secret.verifying_key() != public.key {
+        bail!("{} and {} are not halves of one key pair", secret_path.display(), public_path.display());
+    }
+    Ok((secret, public))
+}
+
+/// Reads and checks a `.pub` file.
+pub fn load_public_key(path: &Path) -> Result<custos_manifest::keys::PublicKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the public key {}", path.display()))?;
+    custos_manifest::keys::PublicKey::parse(&text)
+        .with_context(|| format!("{} is not a valid public key file", path.display()))
+}

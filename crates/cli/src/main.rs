@@ -4,6 +4,7 @@
 
 mod check;
 mod demo;
+mod evidence;
 mod hash;
 mod jobs;
 mod keygen;
@@ -45,6 +46,13 @@ enum Command {
     Hash(hash::HashArgs),
     /// Make an Ed25519 key pair: PATH.key (secret, passphrase-protected) and PATH.pub.
     Keygen(keygen::KeygenArgs),
+    /// Seal evidence into a signed package (a BagIt bag with a manifest and custody log).
+    Seal(evidence::SealArgs),
+    /// Add to or show a package's custody log.
+    #[command(subcommand)]
+    Custody(evidence::CustodyCommand),
+    /// Verify a package: its bytes, signatures, signers and custody chain.
+    Verify(evidence::VerifyArgs),
     /// Run the main job on the bundled test images and check every result.
     Demo(demo::DemoArgs),
 }
@@ -54,6 +62,9 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
     match command {
         Command::Hash(args) => hash::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Seal(args) => evidence::run_seal(args),
+        Command::Custody(command) => evidence::run_custody(command),
+        Command::Verify(args) => evidence::run_verify(args),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -201,7 +201,7 @@ impl Digest {
 
     /// Parses hexadecimal in either case; `None` for odd lengths or other characters.
     pub fn from_hex(hex: &str) -> Option<Digest> {
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return None;
         }
         let nibble = |c: u8| match c {

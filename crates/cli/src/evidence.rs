@@ -1,0 +1,352 @@
+//! `custos seal`, `custos custody …` and `custos verify`: evidence packages, their custody
+//! log, and the verifier's report.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use custos_hash::{Algorithm, Control, SegmentSpec};
+use custos_manifest::custody::{verify_log, Action, NewEvent};
+use custos_manifest::findings::{overall, Finding, Verdict};
+use custos_manifest::keys::PublicKey;
+use custos_manifest::manifest::{Case, Category, LegalBasis};
+use custos_manifest::package::{add_event, seal, verify, SealRequest, Trust};
+use serde::Serialize;
+
+use crate::keygen::{load_public_key, load_signer};
+use crate::{progress, size, Status};
+
+/// The signer's key, shared by every command that signs.
+#[derive(Debug, Args)]
+pub struct SignerArgs {
+    /// The signer's key: PATH or PATH.key, with PATH.pub beside it
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Read the key's passphrase from the first line of FILE
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Case reference
+    #[arg(long)]
+    pub case: String,
+    /// Exhibit number
+    #[arg(long)]
+    pub exhibit: Option<String>,
+    /// ISO 3166-1 alpha-2 code of the sealing jurisdiction
+    #[arg(long, value_name = "CC")]
+    pub jurisdiction: Option<String>,
+    /// The kind of data: content, traffic or subscriber
+    #[arg(long, value_parser = ["content", "traffic", "subscriber"])]
+    pub category: Option<String>,
+    /// KIND:REFERENCE[:AUTHORITY], e.g. warrant:AG-Berlin-1-Gs-1/26 (repeatable)
+    #[arg(long, value_name = "BASIS")]
+    pub legal_basis: Vec<String>,
+    /// Where the sealing happens
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Digests to record (sha256 is always added) [default: sha256,blake3]
+    #[arg(long, value_name = "LIST")]
+    pub algo: Option<String>,
+    /// Also record segment digests of this size (e.g. 64M)
+    #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
+    pub segment_size: Option<u64>,
+    /// The package folder to create (never overwritten)
+    #[arg(long, value_name = "PKG")]
+    pub out: PathBuf,
+    /// Evidence files or block devices
+    #[arg(value_name = "EVIDENCE", required = true)]
+    pub evidence: Vec<PathBuf>,
+    /// No progress bar
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Print the sealed manifest's summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_seal(args: SealArgs) -> Result<Status> {
+    let (secret, public) = load_signer(&args.signer.key, args.signer.passphrase_file.as_deref())?;
+    let algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
+    let category = args.category.as_deref().map(|c| match c {
+        "traffic" => Category::Traffic,
+        "subscriber" => Category::Subscriber,
+        _ => Category::Content,
+    });
+    let legal_basis = args.legal_basis.iter().map(|b| LegalBasis::parse(b)).collect::<Result<Vec<_>, _>>()?;
+    let total: u64 = args.evidence.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    // Each byte is read twice: once to copy and hash, once to verify the copy.
+    let bar = progress::bytes_bar(total * 2, args.quiet);
+    let tick = |bytes: u64| bar.inc(bytes);
+    let request = SealRequest {
+        evidence: &args.evidence,
+        case: Case { reference: args.case, exhibit: args.exhibit },
+        jurisdiction: args.jurisdiction,
+        category,
+        legal_basis,
+        location: args.location,
+        algorithms,
+        segments: args.segment_size.map(|size| SegmentSpec { size, algorithm: Algorithm::Blake3 }),
+        signer: &secret,
+        signer_public: &public,
+        sealed_at: custos_manifest::time::now_rfc3339(),
+    };
+    let manifest = seal(&args.out, &request, &Control { progress: Some(&tick), cancel: None })
+        .with_context(|| format!("cannot seal {}", args.out.display()))?;
+    bar.finish_and_clear();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "package": args.out.display().to_string(), "manifest": manifest })
+        );
+    } else {
+        println!(
+            "sealed {} ({} item(s), case {}), signed by {} ({})",
+            args.out.display(),
+            manifest.items.len(),
+            manifest.case.reference,
+            public.owner.name,
+            public.id()
+        );
+        for item in &manifest.items {
+            for (algorithm, digest) in &item.digests {
+                println!("  {algorithm:<7} {digest}  {}", item.path);
+            }
+        }
+    }
+    Ok(Status::Ok)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustodyCommand {
+    /// Release custody to another key holder (pending until they accept)
+    Release {
+        /// The package
+        package: PathBuf,
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// The receiver's public key file
+        #[arg(long, value_name = "RECEIVER.pub")]
+        to: PathBuf,
+        /// Why
+        #[arg(long)]
+        purpose: Option<String>,
+        /// Where
+        #[arg(long)]
+        location: Option<String>,
+    },
+    /// Accept custody released to your key
+    Accept {
+        /// The package
+        package: PathBuf,
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// Where
+        #[arg(long)]
+        location: Option<String>,
+    },
+    /// Record another event (accessed, examined, fixity_verified, copied, disclosed,
+    /// preservation_renewed, returned, destroyed)
+    Record {
+        /// The package
+        package: PathBuf,
+        #[command(flatten)]
+        signer: SignerArgs,
+        /// What happened
+        #[arg(long)]
+        action: String,
+        /// Free text
+        #[arg(long)]
+        note: Option<String>,
+        /// Why
+        #[arg(long)]
+        purpose: Option<String>,
+        /// Where
+        #[arg(long)]
+        location: Option<String>,
+    },
+    /// Show the log (signatures checked against the keys the package ships)
+    Log {
+        /// The package
+        package: PathBuf,
+        /// One JSON object per event
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run_custody(command: CustodyCommand) -> Result<Status> {
+    let now = custos_manifest::time::now_rfc3339();
+    let (package, signer, event, receiver) = match command {
+        CustodyCommand::Log { package, json } => return show_log(&package, json),
+        CustodyCommand::Release { package, signer, to, purpose, location } => {
+            let receiver = load_public_key(&to)?;
+            let mut event = NewEvent::new(Action::Released, now);
+            event.receiver = Some(receiver.id().to_string());
+            event.purpose = purpose;
+            event.location = location;
+            (package, signer, event, Some(receiver))
+        }
+        CustodyCommand::Accept { package, signer, location } => {
+            let mut event = NewEvent::new(Action::Accepted, now);
+            event.location = location;
+            (package, signer, event, None)
+        }
+        CustodyCommand::Record { package, signer, action, note, purpose, location } => {
+            let action = Action::parse(&action).with_context(|| format!("unknown action `{action}`"))?;
+            if matches!(action, Action::Sealed | Action::Released | Action::Accepted) {
+                bail!("`{action:?}` events are made by seal, custody release and custody accept");
+            }
+            let mut event = NewEvent::new(action, now);
+            event.note = note;
+            event.purpose = purpose;
+            event.location = location;
+            (package, signer, event, None)
+        }
+    };
+    let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
+    let appended = add_event(&package, event, &secret, &public, receiver.as_ref())
+        .with_context(|| format!("cannot add to the custody log of {}", package.display()))?;
+    println!(
+        "event {}: {:?} by {} at {}",
+        appended.sequence, appended.action, appended.actor.name, appended.time
+    );
+    Ok(Status::Ok)
+}
+
+fn show_log(package: &Path, json: bool) -> Result<Status> {
+    let shipped = shipped_keys(package)?;
+    let lookup = |id: &str| shipped.iter().find(|k| k.id().to_string() == id).map(|k| (k.key, false));
+    let (findings, events) = verify_log(package, &lookup);
+    for event in &events {
+        if json {
+            println!("{}", serde_json::to_string(event)?);
+        } else {
+            let receiver = event.receiver.as_deref().map(|r| format!(" to {}", short(r))).unwrap_or_default();
+            println!(
+                "{:>3}  {}  {:<20} {} ({}){receiver}",
+                event.sequence,
+                event.time,
+                format!("{:?}", event.action),
+                event.actor.name,
+                event.actor.role
+            );
+        }
+    }
+    let problems: Vec<&Finding> =
+        findings.iter().filter(|f| f.verdict == Verdict::Fail && f.check != "trust.signer").collect();
+    for finding in &problems {
+        eprintln!("custos: {} {}: {}", finding.check, finding.subject, finding.detail);
+    }
+    if !json {
+        eprintln!("custos: signatures checked against the keys shipped in the package only; use `custos verify --trust` to check who signed");
+    }
+    Ok(if problems.is_empty() { Status::Ok } else { Status::Failed })
+}
+
+fn short(key_id: &str) -> &str {
+    key_id.get(..16).unwrap_or(key_id)
+}
+
+fn shipped_keys(package: &Path) -> Result<Vec<PublicKey>> {
+    let dir = package.join(custos_manifest::package::KEYS_DIR);
+    let mut keys = Vec::new();
+    for entry in std::fs::read_dir(&dir)
+        .with_context(|| format!("{} is not an evidence package", package.display()))?
+    {
+        if let Ok(key) = load_public_key(&entry?.path()) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The package
+    pub package: PathBuf,
+    /// A trusted public key file, or a folder of them (repeatable)
+    #[arg(long, value_name = "PUBKEY|DIR")]
+    pub trust: Vec<PathBuf>,
+    /// Supply a package's external evidence (not supported yet)
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub evidence: Option<PathBuf>,
+    /// Report integrity only when no signer is trusted, instead of failing
+    #[arg(long)]
+    pub allow_untrusted: bool,
+    /// Skip re-hashing the evidence bytes (says so in the report)
+    #[arg(long)]
+    pub fast: bool,
+    /// Every finding as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    package: String,
+    verdict: Verdict,
+    findings: &'a [Finding],
+}
+
+pub fn run_verify(args: VerifyArgs) -> Result<Status> {
+    if args.evidence.is_some() {
+        bail!("--evidence (external references) is not supported yet");
+    }
+    if !args.package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
+        bail!("{} is not an evidence package (no custos/manifest.json)", args.package.display());
+    }
+    let mut keys = Vec::new();
+    for path in &args.trust {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
+                let entry = entry?.path();
+                if entry.extension().is_some_and(|e| e == "pub") {
+                    keys.push(load_public_key(&entry)?);
+                }
+            }
+        } else {
+            keys.push(load_public_key(path)?);
+        }
+    }
+    let findings = verify(&args.package, &Trust { keys, allow_untrusted: args.allow_untrusted }, args.fast);
+    let verdict = overall(&findings);
+    if args.json {
+        let report = Report { package: args.package.display().to_string(), verdict, findings: &findings };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&args.package, &findings, verdict);
+    }
+    Ok(if verdict == Verdict::Fail { Status::Failed } else { Status::Ok })
+}
+
+fn print_report(package: &Path, findings: &[Finding], verdict: Verdict) {
+    let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
+    // Failures and warnings first: they are what a reader needs.
+    for wanted in [Verdict::Fail, Verdict::Warn, Verdict::Pass] {
+        for finding in findings.iter().filter(|f| f.verdict == wanted) {
+            let label = match finding.verdict {
+                Verdict::Pass => "pass",
+                Verdict::Warn => "WARN",
+                Verdict::Fail => "FAIL",
+            };
+            println!("{label}  {:<20} {}: {}", finding.check, finding.subject, finding.detail);
+        }
+    }
+    let word = match verdict {
+        Verdict::Pass => "VERIFIED",
+        Verdict::Warn => "VERIFIED with warnings",
+        Verdict::Fail => "FAILED",
+    };
+    println!(
+        "\n{}: {word} ({} passed, {} warnings, {} failed)",
+        package.display(),
+        count(Verdict::Pass),
+        count(Verdict::Warn),
+        count(Verdict::Fail)
+    );
+}

@@ -97,18 +97,130 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         expect: Status::Failed,
     }];
     ok &= run_steps(&tamper_steps, args.json)?;
+
+    // Evidence packages: seal, transfer custody, verify, and catch a tampered copy.
+    let path = |name: &str| scratch.join(name).display().to_string();
+    let (ada, bob, package, tampered_package) =
+        (path("ada"), path("bob"), path("package"), path("package-tampered"));
+    let (ada_pub, bob_pub) = (format!("{ada}.pub"), format!("{bob}.pub"));
+    let evidence = images.join("evidence.raw").display().to_string();
+    if !args.json {
+        println!("\n== Two fictional key holders (unprotected keys, for the demo only) ==");
+    }
+    for (name, role, out) in
+        [("Ada Examiner", "examiner", &ada), ("Bob Custodian", "evidence_custodian", &bob)]
+    {
+        let made = run_words(&[
+            OsStr::new("keygen"),
+            OsStr::new("--name"),
+            OsStr::new(name),
+            OsStr::new("--role"),
+            OsStr::new(role),
+            OsStr::new("--jurisdiction"),
+            OsStr::new("DE"),
+            OsStr::new("--out"),
+            OsStr::new(out),
+            OsStr::new("--no-passphrase"),
+        ])?;
+        ok &= made == Status::Ok;
+    }
+    let package_steps = vec![
+        Step {
+            title: "Seal the image into a signed evidence package (a BagIt bag)",
+            words: words(&[
+                "seal",
+                "--key",
+                &ada,
+                "--case",
+                "DEMO-2026-001",
+                "--exhibit",
+                "A-1",
+                "--category",
+                "content",
+                "--legal-basis",
+                "warrant:AG-Demo-1-Gs-1/26:Fictional District Court",
+                "--location",
+                "Lab 1",
+                "--algo",
+                "md5,sha1,sha256,blake3",
+                "--out",
+                &package,
+                &evidence,
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Ada releases custody to Bob",
+            words: words(&[
+                "custody",
+                "release",
+                &package,
+                "--key",
+                &ada,
+                "--to",
+                &bob_pub,
+                "--purpose",
+                "transfer to the evidence store",
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Bob accepts it",
+            words: words(&["custody", "accept", &package, "--key", &bob]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "A court verifies the package, trusting Ada's and Bob's keys",
+            words: words(&["verify", &package, "--trust", &ada_pub, "--trust", &bob_pub]),
+            expect: Status::Ok,
+        },
+    ];
+    ok &= run_steps(&package_steps, args.json)?;
+    copy_dir(Path::new(&package), Path::new(&tampered_package)).context("cannot copy the package")?;
+    let victim = Path::new(&tampered_package).join("data/evidence.raw");
+    let mut permissions = std::fs::metadata(&victim)?.permissions();
+    #[allow(clippy::permissions_set_readonly_false)] // The demo's own scratch copy.
+    permissions.set_readonly(false);
+    std::fs::set_permissions(&victim, permissions)?;
+    let mut bytes = std::fs::read(&victim)?;
+    bytes[offset] ^= 0x01;
+    std::fs::write(&victim, &bytes)?;
+    if !args.json {
+        println!("\n== Flip one bit of byte {offset} of the evidence in a copy of the package ==");
+    }
+    let tamper_package = vec![Step {
+        title: "The tampered copy fails, naming the file and the digests",
+        words: words(&["verify", &tampered_package, "--trust", &ada_pub, "--trust", &bob_pub]),
+        expect: Status::Failed,
+    }];
+    ok &= run_steps(&tamper_package, args.json)?;
     let _ = std::fs::remove_dir_all(&scratch);
 
     if args.json {
         println!("{}", serde_json::json!({ "demo": { "ok": ok } }));
     } else if ok {
         println!(
-            "\nDemo complete: every digest matched the independent tools, and the tampered copy was caught."
+            "\nDemo complete: every digest matched the independent tools, custody passed from Ada to Bob, and both tampered copies were caught."
         );
     } else {
         println!("\nDemo FAILED: a step did not end as expected (see above).");
     }
     Ok(if ok { Status::Ok } else { Status::Failed })
+}
+
+/// Copies a folder tree (the demo's package) without following links.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
 
 fn words(list: &[&str]) -> Vec<String> {

@@ -326,15 +326,26 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
 
 fn print_report(package: &Path, findings: &[Finding], verdict: Verdict) {
     let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
-    // Failures and warnings first: they are what a reader needs.
-    for wanted in [Verdict::Fail, Verdict::Warn, Verdict::Pass] {
+    // Failures and warnings in full: they are what a reader needs. Passes by check, with
+    // the subjects when there are few (every finding is in --json).
+    for wanted in [Verdict::Fail, Verdict::Warn] {
         for finding in findings.iter().filter(|f| f.verdict == wanted) {
-            let label = match finding.verdict {
-                Verdict::Pass => "pass",
-                Verdict::Warn => "WARN",
-                Verdict::Fail => "FAIL",
-            };
+            let label = if wanted == Verdict::Fail { "FAIL" } else { "WARN" };
             println!("{label}  {:<20} {}: {}", finding.check, finding.subject, finding.detail);
+        }
+    }
+    let mut passes: Vec<(&str, Vec<&Finding>)> = Vec::new();
+    for finding in findings.iter().filter(|f| f.verdict == Verdict::Pass) {
+        match passes.iter_mut().find(|(check, _)| *check == finding.check) {
+            Some((_, group)) => group.push(finding),
+            None => passes.push((finding.check, vec![finding])),
+        }
+    }
+    for (check, group) in passes {
+        if let [only] = group.as_slice() {
+            println!("pass  {check:<20} {}: {}", only.subject, only.detail);
+        } else {
+            println!("pass  {check:<20} {} checks", group.len());
         }
     }
     let word = match verdict {

@@ -1,0 +1,187 @@
+//! `custos seal`, `custody` and `verify` end to end: a package sealed with a protected key,
+//! custody transferred, verified, and a tampered copy failing with its reason.
+
+mod support;
+
+use std::path::Path;
+
+use support::{custos_in, noise, write};
+
+fn setup(dir: &Path) {
+    write(dir, "pass", b"a long passphrase\n");
+    for (name, role) in [("ada", "examiner"), ("bob", "evidence_custodian")] {
+        let made = custos_in(
+            dir,
+            &["keygen", "--name", name, "--role", role, "--out", name, "--passphrase-file", "pass"],
+        );
+        assert_eq!(made.code, 0, "{}", made.stderr);
+    }
+    write(dir, "evidence/disk.img", &noise(2_500_000, 4));
+    let sealed = custos_in(
+        dir,
+        &[
+            "seal",
+            "--key",
+            "ada",
+            "--passphrase-file",
+            "pass",
+            "--case",
+            "CASE-7",
+            "--exhibit",
+            "A-1",
+            "--legal-basis",
+            "warrant:W-1/26:Court",
+            "--category",
+            "content",
+            "--algo",
+            "md5,sha256,blake3",
+            "--out",
+            "pkg",
+            "evidence/disk.img",
+        ],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    assert!(sealed.stdout.contains("sealed pkg"), "{}", sealed.stdout);
+}
+
+#[test]
+fn seal_transfer_verify_and_catch_tampering() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    setup(d);
+    let released = custos_in(
+        d,
+        &[
+            "custody",
+            "release",
+            "pkg",
+            "--key",
+            "ada",
+            "--passphrase-file",
+            "pass",
+            "--to",
+            "bob.pub",
+            "--purpose",
+            "storage",
+        ],
+    );
+    assert_eq!(released.code, 0, "{}", released.stderr);
+    let pending = custos_in(d, &["verify", "pkg", "--trust", "ada.pub", "--trust", "bob.pub"]);
+    assert_eq!(pending.code, 0, "a pending transfer warns: {}", pending.stdout);
+    assert!(
+        pending.stdout.contains("VERIFIED with warnings") && pending.stdout.contains("in transit"),
+        "{}",
+        pending.stdout
+    );
+
+    let accepted = custos_in(d, &["custody", "accept", "pkg", "--key", "bob", "--passphrase-file", "pass"]);
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    let json = custos_in(d, &["verify", "pkg", "--trust", "ada.pub", "--trust", "bob.pub", "--json"]);
+    assert_eq!(json.code, 0, "{}", json.stdout);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(report["verdict"], "pass");
+    assert!(report["findings"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|x| x["check"] == "custody.transfer")));
+
+    let log = custos_in(d, &["custody", "log", "pkg"]);
+    assert!(
+        log.stdout.contains("Sealed") && log.stdout.contains("Released") && log.stdout.contains("Accepted"),
+        "{}",
+        log.stdout
+    );
+
+    // Untrusted signer.
+    let untrusted = custos_in(d, &["verify", "pkg"]);
+    assert_eq!(untrusted.code, 1);
+    assert!(untrusted.stdout.contains("trust.signer"), "{}", untrusted.stdout);
+
+    // A tampered copy: one bit of the evidence.
+    let copy = d.join("copy");
+    assert!(std::process::Command::new("cp")
+        .arg("-r")
+        .arg(d.join("pkg"))
+        .arg(&copy)
+        .status()
+        .expect("cp")
+        .success());
+    let image = copy.join("data/disk.img");
+    assert!(std::process::Command::new("chmod").arg("u+w").arg(&image).status().expect("chmod").success());
+    let mut bytes = std::fs::read(&image).expect("read");
+    bytes[1_000_000] ^= 0x04;
+    std::fs::write(&image, bytes).expect("write");
+    let tampered = custos_in(d, &["verify", "copy", "--trust", "ada.pub", "--trust", "bob.pub"]);
+    assert_eq!(tampered.code, 1);
+    assert!(
+        tampered.stdout.contains("FAIL  item.digest") && tampered.stdout.contains("the signed manifest says"),
+        "{}",
+        tampered.stdout
+    );
+    assert!(tampered.stdout.contains("copy: FAILED"), "{}", tampered.stdout);
+    // --fast skips the bytes and says so.
+    let fast = custos_in(d, &["verify", "copy", "--fast", "--trust", "ada.pub", "--trust", "bob.pub"]);
+    assert!(fast.stdout.contains("not re-hashed"), "{}", fast.stdout);
+}
+
+#[test]
+fn bad_input_to_the_evidence_commands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    setup(d);
+    // Never overwrites a package.
+    let again = custos_in(
+        d,
+        &[
+            "seal",
+            "--key",
+            "ada",
+            "--passphrase-file",
+            "pass",
+            "--case",
+            "X",
+            "--out",
+            "pkg",
+            "evidence/disk.img",
+        ],
+    );
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("never overwritten"), "{}", again.stderr);
+    // A wrong passphrase.
+    write(d, "wrong", b"not it\n");
+    let wrong = custos_in(
+        d,
+        &["custody", "record", "pkg", "--key", "ada", "--passphrase-file", "wrong", "--action", "examined"],
+    );
+    assert_eq!(wrong.code, 2);
+    assert!(wrong.stderr.contains("wrong passphrase"), "{}", wrong.stderr);
+    // Accepting with nothing released.
+    let nothing = custos_in(d, &["custody", "accept", "pkg", "--key", "bob", "--passphrase-file", "pass"]);
+    assert_eq!(nothing.code, 2);
+    assert!(nothing.stderr.contains("no pending release"), "{}", nothing.stderr);
+    // Not a package; unknown action; bad legal basis.
+    assert_eq!(custos_in(d, &["verify", "evidence"]).code, 2);
+    let unknown = custos_in(
+        d,
+        &["custody", "record", "pkg", "--key", "ada", "--passphrase-file", "pass", "--action", "teleported"],
+    );
+    assert!(unknown.stderr.contains("unknown action"), "{}", unknown.stderr);
+    let basis = custos_in(
+        d,
+        &[
+            "seal",
+            "--key",
+            "ada",
+            "--passphrase-file",
+            "pass",
+            "--case",
+            "X",
+            "--legal-basis",
+            "Warrant",
+            "--out",
+            "p2",
+            "evidence/disk.img",
+        ],
+    );
+    assert_eq!(basis.code, 2);
+    assert!(!d.join("p2").exists());
+}

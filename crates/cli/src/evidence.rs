@@ -361,3 +361,61 @@ fn print_report(package: &Path, findings: &[Finding], verdict: Verdict) {
         count(Verdict::Fail)
     );
 }
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// SHA256SUMS and B3SUMS of the evidence, for `sha256sum -c` and `b3sum --check` run
+    /// from inside the package
+    Checksums {
+        /// The package
+        package: PathBuf,
+        /// Folder to write them to (never overwriting)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// A minisign signature of the manifest and a minisign public key, so that
+    /// `minisign -Vm custos/manifest.json -p custos/keys/KEYID.minisign.pub` verifies it
+    Minisign {
+        /// The package
+        package: PathBuf,
+        #[command(flatten)]
+        signer: SignerArgs,
+    },
+}
+
+pub fn run_export(command: ExportCommand) -> Result<Status> {
+    match command {
+        ExportCommand::Checksums { package, out } => {
+            let bytes = std::fs::read(package.join(custos_manifest::package::MANIFEST_PATH))
+                .with_context(|| format!("{} is not an evidence package", package.display()))?;
+            let manifest = custos_manifest::manifest::Manifest::parse(&bytes)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            for (name, text) in custos_manifest::export::checksum_files(&manifest) {
+                let path = out.join(name);
+                std::fs::File::create_new(&path)
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+                    .with_context(|| {
+                        format!("cannot write {} (existing files are never overwritten)", path.display())
+                    })?;
+                println!("wrote {}", path.display());
+            }
+            println!(
+                "check from inside the package: cd {} && sha256sum -c {}",
+                package.display(),
+                out.join("SHA256SUMS").display()
+            );
+            Ok(Status::Ok)
+        }
+        ExportCommand::Minisign { package, signer } => {
+            let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
+            custos_manifest::export::export_minisign(&package, &secret, &public)?;
+            println!(
+                "wrote {0}/{1}; verify with: minisign -Vm {0}/custos/manifest.json -p {0}/custos/keys/{2}.minisign.pub",
+                package.display(),
+                custos_manifest::export::MINISIGN_SIGNATURE_PATH,
+                public.id()
+            );
+            Ok(Status::Ok)
+        }
+    }
+}

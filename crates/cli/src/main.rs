@@ -53,6 +53,9 @@ enum Command {
     Custody(evidence::CustodyCommand),
     /// Verify a package: its bytes, signatures, signers and custody chain.
     Verify(evidence::VerifyArgs),
+    /// Write files that other tools check: checksum lists, minisign signatures.
+    #[command(subcommand)]
+    Export(evidence::ExportCommand),
     /// Run the main job on the bundled test images and check every result.
     Demo(demo::DemoArgs),
 }
@@ -65,6 +68,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Seal(args) => evidence::run_seal(args),
         Command::Custody(command) => evidence::run_custody(command),
         Command::Verify(args) => evidence::run_verify(args),
+        Command::Export(command) => evidence::run_export(command),
         Command::Demo(args) => demo::run(args),
     }
 }

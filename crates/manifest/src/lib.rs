@@ -12,6 +12,7 @@ pub mod bagit;
 pub mod custody;
 pub mod envelope;
 mod error;
+pub mod export;
 pub mod findings;
 pub mod keys;
 pub mod manifest;

@@ -407,6 +407,10 @@ fn shipped_keys(package: &Path, findings: &mut Vec<Finding>) -> BTreeMap<String,
     let Ok(entries) = fs::read_dir(package.join(KEYS_DIR)) else { return keys };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
+        // minisign exports sit beside the key files; they are not Custos keys.
+        if name.ends_with(".minisign.pub") {
+            continue;
+        }
         let parsed = fs::read_to_string(entry.path())
             .map_err(|e| e.to_string())
             .and_then(|t| PublicKey::parse(&t).map_err(|e| e.to_string()));

@@ -1,0 +1,127 @@
+//! Exports that let a court confirm key facts with tools it already trusts, without Custos:
+//! checksum files for `sha256sum -c` and `b3sum --check`, and a minisign signature of the
+//! manifest (`minisign -Vm custos/manifest.json -p KEY.minisign.pub`).
+//!
+//! The minisign signature is made with the same Ed25519 key as the Custos signature, in
+//! minisign's legacy (non-prehashed) form: a signature over the manifest's raw bytes, plus
+//! minisign's global signature over that signature and the trusted comment. Custos' own
+//! signatures are over `DSSEv1 …`-prefixed messages, which a JSON manifest can never equal,
+//! so neither kind can stand in for the other.
+
+use std::fs;
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use sha2::{Digest as _, Sha256};
+
+use crate::bagit::{self, BAGIT_ALGORITHMS};
+use crate::envelope::{SignatureFile, SignatureVerdict};
+use crate::keys::{KeyId, PublicKey};
+use crate::manifest::{Manifest, MANIFEST_PAYLOAD_TYPE};
+use crate::package::{KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH};
+use crate::Error;
+
+/// Where the minisign signature is written: where `minisign -Vm custos/manifest.json` looks.
+pub const MINISIGN_SIGNATURE_PATH: &str = "custos/manifest.json.minisig";
+
+/// minisign's 8-byte key id for a Custos key: the first 8 bytes of its key id.
+fn minisign_key_id(key: &VerifyingKey) -> [u8; 8] {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&digest[..8]);
+    id
+}
+
+/// A minisign public key file for `key`.
+pub fn minisign_public_key(key: &PublicKey) -> String {
+    let id = minisign_key_id(&key.key);
+    let mut blob = b"Ed".to_vec();
+    blob.extend_from_slice(&id);
+    blob.extend_from_slice(key.key.as_bytes());
+    format!(
+        "untrusted comment: minisign public key of {} (custos key {})\n{}\n",
+        key.owner.name,
+        key.id(),
+        BASE64.encode(blob)
+    )
+}
+
+/// A minisign signature file over `message`.
+pub fn minisign_signature(
+    secret: &SigningKey,
+    message: &[u8],
+    trusted_comment: &str,
+) -> Result<String, Error> {
+    if trusted_comment.contains(['\n', '\r']) {
+        return Err(Error::Package("a minisign trusted comment is one line".into()));
+    }
+    let signature = secret.sign(message).to_bytes();
+    let mut blob = b"Ed".to_vec();
+    blob.extend_from_slice(&minisign_key_id(&secret.verifying_key()));
+    blob.extend_from_slice(&signature);
+    let mut global = signature.to_vec();
+    global.extend_from_slice(trusted_comment.as_bytes());
+    let global_signature = secret.sign(&global).to_bytes();
+    Ok(format!(
+        "untrusted comment: custos manifest signature\n{}\ntrusted comment: {trusted_comment}\n{}\n",
+        BASE64.encode(blob),
+        BASE64.encode(global_signature)
+    ))
+}
+
+/// Writes `custos/manifest.json.minisig` and `custos/keys/KEYID.minisign.pub`, then refreshes
+/// the tag manifests. The key must be one that validly signed the manifest.
+pub fn export_minisign(package: &Path, secret: &SigningKey, public: &PublicKey) -> Result<(), Error> {
+    let io = |what: &str, e: std::io::Error| Error::Package(format!("{what}: {e}"));
+    let manifest = fs::read(package.join(MANIFEST_PATH)).map_err(|e| io("cannot read the manifest", e))?;
+    let signatures = SignatureFile::parse(
+        &fs::read(package.join(MANIFEST_SIGNATURES_PATH)).map_err(|e| io("cannot read the signatures", e))?,
+    )?;
+    let verdicts = signatures.verify(MANIFEST_PAYLOAD_TYPE, &manifest, |id| {
+        (id == public.id().to_string()).then_some(public.key)
+    })?;
+    if !verdicts.contains(&SignatureVerdict::Valid(KeyId::of(&public.key))) {
+        return Err(Error::Package(format!(
+            "{} did not sign this manifest; only a signer can export its signature",
+            public.owner.name
+        )));
+    }
+    let parsed = Manifest::parse(&manifest)?;
+    let comment = format!(
+        "custos manifest, case {}, signed by {} (key {})",
+        parsed.case.reference,
+        public.owner.name,
+        public.id()
+    );
+    let comment: String = comment.chars().filter(|c| !c.is_control()).collect();
+    fs::write(package.join(MINISIGN_SIGNATURE_PATH), minisign_signature(secret, &manifest, &comment)?)
+        .map_err(|e| io("cannot write the minisign signature", e))?;
+    let key_path = package.join(KEYS_DIR).join(format!("{}.minisign.pub", public.id()));
+    fs::write(key_path, minisign_public_key(public))
+        .map_err(|e| io("cannot write the minisign public key", e))?;
+    let algorithms: Vec<_> = BAGIT_ALGORITHMS
+        .into_iter()
+        .filter(|a| package.join(format!("tagmanifest-{a}.txt")).is_file())
+        .collect();
+    bagit::write_tag_manifests(package, &algorithms)
+}
+
+/// `SHA256SUMS` and, where items have BLAKE3 digests, `B3SUMS` text for the manifest's items,
+/// with paths relative to the package (run the tools from inside it).
+pub fn checksum_files(manifest: &Manifest) -> Vec<(&'static str, String)> {
+    let mut files = Vec::new();
+    for (name, algorithm) in [("SHA256SUMS", "sha256"), ("B3SUMS", "blake3")] {
+        let lines: String = manifest
+            .items
+            .iter()
+            .filter(|item| !item.reference)
+            .filter_map(|item| item.digests.get(algorithm).map(|d| format!("{d}  {}\n", item.path)))
+            .collect();
+        if !lines.is_empty() {
+            files.push((name, lines));
+        }
+    }
+    files
+}

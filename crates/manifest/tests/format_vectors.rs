@@ -64,3 +64,46 @@ fn a_payload_changed_by_one_byte_fails() {
     let verdicts = file.verify(TYPE, &payload, |_| Some(key.key)).expect("type matches");
     assert_eq!(verdicts, vec![SignatureVerdict::Invalid(key.id())]);
 }
+
+/// A package sealed by this version, committed as a vector: every later version must still
+/// verify it, and its `fail_` variants must fail for their reasons.
+mod package_v1 {
+    use std::path::PathBuf;
+
+    use custos_manifest::findings::{overall, Verdict};
+    use custos_manifest::keys::PublicKey;
+    use custos_manifest::package::{verify, Trust};
+
+    fn path(name: &str) -> PathBuf {
+        PathBuf::from(format!("{}/../../docs/formats/vectors/{name}", env!("CARGO_MANIFEST_DIR")))
+    }
+
+    fn trust() -> Trust {
+        let key = |name: &str| {
+            PublicKey::parse(&std::fs::read_to_string(path(&format!("keys/{name}.pub"))).expect("key file")).expect("parses")
+        };
+        Trust { keys: vec![key("rfc8032-test1"), key("rfc8032-test2")], allow_untrusted: false }
+    }
+
+    fn failed_checks(package: &str) -> Vec<&'static str> {
+        let findings = verify(&path(package), &trust(), false);
+        findings.iter().filter(|f| f.verdict == Verdict::Fail).map(|f| f.check).collect()
+    }
+
+    #[test]
+    fn the_version_1_package_still_verifies() {
+        let findings = verify(&path("package-v1"), &trust(), false);
+        let failed: Vec<_> = findings.iter().filter(|f| f.verdict != Verdict::Pass).collect();
+        assert_eq!(overall(&findings), Verdict::Pass, "{failed:#?}");
+        assert!(findings.iter().any(|f| f.check == "custody.transfer" && f.verdict == Verdict::Pass));
+    }
+
+    #[test]
+    fn its_fail_variants_fail_for_their_reasons() {
+        assert!(failed_checks("fail_package-manifest-edited").contains(&"signature.manifest"));
+        let removed = failed_checks("fail_package-event-removed");
+        assert!(removed.contains(&"custody.sequence") && removed.contains(&"custody.chain"), "{removed:?}");
+        let flipped = failed_checks("fail_package-evidence-flipped");
+        assert!(flipped.contains(&"item.digest") && flipped.contains(&"bag.payload_digest"), "{flipped:?}");
+    }
+}

@@ -34,3 +34,14 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Checksum lines come from files anyone can write: any bytes give a line, a skip or an
+    /// error, never a panic.
+    #[test]
+    fn checksum_line_parsing_never_panics(line in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = custos_hash::checksum_file::parse_line(&line);
+    }
+}

@@ -80,7 +80,8 @@ mod package_v1 {
 
     fn trust() -> Trust {
         let key = |name: &str| {
-            PublicKey::parse(&std::fs::read_to_string(path(&format!("keys/{name}.pub"))).expect("key file")).expect("parses")
+            PublicKey::parse(&std::fs::read_to_string(path(&format!("keys/{name}.pub"))).expect("key file"))
+                .expect("parses")
         };
         Trust { keys: vec![key("rfc8032-test1"), key("rfc8032-test2")], allow_untrusted: false }
     }

@@ -185,3 +185,52 @@ fn bad_input_to_the_evidence_commands() {
     assert_eq!(basis.code, 2);
     assert!(!d.join("p2").exists());
 }
+
+#[test]
+fn fixity_verified_records_what_was_observed_and_refuses_a_failed_check() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    setup(d);
+    let recorded = custos_in(
+        d,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "ada",
+            "--passphrase-file",
+            "pass",
+            "--action",
+            "fixity_verified",
+        ],
+    );
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    let log = custos_in(d, &["custody", "log", "pkg", "--json"]);
+    let last: serde_json::Value =
+        serde_json::from_str(log.stdout.lines().last().expect("an event")).expect("JSON");
+    assert_eq!(last["action"], "fixity_verified");
+    assert_eq!(last["observed_digests"]["data/disk.img"]["md5"].as_str().map(str::len), Some(32));
+
+    let image = d.join("pkg/data/disk.img");
+    assert!(std::process::Command::new("chmod").arg("u+w").arg(&image).status().expect("chmod").success());
+    let mut bytes = std::fs::read(&image).expect("read");
+    bytes[3] ^= 1;
+    std::fs::write(&image, bytes).expect("write");
+    let refused = custos_in(
+        d,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "ada",
+            "--passphrase-file",
+            "pass",
+            "--action",
+            "fixity_verified",
+        ],
+    );
+    assert_eq!(refused.code, 2);
+    assert!(refused.stderr.contains("fixity check failed: data/disk.img"), "{}", refused.stderr);
+}

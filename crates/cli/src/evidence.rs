@@ -205,6 +205,10 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             event.note = note;
             event.purpose = purpose;
             event.location = location;
+            if action == Action::FixityVerified {
+                // The event records what was observed; a failed check is not recorded as one.
+                event.observed_digests = custos_manifest::package::observe_fixity(&package)?;
+            }
             (package, signer, event, None)
         }
     };

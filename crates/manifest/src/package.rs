@@ -198,6 +198,37 @@ pub fn add_event(
     custody::append(package, event, key, public, &refresh_tags)
 }
 
+/// Re-hashes every item with the algorithms its manifest entry records, for a
+/// `fixity_verified` event: path → algorithm → hex. Fails, naming the item, when any digest
+/// differs from the manifest, so that a failed check is never recorded as a verified one.
+pub fn observe_fixity(package: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
+    let bytes = fs::read(package.join(MANIFEST_PATH))
+        .map_err(|e| Error::Package(format!("cannot read the manifest: {e}")))?;
+    let manifest = Manifest::parse(&bytes)?;
+    let mut observed = BTreeMap::new();
+    for item in manifest.items.iter().filter(|i| !i.reference) {
+        bagit::check_payload_path(&item.path)
+            .map_err(|reason| Error::Package(format!("{}: {reason}", item.path)))?;
+        let algorithms =
+            item.digests.keys().map(|name| name.parse::<Algorithm>()).collect::<Result<Vec<_>, _>>()?;
+        let options = HashOptions { algorithms, ..HashOptions::default() };
+        let outcome = hash_tree_file(&package.join(&item.path), &options, &Control::default())?;
+        let mut digests = BTreeMap::new();
+        for (algorithm, digest) in &outcome.digests {
+            if item.digests.get(algorithm.name()) != Some(&digest.to_hex()) {
+                return Err(Error::Package(format!(
+                    "fixity check failed: {} {algorithm} is {digest}, the manifest says {}",
+                    item.path,
+                    item.digests[algorithm.name()]
+                )));
+            }
+            digests.insert(algorithm.name().to_owned(), digest.to_hex());
+        }
+        observed.insert(item.path.clone(), digests);
+    }
+    Ok(observed)
+}
+
 /// Whom to trust when verifying.
 #[derive(Debug, Default)]
 pub struct Trust {

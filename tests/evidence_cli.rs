@@ -234,3 +234,44 @@ fn fixity_verified_records_what_was_observed_and_refuses_a_failed_check() {
     assert_eq!(refused.code, 2);
     assert!(refused.stderr.contains("fixity check failed: data/disk.img"), "{}", refused.stderr);
 }
+
+#[test]
+fn referenced_evidence_is_checked_only_when_supplied() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    setup(d);
+    write(d, "big/image.raw", &noise(3_000_000, 8));
+    let sealed = custos_in(
+        d,
+        &[
+            "seal",
+            "--key",
+            "ada",
+            "--passphrase-file",
+            "pass",
+            "--case",
+            "C-9",
+            "--reference",
+            "--out",
+            "refpkg",
+            "big/image.raw",
+        ],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    assert!(!d.join("refpkg/data/image.raw").exists(), "a reference is not copied");
+
+    let without = custos_in(d, &["verify", "refpkg", "--trust", "ada.pub"]);
+    assert_eq!(without.code, 0, "{}", without.stdout);
+    assert!(without.stdout.contains("not checked: give --evidence"), "{}", without.stdout);
+
+    let with = custos_in(d, &["verify", "refpkg", "--trust", "ada.pub", "--evidence", "big/image.raw"]);
+    assert_eq!(with.code, 0, "{}", with.stdout);
+    assert!(with.stdout.contains("pass  item.digest"), "{}", with.stdout);
+    let with_dir = custos_in(d, &["verify", "refpkg", "--trust", "ada.pub", "--evidence", "big"]);
+    assert_eq!(with_dir.code, 0, "{}", with_dir.stdout);
+
+    write(d, "other/image.raw", &noise(3_000_000, 9));
+    let wrong = custos_in(d, &["verify", "refpkg", "--trust", "ada.pub", "--evidence", "other/image.raw"]);
+    assert_eq!(wrong.code, 1, "{}", wrong.stdout);
+    assert!(wrong.stdout.contains("FAIL  item.digest"), "{}", wrong.stdout);
+}

@@ -10,7 +10,7 @@ use custos_manifest::custody::{verify_log, Action, NewEvent};
 use custos_manifest::findings::{overall, Finding, Verdict};
 use custos_manifest::keys::PublicKey;
 use custos_manifest::manifest::{Case, Category, LegalBasis};
-use custos_manifest::package::{add_event, seal, verify, SealRequest, Trust};
+use custos_manifest::package::{add_event, seal, verify_with_evidence, SealRequest, Trust};
 use serde::Serialize;
 
 use crate::keygen::{load_public_key, load_signer};
@@ -55,6 +55,9 @@ pub struct SealArgs {
     /// Also record segment digests of this size (e.g. 64M)
     #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
     pub segment_size: Option<u64>,
+    /// Record the evidence where it is instead of copying it (verify needs --evidence)
+    #[arg(long)]
+    pub reference: bool,
     /// The package folder to create (never overwritten)
     #[arg(long, value_name = "PKG")]
     pub out: PathBuf,
@@ -84,6 +87,7 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
     let tick = |bytes: u64| bar.inc(bytes);
     let request = SealRequest {
         evidence: &args.evidence,
+        reference: args.reference,
         case: Case { reference: args.case, exhibit: args.exhibit },
         jurisdiction: args.jurisdiction,
         category,
@@ -276,8 +280,8 @@ pub struct VerifyArgs {
     /// A trusted public key file, or a folder of them (repeatable)
     #[arg(long, value_name = "PUBKEY|DIR")]
     pub trust: Vec<PathBuf>,
-    /// Supply a package's external evidence (not supported yet)
-    #[arg(long, value_name = "PATH", hide = true)]
+    /// The bytes of items sealed with --reference: the file, or a folder holding them
+    #[arg(long, value_name = "PATH")]
     pub evidence: Option<PathBuf>,
     /// Report integrity only when no signer is trusted, instead of failing
     #[arg(long)]
@@ -298,9 +302,6 @@ struct Report<'a> {
 }
 
 pub fn run_verify(args: VerifyArgs) -> Result<Status> {
-    if args.evidence.is_some() {
-        bail!("--evidence (external references) is not supported yet");
-    }
     if !args.package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
         bail!("{} is not an evidence package (no custos/manifest.json)", args.package.display());
     }
@@ -317,7 +318,8 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
             keys.push(load_public_key(path)?);
         }
     }
-    let findings = verify(&args.package, &Trust { keys, allow_untrusted: args.allow_untrusted }, args.fast);
+    let trust = Trust { keys, allow_untrusted: args.allow_untrusted };
+    let findings = verify_with_evidence(&args.package, &trust, args.fast, args.evidence.as_deref());
     let verdict = overall(&findings);
     if args.json {
         let report = Report { package: args.package.display().to_string(), verdict, findings: &findings };

@@ -5,8 +5,8 @@
 //! Verifying reports [`Finding`]s for the bag, the signatures, the signers' trust and every
 //! item's bytes. Format: `docs/formats/package.md`.
 //!
-//! Not yet here: the custody log (`custos/custody.jsonl`), references to external evidence,
-//! and directory trees as evidence.
+//! Not yet here: directory trees as evidence, copy-on-write clones, segment lists in the
+//! package.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -37,6 +37,9 @@ pub const KEYS_DIR: &str = "custos/keys";
 pub struct SealRequest<'a> {
     /// Evidence files (regular files or block devices).
     pub evidence: &'a [PathBuf],
+    /// Record the evidence where it is instead of copying it into the package (for images
+    /// too large to duplicate); `verify --evidence` then supplies the bytes.
+    pub reference: bool,
     /// Case reference and exhibit.
     pub case: Case,
     /// Sealing jurisdiction (ISO 3166-1 alpha-2).
@@ -94,14 +97,27 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
         let name = source.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
             Error::Package(format!("{}: evidence names must be UTF-8 file names", source.display()))
         })?;
-        let path = format!("data/{name}");
-        if items.iter().any(|item: &Item| item.path == path) {
+        let path = if request.reference {
+            source
+                .to_str()
+                .ok_or_else(|| {
+                    Error::Package(format!("{}: referenced paths must be UTF-8", source.display()))
+                })?
+                .to_owned()
+        } else {
+            format!("data/{name}")
+        };
+        if items.iter().any(|item: &Item| Path::new(&item.path).file_name() == Path::new(&path).file_name()) {
             return Err(Error::Package(format!("two evidence files are both named {name}")));
         }
-        let outcome = copy_and_hash(source, &package.join(&path), &options, control).map_err(Error::Hash)?;
+        let outcome = if request.reference {
+            custos_hash::hash_path(source, &options, control)?
+        } else {
+            copy_and_hash(source, &package.join(&path), &options, control)?
+        };
         items.push(Item {
             path: path.clone(),
-            reference: false,
+            reference: request.reference,
             size: outcome.size,
             category: request.category,
             digests: outcome.digests.iter().map(|(a, d)| (a.name().to_owned(), d.to_hex())).collect(),
@@ -112,7 +128,9 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                 root: list.root().to_hex(),
             }),
         });
-        payload.push(PayloadFile { path, size: outcome.size, digests: outcome.digests });
+        if !request.reference {
+            payload.push(PayloadFile { path, size: outcome.size, digests: outcome.digests });
+        }
     }
 
     let manifest = Manifest {
@@ -240,8 +258,20 @@ pub struct Trust {
 
 /// Verifies a package: the bag, the manifest's signatures and their signers' trust, then
 /// (only if a signature verified) the manifest's items against the bytes. `fast` skips
-/// re-hashing payload bytes.
+/// re-hashing payload bytes. Referenced items are reported as not checked; see
+/// [`verify_with_evidence`].
 pub fn verify(package: &Path, trust: &Trust, fast: bool) -> Vec<Finding> {
+    verify_with_evidence(package, trust, fast, None)
+}
+
+/// [`verify`], with `evidence` supplying the bytes of referenced items: the file itself when
+/// there is one referenced item, or a folder holding them under their file names.
+pub fn verify_with_evidence(
+    package: &Path,
+    trust: &Trust,
+    fast: bool,
+    evidence: Option<&Path>,
+) -> Vec<Finding> {
     let mut findings = bagit::validate(package, fast);
     let Some(bytes) = read(package, MANIFEST_PATH, &mut findings) else { return findings };
     let Some(signature_bytes) = read(package, MANIFEST_SIGNATURES_PATH, &mut findings) else {
@@ -324,7 +354,7 @@ pub fn verify(package: &Path, trust: &Trust, fast: bool) -> Vec<Finding> {
             return findings;
         }
     };
-    check_items(package, &manifest, fast, &mut findings);
+    check_items(package, &manifest, fast, evidence, &mut findings);
 
     // The custody log: keys the user trusts, else keys the package ships (reported as
     // untrusted, a failure unless --allow-untrusted).
@@ -346,20 +376,54 @@ pub fn verify(package: &Path, trust: &Trust, fast: bool) -> Vec<Finding> {
     findings
 }
 
-fn check_items(package: &Path, manifest: &Manifest, fast: bool, findings: &mut Vec<Finding>) {
+fn check_items(
+    package: &Path,
+    manifest: &Manifest,
+    fast: bool,
+    evidence: Option<&Path>,
+    findings: &mut Vec<Finding>,
+) {
+    let referenced = manifest.items.iter().filter(|i| i.reference).count();
     for item in &manifest.items {
-        if item.reference {
-            findings.push(Finding::warn(
-                "manifest.item",
-                item.path.clone(),
-                "an external reference: not checked by this version",
-            ));
-            continue;
-        }
-        if let Err(reason) = bagit::check_payload_path(&item.path) {
-            findings.push(Finding::fail("manifest.path", item.path.clone(), reason));
-            continue;
-        }
+        let location = if item.reference {
+            let name = Path::new(&item.path).file_name();
+            match evidence {
+                None => {
+                    findings.push(Finding::warn(
+                        "item.reference",
+                        item.path.clone(),
+                        "kept outside the package and not checked: give --evidence PATH",
+                    ));
+                    continue;
+                }
+                Some(path) if path.is_dir() => match name {
+                    Some(name) => path.join(name),
+                    None => {
+                        findings.push(Finding::fail(
+                            "manifest.path",
+                            item.path.clone(),
+                            "a reference without a file name",
+                        ));
+                        continue;
+                    }
+                },
+                Some(path) if referenced == 1 => path.to_owned(),
+                Some(_) => {
+                    findings.push(Finding::fail(
+                        "item.reference",
+                        item.path.clone(),
+                        "several referenced items: --evidence must be a folder holding them by file name",
+                    ));
+                    continue;
+                }
+            }
+        } else {
+            if let Err(reason) = bagit::check_payload_path(&item.path) {
+                findings.push(Finding::fail("manifest.path", item.path.clone(), reason));
+                continue;
+            }
+            package.join(&item.path)
+        };
         let mut algorithms = Vec::new();
         for name in item.digests.keys() {
             match name.parse::<Algorithm>() {
@@ -375,7 +439,14 @@ fn check_items(package: &Path, manifest: &Manifest, fast: bool, findings: &mut V
             continue;
         }
         let options = HashOptions { algorithms, ..HashOptions::default() };
-        match hash_tree_file(&package.join(&item.path), &options, &Control::default()) {
+        // Package files are never reached through links; referenced evidence is where the
+        // user says it is.
+        let hashed = if item.reference {
+            custos_hash::hash_path(&location, &options, &Control::default())
+        } else {
+            hash_tree_file(&location, &options, &Control::default())
+        };
+        match hashed {
             Err(e) => findings.push(Finding::fail("item.digest", item.path.clone(), e.to_string())),
             Ok(outcome) => {
                 if outcome.size != item.size {

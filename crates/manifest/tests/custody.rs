@@ -32,6 +32,7 @@ fn fixture() -> Fixture {
     let evidence = vec![evidence];
     let request = SealRequest {
         evidence: &evidence,
+        reference: false,
         case: Case { reference: "CASE-9".into(), exhibit: None },
         jurisdiction: Some("DE".into()),
         category: None,

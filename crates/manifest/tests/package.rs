@@ -38,6 +38,7 @@ fn seal_case(root: &Path, name: &str, case: &str, key: &KeyPair) -> PathBuf {
     let evidence = vec![image, notes];
     let request = SealRequest {
         evidence: &evidence,
+        reference: false,
         case: Case { reference: case.into(), exhibit: Some("A-1".into()) },
         jurisdiction: Some("DE".into()),
         category: Some(Category::Content),
@@ -281,6 +282,7 @@ fn sealing_never_overwrites_and_cleans_up_after_failure() {
     let missing = vec![f.root.join("no-such-file")];
     let request = SealRequest {
         evidence: &missing,
+        reference: false,
         case: Case { reference: "CASE-3".into(), exhibit: None },
         jurisdiction: None,
         category: None,

@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use custos_hash::checksum_file::{escape_path, parse_line, ChecksumLine, LineAlgorithm};
-use custos_hash::{Algorithm, Control, Digest, HashOutcome, SegmentList, SegmentSpec};
+use custos_hash::{Algorithm, Control, Digest, HashOutcome};
 use serde::Serialize;
 
-use crate::hash::{engine_options, HashArgs, SegmentRecord};
+use crate::hash::{engine_options, HashArgs};
 use crate::jobs::{self, Input};
 use crate::render::{self, JsonPath};
 use crate::{progress, Status};
+use custos_hash::segments::SegmentRecord;
 
 /// What became of one checksum line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -407,25 +408,8 @@ pub fn run_segment_lists(args: &HashArgs) -> Result<Status> {
 fn check_segment_record(args: &HashArgs, line: &str) -> Result<SegmentReport, String> {
     let record: SegmentRecord =
         serde_json::from_str(line).map_err(|e| format!("not a segment list line: {e}"))?;
-    if record.custos_segments != 1 {
-        return Err(format!("unsupported segment list version {}", record.custos_segments));
-    }
-    let algorithm: Algorithm = record.algorithm.parse().map_err(|e: custos_hash::Error| e.to_string())?;
-    let spec = SegmentSpec { size: record.segment_size, algorithm };
-    let digests = record
-        .digests
-        .iter()
-        .map(|hex| Digest::from_hex(hex).filter(|d| d.0.len() == algorithm.output_len()))
-        .collect::<Option<Vec<Digest>>>()
-        .ok_or("a segment digest is not valid hexadecimal of the right length")?;
-    let stored = SegmentList { spec, total_size: record.size, digests };
-    // The list must be internally consistent before it can judge anything.
-    if spec.size == 0 || stored.digests.len() as u64 != record.size.div_ceil(spec.size) {
-        return Err("the segment list is inconsistent: its digest count does not fit its sizes".into());
-    }
-    if stored.root().to_hex() != record.root.to_ascii_lowercase() {
-        return Err("the segment list is corrupt: its root does not match its digests".into());
-    }
+    let stored = record.to_list()?;
+    let spec = stored.spec;
     let path = match &record.path_hex {
         Some(hex) => {
             PathBuf::from(OsStr::from_bytes(&Digest::from_hex(hex).ok_or("path_hex is not hexadecimal")?.0))

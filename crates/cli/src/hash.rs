@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use custos_hash::{Algorithm, Control, EntryKind, HashOptions, HashOutcome, SegmentList, SegmentSpec};
-use serde::{Deserialize, Serialize};
+use custos_hash::segments::SegmentRecord;
+use custos_hash::{Algorithm, Control, EntryKind, HashOptions, HashOutcome, SegmentSpec};
+use serde::Serialize;
 
 use crate::jobs::{self, Input};
 use crate::render::{self, JsonPath};
@@ -124,7 +125,9 @@ pub fn run(args: HashArgs) -> Result<Status> {
             };
             bar.suspend(|| write_outcome(&mut out, input, &outcome, args.json))?;
             if let (Some(file), Some(list)) = (segment_file.as_mut(), &outcome.segments) {
-                render::json_line(file, &SegmentRecord::new(input.path(), list))?;
+                let json_path = JsonPath::new(input.path());
+                let record = SegmentRecord::new(json_path.path.into_owned(), json_path.path_hex, list);
+                render::json_line(file, &record)?;
             }
             Ok(())
         },
@@ -297,36 +300,4 @@ struct SegmentSummary {
     algorithm: &'static str,
     count: usize,
     root: String,
-}
-
-/// One line of a `--segments` file (format in docs/segments.md).
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SegmentRecord {
-    /// Format version; 1.
-    pub custos_segments: u32,
-    pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path_hex: Option<String>,
-    pub size: u64,
-    pub segment_size: u64,
-    pub algorithm: String,
-    pub root: String,
-    pub digests: Vec<String>,
-}
-
-impl SegmentRecord {
-    fn new(path: &std::path::Path, list: &SegmentList) -> SegmentRecord {
-        let json_path = JsonPath::new(path);
-        SegmentRecord {
-            custos_segments: 1,
-            path: json_path.path.into_owned(),
-            path_hex: json_path.path_hex,
-            size: list.total_size,
-            segment_size: list.spec.size,
-            algorithm: list.spec.algorithm.name().to_owned(),
-            root: list.root().to_hex(),
-            digests: list.digests.iter().map(|d| d.to_hex()).collect(),
-        }
-    }
 }

@@ -184,6 +184,70 @@ fn largest_power_of_two_below(n: usize) -> usize {
     1 << (usize::BITS - 1 - (n - 1).leading_zeros())
 }
 
+/// One line of a segment list file (`docs/segments.md`): format version 1.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentRecord {
+    /// Format version; 1.
+    pub custos_segments: u32,
+    /// The input's path (lossy when not UTF-8).
+    pub path: String,
+    /// The exact path bytes in hex, when the path is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+    /// Input length.
+    pub size: u64,
+    /// Segment size.
+    pub segment_size: u64,
+    /// Algorithm name.
+    pub algorithm: String,
+    /// Merkle root, hex.
+    pub root: String,
+    /// Segment digests, hex.
+    pub digests: Vec<String>,
+}
+
+impl SegmentRecord {
+    /// The record of `list` for an input named `path` (and `path_hex` when not UTF-8).
+    pub fn new(path: String, path_hex: Option<String>, list: &SegmentList) -> SegmentRecord {
+        SegmentRecord {
+            custos_segments: 1,
+            path,
+            path_hex,
+            size: list.total_size,
+            segment_size: list.spec.size,
+            algorithm: list.spec.algorithm.name().to_owned(),
+            root: list.root().to_hex(),
+            digests: list.digests.iter().map(Digest::to_hex).collect(),
+        }
+    }
+
+    /// The list this record describes, after checking it is internally consistent: known
+    /// version and algorithm, digests of the right length, a count that fits the sizes, and
+    /// a root that matches the digests.
+    pub fn to_list(&self) -> Result<SegmentList, String> {
+        if self.custos_segments != 1 {
+            return Err(format!("unsupported segment list version {}", self.custos_segments));
+        }
+        let algorithm: Algorithm = self.algorithm.parse().map_err(|e: crate::Error| e.to_string())?;
+        let spec = SegmentSpec { size: self.segment_size, algorithm };
+        let digests = self
+            .digests
+            .iter()
+            .map(|hex| Digest::from_hex(hex).filter(|d| d.0.len() == algorithm.output_len()))
+            .collect::<Option<Vec<Digest>>>()
+            .ok_or("a segment digest is not valid hexadecimal of the right length")?;
+        let list = SegmentList { spec, total_size: self.size, digests };
+        if spec.size == 0 || list.digests.len() as u64 != self.size.div_ceil(spec.size) {
+            return Err("the segment list is inconsistent: its digest count does not fit its sizes".into());
+        }
+        if list.root().to_hex() != self.root.to_ascii_lowercase() {
+            return Err("the segment list is corrupt: its root does not match its digests".into());
+        }
+        Ok(list)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -275,3 +275,58 @@ fn referenced_evidence_is_checked_only_when_supplied() {
     assert_eq!(wrong.code, 1, "{}", wrong.stdout);
     assert!(wrong.stdout.contains("FAIL  item.digest"), "{}", wrong.stdout);
 }
+
+#[test]
+fn segments_name_the_damaged_range_of_a_sealed_item() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    setup(d);
+    let sealed = custos_in(
+        d,
+        &[
+            "seal",
+            "--key",
+            "ada",
+            "--passphrase-file",
+            "pass",
+            "--case",
+            "C-3",
+            "--segment-size",
+            "256K",
+            "--out",
+            "segpkg",
+            "evidence/disk.img",
+        ],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    assert!(d.join("segpkg/custos/segments/disk.img.json").is_file());
+    let clean = custos_in(d, &["verify", "segpkg", "--trust", "ada.pub"]);
+    assert_eq!(clean.code, 0, "{}", clean.stdout);
+
+    let image = d.join("segpkg/data/disk.img");
+    assert!(std::process::Command::new("chmod").arg("u+w").arg(&image).status().expect("chmod").success());
+    let mut bytes = std::fs::read(&image).expect("read");
+    bytes[800_000] ^= 0x10;
+    std::fs::write(&image, bytes).expect("write");
+    let damaged = custos_in(d, &["verify", "segpkg", "--trust", "ada.pub"]);
+    assert_eq!(damaged.code, 1);
+    assert!(
+        damaged.stdout.contains("item.damaged_ranges")
+            && damaged.stdout.contains("bytes 786432..1048576 (262144 bytes)"),
+        "{}",
+        damaged.stdout
+    );
+
+    // A segment list swapped for another cannot name ranges: its root is not the signed one.
+    let list = d.join("segpkg/custos/segments/disk.img.json");
+    let text = std::fs::read_to_string(&list).expect("list");
+    let mut record: serde_json::Value = serde_json::from_str(text.trim()).expect("JSON");
+    record["digests"][0] = serde_json::Value::String("00".repeat(32));
+    std::fs::write(&list, record.to_string()).expect("write");
+    let swapped = custos_in(d, &["verify", "segpkg", "--trust", "ada.pub"]);
+    assert!(
+        swapped.stdout.contains("root does not match") || swapped.stdout.contains("not the list whose root"),
+        "{}",
+        swapped.stdout
+    );
+}

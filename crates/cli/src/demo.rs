@@ -143,6 +143,8 @@ pub fn run(args: DemoArgs) -> Result<Status> {
                 "Lab 1",
                 "--algo",
                 "md5,sha1,sha256,blake3",
+                "--segment-size",
+                "256K",
                 "--out",
                 &package,
                 &evidence,
@@ -189,7 +191,7 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         println!("\n== Flip one bit of byte {offset} of the evidence in a copy of the package ==");
     }
     let tamper_package = vec![Step {
-        title: "The tampered copy fails, naming the file and the digests",
+        title: "The tampered copy fails, naming the file, the digests and the damaged byte range",
         words: words(&["verify", &tampered_package, "--trust", &ada_pub, "--trust", &bob_pub]),
         expect: Status::Failed,
     }];

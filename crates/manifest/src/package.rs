@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use custos_hash::{copy_and_hash, hash_tree_file, Algorithm, Control, HashOptions, SegmentSpec};
+use custos_hash::segments::SegmentRecord;
+use custos_hash::{copy_and_hash, hash_tree_file, Algorithm, Control, HashOptions, SegmentList, SegmentSpec};
 use ed25519_dalek::SigningKey;
 
 use crate::bagit::{self, PayloadFile, BAGIT_ALGORITHMS};
@@ -29,6 +30,8 @@ use crate::Error;
 pub const MANIFEST_PATH: &str = "custos/manifest.json";
 /// Where its signatures live.
 pub const MANIFEST_SIGNATURES_PATH: &str = "custos/manifest.json.sig";
+/// Where segment lists are kept (`NAME.json`, one record as in `docs/segments.md`).
+pub const SEGMENTS_DIR: &str = "custos/segments";
 /// Where the signers' public keys are shipped (`KEYID.pub`), so verification needs no network.
 pub const KEYS_DIR: &str = "custos/keys";
 
@@ -128,6 +131,16 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                 root: list.root().to_hex(),
             }),
         });
+        if let Some(list) = &outcome.segments {
+            // The full list, so that a later verification can name the damaged ranges; its
+            // root is in the signed manifest, which is what makes the list trustworthy.
+            let record = SegmentRecord::new(path.clone(), None, list);
+            let text = serde_json::to_string(&record).map_err(|e| Error::Package(e.to_string()))? + "\n";
+            fs::create_dir_all(package.join(SEGMENTS_DIR))
+                .map_err(|e| io("cannot create custos/segments/", e))?;
+            fs::write(package.join(SEGMENTS_DIR).join(format!("{name}.json")), text)
+                .map_err(|e| io("cannot write a segment list", e))?;
+        }
         if !request.reference {
             payload.push(PayloadFile { path, size: outcome.size, digests: outcome.digests });
         }
@@ -438,7 +451,11 @@ fn check_items(
         if fast || algorithms.is_empty() {
             continue;
         }
-        let options = HashOptions { algorithms, ..HashOptions::default() };
+        let segments = item.segments.as_ref().and_then(|summary| {
+            Some(SegmentSpec { size: summary.size, algorithm: summary.algorithm.parse().ok()? })
+                .filter(|spec| spec.size > 0)
+        });
+        let options = HashOptions { algorithms, segments, ..HashOptions::default() };
         // Package files are never reached through links; referenced evidence is where the
         // user says it is.
         let hashed = if item.reference {
@@ -472,6 +489,10 @@ fn check_items(
                         ));
                     }
                 }
+                let changed = outcome.digests.iter().any(|(a, d)| item.digests[a.name()] != d.to_hex());
+                if let (true, Some(fresh), Some(summary)) = (changed, &outcome.segments, &item.segments) {
+                    findings.push(damaged_ranges(package, &item.path, &summary.root, fresh));
+                }
             }
         }
     }
@@ -489,6 +510,44 @@ fn check_items(
                 ));
             }
         }
+    }
+}
+
+/// Names the byte ranges of a damaged item from its stored segment list, once the list is
+/// shown to be the one whose root the signed manifest records.
+fn damaged_ranges(package: &Path, item_path: &str, signed_root: &str, fresh: &SegmentList) -> Finding {
+    let name = Path::new(item_path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let list_path = format!("{SEGMENTS_DIR}/{name}.json");
+    let stored = fs::read_to_string(package.join(&list_path))
+        .map_err(|e| format!("cannot read {list_path}: {e}"))
+        .and_then(|text| {
+            serde_json::from_str::<SegmentRecord>(text.trim()).map_err(|e| format!("{list_path}: {e}"))
+        })
+        .and_then(|record| record.to_list());
+    let stored = match stored {
+        Ok(list) if list.root().to_hex() == signed_root.to_ascii_lowercase() => list,
+        Ok(_) => {
+            return Finding::fail(
+                "item.damaged_ranges",
+                item_path,
+                format!("{list_path} is not the list whose root the signed manifest records"),
+            )
+        }
+        Err(e) => return Finding::fail("item.damaged_ranges", item_path, e),
+    };
+    match fresh.changed_ranges(&stored) {
+        Ok(ranges) => {
+            let described: Vec<String> = ranges
+                .iter()
+                .map(|r| format!("bytes {}..{} ({} bytes)", r.start, r.end, r.end - r.start))
+                .collect();
+            Finding::fail("item.damaged_ranges", item_path, format!("changed: {}", described.join(", ")))
+        }
+        Err(_) => Finding::fail(
+            "item.damaged_ranges",
+            item_path,
+            "the segment list was made with another segment size or algorithm",
+        ),
     }
 }
 

@@ -44,27 +44,27 @@ fn setup(dir: &Path) {
     assert!(sealed.stdout.contains("sealed pkg"), "{}", sealed.stdout);
 }
 
+/// Runs custos signing as Ada (her key and passphrase appended to `args`).
+fn as_ada(dir: &Path, args: &[&str]) -> support::Run {
+    let mut all = args.to_vec();
+    all.extend(["--key", "ada", "--passphrase-file", "pass"]);
+    custos_in(dir, &all)
+}
+
+/// Flips one bit of a sealed (read-only) file, as an attacker with write access would.
+fn flip(path: &Path, offset: usize) {
+    assert!(std::process::Command::new("chmod").arg("u+w").arg(path).status().expect("chmod").success());
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes[offset] ^= 0x10;
+    std::fs::write(path, bytes).expect("write");
+}
+
 #[test]
 fn seal_transfer_verify_and_catch_tampering() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     setup(d);
-    let released = custos_in(
-        d,
-        &[
-            "custody",
-            "release",
-            "pkg",
-            "--key",
-            "ada",
-            "--passphrase-file",
-            "pass",
-            "--to",
-            "bob.pub",
-            "--purpose",
-            "storage",
-        ],
-    );
+    let released = as_ada(d, &["custody", "release", "pkg", "--to", "bob.pub", "--purpose", "storage"]);
     assert_eq!(released.code, 0, "{}", released.stderr);
     let pending = custos_in(d, &["verify", "pkg", "--trust", "ada.pub", "--trust", "bob.pub"]);
     assert_eq!(pending.code, 0, "a pending transfer warns: {}", pending.stdout);
@@ -105,11 +105,7 @@ fn seal_transfer_verify_and_catch_tampering() {
         .status()
         .expect("cp")
         .success());
-    let image = copy.join("data/disk.img");
-    assert!(std::process::Command::new("chmod").arg("u+w").arg(&image).status().expect("chmod").success());
-    let mut bytes = std::fs::read(&image).expect("read");
-    bytes[1_000_000] ^= 0x04;
-    std::fs::write(&image, bytes).expect("write");
+    flip(&copy.join("data/disk.img"), 1_000_000);
     let tampered = custos_in(d, &["verify", "copy", "--trust", "ada.pub", "--trust", "bob.pub"]);
     assert_eq!(tampered.code, 1);
     assert!(
@@ -129,21 +125,7 @@ fn bad_input_to_the_evidence_commands() {
     let d = dir.path();
     setup(d);
     // Never overwrites a package.
-    let again = custos_in(
-        d,
-        &[
-            "seal",
-            "--key",
-            "ada",
-            "--passphrase-file",
-            "pass",
-            "--case",
-            "X",
-            "--out",
-            "pkg",
-            "evidence/disk.img",
-        ],
-    );
+    let again = as_ada(d, &["seal", "--case", "X", "--out", "pkg", "evidence/disk.img"]);
     assert_eq!(again.code, 2);
     assert!(again.stderr.contains("never overwritten"), "{}", again.stderr);
     // A wrong passphrase.
@@ -160,28 +142,10 @@ fn bad_input_to_the_evidence_commands() {
     assert!(nothing.stderr.contains("no pending release"), "{}", nothing.stderr);
     // Not a package; unknown action; bad legal basis.
     assert_eq!(custos_in(d, &["verify", "evidence"]).code, 2);
-    let unknown = custos_in(
-        d,
-        &["custody", "record", "pkg", "--key", "ada", "--passphrase-file", "pass", "--action", "teleported"],
-    );
+    let unknown = as_ada(d, &["custody", "record", "pkg", "--action", "teleported"]);
     assert!(unknown.stderr.contains("unknown action"), "{}", unknown.stderr);
-    let basis = custos_in(
-        d,
-        &[
-            "seal",
-            "--key",
-            "ada",
-            "--passphrase-file",
-            "pass",
-            "--case",
-            "X",
-            "--legal-basis",
-            "Warrant",
-            "--out",
-            "p2",
-            "evidence/disk.img",
-        ],
-    );
+    let basis =
+        as_ada(d, &["seal", "--case", "X", "--legal-basis", "Warrant", "--out", "p2", "evidence/disk.img"]);
     assert_eq!(basis.code, 2);
     assert!(!d.join("p2").exists());
 }
@@ -191,20 +155,7 @@ fn fixity_verified_records_what_was_observed_and_refuses_a_failed_check() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     setup(d);
-    let recorded = custos_in(
-        d,
-        &[
-            "custody",
-            "record",
-            "pkg",
-            "--key",
-            "ada",
-            "--passphrase-file",
-            "pass",
-            "--action",
-            "fixity_verified",
-        ],
-    );
+    let recorded = as_ada(d, &["custody", "record", "pkg", "--action", "fixity_verified"]);
     assert_eq!(recorded.code, 0, "{}", recorded.stderr);
     let log = custos_in(d, &["custody", "log", "pkg", "--json"]);
     let last: serde_json::Value =
@@ -212,25 +163,8 @@ fn fixity_verified_records_what_was_observed_and_refuses_a_failed_check() {
     assert_eq!(last["action"], "fixity_verified");
     assert_eq!(last["observed_digests"]["data/disk.img"]["md5"].as_str().map(str::len), Some(32));
 
-    let image = d.join("pkg/data/disk.img");
-    assert!(std::process::Command::new("chmod").arg("u+w").arg(&image).status().expect("chmod").success());
-    let mut bytes = std::fs::read(&image).expect("read");
-    bytes[3] ^= 1;
-    std::fs::write(&image, bytes).expect("write");
-    let refused = custos_in(
-        d,
-        &[
-            "custody",
-            "record",
-            "pkg",
-            "--key",
-            "ada",
-            "--passphrase-file",
-            "pass",
-            "--action",
-            "fixity_verified",
-        ],
-    );
+    flip(&d.join("pkg/data/disk.img"), 3);
+    let refused = as_ada(d, &["custody", "record", "pkg", "--action", "fixity_verified"]);
     assert_eq!(refused.code, 2);
     assert!(refused.stderr.contains("fixity check failed: data/disk.img"), "{}", refused.stderr);
 }
@@ -241,22 +175,7 @@ fn referenced_evidence_is_checked_only_when_supplied() {
     let d = dir.path();
     setup(d);
     write(d, "big/image.raw", &noise(3_000_000, 8));
-    let sealed = custos_in(
-        d,
-        &[
-            "seal",
-            "--key",
-            "ada",
-            "--passphrase-file",
-            "pass",
-            "--case",
-            "C-9",
-            "--reference",
-            "--out",
-            "refpkg",
-            "big/image.raw",
-        ],
-    );
+    let sealed = as_ada(d, &["seal", "--case", "C-9", "--reference", "--out", "refpkg", "big/image.raw"]);
     assert_eq!(sealed.code, 0, "{}", sealed.stderr);
     assert!(!d.join("refpkg/data/image.raw").exists(), "a reference is not copied");
 
@@ -281,33 +200,16 @@ fn segments_name_the_damaged_range_of_a_sealed_item() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     setup(d);
-    let sealed = custos_in(
+    let sealed = as_ada(
         d,
-        &[
-            "seal",
-            "--key",
-            "ada",
-            "--passphrase-file",
-            "pass",
-            "--case",
-            "C-3",
-            "--segment-size",
-            "256K",
-            "--out",
-            "segpkg",
-            "evidence/disk.img",
-        ],
+        &["seal", "--case", "C-3", "--segment-size", "256K", "--out", "segpkg", "evidence/disk.img"],
     );
     assert_eq!(sealed.code, 0, "{}", sealed.stderr);
     assert!(d.join("segpkg/custos/segments/disk.img.json").is_file());
     let clean = custos_in(d, &["verify", "segpkg", "--trust", "ada.pub"]);
     assert_eq!(clean.code, 0, "{}", clean.stdout);
 
-    let image = d.join("segpkg/data/disk.img");
-    assert!(std::process::Command::new("chmod").arg("u+w").arg(&image).status().expect("chmod").success());
-    let mut bytes = std::fs::read(&image).expect("read");
-    bytes[800_000] ^= 0x10;
-    std::fs::write(&image, bytes).expect("write");
+    flip(&d.join("segpkg/data/disk.img"), 800_000);
     let damaged = custos_in(d, &["verify", "segpkg", "--trust", "ada.pub"]);
     assert_eq!(damaged.code, 1);
     assert!(

@@ -142,6 +142,9 @@ pub enum CustodyCommand {
         /// Where
         #[arg(long)]
         location: Option<String>,
+        /// Print the appended event as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Accept custody released to your key
     Accept {
@@ -152,6 +155,9 @@ pub enum CustodyCommand {
         /// Where
         #[arg(long)]
         location: Option<String>,
+        /// Print the appended event as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Record another event (accessed, examined, fixity_verified, copied, disclosed,
     /// preservation_renewed, returned, destroyed)
@@ -172,6 +178,9 @@ pub enum CustodyCommand {
         /// Where
         #[arg(long)]
         location: Option<String>,
+        /// Print the appended event as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Show the log (signatures checked against the keys the package ships)
     Log {
@@ -185,22 +194,22 @@ pub enum CustodyCommand {
 
 pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     let now = custos_manifest::time::now_rfc3339();
-    let (package, signer, event, receiver) = match command {
+    let (package, signer, event, receiver, json) = match command {
         CustodyCommand::Log { package, json } => return show_log(&package, json),
-        CustodyCommand::Release { package, signer, to, purpose, location } => {
+        CustodyCommand::Release { package, signer, to, purpose, location, json } => {
             let receiver = load_public_key(&to)?;
             let mut event = NewEvent::new(Action::Released, now);
             event.receiver = Some(receiver.id().to_string());
             event.purpose = purpose;
             event.location = location;
-            (package, signer, event, Some(receiver))
+            (package, signer, event, Some(receiver), json)
         }
-        CustodyCommand::Accept { package, signer, location } => {
+        CustodyCommand::Accept { package, signer, location, json } => {
             let mut event = NewEvent::new(Action::Accepted, now);
             event.location = location;
-            (package, signer, event, None)
+            (package, signer, event, None, json)
         }
-        CustodyCommand::Record { package, signer, action, note, purpose, location } => {
+        CustodyCommand::Record { package, signer, action, note, purpose, location, json } => {
             let action = Action::parse(&action).with_context(|| format!("unknown action `{action}`"))?;
             if matches!(action, Action::Sealed | Action::Released | Action::Accepted) {
                 bail!("`{action:?}` events are made by seal, custody release and custody accept");
@@ -213,16 +222,20 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
                 // The event records what was observed; a failed check is not recorded as one.
                 event.observed_digests = custos_manifest::package::observe_fixity(&package)?;
             }
-            (package, signer, event, None)
+            (package, signer, event, None, json)
         }
     };
     let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
     let appended = add_event(&package, event, &secret, &public, receiver.as_ref())
         .with_context(|| format!("cannot add to the custody log of {}", package.display()))?;
-    println!(
-        "event {}: {:?} by {} at {}",
-        appended.sequence, appended.action, appended.actor.name, appended.time
-    );
+    if json {
+        println!("{}", serde_json::to_string(&appended)?);
+    } else {
+        println!(
+            "event {}: {:?} by {} at {}",
+            appended.sequence, appended.action, appended.actor.name, appended.time
+        );
+    }
     Ok(Status::Ok)
 }
 
@@ -378,6 +391,9 @@ pub enum ExportCommand {
         /// Folder to write them to (never overwriting)
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Print the files written as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// A minisign signature of the manifest and a minisign public key, so that
     /// `minisign -Vm custos/manifest.json -p custos/keys/KEYID.minisign.pub` verifies it
@@ -386,16 +402,20 @@ pub enum ExportCommand {
         package: PathBuf,
         #[command(flatten)]
         signer: SignerArgs,
+        /// Print the files written as JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
 pub fn run_export(command: ExportCommand) -> Result<Status> {
     match command {
-        ExportCommand::Checksums { package, out } => {
+        ExportCommand::Checksums { package, out, json } => {
             let bytes = std::fs::read(package.join(custos_manifest::package::MANIFEST_PATH))
                 .with_context(|| format!("{} is not an evidence package", package.display()))?;
             let manifest = custos_manifest::manifest::Manifest::parse(&bytes)?;
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let mut written = Vec::new();
             for (name, text) in custos_manifest::export::checksum_files(&manifest) {
                 let path = out.join(name);
                 std::fs::File::create_new(&path)
@@ -403,18 +423,39 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                     .with_context(|| {
                         format!("cannot write {} (existing files are never overwritten)", path.display())
                     })?;
-                println!("wrote {}", path.display());
+                written.push(path.display().to_string());
             }
-            println!(
-                "check from inside the package: cd {} && sha256sum -c {}",
-                package.display(),
-                out.join("SHA256SUMS").display()
-            );
+            if json {
+                let report =
+                    serde_json::json!({ "written": written, "run_from": package.display().to_string() });
+                println!("{report}");
+            } else {
+                for path in &written {
+                    println!("wrote {path}");
+                }
+                let sums = out.join("SHA256SUMS");
+                println!(
+                    "check from inside the package: cd {} && sha256sum -c {}",
+                    package.display(),
+                    sums.display()
+                );
+            }
             Ok(Status::Ok)
         }
-        ExportCommand::Minisign { package, signer } => {
+        ExportCommand::Minisign { package, signer, json } => {
             let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
             custos_manifest::export::export_minisign(&package, &secret, &public)?;
+            let key = package
+                .join(custos_manifest::package::KEYS_DIR)
+                .join(format!("{}.minisign.pub", public.id()));
+            if json {
+                let signature = package.join(custos_manifest::export::MINISIGN_SIGNATURE_PATH);
+                println!(
+                    "{}",
+                    serde_json::json!({ "signature": signature.display().to_string(), "public_key": key.display().to_string() })
+                );
+                return Ok(Status::Ok);
+            }
             println!(
                 "wrote {0}/{1}; verify with: minisign -Vm {0}/custos/manifest.json -p {0}/custos/keys/{2}.minisign.pub",
                 package.display(),

@@ -125,62 +125,50 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
     Ok(Status::Ok)
 }
 
+/// What every custody event takes.
+#[derive(Debug, Args)]
+pub struct EventArgs {
+    /// The package
+    pub package: PathBuf,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Why
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// Where
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Print the appended event as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CustodyCommand {
     /// Release custody to another key holder (pending until they accept)
     Release {
-        /// The package
-        package: PathBuf,
         #[command(flatten)]
-        signer: SignerArgs,
+        event: EventArgs,
         /// The receiver's public key file
         #[arg(long, value_name = "RECEIVER.pub")]
         to: PathBuf,
-        /// Why
-        #[arg(long)]
-        purpose: Option<String>,
-        /// Where
-        #[arg(long)]
-        location: Option<String>,
-        /// Print the appended event as JSON
-        #[arg(long)]
-        json: bool,
     },
     /// Accept custody released to your key
     Accept {
-        /// The package
-        package: PathBuf,
         #[command(flatten)]
-        signer: SignerArgs,
-        /// Where
-        #[arg(long)]
-        location: Option<String>,
-        /// Print the appended event as JSON
-        #[arg(long)]
-        json: bool,
+        event: EventArgs,
     },
     /// Record another event (accessed, examined, fixity_verified, copied, disclosed,
     /// preservation_renewed, returned, destroyed)
     Record {
-        /// The package
-        package: PathBuf,
         #[command(flatten)]
-        signer: SignerArgs,
+        event: EventArgs,
         /// What happened
         #[arg(long)]
         action: String,
         /// Free text
         #[arg(long)]
         note: Option<String>,
-        /// Why
-        #[arg(long)]
-        purpose: Option<String>,
-        /// Where
-        #[arg(long)]
-        location: Option<String>,
-        /// Print the appended event as JSON
-        #[arg(long)]
-        json: bool,
     },
     /// Show the log (signatures checked against the keys the package ships)
     Log {
@@ -194,37 +182,28 @@ pub enum CustodyCommand {
 
 pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     let now = custos_manifest::time::now_rfc3339();
-    let (package, signer, event, receiver, json) = match command {
+    let (args, action, receiver, note) = match command {
         CustodyCommand::Log { package, json } => return show_log(&package, json),
-        CustodyCommand::Release { package, signer, to, purpose, location, json } => {
-            let receiver = load_public_key(&to)?;
-            let mut event = NewEvent::new(Action::Released, now);
-            event.receiver = Some(receiver.id().to_string());
-            event.purpose = purpose;
-            event.location = location;
-            (package, signer, event, Some(receiver), json)
-        }
-        CustodyCommand::Accept { package, signer, location, json } => {
-            let mut event = NewEvent::new(Action::Accepted, now);
-            event.location = location;
-            (package, signer, event, None, json)
-        }
-        CustodyCommand::Record { package, signer, action, note, purpose, location, json } => {
+        CustodyCommand::Release { event, to } => (event, Action::Released, Some(load_public_key(&to)?), None),
+        CustodyCommand::Accept { event } => (event, Action::Accepted, None, None),
+        CustodyCommand::Record { event, action, note } => {
             let action = Action::parse(&action).with_context(|| format!("unknown action `{action}`"))?;
             if matches!(action, Action::Sealed | Action::Released | Action::Accepted) {
                 bail!("`{action:?}` events are made by seal, custody release and custody accept");
             }
-            let mut event = NewEvent::new(action, now);
-            event.note = note;
-            event.purpose = purpose;
-            event.location = location;
-            if action == Action::FixityVerified {
-                // The event records what was observed; a failed check is not recorded as one.
-                event.observed_digests = custos_manifest::package::observe_fixity(&package)?;
-            }
-            (package, signer, event, None, json)
+            (event, action, None, note)
         }
     };
+    let EventArgs { package, signer, purpose, location, json } = args;
+    let mut event = NewEvent::new(action, now);
+    event.receiver = receiver.as_ref().map(|r| r.id().to_string());
+    event.purpose = purpose;
+    event.location = location;
+    event.note = note;
+    if action == Action::FixityVerified {
+        // The event records what was observed; a failed check is not recorded as one.
+        event.observed_digests = custos_manifest::package::observe_fixity(&package)?;
+    }
     let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
     let appended = add_event(&package, event, &secret, &public, receiver.as_ref())
         .with_context(|| format!("cannot add to the custody log of {}", package.display()))?;

@@ -285,6 +285,37 @@ pub fn verify_with_evidence(
     fast: bool,
     evidence: Option<&Path>,
 ) -> Vec<Finding> {
+    verify_full(package, trust, fast, evidence).findings
+}
+
+/// What verification established, for what is judged on top of it (jurisdiction policies).
+#[derive(Debug, Default)]
+pub struct Verification {
+    /// Every finding.
+    pub findings: Vec<Finding>,
+    /// The manifest, when a valid signature allowed parsing it.
+    pub manifest: Option<Manifest>,
+    /// Custody events whose signature and chain verified, in order.
+    pub events: Vec<Event>,
+    /// Key ids whose signature over the manifest is cryptographically valid (trusted or not:
+    /// a policy decides whom it trusts).
+    pub manifest_signers: Vec<String>,
+}
+
+/// [`verify_with_evidence`], returning the manifest, events and signers as well.
+pub fn verify_full(package: &Path, trust: &Trust, fast: bool, evidence: Option<&Path>) -> Verification {
+    let mut established = Verification::default();
+    established.findings = verify_inner(package, trust, fast, evidence, &mut established);
+    established
+}
+
+fn verify_inner(
+    package: &Path,
+    trust: &Trust,
+    fast: bool,
+    evidence: Option<&Path>,
+    established: &mut Verification,
+) -> Vec<Finding> {
     let mut findings = bagit::validate(package, fast);
     let Some(bytes) = read(package, MANIFEST_PATH, &mut findings) else { return findings };
     let Some(signature_bytes) = read(package, MANIFEST_SIGNATURES_PATH, &mut findings) else {
@@ -312,6 +343,7 @@ pub fn verify_with_evidence(
         match verdict {
             SignatureVerdict::Valid(id) => {
                 trusted_signers += 1;
+                established.manifest_signers.push(id.to_string());
                 let who = trust.keys.iter().find(|k| k.id() == id).map(|k| k.owner.name.clone()).unwrap_or_default();
                 findings.push(Finding::pass("signature.manifest", id.to_string(), format!("valid, by trusted key of {who}")));
             }
@@ -332,6 +364,7 @@ pub fn verify_with_evidence(
                 let claimed = shipped_key.map_or_else(|| "no key file in the package".to_owned(), |k| format!("the package's key file names {}", k.owner.name));
                 if valid_under_shipped {
                     untrusted_valid += 1;
+                    established.manifest_signers.push(entry.key_id.clone());
                     let verdict = if trust.allow_untrusted { Verdict::Warn } else { Verdict::Fail };
                     findings.push(Finding {
                         check: "trust.signer",
@@ -368,6 +401,7 @@ pub fn verify_with_evidence(
         }
     };
     check_items(package, &manifest, fast, evidence, &mut findings);
+    established.manifest = Some(manifest);
 
     // The custody log: keys the user trusts, else keys the package ships (reported as
     // untrusted, a failure unless --allow-untrusted).
@@ -379,7 +413,8 @@ pub fn verify_with_evidence(
             .map(|k| (k.key, true))
             .or_else(|| shipped.get(id).map(|k| (k.key, false)))
     };
-    let (mut custody_findings, _events) = custody::verify_log(package, &lookup);
+    let (mut custody_findings, events) = custody::verify_log(package, &lookup);
+    established.events = events;
     if trust.allow_untrusted {
         for finding in custody_findings.iter_mut().filter(|f| f.check == "trust.signer") {
             finding.verdict = Verdict::Warn;
@@ -559,6 +594,11 @@ fn read(package: &Path, relative: &str, findings: &mut Vec<Finding>) -> Option<V
             None
         }
     }
+}
+
+/// The public keys shipped in a package, by key id (unverified claims until trusted).
+pub fn package_keys(package: &Path) -> BTreeMap<String, PublicKey> {
+    shipped_keys(package, &mut Vec::new())
 }
 
 /// The public keys shipped in `custos/keys/`, by key id. A key file whose name is not its

@@ -1,0 +1,389 @@
+//! Turning (package, custody log, policy, time) into findings.
+
+use std::collections::BTreeSet;
+
+use custos_manifest::custody::{Action, Event};
+use custos_manifest::manifest::{Category, Manifest};
+use serde::Serialize;
+
+use crate::policy::{Policy, TrustedKey};
+use crate::time::parse_rfc3339;
+
+/// A rule's conclusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyVerdict {
+    /// The policy has no such rule.
+    NotApplicable,
+    /// Met.
+    Pass,
+    /// Worth a look; not a failure.
+    Warn,
+    /// Not met.
+    Fail,
+}
+
+/// One rule's finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyFinding {
+    /// The policy's id.
+    pub policy: String,
+    /// The rule (`digests.required_any`, `signatures.seal_threshold`, …).
+    pub rule: &'static str,
+    /// The conclusion.
+    pub verdict: PolicyVerdict,
+    /// What it looked at and why it concluded so.
+    pub evidence: String,
+    /// What the rule is modelled on, as the policy states it.
+    pub citation: String,
+}
+
+/// What a policy is evaluated on: only what verification established.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// The signed manifest (parsed after its signature verified).
+    pub manifest: &'a Manifest,
+    /// Custody events whose signatures and chain verified, in order.
+    pub events: &'a [Event],
+    /// Key ids of valid signatures over the manifest.
+    pub manifest_signers: &'a [String],
+}
+
+/// Evaluates every rule of `policy` at `at` (seconds since the epoch).
+pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFinding> {
+    let mut findings = Vec::new();
+    let mut add = |rule: &'static str, verdict: PolicyVerdict, evidence: String, citation: &str| {
+        findings.push(PolicyFinding {
+            policy: policy.id.clone(),
+            rule,
+            verdict,
+            evidence,
+            citation: citation.to_owned(),
+        });
+    };
+    match parse_rfc3339(&policy.effective_from) {
+        Some(from) if from <= at => add(
+            "policy.in_force",
+            PolicyVerdict::Pass,
+            format!("in force since {}", policy.effective_from),
+            "",
+        ),
+        _ => add(
+            "policy.in_force",
+            PolicyVerdict::Fail,
+            format!("not in force at the evaluation time (effective from {})", policy.effective_from),
+            "",
+        ),
+    }
+
+    match &policy.digests {
+        None => {
+            add("digests.required_any", PolicyVerdict::NotApplicable, "no digest rule".into(), "");
+            add("digests.never_sole", PolicyVerdict::NotApplicable, "no digest rule".into(), "");
+        }
+        Some(rule) => {
+            for item in &evidence.manifest.items {
+                let present: Vec<&str> = item.digests.keys().map(String::as_str).collect();
+                if !rule.required_any.is_empty() {
+                    let found: Vec<&str> = present
+                        .iter()
+                        .copied()
+                        .filter(|a| rule.required_any.iter().any(|r| r == a))
+                        .collect();
+                    let (verdict, text) = if found.is_empty() {
+                        (
+                            PolicyVerdict::Fail,
+                            format!(
+                                "{} has {}; needs one of {}",
+                                item.path,
+                                present.join(", "),
+                                rule.required_any.join(", ")
+                            ),
+                        )
+                    } else {
+                        (PolicyVerdict::Pass, format!("{} has {}", item.path, found.join(", ")))
+                    };
+                    add("digests.required_any", verdict, text, &rule.cite);
+                }
+                if !rule.never_sole.is_empty() {
+                    let strong: Vec<&str> =
+                        present.iter().copied().filter(|a| !rule.never_sole.iter().any(|w| w == a)).collect();
+                    let (verdict, text) = if strong.is_empty() {
+                        (
+                            PolicyVerdict::Fail,
+                            format!("{} has only {}, which never count alone", item.path, present.join(", ")),
+                        )
+                    } else {
+                        (PolicyVerdict::Pass, format!("{} also has {}", item.path, strong.join(", ")))
+                    };
+                    add("digests.never_sole", verdict, text, &rule.cite);
+                }
+            }
+        }
+    }
+
+    match &policy.signatures {
+        None => {
+            add("signatures.seal_threshold", PolicyVerdict::NotApplicable, "no signature rule".into(), "")
+        }
+        Some(rule) => {
+            let sealed_at = parse_rfc3339(&evidence.manifest.sealed_at);
+            let mut principals = BTreeSet::new();
+            let mut refused = Vec::new();
+            for signer in evidence.manifest_signers {
+                match trusted_at(&rule.trusted_keys, signer, sealed_at) {
+                    Ok(key) => {
+                        principals.insert(key.principal.clone());
+                    }
+                    Err(reason) => refused.push(format!("{}: {reason}", short(signer))),
+                }
+            }
+            let count = principals.len() as u64;
+            let mut text = format!(
+                "{count} trusted principal(s) sealed ({}); {} required",
+                principals.iter().cloned().collect::<Vec<_>>().join(", "),
+                rule.seal_threshold
+            );
+            if !refused.is_empty() {
+                text.push_str(&format!("; not counted: {}", refused.join("; ")));
+            }
+            let verdict =
+                if count >= rule.seal_threshold { PolicyVerdict::Pass } else { PolicyVerdict::Fail };
+            add("signatures.seal_threshold", verdict, text, &rule.cite);
+
+            for event in evidence.events {
+                let time = parse_rfc3339(&event.time);
+                let subject =
+                    format!("event {} ({:?} by {})", event.sequence, event.action, event.actor.name);
+                match trusted_at(&rule.trusted_keys, &event.actor.key_id, time) {
+                    Err(reason) => add(
+                        "signatures.custody_signer",
+                        PolicyVerdict::Fail,
+                        format!("{subject}: {reason}"),
+                        &rule.cite,
+                    ),
+                    Ok(key) => {
+                        let action = action_name(event.action);
+                        match rule.roles_per_action.get(&action) {
+                            Some(allowed) if !key.roles.iter().any(|r| allowed.contains(r)) => add(
+                                "signatures.roles",
+                                PolicyVerdict::Fail,
+                                format!(
+                                    "{subject}: {} acts as {}; `{action}` needs one of {}",
+                                    key.principal,
+                                    key.roles.join(", "),
+                                    allowed.join(", ")
+                                ),
+                                &rule.cite,
+                            ),
+                            _ => add(
+                                "signatures.custody_signer",
+                                PolicyVerdict::Pass,
+                                format!("{subject}: trusted key of {}", key.principal),
+                                &rule.cite,
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    match &policy.custody {
+        None => add("custody", PolicyVerdict::NotApplicable, "no custody rule".into(), ""),
+        Some(rule) => {
+            if !rule.start_with.is_empty() {
+                let first = evidence.events.first().map(|e| action_name(e.action));
+                let verdict = if first.as_ref().is_some_and(|f| rule.start_with.contains(f)) {
+                    PolicyVerdict::Pass
+                } else {
+                    PolicyVerdict::Fail
+                };
+                add(
+                    "custody.start_with",
+                    verdict,
+                    format!(
+                        "the log starts with {}; allowed: {}",
+                        first.unwrap_or_else(|| "nothing".into()),
+                        rule.start_with.join(", ")
+                    ),
+                    &rule.cite,
+                );
+            }
+            if rule.require_acceptance {
+                let accepted: BTreeSet<&str> =
+                    evidence.events.iter().filter_map(|e| e.release.as_deref()).collect();
+                let releases: Vec<&Event> =
+                    evidence.events.iter().filter(|e| e.action == Action::Released).collect();
+                let pending: Vec<String> = releases
+                    .iter()
+                    .filter(|release| {
+                        !accepted
+                            .iter()
+                            .any(|digest| release_digest_matches(evidence.events, release, digest))
+                    })
+                    .map(|release| format!("event {}", release.sequence))
+                    .collect();
+                let (verdict, text) = if pending.is_empty() {
+                    (
+                        PolicyVerdict::Pass,
+                        format!("all {} release(s) accepted by their receivers", releases.len()),
+                    )
+                } else {
+                    (PolicyVerdict::Fail, format!("released but not accepted: {}", pending.join(", ")))
+                };
+                add("custody.require_acceptance", verdict, text, &rule.cite);
+            }
+            if let Some(days) = rule.max_gap_days {
+                let times: Vec<(u64, i64)> = evidence
+                    .events
+                    .iter()
+                    .filter_map(|e| parse_rfc3339(&e.time).map(|t| (e.sequence, t)))
+                    .collect();
+                let worst = times.windows(2).map(|w| (w[1].0, w[1].1 - w[0].1)).max_by_key(|(_, gap)| *gap);
+                let limit = i64::try_from(days).unwrap_or(i64::MAX / 86_400).saturating_mul(86_400);
+                let (verdict, text) = match worst {
+                    None => (PolicyVerdict::Pass, "fewer than two events: no gap".to_owned()),
+                    Some((sequence, gap)) if gap > limit => (
+                        PolicyVerdict::Fail,
+                        format!(
+                            "{:.1} days without an event before event {sequence}; at most {days} allowed",
+                            gap as f64 / 86_400.0
+                        ),
+                    ),
+                    Some((_, gap)) => (
+                        PolicyVerdict::Pass,
+                        format!("longest gap {:.1} days; at most {days} allowed", gap as f64 / 86_400.0),
+                    ),
+                };
+                add("custody.max_gap_days", verdict, text, &rule.cite);
+            }
+        }
+    }
+
+    match &policy.legal_basis {
+        None => add("legal_basis", PolicyVerdict::NotApplicable, "no legal-basis rule".into(), ""),
+        Some(rule) => {
+            let kinds: Vec<&str> = evidence.manifest.legal_basis.iter().map(|b| b.kind.as_str()).collect();
+            if rule.required {
+                let verdict = if kinds.is_empty() { PolicyVerdict::Fail } else { PolicyVerdict::Pass };
+                let text = if kinds.is_empty() {
+                    "no legal basis recorded".to_owned()
+                } else {
+                    format!("recorded: {}", kinds.join(", "))
+                };
+                add("legal_basis.required", verdict, text, &rule.cite);
+            }
+            for item in &evidence.manifest.items {
+                let Some(category) = item.category else {
+                    if !rule.per_category.is_empty() {
+                        add(
+                            "legal_basis.per_category",
+                            PolicyVerdict::Warn,
+                            format!(
+                                "{} has no data category: the per-category rule cannot be applied",
+                                item.path
+                            ),
+                            &rule.cite,
+                        );
+                    }
+                    continue;
+                };
+                let name = category_name(category);
+                let Some(allowed) = rule.per_category.get(name) else { continue };
+                let (verdict, text) = if kinds.iter().any(|k| allowed.iter().any(|a| a == k)) {
+                    (
+                        PolicyVerdict::Pass,
+                        format!(
+                            "{} is {name} data; recorded authority {} suffices",
+                            item.path,
+                            kinds.join(", ")
+                        ),
+                    )
+                } else {
+                    (
+                        PolicyVerdict::Fail,
+                        format!(
+                            "{} is {name} data, which needs {}; recorded: {}",
+                            item.path,
+                            allowed.join(" or "),
+                            if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") }
+                        ),
+                    )
+                };
+                add("legal_basis.per_category", verdict, text, &rule.cite);
+            }
+        }
+    }
+
+    for (rule, present) in [
+        ("preservation", policy.preservation.is_some()),
+        ("storage", policy.storage.is_some()),
+        ("retention", policy.retention.is_some()),
+    ] {
+        if present {
+            add(
+                rule,
+                PolicyVerdict::Fail,
+                "this version of Custos cannot evaluate this rule; it is not assumed to pass".into(),
+                "",
+            );
+        } else {
+            add(rule, PolicyVerdict::NotApplicable, format!("no {rule} rule"), "");
+        }
+    }
+    findings
+}
+
+/// The trusted key with this id, if the policy trusted it at `time`.
+fn trusted_at<'a>(keys: &'a [TrustedKey], key_id: &str, time: Option<i64>) -> Result<&'a TrustedKey, String> {
+    let key =
+        keys.iter().find(|k| k.key_id == key_id).ok_or_else(|| "not a key this policy trusts".to_owned())?;
+    let time = time.ok_or("the time of signing cannot be read")?;
+    let bound = |t: &Option<String>| t.as_deref().and_then(parse_rfc3339);
+    if bound(&key.valid_from).is_some_and(|from| time < from) {
+        return Err(format!(
+            "{}'s key was not yet valid (from {})",
+            key.principal,
+            key.valid_from.as_deref().unwrap_or_default()
+        ));
+    }
+    if bound(&key.valid_until).is_some_and(|until| time >= until) {
+        return Err(format!(
+            "{}'s key had expired ({})",
+            key.principal,
+            key.valid_until.as_deref().unwrap_or_default()
+        ));
+    }
+    if bound(&key.revoked_at).is_some_and(|revoked| time >= revoked) {
+        return Err(format!(
+            "{}'s key was revoked ({})",
+            key.principal,
+            key.revoked_at.as_deref().unwrap_or_default()
+        ));
+    }
+    Ok(key)
+}
+
+/// Whether `digest` is the digest of `release`'s line. The verified chain records each
+/// line's digest as the `previous` of the event after it, so no log bytes are needed here.
+fn release_digest_matches(events: &[Event], release: &Event, digest: &str) -> bool {
+    events.iter().find(|e| e.sequence == release.sequence + 1).and_then(|next| next.previous.as_deref())
+        == Some(digest)
+}
+
+fn action_name(action: Action) -> String {
+    serde_json::to_value(action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn category_name(category: Category) -> &'static str {
+    match category {
+        Category::Content => "content",
+        Category::Traffic => "traffic",
+        Category::Subscriber => "subscriber",
+    }
+}
+
+fn short(key_id: &str) -> &str {
+    key_id.get(..16).unwrap_or(key_id)
+}

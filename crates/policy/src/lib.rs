@@ -1,0 +1,19 @@
+//! `custos-policy`: jurisdiction policies and their evaluation.
+//!
+//! A policy is a versioned JSON document for one jurisdiction or court
+//! (`docs/formats/policy.md`). The evaluator turns a verified package (its signed manifest,
+//! its verified custody events and the keys that validly signed the manifest) and an
+//! evaluation time into findings, one or more per rule, each with the rule's citation. A
+//! rule the policy leaves out is `not_applicable`; a rule this version cannot evaluate
+//! fails rather than passing silently.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod evaluate;
+mod policy;
+pub mod time;
+
+pub use evaluate::{evaluate, Evidence, PolicyFinding, PolicyVerdict};
+pub use policy::{
+    CustodyRule, DigestRule, LegalBasisRule, Policy, PolicyError, SignatureRule, TrustedKey, POLICY_FORMAT,
+};

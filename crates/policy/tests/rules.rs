@@ -1,0 +1,249 @@
+//! Every rule with a passing and a failing case, time-dependent rules at their edges,
+//! thresholds counted by principal, and one package judged differently by two policies.
+
+use std::collections::BTreeMap;
+
+use custos_manifest::custody::{Action, Actor, Event};
+use custos_manifest::manifest::{Case, Category, Item, LegalBasis, Manifest, Tool};
+use custos_policy::{evaluate, Evidence, Policy, PolicyFinding, PolicyVerdict};
+
+const ADA: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const ADA_SPARE: &str = "abababababababababababababababababababababababababababababababab";
+const BOB: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn manifest(digests: &[&str], category: Option<Category>, bases: &[&str]) -> Manifest {
+    Manifest {
+        custos_manifest: 1,
+        case: Case { reference: "C-1".into(), exhibit: None },
+        sealed_at: "2026-03-01T10:00:00+00:00".into(),
+        location: None,
+        jurisdiction: Some("XA".into()),
+        tool: Tool { name: "custos".into(), version: "0.1.0".into() },
+        legal_basis: bases.iter().map(|b| LegalBasis::parse(b).expect("basis")).collect(),
+        items: vec![Item {
+            path: "data/disk.img".into(),
+            reference: false,
+            size: 1,
+            category,
+            digests: digests.iter().map(|a| ((*a).to_owned(), "00".into())).collect(),
+            segments: None,
+        }],
+    }
+}
+
+fn event(sequence: u64, action: Action, key: &str, time: &str) -> Event {
+    Event {
+        custos_event: 1,
+        sequence,
+        previous: (sequence > 0).then(|| format!("line-{}", sequence - 1)),
+        manifest: "m".into(),
+        time: time.into(),
+        actor: Actor {
+            key_id: key.into(),
+            name: key[..3].into(),
+            role: "examiner".into(),
+            organisation: None,
+            jurisdiction: None,
+        },
+        action,
+        location: None,
+        purpose: None,
+        legal_basis: None,
+        items: vec![],
+        observed_digests: BTreeMap::new(),
+        receiver: (action == Action::Released).then(|| BOB.into()),
+        release: (action == Action::Accepted).then(|| format!("line-{}", sequence - 1)),
+        note: None,
+    }
+}
+
+fn policy(rules: &str) -> Policy {
+    let text = format!(
+        r#"{{"custos_policy":1,"id":"test","jurisdiction":"XA","name":"Test","effective_from":"2026-01-01T00:00:00+00:00"{rules}}}"#
+    );
+    Policy::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn keys(extra: &str) -> String {
+    format!(
+        r#","signatures":{{"trusted_keys":[{{"key_id":"{ADA}","principal":"Ada","roles":["examiner"]{extra}}},{{"key_id":"{ADA_SPARE}","principal":"Ada","roles":["examiner"]}},{{"key_id":"{BOB}","principal":"Bob","roles":["evidence_custodian"]}}],"seal_threshold":SEAL,"cite":"test"}}"#
+    )
+}
+
+fn run(policy: &Policy, manifest: &Manifest, events: &[Event], signers: &[&str]) -> Vec<PolicyFinding> {
+    let signers: Vec<String> = signers.iter().map(|s| (*s).to_owned()).collect();
+    let at = custos_policy::time::parse_rfc3339("2026-06-01T00:00:00+00:00").expect("time");
+    evaluate(policy, &Evidence { manifest, events, manifest_signers: &signers }, at)
+}
+
+fn verdict(findings: &[PolicyFinding], rule: &str) -> PolicyVerdict {
+    findings
+        .iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| f.verdict)
+        .max()
+        .unwrap_or_else(|| panic!("no finding for {rule}: {findings:#?}"))
+}
+
+fn sealed_by(key: &str) -> Vec<Event> {
+    vec![event(0, Action::Sealed, key, "2026-03-01T10:00:00+00:00")]
+}
+
+#[test]
+fn digests_required_any_and_never_sole() {
+    let rule = policy(
+        r#","digests":{"required_any":["sha256","sha512"],"never_sole":["md5","sha1"],"cite":"X art. 1"}"#,
+    );
+    let good = run(&rule, &manifest(&["md5", "sha256"], None, &[]), &[], &[]);
+    assert_eq!(verdict(&good, "digests.required_any"), PolicyVerdict::Pass);
+    assert_eq!(verdict(&good, "digests.never_sole"), PolicyVerdict::Pass);
+    let legacy = run(&rule, &manifest(&["md5", "sha1"], None, &[]), &[], &[]);
+    assert_eq!(verdict(&legacy, "digests.required_any"), PolicyVerdict::Fail);
+    assert_eq!(verdict(&legacy, "digests.never_sole"), PolicyVerdict::Fail);
+    assert!(legacy.iter().any(|f| f.citation == "X art. 1"));
+}
+
+#[test]
+fn thresholds_count_principals_not_keys() {
+    let rule = policy(&keys("").replace("SEAL", "2"));
+    let m = manifest(&["sha256"], None, &[]);
+    // Ada's two keys are one principal.
+    let one_principal = run(&rule, &m, &sealed_by(ADA), &[ADA, ADA_SPARE]);
+    assert_eq!(verdict(&one_principal, "signatures.seal_threshold"), PolicyVerdict::Fail);
+    let two_principals = run(&rule, &m, &sealed_by(ADA), &[ADA, BOB]);
+    assert_eq!(verdict(&two_principals, "signatures.seal_threshold"), PolicyVerdict::Pass);
+    let stranger =
+        run(&policy(&keys("").replace("SEAL", "1")), &m, &sealed_by(ADA), &["cc".repeat(32).as_str()]);
+    assert_eq!(verdict(&stranger, "signatures.seal_threshold"), PolicyVerdict::Fail);
+}
+
+#[test]
+fn key_validity_windows_at_the_second() {
+    let m = manifest(&["sha256"], None, &[]);
+    // The seal is at 10:00:00; a key valid until 10:00:00 (exclusive) no longer counts.
+    let expired = policy(&keys(r#","valid_until":"2026-03-01T10:00:00+00:00""#).replace("SEAL", "1"));
+    assert_eq!(
+        verdict(&run(&expired, &m, &sealed_by(ADA), &[ADA]), "signatures.seal_threshold"),
+        PolicyVerdict::Fail
+    );
+    let still_valid = policy(&keys(r#","valid_until":"2026-03-01T10:00:01+00:00""#).replace("SEAL", "1"));
+    assert_eq!(
+        verdict(&run(&still_valid, &m, &sealed_by(ADA), &[ADA]), "signatures.seal_threshold"),
+        PolicyVerdict::Pass
+    );
+    let revoked = policy(&keys(r#","revoked_at":"2026-02-01T00:00:00+00:00""#).replace("SEAL", "1"));
+    let findings = run(&revoked, &m, &sealed_by(ADA), &[ADA]);
+    assert_eq!(verdict(&findings, "signatures.seal_threshold"), PolicyVerdict::Fail);
+    assert_eq!(verdict(&findings, "signatures.custody_signer"), PolicyVerdict::Fail);
+    let not_yet = policy(&keys(r#","valid_from":"2026-03-01T10:00:01+00:00""#).replace("SEAL", "1"));
+    assert_eq!(
+        verdict(&run(&not_yet, &m, &sealed_by(ADA), &[ADA]), "signatures.seal_threshold"),
+        PolicyVerdict::Fail
+    );
+}
+
+#[test]
+fn roles_per_action() {
+    let text = keys("").replace("SEAL", "1").replace(
+        r#""cite":"test"}"#,
+        r#""roles_per_action":{"accepted":["evidence_custodian"]},"cite":"test"}"#,
+    );
+    let rule = policy(&text);
+    let m = manifest(&["sha256"], None, &[]);
+    let mut events = sealed_by(ADA);
+    events.push(event(1, Action::Released, ADA, "2026-03-02T10:00:00+00:00"));
+    events.push(event(2, Action::Accepted, BOB, "2026-03-03T10:00:00+00:00"));
+    assert_eq!(verdict(&run(&rule, &m, &events, &[ADA]), "signatures.custody_signer"), PolicyVerdict::Pass);
+    events[2].actor.key_id = ADA.into();
+    let findings = run(&rule, &m, &events, &[ADA]);
+    assert_eq!(verdict(&findings, "signatures.roles"), PolicyVerdict::Fail);
+}
+
+#[test]
+fn custody_acceptance_gaps_and_start() {
+    let rule = policy(
+        r#","custody":{"max_gap_days":30,"require_acceptance":true,"start_with":["sealed"],"cite":"Y s. 2"}"#,
+    );
+    let m = manifest(&["sha256"], None, &[]);
+    let mut events = sealed_by(ADA);
+    events.push(event(1, Action::Released, ADA, "2026-03-31T10:00:00+00:00"));
+    // Exactly 30 days: allowed.
+    let pending = run(&rule, &m, &events, &[]);
+    assert_eq!(verdict(&pending, "custody.max_gap_days"), PolicyVerdict::Pass);
+    assert_eq!(verdict(&pending, "custody.require_acceptance"), PolicyVerdict::Fail);
+    assert_eq!(verdict(&pending, "custody.start_with"), PolicyVerdict::Pass);
+    events.push(event(2, Action::Accepted, BOB, "2026-05-01T10:00:01+00:00"));
+    let late = run(&rule, &m, &events, &[]);
+    assert_eq!(verdict(&late, "custody.require_acceptance"), PolicyVerdict::Pass);
+    assert_eq!(verdict(&late, "custody.max_gap_days"), PolicyVerdict::Fail, "31 days and a second");
+    let unsealed = run(&rule, &m, &events[1..], &[]);
+    assert_eq!(verdict(&unsealed, "custody.start_with"), PolicyVerdict::Fail);
+}
+
+#[test]
+fn legal_basis_per_category() {
+    let rule = policy(
+        r#","legal_basis":{"required":true,"per_category":{"content":["warrant","mla_request"],"subscriber":["production_order"]},"cite":"Budapest art. 18, 31"}"#,
+    );
+    let with_warrant =
+        run(&rule, &manifest(&["sha256"], Some(Category::Content), &["warrant:W-1"]), &[], &[]);
+    assert_eq!(verdict(&with_warrant, "legal_basis.per_category"), PolicyVerdict::Pass);
+    let only_order =
+        run(&rule, &manifest(&["sha256"], Some(Category::Content), &["production_order:P-1"]), &[], &[]);
+    assert_eq!(verdict(&only_order, "legal_basis.per_category"), PolicyVerdict::Fail);
+    let none = run(&rule, &manifest(&["sha256"], Some(Category::Subscriber), &[]), &[], &[]);
+    assert_eq!(verdict(&none, "legal_basis.required"), PolicyVerdict::Fail);
+    let uncategorised = run(&rule, &manifest(&["sha256"], None, &["warrant:W-1"]), &[], &[]);
+    assert_eq!(verdict(&uncategorised, "legal_basis.per_category"), PolicyVerdict::Warn);
+}
+
+#[test]
+fn absent_rules_are_not_applicable_and_unsupported_ones_fail() {
+    let empty = run(&policy(""), &manifest(&["sha256"], None, &[]), &[], &[]);
+    for rule in [
+        "digests.required_any",
+        "signatures.seal_threshold",
+        "custody",
+        "legal_basis",
+        "preservation",
+        "storage",
+        "retention",
+    ] {
+        assert_eq!(verdict(&empty, rule), PolicyVerdict::NotApplicable, "{rule}");
+    }
+    let preservation =
+        run(&policy(r#","preservation":{"max_days":90}"#), &manifest(&["sha256"], None, &[]), &[], &[]);
+    assert_eq!(verdict(&preservation, "preservation"), PolicyVerdict::Fail);
+}
+
+#[test]
+fn one_package_two_jurisdictions() {
+    let legacy = policy(r#","digests":{"required_any":["md5","sha1","sha256"],"cite":"legacy"}"#);
+    let strict = policy(
+        r#","digests":{"required_any":["sha256","sha512","blake3"],"never_sole":["md5","sha1"],"cite":"strict"},"custody":{"require_acceptance":true,"cite":"strict"}"#,
+    );
+    let m = manifest(&["md5", "sha1"], None, &[]);
+    let mut events = sealed_by(ADA);
+    events.push(event(1, Action::Released, ADA, "2026-03-02T10:00:00+00:00"));
+    let worst =
+        |f: &[PolicyFinding]| f.iter().map(|x| x.verdict).max().unwrap_or(PolicyVerdict::NotApplicable);
+    assert_eq!(worst(&run(&legacy, &m, &events, &[])), PolicyVerdict::Pass);
+    let judged = run(&strict, &m, &events, &[]);
+    assert_eq!(verdict(&judged, "digests.never_sole"), PolicyVerdict::Fail);
+    assert_eq!(verdict(&judged, "custody.require_acceptance"), PolicyVerdict::Fail);
+}
+
+#[test]
+fn policy_mistakes_are_explained() {
+    let duplicate = br#"{"custos_policy":1,"id":"a","id":"b","jurisdiction":"XA","name":"n","effective_from":"2026-01-01T00:00:00Z"}"#;
+    let error = Policy::parse(duplicate).expect_err("duplicate").to_string();
+    assert!(error.contains("duplicate key `id`") && error.contains("line 1"), "{error}");
+    let unknown = br#"{"custos_policy":1,"id":"a","jurisdiction":"XA","name":"n","effective_from":"2026-01-01T00:00:00Z","digest":{}}"#;
+    let error = Policy::parse(unknown).expect_err("unknown rule").to_string();
+    assert!(error.contains("unknown field `digest`"), "{error}");
+    let future = br#"{"custos_policy":2,"id":"a","jurisdiction":"XA","name":"n","effective_from":"2026-01-01T00:00:00Z"}"#;
+    assert!(Policy::parse(future).expect_err("version").to_string().contains("version 2"));
+    let bad_key = br#"{"custos_policy":1,"id":"a","jurisdiction":"XA","name":"n","effective_from":"2026-01-01T00:00:00Z","signatures":{"trusted_keys":[{"key_id":"XYZ","principal":"p"}],"cite":"c"}}"#;
+    let error = Policy::parse(bad_key).expect_err("key id").to_string();
+    assert!(error.contains("$.signatures.trusted_keys[0].key_id"), "{error}");
+}

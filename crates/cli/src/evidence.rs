@@ -10,7 +10,8 @@ use custos_manifest::custody::{verify_log, Action, NewEvent};
 use custos_manifest::findings::{overall, Finding, Verdict};
 use custos_manifest::keys::PublicKey;
 use custos_manifest::manifest::{Case, Category, LegalBasis};
-use custos_manifest::package::{add_event, seal, verify_with_evidence, SealRequest, Trust};
+use custos_manifest::package::{add_event, seal, verify_full, SealRequest, Trust};
+use custos_policy::{evaluate, Evidence, Policy, PolicyFinding, PolicyVerdict};
 use serde::Serialize;
 
 use crate::keygen::{load_public_key, load_signer};
@@ -281,6 +282,12 @@ pub struct VerifyArgs {
     /// Skip re-hashing the evidence bytes (says so in the report)
     #[arg(long)]
     pub fast: bool,
+    /// Also judge the package by a jurisdiction's policy (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Vec<PathBuf>,
+    /// Evaluate policies at this time (RFC 3339) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// Every finding as JSON
     #[arg(long)]
     pub json: bool,
@@ -291,18 +298,37 @@ struct Report<'a> {
     package: String,
     verdict: Verdict,
     findings: &'a [Finding],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    policies: Vec<PolicyReport>,
+}
+
+#[derive(Serialize)]
+struct PolicyReport {
+    id: String,
+    jurisdiction: String,
+    name: String,
+    verdict: PolicyVerdict,
+    findings: Vec<PolicyFinding>,
 }
 
 pub fn run_verify(args: VerifyArgs) -> Result<Status> {
     if !args.package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
         bail!("{} is not an evidence package (no custos/manifest.json)", args.package.display());
     }
+    let policies = args.policy.iter().map(|path| read_policy(path)).collect::<Result<Vec<Policy>>>()?;
+    let at = match &args.at {
+        Some(text) => custos_policy::time::parse_rfc3339(text)
+            .with_context(|| format!("--at {text}: not an RFC 3339 time"))?,
+        None => custos_policy::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or_default(),
+    };
     let mut keys = Vec::new();
     for path in &args.trust {
         if path.is_dir() {
             for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
                 let entry = entry?.path();
-                if entry.extension().is_some_and(|e| e == "pub") {
+                if entry.extension().is_some_and(|e| e == "pub")
+                    && !entry.to_string_lossy().ends_with(".minisign.pub")
+                {
                     keys.push(load_public_key(&entry)?);
                 }
             }
@@ -310,16 +336,119 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
             keys.push(load_public_key(path)?);
         }
     }
+    // A policy's trusted keys are trusted for it: take their key material from the package
+    // (the key id binds it), so that a court can verify with its policy alone.
+    let policy_key_ids: Vec<&str> = policies
+        .iter()
+        .filter_map(|p| p.signatures.as_ref())
+        .flat_map(|rule| rule.trusted_keys.iter().map(|k| k.key_id.as_str()))
+        .collect();
+    for (id, key) in custos_manifest::package::package_keys(&args.package) {
+        if policy_key_ids.contains(&id.as_str()) && !keys.iter().any(|k| k.id() == key.id()) {
+            keys.push(key);
+        }
+    }
     let trust = Trust { keys, allow_untrusted: args.allow_untrusted };
-    let findings = verify_with_evidence(&args.package, &trust, args.fast, args.evidence.as_deref());
-    let verdict = overall(&findings);
+    let verification = verify_full(&args.package, &trust, args.fast, args.evidence.as_deref());
+    let verdict = overall(&verification.findings);
+    let reports: Vec<PolicyReport> = policies
+        .iter()
+        .map(|policy| {
+            let findings = match &verification.manifest {
+                Some(manifest) => {
+                    let evidence = Evidence {
+                        manifest,
+                        events: &verification.events,
+                        manifest_signers: &verification.manifest_signers,
+                    };
+                    evaluate(policy, &evidence, at)
+                }
+                None => vec![PolicyFinding {
+                    policy: policy.id.clone(),
+                    rule: "integrity",
+                    verdict: PolicyVerdict::Fail,
+                    evidence: "no manifest signed by a trusted key: nothing to judge".into(),
+                    citation: String::new(),
+                }],
+            };
+            let worst = findings.iter().map(|f| f.verdict).max().unwrap_or(PolicyVerdict::NotApplicable);
+            PolicyReport {
+                id: policy.id.clone(),
+                jurisdiction: policy.jurisdiction.clone(),
+                name: policy.name.clone(),
+                verdict: worst,
+                findings,
+            }
+        })
+        .collect();
+    let policy_failed = reports.iter().any(|r| r.verdict == PolicyVerdict::Fail);
     if args.json {
-        let report = Report { package: args.package.display().to_string(), verdict, findings: &findings };
+        let report = Report {
+            package: args.package.display().to_string(),
+            verdict,
+            findings: &verification.findings,
+            policies: reports,
+        };
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_report(&args.package, &findings, verdict);
+        print_report(&args.package, &verification.findings, verdict);
+        if !reports.is_empty() {
+            print_matrix(&reports);
+        }
     }
-    Ok(if verdict == Verdict::Fail { Status::Failed } else { Status::Ok })
+    Ok(if verdict == Verdict::Fail || policy_failed { Status::Failed } else { Status::Ok })
+}
+
+fn read_policy(path: &Path) -> Result<Policy> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read the policy {}", path.display()))?;
+    Policy::parse(&bytes).with_context(|| format!("{} is not a valid policy", path.display()))
+}
+
+/// Rules × jurisdictions, then the reasons for everything that is not a pass.
+fn print_matrix(reports: &[PolicyReport]) {
+    let mut rules: Vec<&str> = Vec::new();
+    for report in reports {
+        for finding in &report.findings {
+            if !rules.contains(&finding.rule) {
+                rules.push(finding.rule);
+            }
+        }
+    }
+    let label = |v: PolicyVerdict| match v {
+        PolicyVerdict::Pass => "pass",
+        PolicyVerdict::Warn => "WARN",
+        PolicyVerdict::Fail => "FAIL",
+        PolicyVerdict::NotApplicable => "n.a.",
+    };
+    println!("\nPolicies (rules x jurisdictions)");
+    print!("{:<28}", "rule");
+    for report in reports {
+        print!(" {:<8}", report.jurisdiction);
+    }
+    println!();
+    for rule in &rules {
+        print!("{rule:<28}");
+        for report in reports {
+            let cell = report.findings.iter().filter(|f| f.rule == *rule).map(|f| f.verdict).max();
+            print!(" {:<8}", cell.map_or("-", label));
+        }
+        println!();
+    }
+    print!("{:<28}", "overall");
+    for report in reports {
+        print!(" {:<8}", label(report.verdict));
+    }
+    println!("\n");
+    for report in reports {
+        println!("{} ({}, {}): {}", report.jurisdiction, report.name, report.id, label(report.verdict));
+        for finding in
+            report.findings.iter().filter(|f| matches!(f.verdict, PolicyVerdict::Fail | PolicyVerdict::Warn))
+        {
+            let cite =
+                if finding.citation.is_empty() { String::new() } else { format!(" [{}]", finding.citation) };
+            println!("  {} {}: {}{cite}", label(finding.verdict), finding.rule, finding.evidence);
+        }
+    }
 }
 
 fn print_report(package: &Path, findings: &[Finding], verdict: Verdict) {
@@ -441,6 +570,54 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                 custos_manifest::export::MINISIGN_SIGNATURE_PATH,
                 public.id()
             );
+            Ok(Status::Ok)
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a policy file and explain any mistake with its JSON path, line and column
+    Check {
+        /// The policy
+        file: PathBuf,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run_policy(command: PolicyCommand) -> Result<Status> {
+    match command {
+        PolicyCommand::Check { file, json } => {
+            let policy = read_policy(&file)?;
+            let rules: Vec<&str> = [
+                ("digests", policy.digests.is_some()),
+                ("signatures", policy.signatures.is_some()),
+                ("custody", policy.custody.is_some()),
+                ("legal_basis", policy.legal_basis.is_some()),
+                ("preservation", policy.preservation.is_some()),
+                ("storage", policy.storage.is_some()),
+                ("retention", policy.retention.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(name, present)| present.then_some(name))
+            .collect();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "valid": true, "id": policy.id, "jurisdiction": policy.jurisdiction, "rules": rules })
+                );
+            } else {
+                println!(
+                    "{}: valid policy {} for {} ({}); rules: {}",
+                    file.display(),
+                    policy.id,
+                    policy.jurisdiction,
+                    policy.name,
+                    rules.join(", ")
+                );
+            }
             Ok(Status::Ok)
         }
     }

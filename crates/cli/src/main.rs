@@ -53,6 +53,9 @@ enum Command {
     Custody(evidence::CustodyCommand),
     /// Verify a package: its bytes, signatures, signers and custody chain.
     Verify(evidence::VerifyArgs),
+    /// Jurisdiction policies.
+    #[command(subcommand)]
+    Policy(evidence::PolicyCommand),
     /// Write files that other tools check: checksum lists, minisign signatures.
     #[command(subcommand)]
     Export(evidence::ExportCommand),
@@ -69,6 +72,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Custody(command) => evidence::run_custody(command),
         Command::Verify(args) => evidence::run_verify(args),
         Command::Export(command) => evidence::run_export(command),
+        Command::Policy(command) => evidence::run_policy(command),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -232,3 +232,76 @@ fn segments_name_the_damaged_range_of_a_sealed_item() {
         swapped.stdout
     );
 }
+
+/// One package, the three example jurisdictions, different verdicts for stated reasons.
+#[test]
+fn policies_judge_one_package_differently() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for name in ["rfc8032-test1", "rfc8032-test2"] {
+        for suffix in ["key", "pub"] {
+            std::fs::copy(
+                root.join(format!("docs/formats/vectors/keys/{name}.{suffix}")),
+                d.join(format!("{name}.{suffix}")),
+            )
+            .expect("copy key");
+        }
+    }
+    write(d, "disk.img", &noise(100_000, 2));
+    let sealed = custos_in(
+        d,
+        &[
+            "seal",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "P-1",
+            "--category",
+            "content",
+            "--legal-basis",
+            "warrant:W-1",
+            "--out",
+            "pkg",
+            "disk.img",
+        ],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    let policies: Vec<String> = ["xa-auria-legacy-court", "xb-borealia-strict", "xc-cascadia-mla"]
+        .iter()
+        .map(|p| root.join(format!("policies/examples/{p}.json")).display().to_string())
+        .collect();
+    let mut args = vec!["verify", "pkg", "--json"];
+    for policy in &policies {
+        args.extend(["--policy", policy.as_str()]);
+    }
+    let judged = custos_in(d, &args);
+    assert_eq!(judged.code, 1, "a failed policy fails the run: {}", judged.stdout);
+    let report: serde_json::Value = serde_json::from_str(&judged.stdout).expect("JSON");
+    assert_eq!(report["verdict"], "pass", "integrity itself is fine");
+    let verdicts: Vec<(String, String)> = report["policies"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .map(|p| {
+            (
+                p["jurisdiction"].as_str().unwrap_or("?").to_owned(),
+                p["verdict"].as_str().unwrap_or("?").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("XA".into(), "pass".into()), ("XB".into(), "fail".into()), ("XC".into(), "fail".into())]
+    );
+    let text =
+        custos_in(d, &args[..args.len()].iter().copied().filter(|a| *a != "--json").collect::<Vec<_>>());
+    assert!(text.stdout.contains("content data, which needs mla_request"), "{}", text.stdout);
+    assert!(text.stdout.contains("1 trusted principal(s) sealed"), "{}", text.stdout);
+    assert!(text.stdout.contains("[Fictional Borealia Digital Evidence Act art. 7"), "{}", text.stdout);
+
+    write(d, "bad.json", b"{\"custos_policy\":1,\n\"id\":\"a\",\n\"id\":\"b\"}");
+    let bad = custos_in(d, &["policy", "check", "bad.json"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("duplicate key `id`") && bad.stderr.contains("line 3"), "{}", bad.stderr);
+}

@@ -104,25 +104,19 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         (path("ada"), path("bob"), path("package"), path("package-tampered"));
     let (ada_pub, bob_pub) = (format!("{ada}.pub"), format!("{bob}.pub"));
     let evidence = images.join("evidence.raw").display().to_string();
-    if !args.json {
-        println!("\n== Two fictional key holders (unprotected keys, for the demo only) ==");
+    let policies = images.join("../policies/examples");
+    // The RFC 8032 test keys (public, never for evidence), which the example policies trust.
+    let source = images.join("../docs/formats/vectors/keys");
+    for (name, target) in [("rfc8032-test1", &ada), ("rfc8032-test2", &bob)] {
+        for suffix in ["key", "pub"] {
+            std::fs::copy(source.join(format!("{name}.{suffix}")), format!("{target}.{suffix}"))
+                .with_context(|| format!("cannot copy the test key {name}.{suffix}"))?;
+        }
     }
-    for (name, role, out) in
-        [("Ada Examiner", "examiner", &ada), ("Bob Custodian", "evidence_custodian", &bob)]
-    {
-        let made = run_words(&[
-            OsStr::new("keygen"),
-            OsStr::new("--name"),
-            OsStr::new(name),
-            OsStr::new("--role"),
-            OsStr::new(role),
-            OsStr::new("--jurisdiction"),
-            OsStr::new("DE"),
-            OsStr::new("--out"),
-            OsStr::new(out),
-            OsStr::new("--no-passphrase"),
-        ])?;
-        ok &= made == Status::Ok;
+    if !args.json {
+        println!(
+            "\n== Two fictional key holders: the public RFC 8032 test keys (never use them for evidence) =="
+        );
     }
     let package_steps = vec![
         Step {
@@ -176,6 +170,23 @@ pub fn run(args: DemoArgs) -> Result<Status> {
             words: words(&["verify", &package, "--trust", &ada_pub, "--trust", &bob_pub]),
             expect: Status::Ok,
         },
+        Step {
+            title: "Three fictional jurisdictions judge the same package by their own rules",
+            words: words(&[
+                "verify",
+                &package,
+                "--fast",
+                "--policy",
+                &policies.join("xa-auria-legacy-court.json").display().to_string(),
+                "--policy",
+                &policies.join("xb-borealia-strict.json").display().to_string(),
+                "--policy",
+                &policies.join("xc-cascadia-mla.json").display().to_string(),
+            ]),
+            // Auria accepts it; Borealia wants a second sealing principal; Cascadia wants an
+            // MLA request for content data. Different verdicts are the point.
+            expect: Status::Failed,
+        },
     ];
     ok &= run_steps(&package_steps, args.json)?;
     copy_dir(Path::new(&package), Path::new(&tampered_package)).context("cannot copy the package")?;
@@ -202,7 +213,7 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         println!("{}", serde_json::json!({ "demo": { "ok": ok } }));
     } else if ok {
         println!(
-            "\nDemo complete: every digest matched the independent tools, custody passed from Ada to Bob, and both tampered copies were caught."
+            "\nDemo complete: every digest matched the independent tools, custody passed from Ada to Bob, three jurisdictions judged the package differently, and both tampered copies were caught."
         );
     } else {
         println!("\nDemo FAILED: a step did not end as expected (see above).");

@@ -316,20 +316,140 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
         }
     }
 
-    for (rule, present) in [
-        ("preservation", policy.preservation.is_some()),
-        ("storage", policy.storage.is_some()),
-        ("retention", policy.retention.is_some()),
-    ] {
-        if present {
-            add(
-                rule,
-                PolicyVerdict::Fail,
-                "this version of Custos cannot evaluate this rule; it is not assumed to pass".into(),
-                "",
-            );
-        } else {
-            add(rule, PolicyVerdict::NotApplicable, format!("no {rule} rule"), "");
+    const DAY: i64 = 86_400;
+    let sealed_at = parse_rfc3339(&evidence.manifest.sealed_at);
+    match (&policy.preservation, sealed_at) {
+        (None, _) => add("preservation", PolicyVerdict::NotApplicable, "no preservation rule".into(), ""),
+        (Some(rule), None) => add(
+            "preservation.period",
+            PolicyVerdict::Fail,
+            "the sealing time cannot be read".into(),
+            &rule.cite,
+        ),
+        (Some(rule), Some(start)) => {
+            let period = i64::try_from(rule.max_days).unwrap_or(i64::MAX / DAY).saturating_mul(DAY);
+            let mut expires = start.saturating_add(period);
+            let mut problems = Vec::new();
+            // Renewals form a chain: each must come before the period it extends runs out.
+            for renewal in evidence.events.iter().filter(|e| e.action == Action::PreservationRenewed) {
+                let Some(time) = parse_rfc3339(&renewal.time) else { continue };
+                if !rule.renewable {
+                    problems.push(format!(
+                        "event {} renews a preservation this policy does not allow to be renewed",
+                        renewal.sequence
+                    ));
+                } else if time > expires {
+                    problems.push(format!(
+                        "event {} renews after the preservation had already expired",
+                        renewal.sequence
+                    ));
+                } else {
+                    expires = time.saturating_add(period);
+                }
+            }
+            // Preservation ends with the data's return or destruction, else it runs on.
+            let end = evidence
+                .events
+                .iter()
+                .filter(|e| matches!(e.action, Action::Destroyed | Action::Returned))
+                .filter_map(|e| parse_rfc3339(&e.time))
+                .min()
+                .unwrap_or(at);
+            let renewable = if rule.renewable { ", renewable" } else { "" };
+            let (verdict, text) = if !problems.is_empty() {
+                (PolicyVerdict::Fail, problems.join("; "))
+            } else if end > expires {
+                let over = (end - expires) as f64 / DAY as f64;
+                (
+                    PolicyVerdict::Fail,
+                    format!(
+                        "held {over:.1} days past the end of preservation (periods of {} days{renewable})",
+                        rule.max_days
+                    ),
+                )
+            } else {
+                (
+                    PolicyVerdict::Pass,
+                    format!(
+                        "within preservation; {:.1} days left (periods of {} days{renewable})",
+                        (expires - end) as f64 / DAY as f64,
+                        rule.max_days
+                    ),
+                )
+            };
+            add("preservation.period", verdict, text, &rule.cite);
+        }
+    }
+
+    match &policy.storage {
+        None => add("storage", PolicyVerdict::NotApplicable, "no storage rule".into(), ""),
+        Some(rule) => {
+            // Where custody was held: the jurisdiction of each custodian, from their key file.
+            for event in evidence.events {
+                let subject =
+                    format!("event {} ({:?} by {})", event.sequence, event.action, event.actor.name);
+                let (verdict, text) = match &event.actor.jurisdiction {
+                    Some(country) if rule.allowed_countries.contains(country) => {
+                        (PolicyVerdict::Pass, format!("{subject}: held in {country}"))
+                    }
+                    Some(country) => (
+                        PolicyVerdict::Fail,
+                        format!(
+                            "{subject}: held in {country}; allowed: {}",
+                            rule.allowed_countries.join(", ")
+                        ),
+                    ),
+                    None => (
+                        PolicyVerdict::Fail,
+                        format!("{subject}: the custodian's jurisdiction is not recorded"),
+                    ),
+                };
+                add("storage.allowed_countries", verdict, text, &rule.cite);
+            }
+        }
+    }
+
+    match (&policy.retention, sealed_at) {
+        (None, _) => add("retention", PolicyVerdict::NotApplicable, "no retention rule".into(), ""),
+        (Some(rule), None) => add(
+            "retention.max_days",
+            PolicyVerdict::Fail,
+            "the sealing time cannot be read".into(),
+            &rule.cite,
+        ),
+        (Some(rule), Some(start)) => {
+            let disposed = evidence
+                .events
+                .iter()
+                .filter(|e| matches!(e.action, Action::Destroyed | Action::Returned))
+                .filter_map(|e| parse_rfc3339(&e.time))
+                .min();
+            for item in &evidence.manifest.items {
+                let Some(limit) = item.category.and_then(|c| rule.max_days.get(category_name(c))) else {
+                    continue;
+                };
+                let deadline =
+                    start.saturating_add(i64::try_from(*limit).unwrap_or(i64::MAX / DAY).saturating_mul(DAY));
+                let (verdict, text) = match disposed {
+                    Some(time) if time <= deadline => {
+                        (PolicyVerdict::Pass, format!("{} disposed of within {limit} days", item.path))
+                    }
+                    Some(_) => (
+                        PolicyVerdict::Fail,
+                        format!("{} disposed of after the {limit}-day limit", item.path),
+                    ),
+                    None if at <= deadline => (
+                        PolicyVerdict::Pass,
+                        format!("{} held {:.1} of {limit} days", item.path, (at - start) as f64 / DAY as f64),
+                    ),
+                    None if rule.disposal_required => (
+                        PolicyVerdict::Fail,
+                        format!("{} held past its {limit}-day limit and no disposal is recorded", item.path),
+                    ),
+                    None => (PolicyVerdict::Warn, format!("{} held past its {limit}-day limit", item.path)),
+                };
+                add("retention.max_days", verdict, text, &rule.cite);
+            }
         }
     }
     findings

@@ -4,8 +4,8 @@
 //! (`docs/formats/policy.md`). The evaluator turns a verified package (its signed manifest,
 //! its verified custody events and the keys that validly signed the manifest) and an
 //! evaluation time into findings, one or more per rule, each with the rule's citation. A
-//! rule the policy leaves out is `not_applicable`; a rule this version cannot evaluate
-//! fails rather than passing silently.
+//! rule the policy leaves out is `not_applicable`, never a silent pass; a rule this version
+//! does not know is refused when the policy is read.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -62,15 +62,52 @@ pub struct Policy {
     /// Legal authority per data category.
     #[serde(default)]
     pub legal_basis: Option<LegalBasisRule>,
-    /// Expedited preservation periods (not evaluated by this version: fails if present).
+    /// Expedited preservation periods and their renewals.
     #[serde(default)]
-    pub preservation: Option<serde_json::Value>,
-    /// Allowed storage countries (not evaluated by this version: fails if present).
+    pub preservation: Option<PreservationRule>,
+    /// Where custody may be held.
     #[serde(default)]
-    pub storage: Option<serde_json::Value>,
-    /// Retention limits (not evaluated by this version: fails if present).
+    pub storage: Option<StorageRule>,
+    /// How long data of each category may be kept.
     #[serde(default)]
-    pub retention: Option<serde_json::Value>,
+    pub retention: Option<RetentionRule>,
+}
+
+/// Expedited preservation (modelled on the Budapest Convention art. 16: up to 90 days,
+/// renewable).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreservationRule {
+    /// Length of one preservation period, from sealing or from the last renewal.
+    pub max_days: u64,
+    /// Whether `preservation_renewed` events may extend it (each must come before expiry).
+    #[serde(default)]
+    pub renewable: bool,
+    /// What the rule is modelled on.
+    pub cite: String,
+}
+
+/// Data localisation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageRule {
+    /// ISO 3166-1 alpha-2 codes where custody may be held.
+    pub allowed_countries: Vec<String>,
+    /// What the rule is modelled on.
+    pub cite: String,
+}
+
+/// Retention limits.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    /// For `content`, `traffic`, `subscriber`: the most days data may be kept after sealing.
+    pub max_days: BTreeMap<String, u64>,
+    /// Whether a `destroyed` or `returned` event must follow once the limit is reached.
+    #[serde(default)]
+    pub disposal_required: bool,
+    /// What the rule is modelled on.
+    pub cite: String,
 }
 
 /// Accepted digests.

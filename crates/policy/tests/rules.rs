@@ -43,7 +43,7 @@ fn event(sequence: u64, action: Action, key: &str, time: &str) -> Event {
             name: key[..3].into(),
             role: "examiner".into(),
             organisation: None,
-            jurisdiction: None,
+            jurisdiction: Some("XA".into()),
         },
         action,
         location: None,
@@ -71,8 +71,18 @@ fn keys(extra: &str) -> String {
 }
 
 fn run(policy: &Policy, manifest: &Manifest, events: &[Event], signers: &[&str]) -> Vec<PolicyFinding> {
+    run_at(policy, manifest, events, signers, "2026-06-01T00:00:00+00:00")
+}
+
+fn run_at(
+    policy: &Policy,
+    manifest: &Manifest,
+    events: &[Event],
+    signers: &[&str],
+    at: &str,
+) -> Vec<PolicyFinding> {
     let signers: Vec<String> = signers.iter().map(|s| (*s).to_owned()).collect();
-    let at = custos_policy::time::parse_rfc3339("2026-06-01T00:00:00+00:00").expect("time");
+    let at = custos_policy::time::parse_rfc3339(at).expect("time");
     evaluate(policy, &Evidence { manifest, events, manifest_signers: &signers }, at)
 }
 
@@ -198,7 +208,7 @@ fn legal_basis_per_category() {
 }
 
 #[test]
-fn absent_rules_are_not_applicable_and_unsupported_ones_fail() {
+fn absent_rules_are_not_applicable() {
     let empty = run(&policy(""), &manifest(&["sha256"], None, &[]), &[], &[]);
     for rule in [
         "digests.required_any",
@@ -211,9 +221,89 @@ fn absent_rules_are_not_applicable_and_unsupported_ones_fail() {
     ] {
         assert_eq!(verdict(&empty, rule), PolicyVerdict::NotApplicable, "{rule}");
     }
-    let preservation =
-        run(&policy(r#","preservation":{"max_days":90}"#), &manifest(&["sha256"], None, &[]), &[], &[]);
-    assert_eq!(verdict(&preservation, "preservation"), PolicyVerdict::Fail);
+}
+
+/// Sealed 2026-03-01T10:00:00; 90 days later is 2026-05-30T10:00:00.
+#[test]
+fn preservation_day_90_versus_91_and_renewals() {
+    let renewable =
+        policy(r#","preservation":{"max_days":90,"renewable":true,"cite":"Budapest art. 16(2)"}"#);
+    let m = manifest(&["sha256"], None, &[]);
+    let sealed = sealed_by(ADA);
+    let on_day_90 = run_at(&renewable, &m, &sealed, &[], "2026-05-30T10:00:00+00:00");
+    assert_eq!(verdict(&on_day_90, "preservation.period"), PolicyVerdict::Pass);
+    let a_second_later = run_at(&renewable, &m, &sealed, &[], "2026-05-30T10:00:01+00:00");
+    assert_eq!(verdict(&a_second_later, "preservation.period"), PolicyVerdict::Fail);
+
+    let mut renewed = sealed.clone();
+    renewed.push(event(1, Action::PreservationRenewed, ADA, "2026-05-29T10:00:00+00:00"));
+    let on_day_91 = run_at(&renewable, &m, &renewed, &[], "2026-05-31T10:00:00+00:00");
+    assert_eq!(verdict(&on_day_91, "preservation.period"), PolicyVerdict::Pass);
+
+    let mut too_late = sealed.clone();
+    too_late.push(event(1, Action::PreservationRenewed, ADA, "2026-05-31T10:00:00+00:00"));
+    let findings = run_at(&renewable, &m, &too_late, &[], "2026-06-01T10:00:00+00:00");
+    assert!(
+        findings.iter().any(|f| f.rule == "preservation.period" && f.evidence.contains("already expired")),
+        "{findings:#?}"
+    );
+
+    let fixed = policy(r#","preservation":{"max_days":90,"cite":"fixed"}"#);
+    let findings = run_at(&fixed, &m, &renewed, &[], "2026-05-31T10:00:00+00:00");
+    assert_eq!(verdict(&findings, "preservation.period"), PolicyVerdict::Fail);
+
+    // Returned in time: preservation ended there.
+    let mut returned = sealed.clone();
+    returned.push(event(1, Action::Returned, ADA, "2026-04-01T10:00:00+00:00"));
+    assert_eq!(
+        verdict(&run_at(&fixed, &m, &returned, &[], "2027-01-01T00:00:00+00:00"), "preservation.period"),
+        PolicyVerdict::Pass
+    );
+}
+
+#[test]
+fn storage_allowed_countries() {
+    let m = manifest(&["sha256"], None, &[]);
+    let mut events = sealed_by(ADA);
+    let home = policy(r#","storage":{"allowed_countries":["XA"],"cite":"localisation"}"#);
+    assert_eq!(verdict(&run(&home, &m, &events, &[]), "storage.allowed_countries"), PolicyVerdict::Pass);
+    events.push(event(1, Action::Accessed, BOB, "2026-03-02T10:00:00+00:00"));
+    events[1].actor.jurisdiction = Some("XB".into());
+    let findings = run(&home, &m, &events, &[]);
+    assert!(
+        findings.iter().any(|f| f.verdict == PolicyVerdict::Fail && f.evidence.contains("held in XB")),
+        "{findings:#?}"
+    );
+    events[1].actor.jurisdiction = None;
+    assert_eq!(verdict(&run(&home, &m, &events, &[]), "storage.allowed_countries"), PolicyVerdict::Fail);
+}
+
+#[test]
+fn retention_limits_and_disposal() {
+    let rule = policy(
+        r#","retention":{"max_days":{"traffic":30},"disposal_required":true,"cite":"data minimisation"}"#,
+    );
+    let m = manifest(&["sha256"], Some(Category::Traffic), &[]);
+    let sealed = sealed_by(ADA);
+    assert_eq!(
+        verdict(&run_at(&rule, &m, &sealed, &[], "2026-03-31T10:00:00+00:00"), "retention.max_days"),
+        PolicyVerdict::Pass
+    );
+    assert_eq!(
+        verdict(&run_at(&rule, &m, &sealed, &[], "2026-03-31T10:00:01+00:00"), "retention.max_days"),
+        PolicyVerdict::Fail
+    );
+    let mut destroyed = sealed.clone();
+    destroyed.push(event(1, Action::Destroyed, ADA, "2026-03-20T10:00:00+00:00"));
+    assert_eq!(
+        verdict(&run_at(&rule, &m, &destroyed, &[], "2027-01-01T00:00:00+00:00"), "retention.max_days"),
+        PolicyVerdict::Pass
+    );
+    let content = manifest(&["sha256"], Some(Category::Content), &[]);
+    assert!(
+        run(&rule, &content, &sealed, &[]).iter().all(|f| f.rule != "retention.max_days"),
+        "no limit for content"
+    );
 }
 
 #[test]

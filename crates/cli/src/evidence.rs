@@ -298,20 +298,59 @@ struct Report<'a> {
     package: String,
     verdict: Verdict,
     findings: &'a [Finding],
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    policies: Vec<PolicyReport>,
+    #[serde(skip_serializing_if = "<[PolicyReport]>::is_empty")]
+    policies: &'a [PolicyReport],
 }
 
+/// One policy's verdict and findings.
 #[derive(Serialize)]
-struct PolicyReport {
-    id: String,
-    jurisdiction: String,
-    name: String,
-    verdict: PolicyVerdict,
-    findings: Vec<PolicyFinding>,
+pub struct PolicyReport {
+    pub id: String,
+    pub jurisdiction: String,
+    pub name: String,
+    pub verdict: PolicyVerdict,
+    pub findings: Vec<PolicyFinding>,
+}
+
+/// What verification and the policies concluded.
+pub struct Judgement {
+    pub verification: custos_manifest::package::Verification,
+    pub verdict: Verdict,
+    pub policies: Vec<PolicyReport>,
+}
+
+impl Judgement {
+    pub fn status(&self) -> Status {
+        let policy_failed = self.policies.iter().any(|r| r.verdict == PolicyVerdict::Fail);
+        if self.verdict == Verdict::Fail || policy_failed {
+            Status::Failed
+        } else {
+            Status::Ok
+        }
+    }
 }
 
 pub fn run_verify(args: VerifyArgs) -> Result<Status> {
+    let judgement = judge(&args)?;
+    if args.json {
+        let report = Report {
+            package: args.package.display().to_string(),
+            verdict: judgement.verdict,
+            findings: &judgement.verification.findings,
+            policies: &judgement.policies,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&args.package, &judgement.verification.findings, judgement.verdict);
+        if !judgement.policies.is_empty() {
+            print_matrix(&judgement.policies);
+        }
+    }
+    Ok(judgement.status())
+}
+
+/// Verifies the package and evaluates every policy on what verification established.
+pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
     if !args.package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
         bail!("{} is not an evidence package (no custos/manifest.json)", args.package.display());
     }
@@ -381,22 +420,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
             }
         })
         .collect();
-    let policy_failed = reports.iter().any(|r| r.verdict == PolicyVerdict::Fail);
-    if args.json {
-        let report = Report {
-            package: args.package.display().to_string(),
-            verdict,
-            findings: &verification.findings,
-            policies: reports,
-        };
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_report(&args.package, &verification.findings, verdict);
-        if !reports.is_empty() {
-            print_matrix(&reports);
-        }
-    }
-    Ok(if verdict == Verdict::Fail || policy_failed { Status::Failed } else { Status::Ok })
+    Ok(Judgement { verification, verdict, policies: reports })
 }
 
 fn read_policy(path: &Path) -> Result<Policy> {

@@ -10,6 +10,7 @@ mod jobs;
 mod keygen;
 mod progress;
 mod render;
+mod report;
 mod size;
 
 use std::io;
@@ -53,6 +54,8 @@ enum Command {
     Custody(evidence::CustodyCommand),
     /// Verify a package: its bytes, signatures, signers and custody chain.
     Verify(evidence::VerifyArgs),
+    /// Write a self-contained HTML report for a court (the same checks as verify).
+    Report(report::ReportArgs),
     /// Jurisdiction policies.
     #[command(subcommand)]
     Policy(evidence::PolicyCommand),
@@ -73,6 +76,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Verify(args) => evidence::run_verify(args),
         Command::Export(command) => evidence::run_export(command),
         Command::Policy(command) => evidence::run_policy(command),
+        Command::Report(args) => report::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

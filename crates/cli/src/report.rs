@@ -95,9 +95,9 @@ pub fn render(package: &Path, judgement: &Judgement) -> String {
         esc(&case)
     );
     let _ = write!(html, "<h1>Evidence report: case {}</h1>\n<p class=\"note\">Package <code>{}</code>, checked by custos {} on {}.</p>\n", esc(&case), esc(&package.display().to_string()), env!("CARGO_PKG_VERSION"), esc(&custos_manifest::time::now_rfc3339()));
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<p>Integrity: <span id=\"integrity-verdict\" class=\"verdict {class}\">{word}</span></p>\n"
+        "<p>Integrity: <span id=\"integrity-verdict\" class=\"verdict {class}\">{word}</span></p>"
     );
 
     if let Some(manifest) = manifest {
@@ -127,9 +127,9 @@ pub fn render(package: &Path, judgement: &Judgement) -> String {
                 .map(|(a, d)| format!("{}: <span class=\"mono\">{}</span><br>", esc(a), esc(d)))
                 .collect();
             let category = item.category.map(|c| format!("{c:?}").to_lowercase()).unwrap_or_default();
-            let _ = write!(
+            let _ = writeln!(
                 html,
-                "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td><td>{digests}</td></tr>\n",
+                "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td><td>{digests}</td></tr>",
                 esc(&item.path),
                 if item.reference { " (kept outside the package)" } else { "" },
                 item.size,
@@ -166,9 +166,9 @@ pub fn render(package: &Path, judgement: &Judgement) -> String {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{who}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{who}</td><td>{}</td></tr>",
             event.sequence,
             esc(&event.time),
             esc(&action),
@@ -181,14 +181,14 @@ pub fn render(package: &Path, judgement: &Judgement) -> String {
     let problems: Vec<&Finding> =
         judgement.verification.findings.iter().filter(|f| f.verdict != Verdict::Pass).collect();
     let passed = judgement.verification.findings.len() - problems.len();
-    let _ = write!(html, "<p>{passed} checks passed.</p>\n");
+    let _ = writeln!(html, "<p>{passed} checks passed.</p>");
     if !problems.is_empty() {
         html.push_str("<table><tr><th>Verdict</th><th>Check</th><th>Subject</th><th>Detail</th></tr>\n");
         for finding in problems {
             let (word, class) = integrity_word(finding.verdict);
-            let _ = write!(
+            let _ = writeln!(
                 html,
-                "<tr><td class=\"{class}\">{word}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
+                "<tr><td class=\"{class}\">{word}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
                 esc(finding.check),
                 esc(&finding.subject),
                 esc(&finding.detail)
@@ -207,9 +207,9 @@ pub fn render(package: &Path, judgement: &Judgement) -> String {
             );
             for finding in policy.findings.iter().filter(|f| f.verdict != PolicyVerdict::NotApplicable) {
                 let (word, class) = policy_word(finding.verdict);
-                let _ = write!(
+                let _ = writeln!(
                     html,
-                    "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td><td>{}</td></tr>\n",
+                    "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td><td>{}</td></tr>",
                     esc(finding.rule),
                     esc(&finding.evidence),
                     esc(&finding.citation)

@@ -305,3 +305,57 @@ fn policies_judge_one_package_differently() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("duplicate key `id`") && bad.stderr.contains("line 3"), "{}", bad.stderr);
 }
+
+/// An authority signs a registry with `custos policy sign`; a policy that recognises the
+/// registry trusts its keys; an unsigned or edited registry makes the policy unusable.
+#[test]
+fn signed_registries_carry_trust_across_borders() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for name in ["rfc8032-test1", "rfc8032-test2"] {
+        for suffix in ["key", "pub"] {
+            std::fs::copy(
+                root.join(format!("docs/formats/vectors/keys/{name}.{suffix}")),
+                d.join(format!("{name}.{suffix}")),
+            )
+            .expect("copy key");
+        }
+    }
+    write(d, "disk.img", &noise(10_000, 3));
+    assert_eq!(
+        custos_in(d, &["seal", "--key", "rfc8032-test1", "--case", "X-1", "--out", "pkg", "disk.img"]).code,
+        0
+    );
+    let field = |file: &str, name: &str| {
+        let text = std::fs::read_to_string(d.join(file)).expect("key file");
+        text.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_owned)).expect("field")
+    };
+    let examiner = field("rfc8032-test1.pub", "key-id");
+    let (issuer_id, issuer_key) =
+        (field("rfc8032-test2.pub", "key-id"), field("rfc8032-test2.pub", "public-key"));
+    write(d, "registry.json", format!(r#"{{"custos_key_registry":1,"id":"xb-2026","issuer":"Borealia accreditation office (fictional)","jurisdiction":"XB","issued_at":"2026-01-01T00:00:00Z","keys":[{{"key_id":"{examiner}","principal":"Ada (accredited in XB)","roles":["examiner"]}}]}}"#).as_bytes());
+    write(d, "policy.json", format!(r#"{{"custos_policy":1,"id":"xa-recognition","jurisdiction":"XA","name":"Auria","effective_from":"2026-01-01T00:00:00Z","signatures":{{"registries":[{{"path":"registry.json","issuer_key_id":"{issuer_id}","issuer_public_key":"{issuer_key}"}}],"cite":"fictional mutual recognition treaty art. 2"}}}}"#).as_bytes());
+
+    let unsigned = custos_in(d, &["verify", "pkg", "--policy", "policy.json"]);
+    assert_eq!(unsigned.code, 2, "{}", unsigned.stdout);
+    assert!(unsigned.stderr.contains("registry.json.sig"), "{}", unsigned.stderr);
+
+    let signed = custos_in(d, &["policy", "sign", "registry.json", "--key", "rfc8032-test2"]);
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    let judged = custos_in(d, &["verify", "pkg", "--policy", "policy.json", "--json"]);
+    assert_eq!(judged.code, 0, "{}", judged.stdout);
+    assert!(
+        judged.stdout.contains("1 trusted principal(s) sealed (Ada (accredited in XB))"),
+        "{}",
+        judged.stdout
+    );
+
+    let text = std::fs::read_to_string(d.join("registry.json"))
+        .expect("registry")
+        .replace("examiner\"]", "examiner\",\"judge\"]");
+    std::fs::write(d.join("registry.json"), text).expect("edit");
+    let edited = custos_in(d, &["verify", "pkg", "--policy", "policy.json"]);
+    assert_eq!(edited.code, 2);
+    assert!(edited.stderr.contains("not validly signed by its issuer"), "{}", edited.stderr);
+}

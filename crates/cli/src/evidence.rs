@@ -380,7 +380,7 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
     let policy_key_ids: Vec<&str> = policies
         .iter()
         .filter_map(|p| p.signatures.as_ref())
-        .flat_map(|rule| rule.trusted_keys.iter().map(|k| k.key_id.as_str()))
+        .flat_map(|rule| rule.all_trusted_keys().map(|k| k.key_id.as_str()))
         .collect();
     for (id, key) in custos_manifest::package::package_keys(&args.package) {
         if policy_key_ids.contains(&id.as_str()) && !keys.iter().any(|k| k.id() == key.id()) {
@@ -424,8 +424,7 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
 }
 
 fn read_policy(path: &Path) -> Result<Policy> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the policy {}", path.display()))?;
-    Policy::parse(&bytes).with_context(|| format!("{} is not a valid policy", path.display()))
+    Policy::load(path).with_context(|| format!("{} is not a usable policy", path.display()))
 }
 
 /// Rules × jurisdictions, then the reasons for everything that is not a pass.
@@ -601,6 +600,13 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
+    /// Sign a policy or key registry: writes FILE.sig (the detached signature format)
+    Sign {
+        /// The policy or registry
+        file: PathBuf,
+        #[command(flatten)]
+        signer: SignerArgs,
+    },
     /// Check a policy file and explain any mistake with its JSON path, line and column
     Check {
         /// The policy
@@ -613,6 +619,41 @@ pub enum PolicyCommand {
 
 pub fn run_policy(command: PolicyCommand) -> Result<Status> {
     match command {
+        PolicyCommand::Sign { file, signer } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let document: serde_json::Value = custos_manifest::strict_json::parse(&bytes)
+                .with_context(|| format!("{} is not strict JSON", file.display()))?;
+            let payload_type = if document.get("custos_key_registry").is_some() {
+                custos_policy::registry::REGISTRY_PAYLOAD_TYPE
+            } else if document.get("custos_policy").is_some() {
+                read_policy(&file)?;
+                custos_policy::registry::POLICY_PAYLOAD_TYPE
+            } else {
+                bail!("{} is neither a policy nor a key registry", file.display());
+            };
+            let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
+            let signature_path = PathBuf::from(format!("{}.sig", file.display()));
+            let mut signatures = match std::fs::read(&signature_path) {
+                Ok(existing) => custos_manifest::envelope::SignatureFile::parse(&existing)?,
+                Err(_) => custos_manifest::envelope::SignatureFile::new(payload_type),
+            };
+            if signatures.payload_type != payload_type {
+                bail!("{} holds signatures of another kind of document", signature_path.display());
+            }
+            // Co-signing adds a signature; the existing ones stay.
+            signatures.sign(&secret, &bytes);
+            std::fs::write(&signature_path, signatures.to_bytes())
+                .with_context(|| format!("cannot write {}", signature_path.display()))?;
+            println!(
+                "signed {} as {} ({}); {} signature(s) in {}",
+                file.display(),
+                public.owner.name,
+                public.id(),
+                signatures.signatures.len(),
+                signature_path.display()
+            );
+            Ok(Status::Ok)
+        }
         PolicyCommand::Check { file, json } => {
             let policy = read_policy(&file)?;
             let rules: Vec<&str> = [

@@ -6,7 +6,7 @@ use custos_manifest::custody::{Action, Event};
 use custos_manifest::manifest::{Category, Manifest};
 use serde::Serialize;
 
-use crate::policy::{Policy, TrustedKey};
+use crate::policy::{Policy, SignatureRule, TrustedKey};
 use crate::time::parse_rfc3339;
 
 /// A rule's conclusion.
@@ -131,7 +131,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             let mut principals = BTreeSet::new();
             let mut refused = Vec::new();
             for signer in evidence.manifest_signers {
-                match trusted_at(&rule.trusted_keys, signer, sealed_at) {
+                match trusted_at(rule, signer, sealed_at) {
                     Ok(key) => {
                         principals.insert(key.principal.clone());
                     }
@@ -155,7 +155,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                 let time = parse_rfc3339(&event.time);
                 let subject =
                     format!("event {} ({:?} by {})", event.sequence, event.action, event.actor.name);
-                match trusted_at(&rule.trusted_keys, &event.actor.key_id, time) {
+                match trusted_at(rule, &event.actor.key_id, time) {
                     Err(reason) => add(
                         "signatures.custody_signer",
                         PolicyVerdict::Fail,
@@ -456,9 +456,16 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
 }
 
 /// The trusted key with this id, if the policy trusted it at `time`.
-fn trusted_at<'a>(keys: &'a [TrustedKey], key_id: &str, time: Option<i64>) -> Result<&'a TrustedKey, String> {
-    let key =
-        keys.iter().find(|k| k.key_id == key_id).ok_or_else(|| "not a key this policy trusts".to_owned())?;
+fn trusted_at<'a>(
+    rule: &'a SignatureRule,
+    key_id: &str,
+    time: Option<i64>,
+) -> Result<&'a TrustedKey, String> {
+    // A key listed both directly and in a registry: the direct entry, listed first, decides.
+    let key = rule
+        .all_trusted_keys()
+        .find(|k| k.key_id == key_id)
+        .ok_or_else(|| "not a key this policy trusts (directly or through a verified registry)".to_owned())?;
     let time = time.ok_or("the time of signing cannot be read")?;
     let bound = |t: &Option<String>| t.as_deref().and_then(parse_rfc3339);
     if bound(&key.valid_from).is_some_and(|from| time < from) {

@@ -11,6 +11,7 @@
 
 mod evaluate;
 mod policy;
+pub mod registry;
 pub mod time;
 
 pub use evaluate::{evaluate, Evidence, PolicyFinding, PolicyVerdict};

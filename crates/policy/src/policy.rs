@@ -26,6 +26,14 @@ pub enum PolicyError {
     /// A version this build does not know.
     #[error("unsupported policy format version {0} (this version of Custos reads version 1)")]
     UnsupportedVersion(u64),
+    /// A key registry that cannot be read or whose signature does not verify.
+    #[error("key registry {path}: {message}")]
+    Registry {
+        /// The registry file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A value that parses but cannot be right.
     #[error("{path}: {message}")]
     Invalid {
@@ -150,8 +158,15 @@ pub struct TrustedKey {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignatureRule {
-    /// The keys this jurisdiction trusts.
+    /// The keys this jurisdiction trusts directly.
+    #[serde(default)]
     pub trusted_keys: Vec<TrustedKey>,
+    /// Signed key registries of other authorities whose keys this jurisdiction recognises.
+    #[serde(default)]
+    pub registries: Vec<RegistryRef>,
+    /// Keys taken from verified registries by [`Policy::load`]; not part of the document.
+    #[serde(skip)]
+    pub registry_keys: Vec<TrustedKey>,
     /// Distinct principals that must have signed the manifest (default 1).
     #[serde(default = "one")]
     pub seal_threshold: u64,
@@ -164,6 +179,26 @@ pub struct SignatureRule {
 
 fn one() -> u64 {
     1
+}
+
+/// A key registry the policy recognises, and the key its issuer signs it with.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryRef {
+    /// The registry file, relative to the policy file; its signatures are in `PATH.sig`.
+    pub path: String,
+    /// The issuing authority's key id.
+    pub issuer_key_id: String,
+    /// The issuing authority's raw Ed25519 public key, standard base64; its SHA-256 must be
+    /// `issuer_key_id`.
+    pub issuer_public_key: String,
+}
+
+impl SignatureRule {
+    /// Every key the rule trusts: its own, then those of verified registries.
+    pub fn all_trusted_keys(&self) -> impl Iterator<Item = &TrustedKey> {
+        self.trusted_keys.iter().chain(&self.registry_keys)
+    }
 }
 
 /// Continuity of custody.

@@ -239,15 +239,7 @@ fn policies_judge_one_package_differently() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for name in ["rfc8032-test1", "rfc8032-test2"] {
-        for suffix in ["key", "pub"] {
-            std::fs::copy(
-                root.join(format!("docs/formats/vectors/keys/{name}.{suffix}")),
-                d.join(format!("{name}.{suffix}")),
-            )
-            .expect("copy key");
-        }
-    }
+    support::copy_test_keys(d);
     write(d, "disk.img", &noise(100_000, 2));
     let sealed = custos_in(
         d,
@@ -312,16 +304,7 @@ fn policies_judge_one_package_differently() {
 fn signed_registries_carry_trust_across_borders() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for name in ["rfc8032-test1", "rfc8032-test2"] {
-        for suffix in ["key", "pub"] {
-            std::fs::copy(
-                root.join(format!("docs/formats/vectors/keys/{name}.{suffix}")),
-                d.join(format!("{name}.{suffix}")),
-            )
-            .expect("copy key");
-        }
-    }
+    support::copy_test_keys(d);
     write(d, "disk.img", &noise(10_000, 3));
     assert_eq!(
         custos_in(d, &["seal", "--key", "rfc8032-test1", "--case", "X-1", "--out", "pkg", "disk.img"]).code,

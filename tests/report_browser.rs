@@ -22,15 +22,7 @@ fn the_report_renders_in_chromium_with_every_verdict() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for name in ["rfc8032-test1", "rfc8032-test2"] {
-        for suffix in ["key", "pub"] {
-            std::fs::copy(
-                root.join(format!("docs/formats/vectors/keys/{name}.{suffix}")),
-                d.join(format!("{name}.{suffix}")),
-            )
-            .expect("copy key");
-        }
-    }
+    support::copy_test_keys(d);
     write(d, "disk.img", &noise(50_000, 1));
     let sealed = custos_in(
         d,

@@ -104,3 +104,15 @@ pub fn external(dir: &Path, program: &Path, args: &[&str]) -> String {
     assert_eq!(result.code, 0, "{} {:?} failed: {}", program.display(), args, result.stderr);
     result.stdout
 }
+
+/// Copies the public RFC 8032 test keys (`rfc8032-test1` and `-test2`, `.key` and `.pub`,
+/// the keys the example policies trust) into `dir`.
+pub fn copy_test_keys(dir: &Path) {
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/formats/vectors/keys");
+    for name in ["rfc8032-test1", "rfc8032-test2"] {
+        for suffix in ["key", "pub"] {
+            let file = format!("{name}.{suffix}");
+            std::fs::copy(keys.join(&file), dir.join(&file)).expect("copy a test key");
+        }
+    }
+}

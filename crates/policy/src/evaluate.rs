@@ -348,13 +348,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                 }
             }
             // Preservation ends with the data's return or destruction, else it runs on.
-            let end = evidence
-                .events
-                .iter()
-                .filter(|e| matches!(e.action, Action::Destroyed | Action::Returned))
-                .filter_map(|e| parse_rfc3339(&e.time))
-                .min()
-                .unwrap_or(at);
+            let end = first_disposal(evidence.events).unwrap_or(at);
             let renewable = if rule.renewable { ", renewable" } else { "" };
             let (verdict, text) = if !problems.is_empty() {
                 (PolicyVerdict::Fail, problems.join("; "))
@@ -418,12 +412,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             &rule.cite,
         ),
         (Some(rule), Some(start)) => {
-            let disposed = evidence
-                .events
-                .iter()
-                .filter(|e| matches!(e.action, Action::Destroyed | Action::Returned))
-                .filter_map(|e| parse_rfc3339(&e.time))
-                .min();
+            let disposed = first_disposal(evidence.events);
             for item in &evidence.manifest.items {
                 let Some(limit) = item.category.and_then(|c| rule.max_days.get(category_name(c))) else {
                     continue;
@@ -453,6 +442,16 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
         }
     }
     findings
+}
+
+/// When the data was first returned or destroyed, if it was: the end of both preservation
+/// and retention.
+fn first_disposal(events: &[Event]) -> Option<i64> {
+    events
+        .iter()
+        .filter(|e| matches!(e.action, Action::Destroyed | Action::Returned))
+        .filter_map(|e| parse_rfc3339(&e.time))
+        .min()
 }
 
 /// The trusted key with this id, if the policy trusted it at `time`.

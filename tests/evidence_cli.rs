@@ -239,26 +239,7 @@ fn policies_judge_one_package_differently() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    support::copy_test_keys(d);
-    write(d, "disk.img", &noise(100_000, 2));
-    let sealed = custos_in(
-        d,
-        &[
-            "seal",
-            "--key",
-            "rfc8032-test1",
-            "--case",
-            "P-1",
-            "--category",
-            "content",
-            "--legal-basis",
-            "warrant:W-1",
-            "--out",
-            "pkg",
-            "disk.img",
-        ],
-    );
-    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    support::seal_content_package(d, "P-1", 100_000);
     let policies: Vec<String> = ["xa-auria-legacy-court", "xb-borealia-strict", "xc-cascadia-mla"]
         .iter()
         .map(|p| root.join(format!("policies/examples/{p}.json")).display().to_string())

@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{custos_in, noise, run, tool, write};
+use support::{custos_in, run, tool};
 
 fn chromium(program: &Path, profile: &Path, args: &[&str]) -> support::Run {
     run(Command::new(program)
@@ -22,26 +22,7 @@ fn the_report_renders_in_chromium_with_every_verdict() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    support::copy_test_keys(d);
-    write(d, "disk.img", &noise(50_000, 1));
-    let sealed = custos_in(
-        d,
-        &[
-            "seal",
-            "--key",
-            "rfc8032-test1",
-            "--case",
-            "R-<1>",
-            "--category",
-            "content",
-            "--legal-basis",
-            "warrant:W-1",
-            "--out",
-            "pkg",
-            "disk.img",
-        ],
-    );
-    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    support::seal_content_package(d, "R-<1>", 50_000);
     let xa = root.join("policies/examples/xa-auria-legacy-court.json").display().to_string();
     let xc = root.join("policies/examples/xc-cascadia-mla.json").display().to_string();
     let made = custos_in(d, &["report", "pkg", "--policy", &xa, "--policy", &xc, "--out", "report.html"]);

@@ -116,3 +116,28 @@ pub fn copy_test_keys(dir: &Path) {
         }
     }
 }
+
+/// Seals `dir/disk.img` (`size` noise bytes) as content data under a warrant into `dir/pkg`
+/// with the RFC 8032 TEST 1 key, after copying the test keys into `dir`.
+pub fn seal_content_package(dir: &Path, case: &str, size: usize) {
+    copy_test_keys(dir);
+    write(dir, "disk.img", &noise(size, size as u64));
+    let sealed = custos_in(
+        dir,
+        &[
+            "seal",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            case,
+            "--category",
+            "content",
+            "--legal-basis",
+            "warrant:W-1",
+            "--out",
+            "pkg",
+            "disk.img",
+        ],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+}

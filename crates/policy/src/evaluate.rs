@@ -241,7 +241,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     .filter_map(|e| parse_rfc3339(&e.time).map(|t| (e.sequence, t)))
                     .collect();
                 let worst = times.windows(2).map(|w| (w[1].0, w[1].1 - w[0].1)).max_by_key(|(_, gap)| *gap);
-                let limit = i64::try_from(days).unwrap_or(i64::MAX / 86_400).saturating_mul(86_400);
+                let limit = days_to_seconds(days);
                 let (verdict, text) = match worst {
                     None => (PolicyVerdict::Pass, "fewer than two events: no gap".to_owned()),
                     Some((sequence, gap)) if gap > limit => (
@@ -327,7 +327,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             &rule.cite,
         ),
         (Some(rule), Some(start)) => {
-            let period = i64::try_from(rule.max_days).unwrap_or(i64::MAX / DAY).saturating_mul(DAY);
+            let period = days_to_seconds(rule.max_days);
             let mut expires = start.saturating_add(period);
             let mut problems = Vec::new();
             // Renewals form a chain: each must come before the period it extends runs out.
@@ -417,8 +417,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                 let Some(limit) = item.category.and_then(|c| rule.max_days.get(category_name(c))) else {
                     continue;
                 };
-                let deadline =
-                    start.saturating_add(i64::try_from(*limit).unwrap_or(i64::MAX / DAY).saturating_mul(DAY));
+                let deadline = start.saturating_add(days_to_seconds(*limit));
                 let (verdict, text) = match disposed {
                     Some(time) if time <= deadline => {
                         (PolicyVerdict::Pass, format!("{} disposed of within {limit} days", item.path))
@@ -442,6 +441,11 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
         }
     }
     findings
+}
+
+/// A policy's day count as seconds, saturating instead of overflowing on absurd values.
+fn days_to_seconds(days: u64) -> i64 {
+    i64::try_from(days).unwrap_or(i64::MAX).saturating_mul(86_400)
 }
 
 /// When the data was first returned or destroyed, if it was: the end of both preservation

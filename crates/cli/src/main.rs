@@ -8,6 +8,7 @@ mod evidence;
 mod hash;
 mod jobs;
 mod keygen;
+mod policy;
 mod progress;
 mod render;
 mod report;
@@ -58,7 +59,7 @@ enum Command {
     Report(report::ReportArgs),
     /// Jurisdiction policies.
     #[command(subcommand)]
-    Policy(evidence::PolicyCommand),
+    Policy(policy::PolicyCommand),
     /// Write files that other tools check: checksum lists, minisign signatures.
     #[command(subcommand)]
     Export(evidence::ExportCommand),
@@ -75,7 +76,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Custody(command) => evidence::run_custody(command),
         Command::Verify(args) => evidence::run_verify(args),
         Command::Export(command) => evidence::run_export(command),
-        Command::Policy(command) => evidence::run_policy(command),
+        Command::Policy(command) => policy::run_policy(command),
         Command::Report(args) => report::run(args),
         Command::Demo(args) => demo::run(args),
     }

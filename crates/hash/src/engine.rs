@@ -177,6 +177,18 @@ pub fn hash_tree_file(path: &Path, options: &HashOptions, control: &Control) -> 
     hash_opened(&file, path, options, control, None)
 }
 
+/// Hashes a file someone else opened (and checked), such as a package's payload file opened
+/// through its store without following links. `label` names it in errors.
+pub fn hash_file(
+    file: &File,
+    label: &Path,
+    options: &HashOptions,
+    control: &Control,
+) -> Result<HashOutcome, Error> {
+    options.validate()?;
+    hash_opened(file, label, options, control, None)
+}
+
 fn hash_opened(
     file: &File,
     path: &Path,

@@ -17,6 +17,7 @@ pub mod findings;
 pub mod keys;
 pub mod manifest;
 pub mod package;
+pub mod store;
 pub mod strict_json;
 pub mod time;
 

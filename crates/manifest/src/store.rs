@@ -1,0 +1,422 @@
+//! The package's one door to storage. Everything Custos reads from or writes to a package
+//! goes through a [`PackageStore`]: list the tree, read a small file, open a payload file.
+//! A local folder ([`PackageDir`]) is the first implementation; an S3-compatible prefix will
+//! be the second, and verification does not know which one it is talking to.
+//!
+//! Whoever holds a package can plant symbolic links, FIFOs, device nodes and hard links in
+//! it, and swap them in between a check and a use. So the local door never resolves a path
+//! in one go: it opens the package folder once, then every component below it with
+//! `openat(…, O_NOFOLLOW)` (a link anywhere on the path is refused, also one swapped in
+//! after the listing), opens files with `O_NONBLOCK` (a FIFO cannot hang a reader), checks
+//! with `fstat` on the open descriptor that it holds a regular file, and reads at most a
+//! documented number of bytes ([`MAX_TAG_FILE_BYTES`]). Writes create new files with
+//! `O_CREAT|O_EXCL` and replace existing ones by writing a temporary file beside them and
+//! renaming it over, so a link planted at the target is replaced, never written through.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use custos_hash::{walk_tree, EntryKind};
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+/// The most bytes a tag file (anything outside `data/`: bag manifests, the manifest, its
+/// signatures, keys, segment lists, the custody log) may hold: 64 MiB.
+pub const MAX_TAG_FILE_BYTES: u64 = 64 << 20;
+/// The most entries (files, links, special files) a package may hold: 1,000,000.
+pub const MAX_ENTRIES: usize = 1_000_000;
+
+/// Why the store refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The path is not a plain relative path inside the package.
+    #[error("{path}: not a plain path inside the package ({reason})")]
+    BadPath {
+        /// The path asked for.
+        path: String,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// Something on the path is a symbolic link; links are never followed.
+    #[error("{path}: a symbolic link on the path; package files are never reached through links")]
+    Link {
+        /// The path asked for.
+        path: String,
+    },
+    /// Not a regular file (a FIFO, socket, device or folder).
+    #[error("{path}: {found}, not a regular file")]
+    NotRegular {
+        /// The path asked for.
+        path: String,
+        /// What is there.
+        found: &'static str,
+    },
+    /// Larger than the cap for files of its kind.
+    #[error("{path}: {size} bytes, more than the {cap} bytes allowed for this kind of file")]
+    TooLarge {
+        /// The path.
+        path: String,
+        /// Its size (at least).
+        size: u64,
+        /// The cap.
+        cap: u64,
+    },
+    /// The package holds more entries than [`MAX_ENTRIES`].
+    #[error("the package holds more than {0} entries")]
+    TooManyEntries(usize),
+    /// The file does not exist.
+    #[error("{path}: not found")]
+    NotFound {
+        /// The path.
+        path: String,
+    },
+    /// A new file's name is taken.
+    #[error("{path}: already exists (never overwritten)")]
+    Exists {
+        /// The path.
+        path: String,
+    },
+    /// Any other I/O error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a listing found at one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// The path relative to the package, `/`-separated, as raw bytes: names that are not
+    /// UTF-8 are reported as they are, never converted.
+    pub path: Vec<u8>,
+    /// A regular file with its size, a link, or a special file.
+    pub kind: EntryKind,
+}
+
+impl StoredEntry {
+    /// The path as text, when it is UTF-8.
+    pub fn utf8_path(&self) -> Option<&str> {
+        std::str::from_utf8(&self.path).ok()
+    }
+}
+
+/// A regular file opened through the door.
+#[derive(Debug)]
+pub struct StoredFile {
+    /// The open file (read-only).
+    pub file: File,
+    /// Its size when opened.
+    pub size: u64,
+    /// Its number of hard links (more than 1: another name can change it).
+    pub links: u64,
+}
+
+/// The door to a package's storage.
+pub trait PackageStore: std::fmt::Debug {
+    /// Where the package is, for messages.
+    fn location(&self) -> String;
+    /// Every non-directory entry, sorted by path bytes. Links and special files are listed,
+    /// never followed or opened.
+    fn list(&self) -> Result<Vec<StoredEntry>, StoreError>;
+    /// The whole content of a regular file of at most `cap` bytes.
+    fn read_small(&self, path: &str, cap: u64) -> Result<Vec<u8>, StoreError>;
+    /// Opens a regular file to stream (payload).
+    fn open(&self, path: &str) -> Result<StoredFile, StoreError>;
+}
+
+/// A package in a local folder.
+#[derive(Debug)]
+pub struct PackageDir {
+    root: PathBuf,
+    dir: OwnedFd,
+}
+
+impl PackageDir {
+    /// Opens the package folder. The folder itself is what the user named (a link to it is
+    /// followed, as the user chose it); nothing below it is reached through a link.
+    pub fn open(root: &Path) -> Result<PackageDir, StoreError> {
+        let dir = rfs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| io_error(&root.display().to_string(), e))?;
+        Ok(PackageDir { root: root.to_owned(), dir })
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Opens the folder holding `path` (every component without following links) and
+    /// returns it with the last component.
+    fn parent_of<'p>(&self, path: &'p str) -> Result<(OwnedFd, &'p str), StoreError> {
+        check_path(path)?;
+        let mut components: Vec<&str> = path.split('/').collect();
+        let name = components.pop().unwrap_or_default();
+        let mut dir =
+            rfs::openat(&self.dir, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| io_error(path, e))?;
+        for component in components {
+            dir = rfs::openat(
+                &dir,
+                component,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| match e {
+                Errno::LOOP | Errno::NOTDIR => StoreError::Link { path: path.to_owned() },
+                e => io_error(path, e),
+            })?;
+        }
+        Ok((dir, name))
+    }
+
+    fn open_regular(&self, path: &str, flags: OFlags, mode: Mode) -> Result<StoredFile, StoreError> {
+        let (dir, name) = self.parent_of(path)?;
+        let fd = rfs::openat(
+            &dir,
+            name,
+            flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+            mode,
+        )
+        .map_err(|e| match e {
+            Errno::LOOP => StoreError::Link { path: path.to_owned() },
+            Errno::EXIST => StoreError::Exists { path: path.to_owned() },
+            // O_NONBLOCK|O_WRONLY on a FIFO with no reader.
+            Errno::NXIO => StoreError::NotRegular { path: path.to_owned(), found: "a FIFO" },
+            e => io_error(path, e),
+        })?;
+        let stat = rfs::fstat(&fd).map_err(|e| io_error(path, e))?;
+        let kind = FileType::from_raw_mode(stat.st_mode);
+        if kind != FileType::RegularFile {
+            return Err(StoreError::NotRegular { path: path.to_owned(), found: describe(kind) });
+        }
+        Ok(StoredFile { file: File::from(fd), size: stat.st_size as u64, links: stat.st_nlink as u64 })
+    }
+
+    /// Creates a new file with `bytes` (never replacing one), synced to disk.
+    pub fn create_new(&self, path: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut stored = self.open_regular(
+            path,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
+            Mode::from_raw_mode(0o644),
+        )?;
+        let written = stored.file.write_all(bytes).and_then(|()| stored.file.sync_all());
+        if let Err(source) = written {
+            let _ = self.remove(path);
+            return Err(StoreError::Io { path: path.to_owned(), source });
+        }
+        Ok(())
+    }
+
+    /// Replaces `path` with `bytes` atomically: a temporary file beside it, synced, renamed
+    /// over it. Whatever was at `path` (a file, or a link an attacker planted) is replaced,
+    /// never written through.
+    pub fn replace(&self, path: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let (dir, name) = self.parent_of(path)?;
+        let temporary = format!(".{name}.custos-{}-{}.tmp", std::process::id(), unique());
+        let temporary_path = match path.rsplit_once('/') {
+            Some((parent, _)) => format!("{parent}/{temporary}"),
+            None => temporary.clone(),
+        };
+        self.create_new(&temporary_path, bytes)?;
+        rfs::renameat(&dir, temporary.as_str(), &dir, name).map_err(|e| {
+            let _ = rfs::unlinkat(&dir, temporary.as_str(), AtFlags::empty());
+            io_error(path, e)
+        })?;
+        rfs::fsync(&dir).map_err(|e| io_error(path, e))
+    }
+
+    /// Opens an existing regular file for appending.
+    pub fn open_append(&self, path: &str) -> Result<StoredFile, StoreError> {
+        self.open_regular(path, OFlags::WRONLY | OFlags::APPEND, Mode::empty())
+    }
+
+    /// Creates a new, empty file and opens it for appending.
+    pub fn create_append(&self, path: &str) -> Result<StoredFile, StoreError> {
+        self.open_regular(
+            path,
+            OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::EXCL,
+            Mode::from_raw_mode(0o644),
+        )
+    }
+
+    /// Removes a file (not a folder).
+    pub fn remove(&self, path: &str) -> Result<(), StoreError> {
+        let (dir, name) = self.parent_of(path)?;
+        rfs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| io_error(path, e))
+    }
+
+    /// Refuses a package that holds a symbolic link or a special file anywhere: before
+    /// writing, the layout must be what Custos makes.
+    pub fn check_layout(&self) -> Result<(), StoreError> {
+        for entry in self.list()? {
+            let path = String::from_utf8_lossy(&entry.path).into_owned();
+            match entry.kind {
+                EntryKind::File { .. } => {}
+                EntryKind::Symlink { .. } => return Err(StoreError::Link { path }),
+                _ => return Err(StoreError::NotRegular { path, found: "a special file" }),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PackageStore for PackageDir {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn list(&self) -> Result<Vec<StoredEntry>, StoreError> {
+        let mut entries = Vec::new();
+        for entry in walk_tree(&self.root) {
+            let entry = entry.map_err(|e| StoreError::Io {
+                path: self.location(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            let relative = entry.path.strip_prefix(&self.root).unwrap_or(&entry.path);
+            entries.push(StoredEntry { path: relative.as_os_str().as_bytes().to_vec(), kind: entry.kind });
+            if entries.len() > MAX_ENTRIES {
+                return Err(StoreError::TooManyEntries(MAX_ENTRIES));
+            }
+        }
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(entries)
+    }
+
+    fn read_small(&self, path: &str, cap: u64) -> Result<Vec<u8>, StoreError> {
+        let stored = self.open_regular(path, OFlags::RDONLY, Mode::empty())?;
+        if stored.size > cap {
+            return Err(StoreError::TooLarge { path: path.to_owned(), size: stored.size, cap });
+        }
+        // Read one byte past the cap: a file that grows after the fstat is still bounded.
+        let mut bytes = Vec::with_capacity(stored.size as usize);
+        (&stored.file)
+            .take(cap + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+        if bytes.len() as u64 > cap {
+            return Err(StoreError::TooLarge { path: path.to_owned(), size: bytes.len() as u64, cap });
+        }
+        Ok(bytes)
+    }
+
+    fn open(&self, path: &str) -> Result<StoredFile, StoreError> {
+        self.open_regular(path, OFlags::RDONLY, Mode::empty())
+    }
+}
+
+/// A plain relative path: no empty, `.` or `..` components, no leading `/`, no NUL.
+fn check_path(path: &str) -> Result<(), StoreError> {
+    let bad = |reason| Err(StoreError::BadPath { path: path.to_owned(), reason });
+    if path.is_empty() || path.contains('\0') || path.contains('\\') {
+        return bad("empty, or holds a NUL or backslash");
+    }
+    if path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return bad("empty, `.` or `..` components, or an absolute path");
+    }
+    Ok(())
+}
+
+fn describe(kind: FileType) -> &'static str {
+    match kind {
+        FileType::Directory => "a folder",
+        FileType::Fifo => "a FIFO",
+        FileType::Socket => "a socket",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        FileType::Symlink => "a symbolic link",
+        _ => "not a regular file",
+    }
+}
+
+fn io_error(path: &str, errno: Errno) -> StoreError {
+    match errno {
+        Errno::NOENT => StoreError::NotFound { path: path.to_owned() },
+        errno => StoreError::Io { path: path.to_owned(), source: errno.into() },
+    }
+}
+
+/// A number that differs between calls in one process, for temporary names (which are
+/// created with `O_EXCL`, so a collision fails rather than overwrites).
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    COUNTER.fetch_add(1, Ordering::Relaxed) << 32 | u64::from(nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package() -> (tempfile::TempDir, PackageDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("custos")).expect("mkdir");
+        std::fs::write(dir.path().join("custos/a.txt"), b"hello").expect("write");
+        let store = PackageDir::open(dir.path()).expect("open");
+        (dir, store)
+    }
+
+    #[test]
+    fn reads_regular_files_within_the_cap() {
+        let (_dir, store) = package();
+        assert_eq!(store.read_small("custos/a.txt", 5).expect("read"), b"hello");
+        assert!(matches!(store.read_small("custos/a.txt", 4), Err(StoreError::TooLarge { .. })));
+        assert!(matches!(store.read_small("custos/none", 4), Err(StoreError::NotFound { .. })));
+        for bad in ["", "/etc/passwd", "../x", "custos/../custos/a.txt", "custos//a.txt", "./a"] {
+            assert!(matches!(store.read_small(bad, 10), Err(StoreError::BadPath { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn never_follows_links_anywhere_on_the_path() {
+        let (dir, store) = package();
+        let outside = tempfile::tempdir().expect("temp dir");
+        std::fs::write(outside.path().join("secret"), b"outside").expect("write");
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("custos/link"))
+            .expect("link");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("folder")).expect("link");
+        assert!(matches!(store.read_small("custos/link", 100), Err(StoreError::Link { .. })));
+        assert!(matches!(store.read_small("folder/secret", 100), Err(StoreError::Link { .. })));
+        assert!(matches!(store.create_new("folder/new", b"x"), Err(StoreError::Link { .. })));
+        assert!(!outside.path().join("new").exists());
+        // Replacing a planted link replaces the link, and the file outside is untouched.
+        store.replace("custos/link", b"inside").expect("replace");
+        assert_eq!(std::fs::read(outside.path().join("secret")).expect("read"), b"outside");
+        assert_eq!(std::fs::read(dir.path().join("custos/link")).expect("read"), b"inside");
+        assert!(matches!(store.check_layout(), Err(StoreError::Link { .. })));
+    }
+
+    #[test]
+    fn fifos_and_devices_are_refused_without_blocking() {
+        let (dir, store) = package();
+        let fifo = dir.path().join("custos/fifo");
+        rfs::mknodat(rfs::CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o644), 0).expect("mkfifo");
+        assert!(matches!(
+            store.read_small("custos/fifo", 100),
+            Err(StoreError::NotRegular { found: "a FIFO", .. })
+        ));
+        assert!(matches!(store.open_append("custos/fifo"), Err(StoreError::NotRegular { .. })));
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("custos/zero")).expect("link");
+        assert!(matches!(store.read_small("custos/zero", 100), Err(StoreError::Link { .. })));
+    }
+
+    #[test]
+    fn new_files_never_replace_existing_ones() {
+        let (dir, store) = package();
+        assert!(matches!(store.create_new("custos/a.txt", b"x"), Err(StoreError::Exists { .. })));
+        assert_eq!(std::fs::read(dir.path().join("custos/a.txt")).expect("read"), b"hello");
+        store.create_new("custos/b.txt", b"new").expect("create");
+        assert_eq!(store.read_small("custos/b.txt", 10).expect("read"), b"new");
+        let listed: Vec<Vec<u8>> = store.list().expect("list").into_iter().map(|e| e.path).collect();
+        assert_eq!(listed, vec![b"custos/a.txt".to_vec(), b"custos/b.txt".to_vec()]);
+    }
+}

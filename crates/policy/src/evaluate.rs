@@ -1,13 +1,14 @@
 //! Turning (package, custody log, policy, time) into findings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use custos_manifest::custody::{Action, Event};
-use custos_manifest::manifest::{Category, Manifest};
+use custos_manifest::manifest::Manifest;
 use serde::Serialize;
 
-use crate::policy::{Policy, SignatureRule, TrustedKey};
+use crate::policy::{Policy, TrustedKey};
 use crate::time::parse_rfc3339;
+use crate::vocabulary::{action_name, category_name, quoted};
 
 /// A rule's conclusion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -39,18 +40,28 @@ pub struct PolicyFinding {
 }
 
 /// What a policy is evaluated on: only what verification established.
+///
+/// Every decision rests on the policy's own entries for the signing keys (found by key id):
+/// the roles, principal and jurisdiction an event's `actor` claims are text its signer wrote
+/// and are never used to decide, only, escaped, to describe an event whose key the policy
+/// does not know.
 #[derive(Debug, Clone, Copy)]
 pub struct Evidence<'a> {
     /// The signed manifest (parsed after its signature verified).
     pub manifest: &'a Manifest,
-    /// Custody events whose signatures and chain verified, in order.
+    /// Custody events whose signatures and chain verified, in order. Each event's
+    /// `actor.key_id` is its signer's key id (the custody verifier checks it).
     pub events: &'a [Event],
     /// Key ids of valid signatures over the manifest.
     pub manifest_signers: &'a [String],
 }
 
 /// Evaluates every rule of `policy` at `at` (seconds since the epoch).
+///
+/// Never panics, whatever the policy (validated or not), the evidence and `at`; the work is
+/// linear in the number of items, events and signers (up to logarithmic look-ups).
 pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFinding> {
+    let keys = KeyTable::new(policy);
     let mut findings = Vec::new();
     let mut add = |rule: &'static str, verdict: PolicyVerdict, evidence: String, citation: &str| {
         findings.push(PolicyFinding {
@@ -95,13 +106,13 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                             PolicyVerdict::Fail,
                             format!(
                                 "{} has {}; needs one of {}",
-                                item.path,
-                                present.join(", "),
-                                rule.required_any.join(", ")
+                                quoted(&item.path),
+                                listing(&present),
+                                listing(&rule.required_any)
                             ),
                         )
                     } else {
-                        (PolicyVerdict::Pass, format!("{} has {}", item.path, found.join(", ")))
+                        (PolicyVerdict::Pass, format!("{} has {}", quoted(&item.path), listing(&found)))
                     };
                     add("digests.required_any", verdict, text, &rule.cite);
                 }
@@ -111,10 +122,14 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     let (verdict, text) = if strong.is_empty() {
                         (
                             PolicyVerdict::Fail,
-                            format!("{} has only {}, which never count alone", item.path, present.join(", ")),
+                            format!(
+                                "{} has only {}, which never count alone",
+                                quoted(&item.path),
+                                listing(&present)
+                            ),
                         )
                     } else {
-                        (PolicyVerdict::Pass, format!("{} also has {}", item.path, strong.join(", ")))
+                        (PolicyVerdict::Pass, format!("{} also has {}", quoted(&item.path), listing(&strong)))
                     };
                     add("digests.never_sole", verdict, text, &rule.cite);
                 }
@@ -130,10 +145,13 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             let sealed_at = parse_rfc3339(&evidence.manifest.sealed_at);
             let mut principals = BTreeSet::new();
             let mut refused = Vec::new();
-            for signer in evidence.manifest_signers {
-                match trusted_at(rule, signer, sealed_at) {
+            // Each signer once: a key id repeated in the list must not be counted or
+            // reported twice.
+            let signers: BTreeSet<&str> = evidence.manifest_signers.iter().map(String::as_str).collect();
+            for signer in signers {
+                match keys.trusted_at(signer, sealed_at) {
                     Ok(key) => {
-                        principals.insert(key.principal.clone());
+                        principals.insert(key.principal.as_str());
                     }
                     Err(reason) => refused.push(format!("{}: {reason}", short(signer))),
                 }
@@ -141,21 +159,19 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             let count = principals.len() as u64;
             let mut text = format!(
                 "{count} trusted principal(s) sealed ({}); {} required",
-                principals.iter().cloned().collect::<Vec<_>>().join(", "),
+                listing(&principals.iter().copied().collect::<Vec<_>>()),
                 rule.seal_threshold
             );
             if !refused.is_empty() {
-                text.push_str(&format!("; not counted: {}", refused.join("; ")));
+                text.push_str(&format!("; not counted: {}", listing(&refused)));
             }
             let verdict =
                 if count >= rule.seal_threshold { PolicyVerdict::Pass } else { PolicyVerdict::Fail };
             add("signatures.seal_threshold", verdict, text, &rule.cite);
 
             for event in evidence.events {
-                let time = parse_rfc3339(&event.time);
-                let subject =
-                    format!("event {} ({:?} by {})", event.sequence, event.action, event.actor.name);
-                match trusted_at(rule, &event.actor.key_id, time) {
+                let subject = keys.subject(event);
+                match keys.trusted_at(&event.actor.key_id, parse_rfc3339(&event.time)) {
                     Err(reason) => add(
                         "signatures.custody_signer",
                         PolicyVerdict::Fail,
@@ -164,22 +180,23 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     ),
                     Ok(key) => {
                         let action = action_name(event.action);
-                        match rule.roles_per_action.get(&action) {
+                        // The roles are the policy's entry's, never the event's own claim.
+                        match rule.roles_per_action.get(action) {
                             Some(allowed) if !key.roles.iter().any(|r| allowed.contains(r)) => add(
                                 "signatures.roles",
                                 PolicyVerdict::Fail,
                                 format!(
                                     "{subject}: {} acts as {}; `{action}` needs one of {}",
-                                    key.principal,
-                                    key.roles.join(", "),
-                                    allowed.join(", ")
+                                    quoted(&key.principal),
+                                    if key.roles.is_empty() { "nothing".into() } else { listing(&key.roles) },
+                                    listing(allowed)
                                 ),
                                 &rule.cite,
                             ),
                             _ => add(
                                 "signatures.custody_signer",
                                 PolicyVerdict::Pass,
-                                format!("{subject}: trusted key of {}", key.principal),
+                                format!("{subject}: trusted key of {}", quoted(&key.principal)),
                                 &rule.cite,
                             ),
                         }
@@ -194,7 +211,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
         Some(rule) => {
             if !rule.start_with.is_empty() {
                 let first = evidence.events.first().map(|e| action_name(e.action));
-                let verdict = if first.as_ref().is_some_and(|f| rule.start_with.contains(f)) {
+                let verdict = if first.is_some_and(|f| rule.start_with.iter().any(|s| s == f)) {
                     PolicyVerdict::Pass
                 } else {
                     PolicyVerdict::Fail
@@ -204,56 +221,64 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     verdict,
                     format!(
                         "the log starts with {}; allowed: {}",
-                        first.unwrap_or_else(|| "nothing".into()),
-                        rule.start_with.join(", ")
+                        first.unwrap_or("nothing"),
+                        listing(&rule.start_with)
                     ),
                     &rule.cite,
                 );
             }
             if rule.require_acceptance {
-                let accepted: BTreeSet<&str> =
-                    evidence.events.iter().filter_map(|e| e.release.as_deref()).collect();
-                let releases: Vec<&Event> =
-                    evidence.events.iter().filter(|e| e.action == Action::Released).collect();
-                let pending: Vec<String> = releases
-                    .iter()
-                    .filter(|release| {
-                        !accepted
-                            .iter()
-                            .any(|digest| release_digest_matches(evidence.events, release, digest))
-                    })
-                    .map(|release| format!("event {}", release.sequence))
-                    .collect();
+                let pending = unaccepted_releases(evidence.events);
+                let releases = evidence.events.iter().filter(|e| e.action == Action::Released).count();
                 let (verdict, text) = if pending.is_empty() {
-                    (
-                        PolicyVerdict::Pass,
-                        format!("all {} release(s) accepted by their receivers", releases.len()),
-                    )
+                    (PolicyVerdict::Pass, format!("all {releases} release(s) accepted by their receivers"))
                 } else {
-                    (PolicyVerdict::Fail, format!("released but not accepted: {}", pending.join(", ")))
+                    let pending: Vec<String> = pending.iter().map(|s| format!("event {s}")).collect();
+                    (PolicyVerdict::Fail, format!("released but not accepted: {}", listing(&pending)))
                 };
                 add("custody.require_acceptance", verdict, text, &rule.cite);
             }
             if let Some(days) = rule.max_gap_days {
+                let limit = days_to_seconds(days);
+                // An event whose time cannot be read could hide a gap: it fails the rule
+                // rather than being skipped.
+                let unreadable: Vec<String> = evidence
+                    .events
+                    .iter()
+                    .filter(|e| parse_rfc3339(&e.time).is_none())
+                    .map(|e| format!("event {}", e.sequence))
+                    .collect();
                 let times: Vec<(u64, i64)> = evidence
                     .events
                     .iter()
                     .filter_map(|e| parse_rfc3339(&e.time).map(|t| (e.sequence, t)))
                     .collect();
-                let worst = times.windows(2).map(|w| (w[1].0, w[1].1 - w[0].1)).max_by_key(|(_, gap)| *gap);
-                let limit = days_to_seconds(days);
+                let worst = times
+                    .windows(2)
+                    .filter_map(|w| match w {
+                        [(_, before), (sequence, after)] => Some((*sequence, after.saturating_sub(*before))),
+                        _ => None,
+                    })
+                    .max_by_key(|(_, gap)| *gap);
                 let (verdict, text) = match worst {
+                    _ if !unreadable.is_empty() => (
+                        PolicyVerdict::Fail,
+                        format!(
+                            "the time of {} cannot be read: gaps cannot be measured",
+                            listing(&unreadable)
+                        ),
+                    ),
                     None => (PolicyVerdict::Pass, "fewer than two events: no gap".to_owned()),
                     Some((sequence, gap)) if gap > limit => (
                         PolicyVerdict::Fail,
                         format!(
                             "{:.1} days without an event before event {sequence}; at most {days} allowed",
-                            gap as f64 / 86_400.0
+                            gap as f64 / DAY as f64
                         ),
                     ),
                     Some((_, gap)) => (
                         PolicyVerdict::Pass,
-                        format!("longest gap {:.1} days; at most {days} allowed", gap as f64 / 86_400.0),
+                        format!("longest gap {:.1} days; at most {days} allowed", gap as f64 / DAY as f64),
                     ),
                 };
                 add("custody.max_gap_days", verdict, text, &rule.cite);
@@ -264,13 +289,20 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
     match &policy.legal_basis {
         None => add("legal_basis", PolicyVerdict::NotApplicable, "no legal-basis rule".into(), ""),
         Some(rule) => {
-            let kinds: Vec<&str> = evidence.manifest.legal_basis.iter().map(|b| b.kind.as_str()).collect();
+            let kinds: BTreeSet<&str> =
+                evidence.manifest.legal_basis.iter().map(|b| b.kind.as_str()).collect();
+            // Shown once per item: made once, and bounded, so that many items and many
+            // bases do not multiply into a quadratic report.
+            let recorded = if kinds.is_empty() {
+                "none".to_owned()
+            } else {
+                listing(&kinds.iter().copied().collect::<Vec<_>>())
+            };
             if rule.required {
-                let verdict = if kinds.is_empty() { PolicyVerdict::Fail } else { PolicyVerdict::Pass };
-                let text = if kinds.is_empty() {
-                    "no legal basis recorded".to_owned()
+                let (verdict, text) = if kinds.is_empty() {
+                    (PolicyVerdict::Fail, "no legal basis recorded".to_owned())
                 } else {
-                    format!("recorded: {}", kinds.join(", "))
+                    (PolicyVerdict::Pass, format!("recorded: {recorded}"))
                 };
                 add("legal_basis.required", verdict, text, &rule.cite);
             }
@@ -282,7 +314,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                             PolicyVerdict::Warn,
                             format!(
                                 "{} has no data category: the per-category rule cannot be applied",
-                                item.path
+                                quoted(&item.path)
                             ),
                             &rule.cite,
                         );
@@ -291,23 +323,21 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                 };
                 let name = category_name(category);
                 let Some(allowed) = rule.per_category.get(name) else { continue };
-                let (verdict, text) = if kinds.iter().any(|k| allowed.iter().any(|a| a == k)) {
+                let (verdict, text) = if allowed.iter().any(|a| kinds.contains(a.as_str())) {
                     (
                         PolicyVerdict::Pass,
                         format!(
-                            "{} is {name} data; recorded authority {} suffices",
-                            item.path,
-                            kinds.join(", ")
+                            "{} is {name} data; recorded authority {recorded} suffices",
+                            quoted(&item.path)
                         ),
                     )
                 } else {
                     (
                         PolicyVerdict::Fail,
                         format!(
-                            "{} is {name} data, which needs {}; recorded: {}",
-                            item.path,
-                            allowed.join(" or "),
-                            if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") }
+                            "{} is {name} data, which needs {}; recorded: {recorded}",
+                            quoted(&item.path),
+                            listing_with(allowed, " or ")
                         ),
                     )
                 };
@@ -316,7 +346,6 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
         }
     }
 
-    const DAY: i64 = 86_400;
     let sealed_at = parse_rfc3339(&evidence.manifest.sealed_at);
     match (&policy.preservation, sealed_at) {
         (None, _) => add("preservation", PolicyVerdict::NotApplicable, "no preservation rule".into(), ""),
@@ -331,6 +360,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             let mut expires = start.saturating_add(period);
             let mut problems = Vec::new();
             // Renewals form a chain: each must come before the period it extends runs out.
+            // A renewal whose time cannot be read extends nothing.
             for renewal in evidence.events.iter().filter(|e| e.action == Action::PreservationRenewed) {
                 let Some(time) = parse_rfc3339(&renewal.time) else { continue };
                 if !rule.renewable {
@@ -351,13 +381,13 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             let end = first_disposal(evidence.events).unwrap_or(at);
             let renewable = if rule.renewable { ", renewable" } else { "" };
             let (verdict, text) = if !problems.is_empty() {
-                (PolicyVerdict::Fail, problems.join("; "))
+                (PolicyVerdict::Fail, listing_with(&problems, "; "))
             } else if end > expires {
-                let over = (end - expires) as f64 / DAY as f64;
                 (
                     PolicyVerdict::Fail,
                     format!(
-                        "held {over:.1} days past the end of preservation (periods of {} days{renewable})",
+                        "held {:.1} days past the end of preservation (periods of {} days{renewable})",
+                        days_between(expires, end),
                         rule.max_days
                     ),
                 )
@@ -366,7 +396,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     PolicyVerdict::Pass,
                     format!(
                         "within preservation; {:.1} days left (periods of {} days{renewable})",
-                        (expires - end) as f64 / DAY as f64,
+                        days_between(end, expires),
                         rule.max_days
                     ),
                 )
@@ -378,24 +408,32 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
     match &policy.storage {
         None => add("storage", PolicyVerdict::NotApplicable, "no storage rule".into(), ""),
         Some(rule) => {
-            // Where custody was held: the jurisdiction of each custodian, from their key file.
+            // Where custody was held: the jurisdiction the policy records for the key that
+            // signed each event. Not the event's `actor.jurisdiction`: that is copied from the
+            // key file shipped in the package, which its holder can rewrite at will.
             for event in evidence.events {
-                let subject =
-                    format!("event {} ({:?} by {})", event.sequence, event.action, event.actor.name);
-                let (verdict, text) = match &event.actor.jurisdiction {
-                    Some(country) if rule.allowed_countries.contains(country) => {
-                        (PolicyVerdict::Pass, format!("{subject}: held in {country}"))
-                    }
-                    Some(country) => (
-                        PolicyVerdict::Fail,
-                        format!(
-                            "{subject}: held in {country}; allowed: {}",
-                            rule.allowed_countries.join(", ")
-                        ),
-                    ),
+                let subject = keys.subject(event);
+                let (verdict, text) = match keys.get(&event.actor.key_id) {
                     None => (
                         PolicyVerdict::Fail,
-                        format!("{subject}: the custodian's jurisdiction is not recorded"),
+                        format!("{subject}: signed by a key this policy does not trust, so where custody was held is not established"),
+                    ),
+                    Some(TrustedKey { jurisdiction: None, .. }) => (
+                        PolicyVerdict::Fail,
+                        format!("{subject}: the policy records no jurisdiction for this key"),
+                    ),
+                    Some(TrustedKey { jurisdiction: Some(country), .. })
+                        if rule.allowed_countries.iter().any(|c| c == country) =>
+                    {
+                        (PolicyVerdict::Pass, format!("{subject}: held in {}", quoted(country)))
+                    }
+                    Some(TrustedKey { jurisdiction: Some(country), .. }) => (
+                        PolicyVerdict::Fail,
+                        format!(
+                            "{subject}: held in {}; allowed: {}",
+                            quoted(country),
+                            listing(&rule.allowed_countries)
+                        ),
                     ),
                 };
                 add("storage.allowed_countries", verdict, text, &rule.cite);
@@ -417,24 +455,24 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                 let Some(limit) = item.category.and_then(|c| rule.max_days.get(category_name(c))) else {
                     continue;
                 };
+                let path = quoted(&item.path);
                 let deadline = start.saturating_add(days_to_seconds(*limit));
                 let (verdict, text) = match disposed {
                     Some(time) if time <= deadline => {
-                        (PolicyVerdict::Pass, format!("{} disposed of within {limit} days", item.path))
+                        (PolicyVerdict::Pass, format!("{path} disposed of within {limit} days"))
                     }
-                    Some(_) => (
-                        PolicyVerdict::Fail,
-                        format!("{} disposed of after the {limit}-day limit", item.path),
-                    ),
+                    Some(_) => {
+                        (PolicyVerdict::Fail, format!("{path} disposed of after the {limit}-day limit"))
+                    }
                     None if at <= deadline => (
                         PolicyVerdict::Pass,
-                        format!("{} held {:.1} of {limit} days", item.path, (at - start) as f64 / DAY as f64),
+                        format!("{path} held {:.1} of {limit} days", days_between(start, at)),
                     ),
                     None if rule.disposal_required => (
                         PolicyVerdict::Fail,
-                        format!("{} held past its {limit}-day limit and no disposal is recorded", item.path),
+                        format!("{path} held past its {limit}-day limit and no disposal is recorded"),
                     ),
-                    None => (PolicyVerdict::Warn, format!("{} held past its {limit}-day limit", item.path)),
+                    None => (PolicyVerdict::Warn, format!("{path} held past its {limit}-day limit")),
                 };
                 add("retention.max_days", verdict, text, &rule.cite);
             }
@@ -443,13 +481,20 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
     findings
 }
 
+const DAY: i64 = 86_400;
+
 /// A policy's day count as seconds, saturating instead of overflowing on absurd values.
 fn days_to_seconds(days: u64) -> i64 {
-    i64::try_from(days).unwrap_or(i64::MAX).saturating_mul(86_400)
+    i64::try_from(days).unwrap_or(i64::MAX).saturating_mul(DAY)
+}
+
+/// Days from `from` to `to`, for display; no overflow whatever the times (`at` is any i64).
+fn days_between(from: i64, to: i64) -> f64 {
+    (i128::from(to) - i128::from(from)) as f64 / DAY as f64
 }
 
 /// When the data was first returned or destroyed, if it was: the end of both preservation
-/// and retention.
+/// and retention. A disposal whose time cannot be read ends nothing.
 fn first_disposal(events: &[Event]) -> Option<i64> {
     events
         .iter()
@@ -458,62 +503,148 @@ fn first_disposal(events: &[Event]) -> Option<i64> {
         .min()
 }
 
-/// The trusted key with this id, if the policy trusted it at `time`.
-fn trusted_at<'a>(
-    rule: &'a SignatureRule,
-    key_id: &str,
-    time: Option<i64>,
-) -> Result<&'a TrustedKey, String> {
-    // A key listed both directly and in a registry: the direct entry, listed first, decides.
-    let key = rule
-        .all_trusted_keys()
-        .find(|k| k.key_id == key_id)
-        .ok_or_else(|| "not a key this policy trusts (directly or through a verified registry)".to_owned())?;
-    let time = time.ok_or("the time of signing cannot be read")?;
-    let bound = |t: &Option<String>| t.as_deref().and_then(parse_rfc3339);
-    if bound(&key.valid_from).is_some_and(|from| time < from) {
-        return Err(format!(
-            "{}'s key was not yet valid (from {})",
-            key.principal,
-            key.valid_from.as_deref().unwrap_or_default()
-        ));
-    }
-    if bound(&key.valid_until).is_some_and(|until| time >= until) {
-        return Err(format!(
-            "{}'s key had expired ({})",
-            key.principal,
-            key.valid_until.as_deref().unwrap_or_default()
-        ));
-    }
-    if bound(&key.revoked_at).is_some_and(|revoked| time >= revoked) {
-        return Err(format!(
-            "{}'s key was revoked ({})",
-            key.principal,
-            key.revoked_at.as_deref().unwrap_or_default()
-        ));
-    }
-    Ok(key)
+/// The policy's trusted keys by key id, built once per evaluation so that each look-up is
+/// logarithmic, not a scan per event.
+struct KeyTable<'a> {
+    by_id: BTreeMap<&'a str, &'a TrustedKey>,
 }
 
-/// Whether `digest` is the digest of `release`'s line. The verified chain records each
-/// line's digest as the `previous` of the event after it, so no log bytes are needed here.
-fn release_digest_matches(events: &[Event], release: &Event, digest: &str) -> bool {
-    events.iter().find(|e| e.sequence == release.sequence + 1).and_then(|next| next.previous.as_deref())
-        == Some(digest)
-}
+impl<'a> KeyTable<'a> {
+    fn new(policy: &'a Policy) -> KeyTable<'a> {
+        let mut by_id = BTreeMap::new();
+        for key in policy.trusted_keys() {
+            // A loaded policy lists each key once (refused otherwise). For a policy built
+            // by hand with duplicates, the first entry decides, as listed.
+            by_id.entry(key.key_id.as_str()).or_insert(key);
+        }
+        KeyTable { by_id }
+    }
 
-fn action_name(action: Action) -> String {
-    serde_json::to_value(action).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
+    fn get(&self, key_id: &str) -> Option<&'a TrustedKey> {
+        self.by_id.get(key_id).copied()
+    }
 
-fn category_name(category: Category) -> &'static str {
-    match category {
-        Category::Content => "content",
-        Category::Traffic => "traffic",
-        Category::Subscriber => "subscriber",
+    /// The trusted key with this id, if the policy trusted it at `time`.
+    fn trusted_at(&self, key_id: &str, time: Option<i64>) -> Result<&'a TrustedKey, String> {
+        let key = self.get(key_id).ok_or_else(|| {
+            "not a key this policy trusts (directly or through a verified registry)".to_owned()
+        })?;
+        let time = time.ok_or("the time of signing cannot be read")?;
+        let principal = quoted(&key.principal);
+        // A bound that cannot be read (only in a policy that was never validated) excludes
+        // the key: the window it was meant to close is not known.
+        let bounds = [
+            (Bound::From, &key.valid_from),
+            (Bound::Until, &key.valid_until),
+            (Bound::Revoked, &key.revoked_at),
+        ];
+        for (kind, bound) in bounds {
+            let Some(text) = bound else { continue };
+            let shown = quoted(text);
+            let Some(bound) = parse_rfc3339(text) else {
+                return Err(format!("{principal}'s key has an unreadable {} ({shown})", kind.field()));
+            };
+            match kind {
+                Bound::From if time < bound => {
+                    return Err(format!("{principal}'s key was not yet valid (from {shown})"))
+                }
+                Bound::Until if time >= bound => {
+                    return Err(format!("{principal}'s key had expired ({shown})"))
+                }
+                Bound::Revoked if time >= bound => {
+                    return Err(format!("{principal}'s key was revoked ({shown})"))
+                }
+                _ => {}
+            }
+        }
+        Ok(key)
+    }
+
+    /// `event 3 (accepted by Bob Custodian)`: the principal the policy records for the
+    /// signing key; for a key it does not know, the key id and, escaped, the name the event
+    /// claims.
+    fn subject(&self, event: &Event) -> String {
+        let action = action_name(event.action);
+        match self.get(&event.actor.key_id) {
+            Some(key) => format!("event {} ({action} by {})", event.sequence, quoted(&key.principal)),
+            None => format!(
+                "event {} ({action} by key {}, which calls itself \"{}\")",
+                event.sequence,
+                short(&event.actor.key_id),
+                quoted(&event.actor.name)
+            ),
+        }
     }
 }
 
-fn short(key_id: &str) -> &str {
-    key_id.get(..16).unwrap_or(key_id)
+/// The bounds of a key's trust.
+#[derive(Clone, Copy)]
+enum Bound {
+    From,
+    Until,
+    Revoked,
+}
+
+impl Bound {
+    fn field(self) -> &'static str {
+        match self {
+            Bound::From => "valid_from",
+            Bound::Until => "valid_until",
+            Bound::Revoked => "revoked_at",
+        }
+    }
+}
+
+/// The sequence numbers of `released` events no `accepted` event by their named receiver
+/// answers.
+///
+/// The verified chain records each line's digest as the `previous` of the event after it,
+/// so no log bytes are needed: a release's digest is the next event's `previous`. One pass
+/// builds the maps, one pass checks: linear in the number of events.
+fn unaccepted_releases(events: &[Event]) -> Vec<u64> {
+    // Digest of the line with sequence n → n, from the event after it. On a (never
+    // verified) log with repeated sequence numbers, the first event decides.
+    let mut line_digest: BTreeMap<u64, &str> = BTreeMap::new();
+    for event in events {
+        if let (Some(previous), Some(before)) = (event.previous.as_deref(), event.sequence.checked_sub(1)) {
+            line_digest.entry(before).or_insert(previous);
+        }
+    }
+    // (release digest, receiver) accepted, each by its own signer.
+    let accepted: BTreeSet<(&str, &str)> = events
+        .iter()
+        .filter(|e| e.action == Action::Accepted)
+        .filter_map(|e| e.release.as_deref().map(|release| (release, e.actor.key_id.as_str())))
+        .collect();
+    events
+        .iter()
+        .filter(|e| e.action == Action::Released)
+        .filter(|release| {
+            let digest = line_digest.get(&release.sequence).copied();
+            let receiver = release.receiver.as_deref();
+            // Accepted only by the key the release names as its receiver.
+            !matches!((digest, receiver), (Some(d), Some(r)) if accepted.contains(&(d, r)))
+        })
+        .map(|release| release.sequence)
+        .collect()
+}
+
+/// A list for a finding's text: the first few entries, escaped, and how many more there are,
+/// so that hostile input with thousands of entries cannot make every finding huge.
+fn listing<T: AsRef<str>>(entries: &[T]) -> String {
+    listing_with(entries, ", ")
+}
+
+/// [`listing`] with another separator (`" or "`, `"; "`).
+fn listing_with<T: AsRef<str>>(entries: &[T], separator: &str) -> String {
+    const SHOWN: usize = 8;
+    let mut text: Vec<String> = entries.iter().take(SHOWN).map(|e| quoted(e.as_ref())).collect();
+    if entries.len() > SHOWN {
+        text.push(format!("{} more", entries.len() - SHOWN));
+    }
+    text.join(separator)
+}
+
+fn short(key_id: &str) -> String {
+    quoted(&key_id.chars().take(16).collect::<String>())
 }

@@ -10,11 +10,15 @@
 #![forbid(unsafe_code)]
 
 mod evaluate;
+mod load;
 mod policy;
 pub mod registry;
 pub mod time;
+mod vocabulary;
 
 pub use evaluate::{evaluate, Evidence, PolicyFinding, PolicyVerdict};
+pub use load::{LoadedPolicy, PolicySignature, PolicySigner, MAX_DOCUMENT_BYTES, MAX_SIGNATURE_BYTES};
 pub use policy::{
-    CustodyRule, DigestRule, LegalBasisRule, Policy, PolicyError, SignatureRule, TrustedKey, POLICY_FORMAT,
+    CustodyRule, DigestRule, LegalBasisRule, Policy, PolicyError, PreservationRule, RegistryRef,
+    RetentionRule, SignatureRule, StorageRule, TrustedKey, POLICY_FORMAT,
 };

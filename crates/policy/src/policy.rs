@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::vocabulary::{country_code_error, is_country_code, member_path, quoted, Vocabulary};
+
 /// Format version of policies.
 pub const POLICY_FORMAT: u64 = 1;
 
@@ -34,10 +36,30 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
     },
-    /// A value that parses but cannot be right.
+    /// A value that parses but cannot be right: an unknown name, a duplicate, a malformed
+    /// code or time.
     #[error("{path}: {message}")]
     Invalid {
-        /// Where.
+        /// Where in the document, as a JSON path (`$.signatures.roles_per_action.Sealed`).
+        path: String,
+        /// What is wrong, with the name probably meant when one is close.
+        message: String,
+    },
+    /// A file that cannot be read safely: missing, unreadable, a symbolic link, not a
+    /// regular file (a FIFO or device could block or never end), or too large.
+    #[error("{path}: {message}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The policy's detached signature file (`POLICY.sig`) exists but does not vouch for
+    /// these bytes: a signature does not verify (the policy was edited after signing), or
+    /// the file is malformed or signs another kind of document.
+    #[error("{path}: {message}")]
+    Signature {
+        /// The signature file.
         path: String,
         /// What is wrong.
         message: String,
@@ -152,6 +174,12 @@ pub struct TrustedKey {
     /// Revoked at: nothing signed at or after this time counts.
     #[serde(default)]
     pub revoked_at: Option<String>,
+    /// ISO 3166-1 alpha-2 code of the country where the key's holder keeps custody, as the
+    /// policy's author (or the registry's issuer) establishes it. The storage rule reads the
+    /// country from here, never from the event or the key file in the package, whose text
+    /// the key's holder writes.
+    #[serde(default)]
+    pub jurisdiction: Option<String>,
 }
 
 /// Signers.
@@ -234,7 +262,10 @@ pub struct LegalBasisRule {
 
 impl Policy {
     /// Parses a policy strictly, explaining mistakes with the JSON path and the line and
-    /// column where they are.
+    /// column where they are. Beyond its shape, every name is checked against the
+    /// vocabulary of this version and every list against duplicates (see
+    /// `docs/formats/policy.md`, "Reading"): a mistake is refused, never read as a rule
+    /// that matches nothing.
     pub fn parse(bytes: &[u8]) -> Result<Policy, PolicyError> {
         custos_manifest::strict_json::check(bytes).map_err(|e| PolicyError::Syntax {
             path: "$".into(),
@@ -259,41 +290,243 @@ impl Policy {
             line: e.line(),
             column: e.column(),
         })?;
-        policy.validate()?;
+        policy.validate().map_err(|(path, message)| PolicyError::Invalid { path, message })?;
         Ok(policy)
     }
 
-    fn validate(&self) -> Result<(), PolicyError> {
-        let invalid = |path: &str, message: &str| {
-            Err(PolicyError::Invalid { path: path.into(), message: message.into() })
-        };
-        if crate::time::parse_rfc3339(&self.effective_from).is_none() {
-            return invalid("$.effective_from", "not an RFC 3339 time such as 2026-01-01T00:00:00+00:00");
+    /// Every check beyond the document's shape; the error is (JSON path, message).
+    fn validate(&self) -> Result<(), (String, String)> {
+        time("$.effective_from", &self.effective_from)?;
+        if let Some(rule) = &self.digests {
+            names("$.digests.required_any", &rule.required_any, Vocabulary::Digest)?;
+            names("$.digests.never_sole", &rule.never_sole, Vocabulary::Digest)?;
         }
         if let Some(rule) = &self.signatures {
             if rule.seal_threshold == 0 {
-                return invalid("$.signatures.seal_threshold", "must be at least 1");
+                return Err(("$.signatures.seal_threshold".into(), "must be at least 1".into()));
             }
-            for (i, key) in rule.trusted_keys.iter().enumerate() {
-                let path = format!("$.signatures.trusted_keys[{i}]");
-                if key.key_id.len() != 64
-                    || !key.key_id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-                {
-                    return invalid(&format!("{path}.key_id"), "must be 64 lowercase hexadecimal digits");
+            let listed: Vec<(String, &TrustedKey)> = rule
+                .trusted_keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| (format!("$.signatures.trusted_keys[{i}]"), key))
+                .collect();
+            for (path, key) in &listed {
+                key.validate(path)?;
+            }
+            distinct_keys(&listed)?;
+            let mut paths = BTreeMap::new();
+            for (i, registry) in rule.registries.iter().enumerate() {
+                let path = format!("$.signatures.registries[{i}]");
+                if registry.path.trim().is_empty() {
+                    return Err((format!("{path}.path"), "must name the registry file".into()));
                 }
-                for (field, value) in [
-                    ("valid_from", &key.valid_from),
-                    ("valid_until", &key.valid_until),
-                    ("revoked_at", &key.revoked_at),
-                ] {
-                    if value.as_deref().is_some_and(|t| crate::time::parse_rfc3339(t).is_none()) {
-                        return invalid(&format!("{path}.{field}"), "not an RFC 3339 time");
+                if let Some(first) = paths.insert(registry.path.as_str(), i) {
+                    return Err((
+                        format!("{path}.path"),
+                        format!(
+                            "`{}` is already named at $.signatures.registries[{first}]",
+                            quoted(&registry.path)
+                        ),
+                    ));
+                }
+                key_id(&format!("{path}.issuer_key_id"), &registry.issuer_key_id)?;
+            }
+            for (action, roles) in &rule.roles_per_action {
+                let path = member_path("$.signatures.roles_per_action", action);
+                Vocabulary::Action.check(action).map_err(|message| (path.clone(), message))?;
+                role_list(&path, roles)?;
+            }
+        }
+        if let Some(rule) = &self.custody {
+            names("$.custody.start_with", &rule.start_with, Vocabulary::Action)?;
+        }
+        if let Some(rule) = &self.legal_basis {
+            for (category, kinds) in &rule.per_category {
+                let path = member_path("$.legal_basis.per_category", category);
+                Vocabulary::Category.check(category).map_err(|message| (path.clone(), message))?;
+                distinct(&path, kinds)?;
+                for (i, kind) in kinds.iter().enumerate() {
+                    // The manifest's own rule for kinds (`--legal-basis KIND:REF`): a kind
+                    // spelt otherwise could never be recorded, so the rule could never pass
+                    // and the mistake would only show as an unexplained failure.
+                    if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                        let lower = kind.to_lowercase().replace([' ', '-'], "_");
+                        let hint = if !lower.is_empty()
+                            && lower.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                        {
+                            format!(" (did you mean `{lower}`?)")
+                        } else {
+                            String::new()
+                        };
+                        return Err((
+                            format!("{path}[{i}]"),
+                            format!(
+                                "`{}` is not a legal-basis kind: kinds are lower_case (warrant, production_order, mla_request, …){hint}",
+                                quoted(kind)
+                            ),
+                        ));
                     }
                 }
             }
         }
+        if let Some(rule) = &self.storage {
+            distinct("$.storage.allowed_countries", &rule.allowed_countries)?;
+            for (i, code) in rule.allowed_countries.iter().enumerate() {
+                if !is_country_code(code) {
+                    return Err((format!("$.storage.allowed_countries[{i}]"), country_code_error(code)));
+                }
+            }
+        }
+        if let Some(rule) = &self.retention {
+            for category in rule.max_days.keys() {
+                let path = member_path("$.retention.max_days", category);
+                Vocabulary::Category.check(category).map_err(|message| (path, message))?;
+            }
+        }
         Ok(())
     }
+
+    /// Every key the policy trusts, directly or through a verified registry.
+    pub fn trusted_keys(&self) -> impl Iterator<Item = &TrustedKey> {
+        self.signatures.iter().flat_map(SignatureRule::all_trusted_keys)
+    }
+}
+
+impl TrustedKey {
+    /// Checks one entry of a policy's `trusted_keys` or a registry's `keys`; `path` is the
+    /// entry's JSON path. The error is (JSON path, message).
+    pub(crate) fn validate(&self, path: &str) -> Result<(), (String, String)> {
+        key_id(&format!("{path}.key_id"), &self.key_id)?;
+        one_line(&format!("{path}.principal"), &self.principal)?;
+        role_list(&format!("{path}.roles"), &self.roles)?;
+        let mut bounds = [None; 3];
+        for (slot, (field, value)) in bounds.iter_mut().zip([
+            ("valid_from", &self.valid_from),
+            ("valid_until", &self.valid_until),
+            ("revoked_at", &self.revoked_at),
+        ]) {
+            if let Some(text) = value {
+                *slot = Some(time(&format!("{path}.{field}"), text)?);
+            }
+        }
+        if let [Some(from), Some(until), _] = bounds {
+            if until <= from {
+                return Err((
+                    format!("{path}.valid_until"),
+                    "is not after valid_from: the key would never be trusted".into(),
+                ));
+            }
+        }
+        if let Some(code) = &self.jurisdiction {
+            if !is_country_code(code) {
+                return Err((format!("{path}.jurisdiction"), country_code_error(code)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a key listed twice among `keys` (each with its JSON path), and two principals
+/// written differently only in case or spacing.
+///
+/// One entry per key: with two, one would silently win (a revocation in the other ignored,
+/// roles or jurisdiction taken from the wrong one). One spelling per principal: the seal
+/// threshold counts distinct principals, so `Ada Examiner` and `ada examiner` would count
+/// one person twice.
+pub(crate) fn distinct_keys(keys: &[(String, &TrustedKey)]) -> Result<(), (String, String)> {
+    let mut ids: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut principals: BTreeMap<String, (&str, &str)> = BTreeMap::new();
+    for (path, key) in keys {
+        if let Some(first) = ids.insert(key.key_id.as_str(), path.as_str()) {
+            return Err((
+                format!("{path}.key_id"),
+                format!(
+                    "key {} is already listed at {first}: a key is listed once, so that one entry alone decides its roles, validity, revocation and jurisdiction",
+                    key.key_id
+                ),
+            ));
+        }
+        let folded = key.principal.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        match principals.get(&folded) {
+            Some((first, spelling)) if *spelling != key.principal => {
+                return Err((
+                    format!("{path}.principal"),
+                    format!(
+                        "`{}` differs from `{}` at {first} only in case or spacing: thresholds count principals by name, so write one principal one way",
+                        quoted(&key.principal),
+                        quoted(spelling)
+                    ),
+                ))
+            }
+            Some(_) => {}
+            None => {
+                principals.insert(folded, (path.as_str(), key.principal.as_str()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An RFC 3339 time, as seconds since the epoch.
+fn time(path: &str, text: &str) -> Result<i64, (String, String)> {
+    crate::time::parse_rfc3339(text).ok_or_else(|| {
+        (
+            path.to_owned(),
+            format!("`{}` is not an RFC 3339 time such as 2026-01-01T00:00:00+00:00", quoted(text)),
+        )
+    })
+}
+
+/// A key id: 64 lowercase hexadecimal digits.
+fn key_id(path: &str, id: &str) -> Result<(), (String, String)> {
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        return Err((path.to_owned(), "must be 64 lowercase hexadecimal digits".into()));
+    }
+    Ok(())
+}
+
+/// Text shown to readers: not empty, one line, no surrounding spaces.
+fn one_line(path: &str, text: &str) -> Result<(), (String, String)> {
+    if text.trim().is_empty() || text.trim() != text || text.chars().any(char::is_control) {
+        return Err((
+            path.to_owned(),
+            "must be non-empty text on one line, without surrounding spaces".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Roles: free names (a policy's own, like the role line of key files), each one line,
+/// none twice.
+fn role_list(path: &str, roles: &[String]) -> Result<(), (String, String)> {
+    for (i, role) in roles.iter().enumerate() {
+        one_line(&format!("{path}[{i}]"), role)?;
+    }
+    distinct(path, roles)
+}
+
+/// Names from a vocabulary, none twice.
+fn names(path: &str, list: &[String], vocabulary: Vocabulary) -> Result<(), (String, String)> {
+    for (i, name) in list.iter().enumerate() {
+        vocabulary.check(name).map_err(|message| (format!("{path}[{i}]"), message))?;
+    }
+    distinct(path, list)
+}
+
+/// Refuses an entry listed twice: harmless in itself, but a sign the list is not what its
+/// author meant (a copy meant to be edited into another name).
+fn distinct(path: &str, list: &[String]) -> Result<(), (String, String)> {
+    let mut seen = BTreeMap::new();
+    for (i, entry) in list.iter().enumerate() {
+        if let Some(first) = seen.insert(entry.as_str(), i) {
+            return Err((
+                format!("{path}[{i}]"),
+                format!("`{}` is already listed at {path}[{first}]", quoted(entry)),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// serde's messages name the field but not the path; recover what can be recovered.

@@ -261,21 +261,109 @@ fn preservation_day_90_versus_91_and_renewals() {
     );
 }
 
+/// The country comes from the policy's entry for the signing key, never from the event:
+/// the event's `actor` is copied from a key file its holder writes.
 #[test]
 fn storage_allowed_countries() {
     let m = manifest(&["sha256"], None, &[]);
+    let home = policy(&format!(
+        r#","signatures":{{"trusted_keys":[{{"key_id":"{ADA}","principal":"Ada","roles":["examiner"],"jurisdiction":"XA"}},{{"key_id":"{ADA_SPARE}","principal":"Ada","roles":["examiner"]}},{{"key_id":"{BOB}","principal":"Bob","roles":["evidence_custodian"],"jurisdiction":"XB"}}],"cite":"test"}},"storage":{{"allowed_countries":["XA"],"cite":"localisation"}}"#
+    ));
     let mut events = sealed_by(ADA);
-    let home = policy(r#","storage":{"allowed_countries":["XA"],"cite":"localisation"}"#);
     assert_eq!(verdict(&run(&home, &m, &events, &[]), "storage.allowed_countries"), PolicyVerdict::Pass);
+    // Ada's event claims another country: her policy entry decides.
+    events[0].actor.jurisdiction = Some("ZZ".into());
+    assert_eq!(verdict(&run(&home, &m, &events, &[]), "storage.allowed_countries"), PolicyVerdict::Pass);
+
+    // Bob, whom the policy places in XB, claims XA in his key file: still held in XB.
     events.push(event(1, Action::Accessed, BOB, "2026-03-02T10:00:00+00:00"));
-    events[1].actor.jurisdiction = Some("XB".into());
+    events[1].actor.jurisdiction = Some("XA".into());
     let findings = run(&home, &m, &events, &[]);
     assert!(
         findings.iter().any(|f| f.verdict == PolicyVerdict::Fail && f.evidence.contains("held in XB")),
         "{findings:#?}"
     );
-    events[1].actor.jurisdiction = None;
-    assert_eq!(verdict(&run(&home, &m, &events, &[]), "storage.allowed_countries"), PolicyVerdict::Fail);
+
+    // A trusted key without a jurisdiction in the policy fails, whatever the event says.
+    events[1] = event(1, Action::Accessed, ADA_SPARE, "2026-03-02T10:00:00+00:00");
+    events[1].actor.jurisdiction = Some("XA".into());
+    let findings = run(&home, &m, &events, &[]);
+    assert!(
+        findings.iter().any(|f| f.verdict == PolicyVerdict::Fail
+            && f.evidence.contains("the policy records no jurisdiction for this key")),
+        "{findings:#?}"
+    );
+
+    // A key the policy does not trust fails, however it describes itself.
+    events[1] = event(1, Action::Accessed, &"cc".repeat(32), "2026-03-02T10:00:00+00:00");
+    events[1].actor.jurisdiction = Some("XA".into());
+    events[1].actor.name = "Ada".into();
+    let findings = run(&home, &m, &events, &[]);
+    assert!(
+        findings.iter().any(|f| f.rule == "storage.allowed_countries"
+            && f.verdict == PolicyVerdict::Fail
+            && f.evidence.contains("does not trust")),
+        "{findings:#?}"
+    );
+
+    // A storage rule without trusted keys can place nobody.
+    let no_keys = policy(r#","storage":{"allowed_countries":["XA"],"cite":"localisation"}"#);
+    assert_eq!(
+        verdict(&run(&no_keys, &m, &sealed_by(ADA), &[]), "storage.allowed_countries"),
+        PolicyVerdict::Fail
+    );
+}
+
+/// Roles come from the policy's entry: an event claiming a role its key does not have in the
+/// policy gains nothing.
+#[test]
+fn roles_claimed_by_the_event_are_ignored() {
+    let text = keys("").replace("SEAL", "1").replace(
+        r#""cite":"test"}"#,
+        r#""roles_per_action":{"accepted":["evidence_custodian"]},"cite":"test"}"#,
+    );
+    let rule = policy(&text);
+    let m = manifest(&["sha256"], None, &[]);
+    let mut events = sealed_by(ADA);
+    events.push(event(1, Action::Released, ADA, "2026-03-02T10:00:00+00:00"));
+    events.push(event(2, Action::Accepted, ADA, "2026-03-03T10:00:00+00:00"));
+    events[2].actor.role = "evidence_custodian".into();
+    events[2].actor.name = "Bob".into();
+    let findings = run(&rule, &m, &events, &[ADA]);
+    assert_eq!(verdict(&findings, "signatures.roles"), PolicyVerdict::Fail, "{findings:#?}");
+    let roles = findings.iter().find(|f| f.rule == "signatures.roles").expect("roles finding");
+    assert!(
+        roles.evidence.contains("(accepted by Ada)"),
+        "the policy's principal is shown: {}",
+        roles.evidence
+    );
+}
+
+/// An acceptance counts only when signed by the receiver the release names.
+#[test]
+fn acceptance_by_someone_else_does_not_count() {
+    let rule = policy(r#","custody":{"require_acceptance":true,"cite":"Y s. 2"}"#);
+    let m = manifest(&["sha256"], None, &[]);
+    let mut events = sealed_by(ADA);
+    events.push(event(1, Action::Released, ADA, "2026-03-02T10:00:00+00:00"));
+    events.push(event(2, Action::Accepted, BOB, "2026-03-03T10:00:00+00:00"));
+    assert_eq!(verdict(&run(&rule, &m, &events, &[]), "custody.require_acceptance"), PolicyVerdict::Pass);
+    // Ada accepts her own release to Bob.
+    events[2].actor.key_id = ADA.into();
+    assert_eq!(verdict(&run(&rule, &m, &events, &[]), "custody.require_acceptance"), PolicyVerdict::Fail);
+}
+
+/// An event whose time cannot be read could hide a gap: the gap rule fails.
+#[test]
+fn an_unreadable_event_time_fails_the_gap_rule() {
+    let rule = policy(r#","custody":{"max_gap_days":30,"cite":"Y s. 2"}"#);
+    let m = manifest(&["sha256"], None, &[]);
+    let mut events = sealed_by(ADA);
+    events.push(event(1, Action::Accessed, ADA, "2026-03-02T10:00:00+00:00"));
+    events.push(event(2, Action::Accessed, ADA, "2026-03-03T10:00:00+00:00"));
+    assert_eq!(verdict(&run(&rule, &m, &events, &[]), "custody.max_gap_days"), PolicyVerdict::Pass);
+    events[1].time = "2026-13-02T10:00:00+00:00".into();
+    assert_eq!(verdict(&run(&rule, &m, &events, &[]), "custody.max_gap_days"), PolicyVerdict::Fail);
 }
 
 #[test]

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use custos_hash::{Algorithm, Control, SegmentSpec};
-use custos_manifest::custody::{verify_log, Action, NewEvent};
+use custos_manifest::custody::{Action, NewEvent};
 use custos_manifest::findings::{overall, Finding, Verdict};
-use custos_manifest::keys::PublicKey;
 use custos_manifest::manifest::{Case, Category, LegalBasis};
 use custos_manifest::package::{add_event, seal, verify_full, SealRequest, Trust};
 use custos_policy::{Policy, PolicyVerdict};
@@ -222,9 +221,8 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
 }
 
 fn show_log(package: &Path, json: bool) -> Result<Status> {
-    let shipped = shipped_keys(package)?;
-    let lookup = |id: &str| shipped.iter().find(|k| k.id().to_string() == id).map(|k| (k.key, false));
-    let (findings, events) = verify_log(package, &lookup);
+    let (findings, events) = custos_manifest::package::log_with_shipped_keys(package)
+        .with_context(|| format!("cannot read the custody log of {}", package.display()))?;
     for event in &events {
         if json {
             println!("{}", serde_json::to_string(event)?);
@@ -253,19 +251,6 @@ fn show_log(package: &Path, json: bool) -> Result<Status> {
 
 fn short(key_id: &str) -> &str {
     key_id.get(..16).unwrap_or(key_id)
-}
-
-fn shipped_keys(package: &Path) -> Result<Vec<PublicKey>> {
-    let dir = package.join(custos_manifest::package::KEYS_DIR);
-    let mut keys = Vec::new();
-    for entry in std::fs::read_dir(&dir)
-        .with_context(|| format!("{} is not an evidence package", package.display()))?
-    {
-        if let Ok(key) = load_public_key(&entry?.path()) {
-            keys.push(key);
-        }
-    }
-    Ok(keys)
 }
 
 #[derive(Debug, Args)]

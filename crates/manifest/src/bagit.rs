@@ -3,19 +3,24 @@
 //!
 //! Writing: `bagit.txt`, `bag-info.txt` (with `Payload-Oxum`), one `manifest-ALG.txt` per
 //! algorithm and one `tagmanifest-ALG.txt` per algorithm over every tag file (including
-//! Custos' own files). Validating reports [`Finding`]s rather than stopping at the first
-//! problem, and is stricter than RFC 8493 where evidence needs it: the tag manifest is
-//! required (a deleted one passed other validators: bagger#56), manifest paths must stay
-//! under `data/`, and a symbolic link or special file under `data/` is a failure, never
-//! followed.
+//! Custos' own files), all through the package's store ([`crate::store`]). Checking reports
+//! [`Finding`]s rather than stopping at the first problem, works on a [`Snapshot`] of the
+//! package, and is stricter than RFC 8493 where evidence needs it: `bagit.txt`,
+//! `bag-info.txt` with `Payload-Oxum` and a tag manifest are required (a deleted tag
+//! manifest passed other validators: bagger#56), every file a tag manifest names must exist,
+//! every payload manifest must list exactly the files under `data/` (RFC 8493 §3), names are
+//! compared as bytes after percent-decoding, manifest paths must stay inside the bag, and a
+//! link or special file anywhere is a failure, never followed. The payload's bytes are
+//! hashed by the verifier ([`crate::verify`]), once per file for every claim about it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
 use std::path::{Component, Path};
 
-use custos_hash::{hash_tree_file, walk_tree, Algorithm, Control, Digest, EntryKind, HashOptions};
+use custos_hash::{hash_bytes, Algorithm, Digest, EntryKind, HashOptions};
 
 use crate::findings::Finding;
+use crate::store::{PackageDir, PackageStore, StoreError};
+use crate::verify::Snapshot;
 use crate::Error;
 
 /// The algorithms RFC 8493 names for manifests. BLAKE3 is not among them; Custos records it
@@ -50,7 +55,7 @@ pub fn write_tag_files(
             "BagIt manifests take md5, sha1, sha256 or sha512, not {algorithms:?}"
         )));
     }
-    write(bag, "bagit.txt", BAGIT_TXT.as_bytes())?;
+    let store = PackageDir::open(bag).map_err(store_error)?;
     let mut bag_info = String::new();
     for (label, value) in info {
         if label.contains(':') || label.contains('\n') || value.contains('\n') {
@@ -62,10 +67,13 @@ pub fn write_tag_files(
     }
     let bytes: u64 = payload.iter().map(|f| f.size).sum();
     bag_info.push_str(&format!("Payload-Oxum: {bytes}.{}\nBagging-Date: {bagging_date}\n", payload.len()));
-    write(bag, "bag-info.txt", bag_info.as_bytes())?;
 
     let mut sorted: Vec<&PayloadFile> = payload.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut files = vec![
+        ("bagit.txt".to_owned(), BAGIT_TXT.as_bytes().to_vec()),
+        ("bag-info.txt".to_owned(), bag_info.into_bytes()),
+    ];
     for &algorithm in algorithms {
         let mut manifest = String::new();
         for file in &sorted {
@@ -79,95 +87,125 @@ pub fn write_tag_files(
                 .ok_or_else(|| Error::Bag(format!("{} has no {algorithm} digest", file.path)))?;
             manifest.push_str(&format!("{}  {}\n", digest.to_hex(), encode_path(&file.path)));
         }
-        write(bag, &format!("manifest-{algorithm}.txt"), manifest.as_bytes())?;
+        files.push((format!("manifest-{algorithm}.txt"), manifest.into_bytes()));
     }
-    write_tag_manifests(bag, algorithms)
+    for (name, bytes) in files {
+        store.replace(&name, &bytes).map_err(store_error)?;
+    }
+    write_tag_manifests_in(&store, algorithms)
 }
 
 /// Writes `tagmanifest-ALG.txt` over every tag file: everything outside `data/` except the
 /// tag manifests themselves.
 pub fn write_tag_manifests(bag: &Path, algorithms: &[Algorithm]) -> Result<(), Error> {
-    let tag_files = tag_files(bag)?;
-    let options = HashOptions { algorithms: algorithms.to_vec(), ..HashOptions::default() };
-    let mut manifests: BTreeMap<Algorithm, String> = BTreeMap::new();
-    for relative in &tag_files {
-        let outcome = hash_tree_file(&bag.join(relative), &options, &Control::default())
-            .map_err(|e| Error::Bag(format!("cannot hash tag file {relative}: {e}")))?;
-        for (algorithm, digest) in &outcome.digests {
-            manifests.entry(*algorithm).or_default().push_str(&format!(
-                "{}  {}\n",
-                digest.to_hex(),
-                encode_path(relative)
-            ));
-        }
-    }
-    for (algorithm, text) in manifests {
-        write(bag, &format!("tagmanifest-{algorithm}.txt"), text.as_bytes())?;
+    write_tag_manifests_in(&PackageDir::open(bag).map_err(store_error)?, algorithms)
+}
+
+/// [`write_tag_manifests`] through an open store. Each tag manifest is written to a
+/// temporary file and renamed over the old one; a link or special file anywhere in the
+/// package is refused before anything is written.
+pub fn write_tag_manifests_in(store: &PackageDir, algorithms: &[Algorithm]) -> Result<(), Error> {
+    for (name, bytes) in tag_manifests(store, algorithms)? {
+        store.replace(&name, &bytes).map_err(store_error)?;
     }
     Ok(())
 }
 
-/// Validates a bag: presence of `bagit.txt`, payload manifests, every payload file listed
-/// and present (nothing extra, nothing missing), every digest, `Payload-Oxum`, and the tag
-/// manifests (required). `fast` skips re-hashing payload bytes (and says so).
-pub fn validate(bag: &Path, fast: bool) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    match fs::read_to_string(bag.join("bagit.txt")) {
-        Ok(text) if text.lines().next().is_some_and(|l| l.starts_with("BagIt-Version: ")) => {
-            findings.push(Finding::pass("bag.declaration", "bagit.txt", "present"));
+/// The tag manifests' names and contents for the package as it is now, without writing.
+pub fn tag_manifests(
+    store: &dyn PackageStore,
+    algorithms: &[Algorithm],
+) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let options = HashOptions { algorithms: algorithms.to_vec(), ..HashOptions::default() };
+    let mut manifests: BTreeMap<Algorithm, String> = algorithms.iter().map(|a| (*a, String::new())).collect();
+    for entry in store.list().map_err(store_error)? {
+        let Some(path) = entry.utf8_path() else {
+            return Err(Error::Bag(format!("{}: names must be UTF-8", String::from_utf8_lossy(&entry.path))));
+        };
+        if !is_tag_file(path) {
+            continue;
         }
-        Ok(_) => findings.push(Finding::fail(
-            "bag.declaration",
-            "bagit.txt",
-            "does not start with a BagIt-Version line",
-        )),
-        Err(e) => {
-            findings.push(Finding::fail("bag.declaration", "bagit.txt", format!("cannot be read: {e}")))
+        if !matches!(entry.kind, EntryKind::File { .. }) {
+            return Err(Error::Bag(format!(
+                "{path}: tag files must be regular files, not links or special files"
+            )));
+        }
+        let bytes = store.read_small(path, crate::store::MAX_TAG_FILE_BYTES).map_err(store_error)?;
+        let outcome = hash_bytes(&bytes, &options);
+        for (algorithm, digest) in &outcome.digests {
+            manifests.entry(*algorithm).or_default().push_str(&format!(
+                "{}  {}\n",
+                digest.to_hex(),
+                encode_path(path)
+            ));
         }
     }
+    Ok(manifests
+        .into_iter()
+        .map(|(algorithm, text)| (format!("tagmanifest-{algorithm}.txt"), text.into_bytes()))
+        .collect())
+}
 
-    let payload = read_manifests(bag, "manifest-", &mut findings);
-    if payload.is_empty() {
+/// The algorithms of the tag manifests a package has (SHA-256 when it has none).
+pub fn tag_manifest_algorithms(store: &dyn PackageStore) -> Result<Vec<Algorithm>, Error> {
+    let entries = store.list().map_err(store_error)?;
+    let found: Vec<Algorithm> = BAGIT_ALGORITHMS
+        .into_iter()
+        .filter(|a| entries.iter().any(|e| e.path == format!("tagmanifest-{a}.txt").as_bytes()))
+        .collect();
+    Ok(if found.is_empty() { vec![Algorithm::Sha256] } else { found })
+}
+
+/// Whether a bag-relative path is a tag file (outside `data/`, not a tag manifest).
+pub fn is_tag_file(path: &str) -> bool {
+    !path.starts_with("data/") && !(path.starts_with("tagmanifest-") && !path.contains('/'))
+}
+
+fn store_error(error: StoreError) -> Error {
+    Error::Bag(error.to_string())
+}
+
+/// Validates a bag: structure, tag manifests, and the payload against the payload manifests
+/// (`fast` skips re-hashing payload bytes, and says so).
+pub fn validate(bag: &Path, fast: bool) -> Vec<Finding> {
+    crate::verify::validate_bag(bag, fast)
+}
+
+/// Manifests of one kind (`manifest-` or `tagmanifest-`): algorithm → path → digest.
+pub type Manifests = BTreeMap<Algorithm, BTreeMap<String, Digest>>;
+
+/// What the bag's own files claim, for the verifier to check against the bytes.
+#[derive(Debug, Default)]
+pub struct BagClaims {
+    /// Payload manifests: algorithm → path → digest.
+    pub payload: Manifests,
+    /// `bag-info.txt` as label → values, when it could be read.
+    pub info: BTreeMap<String, Vec<String>>,
+}
+
+/// Checks the bag's structure on a snapshot: the declaration, `bag-info.txt` and its
+/// `Payload-Oxum`, the payload manifests against the files under `data/`, and the tag
+/// manifests against the tag files' bytes. Returns the findings and the payload claims.
+pub fn check_structure(snapshot: &Snapshot) -> (Vec<Finding>, BagClaims) {
+    let mut findings = Vec::new();
+    let mut claims = BagClaims::default();
+    check_declaration(snapshot, &mut findings);
+    claims.info = check_info(snapshot, &mut findings);
+
+    claims.payload = read_manifests(snapshot, "manifest-", &mut findings);
+    if claims.payload.is_empty() {
         findings.push(Finding::fail("bag.manifest", "manifest-*.txt", "no payload manifest"));
     }
-    let listed: BTreeSet<&String> = payload.values().flat_map(|entries| entries.keys()).collect();
-    let mut present: BTreeSet<String> = BTreeSet::new();
-    for entry in walk_tree(&bag.join("data")) {
-        match entry {
-            Err(e) => findings.push(Finding::fail("bag.payload_walk", "data/", e.to_string())),
-            Ok(entry) => {
-                let relative = relative_path(bag, &entry.path);
-                match entry.kind {
-                    EntryKind::File { .. } => {
-                        present.insert(relative);
-                    }
-                    EntryKind::Symlink { target } => findings.push(Finding::fail(
-                        "bag.symlink",
-                        relative,
-                        format!(
-                            "a symbolic link (to {}) under data/; evidence is never reached through links",
-                            target.display()
-                        ),
-                    )),
-                    EntryKind::Special { kind } => findings.push(Finding::fail(
-                        "bag.special_file",
-                        relative,
-                        format!("a {kind} under data/"),
-                    )),
-                    _ => {}
-                }
-            }
+    let present: BTreeSet<&str> = snapshot.payload_files().map(|(path, _)| path).collect();
+    for (algorithm, entries) in &claims.payload {
+        for path in present.iter().filter(|p| !entries.contains_key(**p)) {
+            findings.push(Finding::fail(
+                "bag.extra_file",
+                *path,
+                format!("present under data/ but not in manifest-{algorithm}.txt (every payload manifest must list every payload file)"),
+            ));
         }
-    }
-    for path in present.iter().filter(|p| !listed.contains(p)) {
-        findings.push(Finding::fail(
-            "bag.extra_file",
-            path.clone(),
-            "present under data/ but in no payload manifest",
-        ));
-    }
-    for (algorithm, entries) in &payload {
-        for path in entries.keys().filter(|p| !present.contains(*p)) {
+        for path in entries.keys().filter(|p| !present.contains(p.as_str())) {
             findings.push(Finding::fail(
                 "bag.missing_file",
                 path.clone(),
@@ -175,84 +213,180 @@ pub fn validate(bag: &Path, fast: bool) -> Vec<Finding> {
             ));
         }
     }
-    check_oxum(bag, &present, &mut findings);
-    if fast {
-        findings.push(Finding::warn(
-            "bag.payload_digest",
-            "data/",
-            "not re-hashed (--fast): payload bytes were not checked",
-        ));
-    } else {
-        check_digests(bag, &payload, &present, "bag.payload_digest", &mut findings);
-    }
+    check_oxum(snapshot, &claims.info, &mut findings);
 
-    let tags = read_manifests(bag, "tagmanifest-", &mut findings);
+    let tags = read_manifests(snapshot, "tagmanifest-", &mut findings);
     if tags.is_empty() {
         findings.push(Finding::fail(
             "bag.tag_manifest",
             "tagmanifest-*.txt",
             "missing: tag files (bag-info.txt, manifests, custos/) would be unprotected",
         ));
-    } else {
-        match tag_files(bag) {
-            Ok(actual) => {
-                let tag_listed: BTreeSet<&String> = tags.values().flat_map(|e| e.keys()).collect();
-                for path in actual.iter().filter(|p| !tag_listed.contains(p)) {
-                    findings.push(Finding::fail(
-                        "bag.unlisted_tag_file",
+    }
+    for (algorithm, entries) in &tags {
+        let name = format!("tagmanifest-{algorithm}.txt");
+        for path in snapshot.tags.keys().filter(|p| is_tag_file(p) && !entries.contains_key(*p)) {
+            findings.push(Finding::fail(
+                "bag.unlisted_tag_file",
+                path.clone(),
+                format!("a tag file not in {name}"),
+            ));
+        }
+        let options = HashOptions { algorithms: vec![*algorithm], ..HashOptions::default() };
+        for (path, expected) in entries {
+            match snapshot.tags.get(path) {
+                None => findings.push(Finding::fail(
+                    "bag.missing_tag_file",
+                    path.clone(),
+                    format!("listed in {name} but not present: a tag file was deleted"),
+                )),
+                // Unreadable tag files are reported once, by the snapshot.
+                Some(Err(_)) => {}
+                Some(Ok(bytes)) => match hash_bytes(bytes, &options).digest(*algorithm) {
+                    Some(found) if found == expected => findings.push(Finding::pass(
+                        "bag.tag_digest",
                         path.clone(),
-                        "a tag file in no tag manifest",
-                    ));
-                }
-                let actual: BTreeSet<String> = actual.into_iter().collect();
-                check_digests(bag, &tags, &actual, "bag.tag_digest", &mut findings);
+                        format!("{algorithm} matches"),
+                    )),
+                    found => findings.push(Finding::fail(
+                        "bag.tag_digest",
+                        path.clone(),
+                        format!(
+                            "{algorithm} is {}, {name} says {expected}",
+                            found.map_or_else(|| "unknown".into(), Digest::to_hex)
+                        ),
+                    )),
+                },
             }
-            Err(e) => findings.push(Finding::fail("bag.tag_manifest", "/", e.to_string())),
         }
     }
-    findings
+    (findings, claims)
 }
 
-/// Manifests of one kind (`manifest-` or `tagmanifest-`): algorithm → path → digest.
-type Manifests = BTreeMap<Algorithm, BTreeMap<String, Digest>>;
-
-fn read_manifests(bag: &Path, prefix: &str, findings: &mut Vec<Finding>) -> Manifests {
-    let mut manifests = Manifests::new();
-    let Ok(entries) = fs::read_dir(bag) else {
-        findings.push(Finding::fail(
-            "bag.manifest",
-            bag.display().to_string(),
-            "the package folder cannot be read",
-        ));
-        return manifests;
+/// `bagit.txt`: exactly a known version and UTF-8 as the tag file encoding.
+fn check_declaration(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    let text = match snapshot.tag_text("bagit.txt") {
+        Ok(text) => text,
+        Err(reason) => {
+            findings.push(Finding::fail("bag.declaration", "bagit.txt", reason));
+            return;
+        }
     };
-    let mut names: Vec<String> = entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
-    names.sort();
-    for name in names {
+    let fields = parse_info(text);
+    let version = fields.get("BagIt-Version").map(Vec::as_slice).unwrap_or_default();
+    let encoding = fields.get("Tag-File-Character-Encoding").map(Vec::as_slice).unwrap_or_default();
+    let problem = match (version, encoding) {
+        ([v], [e]) if (v == "1.0" || v == "0.97") && e.eq_ignore_ascii_case("UTF-8") && fields.len() == 2 => {
+            None
+        }
+        ([v], _) if v != "1.0" && v != "0.97" => Some(format!("BagIt-Version `{v}` is not 1.0 or 0.97")),
+        (_, [e]) if !e.eq_ignore_ascii_case("UTF-8") => {
+            Some(format!("Tag-File-Character-Encoding `{e}` is not UTF-8"))
+        }
+        _ => Some("must hold exactly one BagIt-Version and one Tag-File-Character-Encoding line".to_owned()),
+    };
+    match problem {
+        None => findings.push(Finding::pass("bag.declaration", "bagit.txt", format!("BagIt {}", version[0]))),
+        Some(reason) => findings.push(Finding::fail("bag.declaration", "bagit.txt", reason)),
+    }
+}
+
+/// `bag-info.txt`, required in a Custos package (it carries the Payload-Oxum and the case).
+fn check_info(snapshot: &Snapshot, findings: &mut Vec<Finding>) -> BTreeMap<String, Vec<String>> {
+    match snapshot.tag_text("bag-info.txt") {
+        Ok(text) => parse_info(text),
+        Err(reason) => {
+            findings.push(Finding::fail("bag.info", "bag-info.txt", reason));
+            BTreeMap::new()
+        }
+    }
+}
+
+/// `Label: value` lines (continuation lines, which start with whitespace, join the value
+/// before them). Labels keep every value, so a repeated label is visible to the checks.
+fn parse_info(text: &str) -> BTreeMap<String, Vec<String>> {
+    let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut last: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(value) =
+                last.as_ref().and_then(|label| fields.get_mut(label)).and_then(|v| v.last_mut())
+            {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
+            continue;
+        }
+        let (label, value) = line.split_once(':').unwrap_or((line, ""));
+        let label = label.trim().to_owned();
+        fields.entry(label.clone()).or_default().push(value.trim().to_owned());
+        last = Some(label);
+    }
+    fields
+}
+
+fn check_oxum(snapshot: &Snapshot, info: &BTreeMap<String, Vec<String>>, findings: &mut Vec<Finding>) {
+    let (bytes, files) =
+        snapshot.payload_files().fold((0u64, 0usize), |(b, n), (_, size)| (b.saturating_add(size), n + 1));
+    let actual = format!("{bytes}.{files}");
+    match info.get("Payload-Oxum").map(Vec::as_slice) {
+        Some([oxum]) if *oxum == actual => findings.push(Finding::pass(
+            "bag.payload_oxum",
+            "bag-info.txt",
+            format!("{actual} (bytes.files)"),
+        )),
+        Some([oxum]) => findings.push(Finding::fail(
+            "bag.payload_oxum",
+            "bag-info.txt",
+            format!("Payload-Oxum says {oxum}, the payload is {actual}"),
+        )),
+        Some(_) => findings.push(Finding::fail(
+            "bag.payload_oxum",
+            "bag-info.txt",
+            "Payload-Oxum is given more than once",
+        )),
+        None if info.is_empty() => {}
+        None => findings.push(Finding::fail(
+            "bag.payload_oxum",
+            "bag-info.txt",
+            "no Payload-Oxum line: the payload's size and file count are not declared",
+        )),
+    }
+}
+
+fn read_manifests(snapshot: &Snapshot, prefix: &str, findings: &mut Vec<Finding>) -> Manifests {
+    let mut manifests = Manifests::new();
+    let check = if prefix == "manifest-" { "bag.manifest" } else { "bag.tag_manifest" };
+    for name in snapshot.tags.keys().filter(|n| !n.contains('/')) {
         let Some(algorithm_name) = name.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(".txt"))
         else {
             continue;
         };
-        let check = if prefix == "manifest-" { "bag.manifest" } else { "bag.tag_manifest" };
         let Some(algorithm) = BAGIT_ALGORITHMS.into_iter().find(|a| a.name() == algorithm_name) else {
             findings.push(Finding::warn(check, name.clone(), "an algorithm Custos does not check; ignored"));
             continue;
         };
-        let text = match fs::read_to_string(bag.join(&name)) {
+        let text = match snapshot.tag_text(name) {
             Ok(text) => text,
-            Err(e) => {
-                findings.push(Finding::fail(check, name.clone(), format!("cannot be read: {e}")));
+            Err(reason) => {
+                findings.push(Finding::fail(check, name.clone(), reason));
                 continue;
             }
         };
         let mut entries = BTreeMap::new();
         for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let subject = format!("{name}:{}", number + 1);
-            let Some((hex, raw_path)) = line.split_once(char::is_whitespace) else {
+            let Some((hex, raw_path)) = line.split_once([' ', '\t']) else {
                 findings.push(Finding::fail(check, subject, "not `DIGEST PATH`"));
                 continue;
             };
-            let path = decode_path(raw_path.trim_start());
+            let path = match decode_path(raw_path.trim_start_matches([' ', '\t'])) {
+                Ok(path) => path,
+                Err(reason) => {
+                    findings.push(Finding::fail("bag.path", subject, reason));
+                    continue;
+                }
+            };
             let digest = Digest::from_hex(hex).filter(|d| d.0.len() == algorithm.output_len());
             let within =
                 if prefix == "manifest-" { check_payload_path(&path) } else { check_relative_path(&path) };
@@ -275,88 +409,6 @@ fn read_manifests(bag: &Path, prefix: &str, findings: &mut Vec<Finding>) -> Mani
         manifests.insert(algorithm, entries);
     }
     manifests
-}
-
-fn check_digests(
-    bag: &Path,
-    manifests: &Manifests,
-    present: &BTreeSet<String>,
-    check: &'static str,
-    findings: &mut Vec<Finding>,
-) {
-    let mut wanted: BTreeMap<&String, Vec<Algorithm>> = BTreeMap::new();
-    for (algorithm, entries) in manifests {
-        for path in entries.keys().filter(|p| present.contains(*p)) {
-            wanted.entry(path).or_default().push(*algorithm);
-        }
-    }
-    for (path, algorithms) in wanted {
-        let options = HashOptions { algorithms: algorithms.clone(), ..HashOptions::default() };
-        match hash_tree_file(&bag.join(path), &options, &Control::default()) {
-            Err(e) => findings.push(Finding::fail(check, path.clone(), e.to_string())),
-            Ok(outcome) => {
-                for algorithm in algorithms {
-                    let expected = &manifests[&algorithm][path];
-                    match outcome.digest(algorithm) {
-                        Some(found) if found == expected => {
-                            findings.push(Finding::pass(check, path.clone(), format!("{algorithm} matches")));
-                        }
-                        found => findings.push(Finding::fail(
-                            check,
-                            path.clone(),
-                            format!(
-                                "{algorithm} is {}, the manifest says {expected}",
-                                found.map_or_else(|| "unknown".into(), Digest::to_hex)
-                            ),
-                        )),
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn check_oxum(bag: &Path, present: &BTreeSet<String>, findings: &mut Vec<Finding>) {
-    let Ok(info) = fs::read_to_string(bag.join("bag-info.txt")) else { return };
-    let Some(oxum) = info.lines().find_map(|l| l.strip_prefix("Payload-Oxum: ")) else { return };
-    let bytes: u64 =
-        present.iter().filter_map(|p| fs::symlink_metadata(bag.join(p)).ok()).map(|m| m.len()).sum();
-    let actual = format!("{bytes}.{}", present.len());
-    if oxum.trim() == actual {
-        findings.push(Finding::pass("bag.payload_oxum", "bag-info.txt", format!("{actual} (bytes.files)")));
-    } else {
-        findings.push(Finding::fail(
-            "bag.payload_oxum",
-            "bag-info.txt",
-            format!("Payload-Oxum says {}, the payload is {actual}", oxum.trim()),
-        ));
-    }
-}
-
-/// Every file outside `data/` except tag manifests, as bag-relative paths, sorted.
-fn tag_files(bag: &Path) -> Result<Vec<String>, Error> {
-    let mut files = Vec::new();
-    for entry in walk_tree(bag) {
-        let entry = entry.map_err(|e| Error::Bag(e.to_string()))?;
-        let relative = relative_path(bag, &entry.path);
-        if relative.starts_with("data/") || (relative.starts_with("tagmanifest-") && !relative.contains('/'))
-        {
-            continue;
-        }
-        match entry.kind {
-            EntryKind::File { .. } => files.push(relative),
-            _ => {
-                return Err(Error::Bag(format!(
-                    "{relative}: tag files must be regular files, not links or special files"
-                )))
-            }
-        }
-    }
-    Ok(files)
-}
-
-fn relative_path(bag: &Path, path: &Path) -> String {
-    path.strip_prefix(bag).unwrap_or(path).to_string_lossy().into_owned()
 }
 
 /// A payload path must be a plain relative path under `data/`.
@@ -383,21 +435,29 @@ fn check_relative_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// RFC 8493 §2.1.3: CR, LF and `%` in manifest paths are percent-encoded.
+/// RFC 8493 §2.1.3: CR, LF and `%` in manifest paths are percent-encoded, and only those.
 fn encode_path(path: &str) -> String {
     path.replace('%', "%25").replace('\n', "%0A").replace('\r', "%0D")
 }
 
-fn decode_path(path: &str) -> String {
-    path.replace("%0A", "\n")
-        .replace("%0a", "\n")
-        .replace("%0D", "\r")
-        .replace("%0d", "\r")
-        .replace("%25", "%")
-}
-
-fn write(bag: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
-    fs::write(bag.join(name), bytes).map_err(|e| Error::Bag(format!("cannot write {name}: {e}")))
+/// The inverse of [`encode_path`], in one pass. A `%` that does not start `%25`, `%0A` or
+/// `%0D` (either case) is refused: the name it stands for would be ambiguous.
+fn decode_path(path: &str) -> Result<String, String> {
+    let mut decoded = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(at) = rest.find('%') {
+        decoded.push_str(&rest[..at]);
+        let code = rest.get(at + 1..at + 3).map(str::to_ascii_uppercase);
+        decoded.push(match code.as_deref() {
+            Some("25") => '%',
+            Some("0A") => '\n',
+            Some("0D") => '\r',
+            _ => return Err("a `%` that is not %25, %0A or %0D: RFC 8493 percent-encodes only those".into()),
+        });
+        rest = &rest[at + 3..];
+    }
+    decoded.push_str(rest);
+    Ok(decoded)
 }
 
 #[cfg(test)]
@@ -425,6 +485,11 @@ mod tests {
     fn percent_encoding_round_trips() {
         let path = "data/100%\nreal\r.txt";
         assert_eq!(encode_path(path), "data/100%25%0Areal%0D.txt");
-        assert_eq!(decode_path(&encode_path(path)), path);
+        assert_eq!(decode_path(&encode_path(path)).as_deref(), Ok(path));
+        assert_eq!(decode_path("data/report 100%25.txt").as_deref(), Ok("data/report 100%.txt"));
+        assert_eq!(decode_path("data/a%250A").as_deref(), Ok("data/a%0A"));
+        for bad in ["data/100%", "data/%41", "data/%2", "data/%é5"] {
+            assert!(decode_path(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -7,20 +7,20 @@
 //! A transfer is a `released` event naming the receiver's key, then an `accepted` event
 //! signed by that receiver naming the release line's digest; until then it is pending.
 
-use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::envelope::{pae, SignatureEntry};
 use crate::findings::{Finding, Verdict};
 use crate::keys::{KeyId, PublicKey};
+use crate::package::MANIFEST_PATH;
+use crate::store::{PackageDir, PackageStore, StoreError, MAX_TAG_FILE_BYTES};
 use crate::strict_json;
 use crate::Error;
 
@@ -53,6 +53,11 @@ impl Action {
     /// Parses the snake_case name (`fixity_verified`).
     pub fn parse(name: &str) -> Option<Action> {
         serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+    }
+
+    /// The snake_case name, as written in events and typed on the command line.
+    pub fn name(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
     }
 }
 
@@ -184,44 +189,100 @@ impl NewEvent {
     }
 }
 
-/// Appends a signed event to the package's log, under an exclusive lock, refusing to write
-/// after a torn last line. For `accepted`, the release is the last pending release to this
-/// signer; there must be one. `then` runs after the append, still under the lock (the
-/// package uses it to refresh the tag manifests, which must describe the final log).
+/// Events may be dated at most this many seconds after the time of verification (clocks of
+/// the machines that signed them differ a little): 300.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+/// The most events a log may hold: 1,000,000 (the log is also capped at
+/// [`crate::store::MAX_TAG_FILE_BYTES`]).
+pub const MAX_EVENTS: usize = 1_000_000;
+
+/// Appends a signed event to the package's log. Before anything is written: the package
+/// holds no link or special file, the log is opened without following links and locked
+/// exclusively, and the whole existing log verifies under the keys the package ships
+/// (signatures, sequence, chain, manifest digest, times); a torn last line or any junk is
+/// refused, so a genuine event never chains onto something that can never verify. For
+/// `accepted`, the release is the last pending release to this signer; there must be one.
+/// `ship` are public key files to add to `custos/keys/` (new files only); `then` runs after
+/// the append, still under the lock (the package refreshes its tag manifests there). If
+/// anything fails after writing began, the log is cut back and shipped keys removed, so the
+/// package is left as it was.
 pub fn append(
-    package: &Path,
+    store: &PackageDir,
     new: NewEvent,
     key: &SigningKey,
     public: &PublicKey,
-    then: &dyn Fn() -> Result<(), Error>,
+    ship: &[&PublicKey],
+    then: &dyn Fn(&PackageDir) -> Result<(), Error>,
 ) -> Result<Event, Error> {
     if public.key != key.verifying_key() {
         return Err(Error::Package("the public key file does not belong to the signing key".into()));
     }
-    let io = |what: &str, e: std::io::Error| Error::Package(format!("{what}: {e}"));
-    let log_path = package.join(CUSTODY_PATH);
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| io("cannot open the custody log", e))?;
-    // An exclusive lock on the log itself, held until `file` is dropped: concurrent writers
-    // queue instead of interleaving or both chaining to the same previous line.
-    file.lock().map_err(|e| io("cannot lock the custody log", e))?;
-
-    let manifest = fs::read(package.join(crate::package::MANIFEST_PATH))
-        .map_err(|e| io("cannot read the manifest", e))?;
-    let existing = match fs::read(&log_path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(io("cannot read the custody log", e)),
+    let refused = |what: &str, e: StoreError| Error::Package(format!("{what}: {e}"));
+    store
+        .check_layout()
+        .map_err(|e| refused("refusing to write to a package that holds links or special files", e))?;
+    let log = match store.open_append(CUSTODY_PATH) {
+        Ok(log) => log,
+        Err(StoreError::NotFound { .. }) if new.action == Action::Sealed => {
+            store.create_append(CUSTODY_PATH).map_err(|e| refused("cannot create the custody log", e))?
+        }
+        Err(e) => return Err(refused("cannot open the custody log", e)),
     };
+    let mut file = log.file;
+    // An exclusive lock on the log itself, held until `file` is dropped: concurrent writers
+    // queue instead of interleaving or both chaining to the same previous line, and
+    // verifiers (shared lock) never see a half-finished append.
+    file.lock().map_err(|e| Error::Package(format!("cannot lock the custody log: {e}")))?;
+
+    let manifest = store
+        .read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES)
+        .map_err(|e| refused("cannot read the manifest", e))?;
+    let existing = store
+        .read_small(CUSTODY_PATH, MAX_TAG_FILE_BYTES)
+        .map_err(|e| refused("cannot read the custody log", e))?;
     if !existing.is_empty() && !existing.ends_with(b"\n") {
         return Err(Error::Package(
             "the custody log ends in a torn line (an interrupted write); nothing was appended".into(),
         ));
     }
+    if new.action == Action::Sealed && !existing.is_empty() {
+        return Err(Error::Package("the package is already sealed; nothing was appended".into()));
+    }
+    let parsed_manifest = crate::manifest::Manifest::parse(&manifest).ok();
+    let now = crate::time::parse_rfc3339(&new.time)
+        .ok_or_else(|| Error::Package(format!("the event time `{}` is not RFC 3339", new.time)))?;
     let lines: Vec<&[u8]> = existing.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    if !existing.is_empty() {
+        let shipped = crate::package::shipped_keys_in(store)?;
+        let lookup = |id: &str| shipped.get(id).map(|k| (k.clone(), false));
+        let input = LogInput {
+            log: Ok(&existing),
+            manifest_bytes: &manifest,
+            manifest: parsed_manifest.as_ref(),
+            now,
+        };
+        let (findings, events) = verify_log(&input, &lookup);
+        let problems: Vec<String> = findings
+            .iter()
+            .filter(|f| f.verdict == Verdict::Fail && f.check != "trust.signer")
+            .take(3)
+            .map(|f| format!("{} {}: {}", f.check, f.subject, f.detail))
+            .collect();
+        if !problems.is_empty() {
+            return Err(Error::Package(format!(
+                "the custody log does not verify, so nothing was appended (an event chained onto it could never verify): {}",
+                problems.join("; ")
+            )));
+        }
+        if let Some((last, _)) = events.last() {
+            if crate::time::parse_rfc3339(&last.time).is_some_and(|t| t > now) {
+                return Err(Error::Package(format!(
+                    "this event's time {} is before the last event's ({}); check this machine's clock",
+                    new.time, last.time
+                )));
+            }
+        }
+    }
     let mut new = new;
     if new.action == Action::Accepted && new.release.is_none() {
         let me = public.id().to_string();
@@ -263,51 +324,98 @@ pub fn append(
     };
     let mut bytes = serde_json::to_vec(&line).map_err(|e| Error::Package(e.to_string()))?;
     bytes.push(b'\n');
+
+    let mut shipped_now = Vec::new();
+    let undo = |file: &std::fs::File, shipped_now: &[String]| {
+        let _ = file.set_len(existing.len() as u64).and_then(|()| file.sync_all());
+        for path in shipped_now {
+            let _ = store.remove(path);
+        }
+    };
+    for key_file in ship {
+        let path = format!("{}/{}.pub", crate::package::KEYS_DIR, key_file.id());
+        match store.create_new(&path, key_file.to_text().as_bytes()) {
+            Ok(()) => shipped_now.push(path),
+            Err(StoreError::Exists { .. }) => {}
+            Err(e) => {
+                undo(&file, &shipped_now);
+                return Err(refused("cannot ship a public key", e));
+            }
+        }
+    }
     // One write of the whole line, then fsync: a crash leaves either the old log or a torn
     // last line, which verification reports and appends refuse to build on.
-    file.write_all(&bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io("cannot append to the custody log", e))?;
-    then()?;
+    if let Err(e) = file.write_all(&bytes).and_then(|()| file.sync_all()) {
+        undo(&file, &shipped_now);
+        return Err(Error::Package(format!("cannot append to the custody log: {e}")));
+    }
+    if let Err(e) = then(store) {
+        undo(&file, &shipped_now);
+        // Put the tag manifests back as they describe the log without this event.
+        let _ = then(store);
+        return Err(e);
+    }
     Ok(event)
 }
 
 /// (release line digest, receiver) for every parseable release, and the digests accepted.
 /// Used only to pick what to accept; verification re-checks everything with signatures.
-fn scan_transfers(lines: &[&[u8]]) -> (Vec<(String, String)>, Vec<String>) {
+fn scan_transfers(lines: &[&[u8]]) -> (Vec<(String, String)>, BTreeSet<String>) {
     let mut releases = Vec::new();
-    let mut accepted = Vec::new();
+    let mut accepted = BTreeSet::new();
     for line in lines {
         let Ok(stored) = serde_json::from_slice::<Line>(line) else { continue };
         let Ok(event) = serde_json::from_str::<Event>(&stored.payload) else { continue };
         match (event.action, event.receiver, event.release) {
             (Action::Released, Some(receiver), _) => releases.push((sha256_hex(line), receiver)),
-            (Action::Accepted, _, Some(release)) => accepted.push(release),
+            (Action::Accepted, _, Some(release)) => {
+                accepted.insert(release);
+            }
             _ => {}
         }
     }
     (releases, accepted)
 }
 
-/// Verifies the log: every line's signature (by a trusted key, or a shipped one when
-/// `allow_untrusted`), strict parsing, sequence, chain, manifest digest, actor = signer,
-/// the first event is `sealed`, every acceptance against its release, pending transfers.
-/// Returns the findings and the events that verified.
+/// What the log verifier needs: the log's bytes (or why there are none), the manifest's
+/// bytes (each event names their digest), the parsed manifest when its signature verified
+/// (for item names, digests and the sealing time), and the time of verification.
+#[derive(Debug)]
+pub struct LogInput<'a> {
+    /// The log, or why it could not be read.
+    pub log: Result<&'a [u8], String>,
+    /// The manifest's exact bytes.
+    pub manifest_bytes: &'a [u8],
+    /// The manifest, if it could be parsed.
+    pub manifest: Option<&'a crate::manifest::Manifest>,
+    /// Seconds since the epoch.
+    pub now: i64,
+}
+
+/// Verifies the log: every line's signature (under the key `keys` finds for its key id,
+/// with whether that key is trusted), strict parsing, sequence, chain, manifest digest, the
+/// actor's fields equal to the key file that verified them, times (RFC 3339, never going
+/// backwards, not before sealing, not after `now` beyond [`MAX_CLOCK_SKEW_SECONDS`]), the
+/// first event and only the first is `sealed`, transfer fields only on transfer events,
+/// every acceptance against its release, fixity events against the manifest's digests,
+/// pending transfers. Returns the findings and every event whose signature verified, each
+/// with whether a policy may judge it: signed by a trusted key and without a failure of its
+/// own.
 pub fn verify_log(
-    package: &Path,
-    trusted: &dyn Fn(&str) -> Option<(VerifyingKey, bool)>,
-) -> (Vec<Finding>, Vec<Event>) {
+    input: &LogInput,
+    keys: &dyn Fn(&str) -> Option<(PublicKey, bool)>,
+) -> (Vec<Finding>, Vec<(Event, bool)>) {
     let mut findings = Vec::new();
     let mut events = Vec::new();
-    let bytes = match fs::read(package.join(CUSTODY_PATH)) {
+    let bytes = match input.log {
         Ok(bytes) => bytes,
-        Err(e) => {
+        Err(ref e) => {
             findings.push(Finding::fail("custody.log", CUSTODY_PATH, format!("cannot be read: {e}")));
             return (findings, events);
         }
     };
-    let manifest_digest =
-        fs::read(package.join(crate::package::MANIFEST_PATH)).map(|m| sha256_hex(&m)).unwrap_or_default();
+    let manifest_digest = sha256_hex(input.manifest_bytes);
+    let sealed_at = input.manifest.and_then(|m| crate::time::parse_rfc3339(&m.sealed_at));
     if !bytes.is_empty() && !bytes.ends_with(b"\n") {
         findings.push(Finding::fail(
             "custody.torn_line",
@@ -324,92 +432,126 @@ pub fn verify_log(
             "no events: a sealed package starts with a `sealed` event",
         ));
     }
+    if complete > MAX_EVENTS {
+        findings.push(Finding::fail(
+            "custody.log",
+            CUSTODY_PATH,
+            format!("{complete} events, more than the {MAX_EVENTS} allowed; none was checked"),
+        ));
+        return (findings, events);
+    }
     // release digest → (sequence, receiver)
     let mut releases: BTreeMap<String, (u64, String)> = BTreeMap::new();
-    let mut accepted: Vec<String> = Vec::new();
+    let mut accepted: BTreeSet<String> = BTreeSet::new();
+    let mut last_time: Option<(usize, i64)> = None;
     for (index, line) in lines.iter().take(complete).enumerate() {
         let subject = format!("event {index}");
-        let event = match open_line(line, trusted) {
+        let failures_before = findings.iter().filter(|f| f.verdict == Verdict::Fail).count();
+        let fail = |findings: &mut Vec<Finding>, check: &'static str, detail: String| {
+            findings.push(Finding::fail(check, subject.clone(), detail));
+        };
+        let (event, key, is_trusted) = match open_line(line, keys) {
             Err(detail) => {
-                findings.push(Finding::fail("custody.signature", subject, detail));
+                fail(&mut findings, "custody.signature", detail);
                 // The chain is broken here; later lines cannot be trusted to follow it.
                 break;
             }
-            Ok((event, signer, is_trusted)) => {
-                if !is_trusted {
-                    findings.push(Finding::fail(
-                        "trust.signer",
-                        subject.clone(),
-                        format!("event signed by {signer}, a key no --trust covers"),
-                    ));
-                }
-                if event.actor.key_id != signer {
-                    findings.push(Finding::fail(
-                        "custody.actor",
-                        subject.clone(),
-                        format!("the event names actor {} but was signed by {signer}", event.actor.key_id),
-                    ));
-                }
-                event
-            }
+            Ok(opened) => opened,
         };
+        if !is_trusted {
+            findings.push(Finding::fail(
+                "trust.signer",
+                subject.clone(),
+                format!("event signed by {}, a key no --trust covers", key.id()),
+            ));
+        }
+        let signer = Actor::of(&key);
+        if event.actor != signer {
+            let differs: Vec<&str> = [
+                ("key_id", event.actor.key_id != signer.key_id),
+                ("name", event.actor.name != signer.name),
+                ("role", event.actor.role != signer.role),
+                ("organisation", event.actor.organisation != signer.organisation),
+                ("jurisdiction", event.actor.jurisdiction != signer.jurisdiction),
+            ]
+            .into_iter()
+            .filter_map(|(field, differs)| differs.then_some(field))
+            .collect();
+            fail(
+                &mut findings,
+                "custody.actor",
+                format!(
+                    "the event's actor differs from the key file of its signer {} in: {}",
+                    signer.key_id,
+                    differs.join(", ")
+                ),
+            );
+        }
         let expected_previous = index.checked_sub(1).map(|i| sha256_hex(lines[i]));
         if event.sequence != index as u64 {
-            findings.push(Finding::fail(
+            fail(
+                &mut findings,
                 "custody.sequence",
-                subject.clone(),
                 format!("sequence {} at position {index}: events were removed or reordered", event.sequence),
-            ));
+            );
         }
         if event.previous != expected_previous {
-            findings.push(Finding::fail(
+            fail(
+                &mut findings,
                 "custody.chain",
-                subject.clone(),
-                "does not name the digest of the line before it: events were removed, reordered or edited",
-            ));
+                "does not name the digest of the line before it: events were removed, reordered or edited"
+                    .into(),
+            );
         }
         if event.manifest != manifest_digest {
-            findings.push(Finding::fail(
-                "custody.manifest",
-                subject.clone(),
-                "names another manifest than this package's",
-            ));
+            fail(&mut findings, "custody.manifest", "names another manifest than this package's".into());
         }
-        if index == 0 && event.action != Action::Sealed {
-            findings.push(Finding::fail(
-                "custody.order",
-                subject.clone(),
-                "the first event must be `sealed`",
-            ));
+        match (index, event.action) {
+            (0, Action::Sealed) | (1.., Action::Accepted | Action::Released) => {}
+            (0, _) => fail(&mut findings, "custody.order", "the first event must be `sealed`".into()),
+            (_, Action::Sealed) => {
+                fail(&mut findings, "custody.order", "only the first event may be `sealed`".into())
+            }
+            _ => {}
+        }
+        check_time(&event, index, sealed_at, input.now, &mut last_time, &mut findings);
+        check_items(&event, input.manifest, &mut findings);
+        if event.receiver.is_some() && event.action != Action::Released {
+            fail(&mut findings, "custody.transfer", "only a `released` event names a receiver".into());
+        }
+        if event.release.is_some() && event.action != Action::Accepted {
+            fail(&mut findings, "custody.transfer", "only an `accepted` event names a release".into());
         }
         match event.action {
             Action::Released => match &event.receiver {
                 Some(receiver) => {
                     releases.insert(sha256_hex(line), (event.sequence, receiver.clone()));
                 }
-                None => findings.push(Finding::fail(
-                    "custody.transfer",
-                    subject.clone(),
-                    "a release must name the receiver's key",
-                )),
+                None => {
+                    fail(&mut findings, "custody.transfer", "a release must name the receiver's key".into())
+                }
             },
             Action::Accepted => match event.release.as_ref().and_then(|r| releases.get(r).map(|v| (r, v))) {
-                None => findings.push(Finding::fail(
-                    "custody.transfer",
-                    subject.clone(),
-                    "an acceptance of no release in this log",
-                )),
+                None => {
+                    fail(&mut findings, "custody.transfer", "an acceptance of no release in this log".into())
+                }
                 Some((release, (sequence, receiver))) => {
                     if *receiver != event.actor.key_id {
-                        findings.push(Finding::fail("custody.transfer", subject.clone(), format!("accepts release {sequence}, which names receiver {receiver}, but was signed by {}", event.actor.key_id)));
-                    } else if accepted.contains(release) {
-                        findings.push(Finding::fail(
+                        fail(
+                            &mut findings,
                             "custody.transfer",
-                            subject.clone(),
+                            format!(
+                                "accepts release {sequence}, which names receiver {receiver}, but was signed by {}",
+                                event.actor.key_id
+                            ),
+                        );
+                    } else if !accepted.insert(release.clone()) {
+                        fail(
+                            &mut findings,
+                            "custody.transfer",
                             format!("release {sequence} was already accepted"),
-                        ));
+                        );
                     } else {
-                        accepted.push(release.clone());
                         findings.push(Finding::pass(
                             "custody.transfer",
                             subject.clone(),
@@ -420,12 +562,13 @@ pub fn verify_log(
             },
             _ => {}
         }
+        let own_failures = findings.iter().filter(|f| f.verdict == Verdict::Fail).count() - failures_before;
         findings.push(Finding::pass(
             "custody.event",
             subject,
-            format!("{:?} by {} at {}", event.action, event.actor.name, event.time),
+            format!("{} by {} at {}", event.action.name(), event.actor.name, event.time),
         ));
-        events.push(event);
+        events.push((event, own_failures == 0 && is_trusted));
     }
     for (digest, (sequence, receiver)) in &releases {
         if !accepted.contains(digest) {
@@ -439,12 +582,99 @@ pub fn verify_log(
     (findings, events)
 }
 
+/// Event times: RFC 3339, never earlier than the event before, never before sealing, never
+/// after the time of verification beyond the allowed skew.
+fn check_time(
+    event: &Event,
+    index: usize,
+    sealed_at: Option<i64>,
+    now: i64,
+    last: &mut Option<(usize, i64)>,
+    findings: &mut Vec<Finding>,
+) {
+    let subject = format!("event {index}");
+    let Some(time) = crate::time::parse_rfc3339(&event.time) else {
+        findings.push(Finding::fail(
+            "custody.time",
+            subject,
+            "the time is not RFC 3339 (YYYY-MM-DDTHH:MM:SS+HH:MM)",
+        ));
+        return;
+    };
+    if let Some((previous, previous_time)) = *last {
+        if time < previous_time {
+            findings.push(Finding::fail(
+                "custody.time",
+                subject.clone(),
+                format!("dated {}, earlier than event {previous}: times never go backwards", event.time),
+            ));
+        }
+    }
+    if sealed_at.is_some_and(|sealed| time < sealed) {
+        findings.push(Finding::fail(
+            "custody.time",
+            subject.clone(),
+            format!("dated {}, before the package was sealed", event.time),
+        ));
+    }
+    if time > now.saturating_add(MAX_CLOCK_SKEW_SECONDS) {
+        findings.push(Finding::fail(
+            "custody.time",
+            subject,
+            format!("dated {}, after the time of verification", event.time),
+        ));
+    }
+    *last = Some((index, time));
+}
+
+/// The items an event names, and a fixity event's digests, against the manifest.
+fn check_items(event: &Event, manifest: Option<&crate::manifest::Manifest>, findings: &mut Vec<Finding>) {
+    let Some(manifest) = manifest else { return };
+    let subject = format!("event {}", event.sequence);
+    let item = |path: &str| manifest.items.iter().find(|i| i.path == path);
+    let unknown: Vec<&str> = event
+        .items
+        .iter()
+        .chain(event.observed_digests.keys())
+        .map(String::as_str)
+        .filter(|path| item(path).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        findings.push(Finding::fail(
+            "custody.items",
+            subject.clone(),
+            format!("names items the manifest does not have: {}", unknown.join(", ")),
+        ));
+    }
+    if event.action == Action::FixityVerified {
+        if event.observed_digests.is_empty() {
+            findings.push(Finding::fail(
+                "custody.fixity",
+                subject.clone(),
+                "a fixity check that records no digests",
+            ));
+        }
+        for (path, digests) in &event.observed_digests {
+            let Some(item) = item(path) else { continue };
+            for (algorithm, observed) in digests {
+                if item.digests.get(algorithm).is_none_or(|sealed| !sealed.eq_ignore_ascii_case(observed)) {
+                    findings.push(Finding::fail(
+                        "custody.fixity",
+                        subject.clone(),
+                        format!("records {algorithm} {observed} for {path}, which is not the sealed digest"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// Verifies one line's signature, then parses its event. Returns the event, the signer's
 /// key id and whether that key is trusted.
 fn open_line(
     line: &[u8],
-    trusted: &dyn Fn(&str) -> Option<(VerifyingKey, bool)>,
-) -> Result<(Event, String, bool), String> {
+    keys: &dyn Fn(&str) -> Option<(PublicKey, bool)>,
+) -> Result<(Event, PublicKey, bool), String> {
     let stored: Line = strict_json::parse(line).map_err(|e| format!("not a custody line: {e}"))?;
     if stored.payload_type != EVENT_PAYLOAD_TYPE {
         return Err(format!("signed as `{}`, not as a custody event", stored.payload_type));
@@ -452,9 +682,10 @@ fn open_line(
     let [entry] = stored.signatures.as_slice() else {
         return Err("a custody event carries exactly one signature".into());
     };
-    let (key, is_trusted) = trusted(&entry.key_id).ok_or_else(|| {
+    let (public, is_trusted) = keys(&entry.key_id).ok_or_else(|| {
         format!("signed by key {}, which is neither trusted nor shipped in the package", entry.key_id)
     })?;
+    let key = public.key;
     if KeyId::of(&key).to_string() != entry.key_id {
         return Err("the key found does not have the signature's key id".into());
     }
@@ -475,7 +706,7 @@ fn open_line(
     if event.custos_event != EVENT_FORMAT {
         return Err(format!("unsupported event format version {}", event.custos_event));
     }
-    Ok((event, entry.key_id.clone(), is_trusted))
+    Ok((event, public, is_trusted))
 }
 
 /// Whether any finding failed.

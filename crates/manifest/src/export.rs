@@ -8,7 +8,6 @@
 //! signatures are over `DSSEv1 …`-prefixed messages, which a JSON manifest can never equal,
 //! so neither kind can stand in for the other.
 
-use std::fs;
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -16,11 +15,11 @@ use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest as _, Sha256};
 
-use crate::bagit::{self, BAGIT_ALGORITHMS};
 use crate::envelope::{SignatureFile, SignatureVerdict};
 use crate::keys::{KeyId, PublicKey};
 use crate::manifest::{Manifest, MANIFEST_PAYLOAD_TYPE};
 use crate::package::{KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH};
+use crate::store::{PackageDir, PackageStore, StoreError, MAX_TAG_FILE_BYTES};
 use crate::Error;
 
 /// Where the minisign signature is written: where `minisign -Vm custos/manifest.json` looks.
@@ -74,10 +73,20 @@ pub fn minisign_signature(
 /// Writes `custos/manifest.json.minisig` and `custos/keys/KEYID.minisign.pub`, then refreshes
 /// the tag manifests. The key must be one that validly signed the manifest.
 pub fn export_minisign(package: &Path, secret: &SigningKey, public: &PublicKey) -> Result<(), Error> {
-    let io = |what: &str, e: std::io::Error| Error::Package(format!("{what}: {e}"));
-    let manifest = fs::read(package.join(MANIFEST_PATH)).map_err(|e| io("cannot read the manifest", e))?;
+    let failed = |what: &str, e: StoreError| Error::Package(format!("{what}: {e}"));
+    let store = PackageDir::open(package).map_err(|e| failed("cannot open the package", e))?;
+    store
+        .check_layout()
+        .map_err(|e| failed("refusing to write to a package that holds links or special files", e))?;
+    // The custody appends' exclusive lock: the tag manifests are rewritten below.
+    let _lock = store.write_lock().map_err(|e| failed("cannot lock the package", e))?;
+    let manifest = store
+        .read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES)
+        .map_err(|e| failed("cannot read the manifest", e))?;
     let signatures = SignatureFile::parse(
-        &fs::read(package.join(MANIFEST_SIGNATURES_PATH)).map_err(|e| io("cannot read the signatures", e))?,
+        &store
+            .read_small(MANIFEST_SIGNATURES_PATH, MAX_TAG_FILE_BYTES)
+            .map_err(|e| failed("cannot read the signatures", e))?,
     )?;
     let verdicts = signatures.verify(MANIFEST_PAYLOAD_TYPE, &manifest, |id| {
         (id == public.id().to_string()).then_some(public.key)
@@ -96,16 +105,13 @@ pub fn export_minisign(package: &Path, secret: &SigningKey, public: &PublicKey) 
         public.id()
     );
     let comment: String = comment.chars().filter(|c| !c.is_control()).collect();
-    fs::write(package.join(MINISIGN_SIGNATURE_PATH), minisign_signature(secret, &manifest, &comment)?)
-        .map_err(|e| io("cannot write the minisign signature", e))?;
-    let key_path = package.join(KEYS_DIR).join(format!("{}.minisign.pub", public.id()));
-    fs::write(key_path, minisign_public_key(public))
-        .map_err(|e| io("cannot write the minisign public key", e))?;
-    let algorithms: Vec<_> = BAGIT_ALGORITHMS
-        .into_iter()
-        .filter(|a| package.join(format!("tagmanifest-{a}.txt")).is_file())
-        .collect();
-    bagit::write_tag_manifests(package, &algorithms)
+    store
+        .replace(MINISIGN_SIGNATURE_PATH, minisign_signature(secret, &manifest, &comment)?.as_bytes())
+        .map_err(|e| failed("cannot write the minisign signature", e))?;
+    store
+        .replace(&format!("{KEYS_DIR}/{}.minisign.pub", public.id()), minisign_public_key(public).as_bytes())
+        .map_err(|e| failed("cannot write the minisign public key", e))?;
+    crate::package::refresh_tag_manifests(&store)
 }
 
 /// `SHA256SUMS` and, where items have BLAKE3 digests, `B3SUMS` text for the manifest's items,

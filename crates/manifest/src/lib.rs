@@ -20,5 +20,6 @@ pub mod package;
 pub mod store;
 pub mod strict_json;
 pub mod time;
+pub mod verify;
 
 pub use error::Error;

@@ -13,17 +13,19 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use custos_hash::segments::SegmentRecord;
-use custos_hash::{copy_and_hash, hash_tree_file, Algorithm, Control, HashOptions, SegmentList, SegmentSpec};
+use custos_hash::{copy_and_hash, hash_file, Algorithm, Control, HashOptions, SegmentSpec};
 use ed25519_dalek::SigningKey;
 
 use crate::bagit::{self, PayloadFile, BAGIT_ALGORITHMS};
 use crate::custody::{self, Action, Event, NewEvent};
-use crate::envelope::{SignatureFile, SignatureVerdict};
-use crate::findings::{Finding, Verdict};
-use crate::keys::{KeyId, PublicKey};
+use crate::envelope::SignatureFile;
+use crate::findings::Finding;
+use crate::keys::PublicKey;
 use crate::manifest::{
     Case, Category, Item, LegalBasis, Manifest, Segments, Tool, MANIFEST_FORMAT, MANIFEST_PAYLOAD_TYPE,
 };
+use crate::store::{PackageDir, PackageStore, MAX_TAG_FILE_BYTES};
+pub use crate::verify::{verify_package, Trust, Verification, VerifyOptions};
 use crate::Error;
 
 /// Where the manifest lives in a package.
@@ -83,8 +85,14 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
 
 fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result<Manifest, Error> {
     let io = |what: &str, e: std::io::Error| Error::Package(format!("{what}: {e}"));
-    fs::create_dir_all(package.join("data")).map_err(|e| io("cannot create data/", e))?;
-    fs::create_dir_all(package.join(KEYS_DIR)).map_err(|e| io("cannot create custos/keys/", e))?;
+    for folder in ["data", "custos", KEYS_DIR, SEGMENTS_DIR] {
+        fs::create_dir(package.join(folder)).map_err(|e| io(&format!("cannot create {folder}/"), e))?;
+    }
+    // Every file below is written through the store: no link on its path is followed.
+    let store = PackageDir::open(package).map_err(|e| Error::Package(e.to_string()))?;
+    let write_new = |path: &str, bytes: &[u8]| {
+        store.create_new(path, bytes).map_err(|e| Error::Package(format!("cannot write {e}")))
+    };
     let mut algorithms = request.algorithms.clone();
     if !algorithms.contains(&Algorithm::Sha256) {
         algorithms.push(Algorithm::Sha256);
@@ -136,10 +144,7 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
             // root is in the signed manifest, which is what makes the list trustworthy.
             let record = SegmentRecord::new(path.clone(), None, list);
             let text = serde_json::to_string(&record).map_err(|e| Error::Package(e.to_string()))? + "\n";
-            fs::create_dir_all(package.join(SEGMENTS_DIR))
-                .map_err(|e| io("cannot create custos/segments/", e))?;
-            fs::write(package.join(SEGMENTS_DIR).join(format!("{name}.json")), text)
-                .map_err(|e| io("cannot write a segment list", e))?;
+            write_new(&format!("{SEGMENTS_DIR}/{name}.json"), text.as_bytes())?;
         }
         if !request.reference {
             payload.push(PayloadFile { path, size: outcome.size, digests: outcome.digests });
@@ -159,17 +164,21 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
     let bytes = manifest.to_bytes();
     let mut signatures = SignatureFile::new(MANIFEST_PAYLOAD_TYPE);
     signatures.sign(request.signer, &bytes);
-    fs::write(package.join(MANIFEST_PATH), &bytes).map_err(|e| io("cannot write the manifest", e))?;
-    fs::write(package.join(MANIFEST_SIGNATURES_PATH), signatures.to_bytes())
-        .map_err(|e| io("cannot write the signatures", e))?;
-    let key_file = package.join(KEYS_DIR).join(format!("{}.pub", request.signer_public.id()));
-    fs::write(key_file, request.signer_public.to_text()).map_err(|e| io("cannot write the public key", e))?;
+    write_new(MANIFEST_PATH, &bytes)?;
+    write_new(MANIFEST_SIGNATURES_PATH, &signatures.to_bytes())?;
 
     let mut sealed = NewEvent::new(Action::Sealed, request.sealed_at.clone());
     sealed.location = request.location.clone();
     sealed.legal_basis = request.legal_basis.first().map(|b| b.reference.clone());
     // The tag manifests are written once, below, around the finished package.
-    custody::append(package, sealed, request.signer, request.signer_public, &|| Ok(()))?;
+    custody::append(
+        &store,
+        sealed,
+        request.signer,
+        request.signer_public,
+        &[request.signer_public],
+        &|_| Ok(()),
+    )?;
 
     let bag_algorithms: Vec<Algorithm> =
         algorithms.iter().copied().filter(|a| BAGIT_ALGORITHMS.contains(a)).collect();
@@ -195,7 +204,8 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
 }
 
 /// Appends a custody event (see [`custody::append`]), ships the actor's public key (and a
-/// receiver's, for a release) in `custos/keys/`, and refreshes the tag manifests.
+/// receiver's, for a release) in `custos/keys/`, and refreshes the tag manifests, all
+/// through the package's store and under its exclusive lock.
 pub fn add_event(
     package: &Path,
     event: NewEvent,
@@ -203,47 +213,49 @@ pub fn add_event(
     public: &PublicKey,
     receiver: Option<&PublicKey>,
 ) -> Result<Event, Error> {
-    if !package.join(MANIFEST_PATH).is_file() {
-        return Err(Error::Package(format!(
-            "{} is not an evidence package (no {MANIFEST_PATH})",
-            package.display()
-        )));
+    let store = open_package(package)?;
+    let ship: Vec<&PublicKey> = std::iter::once(public).chain(receiver).collect();
+    custody::append(&store, event, key, public, &ship, &refresh_tag_manifests)
+}
+
+/// Opens an existing package's store.
+fn open_package(package: &Path) -> Result<PackageDir, Error> {
+    let store = PackageDir::open(package).map_err(|e| Error::Package(e.to_string()))?;
+    match store.open(MANIFEST_PATH) {
+        Ok(_) => Ok(store),
+        Err(e) => Err(Error::Package(format!("{} is not an evidence package: {e}", package.display()))),
     }
-    for shipped in std::iter::once(public).chain(receiver) {
-        let path = package.join(KEYS_DIR).join(format!("{}.pub", shipped.id()));
-        if !path.exists() {
-            fs::write(&path, shipped.to_text())
-                .map_err(|e| Error::Package(format!("cannot ship {}: {e}", path.display())))?;
-        }
-    }
-    let algorithms: Vec<Algorithm> = BAGIT_ALGORITHMS
-        .into_iter()
-        .filter(|a| package.join(format!("tagmanifest-{a}.txt")).is_file())
-        .collect();
-    let refresh_tags = || {
-        bagit::write_tag_manifests(
-            package,
-            if algorithms.is_empty() { &[Algorithm::Sha256] } else { &algorithms },
-        )
-    };
-    custody::append(package, event, key, public, &refresh_tags)
+}
+
+/// Rewrites the tag manifests (the algorithms the package has) to describe it as it is.
+pub fn refresh_tag_manifests(store: &PackageDir) -> Result<(), Error> {
+    let algorithms = bagit::tag_manifest_algorithms(store)?;
+    bagit::write_tag_manifests_in(store, &algorithms)
 }
 
 /// Re-hashes every item with the algorithms its manifest entry records, for a
 /// `fixity_verified` event: path → algorithm → hex. Fails, naming the item, when any digest
 /// differs from the manifest, so that a failed check is never recorded as a verified one.
 pub fn observe_fixity(package: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
-    let bytes = fs::read(package.join(MANIFEST_PATH))
-        .map_err(|e| Error::Package(format!("cannot read the manifest: {e}")))?;
+    let store = open_package(package)?;
+    let bytes =
+        store.read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES).map_err(|e| Error::Package(e.to_string()))?;
     let manifest = Manifest::parse(&bytes)?;
     let mut observed = BTreeMap::new();
     for item in manifest.items.iter().filter(|i| !i.reference) {
         bagit::check_payload_path(&item.path)
             .map_err(|reason| Error::Package(format!("{}: {reason}", item.path)))?;
+        let opened = store.open(&item.path).map_err(|e| Error::Package(e.to_string()))?;
+        if opened.size != item.size {
+            return Err(Error::Package(format!(
+                "fixity check failed: {} is {} bytes, the manifest says {}",
+                item.path, opened.size, item.size
+            )));
+        }
         let algorithms =
             item.digests.keys().map(|name| name.parse::<Algorithm>()).collect::<Result<Vec<_>, _>>()?;
         let options = HashOptions { algorithms, ..HashOptions::default() };
-        let outcome = hash_tree_file(&package.join(&item.path), &options, &Control::default())?;
+        let outcome = hash_file(&opened.file, Path::new(&item.path), &options, &Control::default())?;
         let mut digests = BTreeMap::new();
         for (algorithm, digest) in &outcome.digests {
             if item.digests.get(algorithm.name()) != Some(&digest.to_hex()) {
@@ -258,15 +270,6 @@ pub fn observe_fixity(package: &Path) -> Result<BTreeMap<String, BTreeMap<String
         observed.insert(item.path.clone(), digests);
     }
     Ok(observed)
-}
-
-/// Whom to trust when verifying.
-#[derive(Debug, Default)]
-pub struct Trust {
-    /// Keys given with `--trust`.
-    pub keys: Vec<PublicKey>,
-    /// Report integrity only when no signer is trusted, instead of failing.
-    pub allow_untrusted: bool,
 }
 
 /// Verifies a package: the bag, the manifest's signatures and their signers' trust, then
@@ -288,344 +291,55 @@ pub fn verify_with_evidence(
     verify_full(package, trust, fast, evidence).findings
 }
 
-/// What verification established, for what is judged on top of it (jurisdiction policies).
-#[derive(Debug, Default)]
-pub struct Verification {
-    /// Every finding.
-    pub findings: Vec<Finding>,
-    /// The manifest, when a valid signature allowed parsing it.
-    pub manifest: Option<Manifest>,
-    /// Custody events whose signature and chain verified, in order.
-    pub events: Vec<Event>,
-    /// Key ids whose signature over the manifest is cryptographically valid (trusted or not:
-    /// a policy decides whom it trusts).
-    pub manifest_signers: Vec<String>,
-}
-
-/// [`verify_with_evidence`], returning the manifest, events and signers as well.
+/// [`verify_with_evidence`], returning the manifest, events and signers as well, at the
+/// current time.
 pub fn verify_full(package: &Path, trust: &Trust, fast: bool, evidence: Option<&Path>) -> Verification {
-    let mut established = Verification::default();
-    established.findings = verify_inner(package, trust, fast, evidence, &mut established);
-    established
+    let now = crate::time::parse_rfc3339(&crate::time::now_rfc3339()).unwrap_or(i64::MAX);
+    verify_package(package, &VerifyOptions { trust, fast, evidence, now })
 }
 
-fn verify_inner(
-    package: &Path,
-    trust: &Trust,
-    fast: bool,
-    evidence: Option<&Path>,
-    established: &mut Verification,
-) -> Vec<Finding> {
-    let mut findings = bagit::validate(package, fast);
-    let Some(bytes) = read(package, MANIFEST_PATH, &mut findings) else { return findings };
-    let Some(signature_bytes) = read(package, MANIFEST_SIGNATURES_PATH, &mut findings) else {
-        return findings;
+/// The custody log checked against the keys the package ships (not against trusted keys:
+/// `verify --trust` decides who signed): the findings and every event whose signature
+/// verified.
+pub fn log_with_shipped_keys(package: &Path) -> Result<(Vec<Finding>, Vec<Event>), Error> {
+    let store = open_package(package)?;
+    let snapshot = crate::verify::Snapshot::take(&store).map_err(|e| Error::Package(e.to_string()))?;
+    let shipped = shipped_keys_in(&store)?;
+    let manifest_bytes =
+        snapshot.tag(MANIFEST_PATH).map_err(|e| Error::Package(format!("{MANIFEST_PATH}: {e}")))?;
+    let manifest = Manifest::parse(manifest_bytes).ok();
+    let input = custody::LogInput {
+        log: snapshot.tag(custody::CUSTODY_PATH),
+        manifest_bytes,
+        manifest: manifest.as_ref(),
+        now: crate::time::parse_rfc3339(&crate::time::now_rfc3339()).unwrap_or(i64::MAX),
     };
-    let signatures = match SignatureFile::parse(&signature_bytes) {
-        Ok(file) => file,
-        Err(e) => {
-            findings.push(Finding::fail("signature.manifest", MANIFEST_SIGNATURES_PATH, e.to_string()));
-            return findings;
-        }
-    };
-    let shipped = shipped_keys(package, &mut findings);
-    let trusted_key = |id: &str| trust.keys.iter().find(|k| k.id().to_string() == id).map(|k| k.key);
-    let verdicts = match signatures.verify(MANIFEST_PAYLOAD_TYPE, &bytes, trusted_key) {
-        Ok(verdicts) => verdicts,
-        Err(e) => {
-            findings.push(Finding::fail("signature.manifest", MANIFEST_SIGNATURES_PATH, e.to_string()));
-            return findings;
-        }
-    };
-    let mut trusted_signers = 0;
-    let mut untrusted_valid = 0;
-    for (entry, verdict) in signatures.signatures.iter().zip(verdicts) {
-        match verdict {
-            SignatureVerdict::Valid(id) => {
-                trusted_signers += 1;
-                established.manifest_signers.push(id.to_string());
-                let who = trust.keys.iter().find(|k| k.id() == id).map(|k| k.owner.name.clone()).unwrap_or_default();
-                findings.push(Finding::pass("signature.manifest", id.to_string(), format!("valid, by trusted key of {who}")));
-            }
-            SignatureVerdict::Invalid(id) => findings.push(Finding::fail(
-                "signature.manifest",
-                id.to_string(),
-                "does not verify: the manifest or the signature was altered, or the signature belongs to another document",
-            )),
-            SignatureVerdict::Malformed(id) => findings.push(Finding::fail("signature.manifest", id, "is not a 64-byte Ed25519 signature")),
-            SignatureVerdict::UnknownKey(id) => {
-                // Cryptographically valid under the key the package ships? Then only trust is missing.
-                let shipped_key = shipped.get(&id);
-                let valid_under_shipped = shipped_key.is_some_and(|k| {
-                    signatures.verify(MANIFEST_PAYLOAD_TYPE, &bytes, |i| (i == id).then_some(k.key)).is_ok_and(|v| {
-                        v.iter().any(|v| matches!(v, SignatureVerdict::Valid(valid) if valid.to_string() == entry.key_id))
-                    })
-                });
-                let claimed = shipped_key.map_or_else(|| "no key file in the package".to_owned(), |k| format!("the package's key file names {}", k.owner.name));
-                if valid_under_shipped {
-                    untrusted_valid += 1;
-                    established.manifest_signers.push(entry.key_id.clone());
-                    let verdict = if trust.allow_untrusted { Verdict::Warn } else { Verdict::Fail };
-                    findings.push(Finding {
-                        check: "trust.signer",
-                        subject: id,
-                        verdict,
-                        detail: format!("signature valid, but the key is not trusted ({claimed}); give --trust with the signer's public key"),
-                    });
-                } else {
-                    findings.push(Finding::fail("signature.manifest", id, format!("made by an unknown key, and it does not verify under any key shipped ({claimed})")));
-                }
-            }
-        }
-    }
-    if trusted_signers == 0 && !(trust.allow_untrusted && untrusted_valid > 0) {
-        findings.push(Finding::fail(
-            "signature.manifest",
-            MANIFEST_PATH,
-            "no valid signature by a trusted key: the manifest was not parsed",
-        ));
-        return findings;
-    }
-    if trusted_signers == 0 {
-        findings.push(Finding::warn(
-            "trust.signer",
-            MANIFEST_PATH,
-            "--allow-untrusted: integrity only; nobody trusted vouches for this package",
-        ));
-    }
-    let manifest = match Manifest::parse(&bytes) {
-        Ok(manifest) => manifest,
-        Err(e) => {
-            findings.push(Finding::fail("manifest.syntax", MANIFEST_PATH, e.to_string()));
-            return findings;
-        }
-    };
-    check_items(package, &manifest, fast, evidence, &mut findings);
-    established.manifest = Some(manifest);
-
-    // The custody log: keys the user trusts, else keys the package ships (reported as
-    // untrusted, a failure unless --allow-untrusted).
-    let lookup = |id: &str| -> Option<(ed25519_dalek::VerifyingKey, bool)> {
-        trust
-            .keys
-            .iter()
-            .find(|k| k.id().to_string() == id)
-            .map(|k| (k.key, true))
-            .or_else(|| shipped.get(id).map(|k| (k.key, false)))
-    };
-    let (mut custody_findings, events) = custody::verify_log(package, &lookup);
-    established.events = events;
-    if trust.allow_untrusted {
-        for finding in custody_findings.iter_mut().filter(|f| f.check == "trust.signer") {
-            finding.verdict = Verdict::Warn;
-        }
-    }
-    findings.extend(custody_findings);
-    findings
-}
-
-fn check_items(
-    package: &Path,
-    manifest: &Manifest,
-    fast: bool,
-    evidence: Option<&Path>,
-    findings: &mut Vec<Finding>,
-) {
-    let referenced = manifest.items.iter().filter(|i| i.reference).count();
-    for item in &manifest.items {
-        let location = if item.reference {
-            let name = Path::new(&item.path).file_name();
-            match evidence {
-                None => {
-                    findings.push(Finding::warn(
-                        "item.reference",
-                        item.path.clone(),
-                        "kept outside the package and not checked: give --evidence PATH",
-                    ));
-                    continue;
-                }
-                Some(path) if path.is_dir() => match name {
-                    Some(name) => path.join(name),
-                    None => {
-                        findings.push(Finding::fail(
-                            "manifest.path",
-                            item.path.clone(),
-                            "a reference without a file name",
-                        ));
-                        continue;
-                    }
-                },
-                Some(path) if referenced == 1 => path.to_owned(),
-                Some(_) => {
-                    findings.push(Finding::fail(
-                        "item.reference",
-                        item.path.clone(),
-                        "several referenced items: --evidence must be a folder holding them by file name",
-                    ));
-                    continue;
-                }
-            }
-        } else {
-            if let Err(reason) = bagit::check_payload_path(&item.path) {
-                findings.push(Finding::fail("manifest.path", item.path.clone(), reason));
-                continue;
-            }
-            package.join(&item.path)
-        };
-        let mut algorithms = Vec::new();
-        for name in item.digests.keys() {
-            match name.parse::<Algorithm>() {
-                Ok(a) => algorithms.push(a),
-                Err(_) => findings.push(Finding::fail(
-                    "manifest.item",
-                    item.path.clone(),
-                    format!("unknown algorithm `{name}`"),
-                )),
-            }
-        }
-        if fast || algorithms.is_empty() {
-            continue;
-        }
-        let segments = item.segments.as_ref().and_then(|summary| {
-            Some(SegmentSpec { size: summary.size, algorithm: summary.algorithm.parse().ok()? })
-                .filter(|spec| spec.size > 0)
-        });
-        let options = HashOptions { algorithms, segments, ..HashOptions::default() };
-        // Package files are never reached through links; referenced evidence is where the
-        // user says it is.
-        let hashed = if item.reference {
-            custos_hash::hash_path(&location, &options, &Control::default())
-        } else {
-            hash_tree_file(&location, &options, &Control::default())
-        };
-        match hashed {
-            Err(e) => findings.push(Finding::fail("item.digest", item.path.clone(), e.to_string())),
-            Ok(outcome) => {
-                if outcome.size != item.size {
-                    findings.push(Finding::fail(
-                        "item.size",
-                        item.path.clone(),
-                        format!("{} bytes, the manifest says {}", outcome.size, item.size),
-                    ));
-                }
-                for (algorithm, digest) in &outcome.digests {
-                    let recorded = &item.digests[algorithm.name()];
-                    if digest.to_hex() == recorded.to_ascii_lowercase() {
-                        findings.push(Finding::pass(
-                            "item.digest",
-                            item.path.clone(),
-                            format!("{algorithm} matches the signed manifest"),
-                        ));
-                    } else {
-                        findings.push(Finding::fail(
-                            "item.digest",
-                            item.path.clone(),
-                            format!("{algorithm} is {digest}, the signed manifest says {recorded}"),
-                        ));
-                    }
-                }
-                let changed = outcome.digests.iter().any(|(a, d)| item.digests[a.name()] != d.to_hex());
-                if let (true, Some(fresh), Some(summary)) = (changed, &outcome.segments, &item.segments) {
-                    findings.push(damaged_ranges(package, &item.path, &summary.root, fresh));
-                }
-            }
-        }
-    }
-    // Every payload file must be an item of the signed manifest.
-    let items: Vec<&str> = manifest.items.iter().map(|i| i.path.as_str()).collect();
-    if let Ok(text) = fs::read_to_string(package.join("manifest-sha256.txt")) {
-        for path in
-            text.lines().filter_map(|l| l.split_once(char::is_whitespace)).map(|(_, p)| p.trim_start())
-        {
-            if !items.contains(&path) {
-                findings.push(Finding::fail(
-                    "manifest.coverage",
-                    path.to_owned(),
-                    "in the bag but not in the signed manifest",
-                ));
-            }
-        }
-    }
-}
-
-/// Names the byte ranges of a damaged item from its stored segment list, once the list is
-/// shown to be the one whose root the signed manifest records.
-fn damaged_ranges(package: &Path, item_path: &str, signed_root: &str, fresh: &SegmentList) -> Finding {
-    let name = Path::new(item_path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let list_path = format!("{SEGMENTS_DIR}/{name}.json");
-    let stored = fs::read_to_string(package.join(&list_path))
-        .map_err(|e| format!("cannot read {list_path}: {e}"))
-        .and_then(|text| {
-            serde_json::from_str::<SegmentRecord>(text.trim()).map_err(|e| format!("{list_path}: {e}"))
-        })
-        .and_then(|record| record.to_list());
-    let stored = match stored {
-        Ok(list) if list.root().to_hex() == signed_root.to_ascii_lowercase() => list,
-        Ok(_) => {
-            return Finding::fail(
-                "item.damaged_ranges",
-                item_path,
-                format!("{list_path} is not the list whose root the signed manifest records"),
-            )
-        }
-        Err(e) => return Finding::fail("item.damaged_ranges", item_path, e),
-    };
-    match fresh.changed_ranges(&stored) {
-        Ok(ranges) => {
-            let described: Vec<String> = ranges
-                .iter()
-                .map(|r| format!("bytes {}..{} ({} bytes)", r.start, r.end, r.end - r.start))
-                .collect();
-            Finding::fail("item.damaged_ranges", item_path, format!("changed: {}", described.join(", ")))
-        }
-        Err(_) => Finding::fail(
-            "item.damaged_ranges",
-            item_path,
-            "the segment list was made with another segment size or algorithm",
-        ),
-    }
-}
-
-fn read(package: &Path, relative: &str, findings: &mut Vec<Finding>) -> Option<Vec<u8>> {
-    match fs::read(package.join(relative)) {
-        Ok(bytes) => Some(bytes),
-        Err(e) => {
-            findings.push(Finding::fail("package.file", relative, format!("cannot be read: {e}")));
-            None
-        }
-    }
+    let (findings, events) = custody::verify_log(&input, &|id| shipped.get(id).map(|k| (k.clone(), false)));
+    Ok((findings, events.into_iter().map(|(event, _)| event).collect()))
 }
 
 /// The public keys shipped in a package, by key id (unverified claims until trusted).
 pub fn package_keys(package: &Path) -> BTreeMap<String, PublicKey> {
-    shipped_keys(package, &mut Vec::new())
+    PackageDir::open(package).ok().and_then(|store| shipped_keys_in(&store).ok()).unwrap_or_default()
 }
 
-/// The public keys shipped in `custos/keys/`, by key id. A key file whose name is not its
-/// key id is reported and ignored.
-fn shipped_keys(package: &Path, findings: &mut Vec<Finding>) -> BTreeMap<String, PublicKey> {
+/// The public keys shipped in `custos/keys/` of an open package, read through its store;
+/// files that do not parse or whose name is not their key id are left out.
+pub fn shipped_keys_in(store: &dyn PackageStore) -> Result<BTreeMap<String, PublicKey>, Error> {
     let mut keys = BTreeMap::new();
-    let Ok(entries) = fs::read_dir(package.join(KEYS_DIR)) else { return keys };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // minisign exports sit beside the key files; they are not Custos keys.
-        if name.ends_with(".minisign.pub") {
+    let entries = store.list().map_err(|e| Error::Package(e.to_string()))?;
+    let files = entries
+        .iter()
+        .filter_map(|e| e.utf8_path())
+        .filter(|p| p.starts_with("custos/keys/") && p.ends_with(".pub") && !p.ends_with(".minisign.pub"));
+    for path in files.take(crate::verify::MAX_KEY_FILES) {
+        let Ok(bytes) = store.read_small(path, MAX_TAG_FILE_BYTES) else { continue };
+        let Some(key) = std::str::from_utf8(&bytes).ok().and_then(|t| PublicKey::parse(t).ok()) else {
             continue;
-        }
-        let parsed = fs::read_to_string(entry.path())
-            .map_err(|e| e.to_string())
-            .and_then(|t| PublicKey::parse(&t).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(key) if name == format!("{}.pub", key.id()) => {
-                keys.insert(key.id().to_string(), key);
-            }
-            Ok(key) => findings.push(Finding::fail(
-                "package.key_file",
-                format!("{KEYS_DIR}/{name}"),
-                format!("holds key {}, not the one its name says", KeyId::of(&key.key)),
-            )),
-            Err(e) => findings.push(Finding::fail("package.key_file", format!("{KEYS_DIR}/{name}"), e)),
+        };
+        if path == format!("{KEYS_DIR}/{}.pub", key.id()) {
+            keys.insert(key.id().to_string(), key);
         }
     }
-    keys
+    Ok(keys)
 }

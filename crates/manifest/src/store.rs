@@ -130,6 +130,10 @@ pub trait PackageStore: std::fmt::Debug {
     fn read_small(&self, path: &str, cap: u64) -> Result<Vec<u8>, StoreError>;
     /// Opens a regular file to stream (payload).
     fn open(&self, path: &str) -> Result<StoredFile, StoreError>;
+    /// Takes the package's shared lock, held until the returned guard is dropped: custody
+    /// appends take the exclusive one, so a reader sees a log and tag manifests that belong
+    /// together. `None` when the store has no such lock or the package no log.
+    fn read_lock(&self) -> Option<File>;
 }
 
 /// A package in a local folder.
@@ -247,6 +251,16 @@ impl PackageDir {
         )
     }
 
+    /// Takes the package's exclusive lock (the one custody appends take), held until the
+    /// returned file is dropped.
+    pub fn write_lock(&self) -> Result<File, StoreError> {
+        let log = self.open_append(crate::custody::CUSTODY_PATH)?;
+        log.file
+            .lock()
+            .map_err(|source| StoreError::Io { path: crate::custody::CUSTODY_PATH.to_owned(), source })?;
+        Ok(log.file)
+    }
+
     /// Removes a file (not a folder).
     pub fn remove(&self, path: &str) -> Result<(), StoreError> {
         let (dir, name) = self.parent_of(path)?;
@@ -309,6 +323,12 @@ impl PackageStore for PackageDir {
 
     fn open(&self, path: &str) -> Result<StoredFile, StoreError> {
         self.open_regular(path, OFlags::RDONLY, Mode::empty())
+    }
+
+    fn read_lock(&self) -> Option<File> {
+        let log = self.open_regular(crate::custody::CUSTODY_PATH, OFlags::RDONLY, Mode::empty()).ok()?;
+        log.file.lock_shared().ok()?;
+        Some(log.file)
     }
 }
 

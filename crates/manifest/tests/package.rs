@@ -273,7 +273,7 @@ fn tamper_missing_evidence_and_a_symlink_out_of_the_package() {
     assert_caught(&f, "bag.missing_file", "data/notes.txt");
     std::os::unix::fs::symlink(f.root.join("pkg-evidence/notes.txt"), &notes).expect("symlink");
     assert_caught(&f, "bag.symlink", "data/notes.txt");
-    assert_caught(&f, "item.digest", "now a symbolic link");
+    assert_caught(&f, "item.missing", "not in the package");
 }
 
 #[test]

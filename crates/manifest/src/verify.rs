@@ -1,0 +1,746 @@
+//! Verifying a package. The verifier first takes a [`Snapshot`]: the listing and every tag
+//! file's bytes, read through the package's store under the package's shared lock, so that
+//! a custody append running at the same time is seen either wholly or not at all. Then it
+//! checks, on that snapshot and without further reads of tag files: the bag's structure,
+//! the manifest's signatures and their signers' trust, the signed manifest's coverage of
+//! the payload (every file under `data/` must be an item, compared as bytes), and the
+//! custody log. Last, it reads each payload file once, after comparing its size on disk with
+//! the signed size, and checks every claim about it (bag manifests, signed digests, segment
+//! root) from that one read.
+//!
+//! Every loop over what the package supplies is linear and capped (the caps are in
+//! `docs/formats/package.md`); nothing is followed through a link or read from a FIFO.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use custos_hash::segments::SegmentRecord;
+use custos_hash::{hash_file, Algorithm, Control, EntryKind, HashOptions, SegmentList, SegmentSpec};
+
+use crate::bagit::{self, BagClaims};
+use crate::custody::{self, Event, LogInput};
+use crate::envelope::{SignatureFile, SignatureVerdict};
+use crate::findings::{Finding, Verdict};
+use crate::keys::{KeyId, PublicKey};
+use crate::manifest::{Item, Manifest, MANIFEST_PAYLOAD_TYPE};
+use crate::package::{KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH, SEGMENTS_DIR};
+use crate::store::{PackageDir, PackageStore, StoreError, StoredEntry, MAX_TAG_FILE_BYTES};
+
+/// The most bytes all tag files of a package may hold together: 256 MiB.
+pub const MAX_TAG_BYTES: u64 = 256 << 20;
+/// The most signatures a manifest's signature file may hold: 64.
+pub const MAX_MANIFEST_SIGNATURES: usize = 64;
+/// The most public key files a package may ship: 1,024.
+pub const MAX_KEY_FILES: usize = 1024;
+
+/// Whom to trust when verifying.
+#[derive(Debug, Default)]
+pub struct Trust {
+    /// Keys given with `--trust`.
+    pub keys: Vec<PublicKey>,
+    /// Report integrity only when no signer is trusted, instead of failing.
+    pub allow_untrusted: bool,
+}
+
+/// How to verify.
+#[derive(Debug)]
+pub struct VerifyOptions<'a> {
+    /// Whom to trust.
+    pub trust: &'a Trust,
+    /// Skip re-hashing payload bytes (sizes are still compared).
+    pub fast: bool,
+    /// The bytes of referenced items: the file itself when there is one referenced item, or
+    /// a folder holding them under their file names.
+    pub evidence: Option<&'a Path>,
+    /// The time of verification (seconds since the epoch): events dated after it (beyond
+    /// [`custody::MAX_CLOCK_SKEW_SECONDS`]) fail.
+    pub now: i64,
+}
+
+/// What verification established, for what is judged on top of it (jurisdiction policies).
+#[derive(Debug, Default)]
+pub struct Verification {
+    /// Every finding.
+    pub findings: Vec<Finding>,
+    /// The manifest, when a valid signature allowed parsing it.
+    pub manifest: Option<Manifest>,
+    /// Custody events signed by trusted keys, in order, that passed every check (policies
+    /// judge only these).
+    pub events: Vec<Event>,
+    /// Key ids whose signature over the manifest is cryptographically valid (trusted or not:
+    /// a policy decides whom it trusts), each once.
+    pub manifest_signers: Vec<String>,
+}
+
+/// A consistent picture of a package's metadata: the listing and every tag file's bytes.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Every entry, sorted by path bytes.
+    pub entries: Vec<StoredEntry>,
+    /// Tag files (regular files outside `data/`) by path, with their bytes or why they
+    /// could not be read.
+    pub tags: BTreeMap<String, Result<Vec<u8>, String>>,
+    /// What was wrong with the layout (links, special files, names that are not UTF-8,
+    /// unreadable tag files).
+    pub findings: Vec<Finding>,
+}
+
+impl Snapshot {
+    /// Lists the package and reads every tag file, under the package's shared lock.
+    pub fn take(store: &dyn PackageStore) -> Result<Snapshot, StoreError> {
+        let _lock = store.read_lock();
+        let mut snapshot = Snapshot { entries: store.list()?, ..Snapshot::default() };
+        let mut total: u64 = 0;
+        for entry in &snapshot.entries {
+            let shown = escape_bytes(&entry.path);
+            let in_payload = entry.path.starts_with(b"data/");
+            let Some(path) = entry.utf8_path() else {
+                let check = if in_payload { "bag.name_encoding" } else { "package.name_encoding" };
+                snapshot.findings.push(Finding::fail(
+                    check,
+                    shown,
+                    "a name that is not valid UTF-8: names are compared as bytes and never converted",
+                ));
+                continue;
+            };
+            match &entry.kind {
+                EntryKind::File { .. } if in_payload => {}
+                EntryKind::File { .. } => {
+                    let read = store.read_small(path, MAX_TAG_FILE_BYTES.min(MAX_TAG_BYTES - total));
+                    if let Ok(bytes) = &read {
+                        total += bytes.len() as u64;
+                    }
+                    if let Err(e) = &read {
+                        snapshot.findings.push(Finding::fail(
+                            "package.file",
+                            path,
+                            format!("cannot be read: {e}"),
+                        ));
+                    }
+                    snapshot.tags.insert(path.to_owned(), read.map_err(|e| e.to_string()));
+                }
+                EntryKind::Symlink { target } => snapshot.findings.push(Finding::fail(
+                    if in_payload { "bag.symlink" } else { "package.link" },
+                    path,
+                    format!(
+                        "a symbolic link (to {}); package files are never reached through links",
+                        escape_bytes(std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str()))
+                    ),
+                )),
+                EntryKind::Special { kind } => snapshot.findings.push(Finding::fail(
+                    if in_payload { "bag.special_file" } else { "package.special_file" },
+                    path,
+                    format!("a {kind}; a package holds only regular files"),
+                )),
+                _ => snapshot.findings.push(Finding::fail("package.file", path, "an entry of unknown kind")),
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// Regular files under `data/` with UTF-8 names, and their sizes at the listing.
+    pub fn payload_files(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.entries.iter().filter_map(|entry| match entry.kind {
+            EntryKind::File { size } if entry.path.starts_with(b"data/") => Some((entry.utf8_path()?, size)),
+            _ => None,
+        })
+    }
+
+    /// A tag file's bytes, or why there are none.
+    pub fn tag(&self, path: &str) -> Result<&[u8], String> {
+        match self.tags.get(path) {
+            Some(Ok(bytes)) => Ok(bytes),
+            Some(Err(reason)) => Err(format!("cannot be read: {reason}")),
+            None => Err("missing".to_owned()),
+        }
+    }
+
+    /// A tag file as UTF-8 text (RFC 8493 declares tag files UTF-8).
+    pub fn tag_text(&self, path: &str) -> Result<&str, String> {
+        std::str::from_utf8(self.tag(path)?).map_err(|_| "not valid UTF-8".to_owned())
+    }
+}
+
+/// Verifies the package in a local folder.
+pub fn verify_package(package: &Path, options: &VerifyOptions) -> Verification {
+    match PackageDir::open(package) {
+        Ok(store) => verify_store(&store, options),
+        Err(e) => Verification {
+            findings: vec![Finding::fail("package.open", package.display().to_string(), e.to_string())],
+            ..Verification::default()
+        },
+    }
+}
+
+/// Validates a folder as a bag only (no signatures, no Custos manifest): structure, tag
+/// manifests, and every payload file against the payload manifests.
+pub fn validate_bag(bag: &Path, fast: bool) -> Vec<Finding> {
+    let store = match PackageDir::open(bag) {
+        Ok(store) => store,
+        Err(e) => return vec![Finding::fail("package.open", bag.display().to_string(), e.to_string())],
+    };
+    let snapshot = match Snapshot::take(&store) {
+        Ok(snapshot) => snapshot,
+        Err(e) => return vec![Finding::fail("package.open", bag.display().to_string(), e.to_string())],
+    };
+    let mut findings = snapshot.findings.clone();
+    let (bag_findings, claims) = bagit::check_structure(&snapshot);
+    findings.extend(bag_findings);
+    check_payload(&store, &snapshot, &claims, None, fast, &mut findings);
+    findings
+}
+
+/// Verifies a package through its store: every finding, and what was established.
+pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verification {
+    let mut established = Verification::default();
+    let snapshot = match Snapshot::take(store) {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            established.findings.push(Finding::fail("package.open", store.location(), e.to_string()));
+            return established;
+        }
+    };
+    let mut findings = snapshot.findings.clone();
+    let (bag_findings, claims) = bagit::check_structure(&snapshot);
+    findings.extend(bag_findings);
+    check_custos_files(&snapshot, &mut findings);
+    let shipped = shipped_keys(&snapshot, &mut findings);
+    let manifest = check_signatures(&snapshot, options.trust, &shipped, &mut findings, &mut established);
+    if let Some(manifest) = &manifest {
+        check_manifest(manifest, &claims, &snapshot, options.now, &mut findings);
+    }
+    check_payload(store, &snapshot, &claims, manifest.as_ref(), options.fast, &mut findings);
+    if let Some(manifest) = manifest {
+        check_referenced(&manifest, options.evidence, options.fast, &mut findings);
+        let trust = options.trust;
+        let lookup = |id: &str| -> Option<(PublicKey, bool)> {
+            trust
+                .keys
+                .iter()
+                .find(|k| k.id().to_string() == id)
+                .map(|k| (k.clone(), true))
+                .or_else(|| shipped.get(id).map(|k| (k.clone(), false)))
+        };
+        let input = LogInput {
+            log: snapshot.tag(custody::CUSTODY_PATH),
+            manifest_bytes: snapshot.tag(MANIFEST_PATH).unwrap_or_default(),
+            manifest: Some(&manifest),
+            now: options.now,
+        };
+        let (mut custody_findings, events) = custody::verify_log(&input, &lookup);
+        if trust.allow_untrusted {
+            for finding in custody_findings.iter_mut().filter(|f| f.check == "trust.signer") {
+                finding.verdict = Verdict::Warn;
+            }
+        }
+        findings.extend(custody_findings);
+        established.events =
+            events.into_iter().filter_map(|(event, judged)| judged.then_some(event)).collect();
+        established.manifest = Some(manifest);
+    }
+    established.findings = findings;
+    established
+}
+
+/// Files under `custos/` that Custos does not write are named (they are in no signature).
+fn check_custos_files(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    let known = |path: &str| {
+        let key_file = |name: &str| {
+            name.strip_suffix(".minisign.pub").or_else(|| name.strip_suffix(".pub")).is_some_and(|id| {
+                id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            })
+        };
+        matches!(path, MANIFEST_PATH | MANIFEST_SIGNATURES_PATH | custody::CUSTODY_PATH)
+            || path == crate::export::MINISIGN_SIGNATURE_PATH
+            || path.strip_prefix("custos/keys/").is_some_and(key_file)
+            || path
+                .strip_prefix("custos/segments/")
+                .is_some_and(|name| !name.contains('/') && name.ends_with(".json"))
+    };
+    for path in snapshot.tags.keys().filter(|p| p.starts_with("custos/") && !known(p)) {
+        findings.push(Finding::warn(
+            "package.unknown_file",
+            path.clone(),
+            "a file Custos does not write; no signature covers it",
+        ));
+    }
+}
+
+/// The public keys shipped in `custos/keys/`, by key id (unverified claims until trusted).
+/// A key file whose name is not its key id is reported and ignored.
+fn shipped_keys(snapshot: &Snapshot, findings: &mut Vec<Finding>) -> BTreeMap<String, PublicKey> {
+    let mut keys = BTreeMap::new();
+    let files: Vec<&String> = snapshot
+        .tags
+        .keys()
+        .filter(|p| p.starts_with("custos/keys/") && p.ends_with(".pub") && !p.ends_with(".minisign.pub"))
+        .collect();
+    if files.len() > MAX_KEY_FILES {
+        findings.push(Finding::fail(
+            "package.key_file",
+            KEYS_DIR,
+            format!("{} key files, more than the {MAX_KEY_FILES} allowed; none was read", files.len()),
+        ));
+        return keys;
+    }
+    for path in files {
+        let parsed =
+            snapshot.tag_text(path).and_then(|text| PublicKey::parse(text).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(key) if *path == format!("{KEYS_DIR}/{}.pub", key.id()) => {
+                keys.insert(key.id().to_string(), key);
+            }
+            Ok(key) => findings.push(Finding::fail(
+                "package.key_file",
+                path.clone(),
+                format!("holds key {}, not the one its name says", KeyId::of(&key.key)),
+            )),
+            Err(e) => findings.push(Finding::fail("package.key_file", path.clone(), e)),
+        }
+    }
+    keys
+}
+
+/// Verifies every signature over the manifest once, and parses the manifest only when a
+/// trusted one (or, with `allow_untrusted`, any valid one) verified.
+fn check_signatures(
+    snapshot: &Snapshot,
+    trust: &Trust,
+    shipped: &BTreeMap<String, PublicKey>,
+    findings: &mut Vec<Finding>,
+    established: &mut Verification,
+) -> Option<Manifest> {
+    let read = |path: &str, findings: &mut Vec<Finding>| match snapshot.tag(path) {
+        Ok(bytes) => Some(bytes),
+        Err(reason) => {
+            findings.push(Finding::fail("package.file", path, reason));
+            None
+        }
+    };
+    let bytes = read(MANIFEST_PATH, findings)?;
+    let signatures = match SignatureFile::parse(read(MANIFEST_SIGNATURES_PATH, findings)?) {
+        Ok(file) if file.signatures.len() > MAX_MANIFEST_SIGNATURES => {
+            findings.push(Finding::fail(
+                "signature.manifest",
+                MANIFEST_SIGNATURES_PATH,
+                format!(
+                    "{} signatures, more than the {MAX_MANIFEST_SIGNATURES} allowed; none was checked",
+                    file.signatures.len()
+                ),
+            ));
+            return None;
+        }
+        Ok(file) => file,
+        Err(e) => {
+            findings.push(Finding::fail("signature.manifest", MANIFEST_SIGNATURES_PATH, e.to_string()));
+            return None;
+        }
+    };
+    let trusted = |id: &str| trust.keys.iter().find(|k| k.id().to_string() == id);
+    // One pass: each signature is checked once, under the trusted key with its id, else
+    // under the key the package ships with that id.
+    let lookup = |id: &str| trusted(id).map(|k| k.key).or_else(|| shipped.get(id).map(|k| k.key));
+    let verdicts = match signatures.verify(MANIFEST_PAYLOAD_TYPE, bytes, lookup) {
+        Ok(verdicts) => verdicts,
+        Err(e) => {
+            findings.push(Finding::fail("signature.manifest", MANIFEST_SIGNATURES_PATH, e.to_string()));
+            return None;
+        }
+    };
+    let mut trusted_signers = BTreeSet::new();
+    let mut valid_signers = BTreeSet::new();
+    for verdict in verdicts {
+        match verdict {
+            SignatureVerdict::Valid(id) => {
+                let id = id.to_string();
+                if !valid_signers.insert(id.clone()) {
+                    findings.push(Finding::warn("signature.manifest", id, "signed twice; counted once"));
+                    continue;
+                }
+                match trusted(&id) {
+                    Some(key) => {
+                        trusted_signers.insert(id.clone());
+                        findings.push(Finding::pass(
+                            "signature.manifest",
+                            id,
+                            format!("valid, by trusted key of {}", key.owner.name),
+                        ));
+                    }
+                    None => {
+                        let claimed = shipped.get(&id).map_or("", |k| k.owner.name.as_str());
+                        let verdict = if trust.allow_untrusted { Verdict::Warn } else { Verdict::Fail };
+                        findings.push(Finding {
+                            check: "trust.signer",
+                            subject: id,
+                            verdict,
+                            detail: format!(
+                                "signature valid, but the key is not trusted (the package's key file names {claimed}); give --trust with the signer's public key"
+                            ),
+                        });
+                    }
+                }
+            }
+            SignatureVerdict::Invalid(id) if trusted(&id.to_string()).is_some() => findings.push(Finding::fail(
+                "signature.manifest",
+                id.to_string(),
+                "does not verify: the manifest or the signature was altered, or the signature belongs to another document",
+            )),
+            SignatureVerdict::Invalid(id) => findings.push(Finding::fail(
+                "signature.manifest",
+                id.to_string(),
+                "made by an untrusted key, and it does not verify under the key the package ships",
+            )),
+            SignatureVerdict::Malformed(id) => {
+                findings.push(Finding::fail("signature.manifest", id, "is not a 64-byte Ed25519 signature"))
+            }
+            SignatureVerdict::UnknownKey(id) => findings.push(Finding::fail(
+                "signature.manifest",
+                id,
+                "made by an unknown key: neither trusted nor shipped in the package",
+            )),
+        }
+    }
+    established.manifest_signers = valid_signers.iter().cloned().collect();
+    if trusted_signers.is_empty() && !(trust.allow_untrusted && !valid_signers.is_empty()) {
+        findings.push(Finding::fail(
+            "signature.manifest",
+            MANIFEST_PATH,
+            "no valid signature by a trusted key: the manifest was not parsed",
+        ));
+        return None;
+    }
+    if trusted_signers.is_empty() {
+        findings.push(Finding::warn(
+            "trust.signer",
+            MANIFEST_PATH,
+            "--allow-untrusted: integrity only; nobody trusted vouches for this package",
+        ));
+    }
+    match Manifest::parse(bytes) {
+        Ok(manifest) => Some(manifest),
+        Err(e) => {
+            findings.push(Finding::fail("manifest.syntax", MANIFEST_PATH, e.to_string()));
+            None
+        }
+    }
+}
+
+/// What the signed manifest says that can be checked without reading payload bytes: its
+/// items' paths and algorithms, its time, and that the bag describes the same case.
+fn check_manifest(
+    manifest: &Manifest,
+    claims: &BagClaims,
+    snapshot: &Snapshot,
+    now: i64,
+    findings: &mut Vec<Finding>,
+) {
+    match crate::time::parse_rfc3339(&manifest.sealed_at) {
+        None => findings.push(Finding::fail("manifest.sealed_at", MANIFEST_PATH, "not an RFC 3339 time")),
+        Some(t) if t > now + custody::MAX_CLOCK_SKEW_SECONDS => findings.push(Finding::fail(
+            "manifest.sealed_at",
+            MANIFEST_PATH,
+            format!("sealed at {}, after the time of verification", manifest.sealed_at),
+        )),
+        Some(_) => {}
+    }
+    match claims.info.get("External-Identifier").map(Vec::as_slice) {
+        Some([id]) if *id == manifest.case.reference => {}
+        Some(values) => findings.push(Finding::fail(
+            "bag.external_identifier",
+            "bag-info.txt",
+            format!("External-Identifier {values:?} is not the signed case {}", manifest.case.reference),
+        )),
+        None => findings.push(Finding::fail(
+            "bag.external_identifier",
+            "bag-info.txt",
+            format!("no External-Identifier; the signed case is {}", manifest.case.reference),
+        )),
+    }
+    let mut seen = BTreeSet::new();
+    for item in &manifest.items {
+        if !seen.insert(item.path.as_str()) {
+            findings.push(Finding::fail(
+                "manifest.item",
+                item.path.clone(),
+                "listed twice in the signed manifest",
+            ));
+        }
+        if !item.reference {
+            if let Err(reason) = bagit::check_payload_path(&item.path) {
+                findings.push(Finding::fail("manifest.path", item.path.clone(), reason));
+            }
+        }
+        for name in item.digests.keys().filter(|name| name.parse::<Algorithm>().is_err()) {
+            findings.push(Finding::fail(
+                "manifest.item",
+                item.path.clone(),
+                format!("unknown algorithm `{name}`"),
+            ));
+        }
+    }
+    // Coverage: the payload is what is on disk, and each file must be a signed item.
+    let present: BTreeSet<&str> = snapshot.payload_files().map(|(path, _)| path).collect();
+    for path in present.iter().filter(|p| !seen.contains(**p)) {
+        findings.push(Finding::fail(
+            "manifest.coverage",
+            *path,
+            "under data/ but not an item of the signed manifest",
+        ));
+    }
+    for item in manifest.items.iter().filter(|i| !i.reference && !present.contains(i.path.as_str())) {
+        findings.push(Finding::fail(
+            "item.missing",
+            item.path.clone(),
+            "an item of the signed manifest that is not in the package",
+        ));
+    }
+}
+
+/// Reads each payload file once and checks every claim about it.
+fn check_payload(
+    store: &dyn PackageStore,
+    snapshot: &Snapshot,
+    claims: &BagClaims,
+    manifest: Option<&Manifest>,
+    fast: bool,
+    findings: &mut Vec<Finding>,
+) {
+    let items: BTreeMap<&str, &Item> = manifest
+        .map(|m| m.items.iter().filter(|i| !i.reference).map(|i| (i.path.as_str(), i)).collect())
+        .unwrap_or_default();
+    if fast {
+        findings.push(Finding::warn(
+            "bag.payload_digest",
+            "data/",
+            "not re-hashed (--fast): payload bytes were not checked, only their sizes",
+        ));
+    }
+    for (path, _) in snapshot.payload_files() {
+        let item = items.get(path).copied();
+        if manifest.is_some() && item.is_none() {
+            // Not signed: reported by coverage, and never hashed (it may be a huge stand-in).
+            continue;
+        }
+        let opened = match store.open(path) {
+            Ok(opened) => opened,
+            Err(e) => {
+                findings.push(Finding::fail("bag.payload_file", path, e.to_string()));
+                continue;
+            }
+        };
+        if opened.links > 1 {
+            findings.push(Finding::warn(
+                "bag.hard_link",
+                path,
+                format!(
+                    "has {} names: a write through another name outside the package changes this evidence (seal never makes hard links)",
+                    opened.links
+                ),
+            ));
+        }
+        if let Some(item) = item.filter(|item| item.size != opened.size) {
+            findings.push(Finding::fail(
+                "item.size",
+                path,
+                format!("{} bytes on disk, the signed manifest says {}; not hashed", opened.size, item.size),
+            ));
+            continue;
+        }
+        if fast {
+            continue;
+        }
+        let bag_algorithms: Vec<Algorithm> = claims
+            .payload
+            .iter()
+            .filter(|(_, entries)| entries.contains_key(path))
+            .map(|(a, _)| *a)
+            .collect();
+        let item_algorithms: Vec<Algorithm> =
+            item.map(|i| i.digests.keys().filter_map(|n| n.parse().ok()).collect()).unwrap_or_default();
+        let mut algorithms: Vec<Algorithm> = bag_algorithms.iter().chain(&item_algorithms).copied().collect();
+        algorithms.sort();
+        algorithms.dedup();
+        if algorithms.is_empty() {
+            continue;
+        }
+        let segments = item.and_then(|i| i.segments.as_ref()).and_then(|summary| {
+            Some(SegmentSpec { size: summary.size, algorithm: summary.algorithm.parse().ok()? })
+                .filter(|spec| spec.size > 0)
+        });
+        let options = HashOptions { algorithms, segments, ..HashOptions::default() };
+        let outcome = match hash_file(&opened.file, Path::new(path), &options, &Control::default()) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                findings.push(Finding::fail("item.digest", path, e.to_string()));
+                continue;
+            }
+        };
+        for algorithm in bag_algorithms {
+            let expected = &claims.payload[&algorithm][path];
+            match outcome.digest(algorithm) {
+                Some(found) if found == expected => {
+                    findings.push(Finding::pass("bag.payload_digest", path, format!("{algorithm} matches")))
+                }
+                found => findings.push(Finding::fail(
+                    "bag.payload_digest",
+                    path,
+                    format!(
+                        "{algorithm} is {}, manifest-{algorithm}.txt says {expected}",
+                        found.map_or_else(|| "unknown".into(), |d| d.to_hex())
+                    ),
+                )),
+            }
+        }
+        if let Some(item) = item {
+            report_item(snapshot, item, &outcome, findings);
+        }
+    }
+}
+
+/// Findings for one item from the outcome of hashing its bytes.
+fn report_item(
+    snapshot: &Snapshot,
+    item: &Item,
+    outcome: &custos_hash::HashOutcome,
+    findings: &mut Vec<Finding>,
+) {
+    if outcome.size != item.size {
+        findings.push(Finding::fail(
+            "item.size",
+            item.path.clone(),
+            format!("{} bytes, the manifest says {}", outcome.size, item.size),
+        ));
+    }
+    let mut changed = false;
+    for (name, recorded) in &item.digests {
+        let Some(digest) = name.parse::<Algorithm>().ok().and_then(|a| outcome.digest(a)) else { continue };
+        if digest.to_hex() == recorded.to_ascii_lowercase() {
+            findings.push(Finding::pass(
+                "item.digest",
+                item.path.clone(),
+                format!("{name} matches the signed manifest"),
+            ));
+        } else {
+            changed = true;
+            findings.push(Finding::fail(
+                "item.digest",
+                item.path.clone(),
+                format!("{name} is {digest}, the signed manifest says {recorded}"),
+            ));
+        }
+    }
+    if let (true, Some(fresh), Some(summary)) = (changed, &outcome.segments, &item.segments) {
+        findings.push(damaged_ranges(snapshot, &item.path, &summary.root, fresh));
+    }
+}
+
+/// Items sealed with `--reference`: their bytes are wherever the user says (`--evidence`).
+fn check_referenced(manifest: &Manifest, evidence: Option<&Path>, fast: bool, findings: &mut Vec<Finding>) {
+    let referenced = manifest.items.iter().filter(|i| i.reference).count();
+    for item in manifest.items.iter().filter(|i| i.reference) {
+        let location = match evidence {
+            None => {
+                findings.push(Finding::warn(
+                    "item.reference",
+                    item.path.clone(),
+                    "kept outside the package and not checked: give --evidence PATH",
+                ));
+                continue;
+            }
+            Some(path) if path.is_dir() => match Path::new(&item.path).file_name() {
+                Some(name) => path.join(name),
+                None => {
+                    findings.push(Finding::fail(
+                        "manifest.path",
+                        item.path.clone(),
+                        "a reference without a file name",
+                    ));
+                    continue;
+                }
+            },
+            Some(path) if referenced == 1 => path.to_owned(),
+            Some(_) => {
+                findings.push(Finding::fail(
+                    "item.reference",
+                    item.path.clone(),
+                    "several referenced items: --evidence must be a folder holding them by file name",
+                ));
+                continue;
+            }
+        };
+        // Regular files: compare sizes before reading a byte (block devices report 0).
+        if let Ok(metadata) = std::fs::metadata(&location) {
+            if metadata.is_file() && metadata.len() != item.size {
+                findings.push(Finding::fail(
+                    "item.size",
+                    item.path.clone(),
+                    format!("{} bytes, the signed manifest says {}; not hashed", metadata.len(), item.size),
+                ));
+                continue;
+            }
+        }
+        if fast {
+            continue;
+        }
+        let algorithms: Vec<Algorithm> = item.digests.keys().filter_map(|n| n.parse().ok()).collect();
+        let options = HashOptions { algorithms, ..HashOptions::default() };
+        match custos_hash::hash_path(&location, &options, &Control::default()) {
+            Err(e) => findings.push(Finding::fail("item.digest", item.path.clone(), e.to_string())),
+            Ok(outcome) => {
+                let empty = Snapshot::default();
+                report_item(&empty, item, &outcome, findings);
+            }
+        }
+    }
+}
+
+/// Names the byte ranges of a damaged item from its stored segment list, once the list is
+/// shown to be the one whose root the signed manifest records.
+fn damaged_ranges(snapshot: &Snapshot, item_path: &str, signed_root: &str, fresh: &SegmentList) -> Finding {
+    let name = item_path.rsplit('/').next().unwrap_or(item_path);
+    let list_path = format!("{SEGMENTS_DIR}/{name}.json");
+    let stored = snapshot
+        .tag_text(&list_path)
+        .map_err(|e| format!("{list_path}: {e}"))
+        .and_then(|text| {
+            serde_json::from_str::<SegmentRecord>(text.trim()).map_err(|e| format!("{list_path}: {e}"))
+        })
+        .and_then(|record| record.to_list());
+    let stored = match stored {
+        Ok(list) if list.root().to_hex() == signed_root.to_ascii_lowercase() => list,
+        Ok(_) => {
+            return Finding::fail(
+                "item.damaged_ranges",
+                item_path,
+                format!("{list_path} is not the list whose root the signed manifest records"),
+            )
+        }
+        Err(e) => return Finding::fail("item.damaged_ranges", item_path, e),
+    };
+    match fresh.changed_ranges(&stored) {
+        Ok(ranges) => {
+            let described: Vec<String> = ranges
+                .iter()
+                .map(|r| format!("bytes {}..{} ({} bytes)", r.start, r.end, r.end - r.start))
+                .collect();
+            Finding::fail("item.damaged_ranges", item_path, format!("changed: {}", described.join(", ")))
+        }
+        Err(_) => Finding::fail(
+            "item.damaged_ranges",
+            item_path,
+            "the segment list was made with another segment size or algorithm",
+        ),
+    }
+}
+
+/// Bytes as text for a report: UTF-8 stays, every other byte is written `\xNN`.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    text
+}

@@ -86,7 +86,7 @@ fn seal_transfer_verify_and_catch_tampering() {
 
     let log = custos_in(d, &["custody", "log", "pkg"]);
     assert!(
-        log.stdout.contains("Sealed") && log.stdout.contains("Released") && log.stdout.contains("Accepted"),
+        log.stdout.contains("sealed") && log.stdout.contains("released") && log.stdout.contains("accepted"),
         "{}",
         log.stdout
     );

@@ -16,6 +16,7 @@ use crate::policy::{print_matrix, read_policy, PolicyReport};
 use serde::Serialize;
 
 use crate::keygen::{load_public_key, load_signer};
+use crate::render::escape;
 use crate::{progress, size, Status};
 
 /// The signer's key, shared by every command that signs.
@@ -213,8 +214,11 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         println!("{}", serde_json::to_string(&appended)?);
     } else {
         println!(
-            "event {}: {:?} by {} at {}",
-            appended.sequence, appended.action, appended.actor.name, appended.time
+            "event {}: {} by {} at {}",
+            appended.sequence,
+            appended.action.name(),
+            escape(&appended.actor.name),
+            appended.time
         );
     }
     Ok(Status::Ok)
@@ -227,21 +231,22 @@ fn show_log(package: &Path, json: bool) -> Result<Status> {
         if json {
             println!("{}", serde_json::to_string(event)?);
         } else {
-            let receiver = event.receiver.as_deref().map(|r| format!(" to {}", short(r))).unwrap_or_default();
+            let receiver =
+                event.receiver.as_deref().map(|r| format!(" to {}", escape(short(r)))).unwrap_or_default();
             println!(
                 "{:>3}  {}  {:<20} {} ({}){receiver}",
                 event.sequence,
-                event.time,
-                format!("{:?}", event.action),
-                event.actor.name,
-                event.actor.role
+                escape(&event.time),
+                event.action.name(),
+                escape(&event.actor.name),
+                escape(&event.actor.role)
             );
         }
     }
     let problems: Vec<&Finding> =
         findings.iter().filter(|f| f.verdict == Verdict::Fail && f.check != "trust.signer").collect();
     for finding in &problems {
-        eprintln!("custos: {} {}: {}", finding.check, finding.subject, finding.detail);
+        eprintln!("custos: {} {}: {}", finding.check, escape(&finding.subject), escape(&finding.detail));
     }
     if !json {
         eprintln!("custos: signatures checked against the keys shipped in the package only; use `custos verify --trust` to check who signed");
@@ -378,7 +383,12 @@ fn print_report(package: &Path, findings: &[Finding], verdict: Verdict) {
     for wanted in [Verdict::Fail, Verdict::Warn] {
         for finding in findings.iter().filter(|f| f.verdict == wanted) {
             let label = if wanted == Verdict::Fail { "FAIL" } else { "WARN" };
-            println!("{label}  {:<20} {}: {}", finding.check, finding.subject, finding.detail);
+            println!(
+                "{label}  {:<20} {}: {}",
+                finding.check,
+                escape(&finding.subject),
+                escape(&finding.detail)
+            );
         }
     }
     let mut passes: Vec<(&str, Vec<&Finding>)> = Vec::new();
@@ -390,7 +400,7 @@ fn print_report(package: &Path, findings: &[Finding], verdict: Verdict) {
     }
     for (check, group) in passes {
         if let [only] = group.as_slice() {
-            println!("pass  {check:<20} {}: {}", only.subject, only.detail);
+            println!("pass  {check:<20} {}: {}", escape(&only.subject), escape(&only.detail));
         } else {
             println!("pass  {check:<20} {} checks", group.len());
         }

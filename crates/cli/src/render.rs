@@ -34,6 +34,25 @@ impl<'a> JsonPath<'a> {
     }
 }
 
+/// Text from a package (file names, notes, names in key files, finding details that quote
+/// them) made safe for a terminal: control characters (escape sequences, carriage returns,
+/// newlines) and the bidirectional overrides that reorder what is shown are written as
+/// `\u{…}`, so a planted name can neither forge nor hide a line of the report.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| if unsafe_char(c) { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+            .collect(),
+    )
+}
+
 /// An error and every cause under it, on one line.
 pub fn error_chain(error: &(dyn Error + 'static)) -> String {
     let mut text = error.to_string();
@@ -54,4 +73,18 @@ pub fn error_chain(error: &(dyn Error + 'static)) -> String {
 pub fn json_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escapes_what_could_rewrite_a_terminal() {
+        assert_eq!(escape("data/plain name.img"), "data/plain name.img");
+        assert_eq!(escape("a\u{1b}[2K\rVERIFIED\n"), "a\\u{1b}[2K\\u{d}VERIFIED\\u{a}");
+        assert_eq!(escape("evil\u{202e}gpj.exe"), "evil\\u{202e}gpj.exe");
+        assert_eq!(escape("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(escape("Zoë Müller"), "Zoë Müller");
+    }
 }

@@ -1,0 +1,626 @@
+//! The attack suite: each class of attack from "Verification that holds against an
+//! adversary", applied to a genuine package the way an attacker would (ordinary file
+//! operations, and a BagIt tool's recomputation of the unsigned tag manifests), through the
+//! `custos` binary. Outsider: can change any byte of a package but holds no trusted key.
+//! Insider: holds one trusted key (the RFC 8032 TEST 2 key, Bob's here).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use ed25519_dalek::{Signer as _, SigningKey};
+use sha2::Digest as _;
+use support::{copy_test_keys, custos, custos_in, noise, write, Run};
+
+/// RFC 8032 section 7.1, TEST 1 and TEST 2 secret keys (public test keys).
+const TEST1_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+const TEST2_SEED: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+const EVENT_TYPE: &str = "application/vnd.custos.custody-event+json; version=1";
+
+struct Case {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    pkg: PathBuf,
+}
+
+/// A genuine package: two evidence files sealed by TEST 1 (Ada) with md5 and sha256 bag
+/// manifests, released to TEST 2 (Bob) and accepted.
+fn genuine() -> Case {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().to_owned();
+    copy_test_keys(&root);
+    write(&root, "evidence/disk.img", &noise(300_000, 7));
+    write(&root, "evidence/report 100%.txt", b"a genuine name with a percent sign\n");
+    let sealed = custos_in(
+        &root,
+        &[
+            "seal",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "CASE-9",
+            "--legal-basis",
+            "warrant:W-9",
+            "--algo",
+            "md5,sha256,blake3",
+            "--out",
+            "pkg",
+            "evidence/disk.img",
+            "evidence/report 100%.txt",
+        ],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    let released = custos_in(
+        &root,
+        &["custody", "release", "pkg", "--key", "rfc8032-test1", "--to", "rfc8032-test2.pub"],
+    );
+    assert_eq!(released.code, 0, "{}", released.stderr);
+    let accepted = custos_in(&root, &["custody", "accept", "pkg", "--key", "rfc8032-test2"]);
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    let pkg = root.join("pkg");
+    Case { _dir: dir, root, pkg }
+}
+
+fn verify(case: &Case, extra: &[&str]) -> Run {
+    let mut args = vec!["verify", "pkg", "--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"];
+    args.extend(extra);
+    custos_in(&case.root, &args)
+}
+
+/// Asserts verification fails (exit 1) with a FAIL line of `check` that mentions `needle`.
+fn assert_caught(case: &Case, check: &str, needle: &str) -> Run {
+    let run = verify(case, &[]);
+    assert_eq!(run.code, 1, "expected exit 1 for {check}: {}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with("FAIL") && l.contains(check) && l.contains(needle)),
+        "expected FAIL {check} mentioning `{needle}`:\n{}",
+        run.stdout
+    );
+    run
+}
+
+fn make_writable(path: &Path) {
+    assert!(Command::new("chmod").arg("-R").arg("u+w").arg(path).status().expect("chmod").success());
+}
+
+/// What any BagIt tool does after changing a bag: rewrite every tag manifest over every tag
+/// file. Written here independently of Custos, with the RustCrypto digests.
+fn recompute_tag_manifests(pkg: &Path) {
+    let mut files = Vec::new();
+    collect(pkg, pkg, &mut files);
+    files.sort();
+    for algorithm in ["md5", "sha256"] {
+        let manifest = pkg.join(format!("tagmanifest-{algorithm}.txt"));
+        if !manifest.exists() {
+            continue;
+        }
+        let mut text = String::new();
+        for relative in &files {
+            let bytes = std::fs::read(pkg.join(relative)).expect("read tag file");
+            let digest = match algorithm {
+                "md5" => hex(&md5::Md5::digest(&bytes)),
+                _ => hex(&sha2::Sha256::digest(&bytes)),
+            };
+            text.push_str(&format!("{digest}  {}\n", relative.replace('%', "%25")));
+        }
+        std::fs::write(manifest, text).expect("write tag manifest");
+    }
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let relative = path.strip_prefix(root).expect("inside").to_string_lossy().into_owned();
+        if relative == "data" || relative.starts_with("tagmanifest-") {
+            continue;
+        }
+        if path.symlink_metadata().expect("lstat").is_dir() {
+            collect(root, &path, files);
+        } else if path.is_file() {
+            files.push(relative);
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn append_line(path: &Path, line: &str) {
+    let mut text = std::fs::read_to_string(path).expect("read");
+    text.push_str(line);
+    text.push('\n');
+    std::fs::write(path, text).expect("write");
+}
+
+/// Every file of a folder with its bytes (links as their targets), to show a failed command
+/// left the package byte-identical.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut all = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let meta = path.symlink_metadata().expect("lstat");
+        if meta.file_type().is_symlink() {
+            all.insert(
+                path.clone(),
+                std::fs::read_link(&path).expect("readlink").as_os_str().as_bytes().to_vec(),
+            );
+        } else if meta.is_dir() {
+            all.extend(snapshot(&path));
+        } else {
+            all.insert(path.clone(), std::fs::read(&path).expect("read"));
+        }
+    }
+    all
+}
+
+fn log_lines(case: &Case) -> Vec<String> {
+    std::fs::read_to_string(case.pkg.join("custos/custody.jsonl"))
+        .expect("log")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn seed(hex_seed: &str) -> SigningKey {
+    let bytes: Vec<u8> =
+        (0..32).map(|i| u8::from_str_radix(&hex_seed[2 * i..2 * i + 2], 16).expect("hex")).collect();
+    SigningKey::from_bytes(&bytes.try_into().expect("32 bytes"))
+}
+
+/// An insider's forged event: the last event copied, changed by `edit`, chained, sequenced
+/// and signed with `key` (a trusted key), then appended with ordinary file writes and the
+/// tag manifests recomputed. Returns nothing: verification must catch what it is.
+fn forge_event(case: &Case, key: &SigningKey, edit: impl FnOnce(&mut serde_json::Value)) {
+    let lines = log_lines(case);
+    let last = lines.last().expect("a log");
+    let line: serde_json::Value = serde_json::from_str(last).expect("line");
+    let mut event: serde_json::Value =
+        serde_json::from_str(line["payload"].as_str().expect("payload")).expect("event");
+    let object = event.as_object_mut().expect("object");
+    object.insert("sequence".into(), (lines.len() as u64).into());
+    object.insert("previous".into(), hex(&sha2::Sha256::digest(last.as_bytes())).into());
+    for field in ["release", "receiver", "note", "observed_digests", "items", "purpose", "location"] {
+        object.remove(field);
+    }
+    object.insert("action".into(), "examined".into());
+    let key_id = hex(&sha2::Sha256::digest(key.verifying_key().as_bytes()));
+    let actor = object.get_mut("actor").and_then(|a| a.as_object_mut()).expect("actor");
+    if actor["key_id"] != key_id.as_str() {
+        // Take the signer's actor from the first event it signed.
+        let own = lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("line"))
+            .map(|l| serde_json::from_str::<serde_json::Value>(l["payload"].as_str().expect("p")).expect("e"))
+            .find(|e| e["actor"]["key_id"] == key_id.as_str())
+            .expect("the signer has signed an event before");
+        *actor = own["actor"].as_object().expect("actor").clone();
+    }
+    edit(&mut event);
+    let payload = serde_json::to_string(&event).expect("json");
+    let message = format!("DSSEv1 {} {EVENT_TYPE} {} {payload}", EVENT_TYPE.len(), payload.len());
+    let signature = key.sign(message.as_bytes());
+    let line = serde_json::json!({
+        "payload": payload,
+        "payload_type": EVENT_TYPE,
+        "signatures": [{ "key_id": key_id, "sig": base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()) }],
+    });
+    append_line(&case.pkg.join("custos/custody.jsonl"), &line.to_string());
+    recompute_tag_manifests(&case.pkg);
+}
+
+/// Runs `custos` with a deadline: a hang is a failure, not a stuck test run.
+fn run_with_deadline(dir: &Path, args: &[&str], deadline: Duration) -> Run {
+    let mut child = custos()
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("custos {args:?} hung for more than {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        raw_stdout: output.stdout,
+    }
+}
+
+#[test]
+fn the_genuine_package_verifies_and_a_percent_sign_in_a_name_is_no_problem() {
+    let case = genuine();
+    let run = verify(&case, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("VERIFIED"), "{}", run.stdout);
+    let manifest = std::fs::read_to_string(case.pkg.join("manifest-sha256.txt")).expect("read");
+    assert!(manifest.contains("data/report 100%25.txt"), "RFC 8493 encodes `%`: {manifest}");
+}
+
+// Class 1: coverage is what is on disk, compared as bytes.
+
+#[test]
+fn class1_a_file_planted_and_listed_only_in_the_md5_manifest() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    write(&case.pkg, "data/planted.txt", b"planted\n");
+    append_line(
+        &case.pkg.join("manifest-md5.txt"),
+        &format!("{}  data/planted.txt", hex(&md5::Md5::digest(b"planted\n"))),
+    );
+    recompute_tag_manifests(&case.pkg);
+    assert_caught(&case, "manifest.coverage", "data/planted.txt");
+    assert_caught(&case, "bag.extra_file", "manifest-sha256.txt");
+}
+
+#[test]
+fn class1_a_file_planted_with_a_new_payload_manifest_of_its_own() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    write(&case.pkg, "data/planted.txt", b"planted\n");
+    let digest = hex(&sha2::Sha512::digest(b"planted\n"));
+    std::fs::write(case.pkg.join("manifest-sha512.txt"), format!("{digest}  data/planted.txt\n"))
+        .expect("write");
+    recompute_tag_manifests(&case.pkg);
+    assert_caught(&case, "manifest.coverage", "data/planted.txt");
+    assert_caught(&case, "bag.extra_file", "not in manifest-sha512.txt");
+}
+
+#[test]
+fn class1_a_file_planted_in_every_bag_manifest_is_still_not_signed() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    write(&case.pkg, "data/planted.txt", b"planted\n");
+    append_line(
+        &case.pkg.join("manifest-md5.txt"),
+        &format!("{}  data/planted.txt", hex(&md5::Md5::digest(b"planted\n"))),
+    );
+    append_line(
+        &case.pkg.join("manifest-sha256.txt"),
+        &format!("{}  data/planted.txt", hex(&sha2::Sha256::digest(b"planted\n"))),
+    );
+    let info = std::fs::read_to_string(case.pkg.join("bag-info.txt")).expect("read");
+    let oxum = info.lines().find_map(|l| l.strip_prefix("Payload-Oxum: ")).expect("oxum").to_owned();
+    let (bytes, files) = oxum.split_once('.').expect("oxum");
+    let fixed = format!("{}.{}", bytes.parse::<u64>().expect("n") + 8, files.parse::<u64>().expect("n") + 1);
+    std::fs::write(case.pkg.join("bag-info.txt"), info.replace(&oxum, &fixed)).expect("write");
+    recompute_tag_manifests(&case.pkg);
+    let run = assert_caught(&case, "manifest.coverage", "data/planted.txt");
+    assert!(!run.stdout.contains("FAIL  bag."), "the bag itself is consistent: {}", run.stdout);
+}
+
+#[test]
+fn class1_a_name_that_is_not_utf8_fails_and_is_shown_as_bytes() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let name = std::ffi::OsStr::from_bytes(b"data/caf\xe9.txt");
+    std::fs::write(case.pkg.join(name), b"latin-1 name\n").expect("write");
+    assert_caught(&case, "bag.name_encoding", "caf\\xe9.txt");
+}
+
+// Class 2: one safe way to read a package file.
+
+#[test]
+fn class2_fifos_in_place_of_tag_files_never_hang_verify() {
+    for victim in ["bagit.txt", "custos/custody.jsonl", "custos/manifest.json.sig"] {
+        let case = genuine();
+        make_writable(&case.pkg);
+        std::fs::remove_file(case.pkg.join(victim)).expect("remove");
+        assert!(Command::new("mkfifo").arg(case.pkg.join(victim)).status().expect("mkfifo").success());
+        let run = run_with_deadline(
+            &case.root,
+            &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"],
+            Duration::from_secs(60),
+        );
+        assert_eq!(run.code, 1, "{victim}: {}", run.stdout);
+        assert!(run.stdout.contains("package.special_file") && run.stdout.contains(victim), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn class2_links_to_dev_zero_and_outside_key_files_are_never_read() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    std::fs::remove_file(case.pkg.join("bagit.txt")).expect("remove");
+    std::os::unix::fs::symlink("/dev/zero", case.pkg.join("bagit.txt")).expect("link");
+    let run = run_with_deadline(
+        &case.root,
+        &["verify", "pkg", "--trust", "rfc8032-test1.pub"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("package.link") && run.stdout.contains("/dev/zero"), "{}", run.stdout);
+
+    // A key file that is a link to a file outside the package.
+    let keys = case.pkg.join("custos/keys");
+    let key_file = std::fs::read_dir(&keys).expect("keys").next().expect("a key").expect("entry").path();
+    let outside = case.root.join("outside.pub");
+    std::fs::rename(&key_file, &outside).expect("move out");
+    std::os::unix::fs::symlink(&outside, &key_file).expect("link");
+    let run = verify(&case, &[]);
+    assert!(run.stdout.contains("package.link") && run.stdout.contains("custos/keys/"), "{}", run.stdout);
+}
+
+#[test]
+fn class2_a_sparse_stand_in_is_refused_by_its_size_before_hashing() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let image = case.pkg.join("data/disk.img");
+    std::fs::remove_file(&image).expect("remove");
+    std::fs::File::create(&image).expect("create").set_len(1 << 30).expect("sparse 1 GiB");
+    let run = assert_caught(&case, "item.size", "not hashed");
+    assert!(run.stdout.contains("1073741824 bytes on disk"), "{}", run.stdout);
+}
+
+// Class 3: one safe way to write.
+
+#[test]
+fn class3_custody_commands_never_write_through_links() {
+    for victim in ["tagmanifest-sha256.txt", "custos/custody.jsonl"] {
+        let case = genuine();
+        make_writable(&case.pkg);
+        let outside = case.root.join("outside.txt");
+        std::fs::write(&outside, b"not part of the package\n").expect("write");
+        std::fs::remove_file(case.pkg.join(victim)).expect("remove");
+        std::os::unix::fs::symlink(&outside, case.pkg.join(victim)).expect("link");
+        let before = snapshot(&case.pkg);
+        let run = custos_in(
+            &case.root,
+            &["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "examined"],
+        );
+        assert_eq!(run.code, 2, "{victim}: {}", run.stdout);
+        assert!(run.stderr.contains("link"), "{}", run.stderr);
+        assert_eq!(std::fs::read(&outside).expect("read"), b"not part of the package\n", "{victim}");
+        assert_eq!(snapshot(&case.pkg), before, "{victim}: the package changed");
+    }
+}
+
+#[test]
+fn class3_a_dangling_key_link_creates_nothing_outside() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    // Carol's key is not in the package yet; a link waits where it would be shipped.
+    let carol = custos_in(
+        &case.root,
+        &["keygen", "--name", "Carol", "--role", "examiner", "--out", "carol", "--no-passphrase"],
+    );
+    assert_eq!(carol.code, 0, "{}", carol.stderr);
+    let text = std::fs::read_to_string(case.root.join("carol.pub")).expect("read");
+    let id = text.lines().find_map(|l| l.strip_prefix("key-id: ")).expect("key id");
+    let target = case.root.join("created-outside.pub");
+    std::os::unix::fs::symlink(&target, case.pkg.join(format!("custos/keys/{id}.pub"))).expect("link");
+    let before = snapshot(&case.pkg);
+    let run =
+        custos_in(&case.root, &["custody", "release", "pkg", "--key", "rfc8032-test2", "--to", "carol.pub"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(!target.exists(), "a file was created outside the package");
+    assert_eq!(snapshot(&case.pkg), before);
+}
+
+#[test]
+fn class3_junk_in_the_log_is_refused_before_a_genuine_event_chains_onto_it() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    append_line(
+        &case.pkg.join("custos/custody.jsonl"),
+        r#"{"payload":"junk","payload_type":"x","signatures":[]}"#,
+    );
+    let before = snapshot(&case.pkg);
+    let run = custos_in(
+        &case.root,
+        &["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "examined"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("does not verify") && run.stderr.contains("nothing was appended"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(&case.pkg), before);
+}
+
+// Class 4: hostile text never panics.
+
+#[test]
+fn class4_multibyte_times_in_an_event_and_in_at_never_panic() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    forge_event(&case, &seed(TEST2_SEED), |event| event["time"] = "2026-11-29T20:00:0é+00:00".into());
+    let policy =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples/xb-borealia-strict.json");
+    let policy = policy.to_str().expect("UTF-8");
+    let run = verify(&case, &["--policy", policy]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("custody.time") && run.stdout.contains("not RFC 3339"), "{}", run.stdout);
+    let at = verify(&case, &["--policy", policy, "--at", "2026-11-29T00:00:0é+00:00"]);
+    assert_eq!(at.code, 2, "{}", at.stderr);
+    assert!(at.stderr.contains("not an RFC 3339 time"), "{}", at.stderr);
+}
+
+// Class 5: bounded work.
+
+#[test]
+fn class5_hundreds_of_junk_signatures_are_refused_at_once() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let path = case.pkg.join("custos/manifest.json.sig");
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    let junk = serde_json::json!({ "key_id": file["signatures"][0]["key_id"], "sig": "A".repeat(88) });
+    let signatures = file["signatures"].as_array_mut().expect("array");
+    signatures.extend(std::iter::repeat_n(junk, 400));
+    std::fs::write(&path, serde_json::to_vec(&file).expect("json")).expect("write");
+    recompute_tag_manifests(&case.pkg);
+    let run = run_with_deadline(
+        &case.root,
+        &["verify", "pkg", "--trust", "rfc8032-test1.pub"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("more than the 64 allowed"), "{}", run.stdout);
+}
+
+// Class 6: custody facts a court assumes (insider with one trusted key).
+
+#[test]
+fn class6_a_release_field_on_an_ordinary_event_is_no_acceptance() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let release = hex(&sha2::Sha256::digest(log_lines(&case)[1].as_bytes()));
+    forge_event(&case, &seed(TEST1_SEED), |event| event["release"] = release.into());
+    assert_caught(&case, "custody.transfer", "only an `accepted` event names a release");
+}
+
+#[test]
+fn class6_the_actor_must_be_the_key_file_that_verified_the_event() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    // Bob claims to be someone else, in another country, in a genuinely signed event.
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["actor"]["name"] = "Somebody Else".into();
+        event["actor"]["jurisdiction"] = "XB".into();
+    });
+    assert_caught(&case, "custody.actor", "name, jurisdiction");
+}
+
+#[test]
+fn class6_an_edited_public_key_file_in_the_package_is_caught() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let keys = case.pkg.join("custos/keys");
+    for entry in std::fs::read_dir(&keys).expect("keys") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replace("name: ", "name: Not ")).expect("write");
+    }
+    recompute_tag_manifests(&case.pkg);
+    // Verified with only the package's keys, the events no longer match them.
+    let run = custos_in(&case.root, &["verify", "pkg", "--allow-untrusted"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("custody.actor") && run.stdout.contains("name"), "{}", run.stdout);
+}
+
+#[test]
+fn class6_events_dated_ahead_or_before_sealing_fail() {
+    for (time, needle) in [
+        ("2027-12-01T00:00:00+00:00", "after the time of verification"),
+        ("2020-11-29T00:00:00+00:00", "before the package was sealed"),
+    ] {
+        let case = genuine();
+        make_writable(&case.pkg);
+        forge_event(&case, &seed(TEST2_SEED), |event| event["time"] = time.into());
+        assert_caught(&case, "custody.time", needle);
+    }
+}
+
+#[test]
+fn class6_a_fixity_event_must_record_the_sealed_digests_of_real_items() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "fixity_verified".into();
+        event["observed_digests"] = serde_json::json!({
+            "data/disk.img": { "sha256": "00".repeat(32) },
+            "data/elsewhere.img": { "sha256": "11".repeat(32) },
+        });
+    });
+    assert_caught(&case, "custody.fixity", "not the sealed digest");
+    assert_caught(&case, "custody.items", "data/elsewhere.img");
+}
+
+// Class 8: the BagIt layer is complete.
+
+#[test]
+fn class8_deleting_bag_info_or_a_payload_manifest_is_caught() {
+    for victim in ["bag-info.txt", "manifest-md5.txt"] {
+        let case = genuine();
+        make_writable(&case.pkg);
+        std::fs::remove_file(case.pkg.join(victim)).expect("remove");
+        assert_caught(&case, "bag.missing_tag_file", victim);
+    }
+    // With the tag manifests recomputed, bag-info.txt is still required.
+    let case = genuine();
+    make_writable(&case.pkg);
+    std::fs::remove_file(case.pkg.join("bag-info.txt")).expect("remove");
+    recompute_tag_manifests(&case.pkg);
+    assert_caught(&case, "bag.info", "missing");
+}
+
+#[test]
+fn class8_declaration_and_external_identifier_are_checked() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    std::fs::write(case.pkg.join("bagit.txt"), "BagIt-Version: 2.0\nTag-File-Character-Encoding: UTF-8\n")
+        .expect("write");
+    let info = std::fs::read_to_string(case.pkg.join("bag-info.txt")).expect("read");
+    std::fs::write(case.pkg.join("bag-info.txt"), info.replace("CASE-9", "CASE-10")).expect("write");
+    recompute_tag_manifests(&case.pkg);
+    assert_caught(&case, "bag.declaration", "2.0");
+    assert_caught(&case, "bag.external_identifier", "CASE-9");
+}
+
+#[test]
+fn class8_a_hard_link_under_data_is_reported() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    std::fs::hard_link(case.pkg.join("data/disk.img"), case.root.join("other-name.img")).expect("hard link");
+    let run = verify(&case, &[]);
+    assert_eq!(run.code, 0, "the bytes are intact: {}", run.stdout);
+    assert!(run.stdout.contains("WARN  bag.hard_link") && run.stdout.contains("2 names"), "{}", run.stdout);
+}
+
+// Class 9: attacker text is escaped on the terminal.
+
+#[test]
+fn class9_escape_sequences_in_a_planted_name_cannot_forge_the_verdict() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    write(&case.pkg, "data/x\u{1b}[2K\r\u{1b}[1A\u{1b}[2Kpkg: VERIFIED (9 passed)\n", b"planted");
+    let run = verify(&case, &[]);
+    assert_eq!(run.code, 1);
+    assert!(!run.raw_stdout.contains(&0x1b) && !run.raw_stdout.contains(&b'\r'), "{}", run.stdout);
+    assert!(run.stdout.contains("\\u{1b}[2K\\u{d}"), "{}", run.stdout);
+    assert!(
+        run.stdout.trim_end().ends_with("failed)") && run.stdout.contains("pkg: FAILED"),
+        "{}",
+        run.stdout
+    );
+}
+
+// Class 10: verify reads a consistent state.
+
+#[test]
+fn class10_verify_during_appends_never_reports_false_failures() {
+    let case = genuine();
+    let root = case.root.clone();
+    let appender = std::thread::spawn(move || {
+        for _ in 0..15 {
+            let run = custos_in(
+                &root,
+                &["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "accessed"],
+            );
+            assert_eq!(run.code, 0, "{}", run.stderr);
+        }
+    });
+    let mut runs = 0;
+    while !appender.is_finished() || runs < 5 {
+        let run = verify(&case, &["--fast"]);
+        assert_ne!(run.code, 1, "a false failure during appends:\n{}", run.stdout);
+        runs += 1;
+    }
+    appender.join().expect("appender");
+    assert_eq!(log_lines(&case).len(), 3 + 15);
+}

@@ -237,9 +237,18 @@ impl PackageDir {
         rfs::fsync(&dir).map_err(|e| io_error(path, e))
     }
 
-    /// Opens an existing regular file for appending.
+    /// Opens an existing regular file for appending. A file with another name (a hard link
+    /// an attacker made to a file outside the package) is refused: appending to it would
+    /// write outside the package.
     pub fn open_append(&self, path: &str) -> Result<StoredFile, StoreError> {
-        self.open_regular(path, OFlags::WRONLY | OFlags::APPEND, Mode::empty())
+        let stored = self.open_regular(path, OFlags::WRONLY | OFlags::APPEND, Mode::empty())?;
+        if stored.links > 1 {
+            return Err(StoreError::NotRegular {
+                path: path.to_owned(),
+                found: "a file with several names (hard links)",
+            });
+        }
+        Ok(stored)
     }
 
     /// Creates a new, empty file and opens it for appending.
@@ -413,6 +422,16 @@ mod tests {
         assert_eq!(std::fs::read(outside.path().join("secret")).expect("read"), b"outside");
         assert_eq!(std::fs::read(dir.path().join("custos/link")).expect("read"), b"inside");
         assert!(matches!(store.check_layout(), Err(StoreError::Link { .. })));
+    }
+
+    #[test]
+    fn never_appends_to_a_file_with_another_name() {
+        let (dir, store) = package();
+        let outside = tempfile::tempdir().expect("temp dir");
+        std::fs::write(outside.path().join("victim"), b"victim\n").expect("write");
+        std::fs::hard_link(outside.path().join("victim"), dir.path().join("custos/log")).expect("hard link");
+        assert!(matches!(store.open_append("custos/log"), Err(StoreError::NotRegular { .. })));
+        assert_eq!(std::fs::read(outside.path().join("victim")).expect("read"), b"victim\n");
     }
 
     #[test]

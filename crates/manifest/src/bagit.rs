@@ -158,7 +158,8 @@ pub fn tag_manifest_algorithms(store: &dyn PackageStore) -> Result<Vec<Algorithm
 
 /// Whether a bag-relative path is a tag file (outside `data/`, not a tag manifest).
 pub fn is_tag_file(path: &str) -> bool {
-    !path.starts_with("data/") && !(path.starts_with("tagmanifest-") && !path.contains('/'))
+    let tag_manifest = path.starts_with("tagmanifest-") && !path.contains('/');
+    !path.starts_with("data/") && !tag_manifest
 }
 
 fn store_error(error: StoreError) -> Error {

@@ -401,7 +401,8 @@ fn check_signatures(
         }
     }
     established.manifest_signers = valid_signers.iter().cloned().collect();
-    if trusted_signers.is_empty() && !(trust.allow_untrusted && !valid_signers.is_empty()) {
+    let integrity_only = trust.allow_untrusted && !valid_signers.is_empty();
+    if trusted_signers.is_empty() && !integrity_only {
         findings.push(Finding::fail(
             "signature.manifest",
             MANIFEST_PATH,

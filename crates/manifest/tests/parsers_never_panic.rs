@@ -41,6 +41,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
+    fn the_time_parser_never_panics(text in "\\PC{0,40}", valid in 0i64..4_102_444_800, at in 0usize..25, ch in any::<char>()) {
+        let _ = custos_manifest::time::parse_rfc3339(&text);
+        // A valid time with one character replaced by any character (multi-byte included).
+        let written = custos_manifest::time::rfc3339_from_unix(valid as u64);
+        prop_assert_eq!(custos_manifest::time::parse_rfc3339(&written), Some(valid));
+        let edited: String = written.chars().enumerate().map(|(i, c)| if i == at { ch } else { c }).collect();
+        let _ = custos_manifest::time::parse_rfc3339(&edited);
+    }
+
+    #[test]
     fn strict_json_never_panics(bytes in inputs(VALID_MANIFEST)) {
         let _ = strict_json::check(&bytes);
     }

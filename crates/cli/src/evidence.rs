@@ -449,9 +449,8 @@ pub enum ExportCommand {
 pub fn run_export(command: ExportCommand) -> Result<Status> {
     match command {
         ExportCommand::Checksums { package, out, json } => {
-            let bytes = std::fs::read(package.join(custos_manifest::package::MANIFEST_PATH))
+            let manifest = custos_manifest::package::read_manifest(&package)
                 .with_context(|| format!("{} is not an evidence package", package.display()))?;
-            let manifest = custos_manifest::manifest::Manifest::parse(&bytes)?;
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
             let mut written = Vec::new();
             for (name, text) in custos_manifest::export::checksum_files(&manifest) {

@@ -227,6 +227,14 @@ fn open_package(package: &Path) -> Result<PackageDir, Error> {
     }
 }
 
+/// Reads a package's manifest through its store, **without** checking its signatures: for
+/// exports whose output the user checks independently. Verification never uses this.
+pub fn read_manifest(package: &Path) -> Result<Manifest, Error> {
+    let store = open_package(package)?;
+    let bytes = store.read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES).map_err(|e| Error::Package(e.to_string()))?;
+    Manifest::parse(&bytes)
+}
+
 /// Rewrites the tag manifests (the algorithms the package has) to describe it as it is.
 pub fn refresh_tag_manifests(store: &PackageDir) -> Result<(), Error> {
     let algorithms = bagit::tag_manifest_algorithms(store)?;

@@ -7,7 +7,7 @@
 //! A transfer is a `released` event naming the receiver's key, then an `accepted` event
 //! signed by that receiver naming the release line's digest; until then it is pending.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -18,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::envelope::{pae, SignatureEntry};
 use crate::findings::{Finding, Verdict};
+use crate::holder::CustodyState;
 use crate::keys::{KeyId, PublicKey};
 use crate::package::MANIFEST_PATH;
 use crate::store::{PackageDir, PackageStore, StoreError, MAX_TAG_FILE_BYTES};
@@ -252,6 +253,7 @@ pub fn append(
     let now = crate::time::parse_rfc3339(&new.time)
         .ok_or_else(|| Error::Package(format!("the event time `{}` is not RFC 3339", new.time)))?;
     let lines: Vec<&[u8]> = existing.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let mut state = CustodyState::default();
     if !existing.is_empty() {
         let shipped = crate::package::shipped_keys_in(store)?;
         let lookup = |id: &str| shipped.get(id).map(|k| (k.clone(), false));
@@ -261,8 +263,9 @@ pub fn append(
             manifest: parsed_manifest.as_ref(),
             now,
         };
-        let (findings, events) = verify_log(&input, &lookup);
-        let problems: Vec<String> = findings
+        let verified = verify_log(&input, &lookup);
+        let problems: Vec<String> = verified
+            .findings
             .iter()
             .filter(|f| f.verdict == Verdict::Fail && f.check != "trust.signer")
             .take(3)
@@ -274,7 +277,8 @@ pub fn append(
                 problems.join("; ")
             )));
         }
-        if let Some((last, _)) = events.last() {
+        state = verified.state;
+        if let Some((last, _)) = verified.events.last() {
             if crate::time::parse_rfc3339(&last.time).is_some_and(|t| t > now) {
                 return Err(Error::Package(format!(
                     "this event's time {} is before the last event's ({}); check this machine's clock",
@@ -286,12 +290,12 @@ pub fn append(
     let mut new = new;
     if new.action == Action::Accepted && new.release.is_none() {
         let me = public.id().to_string();
-        let (releases, accepted) = scan_transfers(&lines);
-        let pending =
-            releases.iter().rev().find(|(digest, receiver)| *receiver == me && !accepted.contains(digest));
         new.release = Some(
-            pending
-                .map(|(digest, _)| digest.clone())
+            state
+                .pending
+                .as_ref()
+                .filter(|pending| pending.to == me)
+                .map(|pending| pending.release.clone())
                 .ok_or_else(|| Error::Package("no pending release to this key to accept".into()))?,
         );
     }
@@ -312,17 +316,11 @@ pub fn append(
         release: new.release,
         note: new.note,
     };
-    let payload = serde_json::to_string(&event).map_err(|e| Error::Package(e.to_string()))?;
-    let signature = key.sign(&pae(EVENT_PAYLOAD_TYPE, payload.as_bytes()));
-    let line = Line {
-        payload,
-        payload_type: EVENT_PAYLOAD_TYPE.to_owned(),
-        signatures: vec![SignatureEntry {
-            key_id: public.id().to_string(),
-            sig: BASE64.encode(signature.to_bytes()),
-        }],
-    };
-    let mut bytes = serde_json::to_vec(&line).map_err(|e| Error::Package(e.to_string()))?;
+    // The holder model decides before anything is signed.
+    state
+        .apply(&event, "")
+        .map_err(|v| Error::Package(format!("refused, nothing was signed: {}", v.reason)))?;
+    let mut bytes = signed_line(&event, key)?;
     bytes.push(b'\n');
 
     let mut shipped_now = Vec::new();
@@ -358,23 +356,27 @@ pub fn append(
     Ok(event)
 }
 
-/// (release line digest, receiver) for every parseable release, and the digests accepted.
-/// Used only to pick what to accept; verification re-checks everything with signatures.
-fn scan_transfers(lines: &[&[u8]]) -> (Vec<(String, String)>, BTreeSet<String>) {
-    let mut releases = Vec::new();
-    let mut accepted = BTreeSet::new();
-    for line in lines {
-        let Ok(stored) = serde_json::from_slice::<Line>(line) else { continue };
-        let Ok(event) = serde_json::from_str::<Event>(&stored.payload) else { continue };
-        match (event.action, event.receiver, event.release) {
-            (Action::Released, Some(receiver), _) => releases.push((sha256_hex(line), receiver)),
-            (Action::Accepted, _, Some(release)) => {
-                accepted.insert(release);
-            }
-            _ => {}
-        }
-    }
-    (releases, accepted)
+/// The log line of `event` signed by `key` (without its newline): a signed envelope whose
+/// payload is the event's exact JSON text.
+pub fn signed_line(event: &Event, key: &SigningKey) -> Result<Vec<u8>, Error> {
+    let payload = serde_json::to_string(event).map_err(|e| Error::Package(e.to_string()))?;
+    let signature = key.sign(&pae(EVENT_PAYLOAD_TYPE, payload.as_bytes()));
+    let line = Line {
+        payload,
+        payload_type: EVENT_PAYLOAD_TYPE.to_owned(),
+        signatures: vec![SignatureEntry {
+            key_id: KeyId::of(&key.verifying_key()).to_string(),
+            sig: BASE64.encode(signature.to_bytes()),
+        }],
+    };
+    serde_json::to_vec(&line).map_err(|e| Error::Package(e.to_string()))
+}
+
+/// The event inside a log line, parsed without checking its signature: for tools that
+/// build on a line already verified (and for tests that forge one).
+pub fn parse_line_unverified(line: &[u8]) -> Option<Event> {
+    let stored: Line = serde_json::from_slice(line).ok()?;
+    serde_json::from_str(&stored.payload).ok()
 }
 
 /// What the log verifier needs: the log's bytes (or why there are none), the manifest's
@@ -398,20 +400,15 @@ pub struct LogInput<'a> {
 /// backwards, not before sealing, not after `now` beyond [`MAX_CLOCK_SKEW_SECONDS`]), the
 /// first event and only the first is `sealed`, transfer fields only on transfer events,
 /// every acceptance against its release, fixity events against the manifest's digests,
-/// pending transfers. Returns the findings and every event whose signature verified, each
-/// with whether a policy may judge it: signed by a trusted key and without a failure of its
-/// own.
-pub fn verify_log(
-    input: &LogInput,
-    keys: &dyn Fn(&str) -> Option<(PublicKey, bool)>,
-) -> (Vec<Finding>, Vec<(Event, bool)>) {
+/// the holder model ([`crate::holder`]), pending transfers.
+pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bool)>) -> LogVerification {
     let mut findings = Vec::new();
     let mut events = Vec::new();
     let bytes = match input.log {
         Ok(bytes) => bytes,
         Err(ref e) => {
             findings.push(Finding::fail("custody.log", CUSTODY_PATH, format!("cannot be read: {e}")));
-            return (findings, events);
+            return LogVerification { findings, events, ..LogVerification::default() };
         }
     };
     let manifest_digest = sha256_hex(input.manifest_bytes);
@@ -438,11 +435,9 @@ pub fn verify_log(
             CUSTODY_PATH,
             format!("{complete} events, more than the {MAX_EVENTS} allowed; none was checked"),
         ));
-        return (findings, events);
+        return LogVerification { findings, events, ..LogVerification::default() };
     }
-    // release digest → (sequence, receiver)
-    let mut releases: BTreeMap<String, (u64, String)> = BTreeMap::new();
-    let mut accepted: BTreeSet<String> = BTreeSet::new();
+    let mut state = CustodyState::default();
     let mut last_time: Option<(usize, i64)> = None;
     for (index, line) in lines.iter().take(complete).enumerate() {
         let subject = format!("event {index}");
@@ -522,45 +517,14 @@ pub fn verify_log(
         if event.release.is_some() && event.action != Action::Accepted {
             fail(&mut findings, "custody.transfer", "only an `accepted` event names a release".into());
         }
-        match event.action {
-            Action::Released => match &event.receiver {
-                Some(receiver) => {
-                    releases.insert(sha256_hex(line), (event.sequence, receiver.clone()));
-                }
-                None => {
-                    fail(&mut findings, "custody.transfer", "a release must name the receiver's key".into())
-                }
-            },
-            Action::Accepted => match event.release.as_ref().and_then(|r| releases.get(r).map(|v| (r, v))) {
-                None => {
-                    fail(&mut findings, "custody.transfer", "an acceptance of no release in this log".into())
-                }
-                Some((release, (sequence, receiver))) => {
-                    if *receiver != event.actor.key_id {
-                        fail(
-                            &mut findings,
-                            "custody.transfer",
-                            format!(
-                                "accepts release {sequence}, which names receiver {receiver}, but was signed by {}",
-                                event.actor.key_id
-                            ),
-                        );
-                    } else if !accepted.insert(release.clone()) {
-                        fail(
-                            &mut findings,
-                            "custody.transfer",
-                            format!("release {sequence} was already accepted"),
-                        );
-                    } else {
-                        findings.push(Finding::pass(
-                            "custody.transfer",
-                            subject.clone(),
-                            format!("accepts release {sequence}, signed by its named receiver"),
-                        ));
-                    }
-                }
-            },
-            _ => {}
+        match state.apply(&event, &sha256_hex(line)) {
+            Err(violation) => fail(&mut findings, violation.check, violation.reason),
+            Ok(()) if event.action == Action::Accepted => findings.push(Finding::pass(
+                "custody.transfer",
+                subject.clone(),
+                format!("accepts the release of {}, signed by its named receiver", event.actor.name),
+            )),
+            Ok(()) => {}
         }
         let own_failures = findings.iter().filter(|f| f.verdict == Verdict::Fail).count() - failures_before;
         findings.push(Finding::pass(
@@ -570,16 +534,34 @@ pub fn verify_log(
         ));
         events.push((event, own_failures == 0 && is_trusted));
     }
-    for (digest, (sequence, receiver)) in &releases {
-        if !accepted.contains(digest) {
-            findings.push(Finding::warn(
-                "custody.pending",
-                format!("event {sequence}"),
-                format!("released to {receiver}, not yet accepted: custody is in transit"),
-            ));
-        }
+    if let Some(pending) = &state.pending {
+        findings.push(Finding::warn(
+            "custody.pending",
+            format!("event {}", pending.sequence),
+            format!(
+                "released by {} to {}, not yet accepted: custody is in transit",
+                pending.from.name, pending.to
+            ),
+        ));
     }
-    (findings, events)
+    let head = lines.get(..complete).and_then(<[&[u8]]>::last).map(|l| sha256_hex(l));
+    LogVerification { findings, events, state, count: complete, head }
+}
+
+/// What the log verifier established.
+#[derive(Debug, Default)]
+pub struct LogVerification {
+    /// Every finding.
+    pub findings: Vec<Finding>,
+    /// Every event whose signature verified, each with whether a policy may judge it
+    /// (signed by a trusted key and without a failure of its own).
+    pub events: Vec<(Event, bool)>,
+    /// Who holds the evidence after the events that followed the rules.
+    pub state: CustodyState,
+    /// Complete lines in the log.
+    pub count: usize,
+    /// SHA-256 (hex) of the last complete line: what a receipt of the newest event names.
+    pub head: Option<String>,
 }
 
 /// Event times: RFC 3339, never earlier than the event before, never before sealing, never

@@ -14,6 +14,7 @@ pub mod envelope;
 mod error;
 pub mod export;
 pub mod findings;
+pub mod holder;
 pub mod keys;
 pub mod manifest;
 pub mod package;

@@ -231,7 +231,8 @@ fn open_package(package: &Path) -> Result<PackageDir, Error> {
 /// exports whose output the user checks independently. Verification never uses this.
 pub fn read_manifest(package: &Path) -> Result<Manifest, Error> {
     let store = open_package(package)?;
-    let bytes = store.read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES).map_err(|e| Error::Package(e.to_string()))?;
+    let bytes =
+        store.read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES).map_err(|e| Error::Package(e.to_string()))?;
     Manifest::parse(&bytes)
 }
 
@@ -322,8 +323,8 @@ pub fn log_with_shipped_keys(package: &Path) -> Result<(Vec<Finding>, Vec<Event>
         manifest: manifest.as_ref(),
         now: crate::time::parse_rfc3339(&crate::time::now_rfc3339()).unwrap_or(i64::MAX),
     };
-    let (findings, events) = custody::verify_log(&input, &|id| shipped.get(id).map(|k| (k.clone(), false)));
-    Ok((findings, events.into_iter().map(|(event, _)| event).collect()))
+    let verified = custody::verify_log(&input, &|id| shipped.get(id).map(|k| (k.clone(), false)));
+    Ok((verified.findings, verified.events.into_iter().map(|(event, _)| event).collect()))
 }
 
 /// The public keys shipped in a package, by key id (unverified claims until trusted).

@@ -70,6 +70,22 @@ pub struct Verification {
     /// Key ids whose signature over the manifest is cryptographically valid (trusted or not:
     /// a policy decides whom it trusts), each once.
     pub manifest_signers: Vec<String>,
+    /// The custody log's length, head and holder.
+    pub custody: CustodySummary,
+}
+
+/// What a court compares with what it was told: how many events, which is the newest (its
+/// line's SHA-256), and who holds the evidence. A log proves its prefix only: a holder
+/// compares the head with a receipt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CustodySummary {
+    /// Complete events in the log.
+    pub events: usize,
+    /// SHA-256 (hex) of the last complete line.
+    pub head: Option<String>,
+    /// Who holds the evidence, and any transfer in progress.
+    #[serde(flatten)]
+    pub holder: crate::holder::CustodyState,
 }
 
 /// A consistent picture of a package's metadata: the listing and every tag file's bytes.
@@ -227,15 +243,16 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
             manifest: Some(&manifest),
             now: options.now,
         };
-        let (mut custody_findings, events) = custody::verify_log(&input, &lookup);
+        let mut log = custody::verify_log(&input, &lookup);
         if trust.allow_untrusted {
-            for finding in custody_findings.iter_mut().filter(|f| f.check == "trust.signer") {
+            for finding in log.findings.iter_mut().filter(|f| f.check == "trust.signer") {
                 finding.verdict = Verdict::Warn;
             }
         }
-        findings.extend(custody_findings);
+        findings.append(&mut log.findings);
+        established.custody = CustodySummary { events: log.count, head: log.head, holder: log.state };
         established.events =
-            events.into_iter().filter_map(|(event, judged)| judged.then_some(event)).collect();
+            log.events.into_iter().filter_map(|(event, judged)| judged.then_some(event)).collect();
         established.manifest = Some(manifest);
     }
     established.findings = findings;

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use custos_hash::{Algorithm, Control};
-use custos_manifest::custody::{sha256_hex, Action, NewEvent, CUSTODY_PATH};
+use custos_manifest::custody::{
+    parse_line_unverified, sha256_hex, signed_line, Action, Actor, Event, NewEvent, CUSTODY_PATH,
+};
 use custos_manifest::findings::{overall, Finding, Verdict};
 use custos_manifest::keys::{KeyPair, Owner, PublicKey};
 use custos_manifest::manifest::Case;
@@ -116,11 +118,17 @@ fn only_the_named_receiver_can_accept() {
     let f = fixture();
     release(&f, &f.bob.public);
     assert!(accept(&f, &f.mallory).is_err(), "nothing is pending for Mallory");
-    // Mallory forges an acceptance naming Bob's release.
+    // Mallory asks the library to sign an acceptance naming Bob's release: refused.
     let release_digest = sha256_hex(log_lines(&f.package)[1].as_bytes());
     let mut forged = NewEvent::new(Action::Accepted, "2026-11-29T16:00:00+00:00".into());
-    forged.release = Some(release_digest);
-    add_event(&f.package, forged, &f.mallory.secret, &f.mallory.public, None).expect("append");
+    forged.release = Some(release_digest.clone());
+    let refused = add_event(&f.package, forged, &f.mallory.secret, &f.mallory.public, None);
+    assert!(refused.is_err_and(|e| e.to_string().contains("nothing was signed")));
+    // She signs one herself and appends it: the verifier catches it.
+    forge(&f, &f.mallory, |event| {
+        event.action = Action::Accepted;
+        event.release = Some(release_digest);
+    });
     assert_caught(&f, "custody.transfer", "names receiver");
 }
 
@@ -129,8 +137,72 @@ fn an_acceptance_without_a_release_fails() {
     let f = fixture();
     let mut orphan = NewEvent::new(Action::Accepted, "2026-11-29T16:00:00+00:00".into());
     orphan.release = Some("00".repeat(32));
-    add_event(&f.package, orphan, &f.bob.secret, &f.bob.public, None).expect("append");
+    assert!(add_event(&f.package, orphan, &f.bob.secret, &f.bob.public, None).is_err());
+    forge(&f, &f.bob, |event| {
+        event.action = Action::Accepted;
+        event.release = Some("00".repeat(32));
+    });
     assert_caught(&f, "custody.transfer", "acceptance of no release");
+}
+
+#[test]
+fn only_the_holder_releases_returns_or_destroys() {
+    let f = fixture();
+    // Bob does not hold the evidence: the library refuses to sign his release.
+    let mut release_by_bob = NewEvent::new(Action::Released, "2026-11-29T15:00:00+00:00".into());
+    release_by_bob.receiver = Some(f.mallory.public.id().to_string());
+    let refused =
+        add_event(&f.package, release_by_bob, &f.bob.secret, &f.bob.public, Some(&f.mallory.public));
+    assert!(refused.is_err_and(|e| e.to_string().contains("holds the evidence")));
+    // Ada may not release to herself, nor twice at once.
+    let mut to_herself = NewEvent::new(Action::Released, "2026-11-29T15:00:00+00:00".into());
+    to_herself.receiver = Some(f.ada.public.id().to_string());
+    assert!(add_event(&f.package, to_herself, &f.ada.secret, &f.ada.public, None)
+        .is_err_and(|e| e.to_string().contains("own key")));
+    release(&f, &f.bob.public);
+    let mut twice = NewEvent::new(Action::Released, "2026-11-29T15:30:00+00:00".into());
+    twice.receiver = Some(f.mallory.public.id().to_string());
+    assert!(add_event(&f.package, twice, &f.ada.secret, &f.ada.public, Some(&f.mallory.public))
+        .is_err_and(|e| e.to_string().contains("still pending")));
+    accept(&f, &f.bob).expect("accept");
+    // Now Bob holds it; Ada can no longer destroy it, and a forged destruction is caught.
+    let destroy = NewEvent::new(Action::Destroyed, "2026-11-29T17:00:00+00:00".into());
+    assert!(add_event(&f.package, destroy, &f.ada.secret, &f.ada.public, None).is_err());
+    forge(&f, &f.ada, |event| event.action = Action::Destroyed);
+    assert_caught(&f, "custody.holder", "Bob Custodian");
+}
+
+#[test]
+fn after_destruction_only_observations_follow() {
+    let f = fixture();
+    let destroy = NewEvent::new(Action::Destroyed, "2026-11-29T15:00:00+00:00".into());
+    add_event(&f.package, destroy, &f.ada.secret, &f.ada.public, None).expect("destroyed");
+    let examined = NewEvent::new(Action::Examined, "2026-11-29T15:10:00+00:00".into());
+    add_event(&f.package, examined, &f.bob.secret, &f.bob.public, None).expect("an observation");
+    let mut release = NewEvent::new(Action::Released, "2026-11-29T15:20:00+00:00".into());
+    release.receiver = Some(f.bob.public.id().to_string());
+    assert!(add_event(&f.package, release, &f.ada.secret, &f.ada.public, Some(&f.bob.public))
+        .is_err_and(|e| e.to_string().contains("only observations")));
+    assert_eq!(overall(&findings(&f)), Verdict::Pass);
+}
+
+/// Appends an event signed by `by` that the library would refuse to sign, the way an
+/// insider with the key would: built from the last event, changed by `edit`, chained.
+fn forge(f: &Fixture, by: &KeyPair, edit: impl FnOnce(&mut Event)) {
+    let lines = log_lines(&f.package);
+    let last = lines.last().expect("a log");
+    let mut event = parse_line_unverified(last.as_bytes()).expect("an event");
+    event.sequence = lines.len() as u64;
+    event.previous = Some(sha256_hex(last.as_bytes()));
+    event.actor = Actor::of(&by.public);
+    event.action = Action::Examined;
+    event.time = "2026-11-29T16:30:00+00:00".into();
+    (event.receiver, event.release, event.note) = (None, None, None);
+    edit(&mut event);
+    let line = String::from_utf8(signed_line(&event, &by.secret).expect("sign")).expect("UTF-8");
+    let mut all = lines.clone();
+    all.push(line);
+    write_log(&f.package, &all);
 }
 
 #[test]

@@ -1,0 +1,170 @@
+//! Who holds the evidence: the holder model over a custody log (`docs/formats/custody.md`).
+//!
+//! After sealing, the sealer holds the evidence. Only the holder may release it (to someone
+//! else, one pending release at a time), return, destroy, copy or disclose it; the releaser
+//! may withdraw a pending release; an acceptance by the named receiver makes the receiver the
+//! holder. After `returned` or `destroyed` only observations may follow. Observations
+//! (`accessed`, `examined`, `fixity_verified`, `preservation_renewed`, `cosigned`) may be
+//! recorded by any trusted key: they say something about the evidence, not who has it.
+//!
+//! The same rules decide what a verifier accepts and what a custody command agrees to sign.
+
+use crate::custody::{Action, Event};
+
+/// A party: a key and the name its key file gives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Party {
+    /// The key id.
+    pub key_id: String,
+    /// The name in the signer's key file.
+    pub name: String,
+}
+
+/// A release not yet accepted or withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Pending {
+    /// The event number of the release.
+    pub sequence: u64,
+    /// SHA-256 (hex) of the release line.
+    pub release: String,
+    /// Who released.
+    pub from: Party,
+    /// The receiver's key id.
+    pub to: String,
+}
+
+/// Where custody stands after some events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CustodyState {
+    /// Who holds the evidence (`None` before sealing).
+    pub holder: Option<Party>,
+    /// A transfer in progress.
+    pub pending: Option<Pending>,
+    /// The event that ended custody (`returned` or `destroyed`), by number.
+    pub ended: Option<(u64, Action)>,
+}
+
+/// Why an event breaks the rules: the check that fails and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// `custody.holder` or `custody.transfer`.
+    pub check: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn holder_rule(reason: String) -> Violation {
+    Violation { check: "custody.holder", reason }
+}
+
+fn transfer_rule(reason: String) -> Violation {
+    Violation { check: "custody.transfer", reason }
+}
+
+impl Action {
+    /// Observations may be recorded by any trusted key; every other action needs the holder.
+    pub fn is_observation(self) -> bool {
+        matches!(
+            self,
+            Action::Accessed | Action::Examined | Action::FixityVerified | Action::PreservationRenewed
+        )
+    }
+}
+
+impl CustodyState {
+    /// Applies `event` (whose line has SHA-256 `line_digest`), or says why the rules forbid
+    /// it; a forbidden event leaves the state as it was.
+    pub fn apply(&mut self, event: &Event, line_digest: &str) -> Result<(), Violation> {
+        let actor = Party { key_id: event.actor.key_id.clone(), name: event.actor.name.clone() };
+        if event.action == Action::Sealed {
+            if self.holder.is_some() {
+                return Err(holder_rule("the package is already sealed".into()));
+            }
+            self.holder = Some(actor);
+            return Ok(());
+        }
+        let Some(holder) = self.holder.clone() else {
+            return Err(holder_rule("nothing happens before the package is sealed".into()));
+        };
+        if event.action.is_observation() {
+            return Ok(());
+        }
+        if let Some((sequence, action)) = self.ended {
+            return Err(holder_rule(format!(
+                "custody ended with `{}` at event {sequence}; only observations may follow",
+                action.name()
+            )));
+        }
+        match event.action {
+            Action::Accepted => {
+                let Some(pending) = self.pending.clone() else {
+                    return Err(transfer_rule(
+                        "an acceptance of no release in this log, or of one already accepted".into(),
+                    ));
+                };
+                if event.release.as_deref() != Some(pending.release.as_str()) {
+                    return Err(transfer_rule(format!(
+                        "an acceptance of no release in this log: the pending release is event {}",
+                        pending.sequence
+                    )));
+                }
+                if pending.to != actor.key_id {
+                    return Err(transfer_rule(format!(
+                        "accepts release {}, which names receiver {}, but was signed by {}",
+                        pending.sequence, pending.to, actor.key_id
+                    )));
+                }
+                self.holder = Some(actor);
+                self.pending = None;
+                return Ok(());
+            }
+            Action::Released | Action::Returned | Action::Destroyed | Action::Copied | Action::Disclosed
+                if actor.key_id != holder.key_id =>
+            {
+                return Err(holder_rule(format!(
+                    "`{}` by {} ({}), but {} ({}) holds the evidence",
+                    event.action.name(),
+                    actor.name,
+                    actor.key_id,
+                    holder.name,
+                    holder.key_id
+                )));
+            }
+            _ => {}
+        }
+        match event.action {
+            Action::Released => {
+                if let Some(pending) = &self.pending {
+                    return Err(holder_rule(format!(
+                        "release {} to {} is still pending; one release at a time",
+                        pending.sequence, pending.to
+                    )));
+                }
+                let Some(receiver) = event.receiver.clone() else {
+                    return Err(transfer_rule("a release must name the receiver's key".into()));
+                };
+                if receiver == holder.key_id {
+                    return Err(holder_rule("released to the holder's own key".into()));
+                }
+                self.pending = Some(Pending {
+                    sequence: event.sequence,
+                    release: line_digest.to_owned(),
+                    from: actor,
+                    to: receiver,
+                });
+            }
+            Action::Returned | Action::Destroyed => {
+                if let Some(pending) = &self.pending {
+                    return Err(holder_rule(format!(
+                        "`{}` while release {} is pending",
+                        event.action.name(),
+                        pending.sequence
+                    )));
+                }
+                self.ended = Some((event.sequence, event.action));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

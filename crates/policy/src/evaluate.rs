@@ -107,12 +107,12 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                             format!(
                                 "{} has {}; needs one of {}",
                                 quoted(&item.path),
-                                listing(&present),
-                                listing(&rule.required_any)
+                                names(&present),
+                                names(&rule.required_any)
                             ),
                         )
                     } else {
-                        (PolicyVerdict::Pass, format!("{} has {}", quoted(&item.path), listing(&found)))
+                        (PolicyVerdict::Pass, format!("{} has {}", quoted(&item.path), names(&found)))
                     };
                     add("digests.required_any", verdict, text, &rule.cite);
                 }
@@ -125,11 +125,11 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                             format!(
                                 "{} has only {}, which never count alone",
                                 quoted(&item.path),
-                                listing(&present)
+                                names(&present)
                             ),
                         )
                     } else {
-                        (PolicyVerdict::Pass, format!("{} also has {}", quoted(&item.path), listing(&strong)))
+                        (PolicyVerdict::Pass, format!("{} also has {}", quoted(&item.path), names(&strong)))
                     };
                     add("digests.never_sole", verdict, text, &rule.cite);
                 }
@@ -159,7 +159,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             let count = principals.len() as u64;
             let mut text = format!(
                 "{count} trusted principal(s) sealed ({}); {} required",
-                listing(&principals.iter().copied().collect::<Vec<_>>()),
+                names(&principals.iter().copied().collect::<Vec<_>>()),
                 rule.seal_threshold
             );
             if !refused.is_empty() {
@@ -188,8 +188,8 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                                 format!(
                                     "{subject}: {} acts as {}; `{action}` needs one of {}",
                                     quoted(&key.principal),
-                                    if key.roles.is_empty() { "nothing".into() } else { listing(&key.roles) },
-                                    listing(allowed)
+                                    if key.roles.is_empty() { "nothing".into() } else { names(&key.roles) },
+                                    names(allowed)
                                 ),
                                 &rule.cite,
                             ),
@@ -222,7 +222,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     format!(
                         "the log starts with {}; allowed: {}",
                         first.unwrap_or("nothing"),
-                        listing(&rule.start_with)
+                        names(&rule.start_with)
                     ),
                     &rule.cite,
                 );
@@ -296,7 +296,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             let recorded = if kinds.is_empty() {
                 "none".to_owned()
             } else {
-                listing(&kinds.iter().copied().collect::<Vec<_>>())
+                names(&kinds.iter().copied().collect::<Vec<_>>())
             };
             if rule.required {
                 let (verdict, text) = if kinds.is_empty() {
@@ -337,7 +337,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                         format!(
                             "{} is {name} data, which needs {}; recorded: {recorded}",
                             quoted(&item.path),
-                            listing_with(allowed, " or ")
+                            names_with(allowed, " or ")
                         ),
                     )
                 };
@@ -432,7 +432,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                         format!(
                             "{subject}: held in {}; allowed: {}",
                             quoted(country),
-                            listing(&rule.allowed_countries)
+                            names(&rule.allowed_countries)
                         ),
                     ),
                 };
@@ -629,18 +629,34 @@ fn unaccepted_releases(events: &[Event]) -> Vec<u64> {
         .collect()
 }
 
-/// A list for a finding's text: the first few entries, escaped, and how many more there are,
-/// so that hostile input with thousands of entries cannot make every finding huge.
-fn listing<T: AsRef<str>>(entries: &[T]) -> String {
+/// Names from the evidence or the policy for a finding's text: the first few, escaped, and
+/// how many more there are, so that thousands of hostile entries cannot make every finding
+/// huge or rewrite a terminal.
+fn names<T: AsRef<str>>(entries: &[T]) -> String {
+    names_with(entries, ", ")
+}
+
+/// [`names`] with another separator (`" or "`).
+fn names_with<T: AsRef<str>>(entries: &[T], separator: &str) -> String {
+    bounded(entries.iter().map(|e| quoted(e.as_ref())), entries.len(), separator)
+}
+
+/// Text this module built (already escaped where it holds outside text), bounded as
+/// [`names`] is.
+fn listing(entries: &[String]) -> String {
     listing_with(entries, ", ")
 }
 
-/// [`listing`] with another separator (`" or "`, `"; "`).
-fn listing_with<T: AsRef<str>>(entries: &[T], separator: &str) -> String {
+/// [`listing`] with another separator (`"; "`).
+fn listing_with(entries: &[String], separator: &str) -> String {
+    bounded(entries.iter().cloned(), entries.len(), separator)
+}
+
+fn bounded(entries: impl Iterator<Item = String>, count: usize, separator: &str) -> String {
     const SHOWN: usize = 8;
-    let mut text: Vec<String> = entries.iter().take(SHOWN).map(|e| quoted(e.as_ref())).collect();
-    if entries.len() > SHOWN {
-        text.push(format!("{} more", entries.len() - SHOWN));
+    let mut text: Vec<String> = entries.take(SHOWN).collect();
+    if count > SHOWN {
+        text.push(format!("{} more", count - SHOWN));
     }
     text.join(separator)
 }

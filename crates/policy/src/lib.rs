@@ -17,7 +17,9 @@ pub mod time;
 mod vocabulary;
 
 pub use evaluate::{evaluate, Evidence, PolicyFinding, PolicyVerdict};
-pub use load::{LoadedPolicy, PolicySignature, PolicySigner, MAX_DOCUMENT_BYTES, MAX_SIGNATURE_BYTES};
+pub use load::{
+    read_regular_file, LoadedPolicy, PolicySignature, PolicySigner, MAX_DOCUMENT_BYTES, MAX_SIGNATURE_BYTES,
+};
 pub use policy::{
     CustodyRule, DigestRule, LegalBasisRule, Policy, PolicyError, PreservationRule, RegistryRef,
     RetentionRule, SignatureRule, StorageRule, TrustedKey, POLICY_FORMAT,

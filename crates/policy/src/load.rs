@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::policy::{distinct_keys, Policy, PolicyError, TrustedKey};
 use crate::registry::{load_registry, POLICY_PAYLOAD_TYPE};
+use crate::vocabulary::quoted;
 
 /// The largest policy or key registry read (far above any real one).
 pub const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
@@ -105,7 +106,7 @@ impl Policy {
             for (i, reference) in rule.registries.iter().enumerate() {
                 let registry = load_registry(&folder.join(&reference.path), reference)?;
                 registry_keys.extend(registry.keys.into_iter().enumerate().map(|(j, key)| {
-                    (format!("$.signatures.registries[{i}] ({}: $.keys[{j}])", reference.path), key)
+                    (format!("$.signatures.registries[{i}] → {} $.keys[{j}]", quoted(&reference.path)), key)
                 }));
             }
             // Across the policy and all its registries, each key once (see `distinct_keys`).
@@ -146,7 +147,7 @@ fn check_signatures(
     if file.payload_type != POLICY_PAYLOAD_TYPE {
         return Err(fail(format!(
             "signs a document of type `{}`, not a policy (`{POLICY_PAYLOAD_TYPE}`)",
-            crate::vocabulary::quoted(&file.payload_type)
+            quoted(&file.payload_type)
         )));
     }
     if file.signatures.is_empty() {
@@ -213,8 +214,9 @@ pub(crate) fn read_document(path: &Path) -> Result<Vec<u8>, PolicyError> {
 
 /// Reads a regular file of at most `limit` bytes: `Ok(None)` when it does not exist.
 /// A symbolic link (as the last component), a FIFO, a device, a directory or a larger file
-/// is refused before anything is read from it.
-pub(crate) fn read_regular_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, PolicyError> {
+/// is refused ([`PolicyError::Unreadable`]) before anything is read from it. This is how
+/// policies, registries and their signature files are read.
+pub fn read_regular_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, PolicyError> {
     let fail = |message: String| PolicyError::Unreadable { path: path.display().to_string(), message };
     let file = match OpenOptions::new()
         .read(true)

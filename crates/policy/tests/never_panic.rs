@@ -1,0 +1,388 @@
+//! Hostile text never panics the policy reader or the evaluator, and the evaluator's work
+//! stays linear. Whoever holds a package writes its manifest text, event times and key
+//! files; a policy may be anything a mistaken author (or a property test) writes. Short
+//! runs here; longer ones with PROPTEST_CASES.
+
+use std::collections::BTreeMap;
+
+use custos_manifest::custody::{Action, Actor, Event};
+use custos_manifest::manifest::{Case, Category, Item, LegalBasis, Manifest, Tool};
+use custos_policy::{
+    evaluate, CustodyRule, DigestRule, Evidence, LegalBasisRule, Policy, PolicyVerdict, PreservationRule,
+    RetentionRule, SignatureRule, StorageRule, TrustedKey,
+};
+use proptest::prelude::*;
+
+const ADA: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const BOB: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const XB_POLICY: &str = include_str!("../../../policies/examples/xb-borealia-strict.json");
+const XC_POLICY: &str = include_str!("../../../policies/examples/xc-cascadia-mla.json");
+
+const ACTIONS: [Action; 11] = [
+    Action::Sealed,
+    Action::Released,
+    Action::Accepted,
+    Action::Accessed,
+    Action::Examined,
+    Action::FixityVerified,
+    Action::Copied,
+    Action::Disclosed,
+    Action::PreservationRenewed,
+    Action::Returned,
+    Action::Destroyed,
+];
+
+/// Text an attacker might write where a time, a name or a code is expected.
+fn hostile() -> impl Strategy<Value = String> {
+    prop_oneof![
+        // Valid times, some at the edges of the representable range.
+        Just("2026-03-01T10:00:00+00:00".to_owned()),
+        Just("0000-01-01T00:00:00Z".to_owned()),
+        Just("9999-12-31T23:59:59-23:59".to_owned()),
+        // Nearly valid: multi-byte characters where digits or separators belong, huge
+        // numbers, truncations.
+        Just("２０２６-03-01T10:00:00Z".to_owned()),
+        Just("2026-03-01T10:00:00+00:0é".to_owned()),
+        Just("2026-03-01T10:00:00Zé".to_owned()),
+        Just("99999999999999999999-01-01T00:00:00Z".to_owned()),
+        Just("2026-02-30T00:00:00Z".to_owned()),
+        Just("2026-03-01T10:00".to_owned()),
+        "[0-9T:+Z-]{0,30}",
+        "\\PC{0,40}",
+        any::<String>(),
+        // A valid time with a few characters replaced by anything.
+        (proptest::collection::vec((0usize..25, any::<char>()), 1..4)).prop_map(|edits| {
+            let mut chars: Vec<char> = "2026-03-01T10:00:00+00:00".chars().collect();
+            for (at, c) in edits {
+                chars[at % 25] = c;
+            }
+            chars.into_iter().collect()
+        }),
+    ]
+}
+
+fn key_id() -> impl Strategy<Value = String> {
+    prop_oneof![Just(ADA.to_owned()), Just(BOB.to_owned()), hostile()]
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    (0..ACTIONS.len()).prop_map(|i| ACTIONS[i])
+}
+
+fn category() -> impl Strategy<Value = Option<Category>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(Category::Content)),
+        Just(Some(Category::Traffic)),
+        Just(Some(Category::Subscriber))
+    ]
+}
+
+/// A name from a vocabulary, or anything.
+fn name(known: &'static [&'static str]) -> impl Strategy<Value = String> {
+    prop_oneof![(0..known.len()).prop_map(move |i| known[i].to_owned()), hostile()]
+}
+
+const DIGESTS: &[&str] = &["md5", "sha1", "sha256", "sha512", "blake3"];
+const ACTION_NAMES: &[&str] =
+    &["sealed", "released", "accepted", "accessed", "preservation_renewed", "destroyed"];
+const CATEGORIES: &[&str] = &["content", "traffic", "subscriber"];
+const KINDS: &[&str] = &["warrant", "production_order", "mla_request"];
+const ROLES: &[&str] = &["examiner", "evidence_custodian"];
+const COUNTRIES: &[&str] = &["XA", "XB", "DE"];
+
+fn number() -> impl Strategy<Value = u64> {
+    prop_oneof![0u64..400, Just(u64::MAX), Just(i64::MAX as u64), Just(i64::MAX as u64 + 1), any::<u64>()]
+}
+
+prop_compose! {
+    fn event()(
+        sequence in prop_oneof![0u64..6, Just(u64::MAX), any::<u64>()],
+        previous in proptest::option::of(prop_oneof![(0u64..6).prop_map(|n| format!("line-{n}")), hostile()]),
+        time in hostile(),
+        key in key_id(),
+        claims in (hostile(), hostile(), proptest::option::of(hostile())),
+        action in action(),
+        receiver in proptest::option::of(key_id()),
+        release in proptest::option::of(prop_oneof![(0u64..6).prop_map(|n| format!("line-{n}")), hostile()]),
+    ) -> Event {
+        Event {
+            custos_event: 1,
+            sequence,
+            previous,
+            manifest: "m".into(),
+            time,
+            actor: Actor { key_id: key, name: claims.0, role: claims.1, organisation: None, jurisdiction: claims.2 },
+            action,
+            location: None,
+            purpose: None,
+            legal_basis: None,
+            items: vec![],
+            observed_digests: BTreeMap::new(),
+            receiver,
+            release,
+            note: None,
+        }
+    }
+}
+
+prop_compose! {
+    fn item()(
+        path in hostile(),
+        size in any::<u64>(),
+        category in category(),
+        digests in proptest::collection::btree_map(name(DIGESTS), hostile(), 0..4),
+    ) -> Item {
+        Item { path, reference: false, size, category, digests, segments: None }
+    }
+}
+
+prop_compose! {
+    fn manifest()(
+        sealed_at in hostile(),
+        items in proptest::collection::vec(item(), 0..4),
+        bases in proptest::collection::vec((name(KINDS), hostile()), 0..3),
+    ) -> Manifest {
+        Manifest {
+            custos_manifest: 1,
+            case: Case { reference: "C".into(), exhibit: None },
+            sealed_at,
+            location: None,
+            jurisdiction: None,
+            tool: Tool { name: "custos".into(), version: "0".into() },
+            legal_basis: bases
+                .into_iter()
+                .map(|(kind, reference)| LegalBasis { kind, reference, authority: None })
+                .collect(),
+            items,
+        }
+    }
+}
+
+prop_compose! {
+    fn trusted_key()(
+        key_id in key_id(),
+        principal in prop_oneof![Just("Ada".to_owned()), Just("Bob".to_owned()), hostile()],
+        roles in proptest::collection::vec(name(ROLES), 0..3),
+        bounds in (proptest::option::of(hostile()), proptest::option::of(hostile()), proptest::option::of(hostile())),
+        jurisdiction in proptest::option::of(name(COUNTRIES)),
+    ) -> TrustedKey {
+        TrustedKey {
+            key_id,
+            principal,
+            roles,
+            valid_from: bounds.0,
+            valid_until: bounds.1,
+            revoked_at: bounds.2,
+            jurisdiction,
+        }
+    }
+}
+
+prop_compose! {
+    /// Any policy, validated or not: the evaluator must not rely on validation to be safe.
+    fn policy()(
+        effective_from in hostile(),
+        digests in proptest::option::of((
+            proptest::collection::vec(name(DIGESTS), 0..3),
+            proptest::collection::vec(name(DIGESTS), 0..3),
+        )),
+        signatures in proptest::option::of((
+            proptest::collection::vec(trusted_key(), 0..4),
+            proptest::collection::vec(trusted_key(), 0..2),
+            number(),
+            proptest::collection::btree_map(name(ACTION_NAMES), proptest::collection::vec(name(ROLES), 0..3), 0..3),
+        )),
+        custody in proptest::option::of((
+            proptest::option::of(number()),
+            any::<bool>(),
+            proptest::collection::vec(name(ACTION_NAMES), 0..3),
+        )),
+        legal_basis in proptest::option::of((
+            any::<bool>(),
+            proptest::collection::btree_map(name(CATEGORIES), proptest::collection::vec(name(KINDS), 0..3), 0..3),
+        )),
+        preservation in proptest::option::of((number(), any::<bool>())),
+        storage in proptest::option::of(proptest::collection::vec(name(COUNTRIES), 0..3)),
+        retention in proptest::option::of((
+            proptest::collection::btree_map(name(CATEGORIES), number(), 0..3),
+            any::<bool>(),
+        )),
+    ) -> Policy {
+        let cite = || "cite".to_owned();
+        Policy {
+            custos_policy: 1,
+            id: "p".into(),
+            jurisdiction: "XA".into(),
+            name: "P".into(),
+            effective_from,
+            digests: digests.map(|(required_any, never_sole)| DigestRule { required_any, never_sole, cite: cite() }),
+            signatures: signatures.map(|(trusted_keys, registry_keys, seal_threshold, roles_per_action)| SignatureRule {
+                trusted_keys,
+                registries: vec![],
+                registry_keys,
+                seal_threshold,
+                roles_per_action,
+                cite: cite(),
+            }),
+            custody: custody.map(|(max_gap_days, require_acceptance, start_with)| CustodyRule {
+                max_gap_days,
+                require_acceptance,
+                start_with,
+                cite: cite(),
+            }),
+            legal_basis: legal_basis.map(|(required, per_category)| LegalBasisRule { required, per_category, cite: cite() }),
+            preservation: preservation.map(|(max_days, renewable)| PreservationRule { max_days, renewable, cite: cite() }),
+            storage: storage.map(|allowed_countries| StorageRule { allowed_countries, cite: cite() }),
+            retention: retention.map(|(max_days, disposal_required)| RetentionRule { max_days, disposal_required, cite: cite() }),
+        }
+    }
+}
+
+/// A valid policy with a few bytes replaced, inserted or removed.
+fn mutated(valid: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec((any::<u16>(), any::<u8>(), 0u8..3), 1..8).prop_map(move |edits| {
+        let mut bytes = valid.as_bytes().to_vec();
+        for (at, byte, kind) in edits {
+            let at = usize::from(at) % (bytes.len() + 1);
+            match kind {
+                0 if at < bytes.len() => bytes[at] = byte,
+                1 => bytes.insert(at, byte),
+                _ if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                _ => {}
+            }
+        }
+        bytes
+    })
+}
+
+fn at() -> impl Strategy<Value = i64> {
+    prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), Just(1_780_000_000i64)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn evaluating_hostile_evidence_never_panics(
+        policy in policy(),
+        manifest in manifest(),
+        events in proptest::collection::vec(event(), 0..6),
+        signers in proptest::collection::vec(key_id(), 0..3),
+        at in at(),
+    ) {
+        let findings = evaluate(&policy, &Evidence { manifest: &manifest, events: &events, manifest_signers: &signers }, at);
+        prop_assert!(!findings.is_empty(), "policy.in_force is always judged");
+    }
+
+    #[test]
+    fn at_values_never_panic(text in hostile()) {
+        // `--at` goes through this parser before it reaches the evaluator.
+        let _ = custos_policy::time::parse_rfc3339(&text);
+    }
+
+    #[test]
+    fn parsing_mutated_policies_never_panics(
+        bytes in prop_oneof![mutated(XB_POLICY), mutated(XC_POLICY), proptest::collection::vec(any::<u8>(), 0..256)],
+        manifest in manifest(),
+        events in proptest::collection::vec(event(), 0..4),
+        at in at(),
+    ) {
+        if let Ok(policy) = Policy::parse(&bytes) {
+            let signers = vec![ADA.to_owned()];
+            let _ = evaluate(&policy, &Evidence { manifest: &manifest, events: &events, manifest_signers: &signers }, at);
+        }
+    }
+}
+
+/// Many events and many legal bases: the work stays linear and every finding's text stays
+/// short. Acceptance checks were releases × acceptances × events, and every item's finding
+/// listed every recorded basis (items × bases of text).
+#[test]
+fn large_logs_are_judged_in_linear_work_with_bounded_text() {
+    let policy = Policy::parse(XB_POLICY.as_bytes()).expect("example policy");
+    let transfers = 20_000u64;
+    let mut events = Vec::new();
+    let mut push = |action: Action, key: &str, release: Option<String>| {
+        let sequence = events.len() as u64;
+        events.push(Event {
+            custos_event: 1,
+            sequence,
+            previous: sequence.checked_sub(1).map(|n| format!("line-{n}")),
+            manifest: "m".into(),
+            time: "2026-03-01T10:00:00+00:00".into(),
+            actor: Actor {
+                key_id: key.into(),
+                name: "x".into(),
+                role: "x".into(),
+                organisation: None,
+                jurisdiction: None,
+            },
+            action,
+            location: None,
+            purpose: None,
+            legal_basis: None,
+            items: vec![],
+            observed_digests: BTreeMap::new(),
+            receiver: (action == Action::Released)
+                .then(|| "39f713d0a644253f04529421b9f51b9b08979d08295959c4f3990ee617f5139f".to_owned()),
+            release,
+            note: None,
+        });
+    };
+    // The example policy's keys (the RFC 8032 test keys): Ada seals and releases, Bob accepts.
+    const EXAMINER: &str = "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9";
+    const CUSTODIAN: &str = "39f713d0a644253f04529421b9f51b9b08979d08295959c4f3990ee617f5139f";
+    push(Action::Sealed, EXAMINER, None);
+    for i in 0..transfers {
+        push(Action::Released, EXAMINER, None);
+        let released = format!("line-{}", 2 * i + 1);
+        push(Action::Accepted, CUSTODIAN, Some(released));
+    }
+    let manifest = Manifest {
+        custos_manifest: 1,
+        case: Case { reference: "C".into(), exhibit: None },
+        sealed_at: "2026-03-01T10:00:00+00:00".into(),
+        location: None,
+        jurisdiction: None,
+        tool: Tool { name: "custos".into(), version: "0".into() },
+        legal_basis: (0..5_000)
+            .map(|i| LegalBasis { kind: format!("kind_{i}"), reference: "r".into(), authority: None })
+            .collect(),
+        items: (0..5_000)
+            .map(|i| Item {
+                path: format!("data/{i}"),
+                reference: false,
+                size: 1,
+                category: Some(Category::Content),
+                digests: [("sha256".to_owned(), "00".to_owned())].into_iter().collect(),
+                segments: None,
+            })
+            .collect(),
+    };
+    let mut legal = policy.clone();
+    legal.legal_basis = Some(LegalBasisRule {
+        required: true,
+        per_category: [("content".to_owned(), vec!["mla_request".to_owned()])].into_iter().collect(),
+        cite: "c".into(),
+    });
+    let signers = vec!["21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9".to_owned(); 10_000];
+    let started = std::time::Instant::now();
+    let findings = evaluate(
+        &legal,
+        &Evidence { manifest: &manifest, events: &events, manifest_signers: &signers },
+        1_780_000_000,
+    );
+    let elapsed = started.elapsed();
+    // Quadratic work here takes minutes; linear work, well under a second.
+    assert!(elapsed.as_secs() < 20, "took {elapsed:?}");
+    let acceptance =
+        findings.iter().find(|f| f.rule == "custody.require_acceptance").expect("acceptance finding");
+    assert_eq!(acceptance.verdict, PolicyVerdict::Pass, "{}", acceptance.evidence);
+    let longest = findings.iter().map(|f| f.evidence.len()).max().unwrap_or_default();
+    assert!(longest < 2_000, "a finding of {longest} bytes");
+    let threshold = findings.iter().find(|f| f.rule == "signatures.seal_threshold").expect("threshold");
+    assert!(threshold.evidence.starts_with("1 trusted principal(s)"), "{}", threshold.evidence);
+}

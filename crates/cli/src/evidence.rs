@@ -9,7 +9,8 @@ use custos_hash::{Algorithm, Control, SegmentSpec};
 use custos_manifest::custody::{Action, NewEvent};
 use custos_manifest::findings::{overall, Finding, Verdict};
 use custos_manifest::manifest::{Case, Category, LegalBasis};
-use custos_manifest::package::{add_event, seal, verify_full, SealRequest, Trust};
+use custos_manifest::package::{add_event, seal, verify_package, SealRequest, Trust, VerifyOptions};
+use custos_manifest::verify::CustodySummary;
 use custos_policy::{Policy, PolicyVerdict};
 
 use crate::policy::{print_matrix, read_policy, PolicyReport};
@@ -64,6 +65,9 @@ pub struct SealArgs {
     /// The package folder to create (never overwritten)
     #[arg(long, value_name = "PKG")]
     pub out: PathBuf,
+    /// Also write a receipt of the `sealed` event to FILE (never overwritten)
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
     /// Evidence files or block devices
     #[arg(value_name = "EVIDENCE", required = true)]
     pub evidence: Vec<PathBuf>,
@@ -105,6 +109,9 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
     let manifest = seal(&args.out, &request, &Control { progress: Some(&tick), cancel: None })
         .with_context(|| format!("cannot seal {}", args.out.display()))?;
     bar.finish_and_clear();
+    if let Some(path) = &args.receipt {
+        write_receipt(path, &custos_manifest::package::head_receipt(&args.out)?)?;
+    }
     if args.json {
         println!(
             "{}",
@@ -141,6 +148,10 @@ pub struct EventArgs {
     /// Where
     #[arg(long)]
     pub location: Option<String>,
+    /// Also write a receipt of the appended event to FILE (never overwritten): keep it to
+    /// show later that the log still contains the event (`verify --receipt`)
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
     /// Print the appended event as JSON
     #[arg(long)]
     pub json: bool,
@@ -173,6 +184,17 @@ pub enum CustodyCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Write a receipt of the log's newest event (its head) to FILE, after checking the log
+    Receipt {
+        /// The package
+        package: PathBuf,
+        /// The receipt file to write (never overwritten)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Print the receipt's summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the log (signatures checked against the keys the package ships)
     Log {
         /// The package
@@ -187,6 +209,20 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     let now = custos_manifest::time::now_rfc3339();
     let (args, action, receiver, note) = match command {
         CustodyCommand::Log { package, json } => return show_log(&package, json),
+        CustodyCommand::Receipt { package, out, json } => {
+            let receipt = custos_manifest::package::head_receipt(&package)
+                .with_context(|| format!("cannot write a receipt for {}", package.display()))?;
+            write_receipt(&out, &receipt)?;
+            if json {
+                let summary = serde_json::json!({
+                    "receipt": out.display().to_string(),
+                    "sequence": receipt.sequence,
+                    "head": receipt.head,
+                });
+                println!("{summary}");
+            }
+            return Ok(Status::Ok);
+        }
         CustodyCommand::Release { event, to } => (event, Action::Released, Some(load_public_key(&to)?), None),
         CustodyCommand::Accept { event } => (event, Action::Accepted, None, None),
         CustodyCommand::Record { event, action, note } => {
@@ -197,7 +233,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             (event, action, None, note)
         }
     };
-    let EventArgs { package, signer, purpose, location, json } = args;
+    let EventArgs { package, signer, purpose, location, receipt, json } = args;
     let mut event = NewEvent::new(action, now);
     event.receiver = receiver.as_ref().map(|r| r.id().to_string());
     event.purpose = purpose;
@@ -210,18 +246,46 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
     let appended = add_event(&package, event, &secret, &public, receiver.as_ref())
         .with_context(|| format!("cannot add to the custody log of {}", package.display()))?;
+    let event = &appended.event;
     if json {
-        println!("{}", serde_json::to_string(&appended)?);
+        println!("{}", serde_json::to_string(event)?);
     } else {
         println!(
             "event {}: {} by {} at {}",
-            appended.sequence,
-            appended.action.name(),
-            escape(&appended.actor.name),
-            appended.time
+            event.sequence,
+            event.action.name(),
+            escape(&event.actor.name),
+            event.time
         );
+        if let Some(receiver) = &receiver {
+            println!(
+                "custody passes only when {} accepts: custos custody accept {} --key THEIR-KEY",
+                escape(&receiver.owner.name),
+                package.display()
+            );
+        }
+    }
+    if let Some(out) = receipt {
+        write_receipt(&out, &appended.receipt()?)?;
     }
     Ok(Status::Ok)
+}
+
+/// Writes a receipt to a new file (never overwriting) and says on stderr what it is for.
+fn write_receipt(out: &Path, receipt: &custos_manifest::receipt::Receipt) -> Result<()> {
+    std::fs::File::create_new(out)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, &receipt.to_bytes()))
+        .with_context(|| {
+            format!("cannot write the receipt {} (existing files are never overwritten)", out.display())
+        })?;
+    eprintln!(
+        "receipt of event {} (head {}) written to {}: keep it; `custos verify --receipt {}` shows whether the log still holds it",
+        receipt.sequence,
+        receipt.head,
+        out.display(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn show_log(package: &Path, json: bool) -> Result<Status> {
@@ -254,6 +318,31 @@ fn show_log(package: &Path, json: bool) -> Result<Status> {
     Ok(if problems.is_empty() { Status::Ok } else { Status::Failed })
 }
 
+/// Who holds the evidence, how long the log is and its head, in one paragraph; and what a
+/// log cannot prove by itself.
+pub fn custody_summary(custody: &CustodySummary) -> String {
+    let holder = match (&custody.holder.holder, &custody.holder.pending) {
+        (_, Some(pending)) => format!(
+            "in transit: released by {} to {} at event {}, not yet accepted",
+            escape(&pending.from.name),
+            escape(short(&pending.to)),
+            pending.sequence
+        ),
+        (Some(holder), None) => format!("held by {} ({})", escape(&holder.name), short(&holder.key_id)),
+        (None, None) => "no holder established".to_owned(),
+    };
+    let ended = custody
+        .holder
+        .ended
+        .map(|(sequence, action)| format!("; custody ended with `{}` at event {sequence}", action.name()))
+        .unwrap_or_default();
+    format!(
+        "custody: {} event(s), head {}; {holder}{ended}\n  a log proves only what it still holds: compare the head with your receipt (--receipt FILE)",
+        custody.events,
+        custody.head.as_deref().unwrap_or("none")
+    )
+}
+
 fn short(key_id: &str) -> &str {
     key_id.get(..16).unwrap_or(key_id)
 }
@@ -280,6 +369,9 @@ pub struct VerifyArgs {
     /// Evaluate policies at this time (RFC 3339) [default: now]
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// A custody receipt: fail if the log no longer holds its event (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Vec<PathBuf>,
     /// Every finding as JSON
     #[arg(long)]
     pub json: bool,
@@ -289,6 +381,7 @@ pub struct VerifyArgs {
 struct Report<'a> {
     package: String,
     verdict: Verdict,
+    custody: &'a CustodySummary,
     findings: &'a [Finding],
     #[serde(skip_serializing_if = "<[PolicyReport]>::is_empty")]
     policies: &'a [PolicyReport],
@@ -318,12 +411,18 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
         let report = Report {
             package: args.package.display().to_string(),
             verdict: judgement.verdict,
+            custody: &judgement.verification.custody,
             findings: &judgement.verification.findings,
             policies: &judgement.policies,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_report(&args.package, &judgement.verification.findings, judgement.verdict);
+        print_report(
+            &args.package,
+            &judgement.verification.findings,
+            &judgement.verification.custody,
+            judgement.verdict,
+        );
         if !judgement.policies.is_empty() {
             print_matrix(&judgement.policies);
         }
@@ -370,13 +469,36 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
         }
     }
     let trust = Trust { keys, allow_untrusted: args.allow_untrusted };
-    let verification = verify_full(&args.package, &trust, args.fast, args.evidence.as_deref());
+    let mut receipts = Vec::new();
+    for path in &args.receipt {
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| {
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(file, custos_manifest::receipt::MAX_RECEIPT_BYTES + 1),
+                    &mut bytes,
+                )
+            })
+            .with_context(|| format!("cannot read the receipt {}", path.display()))?;
+        let receipt = custos_manifest::receipt::Receipt::parse(&bytes)
+            .with_context(|| format!("{} is not a usable receipt", path.display()))?;
+        receipts.push((path.display().to_string(), receipt));
+    }
+    let now = custos_manifest::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or(i64::MAX);
+    let options = VerifyOptions {
+        trust: &trust,
+        fast: args.fast,
+        evidence: args.evidence.as_deref(),
+        now,
+        receipts: &receipts,
+    };
+    let verification = verify_package(&args.package, &options);
     let verdict = overall(&verification.findings);
     let reports = crate::policy::judge_policies(&policies, &verification, at);
     Ok(Judgement { verification, verdict, policies: reports })
 }
 
-fn print_report(package: &Path, findings: &[Finding], verdict: Verdict) {
+fn print_report(package: &Path, findings: &[Finding], custody: &CustodySummary, verdict: Verdict) {
     let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
     // Failures and warnings in full: they are what a reader needs. Passes by check, with
     // the subjects when there are few (every finding is in --json).
@@ -405,13 +527,14 @@ fn print_report(package: &Path, findings: &[Finding], verdict: Verdict) {
             println!("pass  {check:<20} {} checks", group.len());
         }
     }
+    println!("\n{}", custody_summary(custody));
     let word = match verdict {
         Verdict::Pass => "VERIFIED",
         Verdict::Warn => "VERIFIED with warnings",
         Verdict::Fail => "FAILED",
     };
     println!(
-        "\n{}: {word} ({} passed, {} warnings, {} failed)",
+        "{}: {word} ({} passed, {} warnings, {} failed)",
         package.display(),
         count(Verdict::Pass),
         count(Verdict::Warn),

@@ -214,7 +214,7 @@ pub fn append(
     public: &PublicKey,
     ship: &[&PublicKey],
     then: &dyn Fn(&PackageDir) -> Result<(), Error>,
-) -> Result<Event, Error> {
+) -> Result<Appended, Error> {
     if public.key != key.verifying_key() {
         return Err(Error::Package("the public key file does not belong to the signing key".into()));
     }
@@ -320,7 +320,8 @@ pub fn append(
     state
         .apply(&event, "")
         .map_err(|v| Error::Package(format!("refused, nothing was signed: {}", v.reason)))?;
-    let mut bytes = signed_line(&event, key)?;
+    let line = signed_line(&event, key)?;
+    let mut bytes = line.clone();
     bytes.push(b'\n');
 
     let mut shipped_now = Vec::new();
@@ -353,7 +354,7 @@ pub fn append(
         let _ = then(store);
         return Err(e);
     }
-    Ok(event)
+    Ok(Appended { manifest: event.manifest.clone(), event, line })
 }
 
 /// The log line of `event` signed by `key` (without its newline): a signed envelope whose
@@ -544,8 +545,15 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
             ),
         ));
     }
-    let head = lines.get(..complete).and_then(<[&[u8]]>::last).map(|l| sha256_hex(l));
-    LogVerification { findings, events, state, count: complete, head }
+    let line_digests: Vec<String> = lines.iter().take(complete).map(|l| sha256_hex(l)).collect();
+    LogVerification {
+        findings,
+        events,
+        state,
+        count: complete,
+        head: line_digests.last().cloned(),
+        line_digests,
+    }
 }
 
 /// What the log verifier established.
@@ -562,6 +570,26 @@ pub struct LogVerification {
     pub count: usize,
     /// SHA-256 (hex) of the last complete line: what a receipt of the newest event names.
     pub head: Option<String>,
+    /// SHA-256 (hex) of every complete line, in order (for comparing receipts).
+    pub line_digests: Vec<String>,
+}
+
+/// An event just appended, with its signed line (for a receipt).
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The event.
+    pub event: Event,
+    /// Its line in the log, without the newline.
+    pub line: Vec<u8>,
+    /// SHA-256 (hex) of the manifest it names.
+    pub manifest: String,
+}
+
+impl Appended {
+    /// A receipt of this event.
+    pub fn receipt(&self) -> Result<crate::receipt::Receipt, Error> {
+        crate::receipt::Receipt::new(self.manifest.clone(), self.event.sequence, &self.line)
+    }
 }
 
 /// Event times: RFC 3339, never earlier than the event before, never before sealing, never

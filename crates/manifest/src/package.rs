@@ -17,7 +17,7 @@ use custos_hash::{copy_and_hash, hash_file, Algorithm, Control, HashOptions, Seg
 use ed25519_dalek::SigningKey;
 
 use crate::bagit::{self, PayloadFile, BAGIT_ALGORITHMS};
-use crate::custody::{self, Action, Event, NewEvent};
+use crate::custody::{self, Action, Appended, Event, NewEvent};
 use crate::envelope::SignatureFile;
 use crate::findings::Finding;
 use crate::keys::PublicKey;
@@ -212,7 +212,7 @@ pub fn add_event(
     key: &SigningKey,
     public: &PublicKey,
     receiver: Option<&PublicKey>,
-) -> Result<Event, Error> {
+) -> Result<Appended, Error> {
     let store = open_package(package)?;
     let ship: Vec<&PublicKey> = std::iter::once(public).chain(receiver).collect();
     custody::append(&store, event, key, public, &ship, &refresh_tag_manifests)
@@ -225,6 +225,30 @@ fn open_package(package: &Path) -> Result<PackageDir, Error> {
         Ok(_) => Ok(store),
         Err(e) => Err(Error::Package(format!("{} is not an evidence package: {e}", package.display()))),
     }
+}
+
+/// A receipt of the log's newest event (its head), after the whole log verified under the
+/// keys the package ships: what a custodian keeps to show later what the log contained.
+pub fn head_receipt(package: &Path) -> Result<crate::receipt::Receipt, Error> {
+    let store = open_package(package)?;
+    let snapshot = crate::verify::Snapshot::take(&store).map_err(|e| Error::Package(e.to_string()))?;
+    let (findings, _) = log_with_shipped_keys_in(&store, &snapshot)?;
+    if let Some(problem) =
+        findings.iter().find(|f| f.verdict == crate::findings::Verdict::Fail && f.check != "trust.signer")
+    {
+        return Err(Error::Package(format!(
+            "the custody log does not verify ({} {}: {}); no receipt was written",
+            problem.check, problem.subject, problem.detail
+        )));
+    }
+    let manifest =
+        snapshot.tag(MANIFEST_PATH).map_err(|e| Error::Package(format!("{MANIFEST_PATH}: {e}")))?;
+    let log = snapshot
+        .tag(custody::CUSTODY_PATH)
+        .map_err(|e| Error::Package(format!("{}: {e}", custody::CUSTODY_PATH)))?;
+    let lines: Vec<&[u8]> = log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let last = lines.last().ok_or_else(|| Error::Package("the custody log is empty".into()))?;
+    crate::receipt::Receipt::new(custody::sha256_hex(manifest), lines.len() as u64 - 1, last)
 }
 
 /// Reads a package's manifest through its store, **without** checking its signatures: for
@@ -304,7 +328,7 @@ pub fn verify_with_evidence(
 /// current time.
 pub fn verify_full(package: &Path, trust: &Trust, fast: bool, evidence: Option<&Path>) -> Verification {
     let now = crate::time::parse_rfc3339(&crate::time::now_rfc3339()).unwrap_or(i64::MAX);
-    verify_package(package, &VerifyOptions { trust, fast, evidence, now })
+    verify_package(package, &VerifyOptions { trust, fast, evidence, now, receipts: &[] })
 }
 
 /// The custody log checked against the keys the package ships (not against trusted keys:
@@ -313,7 +337,14 @@ pub fn verify_full(package: &Path, trust: &Trust, fast: bool, evidence: Option<&
 pub fn log_with_shipped_keys(package: &Path) -> Result<(Vec<Finding>, Vec<Event>), Error> {
     let store = open_package(package)?;
     let snapshot = crate::verify::Snapshot::take(&store).map_err(|e| Error::Package(e.to_string()))?;
-    let shipped = shipped_keys_in(&store)?;
+    log_with_shipped_keys_in(&store, &snapshot)
+}
+
+fn log_with_shipped_keys_in(
+    store: &PackageDir,
+    snapshot: &crate::verify::Snapshot,
+) -> Result<(Vec<Finding>, Vec<Event>), Error> {
+    let shipped = shipped_keys_in(store)?;
     let manifest_bytes =
         snapshot.tag(MANIFEST_PATH).map_err(|e| Error::Package(format!("{MANIFEST_PATH}: {e}")))?;
     let manifest = Manifest::parse(manifest_bytes).ok();

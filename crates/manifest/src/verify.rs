@@ -24,6 +24,7 @@ use crate::findings::{Finding, Verdict};
 use crate::keys::{KeyId, PublicKey};
 use crate::manifest::{Item, Manifest, MANIFEST_PAYLOAD_TYPE};
 use crate::package::{KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH, SEGMENTS_DIR};
+use crate::receipt::Receipt;
 use crate::store::{PackageDir, PackageStore, StoreError, StoredEntry, MAX_TAG_FILE_BYTES};
 
 /// The most bytes all tag files of a package may hold together: 256 MiB.
@@ -55,6 +56,8 @@ pub struct VerifyOptions<'a> {
     /// The time of verification (seconds since the epoch): events dated after it (beyond
     /// [`custody::MAX_CLOCK_SKEW_SECONDS`]) fail.
     pub now: i64,
+    /// Receipts to compare the log with, each with a name for the findings.
+    pub receipts: &'a [(String, Receipt)],
 }
 
 /// What verification established, for what is judged on top of it (jurisdiction policies).
@@ -250,6 +253,10 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
             }
         }
         findings.append(&mut log.findings);
+        let manifest_digest = custody::sha256_hex(input.manifest_bytes);
+        for (name, receipt) in options.receipts {
+            findings.push(receipt.check(name, &manifest_digest, &log.line_digests));
+        }
         established.custody = CustodySummary { events: log.count, head: log.head, holder: log.state };
         established.events =
             log.events.into_iter().filter_map(|(event, judged)| judged.then_some(event)).collect();

@@ -1,0 +1,150 @@
+//! Custody anchored outside the package, end to end: who holds the evidence, receipts that
+//! catch a log cut short or rewritten, and the `custody` summary in `verify --json`.
+
+mod support;
+
+use std::path::Path;
+
+use support::{custos_in, seal_content_package, Run};
+
+/// A package sealed by TEST 1 (Ada), with a receipt of every event kept outside it.
+fn sealed_with_receipts(dir: &Path) {
+    seal_content_package(dir, "CASE-11", 50_000);
+    let head = custos_in(dir, &["custody", "receipt", "pkg", "--out", "r0.json"]);
+    assert_eq!(head.code, 0, "{}", head.stderr);
+}
+
+fn verify(dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["verify", "pkg", "--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"];
+    args.extend(extra);
+    custos_in(dir, &args)
+}
+
+fn drop_last_line(dir: &Path) {
+    let log = dir.join("pkg/custos/custody.jsonl");
+    let text = std::fs::read_to_string(&log).expect("log");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.pop();
+    std::fs::write(&log, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).expect("write");
+    // What any BagIt tool does afterwards: the tag manifests are unsigned.
+    let refreshed = custos_manifest::package::refresh_tag_manifests(
+        &custos_manifest::store::PackageDir::open(&dir.join("pkg")).expect("open"),
+    );
+    refreshed.expect("refresh");
+}
+
+#[test]
+fn only_the_holder_may_release_and_verify_names_the_holder() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    sealed_with_receipts(d);
+    let by_bob =
+        custos_in(d, &["custody", "release", "pkg", "--key", "rfc8032-test2", "--to", "rfc8032-test1.pub"]);
+    assert_eq!(by_bob.code, 2, "{}", by_bob.stdout);
+    assert!(
+        by_bob.stderr.contains("holds the evidence") && by_bob.stderr.contains("nothing was signed"),
+        "{}",
+        by_bob.stderr
+    );
+    let to_herself =
+        custos_in(d, &["custody", "release", "pkg", "--key", "rfc8032-test1", "--to", "rfc8032-test1.pub"]);
+    assert_eq!(to_herself.code, 2);
+    let released =
+        custos_in(d, &["custody", "release", "pkg", "--key", "rfc8032-test1", "--to", "rfc8032-test2.pub"]);
+    assert_eq!(released.code, 0, "{}", released.stderr);
+    assert!(
+        released.stdout.contains("custody passes only when") && released.stdout.contains("custody accept"),
+        "{}",
+        released.stdout
+    );
+    let pending = verify(d, &[]);
+    assert!(pending.stdout.contains("in transit: released by"), "{}", pending.stdout);
+    let accepted = custos_in(d, &["custody", "accept", "pkg", "--key", "rfc8032-test2"]);
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    let json = verify(d, &["--json"]);
+    assert_eq!(json.code, 0, "{}", json.stdout);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let custody = &report["custody"];
+    assert_eq!(custody["events"], 3);
+    assert_eq!(custody["head"].as_str().map(str::len), Some(64));
+    assert_eq!(custody["holder"]["name"], "Bob Custodian", "{custody}");
+    assert!(custody["holder"]["key_id"].as_str().is_some_and(|id| id.len() == 64));
+    assert!(custody["pending"].is_null());
+    let text = verify(d, &[]);
+    assert!(
+        text.stdout.contains("custody: 3 event(s), head ") && text.stdout.contains("held by Bob"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_receipt_catches_a_log_cut_short_or_rewritten() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    sealed_with_receipts(d);
+    let disclosed = custos_in(
+        d,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--action",
+            "disclosed",
+            "--receipt",
+            "r1.json",
+        ],
+    );
+    assert_eq!(disclosed.code, 0, "{}", disclosed.stderr);
+    assert!(disclosed.stderr.contains("receipt of event 1"), "{}", disclosed.stderr);
+    let intact = verify(d, &["--receipt", "r0.json", "--receipt", "r1.json"]);
+    assert_eq!(intact.code, 0, "{}", intact.stdout);
+    assert!(intact.stdout.contains("custody.receipt"), "{}", intact.stdout);
+
+    // The holder cuts the disclosure off the end: the shorter log verifies on its own...
+    drop_last_line(d);
+    assert_eq!(verify(d, &[]).code, 0, "a log proves only its prefix");
+    // ...but not against the receipt.
+    let cut = verify(d, &["--receipt", "r1.json"]);
+    assert_eq!(cut.code, 1, "{}", cut.stdout);
+    assert!(
+        cut.stdout.contains("FAIL  custody.rollback") && cut.stdout.contains("dropped"),
+        "{}",
+        cut.stdout
+    );
+
+    // Another history grown in its place is a fork.
+    let other = custos_in(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "examined"]);
+    assert_eq!(other.code, 0, "{}", other.stderr);
+    let fork = verify(d, &["--receipt", "r1.json", "--receipt", "r0.json"]);
+    assert_eq!(fork.code, 1);
+    assert!(
+        fork.stdout.contains("FAIL  custody.fork") && fork.stdout.contains("rewritten"),
+        "{}",
+        fork.stdout
+    );
+    assert!(fork.stdout.contains("pass  custody.receipt"), "r0 still holds: {}", fork.stdout);
+
+    // A receipt from another package, and an edited receipt.
+    std::fs::create_dir(d.join("other")).expect("mkdir");
+    seal_content_package(&d.join("other"), "CASE-12", 1_000);
+    let foreign = custos_in(&d.join("other"), &["custody", "receipt", "pkg", "--out", "../foreign.json"]);
+    assert_eq!(foreign.code, 0, "{}", foreign.stderr);
+    let wrong = verify(d, &["--receipt", "foreign.json"]);
+    assert!(
+        wrong.stdout.contains("FAIL  custody.receipt") && wrong.stdout.contains("another package"),
+        "{}",
+        wrong.stdout
+    );
+    let text = std::fs::read_to_string(d.join("r0.json")).expect("read");
+    std::fs::write(d.join("edited.json"), text.replacen("\"sequence\": 0", "\"sequence\": 1", 1))
+        .expect("write");
+    let edited = verify(d, &["--receipt", "edited.json"]);
+    assert_eq!(edited.code, 2, "{}", edited.stdout);
+    assert!(edited.stderr.contains("not a usable receipt"), "{}", edited.stderr);
+    // Receipts are never overwritten.
+    let again = custos_in(d, &["custody", "receipt", "pkg", "--out", "r0.json"]);
+    assert_eq!(again.code, 2);
+}

@@ -1,34 +1,48 @@
 //! `custos policy …` and judging a verified package by jurisdiction policies: the rules x
 //! jurisdictions matrix of `verify --policy` and the per-policy reports the court report uses.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use custos_manifest::envelope::{SignatureFile, SignatureVerdict};
+use custos_manifest::findings::Verdict;
+use custos_manifest::keys::PublicKey;
 use custos_manifest::package::Verification;
-use custos_policy::{evaluate, Evidence, Policy, PolicyFinding, PolicyVerdict};
+use custos_policy::registry::{KeyRegistry, POLICY_PAYLOAD_TYPE, REGISTRY_PAYLOAD_TYPE};
+use custos_policy::{
+    evaluate, read_regular_file, Evidence, LoadedPolicy, Policy, PolicyFinding, PolicySignature,
+    PolicyVerdict, MAX_DOCUMENT_BYTES, MAX_SIGNATURE_BYTES,
+};
 use serde::Serialize;
 
 use crate::evidence::SignerArgs;
-use crate::keygen::load_signer;
+use crate::keygen::{load_public_key, load_signer};
 use crate::Status;
 
+/// One policy's verdict on a package, its findings, and who vouches for the policy.
 #[derive(Serialize)]
 pub struct PolicyReport {
     pub id: String,
     pub jurisdiction: String,
     pub name: String,
     pub verdict: PolicyVerdict,
+    /// `{"status":"signed","signers":[{"key_id","name"}]}`, `{"status":"unsigned"}` or
+    /// `{"status":"unknown_key","key_ids":[…]}`.
+    pub signature: PolicySignature,
     pub findings: Vec<PolicyFinding>,
 }
 
-/// What verification and the policies concluded.
-/// Evaluates every policy on what verification established, at `at` (seconds since the epoch).
-pub fn judge_policies(policies: &[Policy], verification: &Verification, at: i64) -> Vec<PolicyReport> {
+/// Evaluates every policy on what verification established, at `at` (seconds since the
+/// epoch). A policy never passes a package whose integrity failed: its rules would be judged
+/// on data nobody can vouch for.
+pub fn judge_policies(policies: &[LoadedPolicy], verification: &Verification, at: i64) -> Vec<PolicyReport> {
+    let integrity_failures = verification.findings.iter().filter(|f| f.verdict == Verdict::Fail).count();
     policies
         .iter()
-        .map(|policy| {
-            let findings = match &verification.manifest {
+        .map(|LoadedPolicy { policy, signature }| {
+            let mut findings = match &verification.manifest {
                 Some(manifest) => {
                     let evidence = Evidence {
                         manifest,
@@ -45,20 +59,104 @@ pub fn judge_policies(policies: &[Policy], verification: &Verification, at: i64)
                     citation: String::new(),
                 }],
             };
+            if integrity_failures > 0 && verification.manifest.is_some() {
+                findings.insert(
+                    0,
+                    PolicyFinding {
+                        policy: policy.id.clone(),
+                        rule: "integrity",
+                        verdict: PolicyVerdict::Fail,
+                        evidence: format!(
+                            "{integrity_failures} integrity check(s) failed: the rules below judge data that did not verify"
+                        ),
+                        citation: String::new(),
+                    },
+                );
+            }
             let worst = findings.iter().map(|f| f.verdict).max().unwrap_or(PolicyVerdict::NotApplicable);
             PolicyReport {
                 id: policy.id.clone(),
                 jurisdiction: policy.jurisdiction.clone(),
                 name: policy.name.clone(),
                 verdict: worst,
+                signature: signature.clone(),
                 findings,
             }
         })
         .collect()
 }
 
-pub fn read_policy(path: &Path) -> Result<Policy> {
-    Policy::load(path).with_context(|| format!("{} is not a usable policy", path.display()))
+/// Reads a policy, its key registries and its detached signatures (`FILE.sig`), checking
+/// each signature under the key in `trusted` with its id. A policy edited after signing, or
+/// with a damaged signature file, is an error. With `require_signed`, so is a policy no
+/// trusted key signed.
+pub fn read_policy(path: &Path, trusted: &[PublicKey], require_signed: bool) -> Result<LoadedPolicy> {
+    read_policy_as(path, trusted, require_signed.then_some("--require-signed-policy"))
+}
+
+/// [`read_policy`], naming the flag that demands a signature (`verify` and `policy check`
+/// spell it differently).
+fn read_policy_as(path: &Path, trusted: &[PublicKey], required_by: Option<&str>) -> Result<LoadedPolicy> {
+    let loaded = Policy::load_checked(path, trusted)
+        .with_context(|| format!("{} is not a usable policy", path.display()))?;
+    if let Some(flag) = required_by {
+        if !loaded.signature.is_trusted() {
+            bail!(
+                "{flag}: {} is not signed by a trusted key ({})",
+                path.display(),
+                describe_signature(&loaded.signature)
+            );
+        }
+    }
+    Ok(loaded)
+}
+
+/// Public keys from `.pub` files and from folders of them (as `verify --trust` reads them).
+pub fn load_trusted_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
+    let mut keys: Vec<PublicKey> = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .map(|entry| entry.map(|e| e.path()))
+                .collect::<std::io::Result<_>>()
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            entries.sort();
+            for entry in entries {
+                if entry.extension().is_some_and(|e| e == "pub")
+                    && !entry.to_string_lossy().ends_with(".minisign.pub")
+                {
+                    keys.push(load_public_key(&entry)?);
+                }
+            }
+        } else {
+            keys.push(load_public_key(path)?);
+        }
+    }
+    Ok(keys)
+}
+
+/// "signed by Ada (21fe31dfa154a261)", "not signed", …
+pub fn describe_signature(signature: &PolicySignature) -> String {
+    match signature {
+        PolicySignature::Unsigned => "not signed".into(),
+        PolicySignature::SignedBy { signers } => format!(
+            "signed by {}",
+            signers
+                .iter()
+                .map(|s| format!("{} ({})", s.name, short(&s.key_id)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        PolicySignature::SignedByUnknownKey { key_ids } => format!(
+            "signed only by key(s) not given with --trust, so unchecked: {}",
+            key_ids.iter().map(|id| short(id)).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+fn short(key_id: &str) -> &str {
+    key_id.get(..16).unwrap_or(key_id)
 }
 
 /// Rules × jurisdictions, then the reasons for everything that is not a pass.
@@ -98,6 +196,7 @@ pub fn print_matrix(reports: &[PolicyReport]) {
     println!("\n");
     for report in reports {
         println!("{} ({}, {}): {}", report.jurisdiction, report.name, report.id, label(report.verdict));
+        println!("  policy {}", describe_signature(&report.signature));
         for finding in
             report.findings.iter().filter(|f| matches!(f.verdict, PolicyVerdict::Fail | PolicyVerdict::Warn))
         {
@@ -117,10 +216,18 @@ pub enum PolicyCommand {
         #[command(flatten)]
         signer: SignerArgs,
     },
-    /// Check a policy file and explain any mistake with its JSON path, line and column
+    /// Check a policy file and explain any mistake with its JSON path, line and column;
+    /// report whether it is signed, and by whom
     Check {
         /// The policy
         file: PathBuf,
+        /// A public key (or folder of .pub files) whose signature on the policy counts
+        /// (repeatable)
+        #[arg(long, value_name = "PUBKEY")]
+        trust: Vec<PathBuf>,
+        /// Fail unless a --trust key validly signed the policy
+        #[arg(long)]
+        require_signed: bool,
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
@@ -129,43 +236,11 @@ pub enum PolicyCommand {
 
 pub fn run_policy(command: PolicyCommand) -> Result<Status> {
     match command {
-        PolicyCommand::Sign { file, signer } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let document: serde_json::Value = custos_manifest::strict_json::parse(&bytes)
-                .with_context(|| format!("{} is not strict JSON", file.display()))?;
-            let payload_type = if document.get("custos_key_registry").is_some() {
-                custos_policy::registry::REGISTRY_PAYLOAD_TYPE
-            } else if document.get("custos_policy").is_some() {
-                read_policy(&file)?;
-                custos_policy::registry::POLICY_PAYLOAD_TYPE
-            } else {
-                bail!("{} is neither a policy nor a key registry", file.display());
-            };
-            let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
-            let signature_path = PathBuf::from(format!("{}.sig", file.display()));
-            let mut signatures = match std::fs::read(&signature_path) {
-                Ok(existing) => custos_manifest::envelope::SignatureFile::parse(&existing)?,
-                Err(_) => custos_manifest::envelope::SignatureFile::new(payload_type),
-            };
-            if signatures.payload_type != payload_type {
-                bail!("{} holds signatures of another kind of document", signature_path.display());
-            }
-            // Co-signing adds a signature; the existing ones stay.
-            signatures.sign(&secret, &bytes);
-            std::fs::write(&signature_path, signatures.to_bytes())
-                .with_context(|| format!("cannot write {}", signature_path.display()))?;
-            println!(
-                "signed {} as {} ({}); {} signature(s) in {}",
-                file.display(),
-                public.owner.name,
-                public.id(),
-                signatures.signatures.len(),
-                signature_path.display()
-            );
-            Ok(Status::Ok)
-        }
-        PolicyCommand::Check { file, json } => {
-            let policy = read_policy(&file)?;
+        PolicyCommand::Sign { file, signer } => sign(&file, &signer),
+        PolicyCommand::Check { file, trust, require_signed, json } => {
+            let trusted = load_trusted_keys(&trust)?;
+            let LoadedPolicy { policy, signature } =
+                read_policy_as(&file, &trusted, require_signed.then_some("--require-signed"))?;
             let rules: Vec<&str> = [
                 ("digests", policy.digests.is_some()),
                 ("signatures", policy.signatures.is_some()),
@@ -181,19 +256,105 @@ pub fn run_policy(command: PolicyCommand) -> Result<Status> {
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({ "valid": true, "id": policy.id, "jurisdiction": policy.jurisdiction, "rules": rules })
+                    serde_json::json!({
+                        "valid": true,
+                        "id": policy.id,
+                        "jurisdiction": policy.jurisdiction,
+                        "rules": rules,
+                        "signature": signature,
+                    })
                 );
             } else {
                 println!(
-                    "{}: valid policy {} for {} ({}); rules: {}",
+                    "{}: valid policy {} for {} ({}); rules: {}; {}",
                     file.display(),
                     policy.id,
                     policy.jurisdiction,
                     policy.name,
-                    rules.join(", ")
+                    rules.join(", "),
+                    describe_signature(&signature)
                 );
             }
             Ok(Status::Ok)
         }
     }
+}
+
+/// `custos policy sign`: checks the document (a policy or a key registry) as it will be read,
+/// then adds a signature over its exact bytes to FILE.sig.
+fn sign(file: &Path, signer: &SignerArgs) -> Result<Status> {
+    let bytes = read_regular_file(file, MAX_DOCUMENT_BYTES)?
+        .with_context(|| format!("cannot read {}: no such file", file.display()))?;
+    let document: serde_json::Value = custos_manifest::strict_json::parse(&bytes)
+        .with_context(|| format!("{} is not strict JSON", file.display()))?;
+    // Refuse to vouch for a mistake: the document must read as it will be read when used.
+    let payload_type = if document.get("custos_key_registry").is_some() {
+        KeyRegistry::parse(&bytes)
+            .with_context(|| format!("{} is not a usable key registry", file.display()))?;
+        REGISTRY_PAYLOAD_TYPE
+    } else if document.get("custos_policy").is_some() {
+        Policy::parse(&bytes).with_context(|| format!("{} is not a usable policy", file.display()))?;
+        POLICY_PAYLOAD_TYPE
+    } else {
+        bail!("{} is neither a policy nor a key registry", file.display());
+    };
+    let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
+    let signature_path = PathBuf::from(format!("{}.sig", file.display()));
+    let existing = read_regular_file(&signature_path, MAX_SIGNATURE_BYTES)?;
+    let mut signatures = match &existing {
+        Some(text) => SignatureFile::parse(text)
+            .with_context(|| format!("{} is not a signature file", signature_path.display()))?,
+        None => SignatureFile::new(payload_type),
+    };
+    if signatures.payload_type != payload_type {
+        bail!("{} holds signatures of another kind of document", signature_path.display());
+    }
+    // Co-signing adds a signature and keeps the others. The signer's own earlier signature
+    // must still hold: if it does not, the document changed since, and the other signatures
+    // (which cannot be checked here) most likely vouch for the old bytes too.
+    let verdicts = signatures
+        .verify(payload_type, &bytes, |id| (id == public.id().to_string()).then_some(public.key))
+        .with_context(|| format!("{} cannot be checked", signature_path.display()))?;
+    if verdicts.iter().any(|v| matches!(v, SignatureVerdict::Invalid(_) | SignatureVerdict::Malformed(_))) {
+        bail!(
+            "{} changed since {} signed it: its signatures vouch for other bytes (remove {} to sign afresh)",
+            file.display(),
+            public.owner.name,
+            signature_path.display()
+        );
+    }
+    signatures.sign(&secret, &bytes);
+    write_new_or_replace(&signature_path, &signatures.to_bytes(), existing.is_some())?;
+    println!(
+        "signed {} as {} ({}); {} signature(s) in {}",
+        file.display(),
+        public.owner.name,
+        public.id(),
+        signatures.signatures.len(),
+        signature_path.display()
+    );
+    Ok(Status::Ok)
+}
+
+/// Writes `bytes` to `path` without writing through a link planted there: a new file is
+/// created exclusively; an existing one (checked as a regular file when it was read) is
+/// replaced by renaming a fresh file over it.
+fn write_new_or_replace(path: &Path, bytes: &[u8], exists: bool) -> Result<()> {
+    let target = if exists {
+        PathBuf::from(format!("{}.tmp-{}", path.display(), std::process::id()))
+    } else {
+        path.to_owned()
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&target)
+        .with_context(|| format!("cannot create {}", target.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    if exists {
+        std::fs::rename(&target, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    }
+    Ok(())
 }

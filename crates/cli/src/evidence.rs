@@ -11,7 +11,7 @@ use custos_manifest::findings::{overall, Finding, Verdict};
 use custos_manifest::manifest::{Case, Category, LegalBasis};
 use custos_manifest::package::{add_event, seal, verify_package, SealRequest, Trust, VerifyOptions};
 use custos_manifest::verify::CustodySummary;
-use custos_policy::{Policy, PolicyVerdict};
+use custos_policy::{LoadedPolicy, PolicyVerdict};
 
 use crate::policy::{print_matrix, read_policy, PolicyReport};
 use serde::Serialize;
@@ -366,6 +366,9 @@ pub struct VerifyArgs {
     /// Also judge the package by a jurisdiction's policy (repeatable)
     #[arg(long, value_name = "FILE")]
     pub policy: Vec<PathBuf>,
+    /// Refuse any --policy that no --trust key validly signed (FILE.sig)
+    #[arg(long)]
+    pub require_signed_policy: bool,
     /// Evaluate policies at this time (RFC 3339) [default: now]
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
@@ -435,7 +438,6 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
     if !args.package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
         bail!("{} is not an evidence package (no custos/manifest.json)", args.package.display());
     }
-    let policies = args.policy.iter().map(|path| read_policy(path)).collect::<Result<Vec<Policy>>>()?;
     let at = match &args.at {
         Some(text) => custos_policy::time::parse_rfc3339(text)
             .with_context(|| format!("--at {text}: not an RFC 3339 time"))?,
@@ -456,13 +458,17 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
             keys.push(load_public_key(path)?);
         }
     }
+    // Policies are checked against their signatures with the --trust keys only: a key file
+    // shipped in the package must never vouch for the policy that judges the package.
+    let policies = args
+        .policy
+        .iter()
+        .map(|path| read_policy(path, &keys, args.require_signed_policy))
+        .collect::<Result<Vec<LoadedPolicy>>>()?;
     // A policy's trusted keys are trusted for it: take their key material from the package
     // (the key id binds it), so that a court can verify with its policy alone.
-    let policy_key_ids: Vec<&str> = policies
-        .iter()
-        .filter_map(|p| p.signatures.as_ref())
-        .flat_map(|rule| rule.all_trusted_keys().map(|k| k.key_id.as_str()))
-        .collect();
+    let policy_key_ids: Vec<&str> =
+        policies.iter().flat_map(|p| p.policy.trusted_keys().map(|k| k.key_id.as_str())).collect();
     for (id, key) in custos_manifest::package::package_keys(&args.package) {
         if policy_key_ids.contains(&id.as_str()) && !keys.iter().any(|k| k.id() == key.id()) {
             keys.push(key);

@@ -481,7 +481,7 @@ fn class6_a_release_field_on_an_ordinary_event_is_no_acceptance() {
     make_writable(&case.pkg);
     let release = hex(&sha2::Sha256::digest(log_lines(&case)[1].as_bytes()));
     forge_event(&case, &seed(TEST1_SEED), |event| event["release"] = release.into());
-    assert_caught(&case, "custody.transfer", "only an `accepted` event names a release");
+    assert_caught(&case, "custody.transfer", "only an `accepted` or `withdrawn` event names a release");
 }
 
 #[test]

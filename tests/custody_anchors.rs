@@ -148,3 +148,72 @@ fn a_receipt_catches_a_log_cut_short_or_rewritten() {
     let again = custos_in(d, &["custody", "receipt", "pkg", "--out", "r0.json"]);
     assert_eq!(again.code, 2);
 }
+
+#[test]
+fn a_cosigned_package_meets_a_four_eyes_rule() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    seal_content_package(d, "CASE-13", 10_000);
+    let policy =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples/xb-borealia-strict.json");
+    let policy = policy.to_str().expect("UTF-8");
+    let threshold = |run: &Run| -> String {
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+        let findings = report["policies"][0]["findings"].as_array().expect("findings").clone();
+        let finding =
+            findings.iter().find(|f| f["rule"] == "signatures.seal_threshold").expect("threshold rule");
+        finding["verdict"].as_str().expect("verdict").to_owned()
+    };
+    assert_eq!(threshold(&verify(d, &["--json", "--policy", policy])), "fail", "one principal of two");
+
+    let cosigned = custos_in(d, &["cosign", "pkg", "--key", "rfc8032-test2", "--receipt", "cosign.json"]);
+    assert_eq!(cosigned.code, 0, "{}", cosigned.stderr);
+    assert!(cosigned.stdout.contains("co-signed the manifest"), "{}", cosigned.stdout);
+    let again = custos_in(d, &["cosign", "pkg", "--key", "rfc8032-test2"]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("already signed"), "{}", again.stderr);
+    let plain = verify(d, &["--receipt", "cosign.json"]);
+    assert_eq!(plain.code, 0, "{}", plain.stdout);
+    assert_eq!(threshold(&verify(d, &["--json", "--policy", policy])), "pass", "two principals");
+    // minisign-style independent check is unaffected: the manifest bytes did not change.
+    let log = custos_in(d, &["custody", "log", "pkg"]);
+    assert!(log.stdout.contains("cosigned"), "{}", log.stdout);
+}
+
+#[test]
+fn a_signature_slipped_in_without_its_event_or_an_event_without_its_signature_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    seal_content_package(d, "CASE-14", 10_000);
+    // Bob co-signs properly, then the event is cut and the tag manifests refreshed.
+    assert_eq!(custos_in(d, &["cosign", "pkg", "--key", "rfc8032-test2"]).code, 0);
+    drop_last_line(d);
+    let run = verify(d, &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("FAIL  custody.cosign") && run.stdout.contains("no `sealed` or `cosigned` event"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn the_releaser_may_withdraw_a_pending_release() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    seal_content_package(d, "CASE-15", 10_000);
+    assert_eq!(
+        custos_in(d, &["custody", "release", "pkg", "--key", "rfc8032-test1", "--to", "rfc8032-test2.pub"])
+            .code,
+        0
+    );
+    let not_bob = custos_in(d, &["custody", "withdraw", "pkg", "--key", "rfc8032-test2"]);
+    assert_eq!(not_bob.code, 2, "{}", not_bob.stdout);
+    let withdrawn = custos_in(d, &["custody", "withdraw", "pkg", "--key", "rfc8032-test1"]);
+    assert_eq!(withdrawn.code, 0, "{}", withdrawn.stderr);
+    let late = custos_in(d, &["custody", "accept", "pkg", "--key", "rfc8032-test2"]);
+    assert_eq!(late.code, 2, "nothing is pending any more: {}", late.stdout);
+    let run = verify(d, &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("held by Ada"), "{}", run.stdout);
+}

@@ -172,6 +172,11 @@ pub enum CustodyCommand {
         #[command(flatten)]
         event: EventArgs,
     },
+    /// Withdraw your pending release (before the receiver accepts)
+    Withdraw {
+        #[command(flatten)]
+        event: EventArgs,
+    },
     /// Record another event (accessed, examined, fixity_verified, copied, disclosed,
     /// preservation_renewed, returned, destroyed)
     Record {
@@ -225,10 +230,17 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         }
         CustodyCommand::Release { event, to } => (event, Action::Released, Some(load_public_key(&to)?), None),
         CustodyCommand::Accept { event } => (event, Action::Accepted, None, None),
+        CustodyCommand::Withdraw { event } => (event, Action::Withdrawn, None, None),
         CustodyCommand::Record { event, action, note } => {
             let action = Action::parse(&action).with_context(|| format!("unknown action `{action}`"))?;
-            if matches!(action, Action::Sealed | Action::Released | Action::Accepted) {
-                bail!("`{action:?}` events are made by seal, custody release and custody accept");
+            if matches!(
+                action,
+                Action::Sealed | Action::Released | Action::Accepted | Action::Withdrawn | Action::Cosigned
+            ) {
+                bail!(
+                    "`{}` events are made by seal, custody release, accept and withdraw, and cosign",
+                    action.name()
+                );
             }
             (event, action, None, note)
         }
@@ -266,6 +278,51 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         }
     }
     if let Some(out) = receipt {
+        write_receipt(&out, &appended.receipt()?)?;
+    }
+    Ok(Status::Ok)
+}
+
+#[derive(Debug, Args)]
+pub struct CosignArgs {
+    /// The package
+    pub package: PathBuf,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Also write a receipt of the `cosigned` event to FILE (never overwritten)
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
+    /// Print the appended event as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `custos cosign`: a second (third, …) signature over the exact manifest bytes, recorded
+/// in the custody log.
+pub fn run_cosign(args: CosignArgs) -> Result<Status> {
+    if !args.package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
+        bail!("{} is not an evidence package (no custos/manifest.json)", args.package.display());
+    }
+    let (secret, public) = load_signer(&args.signer.key, args.signer.passphrase_file.as_deref())?;
+    let appended = custos_manifest::package::cosign(
+        &args.package,
+        custos_manifest::time::now_rfc3339(),
+        &secret,
+        &public,
+    )
+    .with_context(|| format!("cannot co-sign {}", args.package.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&appended.event)?);
+    } else {
+        println!(
+            "co-signed the manifest of {} as {} ({}); recorded as event {}",
+            args.package.display(),
+            escape(&public.owner.name),
+            short(&public.id().to_string()),
+            appended.event.sequence
+        );
+    }
+    if let Some(out) = args.receipt {
         write_receipt(&out, &appended.receipt()?)?;
     }
     Ok(Status::Ok)

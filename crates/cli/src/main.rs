@@ -50,6 +50,8 @@ enum Command {
     Keygen(keygen::KeygenArgs),
     /// Seal evidence into a signed package (a BagIt bag with a manifest and custody log).
     Seal(evidence::SealArgs),
+    /// Add your signature to a sealed package's manifest (four eyes), recorded in its log.
+    Cosign(evidence::CosignArgs),
     /// Add to or show a package's custody log.
     #[command(subcommand)]
     Custody(evidence::CustodyCommand),
@@ -73,6 +75,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Hash(args) => hash::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Seal(args) => evidence::run_seal(args),
+        Command::Cosign(args) => evidence::run_cosign(args),
         Command::Custody(command) => evidence::run_custody(command),
         Command::Verify(args) => evidence::run_verify(args),
         Command::Export(command) => evidence::run_export(command),

@@ -48,17 +48,53 @@ pub enum Action {
     PreservationRenewed,
     Returned,
     Destroyed,
+    /// The releaser takes back a pending release (names it in `release`).
+    Withdrawn,
+    /// Another principal added a signature over the manifest (`custos cosign`).
+    Cosigned,
 }
 
 impl Action {
-    /// Parses the snake_case name (`fixity_verified`).
+    /// Every action, in the order the format lists them.
+    pub const ALL: [Action; 13] = [
+        Action::Sealed,
+        Action::Released,
+        Action::Accepted,
+        Action::Withdrawn,
+        Action::Accessed,
+        Action::Examined,
+        Action::FixityVerified,
+        Action::Cosigned,
+        Action::Copied,
+        Action::Disclosed,
+        Action::PreservationRenewed,
+        Action::Returned,
+        Action::Destroyed,
+    ];
+
+    /// Parses the snake_case name (`fixity_verified`), exactly.
     pub fn parse(name: &str) -> Option<Action> {
-        serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+        Action::ALL.into_iter().find(|action| action.name() == name)
     }
 
-    /// The snake_case name, as written in events and typed on the command line.
-    pub fn name(self) -> String {
-        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    /// The snake_case name, as written in events, policies and typed on the command line.
+    /// An exhaustive match: a new action cannot be added without its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Sealed => "sealed",
+            Action::Released => "released",
+            Action::Accepted => "accepted",
+            Action::Withdrawn => "withdrawn",
+            Action::Accessed => "accessed",
+            Action::Examined => "examined",
+            Action::FixityVerified => "fixity_verified",
+            Action::Cosigned => "cosigned",
+            Action::Copied => "copied",
+            Action::Disclosed => "disclosed",
+            Action::PreservationRenewed => "preservation_renewed",
+            Action::Returned => "returned",
+            Action::Destroyed => "destroyed",
+        }
     }
 }
 
@@ -125,7 +161,7 @@ pub struct Event {
     /// `released`: the receiver's key id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receiver: Option<String>,
-    /// `accepted`: SHA-256 (hex) of the release line accepted.
+    /// `accepted` and `withdrawn`: SHA-256 (hex) of the release line accepted or withdrawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<String>,
     /// Free text.
@@ -203,16 +239,19 @@ pub const MAX_EVENTS: usize = 1_000_000;
 /// (signatures, sequence, chain, manifest digest, times); a torn last line or any junk is
 /// refused, so a genuine event never chains onto something that can never verify. For
 /// `accepted`, the release is the last pending release to this signer; there must be one.
-/// `ship` are public key files to add to `custos/keys/` (new files only); `then` runs after
-/// the append, still under the lock (the package refreshes its tag manifests there). If
-/// anything fails after writing began, the log is cut back and shipped keys removed, so the
-/// package is left as it was.
+/// `ship` are public key files to add to `custos/keys/` (new files only); `replace` runs
+/// under the lock, after every check, and returns files to replace together with the event
+/// (co-signing replaces the manifest's signature file); `then` runs after the append, still
+/// under the lock (the package refreshes its tag manifests there). If anything fails after
+/// writing began, the log is cut back, replaced files restored and shipped keys removed, so
+/// the package is left as it was.
 pub fn append(
     store: &PackageDir,
     new: NewEvent,
     key: &SigningKey,
     public: &PublicKey,
     ship: &[&PublicKey],
+    replace: &Replacements<'_>,
     then: &dyn Fn(&PackageDir) -> Result<(), Error>,
 ) -> Result<Appended, Error> {
     if public.key != key.verifying_key() {
@@ -262,6 +301,7 @@ pub fn append(
             manifest_bytes: &manifest,
             manifest: parsed_manifest.as_ref(),
             now,
+            manifest_signers: None,
         };
         let verified = verify_log(&input, &lookup);
         let problems: Vec<String> = verified
@@ -288,8 +328,8 @@ pub fn append(
         }
     }
     let mut new = new;
+    let me = public.id().to_string();
     if new.action == Action::Accepted && new.release.is_none() {
-        let me = public.id().to_string();
         new.release = Some(
             state
                 .pending
@@ -297,6 +337,16 @@ pub fn append(
                 .filter(|pending| pending.to == me)
                 .map(|pending| pending.release.clone())
                 .ok_or_else(|| Error::Package("no pending release to this key to accept".into()))?,
+        );
+    }
+    if new.action == Action::Withdrawn && new.release.is_none() {
+        new.release = Some(
+            state
+                .pending
+                .as_ref()
+                .filter(|pending| pending.from.key_id == me)
+                .map(|pending| pending.release.clone())
+                .ok_or_else(|| Error::Package("no pending release by this key to withdraw".into()))?,
         );
     }
     let event = Event {
@@ -324,13 +374,30 @@ pub fn append(
     let mut bytes = line.clone();
     bytes.push(b'\n');
 
+    let replacements = replace(store)?;
+    let mut originals = Vec::new();
+    for (path, _) in &replacements {
+        let old = store
+            .read_small(path, MAX_TAG_FILE_BYTES)
+            .map_err(|e| refused("cannot read a file to replace", e))?;
+        originals.push((path.clone(), old));
+    }
     let mut shipped_now = Vec::new();
     let undo = |file: &std::fs::File, shipped_now: &[String]| {
         let _ = file.set_len(existing.len() as u64).and_then(|()| file.sync_all());
         for path in shipped_now {
             let _ = store.remove(path);
         }
+        for (path, old) in &originals {
+            let _ = store.replace(path, old);
+        }
     };
+    for (path, bytes) in &replacements {
+        if let Err(e) = store.replace(path, bytes) {
+            undo(&file, &shipped_now);
+            return Err(refused("cannot replace a package file", e));
+        }
+    }
     for key_file in ship {
         let path = format!("{}/{}.pub", crate::package::KEYS_DIR, key_file.id());
         match store.create_new(&path, key_file.to_text().as_bytes()) {
@@ -355,6 +422,15 @@ pub fn append(
         return Err(e);
     }
     Ok(Appended { manifest: event.manifest.clone(), event, line })
+}
+
+/// Files to replace along with an appended event: called under the package's lock, it
+/// returns (path, new bytes) pairs.
+pub type Replacements<'a> = dyn Fn(&PackageDir) -> Result<Vec<(String, Vec<u8>)>, Error> + 'a;
+
+/// No files to replace.
+pub fn nothing_to_replace(_: &PackageDir) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    Ok(Vec::new())
 }
 
 /// The log line of `event` signed by `key` (without its newline): a signed envelope whose
@@ -393,6 +469,9 @@ pub struct LogInput<'a> {
     pub manifest: Option<&'a crate::manifest::Manifest>,
     /// Seconds since the epoch.
     pub now: i64,
+    /// Key ids of the valid signatures over the manifest, when known: a `cosigned` event
+    /// must be by one of them.
+    pub manifest_signers: Option<&'a [String]>,
 }
 
 /// Verifies the log: every line's signature (under the key `keys` finds for its key id,
@@ -515,17 +594,35 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
         if event.receiver.is_some() && event.action != Action::Released {
             fail(&mut findings, "custody.transfer", "only a `released` event names a receiver".into());
         }
-        if event.release.is_some() && event.action != Action::Accepted {
-            fail(&mut findings, "custody.transfer", "only an `accepted` event names a release".into());
+        if event.release.is_some() && !matches!(event.action, Action::Accepted | Action::Withdrawn) {
+            fail(
+                &mut findings,
+                "custody.transfer",
+                "only an `accepted` or `withdrawn` event names a release".into(),
+            );
         }
+        let pending = state.pending.as_ref().map(|p| p.sequence);
         match state.apply(&event, &sha256_hex(line)) {
             Err(violation) => fail(&mut findings, violation.check, violation.reason),
             Ok(()) if event.action == Action::Accepted => findings.push(Finding::pass(
                 "custody.transfer",
                 subject.clone(),
-                format!("accepts the release of {}, signed by its named receiver", event.actor.name),
+                format!(
+                    "{} accepts release {}, as its named receiver",
+                    event.actor.name,
+                    pending.map_or_else(|| "?".to_owned(), |p| p.to_string())
+                ),
             )),
             Ok(()) => {}
+        }
+        if event.action == Action::Cosigned
+            && input.manifest_signers.is_some_and(|signers| !signers.contains(&event.actor.key_id))
+        {
+            fail(
+                &mut findings,
+                "custody.cosign",
+                "records a co-signature, but no valid signature by this key is on the manifest".into(),
+            );
         }
         let own_failures = findings.iter().filter(|f| f.verdict == Verdict::Fail).count() - failures_before;
         findings.push(Finding::pass(

@@ -2,7 +2,7 @@
 //!
 //! After sealing, the sealer holds the evidence. Only the holder may release it (to someone
 //! else, one pending release at a time), return, destroy, copy or disclose it; the releaser
-//! may withdraw a pending release; an acceptance by the named receiver makes the receiver the
+//! may withdraw a pending release (`withdrawn`); an acceptance by the named receiver makes the receiver the
 //! holder. After `returned` or `destroyed` only observations may follow. Observations
 //! (`accessed`, `examined`, `fixity_verified`, `preservation_renewed`, `cosigned`) may be
 //! recorded by any trusted key: they say something about the evidence, not who has it.
@@ -115,6 +115,25 @@ impl CustodyState {
                     )));
                 }
                 self.holder = Some(actor);
+                self.pending = None;
+                return Ok(());
+            }
+            Action::Withdrawn => {
+                let Some(pending) = self.pending.clone() else {
+                    return Err(transfer_rule("a withdrawal, but no release is pending".into()));
+                };
+                if event.release.as_deref() != Some(pending.release.as_str()) {
+                    return Err(transfer_rule(format!(
+                        "withdraws another release than the pending one (event {})",
+                        pending.sequence
+                    )));
+                }
+                if pending.from.key_id != actor.key_id {
+                    return Err(holder_rule(format!(
+                        "only {}, who released it, may withdraw release {}",
+                        pending.from.name, pending.sequence
+                    )));
+                }
                 self.pending = None;
                 return Ok(());
             }

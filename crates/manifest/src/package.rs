@@ -177,6 +177,7 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
         request.signer,
         request.signer_public,
         &[request.signer_public],
+        &custody::nothing_to_replace,
         &|_| Ok(()),
     )?;
 
@@ -215,7 +216,41 @@ pub fn add_event(
 ) -> Result<Appended, Error> {
     let store = open_package(package)?;
     let ship: Vec<&PublicKey> = std::iter::once(public).chain(receiver).collect();
-    custody::append(&store, event, key, public, &ship, &refresh_tag_manifests)
+    custody::append(&store, event, key, public, &ship, &custody::nothing_to_replace, &refresh_tag_manifests)
+}
+
+/// Adds `key`'s signature over the exact manifest bytes to `custos/manifest.json.sig` and
+/// records a `cosigned` event, together, under the package's lock: a second (third, …)
+/// principal vouches for the same manifest. Refused when the key already signed it, or when
+/// the manifest has no valid signature by a key the package ships (nothing to vouch for).
+pub fn cosign(package: &Path, time: String, key: &SigningKey, public: &PublicKey) -> Result<Appended, Error> {
+    let store = open_package(package)?;
+    let sign = |store: &PackageDir| -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let read = |path: &str| {
+            store.read_small(path, MAX_TAG_FILE_BYTES).map_err(|e| Error::Package(e.to_string()))
+        };
+        let manifest = read(MANIFEST_PATH)?;
+        let mut signatures = SignatureFile::parse(&read(MANIFEST_SIGNATURES_PATH)?)?;
+        let me = public.id().to_string();
+        if signatures.signatures.iter().any(|entry| entry.key_id == me) {
+            return Err(Error::Package(format!("{} has already signed this manifest", public.owner.name)));
+        }
+        let shipped = shipped_keys_in(store)?;
+        let verdicts =
+            signatures.verify(MANIFEST_PAYLOAD_TYPE, &manifest, |id| shipped.get(id).map(|k| k.key))?;
+        if !verdicts.iter().any(|v| matches!(v, crate::envelope::SignatureVerdict::Valid(_))) {
+            return Err(Error::Package(
+                "the manifest has no valid signature to co-sign; nothing was signed".into(),
+            ));
+        }
+        if signatures.signatures.len() >= crate::verify::MAX_MANIFEST_SIGNATURES {
+            return Err(Error::Package("the manifest has as many signatures as a package may hold".into()));
+        }
+        signatures.sign(key, &manifest);
+        Ok(vec![(MANIFEST_SIGNATURES_PATH.to_owned(), signatures.to_bytes())])
+    };
+    let event = NewEvent::new(Action::Cosigned, time);
+    custody::append(&store, event, key, public, &[public], &sign, &refresh_tag_manifests)
 }
 
 /// Opens an existing package's store.
@@ -353,6 +388,7 @@ fn log_with_shipped_keys_in(
         manifest_bytes,
         manifest: manifest.as_ref(),
         now: crate::time::parse_rfc3339(&crate::time::now_rfc3339()).unwrap_or(i64::MAX),
+        manifest_signers: None,
     };
     let verified = custody::verify_log(&input, &|id| shipped.get(id).map(|k| (k.clone(), false)));
     Ok((verified.findings, verified.events.into_iter().map(|(event, _)| event).collect()))

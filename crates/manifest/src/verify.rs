@@ -245,6 +245,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
             manifest_bytes: snapshot.tag(MANIFEST_PATH).unwrap_or_default(),
             manifest: Some(&manifest),
             now: options.now,
+            manifest_signers: Some(&established.manifest_signers),
         };
         let mut log = custody::verify_log(&input, &lookup);
         if trust.allow_untrusted {
@@ -253,6 +254,21 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
             }
         }
         findings.append(&mut log.findings);
+        // Every signature on the manifest is recorded in the log: the sealer's by `sealed`,
+        // each later one by `cosigned`.
+        let recorded: BTreeSet<&str> = log
+            .events
+            .iter()
+            .filter(|(event, _)| matches!(event.action, custody::Action::Sealed | custody::Action::Cosigned))
+            .map(|(event, _)| event.actor.key_id.as_str())
+            .collect();
+        for signer in established.manifest_signers.iter().filter(|id| !recorded.contains(id.as_str())) {
+            findings.push(Finding::fail(
+                "custody.cosign",
+                signer.clone(),
+                "signed the manifest, but no `sealed` or `cosigned` event records it",
+            ));
+        }
         let manifest_digest = custody::sha256_hex(input.manifest_bytes);
         for (name, receipt) in options.receipts {
             findings.push(receipt.check(name, &manifest_digest, &log.line_digests));

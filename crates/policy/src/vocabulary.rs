@@ -11,39 +11,12 @@ use custos_manifest::custody::Action;
 use custos_manifest::manifest::Category;
 
 /// The snake_case name of a custody action, as events and policies spell it.
-///
-/// An exhaustive match (no wildcard): a new action added to `custos-manifest` fails to
-/// compile here until it is given its name, so the vocabulary cannot fall behind.
 pub(crate) fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Sealed => "sealed",
-        Action::Released => "released",
-        Action::Accepted => "accepted",
-        Action::Accessed => "accessed",
-        Action::Examined => "examined",
-        Action::FixityVerified => "fixity_verified",
-        Action::Copied => "copied",
-        Action::Disclosed => "disclosed",
-        Action::PreservationRenewed => "preservation_renewed",
-        Action::Returned => "returned",
-        Action::Destroyed => "destroyed",
-    }
+    action.name()
 }
 
 /// Every custody action, for suggestions and error messages.
-pub(crate) const ACTIONS: [Action; 11] = [
-    Action::Sealed,
-    Action::Released,
-    Action::Accepted,
-    Action::Accessed,
-    Action::Examined,
-    Action::FixityVerified,
-    Action::Copied,
-    Action::Disclosed,
-    Action::PreservationRenewed,
-    Action::Returned,
-    Action::Destroyed,
-];
+pub(crate) const ACTIONS: [Action; Action::ALL.len()] = Action::ALL;
 
 /// The name of a data category, as manifests and policies spell it (exhaustive, as above).
 pub(crate) fn category_name(category: Category) -> &'static str {

@@ -1,0 +1,163 @@
+//! Tokens from a real RFC 3161 authority (`openssl ts -reply` behind HTTP on 127.0.0.1,
+//! `tests/support/tsa_server.py`), verified offline here and cross-checked with
+//! `openssl ts -verify`; and every way a token can be wrong.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use custos_timestamp::{fetch, parse_certificates, request, verify_token, TimestampError};
+use x509_cert as _;
+
+/// A running test TSA; killed when dropped.
+struct Tsa {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+}
+
+impl Drop for Tsa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path, options: &[&str]) -> Tsa {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/support/tsa_server.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(dir)
+        .args(options)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 starts the test TSA");
+    let mut port = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut port)
+        .expect("the TSA prints its port");
+    assert!(!port.trim().is_empty(), "the test TSA did not start (is openssl installed?)");
+    Tsa { child, url: format!("http://127.0.0.1:{}/", port.trim()), dir: dir.to_owned() }
+}
+
+fn certificates(tsa: &Tsa, name: &str) -> Vec<x509_cert::Certificate> {
+    parse_certificates(&std::fs::read(tsa.dir.join(name)).expect("read certificate")).expect("PEM")
+}
+
+fn stamp(tsa: &Tsa, message: &[u8]) -> Vec<u8> {
+    let query = request(message).expect("query");
+    fetch(&tsa.url, &query).expect("a token")
+}
+
+#[test]
+fn a_token_verifies_offline_and_with_openssl() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tsa = start(&dir.path().join("tsa"), &[]);
+    let message = b"the 64 bytes of an Ed25519 signature would be here";
+    let token = stamp(&tsa, message);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    for trusted in ["ca.crt", "tsa.crt"] {
+        let stamped = verify_token(&token, message, &certificates(&tsa, trusted)).expect("verifies");
+        assert!((stamped.time - now).abs() < 120, "{} vs {now}", stamped.time);
+        assert!(stamped.tsa.contains("Custos Test TSA"), "{}", stamped.tsa);
+    }
+    // The same token, checked by OpenSSL.
+    std::fs::write(dir.path().join("message"), message).expect("write");
+    std::fs::write(dir.path().join("token.der"), &token).expect("write");
+    let output = Command::new("openssl")
+        .current_dir(dir.path())
+        .args(["ts", "-verify", "-data", "message", "-in", "token.der", "-token_in", "-CAfile"])
+        .arg(tsa.dir.join("ca.crt"))
+        .arg("-untrusted")
+        .arg(tsa.dir.join("tsa.crt"))
+        .output()
+        .expect("openssl");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Verification: OK"), "{:?}", output);
+}
+
+#[test]
+fn rsa_authorities_verify_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tsa = start(&dir.path().join("tsa"), &["--rsa"]);
+    let token = stamp(&tsa, b"signature");
+    verify_token(&token, b"signature", &certificates(&tsa, "ca.crt")).expect("verifies");
+}
+
+#[test]
+fn wrong_tokens_fail_for_their_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tsa = start(&dir.path().join("tsa"), &[]);
+    let trusted = certificates(&tsa, "ca.crt");
+    let token = stamp(&tsa, b"signature one");
+
+    // A token from another signature.
+    assert!(matches!(verify_token(&token, b"signature two", &trusted), Err(TimestampError::Mismatch(_))));
+
+    // Edited: every single-byte change fails, and none panics; except inside the copy of the
+    // CA certificate the TSA adds, which nothing uses (the trusted copy is the one relied on).
+    use der::Encode as _;
+    let ca = trusted[0].to_der().expect("DER");
+    let ca_at = token.windows(ca.len()).position(|w| w == ca.as_slice()).expect("the token carries the CA");
+    let mut unchanged = Vec::new();
+    for at in (0..token.len()).filter(|at| !(ca_at..ca_at + ca.len()).contains(at)) {
+        let mut edited = token.clone();
+        edited[at] ^= 0x01;
+        if verify_token(&edited, b"signature one", &trusted).is_ok() {
+            unchanged.push(at);
+        }
+    }
+
+    assert!(unchanged.is_empty(), "edited at {unchanged:?} and still verified (of {} bytes)", token.len());
+
+    // An authority nobody trusts.
+    let other = start(&dir.path().join("other"), &[]);
+    let error =
+        verify_token(&token, b"signature one", &certificates(&other, "ca.crt")).expect_err("untrusted");
+    assert!(matches!(error, TimestampError::Untrusted(_)), "{error}");
+
+    // A TSA certificate without the critical timeStamping extended key usage.
+    let no_eku = start(&dir.path().join("no-eku"), &["--no-eku"]);
+    let query = request(b"signature one").expect("query");
+    let bad = fetch(&no_eku.url, &query);
+    let bad = match bad {
+        Ok(token) => {
+            verify_token(&token, b"signature one", &certificates(&no_eku, "ca.crt")).expect_err("no EKU")
+        }
+        // OpenSSL may refuse to sign with such a certificate at all; then nothing can verify.
+        Err(error) => error,
+    };
+    assert!(bad.to_string().contains("extendedKeyUsage") || matches!(bad, TimestampError::Fetch(_)), "{bad}");
+
+    // A reply to another query (a replayed reply) is refused.
+    let first = request(b"signature one").expect("query");
+    let second = request(b"signature one").expect("query");
+    let reply = reply_to(&tsa, &first);
+    assert!(matches!(custos_timestamp::token_from_reply(&reply, &second), Err(TimestampError::Mismatch(_))));
+    custos_timestamp::token_from_reply(&reply, &first).expect("the reply to its own query");
+}
+
+/// The raw reply of the test TSA to `query`, through OpenSSL directly.
+fn reply_to(tsa: &Tsa, query: &custos_timestamp::Request) -> Vec<u8> {
+    let work = tempfile::tempdir().expect("temp dir");
+    std::fs::write(work.path().join("q.tsq"), &query.der).expect("write");
+    let status = Command::new("openssl")
+        .current_dir(work.path())
+        .args(["ts", "-reply", "-config"])
+        .arg(tsa.dir.join("tsa.cnf"))
+        .args(["-queryfile", "q.tsq", "-out", "r.tsr"])
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    std::fs::read(work.path().join("r.tsr")).expect("reply")
+}
+
+#[test]
+fn garbage_never_panics() {
+    for bytes in [&b""[..], b"\x30", b"\x30\x80", b"not DER at all", &[0x30, 0x82, 0xff, 0xff]] {
+        assert!(verify_token(bytes, b"x", &[]).is_err());
+    }
+    assert!(parse_certificates(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+}

@@ -9,7 +9,7 @@ use custos_hash::{Algorithm, Control, SegmentSpec};
 use custos_manifest::custody::{Action, NewEvent};
 use custos_manifest::findings::{overall, Finding, Verdict};
 use custos_manifest::manifest::{Case, Category, LegalBasis};
-use custos_manifest::package::{add_event, seal, verify_package, SealRequest, Trust, VerifyOptions};
+use custos_manifest::package::{add_event_stamped, seal, verify_package, SealRequest, Trust, VerifyOptions};
 use custos_manifest::verify::CustodySummary;
 use custos_policy::{LoadedPolicy, PolicyVerdict};
 
@@ -68,6 +68,9 @@ pub struct SealArgs {
     /// Also write a receipt of the `sealed` event to FILE (never overwritten)
     #[arg(long, value_name = "FILE")]
     pub receipt: Option<PathBuf>,
+    /// Have the signature time-stamped by this RFC 3161 authority (http://…)
+    #[arg(long, value_name = "URL")]
+    pub tsa: Option<String>,
     /// Evidence files or block devices
     #[arg(value_name = "EVIDENCE", required = true)]
     pub evidence: Vec<PathBuf>,
@@ -105,6 +108,7 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
         signer: &secret,
         signer_public: &public,
         sealed_at: custos_manifest::time::now_rfc3339(),
+        tsa: args.tsa.as_deref(),
     };
     let manifest = seal(&args.out, &request, &Control { progress: Some(&tick), cancel: None })
         .with_context(|| format!("cannot seal {}", args.out.display()))?;
@@ -152,6 +156,9 @@ pub struct EventArgs {
     /// show later that the log still contains the event (`verify --receipt`)
     #[arg(long, value_name = "FILE")]
     pub receipt: Option<PathBuf>,
+    /// Have the signature time-stamped by this RFC 3161 authority (http://…)
+    #[arg(long, value_name = "URL")]
+    pub tsa: Option<String>,
     /// Print the appended event as JSON
     #[arg(long)]
     pub json: bool,
@@ -245,7 +252,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             (event, action, None, note)
         }
     };
-    let EventArgs { package, signer, purpose, location, receipt, json } = args;
+    let EventArgs { package, signer, purpose, location, receipt, tsa, json } = args;
     let mut event = NewEvent::new(action, now);
     event.receiver = receiver.as_ref().map(|r| r.id().to_string());
     event.purpose = purpose;
@@ -256,7 +263,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         event.observed_digests = custos_manifest::package::observe_fixity(&package)?;
     }
     let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
-    let appended = add_event(&package, event, &secret, &public, receiver.as_ref())
+    let appended = add_event_stamped(&package, event, &secret, &public, receiver.as_ref(), tsa.as_deref())
         .with_context(|| format!("cannot add to the custody log of {}", package.display()))?;
     let event = &appended.event;
     if json {
@@ -292,6 +299,9 @@ pub struct CosignArgs {
     /// Also write a receipt of the `cosigned` event to FILE (never overwritten)
     #[arg(long, value_name = "FILE")]
     pub receipt: Option<PathBuf>,
+    /// Have the signature time-stamped by this RFC 3161 authority (http://…)
+    #[arg(long, value_name = "URL")]
+    pub tsa: Option<String>,
     /// Print the appended event as JSON
     #[arg(long)]
     pub json: bool,
@@ -309,6 +319,7 @@ pub fn run_cosign(args: CosignArgs) -> Result<Status> {
         custos_manifest::time::now_rfc3339(),
         &secret,
         &public,
+        args.tsa.as_deref(),
     )
     .with_context(|| format!("cannot co-sign {}", args.package.display()))?;
     if args.json {
@@ -432,6 +443,10 @@ pub struct VerifyArgs {
     /// A custody receipt: fail if the log no longer holds its event (repeatable)
     #[arg(long, value_name = "FILE")]
     pub receipt: Vec<PathBuf>,
+    /// A trusted time-stamping authority's certificate, PEM or DER (repeatable): time-stamp
+    /// tokens in the package are checked offline against it
+    #[arg(long, value_name = "FILE")]
+    pub tsa_cert: Vec<PathBuf>,
     /// Every finding as JSON
     #[arg(long)]
     pub json: bool,
@@ -547,6 +562,14 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
             .with_context(|| format!("{} is not a usable receipt", path.display()))?;
         receipts.push((path.display().to_string(), receipt));
     }
+    let mut tsa_certificates = Vec::new();
+    for path in &args.tsa_cert {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        tsa_certificates.extend(
+            custos_timestamp::parse_certificates(&bytes)
+                .with_context(|| format!("{} is not a certificate (PEM or DER)", path.display()))?,
+        );
+    }
     let now = custos_manifest::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or(i64::MAX);
     let options = VerifyOptions {
         trust: &trust,
@@ -554,6 +577,7 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
         evidence: args.evidence.as_deref(),
         now,
         receipts: &receipts,
+        tsa_certificates: &tsa_certificates,
     };
     let verification = verify_package(&args.package, &options);
     let verdict = overall(&verification.findings);

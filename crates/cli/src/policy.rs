@@ -48,6 +48,7 @@ pub fn judge_policies(policies: &[LoadedPolicy], verification: &Verification, at
                         manifest,
                         events: &verification.events,
                         manifest_signers: &verification.manifest_signers,
+                        trusted_times: &verification.trusted_times,
                     };
                     evaluate(policy, &evidence, at)
                 }
@@ -249,6 +250,7 @@ pub fn run_policy(command: PolicyCommand) -> Result<Status> {
                 ("preservation", policy.preservation.is_some()),
                 ("storage", policy.storage.is_some()),
                 ("retention", policy.retention.is_some()),
+                ("time", policy.time.is_some()),
             ]
             .into_iter()
             .filter_map(|(name, present)| present.then_some(name))

@@ -251,6 +251,7 @@ pub fn append(
     key: &SigningKey,
     public: &PublicKey,
     ship: &[&PublicKey],
+    tsa: Option<&str>,
     replace: &Replacements<'_>,
     then: &dyn Fn(&PackageDir) -> Result<(), Error>,
 ) -> Result<Appended, Error> {
@@ -374,12 +375,23 @@ pub fn append(
     let mut bytes = line.clone();
     bytes.push(b'\n');
 
-    let replacements = replace(store)?;
+    let mut replacements = replace(store)?;
+    if let Some(url) = tsa {
+        // Asked before anything is written: an unreachable TSA leaves the package as it was.
+        let entry =
+            SignatureEntry { key_id: public.id().to_string(), sig: BASE64.encode(signature_of(&line)?) };
+        replacements.push((
+            crate::package::event_token_path(event.sequence),
+            crate::package::stamp_signature(url, &entry)?,
+        ));
+    }
     let mut originals = Vec::new();
     for (path, _) in &replacements {
-        let old = store
-            .read_small(path, MAX_TAG_FILE_BYTES)
-            .map_err(|e| refused("cannot read a file to replace", e))?;
+        let old = match store.read_small(path, MAX_TAG_FILE_BYTES) {
+            Ok(old) => Some(old),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(refused("cannot read a file to replace", e)),
+        };
         originals.push((path.clone(), old));
     }
     let mut shipped_now = Vec::new();
@@ -389,7 +401,10 @@ pub fn append(
             let _ = store.remove(path);
         }
         for (path, old) in &originals {
-            let _ = store.replace(path, old);
+            let _ = match old {
+                Some(old) => store.replace(path, old),
+                None => store.remove(path),
+            };
         }
     };
     for (path, bytes) in &replacements {
@@ -447,6 +462,16 @@ pub fn signed_line(event: &Event, key: &SigningKey) -> Result<Vec<u8>, Error> {
         }],
     };
     serde_json::to_vec(&line).map_err(|e| Error::Package(e.to_string()))
+}
+
+/// The raw bytes of a log line's (single) signature: what a time-stamp token stamps.
+pub fn signature_of(line: &[u8]) -> Result<Vec<u8>, Error> {
+    let stored: Line =
+        serde_json::from_slice(line).map_err(|e| Error::Package(format!("not a custody line: {e}")))?;
+    match stored.signatures.as_slice() {
+        [entry] => entry.bytes().ok_or_else(|| Error::Package("a signature that is not base64".into())),
+        _ => Err(Error::Package("a custody line carries exactly one signature".into())),
+    }
 }
 
 /// The event inside a log line, parsed without checking its signature: for tools that

@@ -49,6 +49,13 @@ pub struct SignatureEntry {
     pub sig: String,
 }
 
+impl SignatureEntry {
+    /// The raw signature bytes (what a time-stamp token stamps), if they are base64.
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        BASE64.decode(&self.sig).ok()
+    }
+}
+
 /// A detached signature file: any number of signatures over one document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -34,6 +34,26 @@ pub const MANIFEST_PATH: &str = "custos/manifest.json";
 pub const MANIFEST_SIGNATURES_PATH: &str = "custos/manifest.json.sig";
 /// Where segment lists are kept (`NAME.json`, one record as in `docs/segments.md`).
 pub const SEGMENTS_DIR: &str = "custos/segments";
+/// Where RFC 3161 time-stamp tokens are kept: `manifest-KEYID.tsr` over the raw bytes of
+/// that key's manifest signature, `event-N.tsr` over the signature of custody event N.
+pub const TIMESTAMPS_DIR: &str = "custos/timestamps";
+
+/// The path of the token over a manifest signature by `key_id`.
+pub fn manifest_token_path(key_id: &str) -> String {
+    format!("{TIMESTAMPS_DIR}/manifest-{key_id}.tsr")
+}
+
+/// The path of the token over custody event `sequence`'s signature.
+pub fn event_token_path(sequence: u64) -> String {
+    format!("{TIMESTAMPS_DIR}/event-{sequence}.tsr")
+}
+
+/// Asks the TSA at `url` for a token over a signature's raw bytes.
+pub fn stamp_signature(url: &str, entry: &crate::envelope::SignatureEntry) -> Result<Vec<u8>, Error> {
+    let bytes = entry.bytes().ok_or_else(|| Error::Package("a signature that is not base64".into()))?;
+    custos_timestamp::stamp(url, &bytes).map_err(|e| Error::Package(e.to_string()))
+}
+
 /// Where the signers' public keys are shipped (`KEYID.pub`), so verification needs no network.
 pub const KEYS_DIR: &str = "custos/keys";
 
@@ -65,6 +85,9 @@ pub struct SealRequest<'a> {
     pub signer_public: &'a PublicKey,
     /// The time to record (RFC 3339 with offset).
     pub sealed_at: String,
+    /// An RFC 3161 time-stamping authority (`http://…`) to stamp the manifest signature and
+    /// the `sealed` event.
+    pub tsa: Option<&'a str>,
 }
 
 /// Seals evidence into a new package at `package` (which must not exist). On failure the
@@ -85,7 +108,7 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
 
 fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result<Manifest, Error> {
     let io = |what: &str, e: std::io::Error| Error::Package(format!("{what}: {e}"));
-    for folder in ["data", "custos", KEYS_DIR, SEGMENTS_DIR] {
+    for folder in ["data", "custos", KEYS_DIR, SEGMENTS_DIR, TIMESTAMPS_DIR] {
         fs::create_dir(package.join(folder)).map_err(|e| io(&format!("cannot create {folder}/"), e))?;
     }
     // Every file below is written through the store: no link on its path is followed.
@@ -166,6 +189,9 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
     signatures.sign(request.signer, &bytes);
     write_new(MANIFEST_PATH, &bytes)?;
     write_new(MANIFEST_SIGNATURES_PATH, &signatures.to_bytes())?;
+    if let (Some(url), Some(entry)) = (request.tsa, signatures.signatures.last()) {
+        write_new(&manifest_token_path(&entry.key_id), &stamp_signature(url, entry)?)?;
+    }
 
     let mut sealed = NewEvent::new(Action::Sealed, request.sealed_at.clone());
     sealed.location = request.location.clone();
@@ -177,6 +203,7 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
         request.signer,
         request.signer_public,
         &[request.signer_public],
+        request.tsa,
         &custody::nothing_to_replace,
         &|_| Ok(()),
     )?;
@@ -214,16 +241,43 @@ pub fn add_event(
     public: &PublicKey,
     receiver: Option<&PublicKey>,
 ) -> Result<Appended, Error> {
+    add_event_stamped(package, event, key, public, receiver, None)
+}
+
+/// [`add_event`], with the event's signature time-stamped by the TSA at `tsa` when given.
+pub fn add_event_stamped(
+    package: &Path,
+    event: NewEvent,
+    key: &SigningKey,
+    public: &PublicKey,
+    receiver: Option<&PublicKey>,
+    tsa: Option<&str>,
+) -> Result<Appended, Error> {
     let store = open_package(package)?;
     let ship: Vec<&PublicKey> = std::iter::once(public).chain(receiver).collect();
-    custody::append(&store, event, key, public, &ship, &custody::nothing_to_replace, &refresh_tag_manifests)
+    custody::append(
+        &store,
+        event,
+        key,
+        public,
+        &ship,
+        tsa,
+        &custody::nothing_to_replace,
+        &refresh_tag_manifests,
+    )
 }
 
 /// Adds `key`'s signature over the exact manifest bytes to `custos/manifest.json.sig` and
 /// records a `cosigned` event, together, under the package's lock: a second (third, …)
 /// principal vouches for the same manifest. Refused when the key already signed it, or when
 /// the manifest has no valid signature by a key the package ships (nothing to vouch for).
-pub fn cosign(package: &Path, time: String, key: &SigningKey, public: &PublicKey) -> Result<Appended, Error> {
+pub fn cosign(
+    package: &Path,
+    time: String,
+    key: &SigningKey,
+    public: &PublicKey,
+    tsa: Option<&str>,
+) -> Result<Appended, Error> {
     let store = open_package(package)?;
     let sign = |store: &PackageDir| -> Result<Vec<(String, Vec<u8>)>, Error> {
         let read = |path: &str| {
@@ -247,10 +301,14 @@ pub fn cosign(package: &Path, time: String, key: &SigningKey, public: &PublicKey
             return Err(Error::Package("the manifest has as many signatures as a package may hold".into()));
         }
         signatures.sign(key, &manifest);
-        Ok(vec![(MANIFEST_SIGNATURES_PATH.to_owned(), signatures.to_bytes())])
+        let mut files = vec![(MANIFEST_SIGNATURES_PATH.to_owned(), signatures.to_bytes())];
+        if let (Some(url), Some(entry)) = (tsa, signatures.signatures.last()) {
+            files.push((manifest_token_path(&entry.key_id), stamp_signature(url, entry)?));
+        }
+        Ok(files)
     };
     let event = NewEvent::new(Action::Cosigned, time);
-    custody::append(&store, event, key, public, &[public], &sign, &refresh_tag_manifests)
+    custody::append(&store, event, key, public, &[public], tsa, &sign, &refresh_tag_manifests)
 }
 
 /// Opens an existing package's store.
@@ -363,7 +421,10 @@ pub fn verify_with_evidence(
 /// current time.
 pub fn verify_full(package: &Path, trust: &Trust, fast: bool, evidence: Option<&Path>) -> Verification {
     let now = crate::time::parse_rfc3339(&crate::time::now_rfc3339()).unwrap_or(i64::MAX);
-    verify_package(package, &VerifyOptions { trust, fast, evidence, now, receipts: &[] })
+    verify_package(
+        package,
+        &VerifyOptions { trust, fast, evidence, now, receipts: &[], tsa_certificates: &[] },
+    )
 }
 
 /// The custody log checked against the keys the package ships (not against trusted keys:

@@ -58,6 +58,19 @@ pub struct VerifyOptions<'a> {
     pub now: i64,
     /// Receipts to compare the log with, each with a name for the findings.
     pub receipts: &'a [(String, Receipt)],
+    /// Certificates of the time-stamping authorities whose tokens are trusted.
+    pub tsa_certificates: &'a [custos_timestamp::Certificate],
+}
+
+/// Times established by RFC 3161 tokens that verified under a trusted TSA certificate:
+/// when each manifest signature (by key id) and each custody event's signature (by
+/// sequence) existed at the latest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TrustedTimes {
+    /// Manifest signatures: key id → seconds since the epoch.
+    pub manifest: BTreeMap<String, i64>,
+    /// Custody events: sequence → seconds since the epoch.
+    pub events: BTreeMap<u64, i64>,
 }
 
 /// What verification established, for what is judged on top of it (jurisdiction policies).
@@ -75,6 +88,8 @@ pub struct Verification {
     pub manifest_signers: Vec<String>,
     /// The custody log's length, head and holder.
     pub custody: CustodySummary,
+    /// Trusted times from verified time-stamp tokens.
+    pub trusted_times: TrustedTimes,
 }
 
 /// What a court compares with what it was told: how many events, which is the newest (its
@@ -269,6 +284,8 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
                 "signed the manifest, but no `sealed` or `cosigned` event records it",
             ));
         }
+        established.trusted_times =
+            check_timestamps(&snapshot, &manifest, &log.events, options, &mut findings);
         let manifest_digest = custody::sha256_hex(input.manifest_bytes);
         for (name, receipt) in options.receipts {
             findings.push(receipt.check(name, &manifest_digest, &log.line_digests));
@@ -282,6 +299,109 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
     established
 }
 
+/// Verifies every time-stamp token in `custos/timestamps/` against the signature it names,
+/// under the trusted TSA certificates, and returns the trusted times.
+fn check_timestamps(
+    snapshot: &Snapshot,
+    manifest: &Manifest,
+    events: &[(Event, bool)],
+    options: &VerifyOptions,
+    findings: &mut Vec<Finding>,
+) -> TrustedTimes {
+    let mut times = TrustedTimes::default();
+    let prefix = format!("{}/", crate::package::TIMESTAMPS_DIR);
+    let tokens: Vec<&String> = snapshot.tags.keys().filter(|p| p.starts_with(&prefix)).collect();
+    if tokens.is_empty() {
+        return times;
+    }
+    let signatures = snapshot.tag(MANIFEST_SIGNATURES_PATH).ok().and_then(|b| SignatureFile::parse(b).ok());
+    let log = snapshot.tag(custody::CUSTODY_PATH).unwrap_or_default();
+    let lines: Vec<&[u8]> = log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    for path in tokens {
+        let name = &path[prefix.len()..];
+        // What the token stamps: a manifest signature's bytes, or an event line's.
+        let (stamped, claimed, slot) = if let Some(key_id) =
+            name.strip_prefix("manifest-").and_then(|n| n.strip_suffix(".tsr"))
+        {
+            let entry = signatures.as_ref().and_then(|s| s.signatures.iter().find(|e| e.key_id == key_id));
+            let claimed = (events.first().map(|(e, _)| e.actor.key_id.as_str()) == Some(key_id))
+                .then(|| crate::time::parse_rfc3339(&manifest.sealed_at))
+                .flatten();
+            (entry.and_then(|e| e.bytes()), claimed, Slot::Manifest(key_id.to_owned()))
+        } else if let Some(sequence) = name
+            .strip_prefix("event-")
+            .and_then(|n| n.strip_suffix(".tsr"))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            let line = usize::try_from(sequence).ok().and_then(|i| lines.get(i));
+            let claimed = events
+                .iter()
+                .find(|(e, _)| e.sequence == sequence)
+                .and_then(|(e, _)| crate::time::parse_rfc3339(&e.time));
+            (line.and_then(|l| custody::signature_of(l).ok()), claimed, Slot::Event(sequence))
+        } else {
+            findings.push(Finding::fail("time.token", path.clone(), "not the name of a token Custos writes"));
+            continue;
+        };
+        let Some(stamped) = stamped else {
+            findings.push(Finding::fail(
+                "time.token",
+                path.clone(),
+                "stamps a signature this package does not hold",
+            ));
+            continue;
+        };
+        if options.tsa_certificates.is_empty() {
+            findings.push(Finding::warn(
+                "time.token",
+                path.clone(),
+                "a time-stamp token, not checked: give --tsa-cert with the authority's certificate",
+            ));
+            continue;
+        }
+        let token = match snapshot.tag(path) {
+            Ok(token) => token,
+            Err(_) => continue,
+        };
+        match custos_timestamp::verify_token(token, &stamped, options.tsa_certificates) {
+            Err(e) => findings.push(Finding::fail("time.token", path.clone(), e.to_string())),
+            Ok(stamp) => {
+                let at = crate::time::rfc3339_from_unix(stamp.time.max(0) as u64);
+                if claimed.is_some_and(|c| c > stamp.time + custody::MAX_CLOCK_SKEW_SECONDS) {
+                    findings.push(Finding::fail(
+                        "time.claimed",
+                        path.clone(),
+                        format!("the signer claims a time after {at}, when the authority had already seen the signature"),
+                    ));
+                }
+                let claimed_text = claimed
+                    .map(|c| format!(" (claimed {})", crate::time::rfc3339_from_unix(c.max(0) as u64)))
+                    .unwrap_or_default();
+                findings.push(Finding::pass(
+                    "time.token",
+                    path.clone(),
+                    format!("signature existed at {at}{claimed_text}, stamped by {}", stamp.tsa),
+                ));
+                match slot {
+                    Slot::Manifest(key_id) => {
+                        times.manifest.insert(key_id, stamp.time);
+                    }
+                    Slot::Event(sequence) => {
+                        times.events.insert(sequence, stamp.time);
+                    }
+                }
+            }
+        }
+    }
+    times
+}
+
+/// Which signature a token stamps.
+enum Slot {
+    Manifest(String),
+    Event(u64),
+}
+
 /// Files under `custos/` that Custos does not write are named (they are in no signature).
 fn check_custos_files(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     let known = |path: &str| {
@@ -293,6 +413,9 @@ fn check_custos_files(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
         matches!(path, MANIFEST_PATH | MANIFEST_SIGNATURES_PATH | custody::CUSTODY_PATH)
             || path == crate::export::MINISIGN_SIGNATURE_PATH
             || path.strip_prefix("custos/keys/").is_some_and(key_file)
+            || path
+                .strip_prefix("custos/timestamps/")
+                .is_some_and(|name| !name.contains('/') && name.ends_with(".tsr"))
             || path
                 .strip_prefix("custos/segments/")
                 .is_some_and(|name| !name.contains('/') && name.ends_with(".json"))

@@ -45,6 +45,7 @@ fn fixture() -> Fixture {
         signer: &ada.secret,
         signer_public: &ada.public,
         sealed_at: "2026-11-29T14:00:00+00:00".into(),
+        tsa: None,
     };
     let package = dir.path().join("pkg");
     seal(&package, &request, &Control::default()).expect("seal");

@@ -49,6 +49,7 @@ fn seal_case(root: &Path, name: &str, case: &str, key: &KeyPair) -> PathBuf {
         signer: &key.secret,
         signer_public: &key.public,
         sealed_at: "2026-11-29T14:00:00+00:00".into(),
+        tsa: None,
     };
     let package = root.join(name);
     seal(&package, &request, &Control::default()).expect("seal");
@@ -293,6 +294,7 @@ fn sealing_never_overwrites_and_cleans_up_after_failure() {
         signer: &f.examiner.secret,
         signer_public: &f.examiner.public,
         sealed_at: "2026-11-29T14:00:00+00:00".into(),
+        tsa: None,
     };
     assert!(
         seal(&f.package, &request, &Control::default()).is_err(),

@@ -4,9 +4,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use custos_manifest::custody::{Action, Event};
 use custos_manifest::manifest::Manifest;
+pub use custos_manifest::verify::TrustedTimes;
 use serde::Serialize;
 
-use crate::policy::{Policy, TrustedKey};
+use crate::policy::{Policy, TimestampRequirement, TrustedKey};
 use crate::time::parse_rfc3339;
 use crate::vocabulary::{action_name, category_name, quoted};
 
@@ -54,6 +55,8 @@ pub struct Evidence<'a> {
     pub events: &'a [Event],
     /// Key ids of valid signatures over the manifest.
     pub manifest_signers: &'a [String],
+    /// Times established by verified RFC 3161 tokens (trusted, unlike the signers' claims).
+    pub trusted_times: &'a TrustedTimes,
 }
 
 /// Evaluates every rule of `policy` at `at` (seconds since the epoch).
@@ -149,7 +152,8 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             // reported twice.
             let signers: BTreeSet<&str> = evidence.manifest_signers.iter().map(String::as_str).collect();
             for signer in signers {
-                match keys.trusted_at(signer, sealed_at) {
+                match keys.trusted_at(signer, sealed_at, evidence.trusted_times.manifest.get(signer).copied())
+                {
                     Ok(key) => {
                         principals.insert(key.principal.as_str());
                     }
@@ -171,7 +175,8 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
 
             for event in evidence.events {
                 let subject = keys.subject(event);
-                match keys.trusted_at(&event.actor.key_id, parse_rfc3339(&event.time)) {
+                let trusted = evidence.trusted_times.events.get(&event.sequence).copied();
+                match keys.trusted_at(&event.actor.key_id, parse_rfc3339(&event.time), trusted) {
                     Err(reason) => add(
                         "signatures.custody_signer",
                         PolicyVerdict::Fail,
@@ -478,6 +483,71 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             }
         }
     }
+    match &policy.time {
+        None => add("time", PolicyVerdict::NotApplicable, "no trusted-time rule".into(), ""),
+        Some(rule) => {
+            // Every manifest signature (claimed: when its `sealed`/`cosigned` event says) and
+            // every judged event (claimed: its own time), against the trusted time.
+            let claimed_signing = |key_id: &str| {
+                evidence
+                    .events
+                    .iter()
+                    .find(|e| {
+                        e.actor.key_id == key_id && matches!(e.action, Action::Sealed | Action::Cosigned)
+                    })
+                    .and_then(|e| parse_rfc3339(&e.time))
+                    .or_else(|| parse_rfc3339(&evidence.manifest.sealed_at))
+            };
+            let signers: BTreeSet<&str> = evidence.manifest_signers.iter().map(String::as_str).collect();
+            let mut checks: Vec<(String, Option<i64>, Option<i64>)> = signers
+                .iter()
+                .map(|id| {
+                    (
+                        format!("the manifest signature by {}", keys.principal_or_key(id)),
+                        claimed_signing(id),
+                        evidence.trusted_times.manifest.get(*id).copied(),
+                    )
+                })
+                .collect();
+            checks.extend(evidence.events.iter().map(|e| {
+                (
+                    keys.subject(e),
+                    parse_rfc3339(&e.time),
+                    evidence.trusted_times.events.get(&e.sequence).copied(),
+                )
+            }));
+            for (subject, claimed, trusted) in checks {
+                let (verdict, text) = match (trusted, claimed) {
+                    (None, _) if rule.trusted_timestamps == TimestampRequirement::Required => {
+                        (PolicyVerdict::Fail, format!("{subject}: no verified time-stamp token"))
+                    }
+                    (None, _) => (PolicyVerdict::NotApplicable, format!("{subject}: no time-stamp token")),
+                    (Some(trusted), Some(claimed))
+                        if rule.max_skew_seconds.is_some_and(|max| trusted.abs_diff(claimed) > max) =>
+                    {
+                        (
+                            PolicyVerdict::Fail,
+                            format!(
+                                "{subject}: claims {}, the trusted time is {} ({} s apart; at most {} allowed)",
+                                custos_manifest::time::rfc3339_from_unix(claimed.max(0) as u64),
+                                custos_manifest::time::rfc3339_from_unix(trusted.max(0) as u64),
+                                trusted.abs_diff(claimed),
+                                rule.max_skew_seconds.unwrap_or_default()
+                            ),
+                        )
+                    }
+                    (Some(trusted), _) => (
+                        PolicyVerdict::Pass,
+                        format!(
+                            "{subject}: time-stamped at {}",
+                            custos_manifest::time::rfc3339_from_unix(trusted.max(0) as u64)
+                        ),
+                    ),
+                };
+                add("time.trusted_timestamps", verdict, text, &rule.cite);
+            }
+        }
+    }
     findings
 }
 
@@ -525,12 +595,27 @@ impl<'a> KeyTable<'a> {
     }
 
     /// The trusted key with this id, if the policy trusted it at `time`.
-    fn trusted_at(&self, key_id: &str, time: Option<i64>) -> Result<&'a TrustedKey, String> {
+    /// The trusted key with this id, if the policy trusted it when it signed: at the time a
+    /// verified time-stamp token establishes (`trusted`), else at the time the signer
+    /// claims. A key that was ever revoked counts only with a trusted time before the
+    /// revocation: whoever holds a revoked key can claim any earlier time.
+    fn trusted_at(
+        &self,
+        key_id: &str,
+        claimed: Option<i64>,
+        trusted: Option<i64>,
+    ) -> Result<&'a TrustedKey, String> {
         let key = self.get(key_id).ok_or_else(|| {
             "not a key this policy trusts (directly or through a verified registry)".to_owned()
         })?;
-        let time = time.ok_or("the time of signing cannot be read")?;
+        let time = trusted.or(claimed).ok_or("the time of signing cannot be read")?;
         let principal = quoted(&key.principal);
+        if let (Some(revoked), None) = (&key.revoked_at, trusted) {
+            return Err(format!(
+                "{principal}'s key was revoked ({}); without a trusted time-stamp nothing shows this signature came before the revocation",
+                quoted(revoked)
+            ));
+        }
         // A bound that cannot be read (only in a policy that was never validated) excludes
         // the key: the window it was meant to close is not known.
         let bounds = [
@@ -563,6 +648,14 @@ impl<'a> KeyTable<'a> {
     /// `event 3 (accepted by Bob Custodian)`: the principal the policy records for the
     /// signing key; for a key it does not know, the key id and, escaped, the name the event
     /// claims.
+    /// The principal the policy records for a key, or the key's short id.
+    fn principal_or_key(&self, key_id: &str) -> String {
+        match self.get(key_id) {
+            Some(key) => quoted(&key.principal),
+            None => format!("key {}", short(key_id)),
+        }
+    }
+
     fn subject(&self, event: &Event) -> String {
         let action = action_name(event.action);
         match self.get(&event.actor.key_id) {

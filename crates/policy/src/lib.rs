@@ -22,5 +22,5 @@ pub use load::{
 };
 pub use policy::{
     CustodyRule, DigestRule, LegalBasisRule, Policy, PolicyError, PreservationRule, RegistryRef,
-    RetentionRule, SignatureRule, StorageRule, TrustedKey, POLICY_FORMAT,
+    RetentionRule, SignatureRule, StorageRule, TimeRule, TimestampRequirement, TrustedKey, POLICY_FORMAT,
 };

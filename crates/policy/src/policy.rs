@@ -101,6 +101,32 @@ pub struct Policy {
     /// How long data of each category may be kept.
     #[serde(default)]
     pub retention: Option<RetentionRule>,
+    /// Trusted time: RFC 3161 tokens over signatures.
+    #[serde(default)]
+    pub time: Option<TimeRule>,
+}
+
+/// Trusted time (RFC 3161 time-stamp tokens verified under a trusted TSA certificate).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRule {
+    /// Whether every manifest signature and custody event needs a verified token.
+    pub trusted_timestamps: TimestampRequirement,
+    /// The most seconds a signer's claimed time may differ from the trusted time.
+    #[serde(default)]
+    pub max_skew_seconds: Option<u64>,
+    /// What the rule is modelled on.
+    pub cite: String,
+}
+
+/// `required` or `optional`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampRequirement {
+    /// Every signature needs a verified token.
+    Required,
+    /// Tokens are checked where present.
+    Optional,
 }
 
 /// Expedited preservation (modelled on the Budapest Convention art. 16: up to 90 days,

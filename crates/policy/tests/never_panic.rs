@@ -235,6 +235,7 @@ prop_compose! {
             preservation: preservation.map(|(max_days, renewable)| PreservationRule { max_days, renewable, cite: cite() }),
             storage: storage.map(|allowed_countries| StorageRule { allowed_countries, cite: cite() }),
             retention: retention.map(|(max_days, disposal_required)| RetentionRule { max_days, disposal_required, cite: cite() }),
+            time: None,
         }
     }
 }
@@ -273,7 +274,7 @@ proptest! {
         signers in proptest::collection::vec(key_id(), 0..3),
         at in at(),
     ) {
-        let findings = evaluate(&policy, &Evidence { manifest: &manifest, events: &events, manifest_signers: &signers }, at);
+        let findings = evaluate(&policy, &Evidence { manifest: &manifest, events: &events, manifest_signers: &signers, trusted_times: &Default::default() }, at);
         prop_assert!(!findings.is_empty(), "policy.in_force is always judged");
     }
 
@@ -292,7 +293,7 @@ proptest! {
     ) {
         if let Ok(policy) = Policy::parse(&bytes) {
             let signers = vec![ADA.to_owned()];
-            let _ = evaluate(&policy, &Evidence { manifest: &manifest, events: &events, manifest_signers: &signers }, at);
+            let _ = evaluate(&policy, &Evidence { manifest: &manifest, events: &events, manifest_signers: &signers, trusted_times: &Default::default() }, at);
         }
     }
 }
@@ -372,7 +373,12 @@ fn large_logs_are_judged_in_linear_work_with_bounded_text() {
     let started = std::time::Instant::now();
     let findings = evaluate(
         &legal,
-        &Evidence { manifest: &manifest, events: &events, manifest_signers: &signers },
+        &Evidence {
+            manifest: &manifest,
+            events: &events,
+            manifest_signers: &signers,
+            trusted_times: &Default::default(),
+        },
         1_780_000_000,
     );
     let elapsed = started.elapsed();

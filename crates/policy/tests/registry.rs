@@ -116,8 +116,16 @@ fn revocations_in_a_registry_are_honoured() {
     }];
     let signers = vec![EXAMINER.to_owned()];
     let at = custos_policy::time::parse_rfc3339("2026-04-01T00:00:00Z").expect("time");
-    let findings =
-        evaluate(&policy, &Evidence { manifest: &manifest, events: &events, manifest_signers: &signers }, at);
+    let findings = evaluate(
+        &policy,
+        &Evidence {
+            manifest: &manifest,
+            events: &events,
+            manifest_signers: &signers,
+            trusted_times: &Default::default(),
+        },
+        at,
+    );
     let threshold = findings.iter().find(|f| f.rule == "signatures.seal_threshold").expect("finding");
     assert_eq!(threshold.verdict, PolicyVerdict::Fail);
     assert!(threshold.evidence.contains("revoked"), "{}", threshold.evidence);

@@ -83,7 +83,11 @@ fn run_at(
 ) -> Vec<PolicyFinding> {
     let signers: Vec<String> = signers.iter().map(|s| (*s).to_owned()).collect();
     let at = custos_policy::time::parse_rfc3339(at).expect("time");
-    evaluate(policy, &Evidence { manifest, events, manifest_signers: &signers }, at)
+    evaluate(
+        policy,
+        &Evidence { manifest, events, manifest_signers: &signers, trusted_times: &Default::default() },
+        at,
+    )
 }
 
 fn verdict(findings: &[PolicyFinding], rule: &str) -> PolicyVerdict {

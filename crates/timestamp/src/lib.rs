@@ -25,7 +25,7 @@ use der::asn1::{Int, ObjectIdentifier, OctetString};
 use der::{Any, Decode, Encode, Sequence};
 use sha2::{Digest as _, Sha256};
 use x509_cert::spki::AlgorithmIdentifierOwned;
-use x509_cert::Certificate;
+pub use x509_cert::Certificate;
 use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
 
 /// The most bytes a TSA reply or a stored token may hold: 64 KiB.
@@ -137,6 +137,12 @@ pub fn fetch(url: &str, query: &Request) -> Result<Vec<u8>, TimestampError> {
         )));
     }
     token_from_reply(&reply, query)
+}
+
+/// Asks the TSA at `url` for a token over `message` and returns it (checked to answer the
+/// query).
+pub fn stamp(url: &str, message: &[u8]) -> Result<Vec<u8>, TimestampError> {
+    fetch(url, &request(message)?)
 }
 
 /// The token of a `TimeStampResp`, if the TSA granted the query and the token answers it.

@@ -273,7 +273,7 @@ pub fn append(
     // An exclusive lock on the log itself, held until `file` is dropped: concurrent writers
     // queue instead of interleaving or both chaining to the same previous line, and
     // verifiers (shared lock) never see a half-finished append.
-    file.lock().map_err(|e| Error::Package(format!("cannot lock the custody log: {e}")))?;
+    store.lock(&file).map_err(|e| refused("cannot lock the custody log", e))?;
 
     let manifest = store
         .read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES)

@@ -19,7 +19,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use custos_hash::{walk_tree, EntryKind};
+use custos_hash::EntryKind;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -28,6 +28,10 @@ use rustix::io::Errno;
 pub const MAX_TAG_FILE_BYTES: u64 = 64 << 20;
 /// The most entries (files, links, special files) a package may hold: 1,000,000.
 pub const MAX_ENTRIES: usize = 1_000_000;
+/// The deepest a package's folders may nest: 32 levels.
+pub const MAX_DEPTH: usize = 32;
+/// How long a reader or writer waits for the package's lock: 30 seconds.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why the store refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +68,22 @@ pub enum StoreError {
         size: u64,
         /// The cap.
         cap: u64,
+    },
+    /// Folders nested deeper than [`MAX_DEPTH`].
+    #[error("{path}: folders nested more than {depth} deep")]
+    TooDeep {
+        /// Where.
+        path: String,
+        /// The cap.
+        depth: usize,
+    },
+    /// Another process holds the package's lock.
+    #[error("{path}: another process has held the package's lock for {waited} s (a custody command still running, or someone blocking it); try again later")]
+    Locked {
+        /// The lock file.
+        path: String,
+        /// Seconds waited.
+        waited: u64,
     },
     /// The package holds more entries than [`MAX_ENTRIES`].
     #[error("the package holds more than {0} entries")]
@@ -133,7 +153,7 @@ pub trait PackageStore: std::fmt::Debug {
     /// Takes the package's shared lock, held until the returned guard is dropped: custody
     /// appends take the exclusive one, so a reader sees a log and tag manifests that belong
     /// together. `None` when the store has no such lock or the package no log.
-    fn read_lock(&self) -> Option<File>;
+    fn read_lock(&self) -> Result<Option<File>, StoreError>;
 }
 
 /// A package in a local folder.
@@ -260,13 +280,16 @@ impl PackageDir {
         )
     }
 
+    /// Takes the exclusive lock on an open custody log, waiting at most [`LOCK_WAIT`].
+    pub fn lock(&self, log: &File) -> Result<(), StoreError> {
+        lock_within(log, crate::custody::CUSTODY_PATH, true)
+    }
+
     /// Takes the package's exclusive lock (the one custody appends take), held until the
     /// returned file is dropped.
     pub fn write_lock(&self) -> Result<File, StoreError> {
         let log = self.open_append(crate::custody::CUSTODY_PATH)?;
-        log.file
-            .lock()
-            .map_err(|source| StoreError::Io { path: crate::custody::CUSTODY_PATH.to_owned(), source })?;
+        lock_within(&log.file, crate::custody::CUSTODY_PATH, true)?;
         Ok(log.file)
     }
 
@@ -297,18 +320,13 @@ impl PackageStore for PackageDir {
     }
 
     fn list(&self) -> Result<Vec<StoredEntry>, StoreError> {
+        // Listed through the open folder, never by path: what is listed is what the reads
+        // (also through the folder) see, even if a path to the package is swapped meanwhile.
+        let root =
+            rfs::openat(&self.dir, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| io_error(&self.location(), e))?;
         let mut entries = Vec::new();
-        for entry in walk_tree(&self.root) {
-            let entry = entry.map_err(|e| StoreError::Io {
-                path: self.location(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-            let relative = entry.path.strip_prefix(&self.root).unwrap_or(&entry.path);
-            entries.push(StoredEntry { path: relative.as_os_str().as_bytes().to_vec(), kind: entry.kind });
-            if entries.len() > MAX_ENTRIES {
-                return Err(StoreError::TooManyEntries(MAX_ENTRIES));
-            }
-        }
+        list_folder(root, &[], 0, &mut entries)?;
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(entries)
     }
@@ -334,10 +352,96 @@ impl PackageStore for PackageDir {
         self.open_regular(path, OFlags::RDONLY, Mode::empty())
     }
 
-    fn read_lock(&self) -> Option<File> {
-        let log = self.open_regular(crate::custody::CUSTODY_PATH, OFlags::RDONLY, Mode::empty()).ok()?;
-        log.file.lock_shared().ok()?;
-        Some(log.file)
+    fn read_lock(&self) -> Result<Option<File>, StoreError> {
+        // No log (or not a regular file): nothing to lock; the snapshot reports it.
+        let Ok(log) = self.open_regular(crate::custody::CUSTODY_PATH, OFlags::RDONLY, Mode::empty()) else {
+            return Ok(None);
+        };
+        lock_within(&log.file, crate::custody::CUSTODY_PATH, false)?;
+        Ok(Some(log.file))
+    }
+}
+
+/// Lists `dir` (at `prefix`, `depth` folders down) into `entries`, opening sub-folders with
+/// `O_NOFOLLOW` and describing every entry with `fstatat(AT_SYMLINK_NOFOLLOW)`.
+fn list_folder(
+    dir: OwnedFd,
+    prefix: &[u8],
+    depth: usize,
+    entries: &mut Vec<StoredEntry>,
+) -> Result<(), StoreError> {
+    let shown = || String::from_utf8_lossy(prefix).into_owned();
+    if depth > MAX_DEPTH {
+        return Err(StoreError::TooDeep { path: shown(), depth: MAX_DEPTH });
+    }
+    let mut reader = rfs::Dir::read_from(&dir).map_err(|e| io_error(&shown(), e))?;
+    while let Some(entry) = reader.read() {
+        let entry = entry.map_err(|e| io_error(&shown(), e))?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let mut path = prefix.to_vec();
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        let here = || String::from_utf8_lossy(&path).into_owned();
+        let stat = rfs::statat(&dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| io_error(&here(), e))?;
+        let kind = match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => {
+                let sub = rfs::openat(
+                    &dir,
+                    entry.file_name(),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| match e {
+                    Errno::LOOP | Errno::NOTDIR => StoreError::Link { path: here() },
+                    e => io_error(&here(), e),
+                })?;
+                list_folder(sub, &path, depth + 1, entries)?;
+                continue;
+            }
+            FileType::RegularFile => EntryKind::File { size: stat.st_size as u64 },
+            FileType::Symlink => {
+                let target =
+                    rfs::readlinkat(&dir, entry.file_name(), Vec::new()).map_err(|e| io_error(&here(), e))?;
+                EntryKind::Symlink { target: PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes())) }
+            }
+            FileType::Fifo => EntryKind::Special { kind: "fifo" },
+            FileType::Socket => EntryKind::Special { kind: "socket" },
+            FileType::BlockDevice => EntryKind::Special { kind: "block_device" },
+            FileType::CharacterDevice => EntryKind::Special { kind: "char_device" },
+            _ => EntryKind::Special { kind: "unknown" },
+        };
+        entries.push(StoredEntry { path, kind });
+        if entries.len() > MAX_ENTRIES {
+            return Err(StoreError::TooManyEntries(MAX_ENTRIES));
+        }
+    }
+    Ok(())
+}
+
+/// Takes `file`'s lock (shared or exclusive), waiting at most [`LOCK_WAIT`]: a lock held
+/// forever by someone else is reported, never waited on forever.
+fn lock_within(file: &File, path: &str, exclusive: bool) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        let attempt = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+        match attempt {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked { path: path.to_owned(), waited: LOCK_WAIT.as_secs() })
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StoreError::Io { path: path.to_owned(), source })
+            }
+        }
     }
 }
 

@@ -122,7 +122,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Lists the package and reads every tag file, under the package's shared lock.
     pub fn take(store: &dyn PackageStore) -> Result<Snapshot, StoreError> {
-        let _lock = store.read_lock();
+        let _lock = store.read_lock()?;
         let mut snapshot = Snapshot { entries: store.list()?, ..Snapshot::default() };
         let mut total: u64 = 0;
         for entry in &snapshot.entries {

@@ -659,11 +659,11 @@ pub enum ExportCommand {
 pub fn run_export(command: ExportCommand) -> Result<Status> {
     match command {
         ExportCommand::Checksums { package, out, json } => {
-            let manifest = custos_manifest::package::read_manifest(&package)
-                .with_context(|| format!("{} is not an evidence package", package.display()))?;
+            let (manifest, signers) = custos_manifest::package::read_manifest(&package)
+                .with_context(|| format!("cannot export checksums of {}", package.display()))?;
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
             let mut written = Vec::new();
-            for (name, text) in custos_manifest::export::checksum_files(&manifest) {
+            for (name, text) in custos_manifest::export::checksum_files(&manifest)? {
                 let path = out.join(name);
                 std::fs::File::create_new(&path)
                     .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
@@ -680,6 +680,14 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                 for path in &written {
                     println!("wrote {path}");
                 }
+                let names: Vec<String> = signers
+                    .iter()
+                    .map(|k| format!("{} ({})", escape(&k.owner.name), short(&k.id().to_string())))
+                    .collect();
+                eprintln!(
+                    "custos: the digests are the manifest's as signed by {}, checked against the keys the package ships only: custos verify --trust checks who that is",
+                    names.join(", ")
+                );
                 let sums = out.join("SHA256SUMS");
                 println!(
                     "check from inside the package: cd {} && sha256sum -c {}",

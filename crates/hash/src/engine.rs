@@ -259,14 +259,13 @@ pub fn copy_and_hash(
             "a copy is verified by its digests: select at least one algorithm".into(),
         ));
     }
-    let file = File::open(source)
-        .map_err(|source_error| Error::Open { path: source.to_owned(), source: source_error })?;
-    let target = CopyTarget::create(destination)?;
-    let result = hash_opened(&file, source, options, control, Some(&target)).and_then(|outcome| {
-        target.seal()?;
-        verify_copy(destination, &outcome, options, control)?;
-        Ok(outcome)
-    });
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(destination)
+        .map_err(|source| Error::Write { path: destination.to_owned(), source })?;
+    let result = copy_and_hash_to(source, file, destination, options, control);
     if result.is_err() {
         // Never leave a copy that was not proven equal to its source.
         let _ = std::fs::remove_file(destination);
@@ -274,16 +273,41 @@ pub fn copy_and_hash(
     result
 }
 
-/// Re-reads a copy (plain reads, so its pages come from the file as written) and compares
-/// each digest with the source's.
+/// [`copy_and_hash`] into a file the caller created and opened for reading and writing (a
+/// package's store opens it without following links); `label` names it in errors. On
+/// failure the caller removes the partial copy.
+pub fn copy_and_hash_to(
+    source: &Path,
+    destination: File,
+    label: &Path,
+    options: &HashOptions,
+    control: &Control,
+) -> Result<HashOutcome, Error> {
+    options.validate()?;
+    if options.algorithms.is_empty() {
+        return Err(Error::InvalidOption(
+            "a copy is verified by its digests: select at least one algorithm".into(),
+        ));
+    }
+    let file = File::open(source)
+        .map_err(|source_error| Error::Open { path: source.to_owned(), source: source_error })?;
+    let target = CopyTarget { file: destination, path: label.to_owned() };
+    let outcome = hash_opened(&file, source, options, control, Some(&target))?;
+    target.seal()?;
+    verify_copy(&target, &outcome, options, control)?;
+    Ok(outcome)
+}
+
+/// Re-reads a copy through its own descriptor and compares each digest with the source's.
 fn verify_copy(
-    destination: &Path,
+    target: &CopyTarget,
     source: &HashOutcome,
     options: &HashOptions,
     control: &Control,
 ) -> Result<(), Error> {
     let reread = HashOptions { segments: None, ..options.clone() };
-    let copy = hash_path(destination, &reread, control)?;
+    let copy = hash_opened(&target.file, &target.path, &reread, control, None)?;
+    let destination = &target.path;
     for (algorithm, expected) in &source.digests {
         let found = copy.digest(*algorithm);
         if found != Some(expected) || copy.size != source.size {
@@ -305,15 +329,6 @@ struct CopyTarget {
 }
 
 impl CopyTarget {
-    fn create(path: &Path) -> Result<CopyTarget, Error> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|source| Error::Write { path: path.to_owned(), source })?;
-        Ok(CopyTarget { file, path: path.to_owned() })
-    }
-
     /// A sink writing to this target (its own handle on the same open file).
     fn sink(&self) -> Result<CopySink, Error> {
         let file =

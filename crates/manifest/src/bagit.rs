@@ -30,6 +30,9 @@ pub const BAGIT_ALGORITHMS: [Algorithm; 4] =
 
 const BAGIT_TXT: &str = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
 
+/// How many malformed lines of one manifest are reported one by one.
+const MAX_MALFORMED_LINES: usize = 20;
+
 /// One payload file as it goes into the payload manifests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PayloadFile {
@@ -375,8 +378,19 @@ fn read_manifests(snapshot: &Snapshot, prefix: &str, findings: &mut Vec<Finding>
             }
         };
         let mut entries = BTreeMap::new();
+        let file_start = findings.len();
         for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let subject = format!("{name}:{}", number + 1);
+            // A few malformed lines are named; a file full of them is one finding, not
+            // millions (each would cost memory and a line of the report).
+            if findings.len() - file_start >= MAX_MALFORMED_LINES {
+                findings.push(Finding::fail(
+                    check,
+                    name.clone(),
+                    format!("more than {MAX_MALFORMED_LINES} malformed lines: not read further"),
+                ));
+                break;
+            }
             let Some((hex, raw_path)) = line.split_once([' ', '\t']) else {
                 findings.push(Finding::fail(check, subject, "not `DIGEST PATH`"));
                 continue;

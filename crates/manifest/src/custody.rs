@@ -525,7 +525,31 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
             "the last line is incomplete (an interrupted write or a truncation); it is not accepted",
         ));
     }
-    let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    // Counted before anything is collected: a log of millions of tiny lines is refused
+    // without building a list of them.
+    let newlines = bytes.iter().filter(|&&b| b == b'\n').count();
+    if newlines > MAX_EVENTS {
+        findings.push(Finding::fail(
+            "custody.log",
+            CUSTODY_PATH,
+            format!("{newlines} lines, more than the {MAX_EVENTS} events allowed; none was checked"),
+        ));
+        return LogVerification { findings, events, ..LogVerification::default() };
+    }
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if bytes.ends_with(b"\n") {
+        lines.pop();
+    }
+    // A blank line is no event, and a log with one is not the log Custos wrote: the chain
+    // names whole lines, so every byte of the log must belong to one.
+    if let Some(blank) = lines.iter().position(|l| l.is_empty()) {
+        findings.push(Finding::fail(
+            "custody.log",
+            format!("line {}", blank + 1),
+            "a blank line: the log holds one signed event per line and nothing else",
+        ));
+        lines.retain(|l| !l.is_empty());
+    }
     let complete = if bytes.ends_with(b"\n") { lines.len() } else { lines.len().saturating_sub(1) };
     if complete == 0 {
         findings.push(Finding::fail(
@@ -546,7 +570,8 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
     let mut last_time: Option<(usize, i64)> = None;
     for (index, line) in lines.iter().take(complete).enumerate() {
         let subject = format!("event {index}");
-        let failures_before = findings.iter().filter(|f| f.verdict == Verdict::Fail).count();
+        // This event's own findings start here (counted without rescanning earlier ones).
+        let first_finding = findings.len();
         let fail = |findings: &mut Vec<Finding>, check: &'static str, detail: String| {
             findings.push(Finding::fail(check, subject.clone(), detail));
         };
@@ -649,7 +674,7 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
                 "records a co-signature, but no valid signature by this key is on the manifest".into(),
             );
         }
-        let own_failures = findings.iter().filter(|f| f.verdict == Verdict::Fail).count() - failures_before;
+        let own_failures = findings[first_finding..].iter().filter(|f| f.verdict == Verdict::Fail).count();
         findings.push(Finding::pass(
             "custody.event",
             subject,
@@ -808,6 +833,11 @@ fn open_line(
     keys: &dyn Fn(&str) -> Option<(PublicKey, bool)>,
 ) -> Result<(Event, PublicKey, bool), String> {
     let stored: Line = strict_json::parse(line).map_err(|e| format!("not a custody line: {e}"))?;
+    // One encoding only: the line must be exactly what Custos writes for it, so the digest
+    // that names it (in the next event, in a receipt) cannot change while it still verifies.
+    if serde_json::to_vec(&stored).ok().as_deref() != Some(line) {
+        return Err("not in the canonical form Custos writes (re-encoded, reordered or padded)".into());
+    }
     if stored.payload_type != EVENT_PAYLOAD_TYPE {
         return Err(format!("signed as `{}`, not as a custody event", stored.payload_type));
     }

@@ -115,19 +115,31 @@ pub fn export_minisign(package: &Path, secret: &SigningKey, public: &PublicKey) 
 }
 
 /// `SHA256SUMS` and, where items have BLAKE3 digests, `B3SUMS` text for the manifest's items,
-/// with paths relative to the package (run the tools from inside it).
-pub fn checksum_files(manifest: &Manifest) -> Vec<(&'static str, String)> {
+/// with paths relative to the package (run the tools from inside it). An item path that is
+/// not a plain path under `data/` (an absolute path, `..`, a newline that would start a line
+/// of its own) or a digest that is not hex is refused: the file must list exactly the items.
+pub fn checksum_files(manifest: &Manifest) -> Result<Vec<(&'static str, String)>, Error> {
     let mut files = Vec::new();
     for (name, algorithm) in [("SHA256SUMS", "sha256"), ("B3SUMS", "blake3")] {
-        let lines: String = manifest
-            .items
-            .iter()
-            .filter(|item| !item.reference)
-            .filter_map(|item| item.digests.get(algorithm).map(|d| format!("{d}  {}\n", item.path)))
-            .collect();
+        let mut lines = String::new();
+        for item in manifest.items.iter().filter(|item| !item.reference) {
+            crate::bagit::check_payload_path(&item.path)
+                .map_err(|reason| Error::Package(format!("{}: {reason}", item.path.escape_debug())))?;
+            if item.path.chars().any(char::is_control) {
+                return Err(Error::Package(format!(
+                    "{}: a control character in a path",
+                    item.path.escape_debug()
+                )));
+            }
+            let Some(digest) = item.digests.get(algorithm) else { continue };
+            if !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::Package(format!("{}: the {algorithm} digest is not hex", item.path)));
+            }
+            lines.push_str(&format!("{digest}  {}\n", item.path));
+        }
         if !lines.is_empty() {
             files.push((name, lines));
         }
     }
-    files
+    Ok(files)
 }

@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use custos_hash::segments::SegmentRecord;
-use custos_hash::{copy_and_hash, hash_file, Algorithm, Control, HashOptions, SegmentSpec};
+use custos_hash::{copy_and_hash_to, hash_file, Algorithm, Control, HashOptions, SegmentSpec};
 use ed25519_dalek::SigningKey;
 
 use crate::bagit::{self, PayloadFile, BAGIT_ALGORITHMS};
@@ -53,6 +53,9 @@ pub fn stamp_signature(url: &str, entry: &crate::envelope::SignatureEntry) -> Re
     let bytes = entry.bytes().ok_or_else(|| Error::Package("a signature that is not base64".into()))?;
     custos_timestamp::stamp(url, &bytes).map_err(|e| Error::Package(e.to_string()))
 }
+
+/// The most bytes a public key file may hold: 64 KiB (they hold a few hundred).
+pub const MAX_KEY_FILE_BYTES: u64 = 64 << 10;
 
 /// Where the signers' public keys are shipped (`KEYID.pub`), so verification needs no network.
 pub const KEYS_DIR: &str = "custos/keys";
@@ -107,12 +110,12 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
 }
 
 fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result<Manifest, Error> {
-    let io = |what: &str, e: std::io::Error| Error::Package(format!("{what}: {e}"));
-    for folder in ["data", "custos", KEYS_DIR, SEGMENTS_DIR, TIMESTAMPS_DIR] {
-        fs::create_dir(package.join(folder)).map_err(|e| io(&format!("cannot create {folder}/"), e))?;
-    }
-    // Every file below is written through the store: no link on its path is followed.
+    // Every folder and file below is made through the store, relative to the folder just
+    // created: no link on a path is followed, and a swapped path changes nothing.
     let store = PackageDir::open(package).map_err(|e| Error::Package(e.to_string()))?;
+    for folder in ["data", "custos", KEYS_DIR, SEGMENTS_DIR, TIMESTAMPS_DIR] {
+        store.create_folder(folder).map_err(|e| Error::Package(format!("cannot create {e}")))?;
+    }
     let write_new = |path: &str, bytes: &[u8]| {
         store.create_new(path, bytes).map_err(|e| Error::Package(format!("cannot write {e}")))
     };
@@ -147,7 +150,12 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
         let outcome = if request.reference {
             custos_hash::hash_path(source, &options, control)?
         } else {
-            copy_and_hash(source, &package.join(&path), &options, control)?
+            let copy =
+                store.create_for_copy(&path).map_err(|e| Error::Package(format!("cannot create {e}")))?;
+            copy_and_hash_to(source, copy, Path::new(&path), &options, control).inspect_err(|_| {
+                // Never leave a copy that was not proven equal to its source.
+                let _ = store.remove(&path);
+            })?
         };
         items.push(Item {
             path: path.clone(),
@@ -344,13 +352,35 @@ pub fn head_receipt(package: &Path) -> Result<crate::receipt::Receipt, Error> {
     crate::receipt::Receipt::new(custody::sha256_hex(manifest), lines.len() as u64 - 1, last)
 }
 
-/// Reads a package's manifest through its store, **without** checking its signatures: for
-/// exports whose output the user checks independently. Verification never uses this.
-pub fn read_manifest(package: &Path) -> Result<Manifest, Error> {
+/// Reads a package's manifest through its store, checked only against the keys the package
+/// ships (anyone can make such a package: who signed is for `verify --trust`), for commands
+/// that work on the manifest's contents. Returns the manifest and who signed it.
+pub fn read_manifest(package: &Path) -> Result<(Manifest, Vec<PublicKey>), Error> {
     let store = open_package(package)?;
-    let bytes =
-        store.read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES).map_err(|e| Error::Package(e.to_string()))?;
-    Manifest::parse(&bytes)
+    let bytes = read_tag(&store, MANIFEST_PATH)?;
+    let manifest = signed_manifest(&store, &bytes)?;
+    let signatures = SignatureFile::parse(&read_tag(&store, MANIFEST_SIGNATURES_PATH)?)?;
+    let shipped = shipped_keys_in(&store)?;
+    let signers = signatures.signatures.iter().filter_map(|e| shipped.get(&e.key_id).cloned()).collect();
+    Ok((manifest, signers))
+}
+
+fn read_tag(store: &PackageDir, path: &str) -> Result<Vec<u8>, Error> {
+    store.read_small(path, MAX_TAG_FILE_BYTES).map_err(|e| Error::Package(e.to_string()))
+}
+
+/// The manifest parsed from `bytes` once a signature over them verifies under a key the
+/// package ships: a manifest nobody signed is never worked on.
+fn signed_manifest(store: &PackageDir, bytes: &[u8]) -> Result<Manifest, Error> {
+    let signatures = SignatureFile::parse(&read_tag(store, MANIFEST_SIGNATURES_PATH)?)?;
+    let shipped = shipped_keys_in(store)?;
+    let verdicts = signatures.verify(MANIFEST_PAYLOAD_TYPE, bytes, |id| shipped.get(id).map(|k| k.key))?;
+    if !verdicts.iter().any(|v| matches!(v, crate::envelope::SignatureVerdict::Valid(_))) {
+        return Err(Error::Package(
+            "the manifest has no valid signature by a key the package ships; run custos verify".into(),
+        ));
+    }
+    Manifest::parse(bytes)
 }
 
 /// Rewrites the tag manifests (the algorithms the package has) to describe it as it is.
@@ -366,9 +396,12 @@ pub fn observe_fixity(package: &Path) -> Result<BTreeMap<String, BTreeMap<String
     let store = open_package(package)?;
     let bytes =
         store.read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES).map_err(|e| Error::Package(e.to_string()))?;
-    let manifest = Manifest::parse(&bytes)?;
+    let manifest = signed_manifest(&store, &bytes)?;
     let mut observed = BTreeMap::new();
     for item in manifest.items.iter().filter(|i| !i.reference) {
+        if observed.contains_key(&item.path) {
+            return Err(Error::Package(format!("{} is listed twice in the manifest", item.path)));
+        }
         bagit::check_payload_path(&item.path)
             .map_err(|reason| Error::Package(format!("{}: {reason}", item.path)))?;
         let opened = store.open(&item.path).map_err(|e| Error::Package(e.to_string()))?;
@@ -470,7 +503,7 @@ pub fn shipped_keys_in(store: &dyn PackageStore) -> Result<BTreeMap<String, Publ
         .filter_map(|e| e.utf8_path())
         .filter(|p| p.starts_with("custos/keys/") && p.ends_with(".pub") && !p.ends_with(".minisign.pub"));
     for path in files.take(crate::verify::MAX_KEY_FILES) {
-        let Ok(bytes) = store.read_small(path, MAX_TAG_FILE_BYTES) else { continue };
+        let Ok(bytes) = store.read_small(path, MAX_KEY_FILE_BYTES) else { continue };
         let Some(key) = std::str::from_utf8(&bytes).ok().and_then(|t| PublicKey::parse(t).ok()) else {
             continue;
         };

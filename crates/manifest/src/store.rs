@@ -257,6 +257,26 @@ impl PackageDir {
         rfs::fsync(&dir).map_err(|e| io_error(path, e))
     }
 
+    /// Creates a new folder (its parent reached without following links).
+    pub fn create_folder(&self, path: &str) -> Result<(), StoreError> {
+        let (dir, name) = self.parent_of(path)?;
+        rfs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)).map_err(|e| match e {
+            Errno::EXIST => StoreError::Exists { path: path.to_owned() },
+            e => io_error(path, e),
+        })
+    }
+
+    /// Creates a new, empty file open for reading and writing (an evidence copy, written
+    /// and then read back through this one descriptor).
+    pub fn create_for_copy(&self, path: &str) -> Result<File, StoreError> {
+        let stored = self.open_regular(
+            path,
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL,
+            Mode::from_raw_mode(0o644),
+        )?;
+        Ok(stored.file)
+    }
+
     /// Opens an existing regular file for appending. A file with another name (a hard link
     /// an attacker made to a file outside the package) is refused: appending to it would
     /// write outside the package.

@@ -124,8 +124,16 @@ impl Snapshot {
     pub fn take(store: &dyn PackageStore) -> Result<Snapshot, StoreError> {
         let _lock = store.read_lock()?;
         let mut snapshot = Snapshot { entries: store.list()?, ..Snapshot::default() };
+        // Tag files are read smallest first within the budget: large files planted outside
+        // data/ exhaust it themselves, and are named, instead of crowding out the package's
+        // own small files.
+        let mut by_size: Vec<&StoredEntry> = snapshot.entries.iter().collect();
+        by_size.sort_by_key(|e| match e.kind {
+            EntryKind::File { size } => size,
+            _ => 0,
+        });
         let mut total: u64 = 0;
-        for entry in &snapshot.entries {
+        for entry in by_size {
             let shown = escape_bytes(&entry.path);
             let in_payload = entry.path.starts_with(b"data/");
             let Some(path) = entry.utf8_path() else {
@@ -139,19 +147,21 @@ impl Snapshot {
             };
             match &entry.kind {
                 EntryKind::File { .. } if in_payload => {}
-                EntryKind::File { .. } => {
-                    let read = store.read_small(path, MAX_TAG_FILE_BYTES.min(MAX_TAG_BYTES - total));
+                EntryKind::File { size } => {
+                    let read = if total.saturating_add(*size) > MAX_TAG_BYTES {
+                        Err(format!(
+                            "not read: with it, the files outside data/ would hold more than {MAX_TAG_BYTES} bytes together ({size} bytes here)"
+                        ))
+                    } else {
+                        store.read_small(path, MAX_TAG_FILE_BYTES).map_err(|e| e.to_string())
+                    };
                     if let Ok(bytes) = &read {
                         total += bytes.len() as u64;
                     }
                     if let Err(e) = &read {
-                        snapshot.findings.push(Finding::fail(
-                            "package.file",
-                            path,
-                            format!("cannot be read: {e}"),
-                        ));
+                        snapshot.findings.push(Finding::fail("package.file", path, e.clone()));
                     }
-                    snapshot.tags.insert(path.to_owned(), read.map_err(|e| e.to_string()));
+                    snapshot.tags.insert(path.to_owned(), read);
                 }
                 EntryKind::Symlink { target } => snapshot.findings.push(Finding::fail(
                     if in_payload { "bag.symlink" } else { "package.link" },
@@ -243,7 +253,15 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
     if let Some(manifest) = &manifest {
         check_manifest(manifest, &claims, &snapshot, options.now, &mut findings);
     }
-    check_payload(store, &snapshot, &claims, manifest.as_ref(), options.fast, &mut findings);
+    if manifest.is_some() {
+        check_payload(store, &snapshot, &claims, manifest.as_ref(), options.fast, &mut findings);
+    } else {
+        findings.push(Finding::warn(
+            "bag.payload_digest",
+            "data/",
+            "not hashed: no manifest signed by a trusted key says what the bytes must be",
+        ));
+    }
     if let Some(manifest) = manifest {
         check_referenced(&manifest, options.evidence, options.fast, &mut findings);
         let trust = options.trust;
@@ -269,6 +287,33 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
             }
         }
         findings.append(&mut log.findings);
+        // The `sealed` event is the sealer's: the first signature on the manifest, at the
+        // manifest's sealing time. (An insider with another trusted key cannot start a log
+        // of his own in front of the sealer's manifest.)
+        let first_signer = snapshot
+            .tag(MANIFEST_SIGNATURES_PATH)
+            .ok()
+            .and_then(|b| SignatureFile::parse(b).ok())
+            .and_then(|f| f.signatures.first().map(|e| e.key_id.clone()));
+        if let Some((sealed, _)) = log.events.first().filter(|(e, _)| e.action == custody::Action::Sealed) {
+            if first_signer.as_deref() != Some(sealed.actor.key_id.as_str()) {
+                findings.push(Finding::fail(
+                    "custody.order",
+                    "event 0",
+                    format!(
+                        "sealed by {}, who did not make the manifest's first signature",
+                        sealed.actor.key_id
+                    ),
+                ));
+            }
+            if sealed.time != manifest.sealed_at {
+                findings.push(Finding::fail(
+                    "custody.time",
+                    "event 0",
+                    format!("the `sealed` event says {}, the manifest {}", sealed.time, manifest.sealed_at),
+                ));
+            }
+        }
         // Every signature on the manifest is recorded in the log: the sealer's by `sealed`,
         // each later one by `cosigned`.
         let recorded: BTreeSet<&str> = log
@@ -621,6 +666,7 @@ fn check_manifest(
         )),
     }
     let mut seen = BTreeSet::new();
+    let mut in_package = BTreeSet::new();
     for item in &manifest.items {
         if !seen.insert(item.path.as_str()) {
             findings.push(Finding::fail(
@@ -629,7 +675,15 @@ fn check_manifest(
                 "listed twice in the signed manifest",
             ));
         }
+        if item.digests.is_empty() {
+            findings.push(Finding::fail(
+                "manifest.item",
+                item.path.clone(),
+                "no digest: nothing binds its bytes",
+            ));
+        }
         if !item.reference {
+            in_package.insert(item.path.as_str());
             if let Err(reason) = bagit::check_payload_path(&item.path) {
                 findings.push(Finding::fail("manifest.path", item.path.clone(), reason));
             }
@@ -644,7 +698,9 @@ fn check_manifest(
     }
     // Coverage: the payload is what is on disk, and each file must be a signed item.
     let present: BTreeSet<&str> = snapshot.payload_files().map(|(path, _)| path).collect();
-    for path in present.iter().filter(|p| !seen.contains(**p)) {
+    // Referenced items live outside the package: a file at their path under data/ is not
+    // them, and is covered only by an item of the package.
+    for path in present.iter().filter(|p| !in_package.contains(**p)) {
         findings.push(Finding::fail(
             "manifest.coverage",
             *path,

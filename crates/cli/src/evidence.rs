@@ -366,12 +366,13 @@ fn show_log(package: &Path, json: bool) -> Result<Status> {
             let receiver =
                 event.receiver.as_deref().map(|r| format!(" to {}", escape(short(r)))).unwrap_or_default();
             println!(
-                "{:>3}  {}  {:<20} {} ({}){receiver}",
+                "{:>3}  {}  {:<20} {} ({}, key {}){receiver}",
                 event.sequence,
                 escape(&event.time),
                 event.action.name(),
                 escape(&event.actor.name),
-                escape(&event.actor.role)
+                escape(&event.actor.role),
+                escape(short(&event.actor.key_id))
             );
         }
     }

@@ -39,9 +39,14 @@ impl<'a> JsonPath<'a> {
 /// newlines) and the bidirectional overrides that reorder what is shown are written as
 /// `\u{…}`, so a planted name can neither forge nor hide a line of the report.
 pub fn escape(text: &str) -> Cow<'_, str> {
+    // Controls, bidirectional marks and overrides, and the invisible characters that make
+    // two different names look the same (zero-width spaces and joiners, word joiner, BOM,
+    // line and paragraph separators, Arabic letter mark, Mongolian vowel separator).
     let unsafe_char = |c: char| {
         c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            || matches!(c,
+                '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}' | '\u{feff}')
     };
     if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
@@ -86,5 +91,7 @@ mod tests {
         assert_eq!(escape("evil\u{202e}gpj.exe"), "evil\\u{202e}gpj.exe");
         assert_eq!(escape("\u{9b}31m"), "\\u{9b}31m");
         assert_eq!(escape("Zoë Müller"), "Zoë Müller");
+        assert_eq!(escape("data/disk.img\u{200b}"), "data/disk.img\\u{200b}");
+        assert_eq!(escape("\u{feff}a\u{2028}b"), "\\u{feff}a\\u{2028}b");
     }
 }

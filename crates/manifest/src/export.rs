@@ -114,6 +114,49 @@ pub fn export_minisign(package: &Path, secret: &SigningKey, public: &PublicKey) 
     crate::package::refresh_tag_manifests(&store)
 }
 
+/// Whether a `KEYID.minisign.pub` file's text carries exactly `key` (its comment line is
+/// free text; the key line is what minisign uses).
+pub fn minisign_public_key_matches(text: &str, key: &VerifyingKey) -> bool {
+    let mut expected = b"Ed".to_vec();
+    expected.extend_from_slice(&minisign_key_id(key));
+    expected.extend_from_slice(key.as_bytes());
+    let lines: Vec<&str> = text.lines().collect();
+    matches!(lines.as_slice(), [comment, blob] if comment.starts_with("untrusted comment: ") && BASE64.decode(blob).is_ok_and(|b| b == expected))
+}
+
+/// Verifies a minisign signature file over `message` (legacy Ed25519, as
+/// [`minisign_signature`] writes it) with the key `keys` finds for its 8-byte key id.
+/// Returns the key and the trusted comment, or what is wrong.
+pub fn verify_minisign(
+    text: &str,
+    message: &[u8],
+    keys: impl Fn(&[u8; 8]) -> Option<VerifyingKey>,
+) -> Result<(VerifyingKey, String), String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let [comment, blob, trusted, global] = lines.as_slice() else {
+        return Err("not four lines".into());
+    };
+    let trusted = trusted.strip_prefix("trusted comment: ").ok_or("no trusted comment")?;
+    if !comment.starts_with("untrusted comment: ") {
+        return Err("no untrusted comment line".into());
+    }
+    let blob = BASE64.decode(blob).map_err(|_| "the signature line is not base64")?;
+    let (algorithm, rest) = blob.split_at_checked(2).ok_or("too short")?;
+    if algorithm != b"Ed" || rest.len() != 8 + 64 {
+        return Err("not a legacy Ed25519 minisign signature".into());
+    }
+    let id: [u8; 8] = rest[..8].try_into().map_err(|_| "too short")?;
+    let key = keys(&id).ok_or("made by a key the package does not ship")?;
+    let signature = ed25519_dalek::Signature::from_slice(&rest[8..]).map_err(|_| "malformed signature")?;
+    key.verify_strict(message, &signature).map_err(|_| "does not verify over the manifest")?;
+    let global = BASE64.decode(global).map_err(|_| "the global signature is not base64")?;
+    let global = ed25519_dalek::Signature::from_slice(&global).map_err(|_| "malformed global signature")?;
+    let mut signed = rest[8..].to_vec();
+    signed.extend_from_slice(trusted.as_bytes());
+    key.verify_strict(&signed, &global).map_err(|_| "the trusted comment was altered")?;
+    Ok((key, trusted.to_owned()))
+}
+
 /// `SHA256SUMS` and, where items have BLAKE3 digests, `B3SUMS` text for the manifest's items,
 /// with paths relative to the package (run the tools from inside it). An item path that is
 /// not a plain path under `data/` (an absolute path, `..`, a newline that would start a line

@@ -249,6 +249,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
     findings.extend(bag_findings);
     check_custos_files(&snapshot, &mut findings);
     let shipped = shipped_keys(&snapshot, &mut findings);
+    check_minisign(&snapshot, &shipped, &mut findings);
     let manifest = check_signatures(&snapshot, options.trust, &shipped, &mut findings, &mut established);
     if let Some(manifest) = &manifest {
         check_manifest(manifest, &claims, &snapshot, options.now, &mut findings);
@@ -465,12 +466,79 @@ fn check_custos_files(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
                 .strip_prefix("custos/segments/")
                 .is_some_and(|name| !name.contains('/') && name.ends_with(".json"))
     };
-    for path in snapshot.tags.keys().filter(|p| p.starts_with("custos/") && !known(p)) {
-        findings.push(Finding::warn(
-            "package.unknown_file",
-            path.clone(),
-            "a file Custos does not write; no signature covers it",
-        ));
+    let bag_file = |path: &str| {
+        matches!(path, "bagit.txt" | "bag-info.txt")
+            || (!path.contains('/')
+                && (path.starts_with("manifest-") || path.starts_with("tagmanifest-"))
+                && path.ends_with(".txt"))
+    };
+    for path in snapshot.tags.keys().filter(|p| !known(p) && !bag_file(p)) {
+        if path == "fetch.txt" {
+            findings.push(Finding::fail(
+                "bag.fetch",
+                path.clone(),
+                "lists payload to download from elsewhere: a Custos package holds its evidence",
+            ));
+        } else {
+            findings.push(Finding::warn(
+                "package.unknown_file",
+                path.clone(),
+                "a file Custos does not write; no signature covers it, and it says nothing about the evidence",
+            ));
+        }
+    }
+}
+
+/// The minisign exports: each `KEYID.minisign.pub` must carry the key of `KEYID.pub`, and
+/// `manifest.json.minisig` must verify over the manifest under one of them, so that a court
+/// running minisign on the package's own files is not shown a planted signature or comment.
+fn check_minisign(snapshot: &Snapshot, shipped: &BTreeMap<String, PublicKey>, findings: &mut Vec<Finding>) {
+    for (path, text) in
+        snapshot.tags.iter().filter(|(p, _)| p.starts_with("custos/keys/") && p.ends_with(".minisign.pub"))
+    {
+        let id = &path["custos/keys/".len()..path.len() - ".minisign.pub".len()];
+        let text = text.as_deref().ok().and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default();
+        match shipped.get(id) {
+            Some(key) if crate::export::minisign_public_key_matches(text, &key.key) => {}
+            Some(_) => findings.push(Finding::fail(
+                "package.minisign",
+                path.clone(),
+                format!("does not carry the key of {KEYS_DIR}/{id}.pub"),
+            )),
+            None => findings.push(Finding::fail(
+                "package.minisign",
+                path.clone(),
+                format!("no {KEYS_DIR}/{id}.pub holds its key"),
+            )),
+        }
+    }
+    let Ok(text) = snapshot.tag_text(crate::export::MINISIGN_SIGNATURE_PATH) else {
+        if snapshot.tags.contains_key(crate::export::MINISIGN_SIGNATURE_PATH) {
+            findings.push(Finding::fail(
+                "package.minisign",
+                crate::export::MINISIGN_SIGNATURE_PATH,
+                "cannot be read as text",
+            ));
+        }
+        return;
+    };
+    let manifest = snapshot.tag(MANIFEST_PATH).unwrap_or_default();
+    let lookup = |id: &[u8; 8]| {
+        shipped.values().map(|k| k.key).find(|k| {
+            crate::keys::KeyId::of(k)
+                .to_string()
+                .starts_with(&id.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        })
+    };
+    match crate::export::verify_minisign(text, manifest, lookup) {
+        Ok((key, comment)) => findings.push(Finding::pass(
+            "package.minisign",
+            crate::export::MINISIGN_SIGNATURE_PATH,
+            format!("verifies under {} (trusted comment: {comment})", KeyId::of(&key)),
+        )),
+        Err(reason) => {
+            findings.push(Finding::fail("package.minisign", crate::export::MINISIGN_SIGNATURE_PATH, reason))
+        }
     }
 }
 
@@ -651,6 +719,23 @@ fn check_manifest(
             format!("sealed at {}, after the time of verification", manifest.sealed_at),
         )),
         Some(_) => {}
+    }
+    const WRITTEN: [&str; 6] = [
+        "Source-Organization",
+        "External-Identifier",
+        "External-Description",
+        "Bag-Software-Agent",
+        "Payload-Oxum",
+        "Bagging-Date",
+    ];
+    let unknown: Vec<&str> =
+        claims.info.keys().map(String::as_str).filter(|l| !WRITTEN.contains(l)).collect();
+    if !unknown.is_empty() {
+        findings.push(Finding::warn(
+            "bag.info",
+            "bag-info.txt",
+            format!("fields Custos does not write, which no signature covers: {}", unknown.join(", ")),
+        ));
     }
     match claims.info.get("External-Identifier").map(Vec::as_slice) {
         Some([id]) if *id == manifest.case.reference => {}
@@ -850,7 +935,7 @@ fn report_item(
         }
     }
     if let (true, Some(fresh), Some(summary)) = (changed, &outcome.segments, &item.segments) {
-        findings.push(damaged_ranges(snapshot, &item.path, &summary.root, fresh));
+        findings.push(damaged_ranges(snapshot, &item.path, summary, fresh));
     }
 }
 
@@ -916,7 +1001,13 @@ fn check_referenced(manifest: &Manifest, evidence: Option<&Path>, fast: bool, fi
 
 /// Names the byte ranges of a damaged item from its stored segment list, once the list is
 /// shown to be the one whose root the signed manifest records.
-fn damaged_ranges(snapshot: &Snapshot, item_path: &str, signed_root: &str, fresh: &SegmentList) -> Finding {
+fn damaged_ranges(
+    snapshot: &Snapshot,
+    item_path: &str,
+    signed: &crate::manifest::Segments,
+    fresh: &SegmentList,
+) -> Finding {
+    let signed_root = signed.root.as_str();
     let name = item_path.rsplit('/').next().unwrap_or(item_path);
     let list_path = format!("{SEGMENTS_DIR}/{name}.json");
     let stored = snapshot
@@ -927,7 +1018,16 @@ fn damaged_ranges(snapshot: &Snapshot, item_path: &str, signed_root: &str, fresh
         })
         .and_then(|record| record.to_list());
     let stored = match stored {
-        Ok(list) if list.root().to_hex() == signed_root.to_ascii_lowercase() => list,
+        // The root binds the digests; the signed summary binds the segment size and
+        // algorithm, without which the ranges named could be stretched.
+        Ok(list)
+            if list.root().to_hex() == signed_root.to_ascii_lowercase()
+                && list.spec.size == signed.size
+                && list.spec.algorithm.name() == signed.algorithm
+                && list.digests.len() as u64 == signed.count =>
+        {
+            list
+        }
         Ok(_) => {
             return Finding::fail(
                 "item.damaged_ranges",

@@ -214,24 +214,28 @@ fn forge_event(case: &Case, key: &SigningKey, edit: impl FnOnce(&mut serde_json:
     recompute_tag_manifests(&case.pkg);
 }
 
-/// Runs `custos` with a deadline: a hang is a failure, not a stuck test run.
+/// Runs `custos` with a deadline: a hang is a failure, not a stuck test run. Output is read
+/// while the command runs, so a long report cannot block it on a full pipe.
 fn run_with_deadline(dir: &Path, args: &[&str], deadline: Duration) -> Run {
-    let mut child = custos()
+    let child = custos()
         .current_dir(dir)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if started.elapsed() > deadline {
-            let _ = child.kill();
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    let output = match receiver.recv_timeout(deadline) {
+        Ok(output) => output.expect("output"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
             panic!("custos {args:?} hung for more than {deadline:?}");
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("output");
+    };
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -623,4 +627,127 @@ fn class10_verify_during_appends_never_reports_false_failures() {
     }
     appender.join().expect("appender");
     assert_eq!(log_lines(&case).len(), 3 + 15);
+}
+
+// Found by attacking our own code (a red-team pass with fresh eyes).
+
+#[test]
+fn redteam_a_long_log_of_replayed_lines_is_checked_in_linear_time() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let first = log_lines(&case)[0].clone();
+    let junk: String = std::iter::repeat_n(format!("{first}\n"), 20_000).collect();
+    let log = case.pkg.join("custos/custody.jsonl");
+    let mut text = std::fs::read_to_string(&log).expect("read");
+    text.push_str(&junk);
+    std::fs::write(&log, text).expect("write");
+    let run = run_with_deadline(
+        &case.root,
+        &["verify", "pkg", "--fast", "--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("custody.sequence"), "{}", &run.stdout[..run.stdout.len().min(2000)]);
+}
+
+#[test]
+fn redteam_a_manifest_full_of_junk_lines_is_one_finding_not_millions() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    std::fs::write(case.pkg.join("manifest-sha1.txt"), "x y\n".repeat(200_000)).expect("write");
+    let run = verify(&case, &["--fast"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("more than 20 malformed lines"),
+        "{}",
+        &run.stdout[..run.stdout.len().min(2000)]
+    );
+    assert!(run.stdout.lines().count() < 200, "{} lines", run.stdout.lines().count());
+}
+
+#[test]
+fn redteam_a_file_at_a_referenced_items_path_is_not_covered_by_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    copy_test_keys(root);
+    write(root, "data/disk.img", &noise(10_000, 3));
+    let sealed = custos_in(
+        root,
+        &["seal", "--key", "rfc8032-test1", "--case", "C-R", "--reference", "--out", "pkg", "data/disk.img"],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    make_writable(&root.join("pkg"));
+    write(&root.join("pkg"), "data/disk.img", b"planted bytes at the referenced path");
+    let run = custos_in(root, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL  manifest.coverage"), "{}", run.stdout);
+}
+
+#[test]
+fn redteam_an_insider_cannot_start_a_log_of_his_own_in_front_of_the_sealers_manifest() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    // Bob keeps Ada's signed manifest and writes a new log: `sealed` by himself.
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["sequence"] = 0.into();
+        event["previous"] = serde_json::Value::Null;
+        event["action"] = "sealed".into();
+    });
+    let forged = log_lines(&case).pop().expect("forged line");
+    std::fs::write(case.pkg.join("custos/custody.jsonl"), format!("{forged}\n")).expect("write");
+    recompute_tag_manifests(&case.pkg);
+    assert_caught(&case, "custody.order", "did not make the manifest's first signature");
+}
+
+#[test]
+fn redteam_planted_minisign_files_and_fetch_txt_fail() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let ada_id = hex(&sha2::Sha256::digest(seed(TEST1_SEED).verifying_key().as_bytes()));
+    // A minisign key file under Ada's id that carries another key, and a signature by it.
+    let mallory = SigningKey::from_bytes(&[7u8; 32]);
+    let mut blob = b"Ed".to_vec();
+    blob.extend_from_slice(&sha2::Sha256::digest(mallory.verifying_key().as_bytes())[..8]);
+    blob.extend_from_slice(mallory.verifying_key().as_bytes());
+    let b64 = base64::engine::general_purpose::STANDARD;
+    std::fs::write(
+        case.pkg.join(format!("custos/keys/{ada_id}.minisign.pub")),
+        format!("untrusted comment: minisign public key\n{}\n", b64.encode(&blob)),
+    )
+    .expect("write");
+    std::fs::write(case.pkg.join("fetch.txt"), "https://example.invalid/x 10 data/x\n").expect("write");
+    recompute_tag_manifests(&case.pkg);
+    assert_caught(&case, "package.minisign", "does not carry the key");
+    assert_caught(&case, "bag.fetch", "download");
+}
+
+#[test]
+fn redteam_a_log_must_be_in_the_one_encoding_custos_writes() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let log = case.pkg.join("custos/custody.jsonl");
+    let lines = log_lines(&case);
+    // The last line re-encoded (a space after the first colon) still parses and verifies
+    // its signature, but would change the head every receipt names.
+    let mut edited = lines.clone();
+    let last = edited.pop().expect("line").replacen("\":", "\": ", 1);
+    edited.push(last);
+    std::fs::write(&log, edited.iter().map(|l| format!("{l}\n")).collect::<String>()).expect("write");
+    recompute_tag_manifests(&case.pkg);
+    assert_caught(&case, "custody.signature", "canonical form");
+    // A blank line between events.
+    std::fs::write(&log, format!("{}\n\n{}\n{}\n", lines[0], lines[1], lines[2])).expect("write");
+    recompute_tag_manifests(&case.pkg);
+    assert_caught(&case, "custody.log", "blank line");
+}
+
+#[test]
+fn redteam_a_package_named_through_a_link_verifies() {
+    let case = genuine();
+    std::os::unix::fs::symlink(&case.pkg, case.root.join("current")).expect("link");
+    let run = custos_in(
+        &case.root,
+        &["verify", "current", "--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
 }

@@ -2,6 +2,8 @@
 //! and making test data.
 #![allow(dead_code)]
 
+pub mod tsa;
+
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};

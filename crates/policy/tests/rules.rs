@@ -429,3 +429,66 @@ fn policy_mistakes_are_explained() {
     let error = Policy::parse(bad_key).expect_err("key id").to_string();
     assert!(error.contains("$.signatures.trusted_keys[0].key_id"), "{error}");
 }
+
+/// Evaluates with trusted times from time-stamp tokens.
+fn run_with_times(
+    policy: &Policy,
+    manifest: &Manifest,
+    events: &[Event],
+    signers: &[&str],
+    times: &custos_policy::TrustedTimes,
+) -> Vec<PolicyFinding> {
+    let signers: Vec<String> = signers.iter().map(|s| (*s).to_owned()).collect();
+    let at = custos_policy::time::parse_rfc3339("2026-06-01T00:00:00+00:00").expect("time");
+    evaluate(policy, &Evidence { manifest, events, manifest_signers: &signers, trusted_times: times }, at)
+}
+
+#[test]
+fn backdating_with_a_revoked_key_fails_and_a_trusted_time_decides() {
+    // Ada's key is revoked on 1 April; the manifest claims 1 March.
+    let revoked = policy(&keys(r#","revoked_at":"2026-04-01T00:00:00+00:00""#).replace("SEAL", "1"));
+    let m = manifest(&["sha256"], None, &[]);
+    let events = sealed_by(ADA);
+    // No trusted time: a thief holding the revoked key could claim any earlier date.
+    let claimed_only = run_with_times(&revoked, &m, &events, &[ADA], &Default::default());
+    assert_eq!(verdict(&claimed_only, "signatures.seal_threshold"), PolicyVerdict::Fail);
+    let text =
+        &claimed_only.iter().find(|f| f.rule == "signatures.seal_threshold").expect("finding").evidence;
+    assert!(text.contains("without a trusted time-stamp"), "{text}");
+
+    let at = |t: &str| custos_policy::time::parse_rfc3339(t).expect("time");
+    // A token shows the signature existed on 1 March: it counts.
+    let mut before = custos_policy::TrustedTimes::default();
+    before.manifest.insert(ADA.into(), at("2026-03-01T10:00:05+00:00"));
+    before.events.insert(0, at("2026-03-01T10:00:05+00:00"));
+    let findings = run_with_times(&revoked, &m, &events, &[ADA], &before);
+    assert_eq!(verdict(&findings, "signatures.seal_threshold"), PolicyVerdict::Pass);
+    assert_eq!(verdict(&findings, "signatures.custody_signer"), PolicyVerdict::Pass);
+    // A token shows it was made in May, after the revocation, whatever the manifest claims.
+    let mut after = custos_policy::TrustedTimes::default();
+    after.manifest.insert(ADA.into(), at("2026-05-01T00:00:00+00:00"));
+    let findings = run_with_times(&revoked, &m, &events, &[ADA], &after);
+    assert_eq!(verdict(&findings, "signatures.seal_threshold"), PolicyVerdict::Fail);
+}
+
+#[test]
+fn the_time_rule_requires_tokens_and_limits_skew() {
+    let rule = |skew: &str| {
+        policy(&format!(
+            r#","time":{{"trusted_timestamps":"required"{skew},"cite":"Fictional Evidence Act s. 9"}}"#
+        ))
+    };
+    let m = manifest(&["sha256"], None, &[]);
+    let events = sealed_by(ADA);
+    let none = run_with_times(&rule(""), &m, &events, &[ADA], &Default::default());
+    assert_eq!(verdict(&none, "time.trusted_timestamps"), PolicyVerdict::Fail);
+    let at = |t: &str| custos_policy::time::parse_rfc3339(t).expect("time");
+    let mut times = custos_policy::TrustedTimes::default();
+    times.manifest.insert(ADA.into(), at("2026-03-01T10:00:30+00:00"));
+    times.events.insert(0, at("2026-03-01T10:00:30+00:00"));
+    let close = run_with_times(&rule(r#","max_skew_seconds":60"#), &m, &events, &[ADA], &times);
+    assert_eq!(verdict(&close, "time.trusted_timestamps"), PolicyVerdict::Pass);
+    let tight = run_with_times(&rule(r#","max_skew_seconds":10"#), &m, &events, &[ADA], &times);
+    assert_eq!(verdict(&tight, "time.trusted_timestamps"), PolicyVerdict::Fail);
+    assert!(Policy::parse(br#"{"custos_policy":1,"id":"t","jurisdiction":"XA","name":"T","effective_from":"2026-01-01T00:00:00Z","time":{"trusted_timestamps":"Required","cite":"x"}}"#).is_err());
+}

@@ -2,43 +2,19 @@
 //! `tests/support/tsa_server.py`), verified offline here and cross-checked with
 //! `openssl ts -verify`; and every way a token can be wrong.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use custos_timestamp::{fetch, parse_certificates, request, verify_token, TimestampError};
 use x509_cert as _;
 
-/// A running test TSA; killed when dropped.
-struct Tsa {
-    child: Child,
-    url: String,
-    dir: PathBuf,
-}
+#[path = "../../../tests/support/tsa.rs"]
+mod tsa;
 
-impl Drop for Tsa {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use tsa::Tsa;
 
 fn start(dir: &Path, options: &[&str]) -> Tsa {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/support/tsa_server.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(dir)
-        .args(options)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python3 starts the test TSA");
-    let mut port = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut port)
-        .expect("the TSA prints its port");
-    assert!(!port.trim().is_empty(), "the test TSA did not start (is openssl installed?)");
-    Tsa { child, url: format!("http://127.0.0.1:{}/", port.trim()), dir: dir.to_owned() }
+    Tsa::start(dir, options)
 }
 
 fn certificates(tsa: &Tsa, name: &str) -> Vec<x509_cert::Certificate> {

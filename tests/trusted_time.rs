@@ -1,0 +1,125 @@
+//! Trusted time end to end: a seal and custody events time-stamped by a local RFC 3161
+//! authority, verified offline with its certificate; tokens that are not for their
+//! signature, or from an authority nobody trusts, fail.
+
+mod support;
+
+use std::path::Path;
+
+use support::tsa::Tsa;
+use support::{custos_in, seal_content_package, write, Run};
+
+fn verify(dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["verify", "pkg", "--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"];
+    args.extend(extra);
+    custos_in(dir, &args)
+}
+
+#[test]
+fn a_timestamped_seal_and_transfer_verify_offline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let tsa = Tsa::start(&d.join("tsa"), &[]);
+    support::copy_test_keys(d);
+    write(d, "disk.img", &support::noise(20_000, 5));
+    let sealed = custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "T-1", "--tsa", &tsa.url, "--out", "pkg", "disk.img"],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    let released = custos_in(
+        d,
+        &[
+            "custody",
+            "release",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--to",
+            "rfc8032-test2.pub",
+            "--tsa",
+            &tsa.url,
+        ],
+    );
+    assert_eq!(released.code, 0, "{}", released.stderr);
+    let ca = tsa.dir.join("ca.crt");
+    let ca = ca.to_str().expect("UTF-8");
+
+    let run = verify(d, &["--tsa-cert", ca]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.stdout.matches("time.token").count(), 1, "grouped passes: {}", run.stdout);
+    let json = verify(d, &["--tsa-cert", ca, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let tokens: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["check"] == "time.token")
+        .collect();
+    assert_eq!(tokens.len(), 3, "manifest signature, sealed event, release: {tokens:?}");
+    assert!(tokens.iter().all(
+        |f| f["verdict"] == "pass" && f["detail"].as_str().is_some_and(|d| d.contains("Custos Test TSA"))
+    ));
+
+    // Without the authority's certificate the tokens are reported, not trusted.
+    let unchecked = verify(d, &[]);
+    assert!(
+        unchecked.stdout.contains("WARN  time.token") && unchecked.stdout.contains("--tsa-cert"),
+        "{}",
+        unchecked.stdout
+    );
+
+    // An authority nobody trusts.
+    let other = Tsa::start(&d.join("other"), &[]);
+    let other_ca = other.dir.join("ca.crt");
+    let untrusted = verify(d, &["--tsa-cert", other_ca.to_str().expect("UTF-8")]);
+    assert_eq!(untrusted.code, 1);
+    assert!(
+        untrusted.stdout.contains("FAIL  time.token") && untrusted.stdout.contains("not a trusted"),
+        "{}",
+        untrusted.stdout
+    );
+
+    // A token moved to another signature's place.
+    let stamps = d.join("pkg/custos/timestamps");
+    let manifest_token = std::fs::read_dir(&stamps)
+        .expect("tokens")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("manifest-")))
+        .expect("a manifest token");
+    std::fs::copy(stamps.join("event-1.tsr"), &manifest_token).expect("swap");
+    let swapped = verify(d, &["--tsa-cert", ca]);
+    assert_eq!(swapped.code, 1);
+    assert!(
+        swapped.stdout.contains("FAIL  time.token") && swapped.stdout.contains("other bytes"),
+        "{}",
+        swapped.stdout
+    );
+}
+
+#[test]
+fn an_unreachable_authority_leaves_the_package_as_it_was() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    seal_content_package(d, "T-2", 5_000);
+    let before = std::fs::read(d.join("pkg/custos/custody.jsonl")).expect("log");
+    // Nothing listens on port 9 of the loopback address.
+    let run = custos_in(
+        d,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--action",
+            "examined",
+            "--tsa",
+            "http://127.0.0.1:9/",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("time-stamping authority"), "{}", run.stderr);
+    assert_eq!(std::fs::read(d.join("pkg/custos/custody.jsonl")).expect("log"), before);
+    assert_eq!(verify(d, &[]).code, 0);
+}

@@ -161,8 +161,35 @@ pub fn run(args: DemoArgs) -> Result<Status> {
             expect: Status::Ok,
         },
         Step {
-            title: "Bob accepts it",
-            words: words(&["custody", "accept", &package, "--key", &bob]),
+            title: "Bob accepts it, and keeps a receipt of his acceptance outside the package",
+            words: words(&["custody", "accept", &package, "--key", &bob, "--receipt", &path("bob-accepted.receipt")]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Ada no longer holds the evidence: her attempt to release it again is refused before anything is signed",
+            words: words(&["custody", "release", &package, "--key", &ada, "--to", &bob_pub]),
+            expect: Status::Error,
+        },
+        Step {
+            title: "Bob co-signs the manifest: a second principal vouches for the same bytes (four eyes)",
+            words: words(&["cosign", &package, "--key", &bob]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Bob records a disclosure and keeps its receipt",
+            words: words(&[
+                "custody",
+                "record",
+                &package,
+                "--key",
+                &bob,
+                "--action",
+                "disclosed",
+                "--note",
+                "copy to the defence",
+                "--receipt",
+                &path("bob-disclosed.receipt"),
+            ]),
             expect: Status::Ok,
         },
         Step {
@@ -183,8 +210,9 @@ pub fn run(args: DemoArgs) -> Result<Status> {
                 "--policy",
                 &policies.join("xc-cascadia-mla.json").display().to_string(),
             ]),
-            // Auria accepts it; Borealia wants a second sealing principal; Cascadia wants an
-            // MLA request for content data. Different verdicts are the point.
+            // Auria accepts it; Borealia's four-eyes rule is met by the co-signature, but it
+            // wants the evidence held in Borealia; Cascadia wants an MLA request for content
+            // data. Different verdicts are the point.
             expect: Status::Failed,
         },
     ];
@@ -207,18 +235,145 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         expect: Status::Failed,
     }];
     ok &= run_steps(&tamper_package, args.json)?;
+
+    // Whoever holds a package can cut events off the end of its log: the shorter log is
+    // still a valid log. The receipt Bob kept shows it.
+    let truncated = path("package-truncated");
+    copy_dir(Path::new(&package), Path::new(&truncated)).context("cannot copy the package")?;
+    drop_last_event(Path::new(&truncated)).context("cannot truncate the copy's log")?;
+    if !args.json {
+        println!("\n== Cut the disclosure off the end of a copy's custody log (and refresh its unsigned tag manifests) ==");
+    }
+    let receipt_steps = vec![
+        Step {
+            title: "On its own, the shorter log verifies: a log proves only what it still holds",
+            words: words(&["verify", &truncated, "--fast", "--trust", &ada_pub, "--trust", &bob_pub]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Against Bob's receipt, the missing event is caught",
+            words: words(&[
+                "verify",
+                &truncated,
+                "--fast",
+                "--trust",
+                &ada_pub,
+                "--trust",
+                &bob_pub,
+                "--receipt",
+                &path("bob-disclosed.receipt"),
+            ]),
+            expect: Status::Failed,
+        },
+    ];
+    ok &= run_steps(&receipt_steps, args.json)?;
+    let stamped = timestamped_seal(&scratch, &evidence, &ada, &ada_pub, args.json)?;
+    ok &= stamped.unwrap_or(true);
     let _ = std::fs::remove_dir_all(&scratch);
 
     if args.json {
         println!("{}", serde_json::json!({ "demo": { "ok": ok } }));
     } else if ok {
         println!(
-            "\nDemo complete: every digest matched the independent tools, custody passed from Ada to Bob, three jurisdictions judged the package differently, and both tampered copies were caught."
+            "\nDemo complete: every digest matched the independent tools, custody passed from Ada to Bob and a release by the former holder was refused, Bob's co-signature met Borealia's four-eyes rule, three jurisdictions judged the package differently, both tampered copies were caught, and a receipt caught a truncated log{}.",
+            if stamped.is_some() { "; a time-stamped seal verified offline" } else { "" }
         );
     } else {
         println!("\nDemo FAILED: a step did not end as expected (see above).");
     }
     Ok(if ok { Status::Ok } else { Status::Failed })
+}
+
+/// Removes the last line of a package's custody log and refreshes its tag manifests, as
+/// anyone holding the package could.
+fn drop_last_event(package: &Path) -> Result<()> {
+    let log = package.join(custos_manifest::custody::CUSTODY_PATH);
+    let mut permissions = std::fs::metadata(&log)?.permissions();
+    #[allow(clippy::permissions_set_readonly_false)] // The demo's own scratch copy.
+    permissions.set_readonly(false);
+    std::fs::set_permissions(&log, permissions)?;
+    let text = std::fs::read_to_string(&log)?;
+    let kept: Vec<&str> = text.lines().collect();
+    let kept = &kept[..kept.len().saturating_sub(1)];
+    std::fs::write(&log, kept.iter().map(|l| format!("{l}\n")).collect::<String>())?;
+    let store = custos_manifest::store::PackageDir::open(package)?;
+    custos_manifest::package::refresh_tag_manifests(&store)?;
+    Ok(())
+}
+
+/// Seals with a time-stamp from a local RFC 3161 authority (OpenSSL behind a small HTTP
+/// server, as in the tests) and verifies the token offline. Needs python3 and openssl; says
+/// so and skips without them.
+fn timestamped_seal(
+    scratch: &Path,
+    evidence: &str,
+    ada: &str,
+    ada_pub: &str,
+    json: bool,
+) -> Result<Option<bool>> {
+    let have = |tool: &str, flag: &str| {
+        std::process::Command::new(tool)
+            .arg(flag)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !have("python3", "--version") || !have("openssl", "version") {
+        if !json {
+            println!(
+                "\n== Trusted time: skipped (a local time-stamping authority needs python3 and openssl) =="
+            );
+        }
+        return Ok(None);
+    }
+    let tsa_dir = scratch.join("tsa");
+    let script = scratch.join("tsa_server.py");
+    std::fs::write(&script, include_str!("../../../tests/support/tsa_server.py"))?;
+    let mut server = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&tsa_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start the local time-stamping authority")?;
+    let mut port = String::new();
+    if let Some(out) = server.stdout.take() {
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut port)?;
+    }
+    let url = format!("http://127.0.0.1:{}/", port.trim());
+    let package = scratch.join("package-timestamped").display().to_string();
+    let ca = tsa_dir.join("ca.crt").display().to_string();
+    if !json {
+        println!("\n== Trusted time: a local RFC 3161 authority at {url} (its test CA: {ca}) ==");
+    }
+    let steps = vec![
+        Step {
+            title: "Seal with the manifest signature and the sealed event time-stamped",
+            words: words(&[
+                "seal",
+                "--key",
+                ada,
+                "--case",
+                "DEMO-2026-002",
+                "--tsa",
+                &url,
+                "--out",
+                &package,
+                evidence,
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Verify offline: the tokens are checked against the authority's certificate alone",
+            words: words(&["verify", &package, "--trust", ada_pub, "--tsa-cert", &ca]),
+            expect: Status::Ok,
+        },
+    ];
+    let result = run_steps(&steps, json);
+    let _ = server.kill();
+    let _ = server.wait();
+    result.map(Some)
 }
 
 /// Copies a folder tree (the demo's package) without following links.
@@ -249,7 +404,13 @@ fn run_steps(steps: &[Step], json: bool) -> Result<bool> {
         } else {
             println!("\n== {} ==\n$ custos {}", step.title, step.words.join(" "));
         }
-        let status = run_words(&words)?;
+        // A refused command is a step too: its error is what the user would see.
+        let status = run_words(&words).unwrap_or_else(|error| {
+            if !json {
+                println!("custos: error: {}", crate::render::error_chain(error.as_ref()));
+            }
+            Status::Error
+        });
         if status != step.expect {
             if !json {
                 println!("!! expected exit status {:?}, got {status:?}", step.expect);

@@ -9,13 +9,13 @@ mod support;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use sha2::Digest as _;
-use support::{copy_test_keys, custos, custos_in, noise, write, Run};
+use support::{copy_test_keys, custos_in, noise, run_with_deadline, write, Run};
 
 /// RFC 8032 section 7.1, TEST 1 and TEST 2 secret keys (public test keys).
 const TEST1_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
@@ -212,36 +212,6 @@ fn forge_event(case: &Case, key: &SigningKey, edit: impl FnOnce(&mut serde_json:
     });
     append_line(&case.pkg.join("custos/custody.jsonl"), &line.to_string());
     recompute_tag_manifests(&case.pkg);
-}
-
-/// Runs `custos` with a deadline: a hang is a failure, not a stuck test run. Output is read
-/// while the command runs, so a long report cannot block it on a full pipe.
-fn run_with_deadline(dir: &Path, args: &[&str], deadline: Duration) -> Run {
-    let child = custos()
-        .current_dir(dir)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let pid = child.id();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    let output = match receiver.recv_timeout(deadline) {
-        Ok(output) => output.expect("output"),
-        Err(_) => {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("custos {args:?} hung for more than {deadline:?}");
-        }
-    };
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        raw_stdout: output.stdout,
-    }
 }
 
 #[test]

@@ -6,10 +6,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{custos, custos_in, write, Run};
+use support::{custos_in, run_with_deadline, write};
 
 const ADA: &str = "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9";
 const BOB: &str = "39f713d0a644253f04529421b9f51b9b08979d08295959c4f3990ee617f5139f";
@@ -24,32 +23,6 @@ fn policy_text(ada_fields: &str, rules: &str) -> String {
   "cite":"Testland Evidence Act s. 1"}}{rules}}}
 "#
     )
-}
-
-/// Runs custos in `dir`, failing the test if it runs longer than `deadline` (a hang).
-fn run_with_deadline(dir: &Path, args: &[&str], deadline: Duration) -> Run {
-    let mut child = custos()
-        .current_dir(dir)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            panic!("custos {args:?} hung for more than {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("output");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        raw_stdout: output.stdout,
-    }
 }
 
 /// A policy officer's key (unprotected, for the test).

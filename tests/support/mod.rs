@@ -143,3 +143,33 @@ pub fn seal_content_package(dir: &Path, case: &str, size: usize) {
     );
     assert_eq!(sealed.code, 0, "{}", sealed.stderr);
 }
+
+/// Runs `custos` with a deadline: a hang is a failure, not a stuck test run. Output is read
+/// while the command runs, so a long report cannot block it on a full pipe.
+pub fn run_with_deadline(dir: &Path, args: &[&str], deadline: std::time::Duration) -> Run {
+    let child = custos()
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    let output = match receiver.recv_timeout(deadline) {
+        Ok(output) => output.expect("output"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("custos {args:?} hung for more than {deadline:?}");
+        }
+    };
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        raw_stdout: output.stdout,
+    }
+}

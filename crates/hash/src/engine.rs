@@ -253,12 +253,7 @@ pub fn copy_and_hash(
     options: &HashOptions,
     control: &Control,
 ) -> Result<HashOutcome, Error> {
-    options.validate()?;
-    if options.algorithms.is_empty() {
-        return Err(Error::InvalidOption(
-            "a copy is verified by its digests: select at least one algorithm".into(),
-        ));
-    }
+    check_copy_options(options)?;
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -283,12 +278,7 @@ pub fn copy_and_hash_to(
     options: &HashOptions,
     control: &Control,
 ) -> Result<HashOutcome, Error> {
-    options.validate()?;
-    if options.algorithms.is_empty() {
-        return Err(Error::InvalidOption(
-            "a copy is verified by its digests: select at least one algorithm".into(),
-        ));
-    }
+    check_copy_options(options)?;
     let file = File::open(source)
         .map_err(|source_error| Error::Open { path: source.to_owned(), source: source_error })?;
     let target = CopyTarget { file: destination, path: label.to_owned() };
@@ -296,6 +286,17 @@ pub fn copy_and_hash_to(
     target.seal()?;
     verify_copy(&target, &outcome, options, control)?;
     Ok(outcome)
+}
+
+/// A copy is verified by its digests: valid options with at least one algorithm.
+fn check_copy_options(options: &HashOptions) -> Result<(), Error> {
+    options.validate()?;
+    if options.algorithms.is_empty() {
+        return Err(Error::InvalidOption(
+            "a copy is verified by its digests: select at least one algorithm".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Re-reads a copy through its own descriptor and compares each digest with the source's.

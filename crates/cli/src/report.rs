@@ -162,20 +162,38 @@ pub fn render(package: &Path, judgement: &Judgement) -> String {
         .into_iter()
         .filter_map(|(label, value)| value.map(|v| format!("{label}: {}", esc(v))))
         .collect();
-        let action = serde_json::to_value(event.action)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let action = event.action.name();
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{who}</td><td>{}</td></tr>",
             event.sequence,
             esc(&event.time),
-            esc(&action),
+            esc(action),
             details.join("<br>")
         );
     }
     html.push_str("</table>\n");
+    // Who holds it now, and what the log can and cannot prove by itself.
+    let custody = &judgement.verification.custody;
+    let holder = match (&custody.holder.holder, &custody.holder.pending) {
+        (_, Some(pending)) => format!(
+            "In transit: released by {} (event {}), not yet accepted by its receiver.",
+            esc(&pending.from.name),
+            pending.sequence
+        ),
+        (Some(holder), None) => format!(
+            "Held by {} <span class=\"mono\">(key {})</span>.",
+            esc(&holder.name),
+            esc(holder.key_id.get(..16).unwrap_or(&holder.key_id))
+        ),
+        (None, None) => "No holder could be established.".to_owned(),
+    };
+    let _ = writeln!(
+        html,
+        "<p>{holder} The log holds {} event(s); its newest line has SHA-256 <span class=\"mono\">{}</span>. A log proves only what it still holds: whoever kept a receipt of an event can show whether it is still there (<span class=\"mono\">custos verify --receipt</span>).</p>",
+        custody.events,
+        esc(custody.head.as_deref().unwrap_or("none"))
+    );
 
     html.push_str("<h2>Integrity checks</h2>\n");
     let problems: Vec<&Finding> =

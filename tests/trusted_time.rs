@@ -61,6 +61,26 @@ fn a_timestamped_seal_and_transfer_verify_offline() {
         |f| f["verdict"] == "pass" && f["detail"].as_str().is_some_and(|d| d.contains("Custos Test TSA"))
     ));
 
+    // A jurisdiction's policy may name the authorities it trusts, and demand tokens.
+    std::fs::copy(tsa.dir.join("ca.crt"), d.join("tsa-ca.pem")).expect("copy");
+    write(
+        d,
+        "policy.json",
+        br#"{"custos_policy":1,"id":"xt","jurisdiction":"XT","name":"Test","effective_from":"2026-01-01T00:00:00Z",
+            "time":{"trusted_timestamps":"required","max_skew_seconds":300,"tsa_certificates":["tsa-ca.pem"],"cite":"test"}}"#,
+    );
+    let judged = verify(d, &["--policy", "policy.json", "--json"]);
+    assert_eq!(judged.code, 0, "{}", judged.stdout);
+    let report: serde_json::Value = serde_json::from_str(&judged.stdout).expect("JSON");
+    let time: Vec<&serde_json::Value> = report["policies"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "time.trusted_timestamps")
+        .collect();
+    assert_eq!(time.len(), 3, "{time:?}");
+    assert!(time.iter().all(|f| f["verdict"] == "pass"), "{time:?}");
+
     // Without the authority's certificate the tokens are reported, not trusted.
     let unchecked = verify(d, &[]);
     assert!(

@@ -563,8 +563,16 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
             .with_context(|| format!("{} is not a usable receipt", path.display()))?;
         receipts.push((path.display().to_string(), receipt));
     }
+    // TSA certificates: given on the command line, and named by the policies (relative to
+    // each policy's file).
+    let mut tsa_paths: Vec<PathBuf> = args.tsa_cert.clone();
+    for (file, loaded) in args.policy.iter().zip(&policies) {
+        let folder = file.parent().unwrap_or(Path::new("."));
+        let named = loaded.policy.time.iter().flat_map(|rule| &rule.tsa_certificates);
+        tsa_paths.extend(named.map(|name| folder.join(name)));
+    }
     let mut tsa_certificates = Vec::new();
-    for path in &args.tsa_cert {
+    for path in &tsa_paths {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         tsa_certificates.extend(
             custos_timestamp::parse_certificates(&bytes)

@@ -115,6 +115,10 @@ pub struct TimeRule {
     /// The most seconds a signer's claimed time may differ from the trusted time.
     #[serde(default)]
     pub max_skew_seconds: Option<u64>,
+    /// Certificates (PEM or DER files, relative to the policy file) of the time-stamping
+    /// authorities this jurisdiction trusts; used with any given by `--tsa-cert`.
+    #[serde(default)]
+    pub tsa_certificates: Vec<String>,
     /// What the rule is modelled on.
     pub cite: String,
 }

@@ -156,6 +156,49 @@ fn broken_pipe_is_not_an_error() {
 }
 
 #[test]
+fn a_closed_pipe_never_panics_a_custody_log() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    support::seal_content_package(dir.path(), "P-1", 1_000);
+    for _ in 0..40 {
+        let examined = support::custos_in(
+            dir.path(),
+            &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "examined"],
+        );
+        assert_eq!(examined.code, 0, "{}", examined.stderr);
+    }
+    for _ in 0..5 {
+        let mut child = custos()
+            .current_dir(dir.path())
+            .args(["custody", "log", "pkg"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("wait");
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    }
+}
+
+#[test]
+fn checksums_are_never_exported_into_the_package() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    support::seal_content_package(dir.path(), "P-2", 1_000);
+    let inside = support::custos_in(dir.path(), &["export", "checksums", "pkg", "--out", "pkg/sums"]);
+    assert_eq!(inside.code, 2, "{}", inside.stdout);
+    assert!(inside.stderr.contains("inside the package"), "{}", inside.stderr);
+    let outside = support::custos_in(dir.path(), &["export", "checksums", "pkg", "--out", "sums"]);
+    assert_eq!(outside.code, 0, "{}", outside.stderr);
+    // The printed command works from anywhere.
+    let command = outside.stdout.lines().find_map(|l| l.strip_prefix("check with: ")).expect("a command");
+    let checked =
+        std::process::Command::new("sh").arg("-c").arg(command).current_dir("/").output().expect("sh");
+    assert!(checked.status.success(), "{command}: {}", String::from_utf8_lossy(&checked.stderr));
+    assert_eq!(support::custos_in(dir.path(), &["verify", "pkg", "--trust", "rfc8032-test1.pub"]).code, 0);
+}
+
+#[test]
 fn an_existing_segment_list_is_never_overwritten() {
     let dir = tempfile::tempdir().expect("temp dir");
     write(dir.path(), "img", b"abc");

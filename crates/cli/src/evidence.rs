@@ -670,7 +670,17 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
         ExportCommand::Checksums { package, out, json } => {
             let (manifest, signers) = custos_manifest::package::read_manifest(&package)
                 .with_context(|| format!("cannot export checksums of {}", package.display()))?;
+            // Written inside the package, they would be files no tag manifest lists: the
+            // package would no longer verify.
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let (package_at, out_at) = (package.canonicalize()?, out.canonicalize()?);
+            if out_at.starts_with(&package_at) {
+                bail!(
+                    "--out {} is inside the package {}: choose a folder outside it (the package would no longer verify)",
+                    out.display(),
+                    package.display()
+                );
+            }
             let mut written = Vec::new();
             for (name, text) in custos_manifest::export::checksum_files(&manifest)? {
                 let path = out.join(name);
@@ -697,12 +707,9 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                     "custos: the digests are the manifest's as signed by {}, checked against the keys the package ships only: custos verify --trust checks who that is",
                     names.join(", ")
                 );
-                let sums = out.join("SHA256SUMS");
-                println!(
-                    "check from inside the package: cd {} && sha256sum -c {}",
-                    package.display(),
-                    sums.display()
-                );
+                // Absolute paths, so the command works from wherever the user stands.
+                let sums = out_at.join("SHA256SUMS");
+                println!("check with: cd {} && sha256sum -c {}", package_at.display(), sums.display());
             }
             Ok(Status::Ok)
         }

@@ -93,6 +93,21 @@ fn run_words(words: &[&std::ffi::OsStr]) -> anyhow::Result<Status> {
 }
 
 fn main() -> ExitCode {
+    // `custos … | head`: printing to a closed pipe is the reader's choice, not a crash.
+    // println! panics on it; end quietly with status 0 instead of a panic's 101.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

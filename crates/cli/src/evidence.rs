@@ -448,15 +448,31 @@ pub struct VerifyArgs {
     /// tokens in the package are checked offline against it
     #[arg(long, value_name = "FILE")]
     pub tsa_cert: Vec<PathBuf>,
+    /// Every warning fails too (exit 1): unchecked bytes, untrusted signers allowed,
+    /// pending transfers, unknown files
+    #[arg(long)]
+    pub strict: bool,
     /// Every finding as JSON
     #[arg(long)]
     pub json: bool,
 }
 
+/// Version of `verify --json`'s report (docs/json.md).
+const VERIFY_REPORT_FORMAT: u64 = 1;
+
 #[derive(Serialize)]
 struct Report<'a> {
+    custos_verify: u64,
+    tool: &'static str,
     package: String,
-    verdict: Verdict,
+    /// The overall verdict: integrity and every policy (and, with --strict, warnings).
+    verdict: &'static str,
+    /// Integrity alone (bag, signatures, items, custody).
+    integrity: Verdict,
+    strict: bool,
+    evaluated_at: String,
+    manifest_sha256: Option<String>,
+    duration_ms: u128,
     custody: &'a CustodySummary,
     findings: &'a [Finding],
     #[serde(skip_serializing_if = "<[PolicyReport]>::is_empty")]
@@ -468,25 +484,63 @@ pub struct Judgement {
     pub verification: custos_manifest::package::Verification,
     pub verdict: Verdict,
     pub policies: Vec<PolicyReport>,
+    /// `--strict`: every warning fails.
+    pub strict: bool,
 }
 
 impl Judgement {
     pub fn status(&self) -> Status {
         let policy_failed = self.policies.iter().any(|r| r.verdict == PolicyVerdict::Fail);
-        if self.verdict == Verdict::Fail || policy_failed {
+        let policy_warned = self.policies.iter().any(|r| r.verdict == PolicyVerdict::Warn);
+        let warned = self.verdict == Verdict::Warn || policy_warned;
+        if self.verdict == Verdict::Fail || policy_failed || (self.strict && warned) {
             Status::Failed
         } else {
             Status::Ok
         }
     }
+
+    /// The overall verdict word: `pass`, `warn` or `fail`.
+    pub fn overall(&self) -> &'static str {
+        let warned =
+            self.verdict == Verdict::Warn || self.policies.iter().any(|r| r.verdict == PolicyVerdict::Warn);
+        match self.status() {
+            Status::Ok if warned => "warn",
+            Status::Ok => "pass",
+            _ => "fail",
+        }
+    }
 }
 
 pub fn run_verify(args: VerifyArgs) -> Result<Status> {
-    let judgement = judge(&args)?;
+    let started = std::time::Instant::now();
+    let judgement = match judge(&args) {
+        Ok(judgement) => judgement,
+        // A batch job gets a record for every package, also for one it could not verify.
+        Err(error) if args.json => {
+            let record = serde_json::json!({
+                "custos_verify": VERIFY_REPORT_FORMAT,
+                "tool": concat!("custos ", env!("CARGO_PKG_VERSION")),
+                "package": args.package.display().to_string(),
+                "verdict": "error",
+                "error": crate::render::error_chain(error.as_ref()),
+            });
+            println!("{record}");
+            return Ok(Status::Error);
+        }
+        Err(error) => return Err(error),
+    };
     if args.json {
         let report = Report {
+            custos_verify: VERIFY_REPORT_FORMAT,
+            tool: concat!("custos ", env!("CARGO_PKG_VERSION")),
             package: args.package.display().to_string(),
-            verdict: judgement.verdict,
+            verdict: judgement.overall(),
+            integrity: judgement.verdict,
+            strict: args.strict,
+            evaluated_at: custos_manifest::time::now_rfc3339(),
+            manifest_sha256: judgement.verification.manifest_sha256.clone(),
+            duration_ms: started.elapsed().as_millis(),
             custody: &judgement.verification.custody,
             findings: &judgement.verification.findings,
             policies: &judgement.policies,
@@ -591,7 +645,7 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
     let verification = verify_package(&args.package, &options);
     let verdict = overall(&verification.findings);
     let reports = crate::policy::judge_policies(&policies, &verification, at);
-    Ok(Judgement { verification, verdict, policies: reports })
+    Ok(Judgement { verification, verdict, policies: reports, strict: args.strict })
 }
 
 fn print_report(package: &Path, findings: &[Finding], custody: &CustodySummary, verdict: Verdict) {

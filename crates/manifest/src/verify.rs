@@ -90,6 +90,8 @@ pub struct Verification {
     pub custody: CustodySummary,
     /// Trusted times from verified time-stamp tokens.
     pub trusted_times: TrustedTimes,
+    /// SHA-256 (hex) of `custos/manifest.json` as read.
+    pub manifest_sha256: Option<String>,
 }
 
 /// What a court compares with what it was told: how many events, which is the newest (its
@@ -245,6 +247,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
         }
     };
     let mut findings = snapshot.findings.clone();
+    established.manifest_sha256 = snapshot.tag(MANIFEST_PATH).ok().map(custody::sha256_hex);
     let (bag_findings, claims) = bagit::check_structure(&snapshot);
     findings.extend(bag_findings);
     check_custos_files(&snapshot, &mut findings);

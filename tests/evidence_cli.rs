@@ -251,7 +251,8 @@ fn policies_judge_one_package_differently() {
     let judged = custos_in(d, &args);
     assert_eq!(judged.code, 1, "a failed policy fails the run: {}", judged.stdout);
     let report: serde_json::Value = serde_json::from_str(&judged.stdout).expect("JSON");
-    assert_eq!(report["verdict"], "pass", "integrity itself is fine");
+    assert_eq!(report["integrity"], "pass", "integrity itself is fine");
+    assert_eq!(report["verdict"], "fail", "the overall verdict includes the policies");
     let verdicts: Vec<(String, String)> = report["policies"]
         .as_array()
         .expect("policies")

@@ -207,3 +207,32 @@ fn an_existing_segment_list_is_never_overwritten() {
     assert_clean(&result, 2, "an existing list is never overwritten");
     assert_eq!(std::fs::read(dir.path().join("list")).expect("list"), b"precious fixity record\n");
 }
+
+#[test]
+fn wrong_key_kinds_and_cheap_checks_before_the_passphrase() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::seal_content_package(d, "K-1", 1_000);
+    let secret_as_trust = support::custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.key"]);
+    assert_clean(&secret_as_trust, 2, "is a secret key file");
+    let public_as_key = support::custos_in(
+        d,
+        &["custody", "record", "pkg", "--key", "rfc8032-test1.pub", "--action", "examined"],
+    );
+    assert_clean(&public_as_key, 2, "is a public key file");
+
+    // A protected key, no passphrase file and no terminal: the missing evidence is what is
+    // reported, before any passphrase would be asked for.
+    write(d, "pass", b"a long passphrase\n");
+    let made = support::custos_in(
+        d,
+        &["keygen", "--name", "Eve", "--role", "examiner", "--out", "eve", "--passphrase-file", "pass"],
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let sealed =
+        support::custos_in(d, &["seal", "--key", "eve", "--case", "K-2", "--out", "new", "no-such-image"]);
+    assert_clean(&sealed, 2, "cannot read the evidence");
+    let recorded =
+        support::custos_in(d, &["custody", "record", "no-such-pkg", "--key", "eve", "--action", "examined"]);
+    assert_clean(&recorded, 2, "not an evidence package");
+}

@@ -83,6 +83,14 @@ pub struct SealArgs {
 }
 
 pub fn run_seal(args: SealArgs) -> Result<Status> {
+    // Cheap checks first: nobody should type a passphrase for a command that cannot run.
+    for source in &args.evidence {
+        std::fs::metadata(source)
+            .with_context(|| format!("cannot read the evidence {}", source.display()))?;
+    }
+    if args.out.symlink_metadata().is_ok() {
+        bail!("{} already exists (packages are never overwritten)", args.out.display());
+    }
     let (secret, public) = load_signer(&args.signer.key, args.signer.passphrase_file.as_deref())?;
     let algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
     let category = args.category.as_deref().map(|c| match c {
@@ -253,6 +261,15 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         }
     };
     let EventArgs { package, signer, purpose, location, receipt, tsa, json } = args;
+    // Cheap checks first: nobody should type a passphrase for a command that cannot run.
+    if !package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
+        bail!("{} is not an evidence package (no custos/manifest.json)", package.display());
+    }
+    if let Some(out) = &receipt {
+        if out.symlink_metadata().is_ok() {
+            bail!("{} already exists (receipts are never overwritten)", out.display());
+        }
+    }
     let mut event = NewEvent::new(action, now);
     event.receiver = receiver.as_ref().map(|r| r.id().to_string());
     event.purpose = purpose;

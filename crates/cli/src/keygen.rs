@@ -145,6 +145,12 @@ pub fn load_signer(
 ) -> Result<(ed25519_dalek::SigningKey, custos_manifest::keys::PublicKey)> {
     let stem = match key.extension() {
         Some(ext) if ext == "key" => key.with_extension(""),
+        Some(ext) if ext == "pub" => bail!(
+            "{} is a public key file; --key takes your secret key: give {} (with {} beside it)",
+            key.display(),
+            key.with_extension("").display(),
+            key.with_extension("key").display()
+        ),
         _ => key.to_owned(),
     };
     let secret_path = with_suffix(&stem, "key");
@@ -182,6 +188,12 @@ pub fn load_signer(
 pub fn load_public_key(path: &Path) -> Result<custos_manifest::keys::PublicKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the public key {}", path.display()))?;
+    if text.lines().any(|line| line.starts_with("custos-secret-key:")) {
+        bail!(
+            "{} is a secret key file; this takes a public key file (.pub). Never hand a secret key to anyone, a court included",
+            path.display()
+        );
+    }
     custos_manifest::keys::PublicKey::parse(&text)
         .with_context(|| format!("{} is not a valid public key file", path.display()))
 }

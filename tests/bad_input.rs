@@ -236,3 +236,57 @@ fn wrong_key_kinds_and_cheap_checks_before_the_passphrase() {
         support::custos_in(d, &["custody", "record", "no-such-pkg", "--key", "eve", "--action", "examined"]);
     assert_clean(&recorded, 2, "not an evidence package");
 }
+
+#[test]
+fn typos_are_refused_before_they_are_signed_forever() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let role = support::custos_in(
+        d,
+        &["keygen", "--name", "Eve", "--role", "exmainer", "--out", "eve", "--no-passphrase"],
+    );
+    assert_clean(&role, 2, "did you mean `examiner`");
+    support::copy_test_keys(d);
+    write(d, "disk.img", b"evidence");
+    let basis = support::custos_in(
+        d,
+        &[
+            "seal",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "T-1",
+            "--legal-basis",
+            "warant:W-1",
+            "--out",
+            "pkg",
+            "disk.img",
+        ],
+    );
+    assert_clean(&basis, 2, "did you mean `warrant`");
+    let canonical = support::custos_in(
+        d,
+        &[
+            "seal",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "T-1",
+            "--legal-basis",
+            "Warrant:W-1",
+            "--out",
+            "pkg",
+            "disk.img",
+            "--json",
+        ],
+    );
+    assert_eq!(canonical.code, 0, "{}", canonical.stderr);
+    let sealed: serde_json::Value = serde_json::from_str(&canonical.stdout).expect("JSON");
+    assert_eq!(sealed["manifest"]["legal_basis"][0]["kind"], "warrant");
+    let none = support::custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "T-2", "--out", "pkg2", "disk.img"],
+    );
+    assert_eq!(none.code, 0);
+    assert!(none.stderr.contains("no --legal-basis given"), "{}", none.stderr);
+}

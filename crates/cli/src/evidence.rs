@@ -99,6 +99,11 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
         _ => Category::Content,
     });
     let legal_basis = args.legal_basis.iter().map(|b| LegalBasis::parse(b)).collect::<Result<Vec<_>, _>>()?;
+    if legal_basis.is_empty() {
+        eprintln!(
+            "custos: warning: no --legal-basis given; courts that require one will not accept this package (it cannot be added after sealing)"
+        );
+    }
     let total: u64 = args.evidence.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     // Each byte is read twice: once to copy and hash, once to verify the copy.
     let bar = progress::bytes_bar(total * 2, args.quiet);

@@ -42,8 +42,16 @@ pub struct KeygenArgs {
 }
 
 pub fn run(args: KeygenArgs) -> Result<Status> {
-    let owner =
-        Owner { name: args.name, role: args.role, organisation: args.org, jurisdiction: args.jurisdiction };
+    let owner = Owner {
+        name: args.name,
+        // A typo in a role is signed into every event forever: only known roles, in
+        // their canonical form.
+        role: custos_manifest::vocabulary::canonical(&args.role, &custos_manifest::vocabulary::ROLES, "role")
+            .map_err(anyhow::Error::msg)?
+            .to_owned(),
+        organisation: args.org,
+        jurisdiction: args.jurisdiction,
+    };
     owner.validate()?;
     let secret_path = with_suffix(&args.out, "key");
     let public_path = with_suffix(&args.out, "pub");

@@ -23,5 +23,6 @@ pub mod store;
 pub mod strict_json;
 pub mod time;
 pub mod verify;
+pub mod vocabulary;
 
 pub use error::Error;

@@ -76,21 +76,22 @@ pub struct LegalBasis {
 }
 
 impl LegalBasis {
-    /// Parses `KIND:REFERENCE[:AUTHORITY]`.
+    /// Parses `KIND:REFERENCE[:AUTHORITY]`. KIND is one of
+    /// [`crate::vocabulary::LEGAL_BASIS_KINDS`], in any case, written in its canonical form.
     pub fn parse(text: &str) -> Result<LegalBasis, Error> {
         let mut parts = text.splitn(3, ':');
         let kind = parts.next().unwrap_or_default().trim();
         let reference = parts.next().unwrap_or_default().trim();
         let authority = parts.next().map(str::trim).filter(|a| !a.is_empty());
-        if kind.is_empty()
-            || reference.is_empty()
-            || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-        {
+        if kind.is_empty() || reference.is_empty() {
             return Err(Error::InvalidField {
                 field: "legal basis",
-                reason: "use KIND:REFERENCE[:AUTHORITY], KIND in lower_case (warrant, production_order, mla_request, ...)",
+                reason: "use KIND:REFERENCE[:AUTHORITY], e.g. warrant:AG-Berlin-1-Gs-1/26",
             });
         }
+        let kind =
+            crate::vocabulary::canonical(kind, &crate::vocabulary::LEGAL_BASIS_KINDS, "legal basis kind")
+                .map_err(|reason| Error::Package(format!("--legal-basis {text}: {reason}")))?;
         Ok(LegalBasis {
             kind: kind.to_owned(),
             reference: reference.to_owned(),
@@ -216,8 +217,9 @@ mod tests {
             (basis.kind.as_str(), basis.reference.as_str(), basis.authority),
             ("mla_request", "MLA-2026-7", None)
         );
-        for bad in ["", "warrant", ":ref", "Warrant:ref"] {
+        for bad in ["", "warrant", ":ref", "warant:ref"] {
             assert!(LegalBasis::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(LegalBasis::parse("Warrant:ref").expect("any case").kind, "warrant");
     }
 }

@@ -85,39 +85,7 @@ impl Vocabulary {
     }
 }
 
-/// The known name closest to `word`: the same letters in another case, else one at most two
-/// edits away (the closest, the first of equals). Long words are not compared (bounded work).
-pub(crate) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    if word.chars().count() > 64 {
-        return None;
-    }
-    let lower = word.to_lowercase();
-    if let Some(same) = known.iter().find(|k| k.to_lowercase() == lower) {
-        return Some(same);
-    }
-    known
-        .iter()
-        .map(|k| (edit_distance(&lower, k), *k))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, k)| k)
-}
-
-/// Levenshtein distance over characters (both words are short: see [`suggest`]).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = Vec::with_capacity(b.len() + 1);
-        current.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
+pub(crate) use custos_manifest::vocabulary::suggest;
 
 /// A name from the document as it may be shown: control characters escaped, so that a
 /// hostile name cannot rewrite the terminal, and very long names shortened.

@@ -588,8 +588,9 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
         bail!("{} is not an evidence package (no custos/manifest.json)", args.package.display());
     }
     let at = match &args.at {
-        Some(text) => custos_policy::time::parse_rfc3339(text)
-            .with_context(|| format!("--at {text}: not an RFC 3339 time"))?,
+        Some(text) => custos_policy::time::parse_rfc3339(text).with_context(|| {
+            format!("--at {text}: not an RFC 3339 time (2026-01-01T00:00:00Z) nor a date (2026-01-01)")
+        })?,
         None => custos_policy::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or_default(),
     };
     let mut keys = Vec::new();

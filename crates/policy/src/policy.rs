@@ -503,7 +503,7 @@ fn time(path: &str, text: &str) -> Result<i64, (String, String)> {
     crate::time::parse_rfc3339(text).ok_or_else(|| {
         (
             path.to_owned(),
-            format!("`{}` is not an RFC 3339 time such as 2026-01-01T00:00:00+00:00", quoted(text)),
+            format!("`{}` is not an RFC 3339 time such as 2026-01-01T00:00:00+00:00, nor a date such as 2026-01-01", quoted(text)),
         )
     })
 }

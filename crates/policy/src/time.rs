@@ -1,5 +1,28 @@
-//! RFC 3339 times, to seconds since the Unix epoch, for comparing validity windows, gaps and
-//! deadlines. One parser for the whole toolkit: it lives in `custos-manifest`, which reads
-//! event times first.
+//! Times in policies and `--at`, to seconds since the Unix epoch, for comparing validity
+//! windows, gaps and deadlines. RFC 3339 as Custos writes it (one parser for the whole
+//! toolkit, in `custos-manifest`, which reads event times first), and, for people writing
+//! policies, a plain date `YYYY-MM-DD`, meaning the start of that day in UTC.
 
-pub use custos_manifest::time::parse_rfc3339;
+/// Parses RFC 3339 (`2026-01-01T00:00:00Z`, `…+02:00`) or a plain date (`2026-01-01`, the
+/// start of that day, UTC). `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() == 10 && bytes[4] == b'-' && bytes[7] == b'-' {
+        return custos_manifest::time::parse_rfc3339(&format!("{text}T00:00:00Z"));
+    }
+    custos_manifest::time::parse_rfc3339(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rfc3339;
+
+    #[test]
+    fn plain_dates_are_the_start_of_the_day_in_utc() {
+        assert_eq!(parse_rfc3339("2026-01-01"), parse_rfc3339("2026-01-01T00:00:00Z"));
+        assert_eq!(parse_rfc3339("1970-01-02"), Some(86_400));
+        for bad in ["2026-13-01", "2026-02-30", "2026-1-01", "20260101", "2026-01-0é"] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+}

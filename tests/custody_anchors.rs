@@ -217,3 +217,30 @@ fn the_releaser_may_withdraw_a_pending_release() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("held by Ada"), "{}", run.stdout);
 }
+
+#[test]
+fn a_failed_fixity_check_exits_1_and_can_be_recorded_as_such() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    seal_content_package(d, "CASE-16", 20_000);
+    let ok =
+        custos_in(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "fixity_verified"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let image = d.join("pkg/data/disk.img");
+    assert!(std::process::Command::new("chmod").arg("u+w").arg(&image).status().expect("chmod").success());
+    let mut bytes = std::fs::read(&image).expect("read");
+    bytes[1000] ^= 1;
+    std::fs::write(&image, bytes).expect("write");
+    let failed =
+        custos_in(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "fixity_verified"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stdout.contains("FAIL") && failed.stdout.contains("sha256 is"), "{}", failed.stdout);
+    assert!(failed.stderr.contains("--action fixity_failed"), "{}", failed.stderr);
+    let recorded =
+        custos_in(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "fixity_failed"]);
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    let log = custos_in(d, &["custody", "log", "pkg"]);
+    assert!(log.stdout.contains("fixity_failed"), "{}", log.stdout);
+    // The package itself still fails, naming the item.
+    assert!(verify(d, &[]).stdout.contains("FAIL  item.digest"));
+}

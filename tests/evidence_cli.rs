@@ -165,8 +165,9 @@ fn fixity_verified_records_what_was_observed_and_refuses_a_failed_check() {
 
     flip(&d.join("pkg/data/disk.img"), 3);
     let refused = as_ada(d, &["custody", "record", "pkg", "--action", "fixity_verified"]);
-    assert_eq!(refused.code, 2);
-    assert!(refused.stderr.contains("fixity check failed: data/disk.img"), "{}", refused.stderr);
+    assert_eq!(refused.code, 1, "a failed check is a failure, not a usage error");
+    assert!(refused.stderr.contains("the fixity check failed"), "{}", refused.stderr);
+    assert!(refused.stdout.contains("data/disk.img: md5 is"), "{}", refused.stdout);
 }
 
 #[test]

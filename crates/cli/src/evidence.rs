@@ -197,8 +197,8 @@ pub enum CustodyCommand {
         #[command(flatten)]
         event: EventArgs,
     },
-    /// Record another event (accessed, examined, fixity_verified, copied, disclosed,
-    /// preservation_renewed, returned, destroyed)
+    /// Record another event (accessed, examined, fixity_verified, fixity_failed, copied,
+    /// disclosed, preservation_renewed, returned, destroyed)
     Record {
         #[command(flatten)]
         event: EventArgs,
@@ -280,9 +280,30 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     event.purpose = purpose;
     event.location = location;
     event.note = note;
-    if action == Action::FixityVerified {
-        // The event records what was observed; a failed check is not recorded as one.
-        event.observed_digests = custos_manifest::package::observe_fixity(&package)?;
+    if matches!(action, Action::FixityVerified | Action::FixityFailed) {
+        // The event records what was observed. A failed check is never recorded as a
+        // verified one; it is custody information too, recorded as `fixity_failed`.
+        let fixity = custos_manifest::package::observe_fixity(&package)?;
+        match (action, fixity.failures.is_empty()) {
+            (Action::FixityVerified, false) => {
+                for failure in &fixity.failures {
+                    println!("FAIL  {}", escape(failure));
+                }
+                eprintln!(
+                    "custos: the fixity check failed; nothing was recorded. To record the failure: custos custody record {} --action fixity_failed --key …",
+                    package.display()
+                );
+                return Ok(Status::Failed);
+            }
+            (Action::FixityFailed, true) => {
+                bail!("the fixity check passed: record it as fixity_verified, not fixity_failed")
+            }
+            _ => {}
+        }
+        event.observed_digests = fixity.observed;
+        if action == Action::FixityFailed && event.note.is_none() {
+            event.note = Some(fixity.failures.join("; "));
+        }
     }
     let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
     let appended = add_event_stamped(&package, event, &secret, &public, receiver.as_ref(), tsa.as_deref())

@@ -52,11 +52,13 @@ pub enum Action {
     Withdrawn,
     /// Another principal added a signature over the manifest (`custos cosign`).
     Cosigned,
+    /// A fixity check found the bytes differ from the manifest (records what it observed).
+    FixityFailed,
 }
 
 impl Action {
     /// Every action, in the order the format lists them.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Sealed,
         Action::Released,
         Action::Accepted,
@@ -64,6 +66,7 @@ impl Action {
         Action::Accessed,
         Action::Examined,
         Action::FixityVerified,
+        Action::FixityFailed,
         Action::Cosigned,
         Action::Copied,
         Action::Disclosed,
@@ -88,6 +91,7 @@ impl Action {
             Action::Accessed => "accessed",
             Action::Examined => "examined",
             Action::FixityVerified => "fixity_verified",
+            Action::FixityFailed => "fixity_failed",
             Action::Cosigned => "cosigned",
             Action::Copied => "copied",
             Action::Disclosed => "disclosed",

@@ -389,27 +389,42 @@ pub fn refresh_tag_manifests(store: &PackageDir) -> Result<(), Error> {
     bagit::write_tag_manifests_in(store, &algorithms)
 }
 
+/// What a fixity check of a package's items found.
+#[derive(Debug, Clone, Default)]
+pub struct FixityObservation {
+    /// Path → algorithm → hex, as observed now (sizes that differ are not hashed).
+    pub observed: BTreeMap<String, BTreeMap<String, String>>,
+    /// Every difference from the manifest, in words (empty: the check passed).
+    pub failures: Vec<String>,
+}
+
 /// Re-hashes every item with the algorithms its manifest entry records, for a
-/// `fixity_verified` event: path → algorithm → hex. Fails, naming the item, when any digest
-/// differs from the manifest, so that a failed check is never recorded as a verified one.
-pub fn observe_fixity(package: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
+/// `fixity_verified` or `fixity_failed` event, and names every difference from the manifest
+/// (size, each algorithm). Only a manifest signed by a key the package ships is checked.
+pub fn observe_fixity(package: &Path) -> Result<FixityObservation, Error> {
     let store = open_package(package)?;
-    let bytes =
-        store.read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES).map_err(|e| Error::Package(e.to_string()))?;
+    let bytes = read_tag(&store, MANIFEST_PATH)?;
     let manifest = signed_manifest(&store, &bytes)?;
-    let mut observed = BTreeMap::new();
+    let mut found = FixityObservation::default();
     for item in manifest.items.iter().filter(|i| !i.reference) {
-        if observed.contains_key(&item.path) {
+        if found.observed.contains_key(&item.path) {
             return Err(Error::Package(format!("{} is listed twice in the manifest", item.path)));
         }
         bagit::check_payload_path(&item.path)
             .map_err(|reason| Error::Package(format!("{}: {reason}", item.path)))?;
-        let opened = store.open(&item.path).map_err(|e| Error::Package(e.to_string()))?;
+        let opened = match store.open(&item.path) {
+            Ok(opened) => opened,
+            Err(e) => {
+                found.failures.push(format!("{}: {e}", item.path));
+                continue;
+            }
+        };
         if opened.size != item.size {
-            return Err(Error::Package(format!(
-                "fixity check failed: {} is {} bytes, the manifest says {}",
-                item.path, opened.size, item.size
-            )));
+            found
+                .failures
+                .push(format!("{}: {} bytes, the manifest says {}", item.path, opened.size, item.size));
+            found.observed.insert(item.path.clone(), BTreeMap::new());
+            continue;
         }
         let algorithms =
             item.digests.keys().map(|name| name.parse::<Algorithm>()).collect::<Result<Vec<_>, _>>()?;
@@ -417,18 +432,17 @@ pub fn observe_fixity(package: &Path) -> Result<BTreeMap<String, BTreeMap<String
         let outcome = hash_file(&opened.file, Path::new(&item.path), &options, &Control::default())?;
         let mut digests = BTreeMap::new();
         for (algorithm, digest) in &outcome.digests {
-            if item.digests.get(algorithm.name()) != Some(&digest.to_hex()) {
-                return Err(Error::Package(format!(
-                    "fixity check failed: {} {algorithm} is {digest}, the manifest says {}",
-                    item.path,
-                    item.digests[algorithm.name()]
-                )));
+            let sealed = item.digests.get(algorithm.name()).map(String::as_str).unwrap_or_default();
+            if !sealed.eq_ignore_ascii_case(&digest.to_hex()) {
+                found
+                    .failures
+                    .push(format!("{}: {algorithm} is {digest}, the manifest says {sealed}", item.path));
             }
             digests.insert(algorithm.name().to_owned(), digest.to_hex());
         }
-        observed.insert(item.path.clone(), digests);
+        found.observed.insert(item.path.clone(), digests);
     }
-    Ok(observed)
+    Ok(found)
 }
 
 /// Verifies a package: the bag, the manifest's signatures and their signers' trust, then

@@ -41,6 +41,17 @@ fn minisign_verifies_the_exported_manifest_signature() {
     // The package still verifies (the export refreshed the tag manifests).
     let verify = custos_in(d, &["verify", "pkg", "--trust", "ada.pub"]);
     assert_eq!(verify.code, 0, "{}", verify.stdout);
+    // A court checks with a key it holds, exported from Ada's own .pub, not the package's copy.
+    let own = custos_in(d, &["key", "export-minisign", "ada.pub", "--out", "ada.minisign.pub"]);
+    assert_eq!(own.code, 0, "{}", own.stderr);
+    let verified = external(d, &minisign, &["-Vm", "pkg/custos/manifest.json", "-p", "ada.minisign.pub"]);
+    assert!(verified.contains("Signature and comment signature verified"), "{verified}");
+    let shown = custos_in(d, &["key", "show", "ada.pub", "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&shown.stdout).expect("JSON");
+    assert_eq!(shown["fingerprint"].as_str().map(str::len), Some(39), "{shown}");
+    assert!(shown["key_id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with(&shown["fingerprint"].as_str().unwrap_or("x")[..4])));
 
     // One character of the manifest changed: minisign refuses it.
     let manifest = d.join("pkg/custos/manifest.json");

@@ -205,3 +205,82 @@ pub fn load_public_key(path: &Path) -> Result<custos_manifest::keys::PublicKey> 
     custos_manifest::keys::PublicKey::parse(&text)
         .with_context(|| format!("{} is not a valid public key file", path.display()))
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeyCommand {
+    /// Show a public key file: who it belongs to, its key id, and a short fingerprint two
+    /// people can compare by voice
+    Show {
+        /// The public key file (.pub)
+        file: std::path::PathBuf,
+        /// Print it as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the key in minisign's format, so a court checks exported signatures with a key
+    /// it holds rather than the copy inside the package
+    ExportMinisign {
+        /// The public key file (.pub)
+        file: std::path::PathBuf,
+        /// Where to write it (never overwritten)
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+}
+
+/// Eight groups of four hex digits from the key id: short enough to read aloud, long enough
+/// (128 bits) that no one finds another key with the same fingerprint.
+pub fn fingerprint(key_id: &str) -> String {
+    let digits: Vec<char> = key_id.chars().take(32).collect();
+    digits.chunks(4).map(|group| group.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
+}
+
+pub fn run_key(command: KeyCommand) -> Result<crate::Status> {
+    match command {
+        KeyCommand::Show { file, json } => {
+            let key = load_public_key(&file)?;
+            let id = key.id().to_string();
+            if json {
+                let shown = serde_json::json!({
+                    "file": file.display().to_string(),
+                    "key_id": id,
+                    "fingerprint": fingerprint(&id),
+                    "name": key.owner.name,
+                    "role": key.owner.role,
+                    "organisation": key.owner.organisation,
+                    "jurisdiction": key.owner.jurisdiction,
+                    "created": key.created,
+                });
+                println!("{shown}");
+            } else {
+                let escape = crate::render::escape;
+                println!("{}", escape(&key.owner.name));
+                println!("  role          {}", escape(&key.owner.role));
+                if let Some(organisation) = &key.owner.organisation {
+                    println!("  organisation  {}", escape(organisation));
+                }
+                if let Some(jurisdiction) = &key.owner.jurisdiction {
+                    println!("  jurisdiction  {}", escape(jurisdiction));
+                }
+                println!("  created       {}", escape(&key.created));
+                println!("  key id        {id}");
+                println!(
+                    "  fingerprint   {}   (compare it with the key's owner, e.g. by phone)",
+                    fingerprint(&id)
+                );
+            }
+            Ok(crate::Status::Ok)
+        }
+        KeyCommand::ExportMinisign { file, out } => {
+            let key = load_public_key(&file)?;
+            write_new(&out, custos_manifest::export::minisign_public_key(&key).as_bytes(), 0o644)?;
+            println!(
+                "wrote {}: minisign -Vm PKG/custos/manifest.json -x PKG/{} -p {}",
+                out.display(),
+                custos_manifest::export::MINISIGN_SIGNATURE_PATH,
+                out.display()
+            );
+            Ok(crate::Status::Ok)
+        }
+    }
+}

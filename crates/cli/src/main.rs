@@ -48,6 +48,9 @@ enum Command {
     Hash(hash::HashArgs),
     /// Make an Ed25519 key pair: PATH.key (secret, passphrase-protected) and PATH.pub.
     Keygen(keygen::KeygenArgs),
+    /// Show a public key and its fingerprint, or export it for minisign.
+    #[command(subcommand)]
+    Key(keygen::KeyCommand),
     /// Seal evidence into a signed package (a BagIt bag with a manifest and custody log).
     Seal(evidence::SealArgs),
     /// Add your signature to a sealed package's manifest (four eyes), recorded in its log.
@@ -74,6 +77,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
     match command {
         Command::Hash(args) => hash::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Key(command) => keygen::run_key(command),
         Command::Seal(args) => evidence::run_seal(args),
         Command::Cosign(args) => evidence::run_cosign(args),
         Command::Custody(command) => evidence::run_custody(command),

@@ -254,11 +254,9 @@ pub fn append(
     new: NewEvent,
     key: &SigningKey,
     public: &PublicKey,
-    ship: &[&PublicKey],
-    tsa: Option<&str>,
-    replace: &Replacements<'_>,
-    then: &dyn Fn(&PackageDir) -> Result<(), Error>,
+    writes: &AlongWith<'_>,
 ) -> Result<Appended, Error> {
+    let AlongWith { ship, tsa, replace, then } = *writes;
     if public.key != key.verifying_key() {
         return Err(Error::Package("the public key file does not belong to the signing key".into()));
     }
@@ -441,6 +439,28 @@ pub fn append(
         return Err(e);
     }
     Ok(Appended { manifest: event.manifest.clone(), event, line })
+}
+
+/// What an append writes besides the event's line (see [`append`]).
+#[derive(Clone, Copy)]
+pub struct AlongWith<'a> {
+    /// Public key files to ship in `custos/keys/` (new files only).
+    pub ship: &'a [&'a PublicKey],
+    /// A time-stamping authority to stamp the event's signature.
+    pub tsa: Option<&'a str>,
+    /// Files to replace together with the event, computed under the lock.
+    pub replace: &'a Replacements<'a>,
+    /// Runs after the append, under the lock (the tag manifests are refreshed there).
+    pub then: &'a dyn Fn(&PackageDir) -> Result<(), Error>,
+}
+
+impl std::fmt::Debug for AlongWith<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlongWith")
+            .field("ship", &self.ship.len())
+            .field("tsa", &self.tsa)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Files to replace along with an appended event: called under the package's lock, it

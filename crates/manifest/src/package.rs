@@ -205,16 +205,13 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
     sealed.location = request.location.clone();
     sealed.legal_basis = request.legal_basis.first().map(|b| b.reference.clone());
     // The tag manifests are written once, below, around the finished package.
-    custody::append(
-        &store,
-        sealed,
-        request.signer,
-        request.signer_public,
-        &[request.signer_public],
-        request.tsa,
-        &custody::nothing_to_replace,
-        &|_| Ok(()),
-    )?;
+    let along = custody::AlongWith {
+        ship: &[request.signer_public],
+        tsa: request.tsa,
+        replace: &custody::nothing_to_replace,
+        then: &|_| Ok(()),
+    };
+    custody::append(&store, sealed, request.signer, request.signer_public, &along)?;
 
     let bag_algorithms: Vec<Algorithm> =
         algorithms.iter().copied().filter(|a| BAGIT_ALGORITHMS.contains(a)).collect();
@@ -263,16 +260,13 @@ pub fn add_event_stamped(
 ) -> Result<Appended, Error> {
     let store = open_package(package)?;
     let ship: Vec<&PublicKey> = std::iter::once(public).chain(receiver).collect();
-    custody::append(
-        &store,
-        event,
-        key,
-        public,
-        &ship,
+    let along = custody::AlongWith {
+        ship: &ship,
         tsa,
-        &custody::nothing_to_replace,
-        &refresh_tag_manifests,
-    )
+        replace: &custody::nothing_to_replace,
+        then: &refresh_tag_manifests,
+    };
+    custody::append(&store, event, key, public, &along)
 }
 
 /// Adds `key`'s signature over the exact manifest bytes to `custos/manifest.json.sig` and
@@ -316,7 +310,8 @@ pub fn cosign(
         Ok(files)
     };
     let event = NewEvent::new(Action::Cosigned, time);
-    custody::append(&store, event, key, public, &[public], tsa, &sign, &refresh_tag_manifests)
+    let along = custody::AlongWith { ship: &[public], tsa, replace: &sign, then: &refresh_tag_manifests };
+    custody::append(&store, event, key, public, &along)
 }
 
 /// Opens an existing package's store.

@@ -290,3 +290,36 @@ fn typos_are_refused_before_they_are_signed_forever() {
     assert_eq!(none.code, 0);
     assert!(none.stderr.contains("no --legal-basis given"), "{}", none.stderr);
 }
+
+#[test]
+fn an_interrupted_seal_leaves_no_package_and_is_named_next_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    write(d, "disk.img", b"evidence");
+    // A failed seal (its second input is a folder) leaves nothing behind.
+    std::fs::create_dir(d.join("folder")).expect("mkdir");
+    let failed = support::custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "I-1", "--out", "pkg", "disk.img", "folder"],
+    );
+    assert_eq!(failed.code, 2, "{}", failed.stdout);
+    let left: Vec<String> = std::fs::read_dir(d)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!left.iter().any(|n| n == "pkg" || n.contains("custos-partial")), "{left:?}");
+    // What kill -9 would leave: a hidden partial folder, never under the package's name.
+    std::fs::create_dir(d.join(".pkg.custos-partial-99999")).expect("mkdir");
+    let sealed = support::custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "I-1", "--out", "pkg", "disk.img"],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    assert!(
+        sealed.stderr.contains(".pkg.custos-partial-99999") && sealed.stderr.contains("interrupted seal"),
+        "{}",
+        sealed.stderr
+    );
+    assert_eq!(support::custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]).code, 0);
+}

@@ -91,6 +91,13 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
     if args.out.symlink_metadata().is_ok() {
         bail!("{} already exists (packages are never overwritten)", args.out.display());
     }
+    for leftover in custos_manifest::package::interrupted_seals(&args.out) {
+        eprintln!(
+            "custos: note: {} is left over from an interrupted seal of {}; it is not a package (remove it)",
+            leftover.display(),
+            args.out.display()
+        );
+    }
     let (secret, public) = load_signer(&args.signer.key, args.signer.passphrase_file.as_deref())?;
     let algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
     let category = args.category.as_deref().map(|c| match c {

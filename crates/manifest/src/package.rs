@@ -99,14 +99,59 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
     if request.signer_public.key != request.signer.verifying_key() {
         return Err(Error::Package("the public key file does not belong to the signing key".into()));
     }
-    fs::create_dir(package).map_err(|e| {
-        Error::Package(format!("cannot create {}: {e} (packages are never overwritten)", package.display()))
-    })?;
-    let result = seal_into(package, request, control);
+    if package.symlink_metadata().is_ok() {
+        return Err(Error::Package(format!(
+            "{} already exists (packages are never overwritten)",
+            package.display()
+        )));
+    }
+    // Built under a temporary name beside the target and renamed at the end: an interrupted
+    // seal (a crash, kill -9, Ctrl-C) never leaves anything under the package's name that
+    // looks like a package, and never blocks the next try.
+    let partial = partial_name(package)?;
+    fs::create_dir(&partial)
+        .map_err(|e| Error::Package(format!("cannot create {}: {e}", partial.display())))?;
+    let result = seal_into(&partial, request, control).and_then(|manifest| {
+        let parent = rustix::fs::CWD;
+        rustix::fs::renameat_with(parent, &partial, parent, package, rustix::fs::RenameFlags::NOREPLACE)
+            .map_err(|e| {
+                Error::Package(format!(
+                    "cannot create {}: {e} (packages are never overwritten)",
+                    package.display()
+                ))
+            })?;
+        Ok(manifest)
+    });
     if result.is_err() {
-        let _ = fs::remove_dir_all(package);
+        let _ = fs::remove_dir_all(&partial);
     }
     result
+}
+
+/// `DIR/.NAME.custos-partial-PID`: where a package is built before it gets its name.
+fn partial_name(package: &Path) -> Result<PathBuf, Error> {
+    let name = package.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        Error::Package(format!("{}: a package needs a UTF-8 folder name", package.display()))
+    })?;
+    Ok(package.with_file_name(format!(".{name}{PARTIAL_MARK}{}", std::process::id())))
+}
+
+/// What marks a folder as an interrupted seal's leftover.
+const PARTIAL_MARK: &str = ".custos-partial-";
+
+/// Leftovers of interrupted seals of `package` (folders `.NAME.custos-partial-PID` beside it).
+pub fn interrupted_seals(package: &Path) -> Vec<PathBuf> {
+    let (Some(parent), Some(name)) = (package.parent(), package.file_name().and_then(|n| n.to_str())) else {
+        return Vec::new();
+    };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let prefix = format!(".{name}{PARTIAL_MARK}");
+    let Ok(entries) = fs::read_dir(parent) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)))
+        .map(|e| e.path())
+        .collect()
 }
 
 fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result<Manifest, Error> {

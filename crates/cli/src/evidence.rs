@@ -65,12 +65,8 @@ pub struct SealArgs {
     /// The package folder to create (never overwritten)
     #[arg(long, value_name = "PKG")]
     pub out: PathBuf,
-    /// Also write a receipt of the `sealed` event to FILE (never overwritten)
-    #[arg(long, value_name = "FILE")]
-    pub receipt: Option<PathBuf>,
-    /// Have the signature time-stamped by this RFC 3161 authority (http://…)
-    #[arg(long, value_name = "URL")]
-    pub tsa: Option<String>,
+    #[command(flatten)]
+    pub anchors: AnchorArgs,
     /// Evidence files or block devices
     #[arg(value_name = "EVIDENCE", required = true)]
     pub evidence: Vec<PathBuf>,
@@ -128,12 +124,12 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
         signer: &secret,
         signer_public: &public,
         sealed_at: custos_manifest::time::now_rfc3339(),
-        tsa: args.tsa.as_deref(),
+        tsa: args.anchors.tsa.as_deref(),
     };
     let manifest = seal(&args.out, &request, &Control { progress: Some(&tick), cancel: None })
         .with_context(|| format!("cannot seal {}", args.out.display()))?;
     bar.finish_and_clear();
-    if let Some(path) = &args.receipt {
+    if let Some(path) = &args.anchors.receipt {
         write_receipt(path, &custos_manifest::package::head_receipt(&args.out)?)?;
     }
     if args.json {
@@ -159,6 +155,18 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
     Ok(Status::Ok)
 }
 
+/// Anchors outside the package that every signing command can write.
+#[derive(Debug, Args)]
+pub struct AnchorArgs {
+    /// Also write a receipt of the event appended to FILE (never overwritten): keep it to
+    /// show later that the log still holds the event (`verify --receipt`)
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
+    /// Have the signatures time-stamped by this RFC 3161 authority (http://…)
+    #[arg(long, value_name = "URL")]
+    pub tsa: Option<String>,
+}
+
 /// What every custody event takes.
 #[derive(Debug, Args)]
 pub struct EventArgs {
@@ -172,13 +180,8 @@ pub struct EventArgs {
     /// Where
     #[arg(long)]
     pub location: Option<String>,
-    /// Also write a receipt of the appended event to FILE (never overwritten): keep it to
-    /// show later that the log still contains the event (`verify --receipt`)
-    #[arg(long, value_name = "FILE")]
-    pub receipt: Option<PathBuf>,
-    /// Have the signature time-stamped by this RFC 3161 authority (http://…)
-    #[arg(long, value_name = "URL")]
-    pub tsa: Option<String>,
+    #[command(flatten)]
+    pub anchors: AnchorArgs,
     /// Print the appended event as JSON
     #[arg(long)]
     pub json: bool,
@@ -272,7 +275,8 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             (event, action, None, note)
         }
     };
-    let EventArgs { package, signer, purpose, location, receipt, tsa, json } = args;
+    let EventArgs { package, signer, purpose, location, anchors, json } = args;
+    let AnchorArgs { receipt, tsa } = anchors;
     // Cheap checks first: nobody should type a passphrase for a command that cannot run.
     if !package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
         bail!("{} is not an evidence package (no custos/manifest.json)", package.display());
@@ -346,12 +350,8 @@ pub struct CosignArgs {
     pub package: PathBuf,
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// Also write a receipt of the `cosigned` event to FILE (never overwritten)
-    #[arg(long, value_name = "FILE")]
-    pub receipt: Option<PathBuf>,
-    /// Have the signature time-stamped by this RFC 3161 authority (http://…)
-    #[arg(long, value_name = "URL")]
-    pub tsa: Option<String>,
+    #[command(flatten)]
+    pub anchors: AnchorArgs,
     /// Print the appended event as JSON
     #[arg(long)]
     pub json: bool,
@@ -369,7 +369,7 @@ pub fn run_cosign(args: CosignArgs) -> Result<Status> {
         custos_manifest::time::now_rfc3339(),
         &secret,
         &public,
-        args.tsa.as_deref(),
+        args.anchors.tsa.as_deref(),
     )
     .with_context(|| format!("cannot co-sign {}", args.package.display()))?;
     if args.json {
@@ -383,7 +383,7 @@ pub fn run_cosign(args: CosignArgs) -> Result<Status> {
             appended.event.sequence
         );
     }
-    if let Some(out) = args.receipt {
+    if let Some(out) = args.anchors.receipt {
         write_receipt(&out, &appended.receipt()?)?;
     }
     Ok(Status::Ok)

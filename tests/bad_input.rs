@@ -323,3 +323,17 @@ fn an_interrupted_seal_leaves_no_package_and_is_named_next_time() {
     );
     assert_eq!(support::custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]).code, 0);
 }
+
+#[test]
+fn an_image_or_hashdeep_file_given_to_check_is_named_not_listed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    write(d, "image.raw", &noise(2_000_000, 9));
+    let image = support::custos_in(d, &["hash", "--check", "image.raw"]);
+    assert_clean(&image, 1, "looks like binary data, not a checksum file");
+    assert!(image.stderr.lines().count() < 20, "{} lines", image.stderr.lines().count());
+    assert!(image.stderr.contains("custos hash image.raw"), "{}", image.stderr);
+    write(d, "list.hashdeep", b"%%%% HASHDEEP-1.0\n%%%% size,md5,sha256,filename\n## x\n5,a,b,/x\n");
+    let hashdeep = support::custos_in(d, &["hash", "--check", "list.hashdeep"]);
+    assert_clean(&hashdeep, 1, "is a hashdeep file");
+}

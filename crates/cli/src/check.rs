@@ -131,6 +131,7 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut tally = Tally::default();
+    let mut malformed_shown: std::collections::BTreeMap<std::path::PathBuf, usize> = Default::default();
     let mut mentioned: Vec<bool> = vec![false; outcomes.len()];
     for line in &lines {
         let report = match &line.parsed {
@@ -142,7 +143,28 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
             }
         };
         tally.add(report.status);
+        // A few malformed lines are named; a file of them (an image given by mistake) is
+        // not printed line by line.
+        if report.status == LineStatus::Malformed && !args.json {
+            let shown = malformed_shown.entry(line.source.clone()).or_insert(0usize);
+            *shown += 1;
+            if *shown > MALFORMED_SHOWN {
+                continue;
+            }
+        }
         report.write(&mut out, args.json)?;
+    }
+    for (source, count) in &malformed_shown {
+        let hint = not_a_checksum_file_hint(source);
+        if *count > MALFORMED_SHOWN {
+            eprintln!(
+                "custos: {}: {} more improperly formatted lines not shown{hint}",
+                source.display(),
+                count - MALFORMED_SHOWN
+            );
+        } else if !hint.is_empty() {
+            eprintln!("custos: {}{hint}", source.display());
+        }
     }
     let status = tally.status();
     if args.json {
@@ -153,6 +175,33 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
         print_warnings(&tally);
     }
     Ok(status)
+}
+
+/// How many malformed lines of one checksum file are named one by one.
+const MALFORMED_SHOWN: usize = 10;
+
+/// What a file full of malformed lines probably is, in words.
+fn not_a_checksum_file_hint(source: &Path) -> String {
+    let mut head = Vec::new();
+    let read = std::fs::File::open(source).and_then(|f| io::Read::take(f, 8192).read_to_end(&mut head));
+    if read.is_err() {
+        return String::new();
+    }
+    if head.starts_with(b"%%%% HASHDEEP-") {
+        format!(
+            ": {} is a hashdeep file; check it with `hashdeep -a -k {} FILES…`",
+            source.display(),
+            source.display()
+        )
+    } else if head.contains(&0) {
+        format!(
+            ": {} looks like binary data, not a checksum file (to hash it: custos hash {})",
+            source.display(),
+            source.display()
+        )
+    } else {
+        String::new()
+    }
 }
 
 fn read_checksum_file(source: &Path, hint: Option<&[Algorithm]>) -> Result<Vec<Line>> {

@@ -32,6 +32,7 @@ fn the_top_level_verdict_includes_every_policy() {
     assert_eq!(report["manifest_sha256"].as_str().map(str::len), Some(64));
     assert!(report["evaluated_at"].as_str().is_some_and(|t| t.ends_with("+00:00")));
     assert!(report["duration_ms"].is_u64());
+    assert_eq!(run.stdout.lines().count(), 1, "one JSON record per line, for batch jobs");
 }
 
 #[test]

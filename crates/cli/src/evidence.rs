@@ -595,7 +595,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
             findings: &judgement.verification.findings,
             policies: &judgement.policies,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string(&report)?);
     } else {
         print_report(
             &args.package,

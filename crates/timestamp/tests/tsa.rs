@@ -2,7 +2,6 @@
 //! `tests/support/tsa_server.py`), verified offline here and cross-checked with
 //! `openssl ts -verify`; and every way a token can be wrong.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use custos_timestamp::{fetch, parse_certificates, request, verify_token, TimestampError};

@@ -647,9 +647,12 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
     // (the key id binds it), so that a court can verify with its policy alone.
     let policy_key_ids: Vec<&str> =
         policies.iter().flat_map(|p| p.policy.trusted_keys().map(|k| k.key_id.as_str())).collect();
-    for (id, key) in custos_manifest::package::package_keys(&args.package) {
-        if policy_key_ids.contains(&id.as_str()) && !keys.iter().any(|k| k.id() == key.id()) {
-            keys.push(key);
+    // Only with policies: the package's key files are not read for nothing.
+    if !policy_key_ids.is_empty() {
+        for (id, key) in custos_manifest::package::package_keys(&args.package) {
+            if policy_key_ids.contains(&id.as_str()) && !keys.iter().any(|k| k.id() == key.id()) {
+                keys.push(key);
+            }
         }
     }
     let trust = Trust { keys, allow_untrusted: args.allow_untrusted };

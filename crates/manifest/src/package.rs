@@ -398,11 +398,7 @@ pub fn head_receipt(package: &Path) -> Result<crate::receipt::Receipt, Error> {
 pub fn read_manifest(package: &Path) -> Result<(Manifest, Vec<PublicKey>), Error> {
     let store = open_package(package)?;
     let bytes = read_tag(&store, MANIFEST_PATH)?;
-    let manifest = signed_manifest(&store, &bytes)?;
-    let signatures = SignatureFile::parse(&read_tag(&store, MANIFEST_SIGNATURES_PATH)?)?;
-    let shipped = shipped_keys_in(&store)?;
-    let signers = signatures.signatures.iter().filter_map(|e| shipped.get(&e.key_id).cloned()).collect();
-    Ok((manifest, signers))
+    signed_manifest(&store, &bytes)
 }
 
 fn read_tag(store: &PackageDir, path: &str) -> Result<Vec<u8>, Error> {
@@ -410,17 +406,25 @@ fn read_tag(store: &PackageDir, path: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// The manifest parsed from `bytes` once a signature over them verifies under a key the
-/// package ships: a manifest nobody signed is never worked on.
-fn signed_manifest(store: &PackageDir, bytes: &[u8]) -> Result<Manifest, Error> {
+/// package ships (a manifest nobody signed is never worked on), with the keys whose
+/// signatures verified.
+fn signed_manifest(store: &PackageDir, bytes: &[u8]) -> Result<(Manifest, Vec<PublicKey>), Error> {
     let signatures = SignatureFile::parse(&read_tag(store, MANIFEST_SIGNATURES_PATH)?)?;
     let shipped = shipped_keys_in(store)?;
     let verdicts = signatures.verify(MANIFEST_PAYLOAD_TYPE, bytes, |id| shipped.get(id).map(|k| k.key))?;
-    if !verdicts.iter().any(|v| matches!(v, crate::envelope::SignatureVerdict::Valid(_))) {
+    let signers: Vec<PublicKey> = verdicts
+        .iter()
+        .filter_map(|v| match v {
+            crate::envelope::SignatureVerdict::Valid(id) => shipped.get(&id.to_string()).cloned(),
+            _ => None,
+        })
+        .collect();
+    if signers.is_empty() {
         return Err(Error::Package(
             "the manifest has no valid signature by a key the package ships; run custos verify".into(),
         ));
     }
-    Manifest::parse(bytes)
+    Ok((Manifest::parse(bytes)?, signers))
 }
 
 /// Rewrites the tag manifests (the algorithms the package has) to describe it as it is.
@@ -444,7 +448,7 @@ pub struct FixityObservation {
 pub fn observe_fixity(package: &Path) -> Result<FixityObservation, Error> {
     let store = open_package(package)?;
     let bytes = read_tag(&store, MANIFEST_PATH)?;
-    let manifest = signed_manifest(&store, &bytes)?;
+    let (manifest, _) = signed_manifest(&store, &bytes)?;
     let mut found = FixityObservation::default();
     for item in manifest.items.iter().filter(|i| !i.reference) {
         if found.observed.contains_key(&item.path) {

@@ -294,11 +294,11 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
         // The `sealed` event is the sealer's: the first signature on the manifest, at the
         // manifest's sealing time. (An insider with another trusted key cannot start a log
         // of his own in front of the sealer's manifest.)
-        let first_signer = snapshot
-            .tag(MANIFEST_SIGNATURES_PATH)
-            .ok()
-            .and_then(|b| SignatureFile::parse(b).ok())
-            .and_then(|f| f.signatures.first().map(|e| e.key_id.clone()));
+        // The signature file parsed once more, here for its order (the checks above only
+        // say which signatures verified).
+        let signatures =
+            snapshot.tag(MANIFEST_SIGNATURES_PATH).ok().and_then(|b| SignatureFile::parse(b).ok());
+        let first_signer = signatures.as_ref().and_then(|f| f.signatures.first().map(|e| e.key_id.clone()));
         if let Some((sealed, _)) = log.events.first().filter(|(e, _)| e.action == custody::Action::Sealed) {
             if first_signer.as_deref() != Some(sealed.actor.key_id.as_str()) {
                 findings.push(Finding::fail(
@@ -334,7 +334,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
             ));
         }
         established.trusted_times =
-            check_timestamps(&snapshot, &manifest, &log.events, options, &mut findings);
+            check_timestamps(&snapshot, &manifest, signatures.as_ref(), &log.events, options, &mut findings);
         let manifest_digest = custody::sha256_hex(input.manifest_bytes);
         for (name, receipt) in options.receipts {
             findings.push(receipt.check(name, &manifest_digest, &log.line_digests));
@@ -353,6 +353,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
 fn check_timestamps(
     snapshot: &Snapshot,
     manifest: &Manifest,
+    signatures: Option<&SignatureFile>,
     events: &[(Event, bool)],
     options: &VerifyOptions,
     findings: &mut Vec<Finding>,
@@ -363,7 +364,6 @@ fn check_timestamps(
     if tokens.is_empty() {
         return times;
     }
-    let signatures = snapshot.tag(MANIFEST_SIGNATURES_PATH).ok().and_then(|b| SignatureFile::parse(b).ok());
     let log = snapshot.tag(custody::CUSTODY_PATH).unwrap_or_default();
     let lines: Vec<&[u8]> = log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
     for path in tokens {
@@ -372,7 +372,7 @@ fn check_timestamps(
         let (stamped, claimed, slot) = if let Some(key_id) =
             name.strip_prefix("manifest-").and_then(|n| n.strip_suffix(".tsr"))
         {
-            let entry = signatures.as_ref().and_then(|s| s.signatures.iter().find(|e| e.key_id == key_id));
+            let entry = signatures.and_then(|s| s.signatures.iter().find(|e| e.key_id == key_id));
             let claimed = (events.first().map(|(e, _)| e.actor.key_id.as_str()) == Some(key_id))
                 .then(|| crate::time::parse_rfc3339(&manifest.sealed_at))
                 .flatten();

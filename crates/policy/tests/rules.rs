@@ -81,13 +81,21 @@ fn run_at(
     signers: &[&str],
     at: &str,
 ) -> Vec<PolicyFinding> {
+    judge(policy, manifest, events, signers, at, &Default::default())
+}
+
+/// Evaluates at `at` with `times` established by time-stamp tokens.
+fn judge(
+    policy: &Policy,
+    manifest: &Manifest,
+    events: &[Event],
+    signers: &[&str],
+    at: &str,
+    times: &custos_policy::TrustedTimes,
+) -> Vec<PolicyFinding> {
     let signers: Vec<String> = signers.iter().map(|s| (*s).to_owned()).collect();
     let at = custos_policy::time::parse_rfc3339(at).expect("time");
-    evaluate(
-        policy,
-        &Evidence { manifest, events, manifest_signers: &signers, trusted_times: &Default::default() },
-        at,
-    )
+    evaluate(policy, &Evidence { manifest, events, manifest_signers: &signers, trusted_times: times }, at)
 }
 
 fn verdict(findings: &[PolicyFinding], rule: &str) -> PolicyVerdict {
@@ -438,9 +446,7 @@ fn run_with_times(
     signers: &[&str],
     times: &custos_policy::TrustedTimes,
 ) -> Vec<PolicyFinding> {
-    let signers: Vec<String> = signers.iter().map(|s| (*s).to_owned()).collect();
-    let at = custos_policy::time::parse_rfc3339("2026-06-01T00:00:00+00:00").expect("time");
-    evaluate(policy, &Evidence { manifest, events, manifest_signers: &signers, trusted_times: times }, at)
+    judge(policy, manifest, events, signers, "2026-06-01T00:00:00+00:00", times)
 }
 
 #[test]

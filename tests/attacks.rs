@@ -721,3 +721,44 @@ fn redteam_a_package_named_through_a_link_verifies() {
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
+
+// Anchors outside the package: their own ways in.
+
+#[test]
+fn anchors_a_cosigned_event_without_a_signature_on_the_manifest_fails() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    forge_event(&case, &seed(TEST2_SEED), |event| event["action"] = "cosigned".into());
+    assert_caught(&case, "custody.cosign", "no valid signature by this key");
+}
+
+#[test]
+fn anchors_only_the_releaser_withdraws_and_only_a_pending_release() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let release = hex(&sha2::Sha256::digest(log_lines(&case)[1].as_bytes()));
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "withdrawn".into();
+        event["release"] = release.into();
+    });
+    assert_caught(&case, "custody.transfer", "no release is pending");
+}
+
+#[test]
+fn anchors_an_insider_who_no_longer_holds_the_evidence_cannot_destroy_it() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    forge_event(&case, &seed(TEST1_SEED), |event| event["action"] = "destroyed".into());
+    assert_caught(&case, "custody.holder", "holds the evidence");
+}
+
+#[test]
+fn anchors_planted_time_stamp_files_fail() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    write(&case.pkg, "custos/timestamps/evil.tsr", b"not a token");
+    write(&case.pkg, &format!("custos/timestamps/manifest-{}.tsr", "ab".repeat(32)), b"not a token");
+    recompute_tag_manifests(&case.pkg);
+    assert_caught(&case, "time.token", "not the name of a token Custos writes");
+    assert_caught(&case, "time.token", "stamps a signature this package does not hold");
+}

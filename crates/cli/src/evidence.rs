@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use custos_hash::{Algorithm, Control, SegmentSpec};
 use custos_manifest::custody::{Action, NewEvent};
 use custos_manifest::findings::{overall, Finding, Verdict};
+use custos_manifest::keys::PublicKey;
 use custos_manifest::manifest::{Case, Category, LegalBasis};
 use custos_manifest::package::{add_event_stamped, seal, verify_package, SealRequest, Trust, VerifyOptions};
 use custos_manifest::verify::CustodySummary;
@@ -529,13 +530,31 @@ struct Report<'a> {
     policies: &'a [PolicyReport],
 }
 
-/// One policy's verdict and findings.
+/// What verification and every policy concluded, and on which keys' trust.
 pub struct Judgement {
     pub verification: custos_manifest::package::Verification,
     pub verdict: Verdict,
     pub policies: Vec<PolicyReport>,
     /// `--strict`: every warning fails.
     pub strict: bool,
+    /// The keys verification trusted, and why each was trusted.
+    pub trusted: Vec<TrustedKey>,
+}
+
+/// A key the verifier trusted.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    pub key: PublicKey,
+    pub source: KeySource,
+}
+
+/// Why a key was trusted.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// Given with `--trust` (the file, or a file in the folder given).
+    File(PathBuf),
+    /// Listed by these policies (by key id); its key material was read from the package.
+    Policy(Vec<String>),
 }
 
 impl Judgement {
@@ -621,21 +640,28 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
         })?,
         None => custos_policy::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or_default(),
     };
-    let mut keys = Vec::new();
+    let mut trusted = Vec::new();
     for path in &args.trust {
         if path.is_dir() {
+            let mut files = Vec::new();
             for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
                 let entry = entry?.path();
                 if entry.extension().is_some_and(|e| e == "pub")
                     && !entry.to_string_lossy().ends_with(".minisign.pub")
                 {
-                    keys.push(load_public_key(&entry)?);
+                    files.push(entry);
                 }
             }
+            // In name order, so reports list them the same way on every run.
+            files.sort();
+            for file in files {
+                trusted.push(TrustedKey { key: load_public_key(&file)?, source: KeySource::File(file) });
+            }
         } else {
-            keys.push(load_public_key(path)?);
+            trusted.push(TrustedKey { key: load_public_key(path)?, source: KeySource::File(path.clone()) });
         }
     }
+    let keys: Vec<PublicKey> = trusted.iter().map(|t| t.key.clone()).collect();
     // Policies are checked against their signatures with the --trust keys only: a key file
     // shipped in the package must never vouch for the policy that judges the package.
     let policies = args
@@ -650,11 +676,19 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
     // Only with policies: the package's key files are not read for nothing.
     if !policy_key_ids.is_empty() {
         for (id, key) in custos_manifest::package::package_keys(&args.package) {
-            if policy_key_ids.contains(&id.as_str()) && !keys.iter().any(|k| k.id() == key.id()) {
-                keys.push(key);
+            if !trusted.iter().any(|t| t.key.id() == key.id()) {
+                let naming: Vec<String> = policies
+                    .iter()
+                    .filter(|p| p.policy.trusted_keys().any(|k| k.key_id == id))
+                    .map(|p| p.policy.id.clone())
+                    .collect();
+                if !naming.is_empty() {
+                    trusted.push(TrustedKey { key, source: KeySource::Policy(naming) });
+                }
             }
         }
     }
+    let keys: Vec<PublicKey> = trusted.iter().map(|t| t.key.clone()).collect();
     let trust = Trust { keys, allow_untrusted: args.allow_untrusted };
     let mut receipts = Vec::new();
     for path in &args.receipt {
@@ -699,7 +733,7 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
     let verification = verify_package(&args.package, &options);
     let verdict = overall(&verification.findings);
     let reports = crate::policy::judge_policies(&policies, &verification, at);
-    Ok(Judgement { verification, verdict, policies: reports, strict: args.strict })
+    Ok(Judgement { verification, verdict, policies: reports, strict: args.strict, trusted })
 }
 
 fn print_report(package: &Path, findings: &[Finding], custody: &CustodySummary, verdict: Verdict) {

@@ -225,6 +225,24 @@ pub enum KeyCommand {
         /// Where to write it (never overwritten)
         #[arg(long, value_name = "FILE")]
         out: std::path::PathBuf,
+        /// Print the file written as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a detached minisign signature (a signed report, an exported manifest
+    /// signature) with public keys you hold: FILE.minisig by default
+    Verify {
+        /// The signed file
+        file: std::path::PathBuf,
+        /// The signature [default: FILE.minisig]
+        #[arg(long, value_name = "SIG")]
+        signature: Option<std::path::PathBuf>,
+        /// A public key file you trust (repeatable)
+        #[arg(long, value_name = "PUBKEY", required = true)]
+        trust: Vec<std::path::PathBuf>,
+        /// Print the outcome as JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -233,6 +251,81 @@ pub enum KeyCommand {
 pub fn fingerprint(key_id: &str) -> String {
     let digits: Vec<char> = key_id.chars().take(32).collect();
     digits.chunks(4).map(|group| group.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
+}
+
+/// How large a detached signature file may be: minisign's are four short lines.
+const MAX_SIGNATURE_FILE_BYTES: u64 = 16 * 1024;
+
+/// `custos key verify`: a minisign signature over a file's exact bytes, by one of the keys
+/// given. Exit 0 when it verifies, 1 when it does not.
+fn verify_detached(
+    file: &Path,
+    signature: Option<std::path::PathBuf>,
+    trust: &[std::path::PathBuf],
+    json: bool,
+) -> Result<crate::Status> {
+    let signature = signature.unwrap_or_else(|| {
+        let mut name = file.as_os_str().to_owned();
+        name.push(".minisig");
+        name.into()
+    });
+    let keys = trust.iter().map(|path| load_public_key(path)).collect::<Result<Vec<_>>>()?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut text = String::new();
+    std::fs::File::open(&signature)
+        .and_then(|f| {
+            std::io::Read::read_to_string(&mut std::io::Read::take(f, MAX_SIGNATURE_FILE_BYTES), &mut text)
+        })
+        .with_context(|| format!("cannot read the signature {}", signature.display()))?;
+    // minisign's key id is the first 8 bytes of the Custos key id (both SHA-256 of the key).
+    let outcome = custos_manifest::export::verify_minisign(&text, &bytes, |id| {
+        keys.iter()
+            .find(|k| {
+                k.id().to_string().get(..16) == Some(custos_hash::Digest(id.to_vec()).to_hex().as_str())
+            })
+            .map(|k| k.key)
+    });
+    let escape = crate::render::escape;
+    match outcome {
+        Ok((key, comment)) => {
+            let signer =
+                keys.iter().find(|k| k.key == key).map(|k| (k.owner.name.clone(), k.id().to_string()));
+            let (name, id) = signer.unwrap_or_default();
+            if json {
+                let record = serde_json::json!({
+                    "file": file.display().to_string(),
+                    "signature": signature.display().to_string(),
+                    "verdict": "pass",
+                    "signer": { "key_id": id, "name": name },
+                    "trusted_comment": comment,
+                });
+                println!("{record}");
+            } else {
+                println!(
+                    "good signature over {} by {} ({})\n  trusted comment: {}",
+                    file.display(),
+                    escape(&name),
+                    &id[..16.min(id.len())],
+                    escape(&comment)
+                );
+            }
+            Ok(crate::Status::Ok)
+        }
+        Err(reason) => {
+            if json {
+                let record = serde_json::json!({
+                    "file": file.display().to_string(),
+                    "signature": signature.display().to_string(),
+                    "verdict": "fail",
+                    "reason": reason,
+                });
+                println!("{record}");
+            } else {
+                println!("BAD signature {} over {}: {reason}", signature.display(), file.display());
+            }
+            Ok(crate::Status::Failed)
+        }
+    }
 }
 
 pub fn run_key(command: KeyCommand) -> Result<crate::Status> {
@@ -271,16 +364,24 @@ pub fn run_key(command: KeyCommand) -> Result<crate::Status> {
             }
             Ok(crate::Status::Ok)
         }
-        KeyCommand::ExportMinisign { file, out } => {
+        KeyCommand::ExportMinisign { file, out, json } => {
             let key = load_public_key(&file)?;
             write_new(&out, custos_manifest::export::minisign_public_key(&key).as_bytes(), 0o644)?;
-            println!(
-                "wrote {}: minisign -Vm PKG/custos/manifest.json -x PKG/{} -p {}",
-                out.display(),
-                custos_manifest::export::MINISIGN_SIGNATURE_PATH,
-                out.display()
-            );
+            if json {
+                let written = serde_json::json!({ "written": out.display().to_string(), "key_id": key.id().to_string() });
+                println!("{written}");
+            } else {
+                println!(
+                    "wrote {}: minisign -Vm PKG/custos/manifest.json -x PKG/{} -p {}",
+                    out.display(),
+                    custos_manifest::export::MINISIGN_SIGNATURE_PATH,
+                    out.display()
+                );
+            }
             Ok(crate::Status::Ok)
+        }
+        KeyCommand::Verify { file, signature, trust, json } => {
+            verify_detached(&file, signature, &trust, json)
         }
     }
 }

@@ -6,6 +6,7 @@ mod check;
 mod demo;
 mod evidence;
 mod hash;
+mod human;
 mod jobs;
 mod keygen;
 mod policy;

@@ -58,6 +58,7 @@ pub fn judge_policies(policies: &[LoadedPolicy], verification: &Verification, at
                     verdict: PolicyVerdict::Fail,
                     evidence: "no manifest signed by a trusted key: nothing to judge".into(),
                     citation: String::new(),
+                    subject: None,
                 }],
             };
             if integrity_failures > 0 && verification.manifest.is_some() {
@@ -71,6 +72,7 @@ pub fn judge_policies(policies: &[LoadedPolicy], verification: &Verification, at
                             "{integrity_failures} integrity check(s) failed: the rules below judge data that did not verify"
                         ),
                         citation: String::new(),
+                        subject: None,
                     },
                 );
             }

@@ -146,9 +146,9 @@ pub fn verify_minisign(
         return Err("not a legacy Ed25519 minisign signature".into());
     }
     let id: [u8; 8] = rest[..8].try_into().map_err(|_| "too short")?;
-    let key = keys(&id).ok_or("made by a key the package does not ship")?;
+    let key = keys(&id).ok_or("made by none of the keys it was checked against")?;
     let signature = ed25519_dalek::Signature::from_slice(&rest[8..]).map_err(|_| "malformed signature")?;
-    key.verify_strict(message, &signature).map_err(|_| "does not verify over the manifest")?;
+    key.verify_strict(message, &signature).map_err(|_| "does not verify over the signed file's bytes")?;
     let global = BASE64.decode(global).map_err(|_| "the global signature is not base64")?;
     let global = ed25519_dalek::Signature::from_slice(&global).map_err(|_| "malformed global signature")?;
     let mut signed = rest[8..].to_vec();

@@ -26,22 +26,44 @@ pub struct Finding {
     pub verdict: Verdict,
     /// Expected and found, in words.
     pub detail: String,
+    /// Byte ranges `[start, end)` of the subject that the check found changed (damaged
+    /// ranges named by segment digests); empty for every other check.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<[u64; 2]>,
 }
 
 impl Finding {
     /// A passing finding.
     pub fn pass(check: &'static str, subject: impl Into<String>, detail: impl Into<String>) -> Finding {
-        Finding { check, subject: subject.into(), verdict: Verdict::Pass, detail: detail.into() }
+        Finding {
+            check,
+            subject: subject.into(),
+            verdict: Verdict::Pass,
+            detail: detail.into(),
+            ranges: Vec::new(),
+        }
     }
 
     /// A failing finding.
     pub fn fail(check: &'static str, subject: impl Into<String>, detail: impl Into<String>) -> Finding {
-        Finding { check, subject: subject.into(), verdict: Verdict::Fail, detail: detail.into() }
+        Finding {
+            check,
+            subject: subject.into(),
+            verdict: Verdict::Fail,
+            detail: detail.into(),
+            ranges: Vec::new(),
+        }
     }
 
     /// A warning.
     pub fn warn(check: &'static str, subject: impl Into<String>, detail: impl Into<String>) -> Finding {
-        Finding { check, subject: subject.into(), verdict: Verdict::Warn, detail: detail.into() }
+        Finding {
+            check,
+            subject: subject.into(),
+            verdict: Verdict::Warn,
+            detail: detail.into(),
+            ranges: Vec::new(),
+        }
     }
 }
 

@@ -655,6 +655,7 @@ fn check_signatures(
                             detail: format!(
                                 "signature valid, but the key is not trusted (the package's key file names {claimed}); give --trust with the signer's public key"
                             ),
+                            ranges: Vec::new(),
                         });
                     }
                 }
@@ -1046,7 +1047,10 @@ fn damaged_ranges(
                 .iter()
                 .map(|r| format!("bytes {}..{} ({} bytes)", r.start, r.end, r.end - r.start))
                 .collect();
-            Finding::fail("item.damaged_ranges", item_path, format!("changed: {}", described.join(", ")))
+            let mut finding =
+                Finding::fail("item.damaged_ranges", item_path, format!("changed: {}", described.join(", ")));
+            finding.ranges = ranges.iter().map(|r| [r.start, r.end]).collect();
+            finding
         }
         Err(_) => Finding::fail(
             "item.damaged_ranges",

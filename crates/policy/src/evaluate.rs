@@ -38,6 +38,65 @@ pub struct PolicyFinding {
     pub evidence: String,
     /// What the rule is modelled on, as the policy states it.
     pub citation: String,
+    /// What the finding is about when a rule is judged once per event or signature
+    /// (`event 3 (accepted by Bob)`); `evidence` then begins with it and a colon.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+impl PolicyFinding {
+    /// Why the rule concluded so, without the subject (`evidence` is `subject: reason`).
+    /// Findings that share a rule, a verdict and a reason read as one, listing the subjects.
+    pub fn reason(&self) -> &str {
+        self.subject
+            .as_deref()
+            .and_then(|subject| self.evidence.strip_prefix(subject))
+            .and_then(|rest| rest.strip_prefix(": "))
+            .unwrap_or(&self.evidence)
+    }
+}
+
+/// A finding's text: about a subject or not.
+struct Said {
+    subject: Option<String>,
+    text: String,
+}
+
+impl From<String> for Said {
+    fn from(text: String) -> Said {
+        Said { subject: None, text }
+    }
+}
+
+impl From<&str> for Said {
+    fn from(text: &str) -> Said {
+        Said { subject: None, text: text.to_owned() }
+    }
+}
+
+/// `subject: reason`, with the subject kept apart for grouping.
+fn about(subject: &str, reason: impl Into<String>) -> Said {
+    Said { subject: Some(subject.to_owned()), text: format!("{subject}: {}", reason.into()) }
+}
+
+/// The findings of one policy, as they are made.
+struct Collected<'a> {
+    policy: &'a str,
+    findings: Vec<PolicyFinding>,
+}
+
+impl Collected<'_> {
+    fn add(&mut self, rule: &'static str, verdict: PolicyVerdict, said: impl Into<Said>, citation: &str) {
+        let Said { subject, text } = said.into();
+        self.findings.push(PolicyFinding {
+            policy: self.policy.to_owned(),
+            rule,
+            verdict,
+            evidence: text,
+            citation: citation.to_owned(),
+            subject,
+        });
+    }
 }
 
 /// What a policy is evaluated on: only what verification established.
@@ -65,24 +124,15 @@ pub struct Evidence<'a> {
 /// linear in the number of items, events and signers (up to logarithmic look-ups).
 pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFinding> {
     let keys = KeyTable::new(policy);
-    let mut findings = Vec::new();
-    let mut add = |rule: &'static str, verdict: PolicyVerdict, evidence: String, citation: &str| {
-        findings.push(PolicyFinding {
-            policy: policy.id.clone(),
-            rule,
-            verdict,
-            evidence,
-            citation: citation.to_owned(),
-        });
-    };
+    let mut out = Collected { policy: &policy.id, findings: Vec::new() };
     match parse_rfc3339(&policy.effective_from) {
-        Some(from) if from <= at => add(
+        Some(from) if from <= at => out.add(
             "policy.in_force",
             PolicyVerdict::Pass,
             format!("in force since {}", policy.effective_from),
             "",
         ),
-        _ => add(
+        _ => out.add(
             "policy.in_force",
             PolicyVerdict::Fail,
             format!("not in force at the evaluation time (effective from {})", policy.effective_from),
@@ -92,8 +142,8 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
 
     match &policy.digests {
         None => {
-            add("digests.required_any", PolicyVerdict::NotApplicable, "no digest rule".into(), "");
-            add("digests.never_sole", PolicyVerdict::NotApplicable, "no digest rule".into(), "");
+            out.add("digests.required_any", PolicyVerdict::NotApplicable, "no digest rule", "");
+            out.add("digests.never_sole", PolicyVerdict::NotApplicable, "no digest rule", "");
         }
         Some(rule) => {
             for item in &evidence.manifest.items {
@@ -117,7 +167,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     } else {
                         (PolicyVerdict::Pass, format!("{} has {}", quoted(&item.path), names(&found)))
                     };
-                    add("digests.required_any", verdict, text, &rule.cite);
+                    out.add("digests.required_any", verdict, text, &rule.cite);
                 }
                 if !rule.never_sole.is_empty() {
                     let strong: Vec<&str> =
@@ -134,16 +184,14 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     } else {
                         (PolicyVerdict::Pass, format!("{} also has {}", quoted(&item.path), names(&strong)))
                     };
-                    add("digests.never_sole", verdict, text, &rule.cite);
+                    out.add("digests.never_sole", verdict, text, &rule.cite);
                 }
             }
         }
     }
 
     match &policy.signatures {
-        None => {
-            add("signatures.seal_threshold", PolicyVerdict::NotApplicable, "no signature rule".into(), "")
-        }
+        None => out.add("signatures.seal_threshold", PolicyVerdict::NotApplicable, "no signature rule", ""),
         Some(rule) => {
             let sealed_at = parse_rfc3339(&evidence.manifest.sealed_at);
             let mut principals = BTreeSet::new();
@@ -171,37 +219,44 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             }
             let verdict =
                 if count >= rule.seal_threshold { PolicyVerdict::Pass } else { PolicyVerdict::Fail };
-            add("signatures.seal_threshold", verdict, text, &rule.cite);
+            out.add("signatures.seal_threshold", verdict, text, &rule.cite);
 
             for event in evidence.events {
                 let subject = keys.subject(event);
                 let trusted = evidence.trusted_times.events.get(&event.sequence).copied();
                 match keys.trusted_at(&event.actor.key_id, parse_rfc3339(&event.time), trusted) {
-                    Err(reason) => add(
+                    Err(reason) => out.add(
                         "signatures.custody_signer",
                         PolicyVerdict::Fail,
-                        format!("{subject}: {reason}"),
+                        about(&subject, reason),
                         &rule.cite,
                     ),
                     Ok(key) => {
                         let action = action_name(event.action);
                         // The roles are the policy's entry's, never the event's own claim.
                         match rule.roles_per_action.get(action) {
-                            Some(allowed) if !key.roles.iter().any(|r| allowed.contains(r)) => add(
+                            Some(allowed) if !key.roles.iter().any(|r| allowed.contains(r)) => out.add(
                                 "signatures.roles",
                                 PolicyVerdict::Fail,
-                                format!(
-                                    "{subject}: {} acts as {}; `{action}` needs one of {}",
-                                    quoted(&key.principal),
-                                    if key.roles.is_empty() { "nothing".into() } else { names(&key.roles) },
-                                    names(allowed)
+                                about(
+                                    &subject,
+                                    format!(
+                                        "{} acts as {}; `{action}` needs one of {}",
+                                        quoted(&key.principal),
+                                        if key.roles.is_empty() {
+                                            "nothing".into()
+                                        } else {
+                                            names(&key.roles)
+                                        },
+                                        names(allowed)
+                                    ),
                                 ),
                                 &rule.cite,
                             ),
-                            _ => add(
+                            _ => out.add(
                                 "signatures.custody_signer",
                                 PolicyVerdict::Pass,
-                                format!("{subject}: trusted key of {}", quoted(&key.principal)),
+                                about(&subject, format!("trusted key of {}", quoted(&key.principal))),
                                 &rule.cite,
                             ),
                         }
@@ -212,7 +267,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
     }
 
     match &policy.custody {
-        None => add("custody", PolicyVerdict::NotApplicable, "no custody rule".into(), ""),
+        None => out.add("custody", PolicyVerdict::NotApplicable, "no custody rule", ""),
         Some(rule) => {
             if !rule.start_with.is_empty() {
                 let first = evidence.events.first().map(|e| action_name(e.action));
@@ -221,7 +276,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                 } else {
                     PolicyVerdict::Fail
                 };
-                add(
+                out.add(
                     "custody.start_with",
                     verdict,
                     format!(
@@ -241,7 +296,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     let pending: Vec<String> = pending.iter().map(|s| format!("event {s}")).collect();
                     (PolicyVerdict::Fail, format!("released but not accepted: {}", listing(&pending)))
                 };
-                add("custody.require_acceptance", verdict, text, &rule.cite);
+                out.add("custody.require_acceptance", verdict, text, &rule.cite);
             }
             if let Some(days) = rule.max_gap_days {
                 let limit = days_to_seconds(days);
@@ -286,13 +341,13 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                         format!("longest gap {:.1} days; at most {days} allowed", gap as f64 / DAY as f64),
                     ),
                 };
-                add("custody.max_gap_days", verdict, text, &rule.cite);
+                out.add("custody.max_gap_days", verdict, text, &rule.cite);
             }
         }
     }
 
     match &policy.legal_basis {
-        None => add("legal_basis", PolicyVerdict::NotApplicable, "no legal-basis rule".into(), ""),
+        None => out.add("legal_basis", PolicyVerdict::NotApplicable, "no legal-basis rule", ""),
         Some(rule) => {
             let kinds: BTreeSet<&str> =
                 evidence.manifest.legal_basis.iter().map(|b| b.kind.as_str()).collect();
@@ -309,12 +364,12 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                 } else {
                     (PolicyVerdict::Pass, format!("recorded: {recorded}"))
                 };
-                add("legal_basis.required", verdict, text, &rule.cite);
+                out.add("legal_basis.required", verdict, text, &rule.cite);
             }
             for item in &evidence.manifest.items {
                 let Some(category) = item.category else {
                     if !rule.per_category.is_empty() {
-                        add(
+                        out.add(
                             "legal_basis.per_category",
                             PolicyVerdict::Warn,
                             format!(
@@ -346,20 +401,17 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                         ),
                     )
                 };
-                add("legal_basis.per_category", verdict, text, &rule.cite);
+                out.add("legal_basis.per_category", verdict, text, &rule.cite);
             }
         }
     }
 
     let sealed_at = parse_rfc3339(&evidence.manifest.sealed_at);
     match (&policy.preservation, sealed_at) {
-        (None, _) => add("preservation", PolicyVerdict::NotApplicable, "no preservation rule".into(), ""),
-        (Some(rule), None) => add(
-            "preservation.period",
-            PolicyVerdict::Fail,
-            "the sealing time cannot be read".into(),
-            &rule.cite,
-        ),
+        (None, _) => out.add("preservation", PolicyVerdict::NotApplicable, "no preservation rule", ""),
+        (Some(rule), None) => {
+            out.add("preservation.period", PolicyVerdict::Fail, "the sealing time cannot be read", &rule.cite)
+        }
         (Some(rule), Some(start)) => {
             let period = days_to_seconds(rule.max_days);
             let mut expires = start.saturating_add(period);
@@ -406,12 +458,12 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     ),
                 )
             };
-            add("preservation.period", verdict, text, &rule.cite);
+            out.add("preservation.period", verdict, text, &rule.cite);
         }
     }
 
     match &policy.storage {
-        None => add("storage", PolicyVerdict::NotApplicable, "no storage rule".into(), ""),
+        None => out.add("storage", PolicyVerdict::NotApplicable, "no storage rule", ""),
         Some(rule) => {
             // Where custody was held: the jurisdiction the policy records for the key that
             // signed each event. Not the event's `actor.jurisdiction`: that is copied from the
@@ -421,39 +473,35 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                 let (verdict, text) = match keys.get(&event.actor.key_id) {
                     None => (
                         PolicyVerdict::Fail,
-                        format!("{subject}: signed by a key this policy does not trust, so where custody was held is not established"),
+                        about(&subject, "signed by a key this policy does not trust, so where custody was held is not established"),
                     ),
                     Some(TrustedKey { jurisdiction: None, .. }) => (
                         PolicyVerdict::Fail,
-                        format!("{subject}: the policy records no jurisdiction for this key"),
+                        about(&subject, "the policy records no jurisdiction for this key"),
                     ),
                     Some(TrustedKey { jurisdiction: Some(country), .. })
                         if rule.allowed_countries.iter().any(|c| c == country) =>
                     {
-                        (PolicyVerdict::Pass, format!("{subject}: held in {}", quoted(country)))
+                        (PolicyVerdict::Pass, about(&subject, format!("held in {}", quoted(country))))
                     }
                     Some(TrustedKey { jurisdiction: Some(country), .. }) => (
                         PolicyVerdict::Fail,
-                        format!(
-                            "{subject}: held in {}; allowed: {}",
-                            quoted(country),
-                            names(&rule.allowed_countries)
+                        about(
+                            &subject,
+                            format!("held in {}; allowed: {}", quoted(country), names(&rule.allowed_countries)),
                         ),
                     ),
                 };
-                add("storage.allowed_countries", verdict, text, &rule.cite);
+                out.add("storage.allowed_countries", verdict, text, &rule.cite);
             }
         }
     }
 
     match (&policy.retention, sealed_at) {
-        (None, _) => add("retention", PolicyVerdict::NotApplicable, "no retention rule".into(), ""),
-        (Some(rule), None) => add(
-            "retention.max_days",
-            PolicyVerdict::Fail,
-            "the sealing time cannot be read".into(),
-            &rule.cite,
-        ),
+        (None, _) => out.add("retention", PolicyVerdict::NotApplicable, "no retention rule", ""),
+        (Some(rule), None) => {
+            out.add("retention.max_days", PolicyVerdict::Fail, "the sealing time cannot be read", &rule.cite)
+        }
         (Some(rule), Some(start)) => {
             let disposed = first_disposal(evidence.events);
             for item in &evidence.manifest.items {
@@ -479,12 +527,12 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
                     ),
                     None => (PolicyVerdict::Warn, format!("{path} held past its {limit}-day limit")),
                 };
-                add("retention.max_days", verdict, text, &rule.cite);
+                out.add("retention.max_days", verdict, text, &rule.cite);
             }
         }
     }
     match &policy.time {
-        None => add("time", PolicyVerdict::NotApplicable, "no trusted-time rule".into(), ""),
+        None => out.add("time", PolicyVerdict::NotApplicable, "no trusted-time rule", ""),
         Some(rule) => {
             // Every manifest signature (claimed: when its `sealed`/`cosigned` event says) and
             // every judged event (claimed: its own time), against the trusted time.
@@ -519,36 +567,42 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
             for (subject, claimed, trusted) in checks {
                 let (verdict, text) = match (trusted, claimed) {
                     (None, _) if rule.trusted_timestamps == TimestampRequirement::Required => {
-                        (PolicyVerdict::Fail, format!("{subject}: no verified time-stamp token"))
+                        (PolicyVerdict::Fail, about(&subject, "no verified time-stamp token"))
                     }
-                    (None, _) => (PolicyVerdict::NotApplicable, format!("{subject}: no time-stamp token")),
+                    (None, _) => (PolicyVerdict::NotApplicable, about(&subject, "no time-stamp token")),
                     (Some(trusted), Some(claimed))
                         if rule.max_skew_seconds.is_some_and(|max| trusted.abs_diff(claimed) > max) =>
                     {
                         (
                             PolicyVerdict::Fail,
-                            format!(
-                                "{subject}: claims {}, the trusted time is {} ({} s apart; at most {} allowed)",
-                                custos_manifest::time::rfc3339_from_unix(claimed.max(0) as u64),
-                                custos_manifest::time::rfc3339_from_unix(trusted.max(0) as u64),
-                                trusted.abs_diff(claimed),
-                                rule.max_skew_seconds.unwrap_or_default()
+                            about(
+                                &subject,
+                                format!(
+                                    "claims {}, the trusted time is {} ({} s apart; at most {} allowed)",
+                                    custos_manifest::time::rfc3339_from_unix(claimed.max(0) as u64),
+                                    custos_manifest::time::rfc3339_from_unix(trusted.max(0) as u64),
+                                    trusted.abs_diff(claimed),
+                                    rule.max_skew_seconds.unwrap_or_default()
+                                ),
                             ),
                         )
                     }
                     (Some(trusted), _) => (
                         PolicyVerdict::Pass,
-                        format!(
-                            "{subject}: time-stamped at {}",
-                            custos_manifest::time::rfc3339_from_unix(trusted.max(0) as u64)
+                        about(
+                            &subject,
+                            format!(
+                                "time-stamped at {}",
+                                custos_manifest::time::rfc3339_from_unix(trusted.max(0) as u64)
+                            ),
                         ),
                     ),
                 };
-                add("time.trusted_timestamps", verdict, text, &rule.cite);
+                out.add("time.trusted_timestamps", verdict, text, &rule.cite);
             }
         }
     }
-    findings
+    out.findings
 }
 
 const DAY: i64 = 86_400;
@@ -756,4 +810,28 @@ fn bounded(entries: impl Iterator<Item = String>, count: usize, separator: &str)
 
 fn short(key_id: &str) -> String {
     quoted(&key_id.chars().take(16).collect::<String>())
+}
+
+/// What a rule asks, in words a court reads: the title a report gives a rule id
+/// (`storage.allowed_countries` → "Evidence held only in allowed countries").
+pub fn rule_title(rule: &str) -> &'static str {
+    match rule {
+        "integrity" => "The evidence and its records verified",
+        "policy.in_force" => "These rules were in force",
+        "digests" | "digests.required_any" => "Fingerprints (digests) of a kind the rules accept",
+        "digests.never_sole" => "No weak fingerprint (such as MD5 or SHA-1) relied on alone",
+        "signatures" | "signatures.seal_threshold" => "Enough independent people signed the seal",
+        "signatures.custody_signer" => "Every custody step signed by a key these rules trust",
+        "signatures.roles" => "Each step taken by someone in a role allowed to take it",
+        "custody" | "custody.start_with" => "The custody record starts where it must",
+        "custody.require_acceptance" => "Every hand-over acknowledged by its receiver",
+        "custody.max_gap_days" => "No long gaps in the custody record",
+        "legal_basis" | "legal_basis.required" => "A legal basis is recorded",
+        "legal_basis.per_category" => "The kind of legal basis the kind of data needs",
+        "preservation" | "preservation.period" => "Kept within the preservation period",
+        "storage" | "storage.allowed_countries" => "Evidence held only in allowed countries",
+        "retention" | "retention.max_days" => "Not kept longer than allowed",
+        "time" | "time.trusted_timestamps" => "Times confirmed by a trusted time-stamping authority",
+        _ => "A rule of this policy",
+    }
 }

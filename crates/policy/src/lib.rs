@@ -16,7 +16,7 @@ pub mod registry;
 pub mod time;
 mod vocabulary;
 
-pub use evaluate::{evaluate, Evidence, PolicyFinding, PolicyVerdict, TrustedTimes};
+pub use evaluate::{evaluate, rule_title, Evidence, PolicyFinding, PolicyVerdict, TrustedTimes};
 pub use load::{
     read_regular_file, LoadedPolicy, PolicySignature, PolicySigner, MAX_DOCUMENT_BYTES, MAX_SIGNATURE_BYTES,
 };

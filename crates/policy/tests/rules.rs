@@ -498,3 +498,20 @@ fn the_time_rule_requires_tokens_and_limits_skew() {
     assert_eq!(verdict(&tight, "time.trusted_timestamps"), PolicyVerdict::Fail);
     assert!(Policy::parse(br#"{"custos_policy":1,"id":"t","jurisdiction":"XA","name":"T","effective_from":"2026-01-01T00:00:00Z","time":{"trusted_timestamps":"Required","cite":"x"}}"#).is_err());
 }
+
+/// Every rule id the evaluator emits has a title of its own for reports.
+#[test]
+fn every_rule_has_a_title() {
+    let source = include_str!("../src/evaluate.rs");
+    let mut rules: Vec<&str> = source
+        .split("out.add(")
+        .skip(1)
+        .filter_map(|call| call.trim_start().strip_prefix('"')?.split('"').next())
+        .collect();
+    rules.sort();
+    rules.dedup();
+    assert!(rules.len() > 10, "found the rule ids: {rules:?}");
+    for rule in rules {
+        assert_ne!(custos_policy::rule_title(rule), "A rule of this policy", "{rule} has no title");
+    }
+}

@@ -13,12 +13,18 @@ use custos_hash::{Algorithm, Control};
 use custos_image::{acquire, Determined, ReadEnd, ReadOnlyState, ReadOptions, Source, SourceKind, Tool};
 use support::{is_root, pattern, run, sha256_only, sha256sum, skip_or_fail};
 
-/// Detaches the loop device when the test ends, passed or not.
+/// Detaches the loop device when the test ends, passed or not. The read-only flag that
+/// `BLKROSET` left is cleared first: it belongs to the kernel's block device, outlives the
+/// detach, and would make the next user of the same loop number read-only.
 struct LoopDevice(PathBuf);
 
 impl Drop for LoopDevice {
     fn drop(&mut self) {
-        if let Err(why) = run("losetup", &["--detach", &self.0.to_string_lossy()]) {
+        let dev = self.0.to_string_lossy();
+        if let Err(why) = run("blockdev", &["--setrw", &dev]) {
+            eprintln!("could not clear the read-only flag of {dev}: {why}");
+        }
+        if let Err(why) = run("losetup", &["--detach", &dev]) {
             eprintln!("could not detach {}: {why}", self.0.display());
         }
     }
@@ -27,7 +33,9 @@ impl Drop for LoopDevice {
 fn attach(backing: &Path, sector_size: Option<u32>) -> Result<LoopDevice, String> {
     let backing = backing.to_string_lossy();
     let size_arg = sector_size.map(|s| s.to_string());
-    let mut args = vec!["--find", "--show", "--read-only"];
+    // Attached read-write, so that the read-only flag is this crate's doing (BLKROSET);
+    // `losetup --read-only` would set the disk's own flag, which outlives the detach.
+    let mut args = vec!["--find", "--show"];
     if let Some(size) = size_arg.as_deref() {
         args.extend(["--sector-size", size]);
     }
@@ -49,6 +57,8 @@ fn check_loop(file_size: usize, sector_size: Option<u32>) {
         Err(why) => return skip_or_fail(&format!("losetup could not attach a loop device: {why}")),
     };
     let dev = device.0.to_string_lossy().into_owned();
+    // A loop number reused after someone else's BLKROSET keeps that flag: start read-write.
+    run("blockdev", &["--setrw", &dev]).expect("blockdev --setrw");
     let expected_digest = sha256sum(backing.path()).expect("sha256sum");
 
     let source = Source::open(&device.0).expect("open the loop device");
@@ -62,9 +72,8 @@ fn check_loop(file_size: usize, sector_size: Option<u32>) {
     let blockdev_pbsz: u32 = run("blockdev", &["--getpbsz", &dev]).expect("blockdev --getpbsz").parse().expect("number");
     assert_eq!(info.logical_sector_size.bytes, blockdev_ss);
     assert_eq!(info.physical_sector_size.bytes, blockdev_pbsz);
-    // The loop device was attached read-only (--read-only), so BLKROGET reports it already
-    // set; `losetup` without it is covered by `blkroset_is_applied_and_left_set`.
-    assert!(matches!(info.read_only.state, ReadOnlyState::AlreadySet | ReadOnlyState::Set), "{:?}", info.read_only);
+    assert_eq!(info.read_only.state, ReadOnlyState::Set, "{:?}", info.read_only);
+    assert_eq!(run("blockdev", &["--getro", &dev]).as_deref(), Ok("1"), "BLKROSET applied");
     let device_info = info.device.as_ref().expect("sysfs facts");
     assert!(device_info.name.as_deref().is_some_and(|n| n.starts_with("loop")), "{device_info:?}");
     assert_eq!(device_info.loop_backing_file.as_deref(), Some(&*backing.path().to_string_lossy()));
@@ -113,6 +122,8 @@ fn blkroset_is_applied_and_left_set() {
         Err(why) => return skip_or_fail(&format!("losetup could not attach a loop device: {why}")),
     };
     let dev = device.0.to_string_lossy().into_owned();
+    // A loop number reused after someone else's BLKROSET keeps that flag: start read-write.
+    run("blockdev", &["--setrw", &dev]).expect("blockdev --setrw");
     assert_eq!(run("blockdev", &["--getro", &dev]).as_deref(), Ok("0"), "attached read-write");
     let source = Source::open(&device.0).expect("open");
     assert_eq!(source.info().read_only.state, ReadOnlyState::Set, "{:?}", source.info().read_only);

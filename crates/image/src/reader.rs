@@ -55,7 +55,7 @@ impl ReadOptions {
         if sector_size == 0 {
             return Err(Error::InvalidOption("the sector size must be at least 1 byte".into()));
         }
-        if self.block_size == 0 || self.block_size % sector_size as usize != 0 {
+        if self.block_size == 0 || !self.block_size.is_multiple_of(sector_size as usize) {
             return Err(Error::InvalidOption(format!(
                 "the block size ({} bytes) must be a positive multiple of the logical sector size ({sector_size} bytes)",
                 self.block_size

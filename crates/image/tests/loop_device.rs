@@ -68,8 +68,10 @@ fn check_loop(file_size: usize, sector_size: Option<u32>) {
     let logical = sector_size.unwrap_or(512);
     assert_eq!(info.logical_sector_size.bytes, logical);
     assert_eq!(info.logical_sector_size.determined, Determined::Measured);
-    let blockdev_ss: u32 = run("blockdev", &["--getss", &dev]).expect("blockdev --getss").parse().expect("number");
-    let blockdev_pbsz: u32 = run("blockdev", &["--getpbsz", &dev]).expect("blockdev --getpbsz").parse().expect("number");
+    let blockdev_ss: u32 =
+        run("blockdev", &["--getss", &dev]).expect("blockdev --getss").parse().expect("number");
+    let blockdev_pbsz: u32 =
+        run("blockdev", &["--getpbsz", &dev]).expect("blockdev --getpbsz").parse().expect("number");
     assert_eq!(info.logical_sector_size.bytes, blockdev_ss);
     assert_eq!(info.physical_sector_size.bytes, blockdev_pbsz);
     assert_eq!(info.read_only.state, ReadOnlyState::Set, "{:?}", info.read_only);
@@ -82,8 +84,9 @@ fn check_loop(file_size: usize, sector_size: Option<u32>) {
 
     let tool = Tool { name: "custos-test".into(), version: "0".into() };
     let mut image = Vec::new();
-    let acquisition = acquire(source, ReadOptions::default(), &sha256_only(), &Control::default(), &tool, Some(&mut image))
-        .expect("valid options");
+    let acquisition =
+        acquire(source, ReadOptions::default(), &sha256_only(), &Control::default(), &tool, Some(&mut image))
+            .expect("valid options");
     let outcome = acquisition.result.expect("the loop device reads without error");
     assert_eq!(outcome.digest(Algorithm::Sha256).map(|d| d.to_hex()), Some(expected_digest));
     assert_eq!(image, data);

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use custos_hash::{Algorithm, Control};
 use custos_image::{
-    acquire, AcquisitionRecord, Determined, Error, ReadEnd, ReadOnlyState, ReadOptions, Source, SourceKind, Tool,
-    RECORD_FORMAT,
+    acquire, AcquisitionRecord, Determined, Error, ReadEnd, ReadOnlyState, ReadOptions, Source, SourceKind,
+    Tool, RECORD_FORMAT,
 };
 use support::{pattern, sha256_only, sha256sum, skip_or_fail};
 
@@ -31,8 +31,9 @@ fn a_regular_file_is_read_whole_with_assumed_sectors() {
     assert_eq!(info.logical_sector_size.bytes, 512);
     assert_eq!(info.logical_sector_size.determined, Determined::Assumed);
     assert_eq!(info.read_only.state, ReadOnlyState::NotApplicable);
-    let acquisition = acquire(source, ReadOptions::default(), &sha256_only(), &Control::default(), &tool(), None)
-        .expect("valid options");
+    let acquisition =
+        acquire(source, ReadOptions::default(), &sha256_only(), &Control::default(), &tool(), None)
+            .expect("valid options");
     let outcome = acquisition.result.expect("reads");
     if let Ok(expected) = sha256sum(&path) {
         assert_eq!(outcome.digest(Algorithm::Sha256).map(|d| d.to_hex()), Some(expected));
@@ -90,9 +91,15 @@ fn a_fifo_is_read_as_a_stream_once_a_writer_comes() {
     assert_eq!(source.info().kind, SourceKind::Fifo);
     assert_eq!(source.info().size_bytes, None);
     let mut image = Vec::new();
-    let acquisition =
-        acquire(source, ReadOptions::default(), &sha256_only(), &Control::default(), &tool(), Some(&mut image))
-            .expect("valid options");
+    let acquisition = acquire(
+        source,
+        ReadOptions::default(),
+        &sha256_only(),
+        &Control::default(),
+        &tool(),
+        Some(&mut image),
+    )
+    .expect("valid options");
     writer.join().expect("writer");
     acquisition.result.expect("reads");
     assert_eq!(image, data);

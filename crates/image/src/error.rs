@@ -65,6 +65,16 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The medium went away while it was read (`ENODEV`, `ENXIO`, `ENOMEDIUM`: unplugged,
+    /// ejected). Not a bad sector, so no policy fills it; bytes before `offset` were delivered.
+    #[error("the medium is gone at byte offset {offset} (unplugged or ejected?); acquisition stops")]
+    MediumGone {
+        /// The first byte not delivered.
+        offset: u64,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
     /// A stream (stdin, a pipe, a character device) failed. A stream cannot be re-read, so
     /// no policy can recover it: the bytes of the failed read are gone.
     #[error(
@@ -100,7 +110,9 @@ impl Error {
     /// The I/O error kind used when this error travels through [`std::io::Read`].
     pub(crate) fn io_kind(&self) -> io::ErrorKind {
         match self {
-            Error::UnreadableSector { source, .. } | Error::StreamRead { source, .. } => source.kind(),
+            Error::UnreadableSector { source, .. }
+            | Error::StreamRead { source, .. }
+            | Error::MediumGone { source, .. } => source.kind(),
             _ => io::ErrorKind::Other,
         }
     }

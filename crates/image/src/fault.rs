@@ -11,6 +11,8 @@ use crate::reader::{ReadAt, Reread, RereadMode};
 
 /// `EIO`, the error a disk gives for a sector it cannot read.
 const EIO: i32 = 5;
+/// `ENODEV`, what reads of an unplugged device return.
+const ENODEV: i32 = 19;
 
 /// An in-memory medium with injected faults. Any read whose *requested* range touches a bad
 /// byte fails as a whole, as a real device fails the whole request.
@@ -21,6 +23,7 @@ pub struct FaultyMedium {
     intermittent: Vec<(Range<u64>, u32)>,
     contagion: u64,
     max_read: Option<usize>,
+    gone_from: Option<u64>,
     reads: u64,
 }
 
@@ -33,6 +36,7 @@ impl FaultyMedium {
             intermittent: Vec::new(),
             contagion: 0,
             max_read: None,
+            gone_from: None,
             reads: 0,
         }
     }
@@ -63,6 +67,12 @@ impl FaultyMedium {
         self
     }
 
+    /// Reads touching `offset` or beyond fail with `ENODEV`, as when the device is unplugged.
+    pub fn gone_from(mut self, offset: u64) -> FaultyMedium {
+        self.gone_from = Some(offset);
+        self
+    }
+
     /// The bytes the medium holds.
     pub fn data(&self) -> &[u8] {
         &self.data
@@ -83,6 +93,9 @@ impl FaultyMedium {
         let touches = |r: &Range<u64>, spread: u64| {
             r.start.saturating_sub(spread) < asked.end && asked.start < r.end.saturating_add(spread)
         };
+        if self.gone_from.is_some_and(|from| asked.end > from) {
+            return Err(io::Error::from_raw_os_error(ENODEV));
+        }
         if self.bad.iter().any(|r| touches(r, contagion)) {
             return Err(io::Error::from_raw_os_error(EIO));
         }

@@ -396,6 +396,11 @@ impl Reader {
                 self.end = got;
                 self.finish(ReadEnd::EndedEarly { at: offset + got as u64, expected: size });
             }
+            Some(source) if medium_gone(&source) => {
+                self.end = got;
+                let at = offset + got as u64;
+                self.stop(at, Error::MediumGone { offset: at, source });
+            }
             Some(_) => self.reread_sectors(offset, got, want, size, attempts + 1),
         }
     }
@@ -433,6 +438,11 @@ impl Reader {
                     self.finish(ReadEnd::EndedEarly { at, expected: size });
                     return;
                 }
+                Span::Failed(_, source) if medium_gone(&source) => {
+                    self.end = pos;
+                    self.stop(at, Error::MediumGone { offset: at, source });
+                    return;
+                }
                 Span::Failed(_, source) => match self.options.policy {
                     ErrorPolicy::Fill => {
                         self.block[pos..pos + n].fill(0);
@@ -466,6 +476,15 @@ impl Reader {
         self.finish(ReadEnd::Stopped { offset, error: error_chain(&error) });
         self.pending = Some(error);
     }
+}
+
+/// Errors that say the medium itself is gone (unplugged, ejected, the descriptor invalid),
+/// not that a sector is bad: filling would zero everything to the end, one slow sector at a
+/// time, and call it "unreadable". Reading stops instead, whatever the policy.
+fn medium_gone(error: &io::Error) -> bool {
+    use rustix::io::Errno;
+    let gone = [Errno::NODEV, Errno::NXIO, Errno::NOMEDIUM, Errno::BADF];
+    error.raw_os_error().is_some_and(|code| gone.iter().any(|e| e.raw_os_error() == code))
 }
 
 /// An error and its sources, as one line.

@@ -230,6 +230,20 @@ fn a_medium_shorter_than_its_size_ends_early_without_inventing_bytes() {
 }
 
 #[test]
+fn an_unplugged_medium_stops_even_under_fill() {
+    let data = pattern(64 * 1024);
+    let medium = FaultyMedium::new(data.clone()).gone_from(40_000);
+    let mut reader =
+        Reader::from_medium(medium, data.len() as u64, SECTOR, options(8192, 1, ErrorPolicy::Fill))
+            .expect("valid options");
+    let mut out = Vec::new();
+    let error = reader.read_to_end(&mut out).expect_err("a gone medium is not a bad sector");
+    assert!(matches!(Error::from_io(&error), Some(Error::MediumGone { offset: 32_768, .. })), "{error:?}");
+    assert_eq!(out, data[..32_768]);
+    assert!(reader.summary().read_errors.is_empty(), "nothing was filled");
+}
+
+#[test]
 fn a_block_size_that_is_not_whole_sectors_is_refused() {
     let result =
         Reader::from_medium(FaultyMedium::new(Vec::new()), 0, 4096, options(1000, 0, ErrorPolicy::Fill));

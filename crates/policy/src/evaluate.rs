@@ -816,7 +816,7 @@ fn short(key_id: &str) -> String {
 /// (`storage.allowed_countries` → "Evidence held only in allowed countries").
 pub fn rule_title(rule: &str) -> &'static str {
     match rule {
-        "integrity" => "The evidence and its records verified",
+        "integrity" => "Integrity of the evidence and its records",
         "policy.in_force" => "These rules were in force",
         "digests" | "digests.required_any" => "Fingerprints (digests) of a kind the rules accept",
         "digests.never_sole" => "No weak fingerprint (such as MD5 or SHA-1) relied on alone",

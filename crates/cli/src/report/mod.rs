@@ -174,7 +174,11 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Chromium for `--pdf`: `CUSTOS_CHROMIUM`, or the first of the usual names on `PATH`.
 fn find_chromium() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("CUSTOS_CHROMIUM") {
-        return Ok(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            bail!("--pdf needs headless Chromium, and CUSTOS_CHROMIUM names no file: {}", path.display());
+        }
+        return Ok(path);
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path) {

@@ -168,7 +168,12 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
     }
     let status = tally.status();
     if args.json {
-        render::json_line(&mut out, &serde_json::json!({ "summary": &tally }))?;
+        let verdict = match status {
+            Status::Ok => "pass",
+            Status::Failed => "fail",
+            Status::Error => "error",
+        };
+        render::json_line(&mut out, &serde_json::json!({ "summary": &tally, "verdict": verdict }))?;
     }
     out.flush()?;
     if !args.json {
@@ -258,7 +263,10 @@ fn resolve_sha256_or_blake3(source: &Path, hint: Option<&[Algorithm]>) -> Vec<Al
 /// The verdict on one line, for text or JSON.
 #[derive(Debug, Serialize)]
 struct LineReport<'a> {
-    checksum_file: JsonPath<'a>,
+    /// The checksum file's path, and `checksum_file_hex` when it is not UTF-8.
+    checksum_file: std::borrow::Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum_file_hex: Option<String>,
     line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<String>,
@@ -279,8 +287,10 @@ struct LineReport<'a> {
 
 impl<'a> LineReport<'a> {
     fn new(line: &'a Line, status: LineStatus) -> LineReport<'a> {
+        let source = JsonPath::new(&line.source);
         LineReport {
-            checksum_file: JsonPath::new(&line.source),
+            checksum_file: source.path,
+            checksum_file_hex: source.path_hex,
             line: line.number,
             path: None,
             algorithm: None,
@@ -338,10 +348,7 @@ impl<'a> LineReport<'a> {
         }
         if self.status == LineStatus::Malformed {
             let reason = self.error.as_deref().unwrap_or("malformed");
-            eprintln!(
-                "custos: {}:{}: improperly formatted line: {reason}",
-                self.checksum_file.path, self.line
-            );
+            eprintln!("custos: {}:{}: improperly formatted line: {reason}", self.checksum_file, self.line);
             return Ok(());
         }
         if let (true, Some(error)) = (self.say_error, &self.error) {

@@ -406,8 +406,11 @@ fn run_steps(steps: &[Step], json: bool) -> Result<bool> {
         }
         // A refused command is a step too: its error is what the user would see.
         let status = run_words(&words).unwrap_or_else(|error| {
-            if !json {
-                println!("custos: error: {}", crate::render::error_chain(error.as_ref()));
+            let message = crate::render::error_chain(error.as_ref());
+            if json {
+                println!("{}", serde_json::json!({ "verdict": "error", "error": message }));
+            } else {
+                println!("custos: error: {message}");
             }
             Status::Error
         });

@@ -134,18 +134,21 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
         write_receipt(path, &custos_manifest::package::head_receipt(&args.out)?)?;
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({ "package": args.out.display().to_string(), "manifest": manifest })
-        );
+        let record = serde_json::json!({
+            "package": args.out.display().to_string(),
+            "signer": { "key_id": public.id().to_string(), "name": public.owner.name },
+            "manifest": manifest,
+            "written": [crate::render::written(&args.out, "package")],
+        });
+        println!("{record}");
     } else {
         println!(
             "sealed {} ({} item(s), case {}), signed by {} ({})",
             args.out.display(),
             manifest.items.len(),
-            manifest.case.reference,
-            public.owner.name,
-            public.id()
+            escape(&manifest.case.reference),
+            escape(&public.owner.name),
+            short(&public.id().to_string())
         );
         for item in &manifest.items {
             for (algorithm, digest) in &item.digests {
@@ -251,9 +254,10 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             write_receipt(&out, &receipt)?;
             if json {
                 let summary = serde_json::json!({
-                    "receipt": out.display().to_string(),
+                    "package": package.display().to_string(),
                     "sequence": receipt.sequence,
                     "head": receipt.head,
+                    "written": [crate::render::written(&out, "receipt")],
                 });
                 println!("{summary}");
             }
@@ -823,7 +827,7 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                     package.display()
                 );
             }
-            let mut written = Vec::new();
+            let mut written: Vec<(PathBuf, &str)> = Vec::new();
             for (name, text) in custos_manifest::export::checksum_files(&manifest)? {
                 let path = out.join(name);
                 std::fs::File::create_new(&path)
@@ -831,15 +835,20 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                     .with_context(|| {
                         format!("cannot write {} (existing files are never overwritten)", path.display())
                     })?;
-                written.push(path.display().to_string());
+                written.push((path, if name == "B3SUMS" { "b3sum" } else { "sha256sum" }));
             }
             if json {
-                let report =
-                    serde_json::json!({ "written": written, "run_from": package.display().to_string() });
+                let files: Vec<serde_json::Value> =
+                    written.iter().map(|(path, kind)| crate::render::written(path, kind)).collect();
+                let report = serde_json::json!({
+                    "package": package.display().to_string(),
+                    "run_from": package_at.display().to_string(),
+                    "written": files,
+                });
                 println!("{report}");
             } else {
-                for path in &written {
-                    println!("wrote {path}");
+                for (path, _) in &written {
+                    println!("wrote {}", path.display());
                 }
                 let names: Vec<String> = signers
                     .iter()
@@ -863,10 +872,15 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                 .join(format!("{}.minisign.pub", public.id()));
             if json {
                 let signature = package.join(custos_manifest::export::MINISIGN_SIGNATURE_PATH);
-                println!(
-                    "{}",
-                    serde_json::json!({ "signature": signature.display().to_string(), "public_key": key.display().to_string() })
-                );
+                let record = serde_json::json!({
+                    "package": package.display().to_string(),
+                    "key_id": public.id().to_string(),
+                    "written": [
+                        crate::render::written(&signature, "minisign_signature"),
+                        crate::render::written(&key, "minisign_public_key"),
+                    ],
+                });
+                println!("{record}");
                 return Ok(Status::Ok);
             }
             println!(

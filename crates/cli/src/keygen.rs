@@ -76,9 +76,12 @@ pub fn run(args: KeygenArgs) -> Result<Status> {
             "{}",
             serde_json::json!({
                 "key_id": id.to_string(),
-                "secret_key": secret_path.display().to_string(),
-                "public_key": public_path.display().to_string(),
+                "fingerprint": fingerprint(&id.to_string()),
                 "protected": passphrase.is_some(),
+                "written": [
+                    crate::render::written(&secret_path, "secret_key"),
+                    crate::render::written(&public_path, "public_key"),
+                ],
             })
         );
     } else {
@@ -271,12 +274,15 @@ fn verify_detached(
     });
     let keys = trust.iter().map(|path| load_public_key(path)).collect::<Result<Vec<_>>>()?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mut text = String::new();
+    let mut raw = Vec::new();
     std::fs::File::open(&signature)
         .and_then(|f| {
-            std::io::Read::read_to_string(&mut std::io::Read::take(f, MAX_SIGNATURE_FILE_BYTES), &mut text)
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_SIGNATURE_FILE_BYTES), &mut raw)
         })
         .with_context(|| format!("cannot read the signature {}", signature.display()))?;
+    // A file that is not a signature is a signature that does not verify (exit 1), not an
+    // I/O error.
+    let text = String::from_utf8(raw).unwrap_or_default();
     // minisign's key id is the first 8 bytes of the Custos key id (both SHA-256 of the key).
     let outcome = custos_manifest::export::verify_minisign(&text, &bytes, |id| {
         keys.iter()
@@ -368,7 +374,10 @@ pub fn run_key(command: KeyCommand) -> Result<crate::Status> {
             let key = load_public_key(&file)?;
             write_new(&out, custos_manifest::export::minisign_public_key(&key).as_bytes(), 0o644)?;
             if json {
-                let written = serde_json::json!({ "written": out.display().to_string(), "key_id": key.id().to_string() });
+                let written = serde_json::json!({
+                    "key_id": key.id().to_string(),
+                    "written": [crate::render::written(&out, "minisign_public_key")],
+                });
                 println!("{written}");
             } else {
                 println!(

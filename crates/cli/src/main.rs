@@ -73,6 +73,33 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+impl Command {
+    /// Whether the command was asked for JSON: then its errors are JSON records too.
+    fn wants_json(&self) -> bool {
+        use evidence::{CustodyCommand as C, ExportCommand as E};
+        match self {
+            Command::Hash(args) => args.json,
+            Command::Keygen(args) => args.json,
+            Command::Key(keygen::KeyCommand::Show { json, .. })
+            | Command::Key(keygen::KeyCommand::ExportMinisign { json, .. })
+            | Command::Key(keygen::KeyCommand::Verify { json, .. }) => *json,
+            Command::Seal(args) => args.json,
+            Command::Cosign(args) => args.json,
+            Command::Custody(C::Release { event, .. })
+            | Command::Custody(C::Accept { event })
+            | Command::Custody(C::Withdraw { event })
+            | Command::Custody(C::Record { event, .. }) => event.json,
+            Command::Custody(C::Receipt { json, .. }) | Command::Custody(C::Log { json, .. }) => *json,
+            Command::Verify(args) => args.json,
+            Command::Report(args) => args.verify.json,
+            Command::Policy(policy::PolicyCommand::Sign { json, .. })
+            | Command::Policy(policy::PolicyCommand::Check { json, .. }) => *json,
+            Command::Export(E::Checksums { json, .. }) | Command::Export(E::Minisign { json, .. }) => *json,
+            Command::Demo(args) => args.json,
+        }
+    }
+}
+
 /// Runs one parsed command.
 fn dispatch(command: Command) -> anyhow::Result<Status> {
     match command {
@@ -120,6 +147,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { Status::Error as u8 } else { 0 });
         }
     };
+    let json = cli.command.wants_json();
     match dispatch(cli.command) {
         Ok(status) => ExitCode::from(status as u8),
         Err(error) => {
@@ -129,7 +157,12 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("custos: error: {}", render::error_chain(error.as_ref()));
+            let message = render::error_chain(error.as_ref());
+            // Automation reads stdout: it gets a record for a failed run too.
+            if json {
+                println!("{}", serde_json::json!({ "verdict": "error", "error": message }));
+            }
+            eprintln!("custos: error: {message}");
             ExitCode::from(Status::Error as u8)
         }
     }

@@ -218,6 +218,9 @@ pub enum PolicyCommand {
         file: PathBuf,
         #[command(flatten)]
         signer: SignerArgs,
+        /// Print the signature file written as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Check a policy file and explain any mistake with its JSON path, line and column;
     /// report whether it is signed, and by whom
@@ -239,7 +242,7 @@ pub enum PolicyCommand {
 
 pub fn run_policy(command: PolicyCommand) -> Result<Status> {
     match command {
-        PolicyCommand::Sign { file, signer } => sign(&file, &signer),
+        PolicyCommand::Sign { file, signer, json } => sign(&file, &signer, json),
         PolicyCommand::Check { file, trust, require_signed, json } => {
             let trusted = load_trusted_keys(&trust)?;
             let LoadedPolicy { policy, signature } =
@@ -262,6 +265,7 @@ pub fn run_policy(command: PolicyCommand) -> Result<Status> {
                     "{}",
                     serde_json::json!({
                         "valid": true,
+                        "verdict": "pass",
                         "id": policy.id,
                         "jurisdiction": policy.jurisdiction,
                         "rules": rules,
@@ -286,7 +290,7 @@ pub fn run_policy(command: PolicyCommand) -> Result<Status> {
 
 /// `custos policy sign`: checks the document (a policy or a key registry) as it will be read,
 /// then adds a signature over its exact bytes to FILE.sig.
-fn sign(file: &Path, signer: &SignerArgs) -> Result<Status> {
+fn sign(file: &Path, signer: &SignerArgs, json: bool) -> Result<Status> {
     let bytes = read_regular_file(file, MAX_DOCUMENT_BYTES)?
         .with_context(|| format!("cannot read {}: no such file", file.display()))?;
     let document: serde_json::Value = custos_manifest::strict_json::parse(&bytes)
@@ -329,14 +333,24 @@ fn sign(file: &Path, signer: &SignerArgs) -> Result<Status> {
     }
     signatures.sign(&secret, &bytes);
     write_new_or_replace(&signature_path, &signatures.to_bytes(), existing.is_some())?;
-    println!(
-        "signed {} as {} ({}); {} signature(s) in {}",
-        file.display(),
-        public.owner.name,
-        public.id(),
-        signatures.signatures.len(),
-        signature_path.display()
-    );
+    if json {
+        let record = serde_json::json!({
+            "file": file.display().to_string(),
+            "signer": { "key_id": public.id().to_string(), "name": public.owner.name },
+            "signatures": signatures.signatures.len(),
+            "written": [crate::render::written(&signature_path, "signature")],
+        });
+        println!("{record}");
+    } else {
+        println!(
+            "signed {} as {} ({}); {} signature(s) in {}",
+            file.display(),
+            crate::render::escape(&public.owner.name),
+            &public.id().to_string()[..16],
+            signatures.signatures.len(),
+            signature_path.display()
+        );
+    }
     Ok(Status::Ok)
 }
 

@@ -74,6 +74,12 @@ pub fn error_chain(error: &(dyn Error + 'static)) -> String {
     text
 }
 
+/// One entry of a JSON record's `written` list: a file the command made, and what it is
+/// (`secret_key`, `receipt`, `minisign_signature`, …). docs/json.md lists the kinds.
+pub fn written(path: &Path, kind: &str) -> serde_json::Value {
+    serde_json::json!({ "path": path.display().to_string(), "kind": kind })
+}
+
 /// Writes one JSON value and a newline.
 pub fn json_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;

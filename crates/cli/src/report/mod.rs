@@ -42,9 +42,8 @@ pub struct ReportArgs {
 #[derive(serde::Serialize)]
 struct Written {
     path: String,
+    kind: &'static str,
     sha256: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signature: Option<String>,
 }
 
 pub fn run(args: ReportArgs) -> Result<Status> {
@@ -82,13 +81,13 @@ pub fn run(args: ReportArgs) -> Result<Status> {
         format!("cannot write {} (an existing report is never overwritten)", args.out.display())
     })?;
 
-    let mut written = vec![(args.out.clone(), page.into_bytes())];
+    let mut written = vec![(args.out.clone(), "html_report", page.into_bytes())];
     if let (Some(pdf), Some(chromium)) = (&args.pdf, &chromium) {
         let bytes = print_pdf(chromium, &args.out, pdf)?;
-        written.push((pdf.clone(), bytes));
+        written.push((pdf.clone(), "pdf_report", bytes));
     }
     let mut records = Vec::new();
-    for (path, bytes) in &written {
+    for (path, kind, bytes) in &written {
         let sha256 = custos_hash::Algorithm::Sha256.digest(bytes).to_hex();
         let signature = match &signer {
             Some((secret, public)) => {
@@ -105,11 +104,19 @@ pub fn run(args: ReportArgs) -> Result<Status> {
                 let signature = signature_path(path);
                 write_new(&signature, text.as_bytes())
                     .with_context(|| format!("cannot write the signature {}", signature.display()))?;
-                Some(signature.display().to_string())
+                Some((signature, text))
             }
             None => None,
         };
-        records.push(Written { path: path.display().to_string(), sha256, signature });
+        records.push(Written { path: path.display().to_string(), kind, sha256 });
+        if let Some((signature, text)) = signature {
+            let sha256 = custos_hash::Algorithm::Sha256.digest(text.as_bytes()).to_hex();
+            records.push(Written {
+                path: signature.display().to_string(),
+                kind: "minisign_signature",
+                sha256,
+            });
+        }
     }
 
     if args.verify.json {
@@ -125,9 +132,6 @@ pub fn run(args: ReportArgs) -> Result<Status> {
     } else {
         for record in &records {
             println!("wrote {} (SHA-256 {})", record.path, record.sha256);
-            if let Some(signature) = &record.signature {
-                println!("  signed: {signature}");
-            }
         }
         if signer.is_some() {
             println!(

@@ -335,3 +335,61 @@ fn an_image_or_hashdeep_file_given_to_check_is_named_not_listed() {
     let hashdeep = support::custos_in(d, &["hash", "--check", "list.hashdeep"]);
     assert_clean(&hashdeep, 1, "is a hashdeep file");
 }
+
+/// Ctrl-C or SIGTERM during a seal: the engine stops at its next window and the partial
+/// package is removed; nothing that looks like a package is left, and the exit says why.
+#[test]
+fn a_signal_during_seal_removes_the_partial_package() {
+    for (signal, name) in [("-TERM", "term"), ("-INT", "int")] {
+        let mut stopped = false;
+        // A larger file each time the signal came too late (the seal had finished).
+        for megabytes in [64u64, 256, 1024] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let d = dir.path();
+            support::copy_test_keys(d);
+            // Sparse: cheap to make, read at page-cache speed, real bytes in the copy.
+            let evidence = std::fs::File::create(d.join("disk.img")).expect("create");
+            evidence.set_len(megabytes << 20).expect("size");
+            let mut child = support::custos()
+                .current_dir(d)
+                .args(["seal", "--key", "rfc8032-test1", "--case", "S-1", "--out", "pkg", "disk.img"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("seal starts");
+            let started = std::time::Instant::now();
+            let partial = || {
+                std::fs::read_dir(d)
+                    .map(|entries| {
+                        entries
+                            .filter_map(|e| e.ok())
+                            .any(|e| e.file_name().to_string_lossy().contains("custos-partial"))
+                    })
+                    .unwrap_or(false)
+            };
+            while !partial() && started.elapsed() < std::time::Duration::from_secs(20) {
+                if child.try_wait().expect("wait").is_some() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            let pid = child.id().to_string();
+            let _ = std::process::Command::new("kill").args([signal, &pid]).status();
+            let output = child.wait_with_output().expect("seal ends");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if output.status.success() && d.join("pkg").exists() {
+                continue; // the signal came after the seal had finished
+            }
+            assert_eq!(output.status.code(), Some(2), "SIG{name}: {stderr}");
+            assert!(stderr.contains("interrupted: nothing was sealed"), "SIG{name}: {stderr}");
+            let left: Vec<String> = std::fs::read_dir(d)
+                .expect("list")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(!left.iter().any(|n| n == "pkg" || n.contains("custos-partial")), "SIG{name}: {left:?}");
+            stopped = true;
+            break;
+        }
+        assert!(stopped, "SIG{name}: every seal finished before the signal arrived");
+    }
+}

@@ -74,6 +74,10 @@ pub struct SealArgs {
     /// No progress bar
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Check everything and show what would be sealed and signed, then stop: no passphrase,
+    /// nothing written
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print the sealed manifest's summary as JSON
     #[arg(long)]
     pub json: bool,
@@ -95,8 +99,10 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
             args.out.display()
         );
     }
-    let (secret, public) = load_signer(&args.signer.key, args.signer.passphrase_file.as_deref())?;
-    let algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
+    let mut algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
+    if !algorithms.contains(&Algorithm::Sha256) {
+        algorithms.push(Algorithm::Sha256);
+    }
     let category = args.category.as_deref().map(|c| match c {
         "traffic" => Category::Traffic,
         "subscriber" => Category::Subscriber,
@@ -108,10 +114,38 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
             "custos: warning: no --legal-basis given; courts that require one will not accept this package (it cannot be added after sealing)"
         );
     }
-    let total: u64 = args.evidence.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-    // Each byte is read twice: once to copy and hash, once to verify the copy.
-    let bar = progress::bytes_bar(total * 2, args.quiet);
-    let tick = |bytes: u64| bar.inc(bytes);
+    // What will be signed, shown before the passphrase is asked: a signature is forever.
+    let signer = crate::keygen::signer_public_key(&args.signer.key)?;
+    let summary = SealSummary {
+        package: &args.out,
+        signer: &signer,
+        case: &args.case,
+        exhibit: args.exhibit.as_deref(),
+        legal_basis: &legal_basis,
+        category: args.category.as_deref(),
+        algorithms: &algorithms,
+        segment_size: args.segment_size,
+        evidence: &args.evidence,
+        reference: args.reference,
+    };
+    if args.dry_run {
+        if args.json {
+            println!("{}", summary.json());
+        } else {
+            print!("{}", summary.text());
+            println!("dry run: nothing was signed or written");
+        }
+        return Ok(Status::Ok);
+    }
+    if !args.json && !args.quiet {
+        eprint!("{}", summary.text());
+    }
+    let (secret, public) = load_signer(&args.signer.key, args.signer.passphrase_file.as_deref())?;
+    // Each file is copied and hashed, then its copy read back; with --reference it is only
+    // hashed, which the bar shows as the copy phase.
+    let files = summary.sizes().into_iter().map(|(name, size)| (name, size.unwrap_or(0))).collect();
+    let bar = progress::SealBar::new(files, args.quiet || args.reference);
+    let tick = |bytes: u64| bar.advance(bytes);
     let request = SealRequest {
         evidence: &args.evidence,
         reference: args.reference,
@@ -127,9 +161,16 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
         sealed_at: custos_manifest::time::now_rfc3339(),
         tsa: args.anchors.tsa.as_deref(),
     };
-    let manifest = seal(&args.out, &request, &Control { progress: Some(&tick), cancel: None })
-        .with_context(|| format!("cannot seal {}", args.out.display()))?;
-    bar.finish_and_clear();
+    let interrupted = interrupt_flag()?;
+    let sealed = seal(&args.out, &request, &Control { progress: Some(&tick), cancel: Some(&interrupted) });
+    bar.finish();
+    if interrupted.load(std::sync::atomic::Ordering::Relaxed) && sealed.is_err() {
+        bail!(
+            "interrupted: nothing was sealed, and the partial copy was removed ({} does not exist)",
+            args.out.display()
+        );
+    }
+    let manifest = sealed.with_context(|| format!("cannot seal {}", args.out.display()))?;
     if let Some(path) = &args.anchors.receipt {
         write_receipt(path, &custos_manifest::package::head_receipt(&args.out)?)?;
     }
@@ -157,6 +198,102 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
         }
     }
     Ok(Status::Ok)
+}
+
+/// A flag that Ctrl-C, SIGTERM and SIGHUP raise, for the hash engine to stop at its next
+/// window: the seal then removes its partial package. A second signal ends the process at
+/// once (the hidden partial folder is then named by the next seal).
+fn interrupt_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        // The shutdown is registered first: it acts only when the flag is already raised.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, std::sync::Arc::clone(&flag))
+            .and_then(|_| signal_hook::flag::register(signal, std::sync::Arc::clone(&flag)))
+            .context("cannot handle interruptions")?;
+    }
+    Ok(flag)
+}
+
+/// What `seal` is about to sign, for the person who signs it.
+struct SealSummary<'a> {
+    package: &'a Path,
+    signer: &'a PublicKey,
+    case: &'a str,
+    exhibit: Option<&'a str>,
+    legal_basis: &'a [LegalBasis],
+    category: Option<&'a str>,
+    algorithms: &'a [Algorithm],
+    segment_size: Option<u64>,
+    evidence: &'a [PathBuf],
+    reference: bool,
+}
+
+impl SealSummary<'_> {
+    fn sizes(&self) -> Vec<(String, Option<u64>)> {
+        self.evidence
+            .iter()
+            .map(|p| (p.display().to_string(), std::fs::metadata(p).ok().map(|m| m.len())))
+            .collect()
+    }
+
+    fn text(&self) -> String {
+        let owner = &self.signer.owner;
+        let mut text = format!(
+            "sealing into {}, signed by {} ({}{}; key {}):\n",
+            self.package.display(),
+            escape(&owner.name),
+            escape(&owner.role),
+            owner.jurisdiction.as_deref().map(|j| format!(", {}", escape(j))).unwrap_or_default(),
+            short(&self.signer.id().to_string())
+        );
+        let exhibit = self.exhibit.map(|e| format!(", exhibit {}", escape(e))).unwrap_or_default();
+        text.push_str(&format!("  case         {}{exhibit}\n", escape(self.case)));
+        if self.legal_basis.is_empty() {
+            text.push_str("  legal basis  none\n");
+        }
+        for basis in self.legal_basis {
+            let authority =
+                basis.authority.as_deref().map(|a| format!(" ({})", escape(a))).unwrap_or_default();
+            text.push_str(&format!(
+                "  legal basis  {}: {}{authority}\n",
+                basis.kind,
+                escape(&basis.reference)
+            ));
+        }
+        text.push_str(&format!("  category     {}\n", self.category.unwrap_or("not stated")));
+        for (path, size) in self.sizes() {
+            let size = size.map_or_else(|| "size unknown".into(), crate::human::size);
+            let kept = if self.reference { ", recorded where it is" } else { ", copied into the package" };
+            text.push_str(&format!("  evidence     {} ({size}{kept})\n", escape(&path)));
+        }
+        let names: Vec<&str> = self.algorithms.iter().map(|a| a.name()).collect();
+        let segments =
+            self.segment_size.map(|s| format!("; segments of {}", crate::human::size(s))).unwrap_or_default();
+        text.push_str(&format!("  digests      {}{segments}\n", names.join(", ")));
+        text
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let evidence: Vec<serde_json::Value> = self
+            .sizes()
+            .into_iter()
+            .map(|(path, size)| serde_json::json!({ "path": path, "size": size }))
+            .collect();
+        serde_json::json!({
+            "dry_run": true,
+            "package": self.package.display().to_string(),
+            "signer": { "key_id": self.signer.id().to_string(), "name": self.signer.owner.name },
+            "case": { "reference": self.case, "exhibit": self.exhibit },
+            "legal_basis": self.legal_basis,
+            "category": self.category,
+            "algorithms": self.algorithms.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            "segment_size": self.segment_size,
+            "reference": self.reference,
+            "evidence": evidence,
+            "verdict": "pass",
+        })
+    }
 }
 
 /// Anchors outside the package that every signing command can write.
@@ -510,6 +647,9 @@ pub struct VerifyArgs {
     /// Every finding as JSON
     #[arg(long)]
     pub json: bool,
+    /// No progress bar
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Version of `verify --json`'s report (docs/json.md).
@@ -726,6 +866,7 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
         );
     }
     let now = custos_manifest::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or(i64::MAX);
+    let bar = progress::PayloadBar::new(args.quiet);
     let options = VerifyOptions {
         trust: &trust,
         fast: args.fast,
@@ -733,8 +874,10 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
         now,
         receipts: &receipts,
         tsa_certificates: &tsa_certificates,
+        progress: Some(&bar),
     };
     let verification = verify_package(&args.package, &options);
+    bar.finish();
     let verdict = overall(&verification.findings);
     let reports = crate::policy::judge_policies(&policies, &verification, at);
     Ok(Judgement { verification, verdict, policies: reports, strict: args.strict, trusted })

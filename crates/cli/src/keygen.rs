@@ -148,12 +148,9 @@ pub fn read_passphrase_file(file: &Path) -> Result<Zeroizing<String>> {
     Ok(Zeroizing::new(line.to_owned()))
 }
 
-/// Loads a signer: `KEY` may be `PATH` or `PATH.key`; the public key file is `PATH.pub`.
-/// A protected key takes its passphrase from `passphrase_file` or the terminal.
-pub fn load_signer(
-    key: &Path,
-    passphrase_file: Option<&Path>,
-) -> Result<(ed25519_dalek::SigningKey, custos_manifest::keys::PublicKey)> {
+/// The secret and public key files of a signer's `--key`: `PATH` or `PATH.key` names
+/// `PATH.key` and `PATH.pub`.
+fn signer_files(key: &Path) -> Result<(PathBuf, PathBuf)> {
     let stem = match key.extension() {
         Some(ext) if ext == "key" => key.with_extension(""),
         Some(ext) if ext == "pub" => bail!(
@@ -164,8 +161,22 @@ pub fn load_signer(
         ),
         _ => key.to_owned(),
     };
-    let secret_path = with_suffix(&stem, "key");
-    let public_path = with_suffix(&stem, "pub");
+    Ok((with_suffix(&stem, "key"), with_suffix(&stem, "pub")))
+}
+
+/// The public half of a signer's `--key`, read without the secret key (for a summary
+/// before the passphrase is asked).
+pub fn signer_public_key(key: &Path) -> Result<custos_manifest::keys::PublicKey> {
+    load_public_key(&signer_files(key)?.1)
+}
+
+/// Loads a signer: `KEY` may be `PATH` or `PATH.key`; the public key file is `PATH.pub`.
+/// A protected key takes its passphrase from `passphrase_file` or the terminal.
+pub fn load_signer(
+    key: &Path,
+    passphrase_file: Option<&Path>,
+) -> Result<(ed25519_dalek::SigningKey, custos_manifest::keys::PublicKey)> {
+    let (secret_path, public_path) = signer_files(key)?;
     let secret_text = Zeroizing::new(
         std::fs::read_to_string(&secret_path)
             .with_context(|| format!("cannot read the secret key {}", secret_path.display()))?,

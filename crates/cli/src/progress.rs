@@ -12,9 +12,82 @@ pub fn bytes_bar(total: u64, quiet: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        "{spinner} [{elapsed_precise}] {msg} {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar
+}
+
+/// The bar of `verify` and `report`: its length is set when verification knows how many
+/// payload bytes it will read.
+#[derive(Debug)]
+pub struct PayloadBar(ProgressBar);
+
+impl PayloadBar {
+    pub fn new(quiet: bool) -> PayloadBar {
+        let bar = bytes_bar(0, quiet);
+        bar.set_message("verifying");
+        PayloadBar(bar)
+    }
+
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl custos_manifest::verify::VerifyProgress for PayloadBar {
+    fn payload(&self, total_bytes: u64) {
+        self.0.set_length(total_bytes);
+    }
+
+    fn read(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+}
+
+/// The bar of `seal`: each evidence file is copied, then read back, and the bar says which
+/// of the two it is doing to which file instead of counting to twice the size.
+pub struct SealBar {
+    bar: ProgressBar,
+    /// Each file's name and size, in sealing order.
+    files: Vec<(String, u64)>,
+    /// Bytes reported so far, over both phases of every file.
+    done: std::sync::atomic::AtomicU64,
+}
+
+impl SealBar {
+    pub fn new(files: Vec<(String, u64)>, quiet: bool) -> SealBar {
+        let first = files.first().map_or(0, |(_, size)| *size);
+        let bar = bytes_bar(first, quiet);
+        let seal = SealBar { bar, files, done: std::sync::atomic::AtomicU64::new(0) };
+        seal.show(0);
+        seal
+    }
+
+    /// Counts `bytes` more and shows the phase and file they belong to.
+    pub fn advance(&self, bytes: u64) {
+        let done = self.done.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed) + bytes;
+        self.show(done);
+    }
+
+    fn show(&self, done: u64) {
+        let count = self.files.len();
+        let mut left = done;
+        for (index, (name, size)) in self.files.iter().enumerate() {
+            for phase in ["copying", "reading back"] {
+                if left < *size || (index + 1 == count && phase == "reading back") {
+                    self.bar.set_length(*size);
+                    self.bar.set_position(left.min(*size));
+                    self.bar.set_message(format!("[{}/{count}] {phase} {name}", index + 1));
+                    return;
+                }
+                left -= size;
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }

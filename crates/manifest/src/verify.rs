@@ -60,6 +60,17 @@ pub struct VerifyOptions<'a> {
     pub receipts: &'a [(String, Receipt)],
     /// Certificates of the time-stamping authorities whose tokens are trusted.
     pub tsa_certificates: &'a [custos_timestamp::Certificate],
+    /// Told how many payload bytes will be read, then of each window read (for a progress
+    /// bar); `None` for none.
+    pub progress: Option<&'a dyn VerifyProgress>,
+}
+
+/// Progress of the one pass over the payload bytes.
+pub trait VerifyProgress: Sync + std::fmt::Debug {
+    /// Before reading: the payload bytes that will be hashed.
+    fn payload(&self, total_bytes: u64);
+    /// After each window: the bytes just read.
+    fn read(&self, bytes: u64);
 }
 
 /// Times established by RFC 3161 tokens that verified under a trusted TSA certificate:
@@ -232,7 +243,7 @@ pub fn validate_bag(bag: &Path, fast: bool) -> Vec<Finding> {
     let mut findings = snapshot.findings.clone();
     let (bag_findings, claims) = bagit::check_structure(&snapshot);
     findings.extend(bag_findings);
-    check_payload(&store, &snapshot, &claims, None, fast, &mut findings);
+    check_payload(&store, &snapshot, &claims, None, fast, None, &mut findings);
     findings
 }
 
@@ -258,7 +269,15 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
         check_manifest(manifest, &claims, &snapshot, options.now, &mut findings);
     }
     if manifest.is_some() {
-        check_payload(store, &snapshot, &claims, manifest.as_ref(), options.fast, &mut findings);
+        check_payload(
+            store,
+            &snapshot,
+            &claims,
+            manifest.as_ref(),
+            options.fast,
+            options.progress,
+            &mut findings,
+        );
     } else {
         findings.push(Finding::warn(
             "bag.payload_digest",
@@ -812,11 +831,23 @@ fn check_payload(
     claims: &BagClaims,
     manifest: Option<&Manifest>,
     fast: bool,
+    progress: Option<&dyn VerifyProgress>,
     findings: &mut Vec<Finding>,
 ) {
     let items: BTreeMap<&str, &Item> = manifest
         .map(|m| m.items.iter().filter(|i| !i.reference).map(|i| (i.path.as_str(), i)).collect())
         .unwrap_or_default();
+    let tick = |bytes: u64| {
+        if let Some(progress) = progress {
+            progress.read(bytes);
+        }
+    };
+    let control = Control { progress: Some(&tick), cancel: None };
+    if let (Some(progress), false) = (progress, fast) {
+        let hashed =
+            snapshot.payload_files().filter(|(path, _)| manifest.is_none() || items.contains_key(path));
+        progress.payload(hashed.map(|(_, size)| size).sum());
+    }
     if fast {
         findings.push(Finding::warn(
             "bag.payload_digest",
@@ -877,7 +908,7 @@ fn check_payload(
                 .filter(|spec| spec.size > 0)
         });
         let options = HashOptions { algorithms, segments, ..HashOptions::default() };
-        let outcome = match hash_file(&opened.file, Path::new(path), &options, &Control::default()) {
+        let outcome = match hash_file(&opened.file, Path::new(path), &options, &control) {
             Ok(outcome) => outcome,
             Err(e) => {
                 findings.push(Finding::fail("item.digest", path, e.to_string()));

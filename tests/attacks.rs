@@ -762,3 +762,90 @@ fn anchors_planted_time_stamp_files_fail() {
     assert_caught(&case, "time.token", "not the name of a token Custos writes");
     assert_caught(&case, "time.token", "stamps a signature this package does not hold");
 }
+
+/// Signed reports (`report --sign`, `key verify`): a signature proves these bytes, by this
+/// key, with this trusted comment, and nothing else.
+#[test]
+fn report_signatures_bind_the_bytes_the_key_and_the_comment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    write(d, "evidence.img", &noise(40_000, 3));
+    let sealed = custos_in(d, &["seal", "--key", "rfc8032-test1", "--case", "S-9", "--out", "pkg", "evidence.img"]);
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    // Two different reports (b is a quick check, so its text differs).
+    for (name, extra) in [("a.html", None), ("b.html", Some("--fast"))] {
+        let mut args = vec!["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", name, "--sign", "rfc8032-test1"];
+        args.extend(extra);
+        let made = custos_in(d, &args);
+        assert_eq!(made.code, 0, "{}", made.stderr);
+    }
+    assert_ne!(std::fs::read(d.join("a.html")).expect("a"), std::fs::read(d.join("b.html")).expect("b"));
+    let check = |file: &str, signature: &str, key: &str| {
+        custos_in(d, &["key", "verify", file, "--signature", signature, "--trust", key])
+    };
+    assert_eq!(check("a.html", "a.html.minisig", "rfc8032-test1.pub").code, 0, "the genuine pair verifies");
+
+    // Replayed onto another report.
+    let replayed = check("b.html", "a.html.minisig", "rfc8032-test1.pub");
+    assert_eq!(replayed.code, 1);
+    assert!(replayed.stdout.contains("does not verify"), "{}", replayed.stdout);
+    // Checked against another key: a key swap is no signature at all.
+    let swapped = check("a.html", "a.html.minisig", "rfc8032-test2.pub");
+    assert_eq!(swapped.code, 1);
+    assert!(swapped.stdout.contains("none of the keys"), "{}", swapped.stdout);
+
+    // The trusted comment (it names the case and the digest) cannot be edited.
+    let text = std::fs::read_to_string(d.join("a.html.minisig")).expect("signature");
+    let edited = text.replace("case S-9", "case S-1");
+    assert_ne!(edited, text);
+    write(d, "edited.minisig", edited.as_bytes());
+    let comment = check("a.html", "edited.minisig", "rfc8032-test1.pub");
+    assert_eq!(comment.code, 1);
+    assert!(comment.stdout.contains("trusted comment was altered"), "{}", comment.stdout);
+
+    // Truncated, empty, binary and oversized signature files fail (exit 1) without a panic
+    // or a hang.
+    let lines: Vec<&str> = text.lines().collect();
+    write(d, "short.minisig", lines[..3].join("\n").as_bytes());
+    write(d, "empty.minisig", b"");
+    write(d, "binary.minisig", &noise(500, 4));
+    let mut huge = text.clone().into_bytes();
+    huge.extend(std::iter::repeat_n(b'A', 10 << 20));
+    write(d, "huge.minisig", &huge);
+    for bad in ["short.minisig", "empty.minisig", "binary.minisig", "huge.minisig"] {
+        let run = run_with_deadline(
+            d,
+            &["key", "verify", "a.html", "--signature", bad, "--trust", "rfc8032-test1.pub"],
+            Duration::from_secs(10),
+        );
+        assert_eq!(run.code, 1, "{bad}: {}{}", run.stdout, run.stderr);
+        assert!(run.stdout.starts_with("BAD signature"), "{bad}: {}", run.stdout);
+    }
+    // A secret key where a trusted public key belongs is refused with a reason.
+    let wrong = check("a.html", "a.html.minisig", "rfc8032-test1.key");
+    assert_eq!(wrong.code, 2);
+    assert!(wrong.stderr.contains("secret key"), "{}", wrong.stderr);
+}
+
+/// Package text in the report is data, never markup: a case reference, a file name, a
+/// note and a key name made of HTML and bidirectional overrides are escaped.
+#[test]
+fn report_hostile_text_is_escaped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    write(d, "<img src=x onerror=alert(1)>.img", &noise(1_000, 5));
+    let sealed = custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "<script>alert(1)</script>", "--location", "evil\u{202e}txt", "--out", "pkg", "<img src=x onerror=alert(1)>.img"],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    let made = custos_in(d, &["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", "r.html"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let html = std::fs::read_to_string(d.join("r.html")).expect("report");
+    assert!(!html.contains("<script>alert") && !html.contains("<img src=x"), "markup escaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains('\u{202e}'), "a bidi override is shown, not obeyed");
+    assert!(html.contains("evil\\u{202e}txt"));
+}

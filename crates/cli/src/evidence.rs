@@ -883,6 +883,16 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
     Ok(Judgement { verification, verdict, policies: reports, strict: args.strict, trusted })
 }
 
+/// A finding's subject for a terminal: a key id in its short form (the full one is in
+/// `--json`), anything else escaped.
+fn subject_text(subject: &str) -> std::borrow::Cow<'_, str> {
+    if subject.len() == 64 && subject.bytes().all(|b| b.is_ascii_hexdigit()) {
+        std::borrow::Cow::Owned(format!("key {}", short(subject)))
+    } else {
+        escape(subject)
+    }
+}
+
 fn print_report(package: &Path, findings: &[Finding], custody: &CustodySummary, verdict: Verdict) {
     let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
     // Failures and warnings in full: they are what a reader needs. Passes by check, with
@@ -893,7 +903,7 @@ fn print_report(package: &Path, findings: &[Finding], custody: &CustodySummary, 
             println!(
                 "{label}  {:<20} {}: {}",
                 finding.check,
-                escape(&finding.subject),
+                subject_text(&finding.subject),
                 escape(&finding.detail)
             );
         }
@@ -907,7 +917,7 @@ fn print_report(package: &Path, findings: &[Finding], custody: &CustodySummary, 
     }
     for (check, group) in passes {
         if let [only] = group.as_slice() {
-            println!("pass  {check:<20} {}: {}", escape(&only.subject), escape(&only.detail));
+            println!("pass  {check:<20} {}: {}", subject_text(&only.subject), escape(&only.detail));
         } else {
             println!("pass  {check:<20} {} checks", group.len());
         }

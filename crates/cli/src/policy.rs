@@ -162,6 +162,68 @@ fn short(key_id: &str) -> &str {
     key_id.get(..16).unwrap_or(key_id)
 }
 
+/// Findings of one policy that read as one: the same rule, verdict and reason, about
+/// several events.
+pub struct RuleGroup<'a> {
+    pub rule: &'static str,
+    pub verdict: PolicyVerdict,
+    pub reason: &'a str,
+    pub citation: &'a str,
+    pub subjects: Vec<&'a str>,
+}
+
+impl RuleGroup<'_> {
+    /// `events 0, 1 and 4`, or the subjects as they are.
+    pub fn subjects_text(&self) -> String {
+        let numbers: Option<Vec<&str>> = self
+            .subjects
+            .iter()
+            .map(|s| s.strip_prefix("event ").and_then(|rest| rest.split(' ').next()))
+            .collect();
+        match numbers {
+            Some(numbers) if numbers.len() == 1 => format!("event {}", numbers[0]),
+            Some(numbers) if !numbers.is_empty() => format!("events {}", crate::report::and_list(&numbers)),
+            _ => self.subjects.join("; "),
+        }
+    }
+
+    /// One sentence: `Evidence held only in allowed countries: not met for events 0 to 4:
+    /// held in DE; allowed: XB.`
+    pub fn sentence(&self) -> String {
+        let title = custos_policy::rule_title(self.rule);
+        let reason = self.reason.trim_end_matches('.');
+        if self.subjects.is_empty() {
+            format!("{title}: {reason}.")
+        } else {
+            format!("{title}: {reason} ({}).", self.subjects_text())
+        }
+    }
+}
+
+/// Groups a policy's findings (those that apply), in order of first appearance, worst first.
+pub fn group_findings(findings: &[PolicyFinding]) -> Vec<RuleGroup<'_>> {
+    let mut groups: Vec<RuleGroup> = Vec::new();
+    for finding in findings.iter().filter(|f| f.verdict != PolicyVerdict::NotApplicable) {
+        let reason = finding.reason();
+        match groups
+            .iter_mut()
+            .find(|g| g.rule == finding.rule && g.verdict == finding.verdict && g.reason == reason)
+        {
+            Some(group) => group.subjects.extend(finding.subject.as_deref()),
+            None => groups.push(RuleGroup {
+                rule: finding.rule,
+                verdict: finding.verdict,
+                reason,
+                citation: &finding.citation,
+                subjects: finding.subject.as_deref().into_iter().collect(),
+            }),
+        }
+    }
+    // Stable: within a verdict, the policy's own order.
+    groups.sort_by_key(|g| std::cmp::Reverse(g.verdict));
+    groups
+}
+
 /// Rules × jurisdictions, then the reasons for everything that is not a pass.
 pub fn print_matrix(reports: &[PolicyReport]) {
     let mut rules: Vec<&str> = Vec::new();
@@ -200,12 +262,15 @@ pub fn print_matrix(reports: &[PolicyReport]) {
     for report in reports {
         println!("{} ({}, {}): {}", report.jurisdiction, report.name, report.id, label(report.verdict));
         println!("  policy {}", describe_signature(&report.signature));
-        for finding in
-            report.findings.iter().filter(|f| matches!(f.verdict, PolicyVerdict::Fail | PolicyVerdict::Warn))
+        // A rule that fails for every event is one line listing the events.
+        for group in group_findings(&report.findings)
+            .iter()
+            .filter(|g| matches!(g.verdict, PolicyVerdict::Fail | PolicyVerdict::Warn))
         {
-            let cite =
-                if finding.citation.is_empty() { String::new() } else { format!(" [{}]", finding.citation) };
-            println!("  {} {}: {}{cite}", label(finding.verdict), finding.rule, finding.evidence);
+            let cite = if group.citation.is_empty() { String::new() } else { format!(" [{}]", group.citation) };
+            let about =
+                if group.subjects.is_empty() { String::new() } else { format!(" ({})", group.subjects_text()) };
+            println!("  {} {}: {}{about}{cite}", label(group.verdict), group.rule, group.reason);
         }
     }
 }

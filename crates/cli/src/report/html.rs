@@ -499,7 +499,7 @@ fn jurisdictions(html: &mut String, judgement: &Judgement) {
             esc(&policy.id)
         );
         html.push_str("<table><tr><th>Rule</th><th>Outcome</th><th>Why</th><th>Modelled on</th></tr>\n");
-        for group in plain::group_findings(&policy.findings) {
+        for group in crate::policy::group_findings(&policy.findings) {
             let (word, class) = match group.verdict {
                 PolicyVerdict::Fail => ("not met", "fail"),
                 PolicyVerdict::Warn => ("met, with a warning", "warn"),

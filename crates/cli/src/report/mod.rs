@@ -6,6 +6,8 @@
 mod html;
 mod plain;
 
+pub use plain::and_list;
+
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use custos_manifest::findings::{Finding, Verdict};
 use custos_manifest::keys::PublicKey;
-use custos_policy::{PolicyFinding, PolicyVerdict};
+use custos_policy::PolicyVerdict;
 
 use crate::evidence::{Judgement, KeySource, TrustedKey};
 use crate::human;
-use crate::policy::PolicyReport;
+use crate::policy::{group_findings, PolicyReport, RuleGroup};
 
 /// Who a key id names: the court's own key files first, then (marked as a claim) the
 /// package's.
@@ -221,68 +221,6 @@ pub fn integrity_reasons(judgement: &Judgement, names: &Names) -> Vec<(Verdict, 
     reasons
 }
 
-/// Findings of one policy that read as one: the same rule, verdict and reason, about
-/// several events.
-pub struct RuleGroup<'a> {
-    pub rule: &'static str,
-    pub verdict: PolicyVerdict,
-    pub reason: &'a str,
-    pub citation: &'a str,
-    pub subjects: Vec<&'a str>,
-}
-
-impl RuleGroup<'_> {
-    /// `events 0, 1 and 4`, or the subjects as they are.
-    pub fn subjects_text(&self) -> String {
-        let numbers: Option<Vec<&str>> = self
-            .subjects
-            .iter()
-            .map(|s| s.strip_prefix("event ").and_then(|rest| rest.split(' ').next()))
-            .collect();
-        match numbers {
-            Some(numbers) if numbers.len() == 1 => format!("event {}", numbers[0]),
-            Some(numbers) if !numbers.is_empty() => format!("events {}", and_list(&numbers)),
-            _ => self.subjects.join("; "),
-        }
-    }
-
-    /// One sentence: `Evidence held only in allowed countries: not met for events 0 to 4:
-    /// held in DE; allowed: XB.`
-    pub fn sentence(&self) -> String {
-        let title = custos_policy::rule_title(self.rule);
-        let reason = self.reason.trim_end_matches('.');
-        if self.subjects.is_empty() {
-            format!("{title}: {reason}.")
-        } else {
-            format!("{title}: {reason} ({}).", self.subjects_text())
-        }
-    }
-}
-
-/// Groups a policy's findings (those that apply), in order of first appearance, worst first.
-pub fn group_findings(findings: &[PolicyFinding]) -> Vec<RuleGroup<'_>> {
-    let mut groups: Vec<RuleGroup> = Vec::new();
-    for finding in findings.iter().filter(|f| f.verdict != PolicyVerdict::NotApplicable) {
-        let reason = finding.reason();
-        match groups
-            .iter_mut()
-            .find(|g| g.rule == finding.rule && g.verdict == finding.verdict && g.reason == reason)
-        {
-            Some(group) => group.subjects.extend(finding.subject.as_deref()),
-            None => groups.push(RuleGroup {
-                rule: finding.rule,
-                verdict: finding.verdict,
-                reason,
-                citation: &finding.citation,
-                subjects: finding.subject.as_deref().into_iter().collect(),
-            }),
-        }
-    }
-    // Stable: within a verdict, the policy's own order.
-    groups.sort_by_key(|g| std::cmp::Reverse(g.verdict));
-    groups
-}
-
 /// One sentence per rule that is not met (or warns) for a policy's verdict on the first
 /// screen; for a policy that passes, how many rules it applied.
 pub fn policy_reasons(policy: &PolicyReport) -> Vec<String> {
@@ -316,6 +254,7 @@ pub fn and_list(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use custos_policy::PolicyFinding;
 
     fn finding(
         rule: &'static str,

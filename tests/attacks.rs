@@ -757,7 +757,7 @@ fn anchors_planted_time_stamp_files_fail() {
     let case = genuine();
     make_writable(&case.pkg);
     write(&case.pkg, "custos/timestamps/evil.tsr", b"not a token");
-    write(&case.pkg, &format!("custos/timestamps/manifest-{}.tsr", "ab".repeat(32)), b"not a token");
+    write(&case.pkg, format!("custos/timestamps/manifest-{}.tsr", "ab".repeat(32)), b"not a token");
     recompute_tag_manifests(&case.pkg);
     assert_caught(&case, "time.token", "not the name of a token Custos writes");
     assert_caught(&case, "time.token", "stamps a signature this package does not hold");
@@ -771,11 +771,13 @@ fn report_signatures_bind_the_bytes_the_key_and_the_comment() {
     let d = dir.path();
     copy_test_keys(d);
     write(d, "evidence.img", &noise(40_000, 3));
-    let sealed = custos_in(d, &["seal", "--key", "rfc8032-test1", "--case", "S-9", "--out", "pkg", "evidence.img"]);
+    let sealed =
+        custos_in(d, &["seal", "--key", "rfc8032-test1", "--case", "S-9", "--out", "pkg", "evidence.img"]);
     assert_eq!(sealed.code, 0, "{}", sealed.stderr);
     // Two different reports (b is a quick check, so its text differs).
     for (name, extra) in [("a.html", None), ("b.html", Some("--fast"))] {
-        let mut args = vec!["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", name, "--sign", "rfc8032-test1"];
+        let mut args =
+            vec!["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", name, "--sign", "rfc8032-test1"];
         args.extend(extra);
         let made = custos_in(d, &args);
         assert_eq!(made.code, 0, "{}", made.stderr);
@@ -838,7 +840,18 @@ fn report_hostile_text_is_escaped() {
     write(d, "<img src=x onerror=alert(1)>.img", &noise(1_000, 5));
     let sealed = custos_in(
         d,
-        &["seal", "--key", "rfc8032-test1", "--case", "<script>alert(1)</script>", "--location", "evil\u{202e}txt", "--out", "pkg", "<img src=x onerror=alert(1)>.img"],
+        &[
+            "seal",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "<script>alert(1)</script>",
+            "--location",
+            "evil\u{202e}txt",
+            "--out",
+            "pkg",
+            "<img src=x onerror=alert(1)>.img",
+        ],
     );
     assert_eq!(sealed.code, 0, "{}", sealed.stderr);
     let made = custos_in(d, &["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", "r.html"]);

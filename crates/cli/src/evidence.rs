@@ -1,16 +1,14 @@
-//! `custos seal`, `custos custody …` and `custos verify`: evidence packages, their custody
-//! log, and the verifier's report.
+//! `custos custody …`, `custos cosign`, `custos verify` and `custos export`: a sealed
+//! package's custody log, the verifier's report, and exports for other tools.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use custos_hash::{Algorithm, Control, SegmentSpec};
 use custos_manifest::custody::{Action, NewEvent};
 use custos_manifest::findings::{overall, Finding, Verdict};
 use custos_manifest::keys::PublicKey;
-use custos_manifest::manifest::{Case, Category, LegalBasis};
-use custos_manifest::package::{add_event_stamped, seal, verify_package, SealRequest, Trust, VerifyOptions};
+use custos_manifest::package::{add_event_stamped, verify_package, Trust, VerifyOptions};
 use custos_manifest::verify::CustodySummary;
 use custos_policy::{LoadedPolicy, PolicyVerdict};
 
@@ -19,7 +17,7 @@ use serde::Serialize;
 
 use crate::keygen::{load_public_key, load_signer};
 use crate::render::escape;
-use crate::{progress, size, Status};
+use crate::{progress, Status};
 
 /// The signer's key, shared by every command that signs.
 #[derive(Debug, Args)]
@@ -30,270 +28,6 @@ pub struct SignerArgs {
     /// Read the key's passphrase from the first line of FILE
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct SealArgs {
-    #[command(flatten)]
-    pub signer: SignerArgs,
-    /// Case reference
-    #[arg(long)]
-    pub case: String,
-    /// Exhibit number
-    #[arg(long)]
-    pub exhibit: Option<String>,
-    /// ISO 3166-1 alpha-2 code of the sealing jurisdiction
-    #[arg(long, value_name = "CC")]
-    pub jurisdiction: Option<String>,
-    /// The kind of data: content, traffic or subscriber
-    #[arg(long, value_parser = ["content", "traffic", "subscriber"])]
-    pub category: Option<String>,
-    /// KIND:REFERENCE[:AUTHORITY], e.g. warrant:AG-Berlin-1-Gs-1/26 (repeatable)
-    #[arg(long, value_name = "BASIS")]
-    pub legal_basis: Vec<String>,
-    /// Where the sealing happens
-    #[arg(long)]
-    pub location: Option<String>,
-    /// Digests to record (sha256 is always added) [default: sha256,blake3]
-    #[arg(long, value_name = "LIST")]
-    pub algo: Option<String>,
-    /// Also record segment digests of this size (e.g. 64M)
-    #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
-    pub segment_size: Option<u64>,
-    /// Record the evidence where it is instead of copying it (verify needs --evidence)
-    #[arg(long)]
-    pub reference: bool,
-    /// The package folder to create (never overwritten)
-    #[arg(long, value_name = "PKG")]
-    pub out: PathBuf,
-    #[command(flatten)]
-    pub anchors: AnchorArgs,
-    /// Evidence files or block devices
-    #[arg(value_name = "EVIDENCE", required = true)]
-    pub evidence: Vec<PathBuf>,
-    /// No progress bar
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Check everything and show what would be sealed and signed, then stop: no passphrase,
-    /// nothing written
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print the sealed manifest's summary as JSON
-    #[arg(long)]
-    pub json: bool,
-}
-
-pub fn run_seal(args: SealArgs) -> Result<Status> {
-    // Cheap checks first: nobody should type a passphrase for a command that cannot run.
-    for source in &args.evidence {
-        std::fs::metadata(source)
-            .with_context(|| format!("cannot read the evidence {}", source.display()))?;
-    }
-    if args.out.symlink_metadata().is_ok() {
-        bail!("{} already exists (packages are never overwritten)", args.out.display());
-    }
-    for leftover in custos_manifest::package::interrupted_seals(&args.out) {
-        eprintln!(
-            "custos: note: {} is left over from an interrupted seal of {}; it is not a package (remove it)",
-            leftover.display(),
-            args.out.display()
-        );
-    }
-    let mut algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
-    if !algorithms.contains(&Algorithm::Sha256) {
-        algorithms.push(Algorithm::Sha256);
-    }
-    let category = args.category.as_deref().map(|c| match c {
-        "traffic" => Category::Traffic,
-        "subscriber" => Category::Subscriber,
-        _ => Category::Content,
-    });
-    let legal_basis = args.legal_basis.iter().map(|b| LegalBasis::parse(b)).collect::<Result<Vec<_>, _>>()?;
-    if legal_basis.is_empty() {
-        eprintln!(
-            "custos: warning: no --legal-basis given; courts that require one will not accept this package (it cannot be added after sealing)"
-        );
-    }
-    // What will be signed, shown before the passphrase is asked: a signature is forever.
-    let signer = crate::keygen::signer_public_key(&args.signer.key)?;
-    let summary = SealSummary {
-        package: &args.out,
-        signer: &signer,
-        case: &args.case,
-        exhibit: args.exhibit.as_deref(),
-        legal_basis: &legal_basis,
-        category: args.category.as_deref(),
-        algorithms: &algorithms,
-        segment_size: args.segment_size,
-        evidence: &args.evidence,
-        reference: args.reference,
-    };
-    if args.dry_run {
-        if args.json {
-            println!("{}", summary.json());
-        } else {
-            print!("{}", summary.text());
-            println!("dry run: nothing was signed or written");
-        }
-        return Ok(Status::Ok);
-    }
-    if !args.json && !args.quiet {
-        eprint!("{}", summary.text());
-    }
-    let (secret, public) = load_signer(&args.signer.key, args.signer.passphrase_file.as_deref())?;
-    // Each file is copied and hashed, then its copy read back; with --reference it is only
-    // hashed, which the bar shows as the copy phase.
-    let files = summary.sizes().into_iter().map(|(name, size)| (name, size.unwrap_or(0))).collect();
-    let bar = progress::SealBar::new(files, args.quiet || args.reference);
-    let tick = |bytes: u64| bar.advance(bytes);
-    let request = SealRequest {
-        evidence: &args.evidence,
-        reference: args.reference,
-        case: Case { reference: args.case, exhibit: args.exhibit },
-        jurisdiction: args.jurisdiction,
-        category,
-        legal_basis,
-        location: args.location,
-        algorithms,
-        segments: args.segment_size.map(|size| SegmentSpec { size, algorithm: Algorithm::Blake3 }),
-        signer: &secret,
-        signer_public: &public,
-        sealed_at: custos_manifest::time::now_rfc3339(),
-        tsa: args.anchors.tsa.as_deref(),
-    };
-    let interrupted = interrupt_flag()?;
-    let sealed = seal(&args.out, &request, &Control { progress: Some(&tick), cancel: Some(&interrupted) });
-    bar.finish();
-    if interrupted.load(std::sync::atomic::Ordering::Relaxed) && sealed.is_err() {
-        bail!(
-            "interrupted: nothing was sealed, and the partial copy was removed ({} does not exist)",
-            args.out.display()
-        );
-    }
-    let manifest = sealed.with_context(|| format!("cannot seal {}", args.out.display()))?;
-    if let Some(path) = &args.anchors.receipt {
-        write_receipt(path, &custos_manifest::package::head_receipt(&args.out)?)?;
-    }
-    if args.json {
-        let record = serde_json::json!({
-            "package": args.out.display().to_string(),
-            "signer": { "key_id": public.id().to_string(), "name": public.owner.name },
-            "manifest": manifest,
-            "written": [crate::render::written(&args.out, "package")],
-        });
-        println!("{record}");
-    } else {
-        println!(
-            "sealed {} ({} item(s), case {}), signed by {} ({})",
-            args.out.display(),
-            manifest.items.len(),
-            escape(&manifest.case.reference),
-            escape(&public.owner.name),
-            short(&public.id().to_string())
-        );
-        for item in &manifest.items {
-            for (algorithm, digest) in &item.digests {
-                println!("  {algorithm:<7} {digest}  {}", item.path);
-            }
-        }
-    }
-    Ok(Status::Ok)
-}
-
-/// A flag that Ctrl-C, SIGTERM and SIGHUP raise, for the hash engine to stop at its next
-/// window: the seal then removes its partial package. A second signal ends the process at
-/// once (the hidden partial folder is then named by the next seal).
-fn interrupt_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM, SIGHUP] {
-        // The shutdown is registered first: it acts only when the flag is already raised.
-        signal_hook::flag::register_conditional_shutdown(signal, 130, std::sync::Arc::clone(&flag))
-            .and_then(|_| signal_hook::flag::register(signal, std::sync::Arc::clone(&flag)))
-            .context("cannot handle interruptions")?;
-    }
-    Ok(flag)
-}
-
-/// What `seal` is about to sign, for the person who signs it.
-struct SealSummary<'a> {
-    package: &'a Path,
-    signer: &'a PublicKey,
-    case: &'a str,
-    exhibit: Option<&'a str>,
-    legal_basis: &'a [LegalBasis],
-    category: Option<&'a str>,
-    algorithms: &'a [Algorithm],
-    segment_size: Option<u64>,
-    evidence: &'a [PathBuf],
-    reference: bool,
-}
-
-impl SealSummary<'_> {
-    fn sizes(&self) -> Vec<(String, Option<u64>)> {
-        self.evidence
-            .iter()
-            .map(|p| (p.display().to_string(), std::fs::metadata(p).ok().map(|m| m.len())))
-            .collect()
-    }
-
-    fn text(&self) -> String {
-        let owner = &self.signer.owner;
-        let mut text = format!(
-            "sealing into {}, signed by {} ({}{}; key {}):\n",
-            self.package.display(),
-            escape(&owner.name),
-            escape(&owner.role),
-            owner.jurisdiction.as_deref().map(|j| format!(", {}", escape(j))).unwrap_or_default(),
-            short(&self.signer.id().to_string())
-        );
-        let exhibit = self.exhibit.map(|e| format!(", exhibit {}", escape(e))).unwrap_or_default();
-        text.push_str(&format!("  case         {}{exhibit}\n", escape(self.case)));
-        if self.legal_basis.is_empty() {
-            text.push_str("  legal basis  none\n");
-        }
-        for basis in self.legal_basis {
-            let authority =
-                basis.authority.as_deref().map(|a| format!(" ({})", escape(a))).unwrap_or_default();
-            text.push_str(&format!(
-                "  legal basis  {}: {}{authority}\n",
-                basis.kind,
-                escape(&basis.reference)
-            ));
-        }
-        text.push_str(&format!("  category     {}\n", self.category.unwrap_or("not stated")));
-        for (path, size) in self.sizes() {
-            let size = size.map_or_else(|| "size unknown".into(), crate::human::size);
-            let kept = if self.reference { ", recorded where it is" } else { ", copied into the package" };
-            text.push_str(&format!("  evidence     {} ({size}{kept})\n", escape(&path)));
-        }
-        let names: Vec<&str> = self.algorithms.iter().map(|a| a.name()).collect();
-        let segments =
-            self.segment_size.map(|s| format!("; segments of {}", crate::human::size(s))).unwrap_or_default();
-        text.push_str(&format!("  digests      {}{segments}\n", names.join(", ")));
-        text
-    }
-
-    fn json(&self) -> serde_json::Value {
-        let evidence: Vec<serde_json::Value> = self
-            .sizes()
-            .into_iter()
-            .map(|(path, size)| serde_json::json!({ "path": path, "size": size }))
-            .collect();
-        serde_json::json!({
-            "dry_run": true,
-            "package": self.package.display().to_string(),
-            "signer": { "key_id": self.signer.id().to_string(), "name": self.signer.owner.name },
-            "case": { "reference": self.case, "exhibit": self.exhibit },
-            "legal_basis": self.legal_basis,
-            "category": self.category,
-            "algorithms": self.algorithms.iter().map(|a| a.name()).collect::<Vec<_>>(),
-            "segment_size": self.segment_size,
-            "reference": self.reference,
-            "evidence": evidence,
-            "verdict": "pass",
-        })
-    }
 }
 
 /// Anchors outside the package that every signing command can write.
@@ -532,7 +266,7 @@ pub fn run_cosign(args: CosignArgs) -> Result<Status> {
 }
 
 /// Writes a receipt to a new file (never overwriting) and says on stderr what it is for.
-fn write_receipt(out: &Path, receipt: &custos_manifest::receipt::Receipt) -> Result<()> {
+pub fn write_receipt(out: &Path, receipt: &custos_manifest::receipt::Receipt) -> Result<()> {
     std::fs::File::create_new(out)
         .and_then(|mut file| std::io::Write::write_all(&mut file, &receipt.to_bytes()))
         .with_context(|| {
@@ -604,7 +338,7 @@ pub fn custody_summary(custody: &CustodySummary) -> String {
     )
 }
 
-fn short(key_id: &str) -> &str {
+pub fn short(key_id: &str) -> &str {
     key_id.get(..16).unwrap_or(key_id)
 }
 

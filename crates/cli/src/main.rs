@@ -2,6 +2,7 @@
 //! results as text for people or JSON for machines. Exit codes: 0 all good, 1 a mismatch or
 //! failed check, 2 a usage or I/O error.
 
+mod acquire;
 mod check;
 mod demo;
 mod evidence;
@@ -13,6 +14,7 @@ mod policy;
 mod progress;
 mod render;
 mod report;
+mod seal;
 mod size;
 
 use std::io;
@@ -53,7 +55,10 @@ enum Command {
     #[command(subcommand)]
     Key(keygen::KeyCommand),
     /// Seal evidence into a signed package (a BagIt bag with a manifest and custody log).
-    Seal(evidence::SealArgs),
+    Seal(seal::SealArgs),
+    /// Image a device, file or stream once, read-only, straight into a new sealed package,
+    /// with the acquisition record (source, sectors, every unreadable range) signed in it.
+    Acquire(acquire::AcquireArgs),
     /// Add your signature to a sealed package's manifest (four eyes), recorded in its log.
     Cosign(evidence::CosignArgs),
     /// Add to or show a package's custody log.
@@ -83,7 +88,8 @@ impl Command {
             Command::Key(keygen::KeyCommand::Show { json, .. })
             | Command::Key(keygen::KeyCommand::ExportMinisign { json, .. })
             | Command::Key(keygen::KeyCommand::Verify { json, .. }) => *json,
-            Command::Seal(args) => args.json,
+            Command::Seal(args) => args.package.json,
+            Command::Acquire(args) => args.package.json,
             Command::Cosign(args) => args.json,
             Command::Custody(C::Release { event, .. })
             | Command::Custody(C::Accept { event })
@@ -106,7 +112,8 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Hash(args) => hash::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Key(command) => keygen::run_key(command),
-        Command::Seal(args) => evidence::run_seal(args),
+        Command::Seal(args) => seal::run_seal(args),
+        Command::Acquire(args) => acquire::run(args),
         Command::Cosign(args) => evidence::run_cosign(args),
         Command::Custody(command) => evidence::run_custody(command),
         Command::Verify(args) => evidence::run_verify(args),

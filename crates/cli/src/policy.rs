@@ -267,9 +267,13 @@ pub fn print_matrix(reports: &[PolicyReport]) {
             .iter()
             .filter(|g| matches!(g.verdict, PolicyVerdict::Fail | PolicyVerdict::Warn))
         {
-            let cite = if group.citation.is_empty() { String::new() } else { format!(" [{}]", group.citation) };
-            let about =
-                if group.subjects.is_empty() { String::new() } else { format!(" ({})", group.subjects_text()) };
+            let cite =
+                if group.citation.is_empty() { String::new() } else { format!(" [{}]", group.citation) };
+            let about = if group.subjects.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", group.subjects_text())
+            };
             println!("  {} {}: {}{about}{cite}", label(group.verdict), group.rule, group.reason);
         }
     }

@@ -46,21 +46,24 @@ impl custos_manifest::verify::VerifyProgress for PayloadBar {
     }
 }
 
-/// The bar of `seal`: each evidence file is copied, then read back, and the bar says which
-/// of the two it is doing to which file instead of counting to twice the size.
+/// The bar of `seal` and `acquire`: each evidence file goes through its phases (copying,
+/// then reading back; or acquiring, re-reading the source, reading back), and the bar says
+/// which phase of which file it is in instead of counting to a multiple of the size.
 pub struct SealBar {
     bar: ProgressBar,
     /// Each file's name and size, in sealing order.
     files: Vec<(String, u64)>,
-    /// Bytes reported so far, over both phases of every file.
+    /// The passes over each file's bytes, in order.
+    phases: Vec<&'static str>,
+    /// Bytes reported so far, over every phase of every file.
     done: std::sync::atomic::AtomicU64,
 }
 
 impl SealBar {
-    pub fn new(files: Vec<(String, u64)>, quiet: bool) -> SealBar {
+    pub fn new(files: Vec<(String, u64)>, phases: Vec<&'static str>, quiet: bool) -> SealBar {
         let first = files.first().map_or(0, |(_, size)| *size);
         let bar = bytes_bar(first, quiet);
-        let seal = SealBar { bar, files, done: std::sync::atomic::AtomicU64::new(0) };
+        let seal = SealBar { bar, files, phases, done: std::sync::atomic::AtomicU64::new(0) };
         seal.show(0);
         seal
     }
@@ -75,8 +78,9 @@ impl SealBar {
         let count = self.files.len();
         let mut left = done;
         for (index, (name, size)) in self.files.iter().enumerate() {
-            for phase in ["copying", "reading back"] {
-                if left < *size || (index + 1 == count && phase == "reading back") {
+            for (step, phase) in self.phases.iter().enumerate() {
+                let last = index + 1 == count && step + 1 == self.phases.len();
+                if left < *size || last {
                     self.bar.set_length(*size);
                     self.bar.set_position(left.min(*size));
                     self.bar.set_message(format!("[{}/{count}] {phase} {name}", index + 1));

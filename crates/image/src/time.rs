@@ -1,4 +1,4 @@
-//! Times as RFC 3339 UTC text (`2026-11-29T14:05:00Z`) from the standard library's clock.
+//! Times as RFC 3339 UTC text (`2026-11-29T14:05:00+00:00`) from the standard library's clock.
 //!
 //! The same civil-from-days arithmetic as the manifest crate's time module (Howard
 //! Hinnant's algorithm), copied rather than depended on: this crate must not depend on the
@@ -17,7 +17,12 @@ pub fn rfc3339_from_system_time(time: SystemTime) -> String {
     let days = (seconds / 86_400) as i64;
     let in_day = seconds % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", in_day / 3600, in_day / 60 % 60, in_day % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
+        in_day / 3600,
+        in_day / 60 % 60,
+        in_day % 60
+    )
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date.
@@ -43,8 +48,8 @@ mod tests {
     #[test]
     fn known_instants() {
         let at = |s| rfc3339_from_system_time(UNIX_EPOCH + Duration::from_secs(s));
-        assert_eq!(at(0), "1970-01-01T00:00:00Z");
-        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(at(1_796_000_000), "2026-11-30T00:53:20Z");
+        assert_eq!(at(0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00+00:00");
+        assert_eq!(at(1_796_000_000), "2026-11-30T00:53:20+00:00");
     }
 }

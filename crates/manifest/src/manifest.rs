@@ -131,6 +131,11 @@ pub struct Item {
     /// Segment summary, when segments were computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments: Option<Segments>,
+    /// How the item was acquired (`custos acquire`): the acquisition record of
+    /// docs/acquisition.md, signed with the item (source, device, parameters, times, every
+    /// range that could not be read, and the image and source verifications).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acquisition: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The segment summary of an item (the full list is in `custos/segments/`).
@@ -188,6 +193,7 @@ mod tests {
                 category: Some(Category::Content),
                 digests: [("sha256".to_owned(), "ab".repeat(32))].into_iter().collect(),
                 segments: None,
+                acquisition: None,
             }],
         }
     }

@@ -91,6 +91,29 @@ pub struct SealRequest<'a> {
     /// An RFC 3161 time-stamping authority (`http://…`) to stamp the manifest signature and
     /// the `sealed` event.
     pub tsa: Option<&'a str>,
+    /// Evidence the caller acquires straight into the package, after `evidence`.
+    pub acquired: &'a [&'a dyn Acquirer],
+}
+
+/// Evidence read once from its source and written into the package in the same pass (an
+/// acquisition from a device, a stream or a file: `custos acquire`). The package crate
+/// gives it the new image file and takes back the digests and the acquisition record; it
+/// then syncs the image, makes it read-only and, when asked, reads it back from disk.
+pub trait Acquirer: std::fmt::Debug {
+    /// The item's file name under `data/`.
+    fn name(&self) -> &str;
+    /// Whether the written image is read back (from disk, not the page cache) and its
+    /// digest compared before anything is signed.
+    fn verify_image(&self) -> bool;
+    /// Reads the source, writing every byte to `image` and hashing with `options` in the
+    /// same pass; returns the digests and the record to sign with the item. The image is
+    /// removed when this fails.
+    fn acquire(
+        &self,
+        image: &mut fs::File,
+        options: &HashOptions,
+        control: &Control,
+    ) -> Result<(custos_hash::HashOutcome, serde_json::Map<String, serde_json::Value>), String>;
 }
 
 /// Seals evidence into a new package at `package` (which must not exist). On failure the
@@ -98,6 +121,9 @@ pub struct SealRequest<'a> {
 pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<Manifest, Error> {
     if request.signer_public.key != request.signer.verifying_key() {
         return Err(Error::Package("the public key file does not belong to the signing key".into()));
+    }
+    if request.reference && !request.acquired.is_empty() {
+        return Err(Error::Package("acquired evidence is written into the package, never referenced".into()));
     }
     if package.symlink_metadata().is_ok() {
         return Err(Error::Package(format!(
@@ -175,7 +201,13 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
 
     let mut items = Vec::new();
     let mut payload = Vec::new();
-    for source in request.evidence {
+    let acquired = request.acquired.iter().map(|a| Evidence::Acquired(*a));
+    for evidence in request.evidence.iter().map(|p| Evidence::File(p)).chain(acquired) {
+        let (source, acquirer) = match evidence {
+            Evidence::File(path) => (path.to_owned(), None),
+            Evidence::Acquired(acquirer) => (PathBuf::from(acquirer.name()), Some(acquirer)),
+        };
+        let source = source.as_path();
         let name = source.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
             Error::Package(format!("{}: evidence names must be UTF-8 file names", source.display()))
         })?;
@@ -192,7 +224,18 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
         if items.iter().any(|item: &Item| Path::new(&item.path).file_name() == Path::new(&path).file_name()) {
             return Err(Error::Package(format!("two evidence files are both named {name}")));
         }
-        let outcome = if request.reference {
+        let mut acquisition = None;
+        let outcome = if let Some(acquirer) = acquirer {
+            let image =
+                store.create_for_copy(&path).map_err(|e| Error::Package(format!("cannot create {e}")))?;
+            let acquired = acquire_into(image, &path, acquirer, &options, control);
+            let (outcome, record) = acquired.inspect_err(|_| {
+                // Never leave an image that was not read whole and proven equal.
+                let _ = store.remove(&path);
+            })?;
+            acquisition = Some(record);
+            outcome
+        } else if request.reference {
             custos_hash::hash_path(source, &options, control)?
         } else {
             let copy =
@@ -214,6 +257,7 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                 count: list.digests.len() as u64,
                 root: list.root().to_hex(),
             }),
+            acquisition,
         });
         if let Some(list) = &outcome.segments {
             // The full list, so that a later verification can name the damaged ranges; its
@@ -279,6 +323,57 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
     let date = request.sealed_at.get(..10).unwrap_or_default();
     bagit::write_tag_files(package, &payload, &bag_algorithms, &info, date)?;
     Ok(manifest)
+}
+
+/// One piece of evidence to seal: a file to copy, or an acquisition.
+enum Evidence<'a> {
+    File(&'a Path),
+    Acquired(&'a dyn Acquirer),
+}
+
+/// Runs an acquisition into `image`, then syncs it, makes it read-only and (when asked)
+/// reads it back from disk with one strong digest, recording that check in the record.
+fn acquire_into(
+    mut image: fs::File,
+    path: &str,
+    acquirer: &dyn Acquirer,
+    options: &HashOptions,
+    control: &Control,
+) -> Result<(custos_hash::HashOutcome, serde_json::Map<String, serde_json::Value>), Error> {
+    let failed = |what: String| Error::Package(format!("{path}: {what}"));
+    let (outcome, mut record) = acquirer.acquire(&mut image, options, control).map_err(&failed)?;
+    image.sync_all().map_err(|e| failed(format!("cannot write the image to disk: {e}")))?;
+    let mut permissions = image.metadata().map_err(|e| failed(e.to_string()))?.permissions();
+    permissions.set_readonly(true);
+    image.set_permissions(permissions).map_err(|e| failed(e.to_string()))?;
+    let verification = if acquirer.verify_image() {
+        // BLAKE3 when it was computed (the fastest strong digest), otherwise SHA-256 (always).
+        let algorithm = if options.algorithms.contains(&Algorithm::Blake3) {
+            Algorithm::Blake3
+        } else {
+            Algorithm::Sha256
+        };
+        // Synced above; dropping the cached pages makes the read-back come from the disk.
+        let _ = rustix::fs::fadvise(&image, 0, None, rustix::fs::Advice::DontNeed);
+        let reread = HashOptions { algorithms: vec![algorithm], ..HashOptions::default() };
+        let copy = hash_file(&image, Path::new(path), &reread, control)?;
+        let expected = outcome.digest(algorithm).map(|d| d.to_hex());
+        let found = copy.digest(algorithm).map(|d| d.to_hex());
+        if copy.size != outcome.size || expected != found {
+            return Err(failed(format!(
+                "the image read back from disk differs from what was acquired ({algorithm} {} bytes {}, expected {} bytes {}): nothing was sealed",
+                copy.size,
+                found.unwrap_or_default(),
+                outcome.size,
+                expected.unwrap_or_default()
+            )));
+        }
+        serde_json::json!({ "result": "match", "algorithm": algorithm.name(), "read_from": "disk" })
+    } else {
+        serde_json::json!({ "result": "not_done" })
+    };
+    record.insert("image_verification".into(), verification);
+    Ok((outcome, record))
 }
 
 /// Appends a custody event (see [`custody::append`]), ships the actor's public key (and a

@@ -267,6 +267,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
     let manifest = check_signatures(&snapshot, options.trust, &shipped, &mut findings, &mut established);
     if let Some(manifest) = &manifest {
         check_manifest(manifest, &claims, &snapshot, options.now, &mut findings);
+        check_acquisitions(manifest, &mut findings);
     }
     if manifest.is_some() {
         check_payload(
@@ -1030,6 +1031,118 @@ fn check_referenced(manifest: &Manifest, evidence: Option<&Path>, fast: bool, fi
                 let empty = Snapshot::default();
                 report_item(&empty, item, &outcome, findings);
             }
+        }
+    }
+}
+
+/// What the signed acquisition records say about how each acquired item was read: a pass
+/// when every sector was read and the image (and source, if asked) read back equal; a
+/// warning naming every range filled with zeros, a read that ended early, a check not done
+/// or a source that read differently the second time; a failure when the record's digests
+/// contradict the item's.
+fn check_acquisitions(manifest: &Manifest, findings: &mut Vec<Finding>) {
+    use serde_json::Value;
+    for item in &manifest.items {
+        let Some(record) = &item.acquisition else { continue };
+        let path = item.path.as_str();
+        let number = |key: &str| record.get(key).and_then(Value::as_u64);
+        let text = |value: Option<&Value>, key: &str| {
+            value.and_then(|v| v.get(key)).and_then(Value::as_str).map(str::to_owned)
+        };
+        // The record's digests must be the item's: one signer wrote both, and a record that
+        // describes other bytes describes nothing.
+        for digest in record.get("digests").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(algorithm), Some(hex)) = (text(Some(digest), "algorithm"), text(Some(digest), "hex"))
+            else {
+                continue;
+            };
+            if item.digests.get(&algorithm).is_some_and(|signed| !signed.eq_ignore_ascii_case(&hex)) {
+                findings.push(Finding::fail(
+                    "item.acquisition",
+                    path,
+                    format!(
+                        "the acquisition record's {algorithm} is {hex}, the item's is {}",
+                        item.digests[&algorithm]
+                    ),
+                ));
+            }
+        }
+        if number("bytes_read").is_some_and(|read| read != item.size) {
+            findings.push(Finding::fail(
+                "item.acquisition",
+                path,
+                format!(
+                    "the acquisition record says {} bytes, the item has {}",
+                    number("bytes_read").unwrap_or(0),
+                    item.size
+                ),
+            ));
+        }
+        let source = record.get("source");
+        let from = format!(
+            "acquired from {} ({})",
+            text(source, "path").unwrap_or_else(|| "an unrecorded source".into()),
+            text(source, "kind").unwrap_or_else(|| "kind not recorded".into()).replace('_', " ")
+        );
+        let mut concerns = Vec::new();
+        let ranges = record.get("read_errors").and_then(|m| m.get("ranges")).and_then(Value::as_array);
+        let substituted = number("bytes_substituted").unwrap_or(0);
+        if substituted > 0 || ranges.is_some_and(|r| !r.is_empty()) {
+            let listed: Vec<String> = ranges
+                .into_iter()
+                .flatten()
+                .map(|range| {
+                    let at = |key: &str| range.get(key).and_then(Value::as_u64).unwrap_or(0);
+                    format!(
+                        "bytes {}..{} (sectors {}+{}): {}",
+                        at("byte_offset"),
+                        at("byte_offset").saturating_add(at("byte_length")),
+                        at("start_sector"),
+                        at("sector_count"),
+                        text(Some(range), "error").unwrap_or_default()
+                    )
+                })
+                .collect();
+            concerns.push(format!(
+                "{substituted} bytes in {} range(s) could not be read from the source and are zeros in the image: {}",
+                listed.len(),
+                listed.join("; ")
+            ));
+        }
+        match text(record.get("end"), "status").as_deref() {
+            Some("complete") => {}
+            other => concerns
+                .push(format!("reading ended {}", other.unwrap_or("in an unrecorded way").replace('_', " "))),
+        }
+        match text(record.get("image_verification"), "result").as_deref() {
+            Some("match") => {}
+            Some("not_done") => concerns.push("the written image was not read back (--verify none)".into()),
+            other => concerns.push(format!("image read-back: {}", other.unwrap_or("not recorded"))),
+        }
+        match text(record.get("source_verification"), "result").as_deref() {
+            None | Some("match") => {}
+            Some(other) => concerns.push(format!(
+                "the source read a second time {other} from the first read ({})",
+                text(record.get("source_verification"), "detail").unwrap_or_default()
+            )),
+        }
+        if concerns.is_empty() {
+            let source_check = if record.contains_key("source_verification") {
+                ", and the source re-read equal"
+            } else {
+                ""
+            };
+            findings.push(Finding::pass(
+                "item.acquisition",
+                path,
+                format!("{from}: every sector read; the image read back from disk equal{source_check}"),
+            ));
+        } else {
+            findings.push(Finding::warn(
+                "item.acquisition",
+                path,
+                format!("{from}: {}", concerns.join("; ")),
+            ));
         }
     }
 }

@@ -46,6 +46,7 @@ fn fixture() -> Fixture {
         signer_public: &ada.public,
         sealed_at: "2026-11-29T14:00:00+00:00".into(),
         tsa: None,
+        acquired: &[],
     };
     let package = dir.path().join("pkg");
     seal(&package, &request, &Control::default()).expect("seal");

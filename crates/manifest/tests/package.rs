@@ -50,6 +50,7 @@ fn seal_case(root: &Path, name: &str, case: &str, key: &KeyPair) -> PathBuf {
         signer_public: &key.public,
         sealed_at: "2026-11-29T14:00:00+00:00".into(),
         tsa: None,
+        acquired: &[],
     };
     let package = root.join(name);
     seal(&package, &request, &Control::default()).expect("seal");
@@ -295,6 +296,7 @@ fn sealing_never_overwrites_and_cleans_up_after_failure() {
         signer_public: &f.examiner.public,
         sealed_at: "2026-11-29T14:00:00+00:00".into(),
         tsa: None,
+        acquired: &[],
     };
     assert!(
         seal(&f.package, &request, &Control::default()).is_err(),

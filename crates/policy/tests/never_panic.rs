@@ -133,7 +133,7 @@ prop_compose! {
         category in category(),
         digests in proptest::collection::btree_map(name(DIGESTS), hostile(), 0..4),
     ) -> Item {
-        Item { path, reference: false, size, category, digests, segments: None }
+        Item { path, reference: false, size, category, digests, segments: None, acquisition: None }
     }
 }
 
@@ -360,6 +360,7 @@ fn large_logs_are_judged_in_linear_work_with_bounded_text() {
                 category: Some(Category::Content),
                 digests: [("sha256".to_owned(), "00".to_owned())].into_iter().collect(),
                 segments: None,
+                acquisition: None,
             })
             .collect(),
     };

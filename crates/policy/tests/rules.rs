@@ -27,6 +27,7 @@ fn manifest(digests: &[&str], category: Option<Category>, bases: &[&str]) -> Man
             category,
             digests: digests.iter().map(|a| ((*a).to_owned(), "00".into())).collect(),
             segments: None,
+            acquisition: None,
         }],
     }
 }

@@ -153,9 +153,9 @@ fn first_screen(html: &mut String, judgement: &Judgement, context: &Context, cas
 
     let (headline, class) = headline(judgement);
     let (integrity, integrity_class) = integrity_word(judgement.verdict);
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<div class=\"outcome {class}\"><p id=\"overall\" class=\"headline {class}\">{}</p>\n",
+        "<div class=\"outcome {class}\"><p id=\"overall\" class=\"headline {class}\">{}</p>",
         esc(&headline)
     );
     // Integrity first, then each jurisdiction, each with its reasons.
@@ -202,7 +202,7 @@ fn first_screen(html: &mut String, judgement: &Judgement, context: &Context, cas
     // What was checked, who sealed, who holds, whom the verifier trusted.
     html.push_str("<table class=\"facts\">\n");
     let _ =
-        write!(html, "<tr><th>What was checked</th><td><ul>{}</ul></td></tr>\n", what_was_checked(judgement));
+        writeln!(html, "<tr><th>What was checked</th><td><ul>{}</ul></td></tr>", what_was_checked(judgement));
     let sealed = judgement.verification.events.iter().find(|e| e.action == Action::Sealed);
     let sealer = match (sealed, manifest) {
         (Some(event), _) => format!(
@@ -437,8 +437,70 @@ fn exhibits(html: &mut String, judgement: &Judgement) {
             esc(&human::size(item.size)),
             esc(&category)
         );
+        if let Some(record) = &item.acquisition {
+            let _ = writeln!(html, "<tr><td colspan=\"4\" class=\"note\">{}</td></tr>", acquisition(record));
+        }
     }
     html.push_str("</table>\n");
+}
+
+/// How an acquired item was read, from its signed acquisition record.
+fn acquisition(record: &serde_json::Map<String, serde_json::Value>) -> String {
+    use serde_json::Value;
+    fn text<'v>(value: Option<&'v Value>, key: &str) -> &'v str {
+        value.and_then(|v| v.get(key)).and_then(Value::as_str).unwrap_or("")
+    }
+    let number = |value: Option<&Value>, key: &str| value.and_then(|v| v.get(key)).and_then(Value::as_u64);
+    let source = record.get("source");
+    let device = source.and_then(|s| s.get("device"));
+    let mut facts = vec![text(source, "kind").replace('_', " ")];
+    for (label, key) in [("model", "model"), ("serial", "serial")] {
+        if !text(device, key).is_empty() {
+            facts.push(format!("{label} {}", text(device, key)));
+        }
+    }
+    let sector = number(source.and_then(|s| s.get("logical_sector_size")), "bytes").unwrap_or(512);
+    let mut out = format!(
+        "Acquired from <code>{}</code> ({}) from <span class=\"when\">{}</span> to <span class=\"when\">{}</span>: {} sectors of {sector} bytes. ",
+        esc(text(source, "path")),
+        esc(&facts.join(", ")),
+        esc(&human::time(record.get("started_at").and_then(Value::as_str).unwrap_or(""))),
+        esc(&human::time(record.get("ended_at").and_then(Value::as_str).unwrap_or(""))),
+        human::count(record.get("sector_count").and_then(Value::as_u64).unwrap_or(0))
+    );
+    let ranges = record.get("read_errors").and_then(|m| m.get("ranges")).and_then(Value::as_array);
+    match ranges.filter(|r| !r.is_empty()) {
+        None => out.push_str("Every sector was read. "),
+        Some(ranges) => {
+            let substituted = record.get("bytes_substituted").and_then(Value::as_u64).unwrap_or(0);
+            let _ = write!(
+                out,
+                "<strong>{} could not be read and are zeros in the image:</strong> ",
+                esc(&human::size(substituted))
+            );
+            let listed: Vec<String> = ranges
+                .iter()
+                .map(|r| {
+                    let at = |key: &str| r.get(key).and_then(Value::as_u64).unwrap_or(0);
+                    esc(&human::byte_range(at("byte_offset"), at("byte_offset") + at("byte_length")))
+                })
+                .collect();
+            out.push_str(&listed.join("; "));
+            out.push_str(". ");
+        }
+    }
+    let image = text(record.get("image_verification"), "result");
+    out.push_str(if image == "match" {
+        "The image was read back from disk and matched. "
+    } else {
+        "The image was not read back. "
+    });
+    match text(record.get("source_verification"), "result") {
+        "match" => out.push_str("The source, read a second time, matched."),
+        "differs" => out.push_str("<strong>The source, read a second time, differed.</strong>"),
+        _ => {}
+    }
+    out
 }
 
 fn custody(html: &mut String, judgement: &Judgement, context: &Context) {

@@ -193,6 +193,18 @@ pub fn integrity_reasons(judgement: &Judgement, names: &Names) -> Vec<(Verdict, 
             "Signers were not checked against trusted keys: this result covers the integrity of the bytes only.".into(),
         );
     }
+    for finding in findings.iter().filter(|f| f.verdict == Verdict::Warn && f.check == "item.acquisition") {
+        say(Verdict::Warn, format!("{}: {}.", finding.subject, finding.detail.trim_end_matches('.')));
+    }
+    for finding in findings.iter().filter(|f| f.verdict == Verdict::Fail && f.check == "item.acquisition") {
+        say(
+            Verdict::Fail,
+            format!(
+                "The acquisition record of {} contradicts the item: {}.",
+                finding.subject, finding.detail
+            ),
+        );
+    }
     if judgement.verification.custody.holder.pending.is_some() {
         say(
             Verdict::Warn,
@@ -200,7 +212,7 @@ pub fn integrity_reasons(judgement: &Judgement, names: &Names) -> Vec<(Verdict, 
         );
     }
     let covered = |f: &Finding| {
-        matches!(f.check, "bag.payload_digest" | "item.reference" | "trust.signer")
+        matches!(f.check, "bag.payload_digest" | "item.reference" | "trust.signer" | "item.acquisition")
             || f.check == "custody.pending"
     };
     let other_warnings = findings.iter().filter(|f| f.verdict == Verdict::Warn && !covered(f)).count();

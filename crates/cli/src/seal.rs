@@ -1,0 +1,338 @@
+//! `custos seal` and `custos acquire`: evidence into a new signed package. Both check their
+//! inputs first, show what will be signed before the passphrase is asked (`--dry-run` stops
+//! there), and build the package under a hidden name that a signal or failure removes.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use custos_hash::{Algorithm, Control, SegmentSpec};
+use custos_manifest::keys::PublicKey;
+use custos_manifest::manifest::{Case, Category, LegalBasis, Manifest};
+use custos_manifest::package::{seal, Acquirer, SealRequest};
+
+use crate::evidence::{short, write_receipt, AnchorArgs, SignerArgs};
+use crate::keygen::load_signer;
+use crate::render::escape;
+use crate::{progress, size, Status};
+
+/// What every command that makes a package takes: who signs, the case, the legal basis,
+/// the digests, where the package goes.
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Case reference
+    #[arg(long)]
+    pub case: String,
+    /// Exhibit number
+    #[arg(long)]
+    pub exhibit: Option<String>,
+    /// ISO 3166-1 alpha-2 code of the sealing jurisdiction
+    #[arg(long, value_name = "CC")]
+    pub jurisdiction: Option<String>,
+    /// The kind of data: content, traffic or subscriber
+    #[arg(long, value_parser = ["content", "traffic", "subscriber"])]
+    pub category: Option<String>,
+    /// KIND:REFERENCE[:AUTHORITY], e.g. warrant:AG-Berlin-1-Gs-1/26 (repeatable)
+    #[arg(long, value_name = "BASIS")]
+    pub legal_basis: Vec<String>,
+    /// Where the sealing happens
+    #[arg(long)]
+    pub location: Option<String>,
+    /// Digests to record (sha256 is always added) [default: sha256,blake3]
+    #[arg(long, value_name = "LIST")]
+    pub algo: Option<String>,
+    /// Also record segment digests of this size (e.g. 64M)
+    #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
+    pub segment_size: Option<u64>,
+    /// The package folder to create (never overwritten)
+    #[arg(long, value_name = "PKG")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub anchors: AnchorArgs,
+    /// No progress bar
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Check everything and show what would be sealed and signed, then stop: no passphrase,
+    /// nothing written
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the sealed manifest's summary as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    #[command(flatten)]
+    pub package: PackageArgs,
+    /// Record the evidence where it is instead of copying it (verify needs --evidence)
+    #[arg(long)]
+    pub reference: bool,
+    /// Evidence files or block devices
+    #[arg(value_name = "EVIDENCE", required = true)]
+    pub evidence: Vec<PathBuf>,
+}
+
+/// What goes into a package, as the summary and the progress bar describe it.
+pub enum Contents<'a> {
+    /// Files copied (or, with `reference`, hashed where they are).
+    Files { paths: &'a [PathBuf], reference: bool },
+    /// One acquisition, read once from its source.
+    Acquired {
+        acquirer: &'a dyn Acquirer,
+        /// `/dev/sdb (block device, 512-byte sectors)`.
+        source: String,
+        /// Bytes, when the source says.
+        size: Option<u64>,
+        /// The passes over the bytes, in order, for the progress bar.
+        phases: Vec<&'static str>,
+    },
+}
+
+/// One line of the summary: a file or a source, its size, and what happens to it.
+struct EvidenceLine {
+    name: String,
+    size: Option<u64>,
+    how: String,
+}
+
+impl Contents<'_> {
+    fn lines(&self) -> Vec<EvidenceLine> {
+        match self {
+            Contents::Files { paths, reference } => paths
+                .iter()
+                .map(|p| EvidenceLine {
+                    name: p.display().to_string(),
+                    size: std::fs::metadata(p).ok().map(|m| m.len()),
+                    how: if *reference { "recorded where it is" } else { "copied into the package" }.into(),
+                })
+                .collect(),
+            Contents::Acquired { acquirer, source, size, .. } => vec![EvidenceLine {
+                name: format!("data/{}", acquirer.name()),
+                size: *size,
+                how: format!("acquired from {source}"),
+            }],
+        }
+    }
+}
+
+pub fn run_seal(args: SealArgs) -> Result<Status> {
+    // Cheap checks first: nobody should type a passphrase for a command that cannot run.
+    for source in &args.evidence {
+        std::fs::metadata(source)
+            .with_context(|| format!("cannot read the evidence {}", source.display()))?;
+    }
+    let contents = Contents::Files { paths: &args.evidence, reference: args.reference };
+    Ok(seal_package(&args.package, &contents)?.0)
+}
+
+/// Checks, summarises, signs and builds a package of `contents`; prints the result. Returns
+/// the status and, unless it was a dry run, the sealed manifest.
+pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, Option<Manifest>)> {
+    if args.out.symlink_metadata().is_ok() {
+        bail!("{} already exists (packages are never overwritten)", args.out.display());
+    }
+    for leftover in custos_manifest::package::interrupted_seals(&args.out) {
+        eprintln!(
+            "custos: note: {} is left over from an interrupted seal of {}; it is not a package (remove it)",
+            leftover.display(),
+            args.out.display()
+        );
+    }
+    let mut algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
+    if !algorithms.contains(&Algorithm::Sha256) {
+        algorithms.push(Algorithm::Sha256);
+    }
+    let category = args.category.as_deref().map(|c| match c {
+        "traffic" => Category::Traffic,
+        "subscriber" => Category::Subscriber,
+        _ => Category::Content,
+    });
+    let legal_basis = args.legal_basis.iter().map(|b| LegalBasis::parse(b)).collect::<Result<Vec<_>, _>>()?;
+    if legal_basis.is_empty() {
+        eprintln!(
+            "custos: warning: no --legal-basis given; courts that require one will not accept this package (it cannot be added after sealing)"
+        );
+    }
+    // What will be signed, shown before the passphrase is asked: a signature is forever.
+    let signer = crate::keygen::signer_public_key(&args.signer.key)?;
+    let summary = SealSummary {
+        args,
+        signer: &signer,
+        legal_basis: &legal_basis,
+        algorithms: &algorithms,
+        evidence: contents.lines(),
+    };
+    if args.dry_run {
+        if args.json {
+            println!("{}", summary.json());
+        } else {
+            print!("{}", summary.text());
+            println!("dry run: nothing was signed or written");
+        }
+        return Ok((Status::Ok, None));
+    }
+    if !args.json && !args.quiet {
+        eprint!("{}", summary.text());
+    }
+    let (secret, public) = load_signer(&args.signer.key, args.signer.passphrase_file.as_deref())?;
+    let (bar, files, acquired): (_, &[PathBuf], Vec<&dyn Acquirer>) = match contents {
+        // Each file is copied and hashed, then its copy read back; with --reference it is
+        // only hashed.
+        Contents::Files { paths, reference } => {
+            let phases = if *reference { vec!["hashing"] } else { vec!["copying", "reading back"] };
+            let sizes = summary.evidence.iter().map(|l| (l.name.clone(), l.size.unwrap_or(0))).collect();
+            (progress::SealBar::new(sizes, phases, args.quiet), paths, Vec::new())
+        }
+        Contents::Acquired { acquirer, size, phases, .. } => {
+            let sizes = vec![(acquirer.name().to_owned(), size.unwrap_or(0))];
+            (progress::SealBar::new(sizes, phases.clone(), args.quiet), &[], vec![*acquirer])
+        }
+    };
+    let tick = |bytes: u64| bar.advance(bytes);
+    let request = SealRequest {
+        evidence: files,
+        reference: matches!(contents, Contents::Files { reference: true, .. }),
+        case: Case { reference: args.case.clone(), exhibit: args.exhibit.clone() },
+        jurisdiction: args.jurisdiction.clone(),
+        category,
+        legal_basis,
+        location: args.location.clone(),
+        algorithms,
+        segments: args.segment_size.map(|size| SegmentSpec { size, algorithm: Algorithm::Blake3 }),
+        signer: &secret,
+        signer_public: &public,
+        sealed_at: custos_manifest::time::now_rfc3339(),
+        tsa: args.anchors.tsa.as_deref(),
+        acquired: &acquired,
+    };
+    let interrupted = interrupt_flag()?;
+    let sealed = seal(&args.out, &request, &Control { progress: Some(&tick), cancel: Some(&interrupted) });
+    bar.finish();
+    if interrupted.load(Ordering::Relaxed) && sealed.is_err() {
+        bail!(
+            "interrupted: nothing was sealed, and the partial copy was removed ({} does not exist)",
+            args.out.display()
+        );
+    }
+    let manifest = sealed.with_context(|| format!("cannot seal {}", args.out.display()))?;
+    if let Some(path) = &args.anchors.receipt {
+        write_receipt(path, &custos_manifest::package::head_receipt(&args.out)?)?;
+    }
+    if args.json {
+        let record = serde_json::json!({
+            "package": args.out.display().to_string(),
+            "signer": { "key_id": public.id().to_string(), "name": public.owner.name },
+            "manifest": manifest,
+            "written": [crate::render::written(&args.out, "package")],
+        });
+        println!("{record}");
+    } else {
+        println!(
+            "sealed {} ({} item(s), case {}), signed by {} ({})",
+            args.out.display(),
+            manifest.items.len(),
+            escape(&manifest.case.reference),
+            escape(&public.owner.name),
+            short(&public.id().to_string())
+        );
+        for item in &manifest.items {
+            for (algorithm, digest) in &item.digests {
+                println!("  {algorithm:<7} {digest}  {}", item.path);
+            }
+        }
+    }
+    Ok((Status::Ok, Some(manifest)))
+}
+
+/// A flag that Ctrl-C, SIGTERM and SIGHUP raise, for the hash engine to stop at its next
+/// window: the seal then removes its partial package. A second signal ends the process at
+/// once (the hidden partial folder is then named by the next seal).
+fn interrupt_flag() -> Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        // The shutdown is registered first: it acts only when the flag is already raised.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&flag)))
+            .context("cannot handle interruptions")?;
+    }
+    Ok(flag)
+}
+
+/// What is about to be signed, for the person who signs it.
+struct SealSummary<'a> {
+    args: &'a PackageArgs,
+    signer: &'a PublicKey,
+    legal_basis: &'a [LegalBasis],
+    algorithms: &'a [Algorithm],
+    evidence: Vec<EvidenceLine>,
+}
+
+impl SealSummary<'_> {
+    fn text(&self) -> String {
+        let owner = &self.signer.owner;
+        let args = self.args;
+        let mut text = format!(
+            "sealing into {}, signed by {} ({}{}; key {}):\n",
+            args.out.display(),
+            escape(&owner.name),
+            escape(&owner.role),
+            owner.jurisdiction.as_deref().map(|j| format!(", {}", escape(j))).unwrap_or_default(),
+            short(&self.signer.id().to_string())
+        );
+        let exhibit = args.exhibit.as_deref().map(|e| format!(", exhibit {}", escape(e))).unwrap_or_default();
+        text.push_str(&format!("  case         {}{exhibit}\n", escape(&args.case)));
+        if self.legal_basis.is_empty() {
+            text.push_str("  legal basis  none\n");
+        }
+        for basis in self.legal_basis {
+            let authority =
+                basis.authority.as_deref().map(|a| format!(" ({})", escape(a))).unwrap_or_default();
+            text.push_str(&format!(
+                "  legal basis  {}: {}{authority}\n",
+                basis.kind,
+                escape(&basis.reference)
+            ));
+        }
+        text.push_str(&format!("  category     {}\n", args.category.as_deref().unwrap_or("not stated")));
+        for line in &self.evidence {
+            let size = line.size.map_or_else(|| "size unknown".into(), crate::human::size);
+            text.push_str(&format!(
+                "  evidence     {} ({size}, {})\n",
+                escape(&line.name),
+                escape(&line.how)
+            ));
+        }
+        let names: Vec<&str> = self.algorithms.iter().map(|a| a.name()).collect();
+        let segments =
+            args.segment_size.map(|s| format!("; segments of {}", crate::human::size(s))).unwrap_or_default();
+        text.push_str(&format!("  digests      {}{segments}\n", names.join(", ")));
+        text
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let args = self.args;
+        let evidence: Vec<serde_json::Value> = self
+            .evidence
+            .iter()
+            .map(|line| serde_json::json!({ "path": line.name, "size": line.size, "how": line.how }))
+            .collect();
+        serde_json::json!({
+            "dry_run": true,
+            "package": args.out.display().to_string(),
+            "signer": { "key_id": self.signer.id().to_string(), "name": self.signer.owner.name },
+            "case": { "reference": args.case, "exhibit": args.exhibit },
+            "legal_basis": self.legal_basis,
+            "category": args.category,
+            "algorithms": self.algorithms.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            "segment_size": args.segment_size,
+            "evidence": evidence,
+            "verdict": "pass",
+        })
+    }
+}

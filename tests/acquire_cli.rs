@@ -1,0 +1,455 @@
+//! `custos acquire` against NIST CFTT's disk-imaging requirements, end to end: every visible
+//! sector acquired (sizes that are no multiple of any block size, loop devices with 512- and
+//! 4096-byte sectors, sector counts equal to `blockdev --getsz`), digests equal to
+//! `sha256sum`'s, unreadable sectors (real EIO from a FUSE file) filled and recorded exactly
+//! with no readable byte lost or shifted, `--on-read-error stop`, a full destination, an
+//! interrupted acquisition, and the source left unchanged. The packages must verify.
+//!
+//! Loop devices and FUSE need root, losetup and fusepy: these tests skip without them and
+//! fail under `CUSTOS_INTEROP=require`, like every interop test.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{custos_in, Run};
+
+fn skip_or_fail(why: &str) {
+    if support::interop_required() {
+        panic!("CUSTOS_INTEROP=require, but: {why}");
+    }
+    eprintln!("skipping: {why}");
+}
+
+fn output(program: &str, args: &[&str]) -> Result<String, String> {
+    let done = Command::new(program).args(args).output().map_err(|e| format!("{program}: {e}"))?;
+    if !done.status.success() {
+        return Err(format!("{program} {args:?}: {}", String::from_utf8_lossy(&done.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&done.stdout).trim().to_owned())
+}
+
+fn is_root() -> bool {
+    output("id", &["-u"]).is_ok_and(|uid| uid == "0")
+}
+
+fn sha256sum(path: &Path) -> String {
+    let line = output("sha256sum", &[&path.to_string_lossy()]).expect("sha256sum");
+    line.split_whitespace().next().expect("a digest").to_owned()
+}
+
+/// Bytes that are never zero, so a filled sector can never pass for data.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8 + 1).collect()
+}
+
+fn acquire(dir: &Path, source: &str, extra: &[&str]) -> Run {
+    let mut args =
+        vec!["acquire", "--key", "rfc8032-test1", "--case", "ACQ-1", "--legal-basis", "warrant:W-1"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", "pkg", source]);
+    custos_in(dir, &args)
+}
+
+/// The signed acquisition record of the package's only item.
+fn record(dir: &Path) -> serde_json::Value {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("pkg/custos/manifest.json")).expect("manifest"))
+            .expect("JSON");
+    manifest["items"][0]["acquisition"].clone()
+}
+
+fn verify(dir: &Path) -> Run {
+    custos_in(dir, &["verify", "pkg", "--trust", "rfc8032-test1.pub"])
+}
+
+fn item_sha256(dir: &Path) -> String {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("pkg/custos/manifest.json")).expect("manifest"))
+            .expect("JSON");
+    manifest["items"][0]["digests"]["sha256"].as_str().expect("sha256").to_owned()
+}
+
+#[test]
+fn cftt_a_file_of_a_size_no_block_divides_is_acquired_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    let size = 1024 * 1024 + 300;
+    support::write(d, "odd.img", &pattern(size));
+    let before = sha256sum(&d.join("odd.img"));
+    let made = acquire(d, "odd.img", &["--verify", "source,image", "--block-size", "64K"]);
+    assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);
+    assert!(made.stderr.contains("substituted 0 bytes in 0 range(s)"), "{}", made.stderr);
+    assert!(made.stderr.contains("the source read a second time matches the image"), "{}", made.stderr);
+    let record = record(d);
+    assert_eq!(record["bytes_read"], size as u64);
+    assert_eq!(record["sector_count"], 2048);
+    assert_eq!(record["sector_remainder_bytes"], 300, "the partial last sector is acquired, not padded");
+    assert_eq!(record["image_verification"]["result"], "match");
+    assert_eq!(record["source_verification"]["result"], "match");
+    assert_eq!(record["parameters"]["block_size"], 65536);
+    assert_eq!(item_sha256(d), before, "the image's digest is the source's, as sha256sum computes it");
+    assert_eq!(sha256sum(&d.join("pkg/data/odd.img")), before, "the image is the source, byte for byte");
+    assert_eq!(sha256sum(&d.join("odd.img")), before, "the source is unchanged");
+    let verified = verify(d);
+    assert_eq!(verified.code, 0, "{}", verified.stdout);
+    assert!(verified.stdout.contains("pass  item.acquisition"), "{}", verified.stdout);
+}
+
+#[test]
+fn a_stream_on_stdin_is_acquired_with_its_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    let bytes = pattern(300_001);
+    let made = support::run_with_stdin(
+        support::custos().current_dir(d).args([
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "ACQ-2",
+            "--name",
+            "stream.raw",
+            "--out",
+            "pkg",
+            "-",
+        ]),
+        &bytes,
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    assert_eq!(std::fs::read(d.join("pkg/data/stream.raw")).expect("image"), bytes);
+    assert_eq!(record(d)["source"]["kind"], "stdin");
+    assert_eq!(verify(d).code, 0);
+    // A stream cannot be read twice, and it needs a name.
+    let twice = refused_with_stdin(
+        d,
+        &[
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "ACQ-2",
+            "--name",
+            "s.raw",
+            "--verify",
+            "source,image",
+            "--out",
+            "pkg2",
+            "-",
+        ],
+    );
+    assert_eq!(twice.code, 2);
+    assert!(twice.stderr.contains("needs a source that can be read twice"), "{}", twice.stderr);
+    let nameless =
+        refused_with_stdin(d, &["acquire", "--key", "rfc8032-test1", "--case", "A", "--out", "pkg3", "-"]);
+    assert_eq!(nameless.code, 2);
+    assert!(nameless.stderr.contains("--name"), "{}", nameless.stderr);
+}
+
+/// Runs a command that is expected to refuse before reading its standard input (a pipe
+/// whose writer may then find it closed).
+fn refused_with_stdin(dir: &Path, args: &[&str]) -> Run {
+    let mut child = support::custos()
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _ = std::io::Write::write_all(&mut stdin, &pattern(1000));
+    drop(stdin);
+    let done = child.wait_with_output().expect("ends");
+    Run {
+        code: done.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&done.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&done.stderr).into_owned(),
+        raw_stdout: done.stdout,
+    }
+}
+
+/// A loop device over a file, detached (and made writable again, since BLKROSET outlives the
+/// attachment) when the test ends.
+struct Loop {
+    device: String,
+}
+
+impl Loop {
+    fn attach(file: &Path, sector_size: u32) -> Result<Loop, String> {
+        let device = output(
+            "losetup",
+            &["--find", "--show", "--sector-size", &sector_size.to_string(), &file.to_string_lossy()],
+        )?;
+        Ok(Loop { device })
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = output("blockdev", &["--setrw", &self.device]);
+        let _ = output("losetup", &["-d", &self.device]);
+    }
+}
+
+#[test]
+fn cftt_every_visible_sector_of_a_loop_device_is_acquired_read_only() {
+    if !is_root() {
+        return skip_or_fail("loop devices need root");
+    }
+    for (sector, size) in [(512u32, 2 * 1024 * 1024 + 512), (4096, 1024 * 1024 + 3 * 4096)] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        support::copy_test_keys(d);
+        let backing = support::write(d, "backing.img", &pattern(size));
+        let expected = sha256sum(&backing);
+        let device = match Loop::attach(&backing, sector) {
+            Ok(device) => device,
+            Err(why) => return skip_or_fail(&format!("losetup: {why}")),
+        };
+        let made = acquire(d, &device.device, &["--verify", "source,image"]);
+        assert_eq!(made.code, 0, "{sector}: {}{}", made.stdout, made.stderr);
+        let record = record(d);
+        let getsz: u64 =
+            output("blockdev", &["--getsz", &device.device]).expect("blockdev").parse().expect("a count");
+        assert_eq!(record["source"]["kind"], "block_device");
+        assert_eq!(record["source"]["logical_sector_size"]["bytes"], sector);
+        assert_eq!(
+            record["sector_count"].as_u64().expect("sectors") * u64::from(sector),
+            getsz * 512,
+            "{sector}: the sector count is the device's (blockdev --getsz counts 512-byte units)"
+        );
+        assert_eq!(record["bytes_read"], size as u64);
+        assert_eq!(item_sha256(d), expected, "{sector}: the image's digest is the device's");
+        assert!(
+            matches!(record["source"]["read_only"]["state"].as_str(), Some("set" | "already_set")),
+            "{sector}: BLKROSET where permitted, and said: {}",
+            record["source"]["read_only"]
+        );
+        assert_eq!(output("blockdev", &["--getro", &device.device]).as_deref(), Ok("1"));
+        assert_eq!(sha256sum(&backing), expected, "{sector}: the source is unchanged");
+        let name = Path::new(&device.device).file_name().expect("a name").to_string_lossy().into_owned();
+        assert!(d.join(format!("pkg/data/{name}.raw")).is_file(), "a device's image is NAME.raw");
+        let verified = verify(d);
+        assert_eq!(verified.code, 0, "{sector}: {}", verified.stdout);
+    }
+}
+
+/// A FUSE file whose chosen byte ranges fail with EIO (crates/image's test file system).
+struct Mount {
+    point: PathBuf,
+    child: Child,
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = output("fusermount", &["-u", &self.point.to_string_lossy()]);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn faulty_file(point: &Path, size: u64, bad: &[(u64, u64)]) -> Result<Mount, String> {
+    if !Path::new("/dev/fuse").exists() {
+        return Err("/dev/fuse is missing".into());
+    }
+    output("fusermount", &["-V"]).map_err(|e| format!("fusermount is missing: {e}"))?;
+    output("python3", &["-c", "import fuse"]).map_err(|e| format!("python3 with fusepy is missing: {e}"))?;
+    std::fs::create_dir_all(point).map_err(|e| e.to_string())?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../image/tests/support/faulty_fuse.py");
+    let mut command = Command::new("python3");
+    command.arg(&script).arg(point).arg(size.to_string());
+    for (start, end) in bad {
+        command.arg(format!("{start}:{end}"));
+    }
+    let child = command.stdout(Stdio::null()).spawn().map_err(|e| format!("python3: {e}"))?;
+    let mount = Mount { point: point.to_owned(), child };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if std::fs::metadata(point.join("disk.img")).is_ok_and(|m| m.len() == size) {
+            return Ok(mount);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err("the FUSE file system did not come up within 15 s".into())
+}
+
+#[test]
+fn cftt_unreadable_sectors_are_filled_recorded_and_nothing_else_is_lost_or_shifted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    let size: u64 = 1024 * 1024 + 700;
+    // One byte in sector 195; sectors 976 to 978; a byte in the partial last sector.
+    let bad = [(100_000, 100_001), (500_000, 501_000), (size - 5, size - 4)];
+    let mount = match faulty_file(&d.join("mnt"), size, &bad) {
+        Ok(mount) => mount,
+        Err(why) => return skip_or_fail(&why),
+    };
+    let source = mount.point.join("disk.img");
+    let made = acquire(d, &source.to_string_lossy(), &["--retries", "1"]);
+    assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);
+
+    // Exactly the sectors touching a bad range are zeros; every other byte is the source's,
+    // at its own offset.
+    let mut expected = pattern(size as usize);
+    let mut substituted = 0;
+    for (start, end) in bad {
+        let first = start / 512 * 512;
+        let last = (end.div_ceil(512) * 512).min(size);
+        expected[first as usize..last as usize].fill(0);
+        substituted += last - first;
+    }
+    let image = std::fs::read(d.join("pkg/data/disk.img")).expect("image");
+    assert_eq!(image.len(), expected.len(), "nothing lost or added");
+    assert!(image == expected, "only the unreadable sectors are zeros");
+    assert!(
+        made.stderr.contains(&format!("substituted {} bytes", support_count(substituted)))
+            && made.stderr.contains("in 3 range(s)"),
+        "the summary says what was substituted: {}",
+        made.stderr
+    );
+    assert!(made.stderr.contains("sectors 976 to 978"), "{}", made.stderr);
+
+    let record = record(d);
+    assert_eq!(record["bytes_substituted"], substituted);
+    let ranges = record["read_errors"]["ranges"].as_array().expect("ranges");
+    let starts: Vec<u64> = ranges.iter().map(|r| r["start_sector"].as_u64().expect("sector")).collect();
+    assert_eq!(starts, [195, 976, (size - 5) / 512], "every unreadable range at its exact place");
+    assert!(
+        ranges.iter().all(|r| r["error"].as_str().is_some_and(|e| e.contains("os error 5"))),
+        "{ranges:?}"
+    );
+
+    let verified = verify(d);
+    assert_eq!(verified.code, 0, "a partial acquisition is a valid package: {}", verified.stdout);
+    assert!(
+        verified.stdout.contains("WARN  item.acquisition")
+            && verified.stdout.contains("3 range(s) could not be read"),
+        "verify names the filled ranges: {}",
+        verified.stdout
+    );
+    let strict = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--strict"]);
+    assert_eq!(strict.code, 1, "--strict fails a partial acquisition");
+
+    // With the stop policy, acquisition stops at the first unreadable sector, says where,
+    // and leaves nothing that looks like a package.
+    let stopped = custos_in(
+        d,
+        &[
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "ACQ-3",
+            "--on-read-error",
+            "stop",
+            "--retries",
+            "0",
+            "--out",
+            "stopped",
+            &source.to_string_lossy(),
+        ],
+    );
+    assert_eq!(stopped.code, 2, "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("nothing was sealed"), "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("99840") || stopped.stderr.contains("sector 195"),
+        "names the place: {}",
+        stopped.stderr
+    );
+    assert!(!d.join("stopped").exists());
+    let leftovers = std::fs::read_dir(d)
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().contains("custos-partial"));
+    assert!(!leftovers, "no partial package left");
+}
+
+/// `2,101,473` as the summary prints counts.
+fn support_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn cftt_a_full_destination_is_reported_and_leaves_nothing_that_verifies() {
+    if !is_root() {
+        return skip_or_fail("mounting a small file system needs root");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    support::write(d, "big.img", &pattern(3 * 1024 * 1024));
+    let small = d.join("small");
+    std::fs::create_dir(&small).expect("mount point");
+    if let Err(why) = output("mount", &["-t", "tmpfs", "-o", "size=1m", "tmpfs", &small.to_string_lossy()]) {
+        return skip_or_fail(&format!("cannot mount a tmpfs: {why}"));
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = output("umount", &[&self.0.to_string_lossy()]);
+        }
+    }
+    let _unmount = Unmount(small.clone());
+    let made = custos_in(
+        d,
+        &["acquire", "--key", "rfc8032-test1", "--case", "ACQ-4", "--out", "small/pkg", "big.img"],
+    );
+    assert_eq!(made.code, 2, "{}", made.stderr);
+    assert!(made.stderr.contains("No space left on device"), "says so: {}", made.stderr);
+    let left: Vec<_> =
+        std::fs::read_dir(&small).expect("list").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "nothing left on the full destination: {left:?}");
+}
+
+#[test]
+fn an_acquisition_killed_at_any_point_never_leaves_a_package_that_verifies() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    let source = std::fs::File::create(d.join("sparse.img")).expect("create");
+    source.set_len(256 << 20).expect("size");
+    for delay in [0u64, 20, 80] {
+        let mut child = support::custos()
+            .current_dir(d)
+            .args(["acquire", "--key", "rfc8032-test1", "--case", "K-1", "--out", "pkg", "sparse.img"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("acquire starts");
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill(); // SIGKILL: no handler runs
+        let _ = child.wait();
+        if d.join("pkg").exists() {
+            // It finished first: then it is a whole, verified package.
+            assert_eq!(verify(d).code, 0, "a package that exists verifies");
+            std::fs::remove_dir_all(d.join("pkg")).ok();
+            continue;
+        }
+        let again = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);
+        assert_ne!(again.code, 0, "nothing under the package's name verifies");
+    }
+    // The next acquisition names any leftover and succeeds.
+    let made = acquire(d, "sparse.img", &["--verify", "none"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let verified = verify(d);
+    assert_eq!(verified.code, 0);
+    assert!(
+        verified.stdout.contains("WARN  item.acquisition") && verified.stdout.contains("not read back"),
+        "{}",
+        verified.stdout
+    );
+}

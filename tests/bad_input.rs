@@ -295,8 +295,14 @@ fn an_interrupted_seal_leaves_no_package_and_is_named_next_time() {
     let d = dir.path();
     support::copy_test_keys(d);
     write(d, "disk.img", b"evidence");
-    // A failed seal (its second input is a folder) leaves nothing behind.
+    // A failed seal (its second input is a folder holding a FIFO, which is refused once the
+    // partial package exists) leaves nothing behind.
     std::fs::create_dir(d.join("folder")).expect("mkdir");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(d.join("folder/pipe"))
+        .status()
+        .expect("mkfifo")
+        .success());
     let failed = support::custos_in(
         d,
         &["seal", "--key", "rfc8032-test1", "--case", "I-1", "--out", "pkg", "disk.img", "folder"],
@@ -392,4 +398,22 @@ fn a_signal_during_seal_removes_the_partial_package() {
         }
         assert!(stopped, "SIG{name}: every seal finished before the signal arrived");
     }
+}
+
+/// A FIFO named as evidence is refused at once, never opened (an open would wait for a
+/// writer forever, and a stream cannot be read back): streams go through `seal -`.
+#[test]
+fn a_fifo_given_to_seal_is_refused_without_waiting() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    assert!(std::process::Command::new("mkfifo").arg(d.join("pipe")).status().expect("mkfifo").success());
+    let sealed = support::run_with_deadline(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "F-1", "--out", "pkg", "pipe"],
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(sealed.code, 2, "{}", sealed.stderr);
+    assert!(sealed.stderr.contains("is a FIFO") && sealed.stderr.contains("seal -"), "{}", sealed.stderr);
+    assert!(!d.join("pkg").exists());
 }

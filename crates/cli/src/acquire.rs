@@ -63,6 +63,34 @@ fn parse_verify(list: &str) -> Result<Verify> {
     Ok(verify)
 }
 
+/// `custos seal - --name NAME`: standard input, read once as an acquisition (the image
+/// read back from disk, the record signed with the item).
+pub fn seal_stdin(package: &PackageArgs, name: String) -> Result<Status> {
+    check_name(&name)?;
+    let source = Source::stdin().context("cannot read standard input")?;
+    let size = source.info().size_bytes;
+    let described = describe(source.info());
+    let acquirer = SourceAcquirer {
+        name,
+        source: Mutex::new(Some(source)),
+        path: PathBuf::from("-"),
+        options: ReadOptions::default(),
+        verify: Verify { image: true, source: false },
+        outcome: Mutex::new(None),
+    };
+    let phases = vec!["reading", "reading back"];
+    let contents = Contents::Acquired { acquirer: &acquirer, source: described, size, phases };
+    Ok(seal_package(package, &contents)?.0)
+}
+
+/// An item name: a plain file name, not hidden, so it stays one file under `data/`.
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.contains('/') || name.starts_with('.') || name.chars().any(char::is_control) {
+        bail!("--name {name:?}: a plain file name (no folders, not hidden, no control characters)");
+    }
+    Ok(())
+}
+
 pub fn run(args: AcquireArgs) -> Result<Status> {
     let verify = parse_verify(&args.verify)?;
     let mut options = ReadOptions {
@@ -97,9 +125,7 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
         (None, true) => bail!("give the image a name with --name NAME when acquiring standard input"),
         (None, false) => default_name(&args.source, info.kind)?,
     };
-    if name.is_empty() || name.contains('/') || name.starts_with('.') {
-        bail!("--name {name:?}: a plain file name (no folders, not hidden)");
-    }
+    check_name(&name)?;
     let mut phases = vec!["acquiring"];
     if verify.source {
         phases.push("re-reading the source");

@@ -16,7 +16,7 @@ use custos_manifest::package::{seal, Acquirer, SealRequest};
 use crate::evidence::{short, write_receipt, AnchorArgs, SignerArgs};
 use crate::keygen::load_signer;
 use crate::render::escape;
-use crate::{progress, size, Status};
+use crate::{human, progress, size, Status};
 
 /// What every command that makes a package takes: who signs, the case, the legal basis,
 /// the digests, where the package goes.
@@ -72,7 +72,10 @@ pub struct SealArgs {
     /// Record the evidence where it is instead of copying it (verify needs --evidence)
     #[arg(long)]
     pub reference: bool,
-    /// Evidence files or block devices
+    /// The item's file name when the evidence is `-` (standard input)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Evidence files or block devices, or `-` for standard input (with --name)
     #[arg(value_name = "EVIDENCE", required = true)]
     pub evidence: Vec<PathBuf>,
 }
@@ -93,6 +96,21 @@ pub enum Contents<'a> {
     },
 }
 
+/// The regular files a folder holds, as seal walks it (a file: itself), with their sizes:
+/// what the progress bar counts through.
+fn tree_files(path: &std::path::Path) -> Vec<(String, u64)> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return vec![(path.display().to_string(), std::fs::metadata(path).map_or(0, |m| m.len()))];
+    }
+    custos_hash::walk_tree(path)
+        .filter_map(Result::ok)
+        .filter_map(|entry| match entry.kind {
+            custos_hash::EntryKind::File { size } => Some((entry.path.display().to_string(), size)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// One line of the summary: a file or a source, its size, and what happens to it.
 struct EvidenceLine {
     name: String,
@@ -105,10 +123,24 @@ impl Contents<'_> {
         match self {
             Contents::Files { paths, reference } => paths
                 .iter()
-                .map(|p| EvidenceLine {
-                    name: p.display().to_string(),
-                    size: std::fs::metadata(p).ok().map(|m| m.len()),
-                    how: if *reference { "recorded where it is" } else { "copied into the package" }.into(),
+                .map(|p| {
+                    let files = tree_files(p);
+                    match std::fs::metadata(p) {
+                        Ok(m) if m.is_dir() => EvidenceLine {
+                            name: format!("{}/", p.display()),
+                            size: Some(files.iter().map(|(_, size)| size).sum()),
+                            how: format!(
+                                "a folder of {} files, copied into the package",
+                                human::count(files.len() as u64)
+                            ),
+                        },
+                        metadata => EvidenceLine {
+                            name: p.display().to_string(),
+                            size: metadata.ok().map(|m| m.len()),
+                            how: if *reference { "recorded where it is" } else { "copied into the package" }
+                                .into(),
+                        },
+                    }
                 })
                 .collect(),
             Contents::Acquired { acquirer, source, size, .. } => vec![EvidenceLine {
@@ -121,6 +153,18 @@ impl Contents<'_> {
 }
 
 pub fn run_seal(args: SealArgs) -> Result<Status> {
+    if args.evidence.iter().any(|p| p.as_os_str() == "-") {
+        // A stream is read once, as `acquire` reads it: hashed while it is written.
+        if args.evidence.len() > 1 || args.reference {
+            bail!("`-` (standard input) is sealed alone, and copied (not --reference)");
+        }
+        let name =
+            args.name.clone().context("give the item a name with --name NAME when sealing standard input")?;
+        return crate::acquire::seal_stdin(&args.package, name);
+    }
+    if args.name.is_some() {
+        bail!("--name names standard input (`-`); files keep their own names");
+    }
     // Cheap checks first: nobody should type a passphrase for a command that cannot run.
     for source in &args.evidence {
         std::fs::metadata(source)
@@ -185,7 +229,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
         // only hashed.
         Contents::Files { paths, reference } => {
             let phases = if *reference { vec!["hashing"] } else { vec!["copying", "reading back"] };
-            let sizes = summary.evidence.iter().map(|l| (l.name.clone(), l.size.unwrap_or(0))).collect();
+            let sizes = paths.iter().flat_map(|p| tree_files(p)).collect();
             (progress::SealBar::new(sizes, phases, args.quiet), paths, Vec::new())
         }
         Contents::Acquired { acquirer, size, phases, .. } => {

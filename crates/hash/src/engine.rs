@@ -162,6 +162,13 @@ pub fn hash_path(path: &Path, options: &HashOptions, control: &Control) -> Resul
 /// [`Error::NotARegularFile`].
 pub fn hash_tree_file(path: &Path, options: &HashOptions, control: &Control) -> Result<HashOutcome, Error> {
     options.validate()?;
+    let file = open_tree_file(path)?;
+    hash_opened(&file, path, options, control, None)
+}
+
+/// Opens a file found by a tree walk for reading without following a link and without
+/// blocking: a link or FIFO swapped in after the walk is refused, never read.
+pub fn open_tree_file(path: &Path) -> Result<File, Error> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -174,7 +181,7 @@ pub fn hash_tree_file(path: &Path, options: &HashOptions, control: &Control) -> 
     if !metadata.is_file() {
         return Err(Error::NotARegularFile { path: path.to_owned(), found: "a special file or directory" });
     }
-    hash_opened(&file, path, options, control, None)
+    Ok(file)
 }
 
 /// Hashes a file someone else opened (and checked), such as a package's payload file opened
@@ -281,8 +288,22 @@ pub fn copy_and_hash_to(
     check_copy_options(options)?;
     let file = File::open(source)
         .map_err(|source_error| Error::Open { path: source.to_owned(), source: source_error })?;
+    copy_opened_and_hash_to(&file, source, destination, label, options, control)
+}
+
+/// [`copy_and_hash_to`] from a source the caller opened (a file of a tree, opened without
+/// following links and checked to be a regular file); `source_label` names it in errors.
+pub fn copy_opened_and_hash_to(
+    source: &File,
+    source_label: &Path,
+    destination: File,
+    label: &Path,
+    options: &HashOptions,
+    control: &Control,
+) -> Result<HashOutcome, Error> {
+    check_copy_options(options)?;
     let target = CopyTarget { file: destination, path: label.to_owned() };
-    let outcome = hash_opened(&file, source, options, control, Some(&target))?;
+    let outcome = hash_opened(source, source_label, options, control, Some(&target))?;
     target.seal()?;
     verify_copy(&target, &outcome, options, control)?;
     Ok(outcome)

@@ -39,6 +39,19 @@ pub struct Manifest {
     pub legal_basis: Vec<LegalBasis>,
     /// The evidence items.
     pub items: Vec<Item>,
+    /// Symbolic links found in sealed folders: recorded, never followed or copied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+}
+
+/// A symbolic link in a sealed folder, as it was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// Where it was, as an item path would be (`data/FOLDER/…`); no file is there.
+    pub path: String,
+    /// What it pointed to, unresolved.
+    pub target: String,
 }
 
 /// Case reference and exhibit number.
@@ -178,6 +191,7 @@ mod tests {
     fn sample() -> Manifest {
         Manifest {
             custos_manifest: MANIFEST_FORMAT,
+            links: Vec::new(),
             case: Case { reference: "CASE-2026-0042".into(), exhibit: Some("A-1".into()) },
             sealed_at: "2026-11-29T14:00:00+00:00".into(),
             location: Some("Lab 1, Berlin".into()),

@@ -10,10 +10,13 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
 
 use custos_hash::segments::SegmentRecord;
-use custos_hash::{copy_and_hash_to, hash_file, Algorithm, Control, HashOptions, SegmentSpec};
+use custos_hash::{
+    copy_and_hash_to, copy_opened_and_hash_to, hash_file, Algorithm, Control, HashOptions, SegmentSpec,
+};
 use ed25519_dalek::SigningKey;
 
 use crate::bagit::{self, PayloadFile, BAGIT_ALGORITHMS};
@@ -22,7 +25,7 @@ use crate::envelope::SignatureFile;
 use crate::findings::Finding;
 use crate::keys::PublicKey;
 use crate::manifest::{
-    Case, Category, Item, LegalBasis, Manifest, Segments, Tool, MANIFEST_FORMAT, MANIFEST_PAYLOAD_TYPE,
+    Case, Category, Item, LegalBasis, Link, Manifest, Segments, Tool, MANIFEST_FORMAT, MANIFEST_PAYLOAD_TYPE,
 };
 use crate::store::{PackageDir, PackageStore, MAX_TAG_FILE_BYTES};
 pub use crate::verify::{verify_package, Trust, Verification, VerifyOptions};
@@ -199,51 +202,49 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
     let options =
         HashOptions { algorithms: algorithms.clone(), segments: request.segments, ..HashOptions::default() };
 
-    let mut items = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
     let mut payload = Vec::new();
-    let acquired = request.acquired.iter().map(|a| Evidence::Acquired(*a));
-    for evidence in request.evidence.iter().map(|p| Evidence::File(p)).chain(acquired) {
-        let (source, acquirer) = match evidence {
-            Evidence::File(path) => (path.to_owned(), None),
-            Evidence::Acquired(acquirer) => (PathBuf::from(acquirer.name()), Some(acquirer)),
-        };
-        let source = source.as_path();
-        let name = source.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-            Error::Package(format!("{}: evidence names must be UTF-8 file names", source.display()))
-        })?;
-        let path = if request.reference {
-            source
-                .to_str()
-                .ok_or_else(|| {
-                    Error::Package(format!("{}: referenced paths must be UTF-8", source.display()))
-                })?
-                .to_owned()
-        } else {
-            format!("data/{name}")
-        };
-        if items.iter().any(|item: &Item| Path::new(&item.path).file_name() == Path::new(&path).file_name()) {
-            return Err(Error::Package(format!("two evidence files are both named {name}")));
+    let (planned, links) = plan(request)?;
+    for Planned { evidence, path } in planned {
+        if items.iter().any(|item| item.path == path) {
+            return Err(Error::Package(format!("two evidence files would both be {path}")));
+        }
+        if let Some((parent, _)) = path.rsplit_once('/').filter(|_| !request.reference) {
+            store.create_folders(parent).map_err(|e| Error::Package(format!("cannot create {e}")))?;
         }
         let mut acquisition = None;
-        let outcome = if let Some(acquirer) = acquirer {
-            let image =
-                store.create_for_copy(&path).map_err(|e| Error::Package(format!("cannot create {e}")))?;
-            let acquired = acquire_into(image, &path, acquirer, &options, control);
-            let (outcome, record) = acquired.inspect_err(|_| {
-                // Never leave an image that was not read whole and proven equal.
-                let _ = store.remove(&path);
-            })?;
-            acquisition = Some(record);
-            outcome
-        } else if request.reference {
-            custos_hash::hash_path(source, &options, control)?
-        } else {
-            let copy =
-                store.create_for_copy(&path).map_err(|e| Error::Package(format!("cannot create {e}")))?;
-            copy_and_hash_to(source, copy, Path::new(&path), &options, control).inspect_err(|_| {
-                // Never leave a copy that was not proven equal to its source.
-                let _ = store.remove(&path);
-            })?
+        let outcome = match evidence {
+            Evidence::Acquired(acquirer) => {
+                let image =
+                    store.create_for_copy(&path).map_err(|e| Error::Package(format!("cannot create {e}")))?;
+                let acquired = acquire_into(image, &path, acquirer, &options, control);
+                let (outcome, record) = acquired.inspect_err(|_| {
+                    // Never leave an image that was not read whole and proven equal.
+                    let _ = store.remove(&path);
+                })?;
+                acquisition = Some(record);
+                outcome
+            }
+            Evidence::File(source) if request.reference => custos_hash::hash_path(source, &options, control)?,
+            Evidence::File(source) => {
+                let copy =
+                    store.create_for_copy(&path).map_err(|e| Error::Package(format!("cannot create {e}")))?;
+                copy_and_hash_to(source, copy, Path::new(&path), &options, control).inspect_err(|_| {
+                    // Never leave a copy that was not proven equal to its source.
+                    let _ = store.remove(&path);
+                })?
+            }
+            Evidence::TreeFile(source) => {
+                // Opened without following a link: a link or FIFO swapped in after the walk
+                // is refused, never copied.
+                let opened = custos_hash::open_tree_file(&source)?;
+                let copy =
+                    store.create_for_copy(&path).map_err(|e| Error::Package(format!("cannot create {e}")))?;
+                copy_opened_and_hash_to(&opened, &source, copy, Path::new(&path), &options, control)
+                    .inspect_err(|_| {
+                        let _ = store.remove(&path);
+                    })?
+            }
         };
         items.push(Item {
             path: path.clone(),
@@ -264,7 +265,11 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
             // root is in the signed manifest, which is what makes the list trustworthy.
             let record = SegmentRecord::new(path.clone(), None, list);
             let text = serde_json::to_string(&record).map_err(|e| Error::Package(e.to_string()))? + "\n";
-            write_new(&format!("{SEGMENTS_DIR}/{name}.json"), text.as_bytes())?;
+            let list = segment_list_path(&path);
+            if let Some((folder, _)) = list.rsplit_once('/') {
+                store.create_folders(folder).map_err(|e| Error::Package(format!("cannot create {e}")))?;
+            }
+            write_new(&list, text.as_bytes())?;
         }
         if !request.reference {
             payload.push(PayloadFile { path, size: outcome.size, digests: outcome.digests });
@@ -280,6 +285,7 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
         tool: Tool { name: "custos".into(), version: env!("CARGO_PKG_VERSION").into() },
         legal_basis: request.legal_basis.clone(),
         items,
+        links,
     };
     let bytes = manifest.to_bytes();
     let mut signatures = SignatureFile::new(MANIFEST_PAYLOAD_TYPE);
@@ -325,10 +331,107 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
     Ok(manifest)
 }
 
-/// One piece of evidence to seal: a file to copy, or an acquisition.
+/// One piece of evidence to seal.
 enum Evidence<'a> {
+    /// A file or block device the user named: copied (or hashed where it is).
     File(&'a Path),
+    /// A regular file found by walking a folder the user named.
+    TreeFile(PathBuf),
+    /// An acquisition, read once from its source.
     Acquired(&'a dyn Acquirer),
+}
+
+/// Evidence and the item path it will have.
+struct Planned<'a> {
+    evidence: Evidence<'a>,
+    path: String,
+}
+
+/// The item path of every piece of evidence, in order, with the links found in folders:
+/// a folder `F` becomes items `data/F/…` for its regular files, walked in byte order as
+/// `custos hash` walks it; its symbolic links are recorded (not followed) and any FIFO,
+/// socket or device in it refuses the seal (reading one could block, and it is not the
+/// folder's content).
+fn plan<'a>(request: &'a SealRequest) -> Result<(Vec<Planned<'a>>, Vec<Link>), Error> {
+    let utf8 = |path: &Path, what: &str| {
+        path.to_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Package(format!("{}: {what} must be UTF-8", path.display())))
+    };
+    let mut planned = Vec::new();
+    let mut links = Vec::new();
+    for source in request.evidence {
+        let name = source.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            Error::Package(format!("{}: evidence names must be UTF-8 file names", source.display()))
+        })?;
+        // Only what can be read to its end and read again: opening a FIFO would wait for a
+        // writer forever, and a stream cannot be read back.
+        let metadata = fs::metadata(source)
+            .map_err(|e| Error::Package(format!("cannot read the evidence {}: {e}", source.display())))?;
+        let file_type = metadata.file_type();
+        if !(file_type.is_file() || file_type.is_dir() || file_type.is_block_device()) {
+            return Err(Error::Package(format!(
+                "{} is a FIFO, socket or character device: a stream is sealed with `custos seal - --name NAME < …` or `custos acquire`",
+                source.display()
+            )));
+        }
+        if request.reference {
+            planned
+                .push(Planned { evidence: Evidence::File(source), path: utf8(source, "referenced paths")? });
+            continue;
+        }
+        if !metadata.is_dir() {
+            planned.push(Planned { evidence: Evidence::File(source), path: format!("data/{name}") });
+            continue;
+        }
+        for entry in custos_hash::walk_tree(source) {
+            let entry = entry?;
+            let relative = entry.path.strip_prefix(source).unwrap_or(&entry.path);
+            let path = format!("data/{name}/{}", utf8(relative, "file names in evidence folders")?);
+            crate::bagit::check_payload_path(&path)
+                .map_err(|reason| Error::Package(format!("{}: {reason}", entry.path.display())))?;
+            match entry.kind {
+                custos_hash::EntryKind::File { .. } => {
+                    planned.push(Planned { evidence: Evidence::TreeFile(entry.path), path });
+                }
+                custos_hash::EntryKind::Symlink { target } => {
+                    links.push(Link { path, target: utf8(&target, "link targets")? });
+                }
+                custos_hash::EntryKind::Special { kind } => {
+                    return Err(Error::Package(format!(
+                        "{} is a {}: folders holding FIFOs, sockets or devices are refused (seal the files themselves)",
+                        entry.path.display(),
+                        kind.replace('_', " ")
+                    )));
+                }
+                _ => {
+                    return Err(Error::Package(format!(
+                        "{}: not a file Custos can seal",
+                        entry.path.display()
+                    )));
+                }
+            }
+        }
+    }
+    planned.extend(
+        request
+            .acquired
+            .iter()
+            .map(|a| Planned { evidence: Evidence::Acquired(*a), path: format!("data/{}", a.name()) }),
+    );
+    Ok((planned, links))
+}
+
+/// Where an item's segment list is kept: `custos/segments/NAME.json` for an item at the top
+/// of `data/` (or kept outside the package with `--reference`), NAME being its file name;
+/// for a file of a sealed folder, `custos/segments/tree/PATH.json`, PATH being its path below
+/// `data/` with `~` written `~7E` and `/` written `~2F`, which no two paths share (not `%`,
+/// which BagIt tools would have to decode in tag manifests).
+pub fn segment_list_path(item_path: &str) -> String {
+    match item_path.strip_prefix("data/").filter(|below| below.contains('/')) {
+        Some(below) => format!("{SEGMENTS_DIR}/tree/{}.json", below.replace('~', "~7E").replace('/', "~2F")),
+        None => format!("{SEGMENTS_DIR}/{}.json", item_path.rsplit('/').next().unwrap_or(item_path)),
+    }
 }
 
 /// Runs an acquisition into `image`, then syncs it, makes it read-only and (when asked)

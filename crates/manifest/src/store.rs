@@ -266,6 +266,23 @@ impl PackageDir {
         })
     }
 
+    /// Creates `path` and every folder above it that is missing (a sealed folder's tree),
+    /// each through the store: a folder that exists is kept, anything else is an error.
+    pub fn create_folders(&self, path: &str) -> Result<(), StoreError> {
+        let mut so_far = String::new();
+        for part in path.split('/') {
+            if !so_far.is_empty() {
+                so_far.push('/');
+            }
+            so_far.push_str(part);
+            match self.create_folder(&so_far) {
+                Ok(()) | Err(StoreError::Exists { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// Creates a new, empty file open for reading and writing (an evidence copy, written
     /// and then read back through this one descriptor).
     pub fn create_for_copy(&self, path: &str) -> Result<File, StoreError> {

@@ -23,7 +23,7 @@ use crate::envelope::{SignatureFile, SignatureVerdict};
 use crate::findings::{Finding, Verdict};
 use crate::keys::{KeyId, PublicKey};
 use crate::manifest::{Item, Manifest, MANIFEST_PAYLOAD_TYPE};
-use crate::package::{KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH, SEGMENTS_DIR};
+use crate::package::{KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH};
 use crate::receipt::Receipt;
 use crate::store::{PackageDir, PackageStore, StoreError, StoredEntry, MAX_TAG_FILE_BYTES};
 
@@ -487,6 +487,7 @@ fn check_custos_files(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
                 .is_some_and(|name| !name.contains('/') && name.ends_with(".tsr"))
             || path
                 .strip_prefix("custos/segments/")
+                .map(|name| name.strip_prefix("tree/").unwrap_or(name))
                 .is_some_and(|name| !name.contains('/') && name.ends_with(".json"))
     };
     let bag_file = |path: &str| {
@@ -1042,6 +1043,18 @@ fn check_referenced(manifest: &Manifest, evidence: Option<&Path>, fast: bool, fi
 /// contradict the item's.
 fn check_acquisitions(manifest: &Manifest, findings: &mut Vec<Finding>) {
     use serde_json::Value;
+    // Links of sealed folders are facts about the folder, not evidence bytes: said, with
+    // their targets, so nobody mistakes a missing file for a lost one.
+    for link in &manifest.links {
+        findings.push(Finding::pass(
+            "manifest.link",
+            link.path.clone(),
+            format!(
+                "a symbolic link in a sealed folder, recorded and not followed (it pointed to {})",
+                link.target
+            ),
+        ));
+    }
     for item in &manifest.items {
         let Some(record) = &item.acquisition else { continue };
         let path = item.path.as_str();
@@ -1156,8 +1169,7 @@ fn damaged_ranges(
     fresh: &SegmentList,
 ) -> Finding {
     let signed_root = signed.root.as_str();
-    let name = item_path.rsplit('/').next().unwrap_or(item_path);
-    let list_path = format!("{SEGMENTS_DIR}/{name}.json");
+    let list_path = crate::package::segment_list_path(item_path);
     let stored = snapshot
         .tag_text(&list_path)
         .map_err(|e| format!("{list_path}: {e}"))

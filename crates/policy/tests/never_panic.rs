@@ -145,6 +145,7 @@ prop_compose! {
     ) -> Manifest {
         Manifest {
             custos_manifest: 1,
+            links: Vec::new(),
             case: Case { reference: "C".into(), exhibit: None },
             sealed_at,
             location: None,
@@ -344,6 +345,7 @@ fn large_logs_are_judged_in_linear_work_with_bounded_text() {
     }
     let manifest = Manifest {
         custos_manifest: 1,
+        links: Vec::new(),
         case: Case { reference: "C".into(), exhibit: None },
         sealed_at: "2026-03-01T10:00:00+00:00".into(),
         location: None,

@@ -83,6 +83,7 @@ fn revocations_in_a_registry_are_honoured() {
     let policy = Policy::load(&write_policy(dir.path(), &issuer)).expect("loads");
     let manifest = Manifest {
         custos_manifest: 1,
+        links: Vec::new(),
         case: Case { reference: "C".into(), exhibit: None },
         sealed_at: "2026-03-01T00:00:00Z".into(),
         location: None,

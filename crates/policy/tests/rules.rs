@@ -14,6 +14,7 @@ const BOB: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 fn manifest(digests: &[&str], category: Option<Category>, bases: &[&str]) -> Manifest {
     Manifest {
         custos_manifest: 1,
+        links: Vec::new(),
         case: Case { reference: "C-1".into(), exhibit: None },
         sealed_at: "2026-03-01T10:00:00+00:00".into(),
         location: None,

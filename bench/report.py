@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 results, size_gib, tree_files, runs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-rss_all, rss_blake3, rss_b3sum, rss_sparse, rss_tree = sys.argv[5:10]
+rss_all, rss_blake3, rss_b3sum, rss_sparse, rss_tree, rss_acquire, rss_verify = sys.argv[5:12]
 
 
 def medians(name):
@@ -43,6 +43,10 @@ job("MD5+SHA-1+SHA-256 in one pass vs MD5 alone", "legacy", 0, 1, 1.15)
 job("SHA-256+BLAKE3+64 MiB segments vs SHA-256 alone", "segments", 0, 1, 1.05)
 job(f"tree of {tree_files} files, SHA-256", "tree-sha256", 0, 1, 1.00)
 job(f"tree of {tree_files} files, BLAKE3 (fastest b3sum way)", "tree-blake3", 0, 2, 1.00, extra=[0, 1])
+job("verify a package (SHA-256+BLAKE3+64 MiB segments) vs hashing the same", "verify", 1, 2, 1.05)
+job("verify a package vs SHA-256 alone", "verify", 0, 2, 1.20)
+job("acquire md5+sha256 into a raw image, no read-back, vs dc3dd hof= (which reads back)", "acquire", 0, 1, 0.50)
+job("acquire md5+sha256, image synced and read back from disk, vs dc3dd hof=", "acquire", 0, 2, 0.50)
 
 legacy_tools = medians("legacy-tools")
 legacy_ours = medians("legacy")[1][1]
@@ -91,5 +95,12 @@ print(f"- `custos hash --algo md5,sha1,sha256,sha512,blake3 --segment-size 64M` 
 print(f"- `custos hash --algo blake3` on the same image: **{int(rss_blake3) / 1024:.1f} MiB** (b3sum maps the whole file: {int(rss_b3sum) / 1024:.1f} MiB)")
 print(f"- `custos hash --algo sha256,blake3 --segment-size 64M` on a 16 GiB sparse file: **{int(rss_sparse) / 1024:.1f} MiB**")
 print(f"- `custos hash --algo sha256,blake3` on the tree: **{int(rss_tree) / 1024:.1f} MiB**")
+print(f"- `custos acquire --algo md5,sha256` of the {size_gib} GiB image (read-back included): **{int(rss_acquire) / 1024:.1f} MiB**")
+print(f"- `custos verify` of a package of the {size_gib} GiB image: **{int(rss_verify) / 1024:.1f} MiB**")
 print()
 print("Target: under 64 MiB for every case above.")
+print()
+print("Notes: `dc3dd hof=` writes the image and reads it back (from the page cache); `custos acquire`")
+print("by default also fsyncs the image and drops its cached pages before the read-back, so its")
+print("read-back comes from the disk; `--verify none` skips it. Packages are signed with the public")
+print("RFC 8032 test key.")

@@ -52,6 +52,26 @@ bench tree-blake3 "$runs" "find $tree -type f -print0 | xargs -0 b3sum" \
   "find $tree -type f -print0 | xargs -0 -P2 -n 1000 b3sum --num-threads 1" \
   "$custos hash --quiet --algo blake3 $tree"
 
+# Packages, with the public RFC 8032 test key (never for evidence): verify reads each byte
+# once; acquisition writes the image while hashing it, then reads the copy back.
+key=docs/formats/vectors/keys/rfc8032-test1
+vpkg=$data/verify-pkg-${size_gib}g
+acq=$data/acquire
+[ -d "$vpkg" ] || "$custos" seal --quiet --key "$key" --case BENCH --legal-basis warrant:BENCH \
+  --algo sha256,blake3 --segment-size 64M --out "$vpkg" "$image"
+bench verify "$runs" -N "openssl dgst -sha256 $image" \
+  "$custos hash --quiet --algo sha256,blake3 --segment-size 64M $image" \
+  "$custos verify --quiet $vpkg --trust $key.pub"
+mkdir -p "$acq"
+bench acquire "$slow_runs" --prepare "rm -rf $acq/pkg $acq/dc3dd.raw" -N \
+  "dc3dd if=$image hof=$acq/dc3dd.raw hash=md5 hash=sha256 log=/dev/null" \
+  "$custos acquire --quiet --key $key --case BENCH --legal-basis warrant:BENCH --algo md5,sha256 --verify none --out $acq/pkg $image" \
+  "$custos acquire --quiet --key $key --case BENCH --legal-basis warrant:BENCH --algo md5,sha256 --out $acq/pkg $image"
+rm -rf "$acq/pkg" "$acq/dc3dd.raw"
+rss_acquire=$( { /usr/bin/time -v "$custos" acquire --quiet --key "$key" --case BENCH --legal-basis warrant:BENCH --algo md5,sha256 --out "$acq/pkg" "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+rss_verify=$( { /usr/bin/time -v "$custos" verify --quiet "$vpkg" --trust "$key.pub" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+rm -rf "$acq/pkg"
+
 rss_all=$( { /usr/bin/time -v "$custos" hash --quiet --algo md5,sha1,sha256,sha512,blake3 --segment-size 64M "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 rss_blake3=$( { /usr/bin/time -v "$custos" hash --quiet --algo blake3 "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 rss_b3sum=$( { /usr/bin/time -v b3sum "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
@@ -59,5 +79,5 @@ rss_sparse=$( { /usr/bin/time -v "$custos" hash --quiet --algo sha256,blake3 --s
 rss_tree=$( { /usr/bin/time -v "$custos" hash --quiet --algo sha256,blake3 "$tree" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 
 python3 bench/report.py "$results" "$size_gib" "$tree_files" "$runs" \
-  "$rss_all" "$rss_blake3" "$rss_b3sum" "$rss_sparse" "$rss_tree" > docs/benchmarks.md
+  "$rss_all" "$rss_blake3" "$rss_b3sum" "$rss_sparse" "$rss_tree" "$rss_acquire" "$rss_verify" > docs/benchmarks.md
 cat docs/benchmarks.md

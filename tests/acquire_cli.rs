@@ -8,11 +8,13 @@
 //! Loop devices and FUSE need root, losetup and fusepy: these tests skip without them and
 //! fail under `CUSTOS_INTEROP=require`, like every interop test.
 
+#[path = "../crates/image/tests/support/fuse.rs"]
+mod fuse;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use support::{custos_in, Run};
 
@@ -239,45 +241,6 @@ fn cftt_every_visible_sector_of_a_loop_device_is_acquired_read_only() {
     }
 }
 
-/// A FUSE file whose chosen byte ranges fail with EIO (crates/image's test file system).
-struct Mount {
-    point: PathBuf,
-    child: Child,
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = output("fusermount", &["-u", &self.point.to_string_lossy()]);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn faulty_file(point: &Path, size: u64, bad: &[(u64, u64)]) -> Result<Mount, String> {
-    if !Path::new("/dev/fuse").exists() {
-        return Err("/dev/fuse is missing".into());
-    }
-    output("fusermount", &["-V"]).map_err(|e| format!("fusermount is missing: {e}"))?;
-    output("python3", &["-c", "import fuse"]).map_err(|e| format!("python3 with fusepy is missing: {e}"))?;
-    std::fs::create_dir_all(point).map_err(|e| e.to_string())?;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../image/tests/support/faulty_fuse.py");
-    let mut command = Command::new("python3");
-    command.arg(&script).arg(point).arg(size.to_string());
-    for (start, end) in bad {
-        command.arg(format!("{start}:{end}"));
-    }
-    let child = command.stdout(Stdio::null()).spawn().map_err(|e| format!("python3: {e}"))?;
-    let mount = Mount { point: point.to_owned(), child };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if std::fs::metadata(point.join("disk.img")).is_ok_and(|m| m.len() == size) {
-            return Ok(mount);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err("the FUSE file system did not come up within 15 s".into())
-}
-
 #[test]
 fn cftt_unreadable_sectors_are_filled_recorded_and_nothing_else_is_lost_or_shifted() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -286,11 +249,11 @@ fn cftt_unreadable_sectors_are_filled_recorded_and_nothing_else_is_lost_or_shift
     let size: u64 = 1024 * 1024 + 700;
     // One byte in sector 195; sectors 976 to 978; a byte in the partial last sector.
     let bad = [(100_000, 100_001), (500_000, 501_000), (size - 5, size - 4)];
-    let mount = match faulty_file(&d.join("mnt"), size, &bad) {
+    let mount = match fuse::mount(&d.join("mnt"), size, &bad) {
         Ok(mount) => mount,
         Err(why) => return skip_or_fail(&why),
     };
-    let source = mount.point.join("disk.img");
+    let source = mount.file();
     let made = acquire(d, &source.to_string_lossy(), &["--retries", "1"]);
     assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);
 

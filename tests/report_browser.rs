@@ -193,14 +193,7 @@ fn a_tampered_package_names_the_damaged_bytes_first() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     seal(d);
-    let evidence = d.join("pkg/data/disk.img");
-    let mut permissions = std::fs::metadata(&evidence).expect("evidence").permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    permissions.set_readonly(false);
-    std::fs::set_permissions(&evidence, permissions).expect("writable");
-    let mut bytes = std::fs::read(&evidence).expect("read");
-    bytes[100_000] ^= 0x40;
-    std::fs::write(&evidence, &bytes).expect("tamper");
+    support::flip_bit(&d.join("pkg/data/disk.img"), 100_000);
 
     let made =
         report(d, &["--trust", "rfc8032-test1.pub", "--policy", &policy("xa-auria-legacy-court.json")]);

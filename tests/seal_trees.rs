@@ -69,14 +69,7 @@ fn a_folder_is_sealed_file_by_file_with_its_links_recorded() {
     }
 
     // Damage to a file deep in the folder is located through its own segment list.
-    let deep = d.join("pkg/data/case/mail/2026/inbox.mbox");
-    let mut permissions = std::fs::metadata(&deep).expect("file").permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    permissions.set_readonly(false);
-    std::fs::set_permissions(&deep, permissions).expect("writable");
-    let mut bytes = std::fs::read(&deep).expect("read");
-    bytes[150_000] ^= 1;
-    std::fs::write(&deep, &bytes).expect("tamper");
+    support::flip_bit(&d.join("pkg/data/case/mail/2026/inbox.mbox"), 150_000);
     let damaged = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);
     assert_eq!(damaged.code, 1);
     assert!(

@@ -79,6 +79,17 @@ pub fn write(dir: &Path, name: impl AsRef<OsStr>, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// Flips one bit of the byte at `offset` of a sealed (read-only) file, as a tamperer would.
+pub fn flip_bit(path: &Path, offset: usize) {
+    let mut permissions = std::fs::metadata(path).expect("the file").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    std::fs::set_permissions(path, permissions).expect("writable");
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes[offset] ^= 0x01;
+    std::fs::write(path, &bytes).expect("tamper");
+}
+
 /// Whether interop tests must run (CI sets CUSTOS_INTEROP=require).
 pub fn interop_required() -> bool {
     std::env::var("CUSTOS_INTEROP").is_ok_and(|v| v == "require")

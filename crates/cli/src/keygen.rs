@@ -305,15 +305,17 @@ fn verify_detached(
     let escape = crate::render::escape;
     match outcome {
         Ok((key, comment)) => {
-            let signer =
-                keys.iter().find(|k| k.key == key).map(|k| (k.owner.name.clone(), k.id().to_string()));
-            let (name, id) = signer.unwrap_or_default();
+            // The key that verified is one of `keys`: the lookup above only returns those.
+            let Some(signer) = keys.iter().find(|k| k.key == key) else {
+                bail!("the verifying key is not among the keys given");
+            };
+            let (name, id) = (signer.owner.name.clone(), signer.id().to_string());
             if json {
                 let record = serde_json::json!({
                     "file": file.display().to_string(),
                     "signature": signature.display().to_string(),
                     "verdict": "pass",
-                    "signer": { "key_id": id, "name": name },
+                    "signer": crate::render::signer(signer),
                     "trusted_comment": comment,
                 });
                 println!("{record}");

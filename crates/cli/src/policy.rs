@@ -405,7 +405,7 @@ fn sign(file: &Path, signer: &SignerArgs, json: bool) -> Result<Status> {
     if json {
         let record = serde_json::json!({
             "file": file.display().to_string(),
-            "signer": { "key_id": public.id().to_string(), "name": public.owner.name },
+            "signer": crate::render::signer(&public),
             "signatures": signatures.signatures.len(),
             "written": [crate::render::written(&signature_path, "signature")],
         });

@@ -80,6 +80,11 @@ pub fn written(path: &Path, kind: &str) -> serde_json::Value {
     serde_json::json!({ "path": path.display().to_string(), "kind": kind })
 }
 
+/// A signer in a JSON record: `{"key_id": full id, "name": the key file's owner}`.
+pub fn signer(key: &custos_manifest::keys::PublicKey) -> serde_json::Value {
+    serde_json::json!({ "key_id": key.id().to_string(), "name": key.owner.name })
+}
+
 /// Writes one JSON value and a newline.
 pub fn json_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;

@@ -270,7 +270,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     if args.json {
         let record = serde_json::json!({
             "package": args.out.display().to_string(),
-            "signer": { "key_id": public.id().to_string(), "name": public.owner.name },
+            "signer": crate::render::signer(&public),
             "manifest": manifest,
             "written": [crate::render::written(&args.out, "package")],
         });
@@ -369,7 +369,7 @@ impl SealSummary<'_> {
         serde_json::json!({
             "dry_run": true,
             "package": args.out.display().to_string(),
-            "signer": { "key_id": self.signer.id().to_string(), "name": self.signer.owner.name },
+            "signer": crate::render::signer(self.signer),
             "case": { "reference": args.case, "exhibit": args.exhibit },
             "legal_basis": self.legal_basis,
             "category": args.category,

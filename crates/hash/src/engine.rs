@@ -334,7 +334,8 @@ fn verify_copy(
         .into_iter()
         .find(|a| options.algorithms.contains(a))
         .or_else(|| options.algorithms.first().copied());
-    let reread = HashOptions { segments: None, algorithms: strongest.into_iter().collect(), ..options.clone() };
+    let reread =
+        HashOptions { segments: None, algorithms: strongest.into_iter().collect(), ..options.clone() };
     let copy = hash_opened(&target.file, &target.path, &reread, control, None)?;
     let destination = &target.path;
     for (algorithm, expected) in source.digests.iter().filter(|(a, _)| Some(*a) == strongest) {

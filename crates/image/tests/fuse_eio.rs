@@ -5,64 +5,18 @@
 //! Needs python3 with fusepy, fusermount and /dev/fuse; skips otherwise, and fails under
 //! `CUSTOS_INTEROP=require`.
 
+#[path = "support/fuse.rs"]
+mod fuse;
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 use custos_hash::Control;
 use custos_image::{
     acquire, ErrorPolicy, ReadEnd, ReadOnlyState, ReadOptions, RereadMode, Source, SourceKind, Tool,
 };
+use fuse::{missing_tool, mount};
 use support::{pattern, run, sha256_only, skip_or_fail};
-
-/// Unmounts the file system and ends the script when the test ends, passed or not.
-struct Mount {
-    point: PathBuf,
-    child: Child,
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = run("fusermount", &["-u", &self.point.to_string_lossy()]);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn missing_tool() -> Option<String> {
-    if !Path::new("/dev/fuse").exists() {
-        return Some("/dev/fuse is missing".into());
-    }
-    if run("fusermount", &["-V"]).is_err() {
-        return Some("fusermount is missing".into());
-    }
-    if let Err(why) = run("python3", &["-c", "import fuse"]) {
-        return Some(format!("python3 with fusepy is missing ({why}); pip install fusepy"));
-    }
-    None
-}
-
-fn mount(point: &Path, size: u64, bad: &[(u64, u64)]) -> Result<Mount, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/faulty_fuse.py");
-    let mut command = Command::new("python3");
-    command.arg(&script).arg(point).arg(size.to_string());
-    for (start, end) in bad {
-        command.arg(format!("{start}:{end}"));
-    }
-    let child = command.stdout(Stdio::null()).spawn().map_err(|e| format!("python3: {e}"))?;
-    let mount = Mount { point: point.to_owned(), child };
-    let file = point.join("disk.img");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if std::fs::metadata(&file).is_ok_and(|m| m.len() == size) {
-            return Ok(mount);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err("the FUSE file system did not come up within 15 s".into())
-}
 
 #[test]
 fn fuse_file_with_eio_ranges_is_filled_exactly() {

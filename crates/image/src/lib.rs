@@ -34,6 +34,7 @@
 
 mod acquire;
 mod device;
+pub mod e01;
 mod error;
 pub mod fault;
 mod map;
@@ -43,7 +44,7 @@ mod source;
 mod sys;
 mod time;
 
-pub use acquire::{acquire, Acquisition};
+pub use acquire::{acquire, acquire_reader, Acquisition};
 pub use device::{DeviceInfo, HiddenAreas};
 pub use error::Error;
 pub use map::{BadRange, ReadErrorMap};

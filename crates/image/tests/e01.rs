@@ -640,15 +640,15 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The images in `test-images/` read back with the SHA-256 its README lists.
+/// The images in `test-images/e01/` read back with the size and digests its README lists.
 #[test]
 fn committed_test_images_read_with_their_listed_digests() {
-    let dir = repo_root().join("test-images");
+    let dir = repo_root().join("test-images/e01");
     let readme = fs::read_to_string(dir.join("README.md")).expect("test-images/README.md");
     let mut checked = 0;
     for line in readme.lines() {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        if cells.len() < 5 || !cells[1].ends_with(".E01") {
+        if cells.len() < 5 || !cells[1].trim_matches('`').ends_with(".E01") {
             continue;
         }
         let (name, size, sha256) = (cells[1].trim_matches('`'), cells[2], cells[3]);
@@ -656,7 +656,9 @@ fn committed_test_images_read_with_their_listed_digests() {
         assert_eq!(reader.media_size().to_string(), size, "{name}");
         assert_eq!(digests(&read[..])["sha256"], sha256, "{name}");
         let md5 = digests(&read[..])["md5"].clone();
-        assert_eq!(reader.stored_md5().map(|m| hex(&m)), Some(md5), "{name}: stored MD5");
+        assert_eq!(reader.stored_md5().map(|m| hex(&m)), Some(md5.clone()), "{name}: stored MD5");
+        assert_eq!(cells[4], md5, "{name}: the README's MD5");
+        assert!(reader.stored_sha1().is_some(), "{name}: stored SHA-1");
         checked += 1;
     }
     assert!(checked >= 3, "the README lists {checked} images");

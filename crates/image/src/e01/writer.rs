@@ -237,8 +237,10 @@ impl E01Writer {
             action: "get random bytes for the segment set GUID",
             source: io::Error::other(e.to_string()),
         })?;
-        // A random (version 4, RFC 4122) GUID, as EnCase 5 and later write.
-        guid[6] = (guid[6] & 0x0f) | 0x40;
+        // A random (version 4, RFC 4122) GUID, as EnCase 5 and later write. Its first three
+        // fields are stored little-endian (as libewf prints them), so the version nibble is
+        // the high one of byte 7.
+        guid[7] = (guid[7] & 0x0f) | 0x40;
         guid[8] = (guid[8] & 0x3f) | 0x80;
         let mut writer = E01Writer {
             base: base.as_ref().to_owned(),

@@ -138,6 +138,9 @@ pub enum E01Error {
         /// The most segments EWF can name.
         max: u32,
     },
+    /// A compression thread stopped unexpectedly.
+    #[error("an E01 compression thread stopped unexpectedly")]
+    CompressionThread,
     /// The writer failed earlier (a write error); nothing more can be written.
     #[error("the E01 writer failed earlier and cannot continue")]
     Poisoned,

@@ -276,6 +276,12 @@ impl E01Reader {
             offset: chunk.offset,
             detail,
         };
+        // A chunk's stored bytes run to the next entry or the end of its sectors section;
+        // a forged section must not make us read gigabytes for one chunk. Anything past a
+        // chunk and a half cannot belong to it (the checksum is then looked for right
+        // after the media's bytes).
+        let cap = self.chunk_size + self.chunk_size / 2 + 4096;
+        let chunk = Chunk { stored: chunk.stored.min(cap), ..chunk };
         self.raw.resize(chunk.stored as usize, 0);
         self.files[chunk.segment].read_exact_at(&mut self.raw, chunk.offset).map_err(|source| {
             if source.kind() == io::ErrorKind::UnexpectedEof {

@@ -2,10 +2,13 @@
 //! EWF-E01 segment files, chunk by chunk, as `ewfacquire -f encase6` lays them out
 //! (`docs/formats/e01.md` lists every section and field written).
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use flate2::{Compress, FlushCompress, Status};
@@ -122,6 +125,9 @@ pub struct E01Options {
     pub case: CaseInfo,
     /// The acquisition date recorded (`m`); the system date (`u`) is the time of `create`.
     pub acquired_at: SystemTime,
+    /// Threads that compress chunks while the caller reads and hashes; 0 compresses in the
+    /// writing thread. Ignored without compression. The output is the same either way.
+    pub threads: usize,
 }
 
 impl Default for E01Options {
@@ -134,6 +140,7 @@ impl Default for E01Options {
             physical: true,
             case: CaseInfo::default(),
             acquired_at: SystemTime::now(),
+            threads: 1,
         }
     }
 }
@@ -183,6 +190,7 @@ pub struct E01Writer {
     pending: Vec<u8>,
     encoded: Vec<u8>,
     compressor: Option<Compress>,
+    pool: Option<Pool>,
     media_bytes: u64,
     chunk_count: u64,
     segment: Option<Segment>,
@@ -226,10 +234,16 @@ impl E01Writer {
             )));
         }
         let chunk_size = (options.sector_size * SECTORS_PER_CHUNK) as usize;
-        let compressor = match options.compression {
+        let level = match options.compression {
             Compression::None => None,
-            Compression::Fast => Some(Compress::new(flate2::Compression::fast(), true)),
-            Compression::Best => Some(Compress::new(flate2::Compression::best(), true)),
+            Compression::Fast => Some(flate2::Compression::fast()),
+            Compression::Best => Some(flate2::Compression::best()),
+        };
+        let compressor = level.map(|level| Compress::new(level, true));
+        // Stored chunks cost only an Adler-32: threads would not pay for themselves.
+        let pool = match level {
+            Some(level) if options.threads > 0 => Some(Pool::start(options.threads, level, base.as_ref())?),
+            _ => None,
         };
         let mut guid = [0u8; 16];
         getrandom::getrandom(&mut guid).map_err(|e| E01Error::Io {
@@ -249,6 +263,7 @@ impl E01Writer {
             pending: Vec::with_capacity(chunk_size),
             encoded: Vec::with_capacity(chunk_size + 64),
             compressor,
+            pool,
             media_bytes: 0,
             chunk_count: 0,
             segment: None,
@@ -340,7 +355,11 @@ impl E01Writer {
         }
         if !self.pending.is_empty() {
             let chunk = std::mem::take(&mut self.pending);
-            self.write_chunk(&chunk)?;
+            self.write_chunk(chunk)?;
+        }
+        self.drain(true)?;
+        if let Some(pool) = self.pool.take() {
+            pool.stop()?;
         }
         self.close_group()?;
         if self.written.len() == 1 {
@@ -474,32 +493,47 @@ impl E01Writer {
         Ok(())
     }
 
-    /// Encodes one chunk into `self.encoded`; `true` when it is stored compressed.
-    fn encode_chunk(&mut self, chunk: &[u8]) -> bool {
-        self.encoded.clear();
-        if let Some(compressor) = self.compressor.as_mut() {
-            compressor.reset();
-            // Room for exactly the raw size: a stream that does not end within it did not
-            // shrink the chunk, which is then stored raw (as EWF requires).
-            self.encoded.reserve(chunk.len());
-            let limit = chunk.len();
-            let done = matches!(
-                compressor.compress_vec(chunk, &mut self.encoded, FlushCompress::Finish),
-                Ok(Status::StreamEnd)
-            );
-            if done && self.encoded.len() < limit {
-                return true;
-            }
-            self.encoded.clear();
-        }
-        self.encoded.extend_from_slice(chunk);
-        self.encoded.extend_from_slice(&format::adler32(chunk).to_le_bytes());
-        false
+    /// Encodes a full (or the last) chunk, here or on the compression threads, and stores
+    /// the chunks that are ready, in order.
+    fn write_chunk(&mut self, chunk: Vec<u8>) -> Result<(), E01Error> {
+        let Some(pool) = self.pool.as_mut() else {
+            let mut encoded = std::mem::take(&mut self.encoded);
+            let compressed = encode(self.compressor.as_mut(), &chunk, &mut encoded);
+            let result = self.store_chunk(&encoded, compressed);
+            self.encoded = encoded;
+            self.pending = chunk;
+            self.pending.clear();
+            return result;
+        };
+        pool.submit(chunk)?;
+        // The chunk went to a thread; the next one needs its own buffer.
+        self.pending = Vec::with_capacity(self.chunk_size);
+        self.drain(false)
     }
 
-    fn write_chunk(&mut self, chunk: &[u8]) -> Result<(), E01Error> {
-        let compressed = self.encode_chunk(chunk);
-        let stored = self.encoded.len() as u64;
+    /// Stores encoded chunks in order: those ready, and with `all`, every one submitted
+    /// (else only until few enough are in flight).
+    fn drain(&mut self, all: bool) -> Result<(), E01Error> {
+        loop {
+            let Some(pool) = self.pool.as_mut() else { return Ok(()) };
+            if let Some(encoded) = pool.ready.remove(&pool.stored) {
+                pool.stored += 1;
+                self.store_chunk(&encoded.bytes, encoded.compressed)?;
+                continue;
+            }
+            let in_flight = pool.submitted - pool.stored;
+            if in_flight == 0 || (!all && in_flight < pool.max_in_flight) {
+                return Ok(());
+            }
+            let encoded = pool.done.recv().map_err(|_| E01Error::CompressionThread)?;
+            pool.ready.insert(encoded.index, encoded);
+        }
+    }
+
+    /// Appends one encoded chunk to the current segment, starting a new group or segment
+    /// first when it would not fit.
+    fn store_chunk(&mut self, encoded: &[u8], compressed: bool) -> Result<(), E01Error> {
+        let stored = encoded.len() as u64;
         let segment_size = self.options.segment_size;
         let segment = self.segment()?;
         let entries = segment.group.as_ref().map_or(0, |g| g.entries.len()) as u64;
@@ -527,7 +561,7 @@ impl E01Writer {
         let Some(group) = segment.group.as_mut() else { return Err(E01Error::Poisoned) };
         let relative = (segment.pos - group.sectors_offset) as u32;
         group.entries.push(if compressed { relative | COMPRESSED_BIT } else { relative });
-        segment.file.write_all(&self.encoded).map_err(io_error(&path, "write"))?;
+        segment.file.write_all(encoded).map_err(io_error(&path, "write"))?;
         segment.pos += stored;
         segment.chunks += 1;
         self.chunk_count += 1;
@@ -585,6 +619,105 @@ impl E01Writer {
     }
 }
 
+/// Encodes one chunk into `out`: a zlib stream when `compressor` is given and the stream is
+/// smaller than the chunk, else the chunk and its Adler-32. `true` when compressed.
+fn encode(compressor: Option<&mut Compress>, chunk: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    if let Some(compressor) = compressor {
+        compressor.reset();
+        // Room for exactly the raw size: a stream that does not end within it did not shrink
+        // the chunk, which is then stored raw (as EWF requires).
+        out.reserve(chunk.len());
+        let done =
+            matches!(compressor.compress_vec(chunk, out, FlushCompress::Finish), Ok(Status::StreamEnd));
+        if done && out.len() < chunk.len() {
+            return true;
+        }
+        out.clear();
+    }
+    out.extend_from_slice(chunk);
+    out.extend_from_slice(&format::adler32(chunk).to_le_bytes());
+    false
+}
+
+/// A chunk encoded by a compression thread.
+#[derive(Debug)]
+struct Encoded {
+    index: u64,
+    bytes: Vec<u8>,
+    compressed: bool,
+}
+
+/// Compression threads: chunks go out numbered, come back in any order, and are stored in
+/// order; at most `max_in_flight` are out at once, which bounds memory.
+#[derive(Debug)]
+struct Pool {
+    jobs: Option<mpsc::SyncSender<(u64, Vec<u8>)>>,
+    done: mpsc::Receiver<Encoded>,
+    workers: Vec<thread::JoinHandle<()>>,
+    ready: BTreeMap<u64, Encoded>,
+    submitted: u64,
+    stored: u64,
+    max_in_flight: u64,
+}
+
+impl Pool {
+    fn start(threads: usize, level: flate2::Compression, base: &Path) -> Result<Pool, E01Error> {
+        let max_in_flight = 4 * threads as u64;
+        let (jobs, queue) = mpsc::sync_channel::<(u64, Vec<u8>)>(2 * threads);
+        let (results, done) = mpsc::channel();
+        let queue = Arc::new(Mutex::new(queue));
+        let mut workers = Vec::with_capacity(threads);
+        for n in 0..threads {
+            let queue = Arc::clone(&queue);
+            let results = results.clone();
+            let worker = thread::Builder::new().name(format!("e01-deflate-{n}")).spawn(move || {
+                let mut compressor = Compress::new(level, true);
+                loop {
+                    // The lock is held only to take one job; a poisoned lock still hands out jobs.
+                    let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                    let Ok((index, chunk)) = job else { return };
+                    let mut bytes = Vec::with_capacity(chunk.len() + 4);
+                    let compressed = encode(Some(&mut compressor), &chunk, &mut bytes);
+                    if results.send(Encoded { index, bytes, compressed }).is_err() {
+                        return;
+                    }
+                }
+            });
+            workers.push(worker.map_err(|source| E01Error::Io {
+                path: base.to_owned(),
+                action: "start a compression thread",
+                source,
+            })?);
+        }
+        Ok(Pool {
+            jobs: Some(jobs),
+            done,
+            workers,
+            ready: BTreeMap::new(),
+            submitted: 0,
+            stored: 0,
+            max_in_flight,
+        })
+    }
+
+    fn submit(&mut self, chunk: Vec<u8>) -> Result<(), E01Error> {
+        let jobs = self.jobs.as_ref().ok_or(E01Error::CompressionThread)?;
+        jobs.send((self.submitted, chunk)).map_err(|_| E01Error::CompressionThread)?;
+        self.submitted += 1;
+        Ok(())
+    }
+
+    /// Ends the threads once every chunk is stored.
+    fn stop(mut self) -> Result<(), E01Error> {
+        self.jobs = None;
+        for worker in self.workers.drain(..) {
+            worker.join().map_err(|_| E01Error::CompressionThread)?;
+        }
+        Ok(())
+    }
+}
+
 /// The header section's date form, `2026 12 1 9 9 16` (UTC here: the format has no zone).
 fn header_date(seconds: u64) -> String {
     let (year, month, day) = crate::time::civil_from_days((seconds / 86_400) as i64);
@@ -616,10 +749,7 @@ impl Write for E01Writer {
             self.media_bytes += take as u64;
             if self.pending.len() == self.chunk_size {
                 let chunk = std::mem::take(&mut self.pending);
-                let result = self.write_chunk(&chunk);
-                self.pending = chunk;
-                self.pending.clear();
-                if let Err(error) = result {
+                if let Err(error) = self.write_chunk(chunk) {
                     self.failed = true;
                     return Err(error.into_io());
                 }

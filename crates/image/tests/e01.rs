@@ -374,8 +374,8 @@ fn corrupt_garbage_and_empty_files_are_refused() {
 }
 
 /// Every single-byte flip in the structure of a small image gives an error or (in bytes
-/// no checksum covers, like padding) the same media: never a panic, never different media
-/// without an error.
+/// no checksum covers, like padding) the same media and metadata: never a panic, never
+/// different media or metadata without an error.
 #[test]
 fn corrupt_every_structure_byte_never_panics() {
     if !tools(&["ewfacquire"]) {
@@ -385,6 +385,7 @@ fn corrupt_every_structure_byte_never_panics() {
     let data = media(70 * 512);
     let e01 = ewfacquire(dir.path(), &data, "fuzz", "deflate:best", 8 << 20);
     let pristine = fs::read(&e01).expect("read");
+    let metadata = E01Reader::open(&e01).expect("open").metadata().clone();
     let (_, sectors_at, sectors_size) =
         sections(&e01).into_iter().find(|s| s.0 == "sectors").expect("sectors");
     let mut offsets: Vec<u64> = (0..sectors_at + 76 + 64).collect();
@@ -395,6 +396,12 @@ fn corrupt_every_structure_byte_never_panics() {
         fs::write(&e01, &bytes).expect("write");
         if let Ok(read) = open_and_read(&e01) {
             assert!(read == data, "a flip at {offset} changed the media without an error");
+            let reader = E01Reader::open(&e01).expect("opened before");
+            assert_eq!(
+                reader.metadata(),
+                &metadata,
+                "a flip at {offset} changed the metadata without an error"
+            );
         }
     }
 }

@@ -655,6 +655,14 @@ fn walk_segment(
                     walk.sha1 = Some(sha1);
                 }
             }
+            "header" | "header2" | "xheader" => {
+                // The descriptor's checksum does not cover the body; zlib's own Adler-32 does.
+                // Case metadata that fails it is damage, not "no metadata".
+                let body = small(16 << 20)?;
+                inflate_all(&body, 64 << 20).map_err(|detail| {
+                    malformed(offset, format!("the {kind} section does not decompress: {detail}"))
+                })?;
+            }
             "ltypes" | "ltree" => {
                 return Err(E01Error::Unsupported {
                     path: path.to_owned(),
@@ -666,6 +674,31 @@ fn walk_segment(
             _ => {}
         }
         continue_at(&mut offset, &desc, size, path)?;
+    }
+}
+
+/// Inflates a whole zlib stream (checking its Adler-32) of at most `limit` bytes; the
+/// inflated size, or why it failed.
+fn inflate_all(data: &[u8], limit: usize) -> Result<usize, String> {
+    let mut inflate = Decompress::new(true);
+    let mut out = Vec::with_capacity((data.len() * 4).clamp(4096, limit));
+    loop {
+        let consumed = inflate.total_in() as usize;
+        let produced = out.len();
+        let status = inflate
+            .decompress_vec(&data[consumed..], &mut out, FlushDecompress::Finish)
+            .map_err(|e| format!("bad zlib data: {e}"))?;
+        if status == Status::StreamEnd {
+            return Ok(out.len());
+        }
+        if out.len() == out.capacity() {
+            if out.len() >= limit {
+                return Err(format!("it inflates to more than {limit} bytes"));
+            }
+            out.reserve(out.len().min(limit - out.len()).max(4096));
+        } else if inflate.total_in() as usize == consumed && out.len() == produced {
+            return Err("the zlib stream is cut short".into());
+        }
     }
 }
 

@@ -542,6 +542,32 @@ fn writer_one_sector() {
     check_with_libewf(&write_e01(media(512), Compression::None, 1 << 30, &[]));
 }
 
+/// 4096-byte sectors (4Kn disks): 256 KiB chunks, libewf reads them back.
+#[test]
+fn writer_4096_byte_sectors() {
+    if !tools(&["ewfverify", "ewfinfo", "ewfexport"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = media(3 * 64 * 4096 + 5 * 4096);
+    let options = E01Options {
+        sector_size: 4096,
+        compression: Compression::Fast,
+        case: case(),
+        ..E01Options::default()
+    };
+    let mut writer = E01Writer::create(dir.path().join("4k"), options).expect("create");
+    writer.write_all(&data).expect("write");
+    let (md5, sha1) = md5_sha1(&data);
+    let segments = writer.finish(Some(md5), Some(sha1)).expect("finish");
+    let written = Written { dir, segments, data };
+    check_with_libewf(&written);
+    let info = run("ewfinfo", &[&written.segments[0].to_string_lossy()]).expect("ewfinfo");
+    assert!(info.contains("Bytes per sector:\t4096"), "{info}");
+    let (reader, _) = read_all(&written.segments[0]);
+    assert_eq!(reader.bytes_per_sector(), 4096);
+}
+
 #[test]
 fn writer_exact_chunk_multiple() {
     if !tools(&["ewfverify", "ewfinfo", "ewfexport"]) {

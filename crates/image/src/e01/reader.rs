@@ -686,7 +686,9 @@ fn inflate_all(data: &[u8], limit: usize) -> Result<usize, String> {
         let consumed = inflate.total_in() as usize;
         let produced = out.len();
         let status = inflate
-            .decompress_vec(&data[consumed..], &mut out, FlushDecompress::Finish)
+            // `None`, not `Finish`: miniz_oxide fails a `Finish` call that is resumed after
+            // the output buffer filled up.
+            .decompress_vec(&data[consumed..], &mut out, FlushDecompress::None)
             .map_err(|e| format!("bad zlib data: {e}"))?;
         if status == Status::StreamEnd {
             return Ok(out.len());
@@ -723,4 +725,100 @@ fn continue_at(offset: &mut u64, desc: &format::Descriptor, size: u64, path: &Pa
     }
     *offset = desc.next;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::e01::format::{descriptor, file_header};
+
+    /// A one-segment file: the file header, then the given descriptors back to back.
+    fn segment(dir: &Path, descriptors: &[[u8; DESCRIPTOR_SIZE]]) -> PathBuf {
+        let path = dir.join("crafted.E01");
+        let mut bytes = file_header(1).to_vec();
+        for d in descriptors {
+            bytes.extend_from_slice(d);
+        }
+        fs::write(&path, bytes).expect("write");
+        path
+    }
+
+    #[test]
+    fn a_section_pointing_at_itself_ends_the_walk_with_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at = FILE_HEADER_SIZE as u64;
+        let path = segment(dir.path(), &[descriptor("session", at, 76), descriptor("done", at + 76, 0)]);
+        let error = E01Reader::open(&path).expect_err("a loop");
+        assert!(matches!(error, E01Error::Malformed { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn a_section_pointing_backwards_is_malformed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at = FILE_HEADER_SIZE as u64;
+        let path = segment(dir.path(), &[descriptor("session", at + 76, 76), descriptor("session", at, 76)]);
+        let error = E01Reader::open(&path).expect_err("backwards");
+        assert!(matches!(error, E01Error::Malformed { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn a_section_larger_than_its_file_is_truncated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at = FILE_HEADER_SIZE as u64;
+        let path = segment(dir.path(), &[descriptor("sectors", at + u64::MAX / 2, u64::MAX / 2)]);
+        let error = E01Reader::open(&path).expect_err("huge");
+        assert!(matches!(error, E01Error::Truncated { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn a_set_without_a_volume_is_malformed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at = FILE_HEADER_SIZE as u64;
+        let path = segment(dir.path(), &[descriptor("done", at, 0)]);
+        let error = E01Reader::open(&path).expect_err("no volume");
+        assert!(matches!(error, E01Error::Malformed { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn a_volume_claiming_huge_chunks_is_refused_before_allocating() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let volume = Volume {
+            media_type: 1,
+            chunk_count: 1,
+            sectors_per_chunk: u32::MAX,
+            bytes_per_sector: 4096,
+            sector_count: 1,
+            media_flags: 1,
+            compression_level: 0,
+            error_granularity: 64,
+            guid: [0; 16],
+        };
+        let at = FILE_HEADER_SIZE as u64;
+        let size = (DESCRIPTOR_SIZE + VOLUME_SIZE) as u64;
+        let mut bytes = file_header(1).to_vec();
+        bytes.extend_from_slice(&descriptor("volume", at + size, size));
+        bytes.extend_from_slice(&volume.encode());
+        bytes.extend_from_slice(&descriptor("done", at + size, 0));
+        let path = dir.path().join("huge.E01");
+        fs::write(&path, bytes).expect("write");
+        let error = E01Reader::open(&path).expect_err("huge chunks");
+        assert!(matches!(error, E01Error::Unsupported { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn inflate_all_tells_cut_and_overlong_streams() {
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut encoder, &[7u8; 100_000]).expect("compress");
+        let stream = encoder.finish().expect("finish");
+        let got = inflate_all(&stream, 1 << 20);
+        assert_eq!(got, Ok(100_000), "{got:?}");
+        assert!(inflate_all(&stream[..stream.len() - 2], 1 << 20).is_err());
+        assert!(inflate_all(&stream, 50_000).is_err());
+        let mut flipped = stream.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1; // the zlib Adler-32
+        assert!(inflate_all(&flipped, 1 << 20).is_err());
+    }
 }

@@ -767,3 +767,56 @@ impl Write for E01Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_dates_are_utc_fields() {
+        assert_eq!(header_date(0), "1970 1 1 0 0 0");
+        assert_eq!(header_date(1_796_116_156), "2026 12 1 9 9 16");
+    }
+
+    #[test]
+    fn chunks_that_do_not_shrink_are_stored_with_their_adler32() {
+        let mut compressor = Compress::new(flate2::Compression::best(), true);
+        let mut out = Vec::new();
+        let zeros = vec![0u8; 32_768];
+        assert!(encode(Some(&mut compressor), &zeros, &mut out));
+        assert!(out.len() < 200);
+        let mut state = 1u32;
+        let noise: Vec<u8> = (0..32_768)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (state >> 16) as u8
+            })
+            .collect();
+        assert!(!encode(Some(&mut compressor), &noise, &mut out));
+        assert_eq!(out.len(), 32_768 + 4);
+        assert_eq!(&out[32_768..], &format::adler32(&noise).to_le_bytes());
+        assert!(!encode(None, &zeros, &mut out));
+        assert_eq!(out.len(), 32_768 + 4);
+    }
+
+    #[test]
+    fn volume_round_trips() {
+        let volume = Volume {
+            media_type: 1,
+            chunk_count: 9,
+            sectors_per_chunk: 64,
+            bytes_per_sector: 512,
+            sector_count: 515,
+            media_flags: 3,
+            compression_level: 2,
+            error_granularity: 64,
+            guid: [7; 16],
+        };
+        let body = volume.encode();
+        assert_eq!(body.len(), VOLUME_SIZE);
+        assert_eq!(Volume::decode(&body), Some(volume));
+        let mut bad = body;
+        bad[4] ^= 1;
+        assert_eq!(Volume::decode(&bad), None);
+    }
+}

@@ -406,6 +406,42 @@ fn corrupt_every_structure_byte_never_panics() {
     }
 }
 
+/// Why chunks, checksums and error2 are read by Custos and not through the `ewf` crate
+/// (0.4.10): it misreads error2, cannot read a valid image whose last chunk is stored and
+/// partial, and serves a damaged stored chunk as media without an error. When this test
+/// fails after an `ewf` upgrade, the crate may have fixed them: reconsider.
+#[test]
+fn ewf_crate_alone_misses_damage_that_e01_reader_reports() {
+    let vectors = repo_root().join("test-images/e01");
+    let ewf = ewf::EwfReader::open(vectors.join("multi.E01")).expect("ewf opens the vector");
+    let by_ewf: Vec<(u32, u32)> =
+        ewf.acquisition_errors().iter().map(|e| (e.first_sector, e.sector_count)).collect();
+    assert_eq!(by_ewf, vec![(0, 0)], "ewf reads error2 entries at offset 8");
+    let (ours, _) = read_all(&vectors.join("multi.E01"));
+    assert_eq!(ours.acquisition_errors()[0].first_sector, 100);
+
+    // stored.E01 is valid (ewfverify passes): one stored chunk of 9 sectors.
+    let mut ewf = ewf::EwfReader::open(vectors.join("stored.E01")).expect("ewf opens stored.E01");
+    assert!(ewf.read_to_end(&mut Vec::new()).is_err(), "ewf fails on a partial stored last chunk");
+    assert_eq!(read_all(&vectors.join("stored.E01")).1.len(), 4608);
+
+    // A flipped byte in a full stored chunk: ewf serves it, E01Reader refuses it.
+    if !tools(&["ewfacquire"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = media(128 * 512);
+    let e01 = ewfacquire(dir.path(), &data, "flip", "deflate:none", 8 << 20);
+    let (_, sectors_at, _) = sections(&e01).into_iter().find(|s| s.0 == "sectors").expect("sectors");
+    flip(&e01, sectors_at + 76 + 1000);
+    let mut first = vec![0u8; 32_768];
+    let mut ewf = ewf::EwfReader::open(&e01).expect("ewf opens the damaged copy");
+    ewf.read_exact(&mut first).expect("ewf serves the damaged chunk without an error");
+    assert!(first[..] != data[..32_768], "ewf served other bytes than the source");
+    let error = open_and_read(&e01).expect_err("E01Reader refuses the damaged chunk");
+    assert!(matches!(error, E01Error::Checksum { .. }), "{error:?}");
+}
+
 // ---- writing, checked by libewf ----
 
 struct Written {

@@ -5,8 +5,9 @@
 //! Case metadata comes from the `ewf` crate (behind [`backend_metadata`], so it can be
 //! swapped); the structure and the chunks are checked here, because `ewf` 0.4.10 does not
 //! check the Adler-32 of stored chunks, stops inflating once a chunk's buffer is full (so the
-//! zlib checksum of a full chunk is never read), pads short chunks with zeros, and reads
-//! error2 entries from the wrong offset. Damage must be an error, not different media.
+//! zlib checksum of a full chunk is never read), pads short chunks with zeros, reads error2
+//! entries from the wrong offset, and fails on valid images whose last chunk is stored and
+//! partial. Damage must be an error, not different media.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};

@@ -9,7 +9,7 @@ use custos_hash::{hash_reader, Control, HashOptions, HashOutcome};
 
 use crate::reader::{ReadOptions, Reader};
 use crate::record::{AcquisitionRecord, Tool};
-use crate::source::Source;
+use crate::source::{Source, SourceInfo};
 use crate::time::rfc3339_from_system_time;
 use crate::Error;
 
@@ -37,7 +37,23 @@ pub fn acquire(
 ) -> Result<Acquisition, Error> {
     hash.validate().map_err(Error::Hash)?;
     let info = source.info().clone();
-    let mut reader = source.reader(options)?;
+    let reader = source.reader(options)?;
+    acquire_reader(reader, info, hash, control, tool, image)
+}
+
+/// [`acquire`] from a reader made elsewhere, such as [`Reader::from_medium`] over a
+/// [`crate::fault::FaultyMedium`] (how tests acquire bad sectors into an image), recording
+/// `info` as its source's facts.
+pub fn acquire_reader(
+    mut reader: Reader,
+    info: SourceInfo,
+    hash: &HashOptions,
+    control: &Control,
+    tool: &Tool,
+    image: Option<&mut dyn Write>,
+) -> Result<Acquisition, Error> {
+    hash.validate().map_err(Error::Hash)?;
+    let options = *reader.options();
     let started_at = rfc3339_from_system_time(SystemTime::now());
     let clock = Instant::now();
     let label = Path::new(&info.path).to_owned();

@@ -10,7 +10,9 @@
 //! offset and sector ([`ErrorPolicy::Stop`]). The output offset is always the source offset.
 //!
 //! The reader feeds the hash engine (`custos_hash::hash_reader`); [`acquire`] does that in
-//! one call, writes the image if asked, and returns the [`AcquisitionRecord`].
+//! one call, writes the image if asked, and returns the [`AcquisitionRecord`]. The image can
+//! be raw (any [`std::io::Write`]) or E01 ([`e01::E01Writer`]); [`e01::E01Reader`] reads
+//! E01 images made by other tools, checking the container as it goes.
 //!
 //! ```
 //! use std::io::Read;
@@ -34,6 +36,7 @@
 
 mod acquire;
 mod device;
+pub mod e01;
 mod error;
 pub mod fault;
 mod map;
@@ -43,7 +46,7 @@ mod source;
 mod sys;
 mod time;
 
-pub use acquire::{acquire, Acquisition};
+pub use acquire::{acquire, acquire_reader, Acquisition};
 pub use device::{DeviceInfo, HiddenAreas};
 pub use error::Error;
 pub use map::{BadRange, ReadErrorMap};

@@ -799,7 +799,7 @@ fn report_signatures_bind_the_bytes_the_key_and_the_comment() {
 
     // The trusted comment (it names the case and the digest) cannot be edited.
     let text = std::fs::read_to_string(d.join("a.html.minisig")).expect("signature");
-    let edited = text.replace("case S-9", "case S-1");
+    let edited = text.replace("case \"S-9\"", "case \"S-1\"");
     assert_ne!(edited, text);
     write(d, "edited.minisig", edited.as_bytes());
     let comment = check("a.html", "edited.minisig", "rfc8032-test1.pub");
@@ -861,4 +861,183 @@ fn report_hostile_text_is_escaped() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!html.contains('\u{202e}'), "a bidi override is shown, not obeyed");
     assert!(html.contains("evil\\u{202e}txt"));
+}
+
+/// Red team, second round: a key a policy trusts is shown as the policy names it, never as
+/// the package's own key file claims (an insider rewrote his name to a judge's).
+#[test]
+fn redteam2_a_policy_trusted_key_is_shown_by_the_policys_principal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    let text = std::fs::read_to_string(d.join("rfc8032-test1.pub")).expect("key");
+    let forged: String = text
+        .lines()
+        .map(|l| if l.starts_with("name: ") { "name: Hon. Judge Jane Doe".to_owned() } else { l.to_owned() })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    std::fs::create_dir(d.join("ins")).expect("dir");
+    std::fs::copy(d.join("rfc8032-test1.key"), d.join("ins/judge.key")).expect("key");
+    write(d, "ins/judge.pub", forged.as_bytes());
+    write(d, "disk.img", &noise(5_000, 1));
+    let sealed = custos_in(
+        d,
+        &[
+            "seal",
+            "--key",
+            "ins/judge",
+            "--case",
+            "INS",
+            "--legal-basis",
+            "warrant:W",
+            "--out",
+            "pkg",
+            "disk.img",
+        ],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    let xa = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples/xa-auria-legacy-court.json");
+    let made = custos_in(d, &["report", "pkg", "--policy", xa.to_str().expect("UTF-8"), "--out", "r.html"]);
+    let html = std::fs::read_to_string(d.join("r.html")).expect("report");
+    assert!(
+        !html.contains("Hon. Judge Jane Doe"),
+        "the claimed name is never shown as trusted ({})",
+        made.code
+    );
+    assert!(html.contains("Ada Examiner (test key, RFC 8032 TEST 1)"), "the policy's principal is");
+}
+
+/// --allow-untrusted checks integrity only: no policy accepts what no trusted key signed.
+#[test]
+fn redteam2_no_policy_accepts_a_package_no_trusted_key_signed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let made =
+        custos_in(d, &["keygen", "--name", "Mallory", "--role", "examiner", "--out", "m", "--no-passphrase"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    write(d, "disk.img", &noise(5_000, 3));
+    let sealed = custos_in(d, &["seal", "--key", "m", "--case", "U", "--out", "pkg", "disk.img"]);
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    // A policy with only a digest rule, which the package meets.
+    write(
+        d,
+        "digests-only.json",
+        br#"{"custos_policy": 1, "id": "xm", "jurisdiction": "XM", "name": "digests only", "effective_from": "2026-01-01T00:00:00Z",
+            "digests": {"required_any": ["sha256"], "cite": "test"}}"#,
+    );
+    let checked = custos_in(d, &["policy", "check", "digests-only.json"]);
+    assert_eq!(checked.code, 0, "{}{}", checked.stdout, checked.stderr);
+    let run =
+        custos_in(d, &["verify", "pkg", "--allow-untrusted", "--policy", "digests-only.json", "--json"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let record: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("JSON");
+    assert_eq!(record["policies"][0]["verdict"], "fail", "{record}");
+}
+
+/// Hostile inputs to `key verify` and `acquire`: no hang, no crash, a clear exit 2.
+#[test]
+fn redteam2_key_verify_and_acquire_refuse_fifos_devices_and_absurd_sizes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    write(d, "r.html", b"<p>report</p>");
+    assert!(Command::new("mkfifo").arg(d.join("r.html.minisig")).status().expect("mkfifo").success());
+    assert!(Command::new("mkfifo").arg(d.join("fifo.html")).status().expect("mkfifo").success());
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.html")).expect("link");
+    write(d, "zero.html.minisig", b"untrusted comment: x\n");
+    for args in [
+        vec!["key", "verify", "r.html", "--trust", "rfc8032-test1.pub"],
+        vec![
+            "key",
+            "verify",
+            "fifo.html",
+            "--signature",
+            "zero.html.minisig",
+            "--trust",
+            "rfc8032-test1.pub",
+        ],
+        vec!["key", "verify", "zero.html", "--trust", "rfc8032-test1.pub"],
+        vec![
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "B",
+            "--block-size",
+            "1T",
+            "--out",
+            "pkg",
+            "r.html",
+            "--json",
+        ],
+        vec![
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "B",
+            "--retries",
+            "4294967295",
+            "--out",
+            "pkg",
+            "r.html",
+        ],
+        vec!["seal", "--key", "rfc8032-test1", "--case", "F", "--dry-run", "--out", "pkg", "fifo.html"],
+    ] {
+        let run = run_with_deadline(d, &args, Duration::from_secs(10));
+        assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
+    }
+    assert!(!d.join("pkg").exists());
+    let leftovers = std::fs::read_dir(d)
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().contains("custos-partial"));
+    assert!(!leftovers, "nothing half-made is left");
+    // A dry run of a FIFO acquisition opens nothing, so it cannot wait for a writer.
+    let dry = run_with_deadline(
+        d,
+        &[
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "D",
+            "--name",
+            "s.raw",
+            "--dry-run",
+            "--out",
+            "pkg",
+            "fifo.html",
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(dry.stdout.contains("not opened in a dry run"), "{}", dry.stdout);
+}
+
+/// The signed comment of a report fixes the digest and the signer's key first; a case
+/// reference that imitates them is quoted, escaped and cut short.
+#[test]
+fn redteam2_a_case_reference_cannot_pose_as_the_digest_or_the_signer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    write(d, "disk.img", &noise(1_000, 2));
+    let case = format!("C, sha256 {}, signed by Chief Judge\u{202e}{}", "0".repeat(64), "x".repeat(20_000));
+    let sealed =
+        custos_in(d, &["seal", "--key", "rfc8032-test1", "--case", &case, "--out", "pkg", "disk.img"]);
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    let made = custos_in(
+        d,
+        &["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", "r.html", "--sign", "rfc8032-test2"],
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let checked = custos_in(d, &["key", "verify", "r.html", "--trust", "rfc8032-test2.pub", "--json"]);
+    assert_eq!(checked.code, 0, "a long case still gives a signature that verifies: {}", checked.stdout);
+    let record: serde_json::Value = serde_json::from_str(checked.stdout.trim()).expect("JSON");
+    let comment = record["trusted_comment"].as_str().expect("comment");
+    assert!(comment.starts_with("custos report sha256 "), "{comment}");
+    assert!(!comment.contains('\u{202e}') && comment.len() < 600, "{comment}");
+    assert!(comment.contains("case \"C, sha256 0000"), "the case is quoted: {comment}");
 }

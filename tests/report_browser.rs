@@ -325,3 +325,30 @@ fn pdf_without_chromium_is_a_clear_error_before_any_work() {
     assert!(made.stderr.contains("--pdf needs headless Chromium"), "{}", made.stderr);
     assert!(!d.join("report.html").exists(), "nothing written");
 }
+
+/// Red team: a `%`, `#` or `?` in the output path once changed which file Chromium loaded,
+/// and a planted decoy was printed and signed. Chromium now prints a private copy of the
+/// bytes just rendered.
+#[test]
+fn a_pdf_is_printed_from_the_report_just_written_whatever_its_path() {
+    let Some(chromium_path) = tool("chromium") else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    seal(d);
+    std::fs::create_dir(d.join("Case #42 p%41")).expect("folder");
+    // What `file://…/Case #42 p%41/report.html` would have loaded before: a tiny decoy.
+    support::write(d, "Case ", b"<p>decoy</p>");
+    let made = run(support::custos()
+        .current_dir(d)
+        .env("CUSTOS_CHROMIUM", &chromium_path)
+        .args(["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", "Case #42 p%41/report.html"])
+        .args(["--pdf", "Case #42 p%41/report.pdf"]));
+    assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);
+    let pdf = std::fs::read(d.join("Case #42 p%41/report.pdf")).expect("a PDF");
+    // The real report runs to several pages; an empty or decoy page prints to a few KiB.
+    assert!(
+        pdf.starts_with(b"%PDF") && pdf.len() > 40_000,
+        "the report itself was printed ({} bytes)",
+        pdf.len()
+    );
+}

@@ -33,7 +33,8 @@ pub struct AcquireArgs {
     #[arg(long, value_name = "POLICY", default_value = "fill", value_parser = ["fill", "stop"])]
     pub on_read_error: String,
     /// Times a failing block is read again before it is re-read sector by sector
-    #[arg(long, value_name = "N", default_value_t = custos_image::DEFAULT_RETRIES)]
+    #[arg(long, value_name = "N", default_value_t = custos_image::DEFAULT_RETRIES,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
     pub retries: u32,
     /// Bytes per sequential read (a whole number of sectors), e.g. 1M
     #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
@@ -42,6 +43,9 @@ pub struct AcquireArgs {
     #[arg(value_name = "SOURCE")]
     pub source: PathBuf,
 }
+
+/// The largest `--block-size`.
+const MAX_BLOCK_SIZE: u64 = 64 << 20;
 
 /// What `--verify` asks for.
 #[derive(Debug, Clone, Copy)]
@@ -79,7 +83,8 @@ pub fn seal_stdin(package: &PackageArgs, name: String) -> Result<Status> {
         outcome: Mutex::new(None),
     };
     let phases = vec!["reading", "reading back"];
-    let contents = Contents::Acquired { acquirer: &acquirer, source: described, size, phases };
+    let name = acquirer.name.clone();
+    let contents = Contents::Acquired { acquirer: Some(&acquirer), name, source: described, size, phases };
     Ok(seal_package(package, &contents)?.0)
 }
 
@@ -99,12 +104,19 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
         ..ReadOptions::default()
     };
     if let Some(block) = args.block_size {
+        // Each block is one buffer in memory: bounded, like every read of Custos.
+        if block > MAX_BLOCK_SIZE {
+            bail!("--block-size {block}: at most {} (64 MiB)", MAX_BLOCK_SIZE);
+        }
         options.block_size = usize::try_from(block).context("--block-size is too large")?;
     }
     let stdin = args.source.as_os_str() == "-";
     // Cheap checks before the source is opened (a FIFO's open waits for its writer).
     if args.package.out.symlink_metadata().is_ok() {
         bail!("{} already exists (packages are never overwritten)", args.package.out.display());
+    }
+    if args.package.dry_run {
+        return dry_run(&args, verify);
     }
     let source = if stdin { Source::stdin() } else { Source::open(&args.source) }
         .with_context(|| format!("cannot acquire {}", args.source.display()))?;
@@ -142,8 +154,14 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
         verify,
         outcome: Mutex::new(None),
     };
-    let contents =
-        Contents::Acquired { acquirer: &acquirer, source: described, size: info.size_bytes, phases };
+    let name = acquirer.name.clone();
+    let contents = Contents::Acquired {
+        acquirer: Some(&acquirer),
+        name,
+        source: described,
+        size: info.size_bytes,
+        phases,
+    };
     let (status, manifest) = seal_package(&args.package, &contents)?;
     let Some(manifest) = manifest else { return Ok(status) };
     let mut status = status;
@@ -160,6 +178,44 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
     Ok(status)
 }
 
+/// What would be acquired, from the source's metadata alone: a dry run opens nothing.
+fn dry_run(args: &AcquireArgs, verify: Verify) -> Result<Status> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let stdin = args.source.as_os_str() == "-";
+    let (kind, size) = if stdin {
+        (SourceKind::Stdin, None)
+    } else {
+        let metadata = std::fs::symlink_metadata(&args.source)
+            .with_context(|| format!("cannot acquire {}", args.source.display()))?;
+        let file_type = metadata.file_type();
+        match () {
+            _ if file_type.is_file() => (SourceKind::RegularFile, Some(metadata.len())),
+            _ if file_type.is_block_device() => (SourceKind::BlockDevice, None),
+            _ if file_type.is_fifo() => (SourceKind::Fifo, None),
+            _ if file_type.is_char_device() => (SourceKind::CharacterDevice, None),
+            _ => bail!(
+                "{} is not a file, device or FIFO (a link is refused: name the device itself)",
+                args.source.display()
+            ),
+        }
+    };
+    if verify.source && !kind.is_positioned() {
+        bail!(
+            "--verify source needs a source that can be read twice (a file or a device); {} is a stream",
+            args.source.display()
+        );
+    }
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None if stdin => bail!("give the image a name with --name NAME when acquiring standard input"),
+        None => default_name(&args.source, kind)?,
+    };
+    check_name(&name)?;
+    let described = format!("{} ({}; not opened in a dry run)", args.source.display(), kind_word(kind));
+    let contents = Contents::Acquired { acquirer: None, name, source: described, size, phases: Vec::new() };
+    Ok(seal_package(&args.package, &contents)?.0)
+}
+
 /// The item's default name: the source's file name, with `.raw` for a device.
 fn default_name(source: &std::path::Path, kind: SourceKind) -> Result<String> {
     let base = source
@@ -172,17 +228,20 @@ fn default_name(source: &std::path::Path, kind: SourceKind) -> Result<String> {
     })
 }
 
-/// `/dev/loop0 (block device, 512-byte logical sectors, model …, serial …)`.
-fn describe(info: &custos_image::SourceInfo) -> String {
-    let kind = match info.kind {
+fn kind_word(kind: SourceKind) -> &'static str {
+    match kind {
         SourceKind::RegularFile => "file",
         SourceKind::BlockDevice => "block device",
         SourceKind::Fifo => "FIFO",
         SourceKind::CharacterDevice => "character device",
         SourceKind::Stdin => "standard input",
         _ => "source",
-    };
-    let mut parts = vec![kind.to_owned()];
+    }
+}
+
+/// `/dev/loop0 (block device, 512-byte logical sectors, model …, serial …)`.
+fn describe(info: &custos_image::SourceInfo) -> String {
+    let mut parts = vec![kind_word(info.kind).to_owned()];
     if info.kind == SourceKind::BlockDevice {
         parts.push(format!("{}-byte sectors", info.logical_sector_size.bytes));
     }

@@ -173,8 +173,13 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         let fixity = custos_manifest::package::observe_fixity(&package)?;
         match (action, fixity.failures.is_empty()) {
             (Action::FixityVerified, false) => {
-                for failure in &fixity.failures {
-                    println!("FAIL  {}", escape(failure));
+                if json {
+                    let record = serde_json::json!({ "verdict": "fail", "failures": fixity.failures, "recorded": false });
+                    println!("{record}");
+                } else {
+                    for failure in &fixity.failures {
+                        println!("FAIL  {}", escape(failure));
+                    }
                 }
                 eprintln!(
                     "custos: the fixity check failed; nothing was recorded. To record the failure: custos custody record {} --action fixity_failed --key …",
@@ -424,6 +429,10 @@ pub struct Judgement {
 pub struct TrustedKey {
     pub key: PublicKey,
     pub source: KeySource,
+    /// Who the key is, as the one who trusts it says: the key file given with `--trust`, or
+    /// the policy's own entry (principal, roles, jurisdiction) for a key a policy names;
+    /// never the package's copy of the key file, which its holder can rewrite.
+    pub shown: custos_manifest::keys::Owner,
 }
 
 /// Why a key was trusted.
@@ -533,10 +542,12 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
             // In name order, so reports list them the same way on every run.
             files.sort();
             for file in files {
-                trusted.push(TrustedKey { key: load_public_key(&file)?, source: KeySource::File(file) });
+                let key = load_public_key(&file)?;
+                trusted.push(TrustedKey { shown: key.owner.clone(), key, source: KeySource::File(file) });
             }
         } else {
-            trusted.push(TrustedKey { key: load_public_key(path)?, source: KeySource::File(path.clone()) });
+            let key = load_public_key(path)?;
+            trusted.push(TrustedKey { shown: key.owner.clone(), key, source: KeySource::File(path.clone()) });
         }
     }
     let keys: Vec<PublicKey> = trusted.iter().map(|t| t.key.clone()).collect();
@@ -555,13 +566,21 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
     if !policy_key_ids.is_empty() {
         for (id, key) in custos_manifest::package::package_keys(&args.package) {
             if !trusted.iter().any(|t| t.key.id() == key.id()) {
-                let naming: Vec<String> = policies
+                let entries: Vec<(&str, &custos_policy::TrustedKey)> = policies
                     .iter()
-                    .filter(|p| p.policy.trusted_keys().any(|k| k.key_id == id))
-                    .map(|p| p.policy.id.clone())
+                    .flat_map(|p| {
+                        p.policy.trusted_keys().filter(|k| k.key_id == id).map(|k| (p.policy.id.as_str(), k))
+                    })
                     .collect();
-                if !naming.is_empty() {
-                    trusted.push(TrustedKey { key, source: KeySource::Policy(naming) });
+                if let Some((_, entry)) = entries.first() {
+                    let shown = custos_manifest::keys::Owner {
+                        name: entry.principal.clone(),
+                        role: entry.roles.join(", "),
+                        organisation: None,
+                        jurisdiction: entry.jurisdiction.clone(),
+                    };
+                    let naming = entries.iter().map(|(policy, _)| (*policy).to_owned()).collect();
+                    trusted.push(TrustedKey { key, source: KeySource::Policy(naming), shown });
                 }
             }
         }

@@ -47,6 +47,11 @@ pub struct HashArgs {
     #[arg(long, conflicts_with_all = ["segments", "segment_size", "algo"])]
     pub check_segments: bool,
 
+    /// Hash the media an E01 image set holds (give its .E01; .E02… are found), check the
+    /// MD5/SHA-1 stored inside, and tell container damage apart from a media mismatch
+    #[arg(long, conflicts_with_all = ["check", "check_segments", "segments"])]
+    pub media: bool,
+
     /// Read instead of memory-mapping
     #[arg(long)]
     pub no_mmap: bool,
@@ -78,6 +83,9 @@ pub fn run(args: HashArgs) -> Result<Status> {
     }
     if args.paths.is_empty() {
         bail!("no input given: name files, directories or `-` for stdin (see custos hash --help)");
+    }
+    if args.media {
+        return crate::media::run(&args);
     }
     let algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
     let segment_size =
@@ -206,7 +214,7 @@ fn write_error(
 ) -> io::Result<()> {
     let message = render::error_chain(error);
     if json {
-        let record = HashRecord { error: Some(message), ..HashRecord::bare(input) };
+        let record = HashRecord { error: Some(message), verdict: Some("error"), ..HashRecord::bare(input) };
         return render::json_line(out, &record);
     }
     eprintln!("custos: {message}");
@@ -264,6 +272,9 @@ struct HashRecord<'a> {
     target: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// `error` when the input could not be hashed (the JSON conventions' verdict word).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<&'static str>,
 }
 
 impl<'a> HashRecord<'a> {
@@ -276,6 +287,7 @@ impl<'a> HashRecord<'a> {
             kind: None,
             target: None,
             error: None,
+            verdict: None,
         }
     }
 

@@ -270,6 +270,10 @@ pub fn fingerprint(key_id: &str) -> String {
 /// How large a detached signature file may be: minisign's are four short lines.
 const MAX_SIGNATURE_FILE_BYTES: u64 = 16 * 1024;
 
+/// How large a file `key verify` checks: legacy Ed25519 signs the whole message, which is
+/// held in memory (reports are far smaller).
+const MAX_SIGNED_FILE_BYTES: u64 = 256 << 20;
+
 /// `custos key verify`: a minisign signature over a file's exact bytes, by one of the keys
 /// given. Exit 0 when it verifies, 1 when it does not.
 fn verify_detached(
@@ -284,24 +288,31 @@ fn verify_detached(
         name.into()
     });
     let keys = trust.iter().map(|path| load_public_key(path)).collect::<Result<Vec<_>>>()?;
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mut raw = Vec::new();
-    std::fs::File::open(&signature)
-        .and_then(|f| {
-            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_SIGNATURE_FILE_BYTES), &mut raw)
-        })
-        .with_context(|| format!("cannot read the signature {}", signature.display()))?;
+    // Regular files only, opened without waiting (a FIFO) or following a final link, and
+    // bounded: a device or a planted link to /dev/zero is refused, never read.
+    let read = |path: &Path, limit: u64| -> Result<Vec<u8>> {
+        custos_policy::read_regular_file(path, limit)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .with_context(|| format!("{} does not exist", path.display()))
+    };
+    let bytes = read(file, MAX_SIGNED_FILE_BYTES)?;
     // A file that is not a signature is a signature that does not verify (exit 1), not an
     // I/O error.
-    let text = String::from_utf8(raw).unwrap_or_default();
-    // minisign's key id is the first 8 bytes of the Custos key id (both SHA-256 of the key).
-    let outcome = custos_manifest::export::verify_minisign(&text, &bytes, |id| {
-        keys.iter()
-            .find(|k| {
-                k.id().to_string().get(..16) == Some(custos_hash::Digest(id.to_vec()).to_hex().as_str())
-            })
-            .map(|k| k.key)
-    });
+    let oversized = std::fs::symlink_metadata(&signature)
+        .is_ok_and(|m| m.is_file() && m.len() > MAX_SIGNATURE_FILE_BYTES);
+    let outcome = if oversized {
+        Err(format!("larger than {MAX_SIGNATURE_FILE_BYTES} bytes: not a minisign signature"))
+    } else {
+        let text = String::from_utf8(read(&signature, MAX_SIGNATURE_FILE_BYTES)?).unwrap_or_default();
+        // minisign's key id is the first 8 bytes of the Custos key id (both SHA-256 of the key).
+        custos_manifest::export::verify_minisign(&text, &bytes, |id| {
+            keys.iter()
+                .find(|k| {
+                    k.id().to_string().get(..16) == Some(custos_hash::Digest(id.to_vec()).to_hex().as_str())
+                })
+                .map(|k| k.key)
+        })
+    };
     let escape = crate::render::escape;
     match outcome {
         Ok((key, comment)) => {

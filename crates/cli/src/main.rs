@@ -10,6 +10,7 @@ mod hash;
 mod human;
 mod jobs;
 mod keygen;
+mod media;
 mod policy;
 mod progress;
 mod render;
@@ -150,6 +151,14 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
+            // A usage error in a JSON run is a record too, so a batch job sees it.
+            if error.use_stderr() && std::env::args_os().any(|a| a == "--json") {
+                let message = error.render().to_string();
+                let what =
+                    message.split("\n\nUsage").next().unwrap_or_default().trim_start_matches("error: ");
+                let what = what.split_whitespace().collect::<Vec<_>>().join(" ");
+                println!("{}", serde_json::json!({ "verdict": "error", "error": what }));
+            }
             let _ = error.print();
             return ExitCode::from(if error.use_stderr() { Status::Error as u8 } else { 0 });
         }

@@ -39,6 +39,12 @@ pub struct PolicyReport {
 /// on data nobody can vouch for.
 pub fn judge_policies(policies: &[LoadedPolicy], verification: &Verification, at: i64) -> Vec<PolicyReport> {
     let integrity_failures = verification.findings.iter().filter(|f| f.verdict == Verdict::Fail).count();
+    // The finding verification makes when --allow-untrusted found no trusted manifest signer.
+    let untrusted_allowed = verification.findings.iter().any(|f| {
+        f.check == "trust.signer"
+            && f.verdict == Verdict::Warn
+            && f.subject == custos_manifest::package::MANIFEST_PATH
+    });
     policies
         .iter()
         .map(|LoadedPolicy { policy, signature }| {
@@ -71,6 +77,21 @@ pub fn judge_policies(policies: &[LoadedPolicy], verification: &Verification, at
                         evidence: format!(
                             "{integrity_failures} integrity check(s) failed: the rules below judge data that did not verify"
                         ),
+                        citation: String::new(),
+                        subject: None,
+                    },
+                );
+            }
+            // --allow-untrusted lets verification go on without a trusted signer; a policy
+            // never accepts what no trusted key vouches for.
+            if untrusted_allowed {
+                findings.insert(
+                    0,
+                    PolicyFinding {
+                        policy: policy.id.clone(),
+                        rule: "integrity",
+                        verdict: PolicyVerdict::Fail,
+                        evidence: "signers were not checked against trusted keys (--allow-untrusted): nothing a trusted key vouches for to judge".into(),
                         citation: String::new(),
                         subject: None,
                     },

@@ -86,7 +86,11 @@ pub enum Contents<'a> {
     Files { paths: &'a [PathBuf], reference: bool },
     /// One acquisition, read once from its source.
     Acquired {
-        acquirer: &'a dyn Acquirer,
+        /// `None` for a dry run, which must not open the source (opening a device sets it
+        /// read-only; opening a FIFO waits for, and then takes, its writer's stream).
+        acquirer: Option<&'a dyn Acquirer>,
+        /// The item's file name.
+        name: String,
         /// `/dev/sdb (block device, 512-byte sectors)`.
         source: String,
         /// Bytes, when the source says.
@@ -143,8 +147,8 @@ impl Contents<'_> {
                     }
                 })
                 .collect(),
-            Contents::Acquired { acquirer, source, size, .. } => vec![EvidenceLine {
-                name: format!("data/{}", acquirer.name()),
+            Contents::Acquired { name, source, size, .. } => vec![EvidenceLine {
+                name: format!("data/{name}"),
                 size: *size,
                 how: format!("acquired from {source}"),
             }],
@@ -167,8 +171,16 @@ pub fn run_seal(args: SealArgs) -> Result<Status> {
     }
     // Cheap checks first: nobody should type a passphrase for a command that cannot run.
     for source in &args.evidence {
-        std::fs::metadata(source)
-            .with_context(|| format!("cannot read the evidence {}", source.display()))?;
+        let kind = std::fs::metadata(source)
+            .with_context(|| format!("cannot read the evidence {}", source.display()))?
+            .file_type();
+        use std::os::unix::fs::FileTypeExt as _;
+        if !(kind.is_file() || kind.is_dir() || kind.is_block_device()) {
+            bail!(
+                "{} is a FIFO, socket or character device: a stream is sealed with `custos seal - --name NAME < …` or `custos acquire`",
+                source.display()
+            );
+        }
     }
     let contents = Contents::Files { paths: &args.evidence, reference: args.reference };
     Ok(seal_package(&args.package, &contents)?.0)
@@ -232,9 +244,10 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
             let sizes = paths.iter().flat_map(|p| tree_files(p)).collect();
             (progress::SealBar::new(sizes, phases, args.quiet), paths, Vec::new())
         }
-        Contents::Acquired { acquirer, size, phases, .. } => {
-            let sizes = vec![(acquirer.name().to_owned(), size.unwrap_or(0))];
-            (progress::SealBar::new(sizes, phases.clone(), args.quiet), &[], vec![*acquirer])
+        Contents::Acquired { acquirer, name, size, phases, .. } => {
+            let acquirer = acquirer.context("nothing to acquire from (a dry run opens no source)")?;
+            let sizes = vec![(name.clone(), size.unwrap_or(0))];
+            (progress::SealBar::new(sizes, phases.clone(), args.quiet), &[], vec![acquirer])
         }
     };
     let tick = |bytes: u64| bar.advance(bytes);
@@ -264,6 +277,12 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
         );
     }
     let manifest = sealed.with_context(|| format!("cannot seal {}", args.out.display()))?;
+    if interrupted.load(Ordering::Relaxed) {
+        eprintln!(
+            "custos: the interruption came after the evidence was copied and proven: {} is complete and sealed",
+            args.out.display()
+        );
+    }
     if let Some(path) = &args.anchors.receipt {
         write_receipt(path, &custos_manifest::package::head_receipt(&args.out)?)?;
     }
@@ -286,7 +305,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
         );
         for item in &manifest.items {
             for (algorithm, digest) in &item.digests {
-                println!("  {algorithm:<7} {digest}  {}", item.path);
+                println!("  {algorithm:<7} {digest}  {}", escape(&item.path));
             }
         }
     }
@@ -344,6 +363,15 @@ impl SealSummary<'_> {
             ));
         }
         text.push_str(&format!("  category     {}\n", args.category.as_deref().unwrap_or("not stated")));
+        if let Some(jurisdiction) = &args.jurisdiction {
+            text.push_str(&format!("  jurisdiction {}\n", escape(jurisdiction)));
+        }
+        if let Some(location) = &args.location {
+            text.push_str(&format!("  location     {}\n", escape(location)));
+        }
+        if let Some(tsa) = &args.anchors.tsa {
+            text.push_str(&format!("  time-stamps  from {}\n", escape(tsa)));
+        }
         for line in &self.evidence {
             let size = line.size.map_or_else(|| "size unknown".into(), crate::human::size);
             text.push_str(&format!(
@@ -373,6 +401,9 @@ impl SealSummary<'_> {
             "case": { "reference": args.case, "exhibit": args.exhibit },
             "legal_basis": self.legal_basis,
             "category": args.category,
+            "jurisdiction": args.jurisdiction,
+            "location": args.location,
+            "tsa": args.anchors.tsa,
             "algorithms": self.algorithms.iter().map(|a| a.name()).collect::<Vec<_>>(),
             "segment_size": args.segment_size,
             "evidence": evidence,

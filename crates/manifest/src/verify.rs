@@ -1062,34 +1062,12 @@ fn check_acquisitions(manifest: &Manifest, findings: &mut Vec<Finding>) {
         let text = |value: Option<&Value>, key: &str| {
             value.and_then(|v| v.get(key)).and_then(Value::as_str).map(str::to_owned)
         };
-        // The record's digests must be the item's: one signer wrote both, and a record that
-        // describes other bytes describes nothing.
-        for digest in record.get("digests").and_then(Value::as_array).into_iter().flatten() {
-            let (Some(algorithm), Some(hex)) = (text(Some(digest), "algorithm"), text(Some(digest), "hex"))
-            else {
-                continue;
-            };
-            if item.digests.get(&algorithm).is_some_and(|signed| !signed.eq_ignore_ascii_case(&hex)) {
-                findings.push(Finding::fail(
-                    "item.acquisition",
-                    path,
-                    format!(
-                        "the acquisition record's {algorithm} is {hex}, the item's is {}",
-                        item.digests[&algorithm]
-                    ),
-                ));
-            }
-        }
-        if number("bytes_read").is_some_and(|read| read != item.size) {
-            findings.push(Finding::fail(
-                "item.acquisition",
-                path,
-                format!(
-                    "the acquisition record says {} bytes, the item has {}",
-                    number("bytes_read").unwrap_or(0),
-                    item.size
-                ),
-            ));
+        // The record must be what Custos writes and describe exactly these bytes: one signer
+        // wrote both, and a record of other bytes, or of a shape nobody reads, says nothing.
+        let problems = acquisition_problems(record, item);
+        if !problems.is_empty() {
+            findings.push(Finding::fail("item.acquisition", path, problems.join("; ")));
+            continue;
         }
         let source = record.get("source");
         let from = format!(
@@ -1160,6 +1138,74 @@ fn check_acquisitions(manifest: &Manifest, findings: &mut Vec<Finding>) {
     }
 }
 
+/// What is wrong with an acquisition record: its format, its shape, or a contradiction with
+/// the item it describes (its digests, its byte count, its ranges).
+fn acquisition_problems(record: &serde_json::Map<String, serde_json::Value>, item: &Item) -> Vec<String> {
+    use serde_json::Value;
+    let mut problems = Vec::new();
+    if record.get("format").and_then(Value::as_str) != Some("custos-acquisition-record/1") {
+        problems.push("not a custos-acquisition-record/1 record".to_owned());
+        return problems;
+    }
+    let number = |key: &str| record.get(key).and_then(Value::as_u64);
+    let (Some(read), Some(substituted)) = (number("bytes_read"), number("bytes_substituted")) else {
+        problems.push("bytes_read and bytes_substituted must be whole numbers".to_owned());
+        return problems;
+    };
+    if read != item.size {
+        problems.push(format!("the record says {read} bytes, the item has {}", item.size));
+    }
+    let digests = record.get("digests").and_then(Value::as_array);
+    let mut matched = 0;
+    for digest in digests.into_iter().flatten() {
+        let algorithm = digest.get("algorithm").and_then(Value::as_str).unwrap_or("");
+        let hex = digest.get("hex").and_then(Value::as_str).unwrap_or("");
+        match item.digests.get(algorithm) {
+            Some(signed) if signed == hex => matched += 1,
+            Some(signed) => {
+                problems.push(format!("the record's {algorithm} is {hex}, the item's is {signed}"))
+            }
+            None => problems.push(format!("the record has a {algorithm:?} digest the item does not")),
+        }
+    }
+    if matched == 0 {
+        problems.push("no digest of the record is the item's".to_owned());
+    }
+    let Some(ranges) = record.get("read_errors").and_then(|m| m.get("ranges")).and_then(Value::as_array)
+    else {
+        problems.push("read_errors.ranges must be a list".to_owned());
+        return problems;
+    };
+    let mut filled: u64 = 0;
+    for range in ranges {
+        let at = |key: &str| range.get(key).and_then(Value::as_u64);
+        match (at("byte_offset"), at("byte_length"), at("start_sector"), at("sector_count")) {
+            (Some(offset), Some(length), Some(_), Some(_))
+                if offset.checked_add(length).is_some_and(|end| end <= read) =>
+            {
+                filled = filled.saturating_add(length);
+            }
+            _ => {
+                problems.push(format!("an unreadable range that is malformed or outside the image: {range}"))
+            }
+        }
+    }
+    if filled != substituted {
+        problems.push(format!("{substituted} bytes substituted, but the ranges hold {filled}"));
+    }
+    let complete =
+        record.get("end").and_then(|e| e.get("status")).and_then(Value::as_str) == Some("complete");
+    let announced = record.get("source").and_then(|s| s.get("size_bytes")).and_then(Value::as_u64);
+    if let (true, Some(announced)) = (complete, announced) {
+        if announced != read {
+            problems.push(format!(
+                "reading is said complete, but the source had {announced} bytes and {read} were read"
+            ));
+        }
+    }
+    problems
+}
+
 /// Names the byte ranges of a damaged item from its stored segment list, once the list is
 /// shown to be the one whose root the signed manifest records.
 fn damaged_ranges(
@@ -1226,4 +1272,67 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod acquisition_tests {
+    use super::acquisition_problems;
+    use crate::manifest::Item;
+
+    fn item() -> Item {
+        Item {
+            path: "data/disk.raw".into(),
+            reference: false,
+            size: 4096,
+            category: None,
+            digests: [("sha256".to_owned(), "ab".repeat(32))].into_iter().collect(),
+            segments: None,
+            acquisition: None,
+        }
+    }
+
+    fn record(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Map<String, serde_json::Value> {
+        let mut value = serde_json::json!({
+            "format": "custos-acquisition-record/1",
+            "bytes_read": 4096,
+            "bytes_substituted": 512,
+            "digests": [{ "algorithm": "sha256", "hex": "ab".repeat(32) }],
+            "read_errors": { "sector_size": 512, "ranges": [
+                { "start_sector": 2, "sector_count": 1, "byte_offset": 1024, "byte_length": 512, "error": "EIO" }
+            ] },
+            "end": { "status": "complete" },
+            "source": { "size_bytes": 4096 },
+        });
+        edit(&mut value);
+        match value {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!("an object"),
+        }
+    }
+
+    #[test]
+    fn a_consistent_record_has_no_problems() {
+        assert!(acquisition_problems(&record(|_| {}), &item()).is_empty());
+    }
+
+    /// An insider signs whatever record he likes: each contradiction or wrong shape fails.
+    #[test]
+    fn forged_records_are_refused() {
+        let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+            ("not a custos", Box::new(|r| r["format"] = "something-else/9".into())),
+            ("whole numbers", Box::new(|r| r["bytes_substituted"] = "512".into())),
+            ("must be a list", Box::new(|r| r["read_errors"]["ranges"] = serde_json::json!({}))),
+            ("digest the item does not", Box::new(|r| r["digests"][0]["algorithm"] = "SHA256".into())),
+            ("the item's is", Box::new(|r| r["digests"][0]["hex"] = "cd".repeat(32).into())),
+            ("the ranges hold", Box::new(|r| r["bytes_substituted"] = 0.into())),
+            ("outside the image", Box::new(|r| r["read_errors"]["ranges"][0]["byte_offset"] = 4000.into())),
+            ("the source had", Box::new(|r| r["source"]["size_bytes"] = 1_000_000_000_000u64.into())),
+            ("bytes, the item has", Box::new(|r| r["bytes_read"] = 70_000.into())),
+            ("no digest", Box::new(|r| r["digests"] = serde_json::json!([]))),
+        ];
+        for (needle, edit) in cases {
+            let problems = acquisition_problems(&record(edit), &item()).join("; ");
+            assert!(problems.contains(needle), "{needle}: {problems}");
+        }
+    }
 }

@@ -209,7 +209,7 @@ fn first_screen(html: &mut String, judgement: &Judgement, context: &Context, cas
             "on <span class=\"when\">{}</span>{} by {}",
             esc(&human::time(&event.time)),
             event.location.as_deref().map(|l| format!(", at {}", esc(l))).unwrap_or_default(),
-            person(event)
+            person(event, &context.names)
         ),
         (None, Some(m)) => format!(
             "at <span class=\"when\">{}</span>; the sealing event is not established",
@@ -225,7 +225,7 @@ fn first_screen(html: &mut String, judgement: &Judgement, context: &Context, cas
     } else {
         html.push_str("<ul>");
         for trusted in context.names.trusted {
-            let owner = &trusted.key.owner;
+            let owner = &trusted.shown;
             let _ = write!(
                 html,
                 "<li>{} ({}{}{}), {}<span class=\"id\">fingerprint {} · key {}</span></li>",
@@ -317,16 +317,11 @@ fn what_was_checked(judgement: &Judgement) -> String {
 }
 
 /// `Ada Examiner (examiner, DE)` with the key in a smaller line.
-fn person(event: &Event) -> String {
-    let actor = &event.actor;
-    format!(
-        "{} ({}{}{})<span class=\"id\">key {}</span>",
-        esc(&actor.name),
-        esc(&actor.role),
-        actor.organisation.as_deref().map(|o| format!(", {}", esc(o))).unwrap_or_default(),
-        actor.jurisdiction.as_deref().map(|j| format!(", {}", esc(j))).unwrap_or_default(),
-        esc(plain::short(&actor.key_id))
-    )
+/// Who signed an event, as the verifier's trusted keys name them (an event's own `actor`
+/// text is its signer's claim), with the key in a smaller line.
+fn person(event: &Event, names: &Names) -> String {
+    let key_id = &event.actor.key_id;
+    format!("{}<span class=\"id\">key {}</span>", esc(&names.describe(key_id)), esc(plain::short(key_id)))
 }
 
 fn holder(judgement: &Judgement, context: &Context) -> String {
@@ -341,7 +336,7 @@ fn holder(judgement: &Judgement, context: &Context) -> String {
     match (&custody.holder.holder, &custody.holder.pending) {
         (_, Some(pending)) => format!(
             "In transit: released by {} (event {}) to {}, who has not yet acknowledged receiving it.{ended}",
-            esc(&pending.from.name),
+            esc(&context.names.of(&pending.from.key_id)),
             pending.sequence,
             esc(&context.names.of(&pending.to))
         ),
@@ -364,7 +359,7 @@ fn holder(judgement: &Judgement, context: &Context) -> String {
                 .unwrap_or_default();
             format!(
                 "{}{since}.<span class=\"id\">key {}</span>{ended}",
-                esc(&holder.name),
+                esc(&context.names.of(&holder.key_id)),
                 esc(plain::short(&holder.key_id))
             )
         }
@@ -469,8 +464,10 @@ fn acquisition(record: &serde_json::Map<String, serde_json::Value>) -> String {
         human::count(record.get("sector_count").and_then(Value::as_u64).unwrap_or(0))
     );
     let ranges = record.get("read_errors").and_then(|m| m.get("ranges")).and_then(Value::as_array);
+    let substituted = record.get("bytes_substituted").and_then(Value::as_u64);
     match ranges.filter(|r| !r.is_empty()) {
-        None => out.push_str("Every sector was read. "),
+        None if substituted == Some(0) => out.push_str("Every sector was read. "),
+        None => out.push_str("<strong>The record does not say which bytes were read.</strong> "),
         Some(ranges) => {
             let substituted = record.get("bytes_substituted").and_then(Value::as_u64).unwrap_or(0);
             let _ = write!(
@@ -524,7 +521,7 @@ fn custody(html: &mut String, judgement: &Judgement, context: &Context) {
             "<tr><td>{}</td><td class=\"when\">{}</td><td>{action}</td><td>{}</td><td>{}</td></tr>",
             event.sequence,
             esc(&human::time(&event.time)),
-            person(event),
+            person(event, &context.names),
             details.join("<br>")
         );
     }

@@ -9,7 +9,8 @@ mod plain;
 pub use plain::and_list;
 
 use std::io::Write as _;
-use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -53,11 +54,17 @@ pub fn run(args: ReportArgs) -> Result<Status> {
     // cannot finish.
     let mut outputs = vec![args.out.clone()];
     outputs.extend(args.pdf.clone());
+    if args.sign.is_some() {
+        outputs.extend(outputs.clone().iter().map(|p| signature_path(p)));
+    }
+    let mut distinct = outputs.clone();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() != outputs.len() {
+        bail!("--out, --pdf and their signatures must be different files");
+    }
     for path in &outputs {
         refuse_existing(path)?;
-        if args.sign.is_some() {
-            refuse_existing(&signature_path(path))?;
-        }
     }
     let chromium = match &args.pdf {
         Some(_) => Some(find_chromium()?),
@@ -83,9 +90,9 @@ pub fn run(args: ReportArgs) -> Result<Status> {
         format!("cannot write {} (an existing report is never overwritten)", args.out.display())
     })?;
 
-    let mut written = vec![(args.out.clone(), "html_report", page.into_bytes())];
+    let mut written = vec![(args.out.clone(), "html_report", page.clone().into_bytes())];
     if let (Some(pdf), Some(chromium)) = (&args.pdf, &chromium) {
-        let bytes = print_pdf(chromium, &args.out, pdf)?;
+        let bytes = print_pdf(chromium, page.as_bytes(), pdf)?;
         written.push((pdf.clone(), "pdf_report", bytes));
     }
     let mut records = Vec::new();
@@ -96,12 +103,7 @@ pub fn run(args: ReportArgs) -> Result<Status> {
                 let case =
                     judgement.verification.manifest.as_ref().map_or("?", |m| m.case.reference.as_str());
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let comment = format!(
-                    "custos report {name}, case {case}, sha256 {sha256}, signed by {} (key {})",
-                    public.owner.name,
-                    public.id()
-                );
-                let comment: String = comment.chars().filter(|c| !c.is_control()).collect();
+                let comment = trusted_comment(&name, &sha256, public, case);
                 let text = custos_manifest::export::minisign_signature(secret, bytes, &comment)?;
                 let signature = signature_path(path);
                 write_new(&signature, text.as_bytes())
@@ -146,6 +148,33 @@ pub fn run(args: ReportArgs) -> Result<Status> {
         println!("outcome: {}", judgement.overall());
     }
     Ok(judgement.status())
+}
+
+/// The signed one-line comment: what is fixed first (file, digest, signer's key id), the
+/// texts that come from a package or a key file last, quoted and escaped, and the case cut
+/// to 100 characters, so no case reference can pose as the digest or the signer and the
+/// line stays within what minisign and `key verify` read.
+fn trusted_comment(
+    name: &str,
+    sha256: &str,
+    signer: &custos_manifest::keys::PublicKey,
+    case: &str,
+) -> String {
+    let quote = |text: &str, limit: usize| {
+        let escaped = crate::render::escape(text).replace('"', "\\\"");
+        let mut cut: String = escaped.chars().take(limit).collect();
+        if cut.len() < escaped.len() {
+            cut.push('…');
+        }
+        format!("\"{cut}\"")
+    };
+    format!(
+        "custos report sha256 {sha256} key {} file {} signer {} case {}",
+        signer.id(),
+        quote(name, 100),
+        quote(&signer.owner.name, 100),
+        quote(case, 100)
+    )
 }
 
 /// `report.html` → `report.html.minisig`, where minisign looks for it.
@@ -203,17 +232,34 @@ fn find_chromium() -> Result<PathBuf> {
 /// How long Chromium may take to print a report before it is stopped.
 const PDF_DEADLINE: Duration = Duration::from_secs(120);
 
-/// Prints `html` to `pdf` with headless Chromium: into a temporary file beside `pdf`, then
-/// linked into place (never replacing a file). Returns the PDF's bytes.
-fn print_pdf(chromium: &Path, html: &Path, pdf: &Path) -> Result<Vec<u8>> {
-    let html = html.canonicalize().with_context(|| format!("cannot find {}", html.display()))?;
-    let folder = pdf.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+/// Prints the report to `pdf` with headless Chromium. Chromium reads a copy of exactly the
+/// bytes just rendered, and writes the PDF, in a private folder of its own (mode 0700): a
+/// file swapped in the output folder, or a path holding `%`, `#` or `?`, cannot change what
+/// is printed. The PDF is then written to `pdf` as a new file. Returns the PDF's bytes.
+fn print_pdf(chromium: &Path, html: &[u8], pdf: &Path) -> Result<Vec<u8>> {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let unique = format!(".custos-pdf-{}-{nanos}", std::process::id());
-    let temporary = folder.join(format!("{unique}.pdf"));
-    let profile = std::env::temp_dir().join(format!("{unique}-profile"));
-    let log = std::env::temp_dir().join(format!("{unique}.log"));
+    let private = std::env::temp_dir().join(format!(".custos-pdf-{}-{nanos}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&private)
+        .with_context(|| format!("cannot create {}", private.display()))?;
+    let result = print_in(chromium, html, &private).and_then(|bytes| {
+        write_new(pdf, &bytes).with_context(|| {
+            format!("cannot write {} (an existing file is never overwritten)", pdf.display())
+        })?;
+        Ok(bytes)
+    });
+    let _ = std::fs::remove_dir_all(&private);
+    result
+}
+
+/// Runs Chromium on `html` inside the private folder; returns the PDF it printed.
+fn print_in(chromium: &Path, html: &[u8], private: &Path) -> Result<Vec<u8>> {
+    let page = private.join("report.html");
+    let printed = private.join("report.pdf");
+    let log = private.join("chromium.log");
+    write_new(&page, html).with_context(|| format!("cannot write {}", page.display()))?;
     // Chromium's messages go to a file: a pipe could be held open by its helper processes.
     let log_file = std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let mut command = Command::new(chromium);
@@ -221,36 +267,45 @@ fn print_pdf(chromium: &Path, html: &Path, pdf: &Path) -> Result<Vec<u8>> {
         .args(["--headless", "--disable-gpu", "--disable-quic", "--no-first-run", "--no-pdf-header-footer"])
         // The machine may have no network: Chromium's own background traffic only slows it.
         .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--print-to-pdf={}", temporary.display()))
-        .arg(format!("file://{}", html.display()))
+        .arg(format!("--user-data-dir={}", private.join("profile").display()))
+        .arg(format!("--print-to-pdf={}", printed.display()))
+        .arg(file_url(&page))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(log_file);
+        .stderr(log_file)
+        // Its own process group, so a deadline stops its helper processes too.
+        .process_group(0);
     // Chromium refuses to run as root with its sandbox; the report holds no scripts.
     if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
         command.arg("--no-sandbox");
     }
-    let outcome = run_with_deadline(&mut command, PDF_DEADLINE)
-        .with_context(|| format!("cannot run {}", chromium.display()));
-    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&profile);
-    let _ = std::fs::remove_file(&log);
-    let result = outcome.and_then(|()| {
-        let bytes = std::fs::read(&temporary).ok().filter(|b| b.starts_with(b"%PDF"));
-        let Some(bytes) = bytes else {
+    run_with_deadline(&mut command, PDF_DEADLINE)
+        .with_context(|| format!("cannot run {}", chromium.display()))?;
+    match std::fs::read(&printed).ok().filter(|b| b.starts_with(b"%PDF")) {
+        Some(bytes) => Ok(bytes),
+        None => {
+            let stderr = std::fs::read_to_string(&log).unwrap_or_default();
             bail!(
                 "Chromium did not print the report to PDF: {}",
                 stderr.lines().last().unwrap_or("no message")
-            );
-        };
-        std::fs::hard_link(&temporary, pdf).with_context(|| {
-            format!("cannot write {} (an existing file is never overwritten)", pdf.display())
-        })?;
-        Ok(bytes)
-    });
-    let _ = std::fs::remove_file(&temporary);
-    result
+            )
+        }
+    }
+}
+
+/// A `file://` URL for an absolute path, every byte outside the unreserved set and `/`
+/// percent-encoded.
+fn file_url(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut url = String::from("file://");
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
 }
 
 /// Runs a command to its end, stopping it after `deadline`.
@@ -259,6 +314,8 @@ fn run_with_deadline(command: &mut Command, deadline: Duration) -> Result<()> {
     let started = Instant::now();
     while child.try_wait()?.is_none() {
         if started.elapsed() > deadline {
+            // The whole group: Chromium's helpers as well as Chromium.
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
             let _ = child.kill();
             let _ = child.wait();
             bail!("stopped after {} s without finishing", deadline.as_secs());

@@ -24,7 +24,7 @@ impl Names<'_> {
     /// claim.
     pub fn of(&self, key_id: &str) -> String {
         if let Some(trusted) = self.trusted.iter().find(|t| t.key.id().to_string() == key_id) {
-            return trusted.key.owner.name.clone();
+            return trusted.shown.name.clone();
         }
         match self.shipped.get(key_id) {
             Some(key) => format!(
@@ -33,6 +33,32 @@ impl Names<'_> {
                 short(key_id)
             ),
             None => format!("an unknown key ({})", short(key_id)),
+        }
+    }
+}
+
+impl Names<'_> {
+    /// `Ada Examiner (examiner, Fictional Forensics Lab, DE)` for a trusted key, from what
+    /// the one who trusts it says; for any other key, its claim, said as one.
+    pub fn describe(&self, key_id: &str) -> String {
+        match self.trusted.iter().find(|t| t.key.id().to_string() == key_id) {
+            Some(trusted) => {
+                let owner = &trusted.shown;
+                let details: Vec<&str> = [
+                    Some(owner.role.as_str()).filter(|r| !r.is_empty()),
+                    owner.organisation.as_deref(),
+                    owner.jurisdiction.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if details.is_empty() {
+                    owner.name.clone()
+                } else {
+                    format!("{} ({})", owner.name, details.join(", "))
+                }
+            }
+            None => self.of(key_id),
         }
     }
 }

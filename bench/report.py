@@ -46,6 +46,8 @@ job(f"tree of {tree_files} files, BLAKE3 (fastest b3sum way)", "tree-blake3", 0,
 job("verify a package (SHA-256+BLAKE3+64 MiB segments) vs hashing the same", "verify", 1, 2, 1.05)
 job("verify a package vs SHA-256 alone", "verify", 0, 2, 1.20)
 job("acquire md5+sha256 into a raw image, no read-back, vs dc3dd hof= (which reads back)", "acquire", 0, 1, 0.50)
+if os.path.exists(os.path.join(results, "e01-verify.json")):
+    job("E01 media checked against its stored MD5+SHA-1", "e01-verify", 0, 1, 0.50)
 job("acquire md5+sha256, image synced and read back from disk, vs dc3dd hof=", "acquire", 0, 2, 0.50)
 
 legacy_tools = medians("legacy-tools")

@@ -72,6 +72,15 @@ rss_acquire=$( { /usr/bin/time -v "$custos" acquire --quiet --key "$key" --case 
 rss_verify=$( { /usr/bin/time -v "$custos" verify --quiet "$vpkg" --trust "$key.pub" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 rm -rf "$acq/pkg"
 
+# E01: the media of an image libewf wrote (fast deflate), checked against its stored hashes.
+e01=$data/e01-${size_gib}g
+if [ ! -f "$e01.E01" ] && command -v ewfacquire >/dev/null; then
+  ewfacquire -u -q -t "$e01" -f encase6 -c deflate:fast -d sha1 -C BENCH -D bench -E 1 -e bench -N bench "$image" > /dev/null
+fi
+if [ -f "$e01.E01" ]; then
+  bench e01-verify "$runs" -N "ewfverify -q -d sha1 $e01.E01" "$custos hash --quiet --media --algo md5,sha1 $e01.E01"
+fi
+
 rss_all=$( { /usr/bin/time -v "$custos" hash --quiet --algo md5,sha1,sha256,sha512,blake3 --segment-size 64M "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 rss_blake3=$( { /usr/bin/time -v "$custos" hash --quiet --algo blake3 "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 rss_b3sum=$( { /usr/bin/time -v b3sum "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')

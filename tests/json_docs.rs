@@ -124,6 +124,8 @@ fn every_documented_record_is_what_the_binary_prints() {
     check("hash_check_summary", &checked_sums, 1);
     custos_in(d, &["hash", "--segment-size", "16K", "--segments", "disk.seg", "disk.img"]);
     check("hash_check_segments", &custos_in(d, &["hash", "--check-segments", "disk.seg", "--json"]), 0);
+    let e01 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-images/e01/compressed.E01");
+    check("hash_media", &custos_in(d, &["hash", "--media", "--json", e01.to_str().expect("UTF-8")]), 0);
     check(
         "keygen",
         &custos_in(

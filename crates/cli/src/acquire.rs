@@ -84,7 +84,8 @@ pub fn seal_stdin(package: &PackageArgs, name: String) -> Result<Status> {
     };
     let phases = vec!["reading", "reading back"];
     let name = acquirer.name.clone();
-    let contents = Contents::Acquired { acquirer: Some(&acquirer), name, source: described, size, phases };
+    let contents =
+        Contents::Acquired { acquirer: Some(&acquirer), name, source: described, size, phases, held: None };
     Ok(seal_package(package, &contents)?.0)
 }
 
@@ -155,24 +156,21 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
         outcome: Mutex::new(None),
     };
     let name = acquirer.name.clone();
+    // A source that read differently the second time is recorded in the package, and makes
+    // this a failed check (the status, and the JSON record's verdict).
+    let held = || acquirer.outcome.lock().map_or(true, |o| o.as_ref().is_none_or(|s| !s.source_differs));
     let contents = Contents::Acquired {
         acquirer: Some(&acquirer),
         name,
         source: described,
         size: info.size_bytes,
         phases,
+        held: Some(&held),
     };
-    let (mut status, _) = seal_package(&args.package, &contents)?;
-    // What the acquisition itself found: its counts and ranges, and a source that read
-    // differently the second time (recorded in the package, and a failed check here).
+    let (status, _) = seal_package(&args.package, &contents)?;
     let outcome = acquirer.outcome.lock().map(|o| o.clone()).unwrap_or_default();
-    if let Some(summary) = outcome {
-        if !args.package.json {
-            eprint!("{}", summary.text);
-        }
-        if summary.source_differs {
-            status = status.max(Status::Failed);
-        }
+    if let (Some(summary), false) = (outcome, args.package.json) {
+        eprint!("{}", summary.text);
     }
     Ok(status)
 }
@@ -211,7 +209,8 @@ fn dry_run(args: &AcquireArgs, verify: Verify) -> Result<Status> {
     };
     check_name(&name)?;
     let described = format!("{} ({}; not opened in a dry run)", args.source.display(), kind_word(kind));
-    let contents = Contents::Acquired { acquirer: None, name, source: described, size, phases: Vec::new() };
+    let contents =
+        Contents::Acquired { acquirer: None, name, source: described, size, phases: Vec::new(), held: None };
     Ok(seal_package(&args.package, &contents)?.0)
 }
 

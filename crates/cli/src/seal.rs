@@ -97,6 +97,9 @@ pub enum Contents<'a> {
         size: Option<u64>,
         /// The passes over the bytes, in order, for the progress bar.
         phases: Vec<&'static str>,
+        /// After sealing: whether the acquisition's own checks held (a source that read
+        /// differently the second time is recorded, and fails the command).
+        held: Option<&'a dyn Fn() -> bool>,
     },
 }
 
@@ -286,12 +289,17 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     if let Some(path) = &args.anchors.receipt {
         write_receipt(path, &custos_manifest::package::head_receipt(&args.out)?)?;
     }
+    let held = match contents {
+        Contents::Acquired { held: Some(held), .. } => held(),
+        _ => true,
+    };
     if args.json {
         let record = serde_json::json!({
             "package": args.out.display().to_string(),
             "signer": crate::render::signer(&public),
             "manifest": manifest,
             "written": [crate::render::written(&args.out, "package")],
+            "verdict": if held { "pass" } else { "fail" },
         });
         println!("{record}");
     } else {
@@ -309,7 +317,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
             }
         }
     }
-    Ok((Status::Ok, Some(manifest)))
+    Ok((if held { Status::Ok } else { Status::Failed }, Some(manifest)))
 }
 
 /// A flag that Ctrl-C, SIGTERM and SIGHUP raise, for the hash engine to stop at its next

@@ -127,9 +127,8 @@ fn a_stream_on_stdin_is_acquired_with_its_name() {
     assert_eq!(record(d)["source"]["kind"], "stdin");
     assert_eq!(verify(d).code, 0);
     // A stream cannot be read twice, and it needs a name.
-    let twice = refused_with_stdin(
-        d,
-        &[
+    let twice = support::run_with_stdin(
+        support::custos().current_dir(d).args([
             "acquire",
             "--key",
             "rfc8032-test1",
@@ -142,37 +141,26 @@ fn a_stream_on_stdin_is_acquired_with_its_name() {
             "--out",
             "pkg2",
             "-",
-        ],
+        ]),
+        &bytes,
     );
     assert_eq!(twice.code, 2);
     assert!(twice.stderr.contains("needs a source that can be read twice"), "{}", twice.stderr);
-    let nameless =
-        refused_with_stdin(d, &["acquire", "--key", "rfc8032-test1", "--case", "A", "--out", "pkg3", "-"]);
+    let nameless = support::run_with_stdin(
+        support::custos().current_dir(d).args([
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "A",
+            "--out",
+            "pkg3",
+            "-",
+        ]),
+        &bytes,
+    );
     assert_eq!(nameless.code, 2);
     assert!(nameless.stderr.contains("--name"), "{}", nameless.stderr);
-}
-
-/// Runs a command that is expected to refuse before reading its standard input (a pipe
-/// whose writer may then find it closed).
-fn refused_with_stdin(dir: &Path, args: &[&str]) -> Run {
-    let mut child = support::custos()
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let _ = std::io::Write::write_all(&mut stdin, &pattern(1000));
-    drop(stdin);
-    let done = child.wait_with_output().expect("ends");
-    Run {
-        code: done.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&done.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&done.stderr).into_owned(),
-        raw_stdout: done.stdout,
-    }
 }
 
 /// A loop device over a file, detached (and made writable again, since BLKROSET outlives the

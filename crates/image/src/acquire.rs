@@ -35,7 +35,7 @@ pub fn acquire(
     tool: &Tool,
     image: Option<&mut dyn Write>,
 ) -> Result<Acquisition, Error> {
-    hash.validate().map_err(Error::Hash)?;
+    // `acquire_reader` checks the hash options before anything is read.
     let info = source.info().clone();
     let reader = source.reader(options)?;
     acquire_reader(reader, info, hash, control, tool, image)

@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use custos_manifest::custody::{Action, NewEvent};
-use custos_manifest::findings::{overall, Finding, Verdict};
-use custos_manifest::keys::PublicKey;
-use custos_manifest::package::{add_event_stamped, verify_package, Trust, VerifyOptions};
+use custos_manifest::findings::{Finding, Verdict};
+use custos_manifest::package::add_event_stamped;
 use custos_manifest::verify::CustodySummary;
-use custos_policy::{LoadedPolicy, PolicyVerdict};
 
-use crate::policy::{print_matrix, read_policy, PolicyReport};
+use crate::judge::{Inputs, JudgeArgs, Judgement, Verifier};
+use crate::policy::{print_matrix, PolicyReport};
 use serde::Serialize;
 
 use crate::keygen::{load_public_key, load_signer};
@@ -349,40 +348,19 @@ pub fn short(key_id: &str) -> &str {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The package
+    /// The package: a folder, or s3://BUCKET/PREFIX
     pub package: PathBuf,
-    /// A trusted public key file, or a folder of them (repeatable)
-    #[arg(long, value_name = "PUBKEY|DIR")]
-    pub trust: Vec<PathBuf>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
     /// The bytes of items sealed with --reference: the file, or a folder holding them
     #[arg(long, value_name = "PATH")]
     pub evidence: Option<PathBuf>,
-    /// Report integrity only when no signer is trusted, instead of failing
-    #[arg(long)]
-    pub allow_untrusted: bool,
     /// Skip re-hashing the evidence bytes (says so in the report)
     #[arg(long)]
     pub fast: bool,
-    /// Also judge the package by a jurisdiction's policy (repeatable)
-    #[arg(long, value_name = "FILE")]
-    pub policy: Vec<PathBuf>,
-    /// Refuse any --policy that no --trust key validly signed (FILE.sig)
-    #[arg(long)]
-    pub require_signed_policy: bool,
-    /// Evaluate policies at this time (RFC 3339) [default: now]
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
     /// A custody receipt: fail if the log no longer holds its event (repeatable)
     #[arg(long, value_name = "FILE")]
     pub receipt: Vec<PathBuf>,
-    /// A trusted time-stamping authority's certificate, PEM or DER (repeatable): time-stamp
-    /// tokens in the package are checked offline against it
-    #[arg(long, value_name = "FILE")]
-    pub tsa_cert: Vec<PathBuf>,
-    /// Every warning fails too (exit 1): unchecked bytes, untrusted signers allowed,
-    /// pending transfers, unknown files
-    #[arg(long)]
-    pub strict: bool,
     /// Every finding as JSON
     #[arg(long)]
     pub json: bool,
@@ -413,61 +391,6 @@ struct Report<'a> {
     policies: &'a [PolicyReport],
 }
 
-/// What verification and every policy concluded, and on which keys' trust.
-pub struct Judgement {
-    pub verification: custos_manifest::package::Verification,
-    pub verdict: Verdict,
-    pub policies: Vec<PolicyReport>,
-    /// `--strict`: every warning fails.
-    pub strict: bool,
-    /// The keys verification trusted, and why each was trusted.
-    pub trusted: Vec<TrustedKey>,
-}
-
-/// A key the verifier trusted.
-#[derive(Debug, Clone)]
-pub struct TrustedKey {
-    pub key: PublicKey,
-    pub source: KeySource,
-    /// Who the key is, as the one who trusts it says: the key file given with `--trust`, or
-    /// the policy's own entry (principal, roles, jurisdiction) for a key a policy names;
-    /// never the package's copy of the key file, which its holder can rewrite.
-    pub shown: custos_manifest::keys::Owner,
-}
-
-/// Why a key was trusted.
-#[derive(Debug, Clone)]
-pub enum KeySource {
-    /// Given with `--trust` (the file, or a file in the folder given).
-    File(PathBuf),
-    /// Listed by these policies (by key id); its key material was read from the package.
-    Policy(Vec<String>),
-}
-
-impl Judgement {
-    pub fn status(&self) -> Status {
-        let policy_failed = self.policies.iter().any(|r| r.verdict == PolicyVerdict::Fail);
-        let policy_warned = self.policies.iter().any(|r| r.verdict == PolicyVerdict::Warn);
-        let warned = self.verdict == Verdict::Warn || policy_warned;
-        if self.verdict == Verdict::Fail || policy_failed || (self.strict && warned) {
-            Status::Failed
-        } else {
-            Status::Ok
-        }
-    }
-
-    /// The overall verdict word: `pass`, `warn` or `fail`.
-    pub fn overall(&self) -> &'static str {
-        let warned =
-            self.verdict == Verdict::Warn || self.policies.iter().any(|r| r.verdict == PolicyVerdict::Warn);
-        match self.status() {
-            Status::Ok if warned => "warn",
-            Status::Ok => "pass",
-            _ => "fail",
-        }
-    }
-}
-
 pub fn run_verify(args: VerifyArgs) -> Result<Status> {
     let started = std::time::Instant::now();
     let judgement = match judge(&args) {
@@ -493,7 +416,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
             package: args.package.display().to_string(),
             verdict: judgement.overall(),
             integrity: judgement.verdict,
-            strict: args.strict,
+            strict: args.judge.strict,
             evaluated_at: custos_manifest::time::now_rfc3339(),
             manifest_sha256: judgement.verification.manifest_sha256.clone(),
             duration_ms: started.elapsed().as_millis(),
@@ -518,122 +441,37 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
 
 /// Verifies the package and evaluates every policy on what verification established.
 pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
-    if !args.package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
-        bail!("{} is not an evidence package (no custos/manifest.json)", args.package.display());
-    }
-    let at = match &args.at {
-        Some(text) => custos_policy::time::parse_rfc3339(text).with_context(|| {
-            format!("--at {text}: not an RFC 3339 time (2026-01-01T00:00:00Z) nor a date (2026-01-01)")
-        })?,
-        None => custos_policy::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or_default(),
-    };
-    let mut trusted = Vec::new();
-    for path in &args.trust {
-        if path.is_dir() {
-            let mut files = Vec::new();
-            for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
-                let entry = entry?.path();
-                if entry.extension().is_some_and(|e| e == "pub")
-                    && !entry.to_string_lossy().ends_with(".minisign.pub")
-                {
-                    files.push(entry);
-                }
-            }
-            // In name order, so reports list them the same way on every run.
-            files.sort();
-            for file in files {
-                let key = load_public_key(&file)?;
-                trusted.push(TrustedKey { shown: key.owner.clone(), key, source: KeySource::File(file) });
-            }
-        } else {
-            let key = load_public_key(path)?;
-            trusted.push(TrustedKey { shown: key.owner.clone(), key, source: KeySource::File(path.clone()) });
-        }
-    }
-    let keys: Vec<PublicKey> = trusted.iter().map(|t| t.key.clone()).collect();
-    // Policies are checked against their signatures with the --trust keys only: a key file
-    // shipped in the package must never vouch for the policy that judges the package.
-    let policies = args
-        .policy
-        .iter()
-        .map(|path| read_policy(path, &keys, args.require_signed_policy))
-        .collect::<Result<Vec<LoadedPolicy>>>()?;
-    // A policy's trusted keys are trusted for it: take their key material from the package
-    // (the key id binds it), so that a court can verify with its policy alone.
-    let policy_key_ids: Vec<&str> =
-        policies.iter().flat_map(|p| p.policy.trusted_keys().map(|k| k.key_id.as_str())).collect();
-    // Only with policies: the package's key files are not read for nothing.
-    if !policy_key_ids.is_empty() {
-        for (id, key) in custos_manifest::package::package_keys(&args.package) {
-            if !trusted.iter().any(|t| t.key.id() == key.id()) {
-                let entries: Vec<(&str, &custos_policy::TrustedKey)> = policies
-                    .iter()
-                    .flat_map(|p| {
-                        p.policy.trusted_keys().filter(|k| k.key_id == id).map(|k| (p.policy.id.as_str(), k))
-                    })
-                    .collect();
-                if let Some((_, entry)) = entries.first() {
-                    let shown = custos_manifest::keys::Owner {
-                        name: entry.principal.clone(),
-                        role: entry.roles.join(", "),
-                        organisation: None,
-                        jurisdiction: entry.jurisdiction.clone(),
-                    };
-                    let naming = entries.iter().map(|(policy, _)| (*policy).to_owned()).collect();
-                    trusted.push(TrustedKey { key, source: KeySource::Policy(naming), shown });
-                }
-            }
-        }
-    }
-    let keys: Vec<PublicKey> = trusted.iter().map(|t| t.key.clone()).collect();
-    let trust = Trust { keys, allow_untrusted: args.allow_untrusted };
+    let store = crate::location::open_package(&args.package)?;
+    let verifier = Verifier::load(&args.judge)?;
     let mut receipts = Vec::new();
     for path in &args.receipt {
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|file| {
-                std::io::Read::read_to_end(
-                    &mut std::io::Read::take(file, custos_manifest::receipt::MAX_RECEIPT_BYTES + 1),
-                    &mut bytes,
-                )
-            })
-            .with_context(|| format!("cannot read the receipt {}", path.display()))?;
-        let receipt = custos_manifest::receipt::Receipt::parse(&bytes)
-            .with_context(|| format!("{} is not a usable receipt", path.display()))?;
-        receipts.push((path.display().to_string(), receipt));
+        receipts.push((path.display().to_string(), read_receipt(path)?));
     }
-    // TSA certificates: given on the command line, and named by the policies (relative to
-    // each policy's file).
-    let mut tsa_paths: Vec<PathBuf> = args.tsa_cert.clone();
-    for (file, loaded) in args.policy.iter().zip(&policies) {
-        let folder = file.parent().unwrap_or(Path::new("."));
-        let named = loaded.policy.time.iter().flat_map(|rule| &rule.tsa_certificates);
-        tsa_paths.extend(named.map(|name| folder.join(name)));
-    }
-    let mut tsa_certificates = Vec::new();
-    for path in &tsa_paths {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        tsa_certificates.extend(
-            custos_timestamp::parse_certificates(&bytes)
-                .with_context(|| format!("{} is not a certificate (PEM or DER)", path.display()))?,
-        );
-    }
-    let now = custos_manifest::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or(i64::MAX);
     let bar = progress::PayloadBar::new(args.quiet);
-    let options = VerifyOptions {
-        trust: &trust,
+    let inputs = Inputs {
         fast: args.fast,
         evidence: args.evidence.as_deref(),
-        now,
         receipts: &receipts,
-        tsa_certificates: &tsa_certificates,
         progress: Some(&bar),
     };
-    let verification = verify_package(&args.package, &options);
+    let judgement = verifier.judge(store.as_ref(), &inputs);
     bar.finish();
-    let verdict = overall(&verification.findings);
-    let reports = crate::policy::judge_policies(&policies, &verification, at);
-    Ok(Judgement { verification, verdict, policies: reports, strict: args.strict, trusted })
+    Ok(judgement)
+}
+
+/// Reads a custody receipt (bounded: a receipt is one line).
+pub fn read_receipt(path: &Path) -> Result<custos_manifest::receipt::Receipt> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(file, custos_manifest::receipt::MAX_RECEIPT_BYTES + 1),
+                &mut bytes,
+            )
+        })
+        .with_context(|| format!("cannot read the receipt {}", path.display()))?;
+    custos_manifest::receipt::Receipt::parse(&bytes)
+        .with_context(|| format!("{} is not a usable receipt", path.display()))
 }
 
 /// A finding's subject for a terminal: a key id in its short form (the full one is in

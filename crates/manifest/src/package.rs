@@ -560,7 +560,7 @@ pub fn cosign(
 /// Opens an existing package's store.
 fn open_package(package: &Path) -> Result<PackageDir, Error> {
     let store = PackageDir::open(package).map_err(|e| Error::Package(e.to_string()))?;
-    match store.open(MANIFEST_PATH) {
+    match store.open_file(MANIFEST_PATH) {
         Ok(_) => Ok(store),
         Err(e) => Err(Error::Package(format!("{} is not an evidence package: {e}", package.display()))),
     }
@@ -654,7 +654,7 @@ pub fn observe_fixity(package: &Path) -> Result<FixityObservation, Error> {
         }
         bagit::check_payload_path(&item.path)
             .map_err(|reason| Error::Package(format!("{}: {reason}", item.path)))?;
-        let opened = match store.open(&item.path) {
+        let opened = match store.open_file(&item.path) {
             Ok(opened) => opened,
             Err(e) => {
                 found.failures.push(format!("{}: {e}", item.path));

@@ -139,6 +139,36 @@ pub struct StoredFile {
     pub links: u64,
 }
 
+/// A payload file opened to be hashed.
+#[derive(Debug)]
+pub struct Payload {
+    /// Its bytes.
+    pub body: PayloadBody,
+    /// Its size when opened (a stream that yields another number of bytes is caught by the
+    /// item's size check after hashing).
+    pub size: u64,
+    /// Its number of hard links (more than 1: another name can change it); 1 where the store
+    /// has no links.
+    pub links: u64,
+}
+
+impl std::fmt::Debug for PayloadBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PayloadBody::File(file) => f.debug_tuple("File").field(file).finish(),
+            PayloadBody::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// Where a payload's bytes come from.
+pub enum PayloadBody {
+    /// A local file, opened without following links: the engine maps it in windows.
+    File(File),
+    /// A stream (an object store's ranged reads): the engine reads it in windows.
+    Stream(Box<dyn Read + Send>),
+}
+
 /// The door to a package's storage.
 pub trait PackageStore: std::fmt::Debug {
     /// Where the package is, for messages.
@@ -148,8 +178,9 @@ pub trait PackageStore: std::fmt::Debug {
     fn list(&self) -> Result<Vec<StoredEntry>, StoreError>;
     /// The whole content of a regular file of at most `cap` bytes.
     fn read_small(&self, path: &str, cap: u64) -> Result<Vec<u8>, StoreError>;
-    /// Opens a regular file to stream (payload).
-    fn open(&self, path: &str) -> Result<StoredFile, StoreError>;
+    /// Opens a regular file to hash (payload): a local file the engine may map, or a
+    /// stream from a remote store.
+    fn open_payload(&self, path: &str) -> Result<Payload, StoreError>;
     /// Takes the package's shared lock, held until the returned guard is dropped: custody
     /// appends take the exclusive one, so a reader sees a log and tag manifests that belong
     /// together. `None` when the store has no such lock or the package no log.
@@ -222,6 +253,11 @@ impl PackageDir {
             return Err(StoreError::NotRegular { path: path.to_owned(), found: describe(kind) });
         }
         Ok(StoredFile { file: File::from(fd), size: stat.st_size as u64, links: stat.st_nlink as u64 })
+    }
+
+    /// Opens a regular file of the package to read, without following links.
+    pub fn open_file(&self, path: &str) -> Result<StoredFile, StoreError> {
+        self.open_regular(path, OFlags::RDONLY, Mode::empty())
     }
 
     /// Creates a new file with `bytes` (never replacing one), synced to disk.
@@ -385,8 +421,9 @@ impl PackageStore for PackageDir {
         Ok(bytes)
     }
 
-    fn open(&self, path: &str) -> Result<StoredFile, StoreError> {
-        self.open_regular(path, OFlags::RDONLY, Mode::empty())
+    fn open_payload(&self, path: &str) -> Result<Payload, StoreError> {
+        let stored = self.open_file(path)?;
+        Ok(Payload { size: stored.size, links: stored.links, body: PayloadBody::File(stored.file) })
     }
 
     fn read_lock(&self) -> Result<Option<File>, StoreError> {

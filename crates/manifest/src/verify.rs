@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use custos_hash::segments::SegmentRecord;
-use custos_hash::{hash_file, Algorithm, Control, EntryKind, HashOptions, SegmentList, SegmentSpec};
+use custos_hash::{hash_file, hash_reader, Algorithm, Control, EntryKind, HashOptions, SegmentList, SegmentSpec};
 
 use crate::bagit::{self, BagClaims};
 use crate::custody::{self, Event, LogInput};
@@ -25,7 +25,7 @@ use crate::keys::{KeyId, PublicKey};
 use crate::manifest::{Item, Manifest, MANIFEST_PAYLOAD_TYPE};
 use crate::package::{KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH};
 use crate::receipt::Receipt;
-use crate::store::{PackageDir, PackageStore, StoreError, StoredEntry, MAX_TAG_FILE_BYTES};
+use crate::store::{PackageDir, PackageStore, PayloadBody, StoreError, StoredEntry, MAX_TAG_FILE_BYTES};
 
 /// The most bytes all tag files of a package may hold together: 256 MiB.
 pub const MAX_TAG_BYTES: u64 = 256 << 20;
@@ -863,7 +863,7 @@ fn check_payload(
             // Not signed: reported by coverage, and never hashed (it may be a huge stand-in).
             continue;
         }
-        let opened = match store.open(path) {
+        let opened = match store.open_payload(path) {
             Ok(opened) => opened,
             Err(e) => {
                 findings.push(Finding::fail("bag.payload_file", path, e.to_string()));
@@ -910,7 +910,11 @@ fn check_payload(
                 .filter(|spec| spec.size > 0)
         });
         let options = HashOptions { algorithms, segments, ..HashOptions::default() };
-        let outcome = match hash_file(&opened.file, Path::new(path), &options, &control) {
+        let hashed = match opened.body {
+            PayloadBody::File(file) => hash_file(&file, Path::new(path), &options, &control),
+            PayloadBody::Stream(stream) => hash_reader(stream, Path::new(path), &options, &control),
+        };
+        let outcome = match hashed {
             Ok(outcome) => outcome,
             Err(e) => {
                 findings.push(Finding::fail("item.digest", path, e.to_string()));

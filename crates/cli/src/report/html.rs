@@ -11,7 +11,7 @@ use custos_manifest::findings::{Finding, Verdict};
 use custos_policy::{PolicySignature, PolicyVerdict};
 
 use super::plain::{self, Names};
-use crate::evidence::Judgement;
+use crate::judge::Judgement;
 use crate::human;
 use crate::keygen::fingerprint;
 

@@ -8,7 +8,7 @@ use custos_manifest::findings::{Finding, Verdict};
 use custos_manifest::keys::PublicKey;
 use custos_policy::PolicyVerdict;
 
-use crate::evidence::{Judgement, KeySource, TrustedKey};
+use crate::judge::{Judgement, KeySource, TrustedKey};
 use crate::human;
 use crate::policy::{group_findings, PolicyReport, RuleGroup};
 

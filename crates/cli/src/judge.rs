@@ -1,0 +1,254 @@
+//! Judging a package: verification under the verifier's trust, and every policy on what it
+//! established. `verify`, `report` and `audit` all judge through [`Verifier`], so they reach
+//! the same findings and verdicts; only what they print differs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use custos_manifest::findings::{overall, Verdict};
+use custos_manifest::keys::PublicKey;
+use custos_manifest::package::{Trust, VerifyOptions};
+use custos_manifest::receipt::Receipt;
+use custos_manifest::store::PackageStore;
+use custos_manifest::verify::VerifyProgress;
+use custos_policy::{LoadedPolicy, PolicyVerdict};
+
+use crate::keygen::load_public_key;
+use crate::policy::{read_policy, PolicyReport};
+use crate::Status;
+
+/// Whom and what the verifier trusts, and by which rules it judges: shared by `verify`,
+/// `report` and `audit`.
+#[derive(Debug, Args, Clone)]
+pub struct JudgeArgs {
+    /// A trusted public key file, or a folder of them (repeatable)
+    #[arg(long, value_name = "PUBKEY|DIR")]
+    pub trust: Vec<PathBuf>,
+    /// Report integrity only when no signer is trusted, instead of failing
+    #[arg(long)]
+    pub allow_untrusted: bool,
+    /// Also judge the package by a jurisdiction's policy (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Vec<PathBuf>,
+    /// Refuse any --policy that no --trust key validly signed (FILE.sig)
+    #[arg(long)]
+    pub require_signed_policy: bool,
+    /// Evaluate policies at this time (RFC 3339) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// A trusted time-stamping authority's certificate, PEM or DER (repeatable): time-stamp
+    /// tokens in the package are checked offline against it
+    #[arg(long, value_name = "FILE")]
+    pub tsa_cert: Vec<PathBuf>,
+    /// Every warning fails too (exit 1): unchecked bytes, untrusted signers allowed,
+    /// pending transfers, unknown files
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// What one judgement reads besides the package and the verifier's trust.
+#[derive(Debug, Default)]
+pub struct Inputs<'a> {
+    /// Skip re-hashing the payload (sizes are still compared).
+    pub fast: bool,
+    /// The bytes of items sealed by reference.
+    pub evidence: Option<&'a Path>,
+    /// Receipts to hold the log to, each with its name.
+    pub receipts: &'a [(String, Receipt)],
+    /// Told of the payload bytes read.
+    pub progress: Option<&'a dyn VerifyProgress>,
+}
+
+/// The verifier's trust and rules, loaded once and used for any number of packages.
+#[derive(Debug)]
+pub struct Verifier {
+    /// The keys given with --trust.
+    given: Vec<TrustedKey>,
+    policies: Vec<LoadedPolicy>,
+    tsa_certificates: Vec<custos_timestamp::Certificate>,
+    /// When policies are evaluated (seconds since the epoch).
+    at: i64,
+    allow_untrusted: bool,
+    strict: bool,
+}
+
+impl Verifier {
+    /// Reads the trusted keys, the policies (checked against the --trust keys only: a key
+    /// file shipped in a package must never vouch for the policy that judges it) and the
+    /// TSA certificates.
+    pub fn load(args: &JudgeArgs) -> Result<Verifier> {
+        let at = match &args.at {
+            Some(text) => custos_policy::time::parse_rfc3339(text).with_context(|| {
+                format!("--at {text}: not an RFC 3339 time (2026-01-01T00:00:00Z) nor a date (2026-01-01)")
+            })?,
+            None => custos_policy::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or_default(),
+        };
+        let mut given = Vec::new();
+        for path in &args.trust {
+            if path.is_dir() {
+                let mut files = Vec::new();
+                for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
+                    let entry = entry?.path();
+                    if entry.extension().is_some_and(|e| e == "pub")
+                        && !entry.to_string_lossy().ends_with(".minisign.pub")
+                    {
+                        files.push(entry);
+                    }
+                }
+                // In name order, so reports list them the same way on every run.
+                files.sort();
+                for file in files {
+                    let key = load_public_key(&file)?;
+                    given.push(TrustedKey { shown: key.owner.clone(), key, source: KeySource::File(file) });
+                }
+            } else {
+                let key = load_public_key(path)?;
+                given.push(TrustedKey { shown: key.owner.clone(), key, source: KeySource::File(path.clone()) });
+            }
+        }
+        let keys: Vec<PublicKey> = given.iter().map(|t| t.key.clone()).collect();
+        let policies = args
+            .policy
+            .iter()
+            .map(|path| read_policy(path, &keys, args.require_signed_policy))
+            .collect::<Result<Vec<LoadedPolicy>>>()?;
+        // TSA certificates: given on the command line, and named by the policies (relative
+        // to each policy's file).
+        let mut tsa_paths: Vec<PathBuf> = args.tsa_cert.clone();
+        for (file, loaded) in args.policy.iter().zip(&policies) {
+            let folder = file.parent().unwrap_or(Path::new("."));
+            let named = loaded.policy.time.iter().flat_map(|rule| &rule.tsa_certificates);
+            tsa_paths.extend(named.map(|name| folder.join(name)));
+        }
+        let mut tsa_certificates = Vec::new();
+        for path in &tsa_paths {
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            tsa_certificates.extend(
+                custos_timestamp::parse_certificates(&bytes)
+                    .with_context(|| format!("{} is not a certificate (PEM or DER)", path.display()))?,
+            );
+        }
+        Ok(Verifier {
+            given,
+            policies,
+            tsa_certificates,
+            at,
+            allow_untrusted: args.allow_untrusted,
+            strict: args.strict,
+        })
+    }
+
+    /// Verifies the package in `store` and evaluates every policy on what was established.
+    pub fn judge(&self, store: &dyn PackageStore, inputs: &Inputs) -> Judgement {
+        let trusted = self.trusted_for(store);
+        let keys: Vec<PublicKey> = trusted.iter().map(|t| t.key.clone()).collect();
+        let trust = Trust { keys, allow_untrusted: self.allow_untrusted };
+        let now =
+            custos_manifest::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or(i64::MAX);
+        let options = VerifyOptions {
+            trust: &trust,
+            fast: inputs.fast,
+            evidence: inputs.evidence,
+            now,
+            receipts: inputs.receipts,
+            tsa_certificates: &self.tsa_certificates,
+            progress: inputs.progress,
+        };
+        let verification = custos_manifest::verify::verify_store(store, &options);
+        let verdict = overall(&verification.findings);
+        let policies = crate::policy::judge_policies(&self.policies, &verification, self.at);
+        Judgement { verification, verdict, policies, strict: self.strict, trusted }
+    }
+
+    /// The --trust keys, and the keys the policies trust by key id: their key material is
+    /// taken from the package (the key id binds it), so a court can verify with its policy
+    /// alone.
+    fn trusted_for(&self, store: &dyn PackageStore) -> Vec<TrustedKey> {
+        let mut trusted = self.given.clone();
+        let named: Vec<(&str, &custos_policy::TrustedKey)> = self
+            .policies
+            .iter()
+            .flat_map(|p| p.policy.trusted_keys().map(move |k| (p.policy.id.as_str(), k)))
+            .collect();
+        // Only with policies: the package's key files are not read for nothing.
+        if named.is_empty() {
+            return trusted;
+        }
+        let shipped = custos_manifest::package::shipped_keys_in(store).unwrap_or_default();
+        for (id, key) in shipped {
+            if trusted.iter().any(|t| t.key.id() == key.id()) {
+                continue;
+            }
+            let entries: Vec<&(&str, &custos_policy::TrustedKey)> =
+                named.iter().filter(|(_, k)| k.key_id == id).collect();
+            if let Some((_, entry)) = entries.first() {
+                let shown = custos_manifest::keys::Owner {
+                    name: entry.principal.clone(),
+                    role: entry.roles.join(", "),
+                    organisation: None,
+                    jurisdiction: entry.jurisdiction.clone(),
+                };
+                let naming = entries.iter().map(|(policy, _)| (*policy).to_owned()).collect();
+                trusted.push(TrustedKey { key, source: KeySource::Policy(naming), shown });
+            }
+        }
+        trusted
+    }
+}
+
+/// What verification and every policy concluded, and on which keys' trust.
+pub struct Judgement {
+    pub verification: custos_manifest::package::Verification,
+    pub verdict: Verdict,
+    pub policies: Vec<PolicyReport>,
+    /// `--strict`: every warning fails.
+    pub strict: bool,
+    /// The keys verification trusted, and why each was trusted.
+    pub trusted: Vec<TrustedKey>,
+}
+
+/// A key the verifier trusted.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    pub key: PublicKey,
+    pub source: KeySource,
+    /// Who the key is, as the one who trusts it says: the key file given with `--trust`, or
+    /// the policy's own entry (principal, roles, jurisdiction) for a key a policy names;
+    /// never the package's copy of the key file, which its holder can rewrite.
+    pub shown: custos_manifest::keys::Owner,
+}
+
+/// Why a key was trusted.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// Given with `--trust` (the file, or a file in the folder given).
+    File(PathBuf),
+    /// Listed by these policies (by key id); its key material was read from the package.
+    Policy(Vec<String>),
+}
+
+impl Judgement {
+    pub fn status(&self) -> Status {
+        let policy_failed = self.policies.iter().any(|r| r.verdict == PolicyVerdict::Fail);
+        let policy_warned = self.policies.iter().any(|r| r.verdict == PolicyVerdict::Warn);
+        let warned = self.verdict == Verdict::Warn || policy_warned;
+        if self.verdict == Verdict::Fail || policy_failed || (self.strict && warned) {
+            Status::Failed
+        } else {
+            Status::Ok
+        }
+    }
+
+    /// The overall verdict word: `pass`, `warn` or `fail`.
+    pub fn overall(&self) -> &'static str {
+        let warned =
+            self.verdict == Verdict::Warn || self.policies.iter().any(|r| r.verdict == PolicyVerdict::Warn);
+        match self.status() {
+            Status::Ok if warned => "warn",
+            Status::Ok => "pass",
+            _ => "fail",
+        }
+    }
+}
+

@@ -12,11 +12,11 @@ use std::io::Write;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer as _, SigningKey};
+use ed25519_dalek::{Signature, SigningKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::envelope::{pae, SignatureEntry};
+use crate::envelope::{pae, SignatureEntry, SignedLine as Line};
 use crate::findings::{Finding, Verdict};
 use crate::holder::CustodyState;
 use crate::keys::{KeyId, PublicKey};
@@ -171,15 +171,6 @@ pub struct Event {
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-}
-
-/// One line of the log as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Line {
-    payload: String,
-    payload_type: String,
-    signatures: Vec<SignatureEntry>,
 }
 
 /// SHA-256 hex of bytes.
@@ -476,16 +467,7 @@ pub fn nothing_to_replace(_: &PackageDir) -> Result<Vec<(String, Vec<u8>)>, Erro
 /// payload is the event's exact JSON text.
 pub fn signed_line(event: &Event, key: &SigningKey) -> Result<Vec<u8>, Error> {
     let payload = serde_json::to_string(event).map_err(|e| Error::Package(e.to_string()))?;
-    let signature = key.sign(&pae(EVENT_PAYLOAD_TYPE, payload.as_bytes()));
-    let line = Line {
-        payload,
-        payload_type: EVENT_PAYLOAD_TYPE.to_owned(),
-        signatures: vec![SignatureEntry {
-            key_id: KeyId::of(&key.verifying_key()).to_string(),
-            sig: BASE64.encode(signature.to_bytes()),
-        }],
-    };
-    serde_json::to_vec(&line).map_err(|e| Error::Package(e.to_string()))
+    Line::sign(EVENT_PAYLOAD_TYPE, payload, key).to_bytes()
 }
 
 /// The raw bytes of a log line's (single) signature: what a time-stamp token stamps.

@@ -230,3 +230,38 @@ mod tests {
         assert!(SignatureFile::parse(unknown).is_err());
     }
 }
+
+/// One signed JSON line, as the custody log and the audit ledger store them: a payload's
+/// exact JSON text, its type, and signatures over both (DSSE PAE). The payload is kept as
+/// text so that what was signed is exactly what is read back, with no canonical form to
+/// agree on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedLine {
+    /// The signed document's exact JSON text.
+    pub payload: String,
+    /// What kind of document it is (bound into the signature).
+    pub payload_type: String,
+    /// The signatures.
+    pub signatures: Vec<SignatureEntry>,
+}
+
+impl SignedLine {
+    /// `payload` of `payload_type`, signed by `key`.
+    pub fn sign(payload_type: &str, payload: String, key: &SigningKey) -> SignedLine {
+        let signature = key.sign(&pae(payload_type, payload.as_bytes()));
+        SignedLine {
+            payload,
+            payload_type: payload_type.to_owned(),
+            signatures: vec![SignatureEntry {
+                key_id: KeyId::of(&key.verifying_key()).to_string(),
+                sig: BASE64.encode(signature.to_bytes()),
+            }],
+        }
+    }
+
+    /// The line's bytes, without a newline.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec(self).map_err(|e| Error::Package(e.to_string()))
+    }
+}

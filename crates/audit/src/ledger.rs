@@ -1,0 +1,434 @@
+//! The audit ledger, `--ledger FILE`: one signed line per audited package, each naming the
+//! digest of the line before it, kept outside the packages so that recording a nightly
+//! check needs no write access to evidence. Format: `docs/audit.md`.
+//!
+//! A line is a [`SignedLine`] whose payload is an [`Entry`]. Editing, removing, reordering
+//! or inserting a line breaks the chain or a signature; cutting lines off the end does not,
+//! which is why [`verify`] reports the head (the last line's digest) for the auditor to keep
+//! elsewhere, and checks a head kept earlier (`--head`).
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use custos_manifest::custody::sha256_hex;
+use custos_manifest::envelope::{pae, SignedLine};
+use custos_manifest::keys::{KeyId, PublicKey};
+use ed25519_dalek::{Signature, SigningKey};
+use serde::{Deserialize, Serialize};
+
+/// The DSSE payload type of ledger entries.
+pub const ENTRY_PAYLOAD_TYPE: &str = "application/vnd.custos.audit-entry+json; version=1";
+/// Format version of entries.
+pub const ENTRY_FORMAT: u64 = 1;
+/// The longest line a ledger may hold: 64 KiB (an entry is a few hundred bytes).
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// One audited package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// [`ENTRY_FORMAT`].
+    pub custos_audit_entry: u64,
+    /// The entry's position in the ledger, from 0.
+    pub sequence: u64,
+    /// SHA-256 (hex) of the line before, `None` for the first.
+    pub previous: Option<String>,
+    /// When the package was checked (RFC 3339).
+    pub time: String,
+    /// The package as the audit found it.
+    pub package: String,
+    /// SHA-256 of its `custos/manifest.json`, when it could be read.
+    pub manifest_sha256: Option<String>,
+    /// Its custody log's head then.
+    pub head: Option<String>,
+    /// `pass`, `fail` or `error`.
+    pub verdict: String,
+    /// `full` (every byte re-hashed) or `fast`.
+    pub mode: String,
+    /// How many checks failed.
+    pub failures: u64,
+}
+
+/// What an entry needs; its sequence and previous digest are filled in on append.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// See [`Entry::time`].
+    pub time: String,
+    /// See [`Entry::package`].
+    pub package: String,
+    /// See [`Entry::manifest_sha256`].
+    pub manifest_sha256: Option<String>,
+    /// See [`Entry::head`].
+    pub head: Option<String>,
+    /// See [`Entry::verdict`].
+    pub verdict: String,
+    /// See [`Entry::mode`].
+    pub mode: String,
+    /// See [`Entry::failures`].
+    pub failures: u64,
+}
+
+/// Why the ledger cannot be appended to.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The ledger.
+        path: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Its last line is not one this key can continue.
+    #[error("{path}: {reason}; run `custos audit ledger verify` on it and keep the file as it is")]
+    Tail {
+        /// The ledger.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A ledger open for appending, locked against other audits for as long as it is open.
+#[derive(Debug)]
+pub struct Ledger {
+    path: String,
+    file: File,
+    key: SigningKey,
+    next: u64,
+    previous: Option<String>,
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger at `path` to append entries signed by `key`. Its last
+    /// line must be a complete entry: the chain continues from it.
+    pub fn open(path: &Path, key: SigningKey) -> Result<Ledger, LedgerError> {
+        let name = path.display().to_string();
+        let io = |source| LedgerError::Io { path: name.clone(), source };
+        let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io)?;
+        // Exclusive for the run: two audits appending at once would fork the chain.
+        file.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => LedgerError::Tail {
+                path: name.clone(),
+                reason: "another audit is appending to this ledger".into(),
+            },
+            std::fs::TryLockError::Error(e) => io(e),
+        })?;
+        let tail = last_line(&mut file).map_err(io)?;
+        let (next, previous) = match tail {
+            Tail::Empty => (0, None),
+            Tail::Torn => {
+                return Err(LedgerError::Tail {
+                    path: name,
+                    reason: "its last line is incomplete (a write was cut off)".into(),
+                })
+            }
+            Tail::Line(line) => {
+                let entry = parse_entry(&line).map_err(|reason| LedgerError::Tail {
+                    path: name.clone(),
+                    reason: format!("its last line is not an entry: {reason}"),
+                })?;
+                (entry.sequence + 1, Some(sha256_hex(&line)))
+            }
+        };
+        Ok(Ledger { path: name, file, key, next, previous })
+    }
+
+    /// Appends one signed entry and returns it; the line reaches the disk before this
+    /// returns.
+    pub fn append(&mut self, new: NewEntry) -> Result<Entry, LedgerError> {
+        let io = |source| LedgerError::Io { path: self.path.clone(), source };
+        let entry = Entry {
+            custos_audit_entry: ENTRY_FORMAT,
+            sequence: self.next,
+            previous: self.previous.clone(),
+            time: new.time,
+            package: new.package,
+            manifest_sha256: new.manifest_sha256,
+            head: new.head,
+            verdict: new.verdict,
+            mode: new.mode,
+            failures: new.failures,
+        };
+        let payload = serde_json::to_string(&entry).map_err(|e| io(e.into()))?;
+        let line = SignedLine::sign(ENTRY_PAYLOAD_TYPE, payload, &self.key)
+            .to_bytes()
+            .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        let mut bytes = line.clone();
+        bytes.push(b'\n');
+        self.file.write_all(&bytes).map_err(io)?;
+        self.file.sync_data().map_err(io)?;
+        self.next += 1;
+        self.previous = Some(sha256_hex(&line));
+        Ok(entry)
+    }
+}
+
+enum Tail {
+    Empty,
+    Torn,
+    Line(Vec<u8>),
+}
+
+fn last_line(file: &mut File) -> std::io::Result<Tail> {
+    let length = file.seek(SeekFrom::End(0))?;
+    if length == 0 {
+        return Ok(Tail::Empty);
+    }
+    let start = length.saturating_sub(MAX_LINE_BYTES as u64 + 1);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    file.take(length - start).read_to_end(&mut tail)?;
+    let Some(body) = tail.strip_suffix(b"\n") else { return Ok(Tail::Torn) };
+    match body.iter().rposition(|&b| b == b'\n') {
+        Some(at) => Ok(Tail::Line(body[at + 1..].to_vec())),
+        None if start == 0 => Ok(Tail::Line(body.to_vec())),
+        None => Ok(Tail::Torn),
+    }
+}
+
+/// The entry in a line, read strictly, without checking its signature.
+fn parse_entry(line: &[u8]) -> Result<Entry, String> {
+    let signed: SignedLine = custos_manifest::strict_json::parse(line).map_err(|e| e.to_string())?;
+    if signed.payload_type != ENTRY_PAYLOAD_TYPE {
+        return Err(format!("payload type `{}`, not an audit entry", signed.payload_type));
+    }
+    let entry: Entry = custos_manifest::strict_json::parse(signed.payload.as_bytes()).map_err(|e| e.to_string())?;
+    if entry.custos_audit_entry != ENTRY_FORMAT {
+        return Err(format!("entry format {}, this version reads {ENTRY_FORMAT}", entry.custos_audit_entry));
+    }
+    Ok(entry)
+}
+
+/// One problem found in a ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The line, from 1.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// What verifying a ledger established.
+#[derive(Debug, Default, Serialize)]
+pub struct Verified {
+    /// Lines read.
+    pub entries: usize,
+    /// SHA-256 of the last line: keep it to show later that nothing was cut off.
+    pub head: Option<String>,
+    /// Every problem; none means every line is signed by a trusted key and chained.
+    pub problems: Vec<Problem>,
+    /// How many entries each verdict has (`pass`, `fail`, `error`).
+    pub verdicts: std::collections::BTreeMap<String, u64>,
+    /// Whether the head given to hold the ledger to is one of its lines.
+    pub holds_head: Option<bool>,
+}
+
+/// Verifies a whole ledger: every line strictly parsed, signed by one of `trusted`,
+/// numbered in order and naming the line before it. `expected_head` (a head kept from an
+/// earlier run) must be the digest of one of its lines, or the ledger was cut or replaced.
+pub fn verify(bytes: &[u8], trusted: &[PublicKey], expected_head: Option<&str>) -> Verified {
+    let mut verified = Verified::default();
+    let mut problem = |line: usize, reason: String| verified.problems.push(Problem { line, reason });
+    let mut previous: Option<String> = None;
+    let mut seen_head = false;
+    let (body, torn) = match bytes.strip_suffix(b"\n") {
+        Some(body) => (body, false),
+        None => (bytes, !bytes.is_empty()),
+    };
+    let mut entries = 0;
+    if !body.is_empty() {
+        for (index, line) in body.split(|&b| b == b'\n').enumerate() {
+            let number = index + 1;
+            entries += 1;
+            let digest = sha256_hex(line);
+            seen_head |= expected_head.is_some_and(|head| head.eq_ignore_ascii_case(&digest));
+            if line.len() > MAX_LINE_BYTES {
+                problem(number, format!("{} bytes, more than a line may hold", line.len()));
+            } else {
+                match check_line(line, trusted) {
+                    Err(reason) => problem(number, reason),
+                    Ok(entry) => {
+                        if entry.sequence != index as u64 {
+                            problem(number, format!("numbered {}, expected {index}", entry.sequence));
+                        }
+                        if entry.previous != previous {
+                            problem(
+                                number,
+                                format!(
+                                    "names {} as the line before, which is {}",
+                                    entry.previous.as_deref().unwrap_or("no line"),
+                                    previous.as_deref().unwrap_or("no line")
+                                ),
+                            );
+                        }
+                        *verified.verdicts.entry(entry.verdict.clone()).or_default() += 1;
+                    }
+                }
+            }
+            previous = Some(digest);
+        }
+    }
+    if torn {
+        problem(entries, "the last line is incomplete (no newline): a write was cut off or bytes appended".into());
+    }
+    verified.entries = entries;
+    verified.head = previous;
+    verified.holds_head = expected_head.map(|_| seen_head);
+    if verified.holds_head == Some(false) {
+        let head = expected_head.unwrap_or_default().to_owned();
+        verified.problems.push(Problem {
+            line: entries,
+            reason: format!("no line has the head {head}: entries were cut off the end, or this is another ledger"),
+        });
+    }
+    verified
+}
+
+fn check_line(line: &[u8], trusted: &[PublicKey]) -> Result<Entry, String> {
+    let signed: SignedLine = custos_manifest::strict_json::parse(line).map_err(|e| format!("not a ledger line: {e}"))?;
+    if signed.payload_type != ENTRY_PAYLOAD_TYPE {
+        return Err(format!("payload type `{}`, not an audit entry", signed.payload_type));
+    }
+    let [signature] = signed.signatures.as_slice() else {
+        return Err(format!("{} signatures; a ledger line carries exactly one", signed.signatures.len()));
+    };
+    let Some(key) = trusted.iter().find(|k| k.id().to_string() == signature.key_id) else {
+        return Err(format!("signed by key {}, which is not trusted", signature.key_id));
+    };
+    let bytes = BASE64
+        .decode(&signature.sig)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .ok_or("a signature that is not 64 bytes of base64")?;
+    let message = pae(&signed.payload_type, signed.payload.as_bytes());
+    if KeyId::of(&key.key).to_string() != signature.key_id
+        || key.key.verify_strict(&message, &Signature::from_bytes(&bytes)).is_err()
+    {
+        return Err(format!("the signature does not verify under key {}", signature.key_id));
+    }
+    parse_entry(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custos_manifest::keys::Owner;
+
+    fn key(seed: u8) -> (SigningKey, PublicKey) {
+        let secret = SigningKey::from_bytes(&[seed; 32]);
+        let owner = Owner { name: "Audit".into(), role: "auditor".into(), organisation: None, jurisdiction: None };
+        let public = PublicKey { key: secret.verifying_key(), owner, created: "2026-12-01T00:00:00Z".into() };
+        (secret, public)
+    }
+
+    fn entry(package: &str, verdict: &str) -> NewEntry {
+        NewEntry {
+            time: "2026-12-01T00:00:00Z".into(),
+            package: package.into(),
+            manifest_sha256: Some("ab".repeat(32)),
+            head: Some("cd".repeat(32)),
+            verdict: verdict.into(),
+            mode: "full".into(),
+            failures: u64::from(verdict != "pass"),
+        }
+    }
+
+    fn ledger_with(entries: usize) -> (tempfile::TempDir, std::path::PathBuf, PublicKey) {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.ledger");
+        let (secret, public) = key(7);
+        // In two runs: the second continues the chain of the first.
+        for run in 0..2 {
+            let mut ledger = Ledger::open(&path, secret.clone()).expect("open");
+            for i in 0..entries / 2 {
+                ledger.append(entry(&format!("pkg-{run}-{i}"), if i == 1 { "fail" } else { "pass" })).expect("append");
+            }
+        }
+        (folder, path, public)
+    }
+
+    #[test]
+    fn a_ledger_verifies_across_runs() {
+        let (_folder, path, public) = ledger_with(6);
+        let bytes = std::fs::read(&path).expect("read");
+        let verified = verify(&bytes, &[public], None);
+        assert!(verified.problems.is_empty(), "{:?}", verified.problems);
+        assert_eq!(verified.entries, 6);
+        assert_eq!(verified.verdicts.get("fail"), Some(&2));
+        assert_eq!(verified.head.as_deref(), Some(sha256_hex(bytes.strip_suffix(b"\n").and_then(|b| b.split(|&c| c == b'\n').last()).expect("line")).as_str()));
+    }
+
+    #[test]
+    fn every_edit_is_found() {
+        let (_folder, path, public) = ledger_with(6);
+        let bytes = std::fs::read(&path).expect("read");
+        let lines: Vec<&[u8]> = bytes.strip_suffix(b"\n").expect("newline").split(|&b| b == b'\n').collect();
+        let join = |lines: &[&[u8]]| {
+            let mut out = lines.join(&b'\n');
+            out.push(b'\n');
+            out
+        };
+        let problems = |bytes: &[u8]| verify(bytes, std::slice::from_ref(&public), None).problems;
+        // A verdict changed from fail to pass, the payload re-encoded: the signature breaks.
+        let text = String::from_utf8(lines[1].to_vec()).expect("utf8");
+        let edited = text.replacen("\\\"fail\\\"", "\\\"pass\\\"", 1);
+        assert_ne!(text, edited);
+        let mut changed = lines.clone();
+        changed[1] = edited.as_bytes();
+        let found = problems(&join(&changed));
+        assert!(found.iter().any(|p| p.line == 2 && p.reason.contains("does not verify")), "{found:?}");
+        // A line removed from the middle, two swapped, one duplicated.
+        let mut removed = lines.clone();
+        removed.remove(2);
+        assert!(problems(&join(&removed)).iter().any(|p| p.line == 3));
+        let mut swapped = lines.clone();
+        swapped.swap(3, 4);
+        assert!(problems(&join(&swapped)).iter().any(|p| p.line == 4));
+        let mut duplicated = lines.clone();
+        duplicated.insert(3, lines[2]);
+        assert!(problems(&join(&duplicated)).iter().any(|p| p.line == 4));
+        // Bytes appended without a newline; a line by an untrusted key.
+        let mut appended = bytes.clone();
+        appended.extend_from_slice(b"{}");
+        assert!(problems(&appended).iter().any(|p| p.reason.contains("incomplete")));
+        let (_, stranger) = key(9);
+        assert!(verify(&bytes, &[stranger], None).problems.len() == 6);
+    }
+
+    #[test]
+    fn a_cut_off_end_is_found_with_a_kept_head() {
+        let (_folder, path, public) = ledger_with(6);
+        let bytes = std::fs::read(&path).expect("read");
+        let head = verify(&bytes, std::slice::from_ref(&public), None).head.expect("head");
+        let lines: Vec<&[u8]> = bytes.strip_suffix(b"\n").expect("newline").split(|&b| b == b'\n').collect();
+        let mut cut = lines[..4].join(&b'\n');
+        cut.push(b'\n');
+        // Alone, the cut ledger is a valid shorter one: that is why heads are kept.
+        assert!(verify(&cut, std::slice::from_ref(&public), None).problems.is_empty());
+        let held = verify(&cut, std::slice::from_ref(&public), Some(&head));
+        assert_eq!(held.holds_head, Some(false));
+        assert!(held.problems.iter().any(|p| p.reason.contains("cut off")));
+        assert_eq!(verify(&bytes, &[public], Some(&head)).holds_head, Some(true));
+    }
+
+    #[test]
+    fn a_torn_tail_stops_appending_and_a_second_audit_is_refused() {
+        let (_folder, path, _) = ledger_with(2);
+        let (secret, _) = key(7);
+        let first = Ledger::open(&path, secret.clone()).expect("open");
+        let second = Ledger::open(&path, secret.clone()).expect_err("locked");
+        assert!(second.to_string().contains("another audit"), "{second}");
+        drop(first);
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes.extend_from_slice(b"{\"payload\":");
+        std::fs::write(&path, &bytes).expect("write");
+        let error = Ledger::open(&path, secret).expect_err("torn");
+        assert!(error.to_string().contains("incomplete"), "{error}");
+    }
+}

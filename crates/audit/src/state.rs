@@ -1,0 +1,441 @@
+//! The audit's memory, `--state FILE`: one JSON line per package result, appended as each
+//! package finishes, so that a killed audit resumes where it stopped and a later run knows
+//! when each package was last fully re-hashed. Format: `docs/audit.md`.
+//!
+//! Crash safety: a record is one `write` to a file opened for appending, so a killed
+//! process loses nothing it wrote; the file is flushed to disk at least once a second and
+//! when the run ends. A torn last line (power loss) is ignored when the file is read back.
+//! A new run first rewrites the file to the latest record of each package, into a
+//! temporary file renamed over the old one, so the file never grows without bound and is
+//! never half-rewritten.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::shard::Shard;
+
+/// Version of the state file's records.
+pub const STATE_FORMAT: u64 = 1;
+
+/// How a package was (or is to be) checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Every payload byte re-hashed.
+    Full,
+    /// Signatures, custody and sizes only (`verify --fast`).
+    Fast,
+}
+
+/// What the last check of one package established.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageState {
+    /// The run that checked it.
+    pub run: String,
+    /// The package (as the audit found it).
+    pub package: String,
+    /// `pass`, `fail` or `error`.
+    pub verdict: String,
+    /// How it was checked.
+    pub mode: Mode,
+    /// When (RFC 3339).
+    pub checked_at: String,
+    /// SHA-256 of `custos/manifest.json`, when it could be read.
+    pub manifest_sha256: Option<String>,
+    /// The package's files as they were when checked ([`fingerprint`]).
+    pub fingerprint: Option<String>,
+    /// When every payload byte was last re-hashed and found intact, and the fingerprint
+    /// then: a package may be checked fast only while both still hold.
+    pub full_at: Option<String>,
+    /// The fingerprint at `full_at`.
+    pub full_fingerprint: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case", deny_unknown_fields)]
+enum Record {
+    Run { custos_audit_state: u64, run: String, started: String, scope: String },
+    Package(PackageState),
+    Finished { run: String, finished: String },
+}
+
+/// Why the state file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Reading or writing it failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The state file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line before the last is not a record of this format.
+    #[error("{path}, line {line}: not an audit state record ({reason}); move the file aside to start afresh")]
+    Corrupt {
+        /// The state file.
+        path: PathBuf,
+        /// The line number, from 1.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// An open state file during a run.
+#[derive(Debug)]
+pub struct State {
+    path: PathBuf,
+    file: File,
+    run: String,
+    latest: HashMap<String, PackageState>,
+    done: HashSet<String>,
+    resumed: bool,
+    synced: Instant,
+}
+
+impl State {
+    /// Opens (or creates) the state file for a run over `scope` (what is audited and how:
+    /// roots, shard, options). If the newest run in the file has the same scope and did not
+    /// finish, this run continues it: packages it already checked are [`State::done`].
+    /// Otherwise a new run starts.
+    pub fn open(path: &Path, scope: &str, now: &str) -> Result<State, StateError> {
+        let io = |source| StateError::Io { path: path.to_owned(), source };
+        let (latest, unfinished) = match File::open(path) {
+            Ok(file) => read_records(path, file)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (HashMap::new(), None),
+            Err(e) => return Err(io(e)),
+        };
+        let resume = unfinished.filter(|(_, unfinished_scope, _)| unfinished_scope == scope);
+        let (run, done, resumed) = match resume {
+            Some((run, _, done)) => (run, done, true),
+            None => {
+                let run = run_id(scope, now);
+                compact(path, &latest).map_err(io)?;
+                (run, HashSet::new(), false)
+            }
+        };
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        let mut state = State { path: path.to_owned(), file, run, latest, done, resumed, synced: Instant::now() };
+        if !resumed {
+            let record = Record::Run {
+                custos_audit_state: STATE_FORMAT,
+                run: state.run.clone(),
+                started: now.to_owned(),
+                scope: scope.to_owned(),
+            };
+            state.append(&record, true)?;
+        }
+        Ok(state)
+    }
+
+    /// This run's id.
+    pub fn run(&self) -> &str {
+        &self.run
+    }
+
+    /// Whether this run continues an interrupted one.
+    pub fn resumed(&self) -> bool {
+        self.resumed
+    }
+
+    /// Whether this run (before it was interrupted) already checked `package`.
+    pub fn done(&self, package: &str) -> bool {
+        self.done.contains(package)
+    }
+
+    /// The last recorded check of `package`, from this run or an earlier one.
+    pub fn previous(&self, package: &str) -> Option<&PackageState> {
+        self.latest.get(package)
+    }
+
+    /// Records a result (in this run).
+    pub fn record(&mut self, mut result: PackageState) -> Result<(), StateError> {
+        result.run = self.run.clone();
+        let sync = self.synced.elapsed().as_secs() >= 1;
+        self.append(&Record::Package(result.clone()), sync)?;
+        self.done.insert(result.package.clone());
+        self.latest.insert(result.package.clone(), result);
+        Ok(())
+    }
+
+    /// Ends the run: a later audit starts a new one.
+    pub fn finish(&mut self, now: &str) -> Result<(), StateError> {
+        self.append(&Record::Finished { run: self.run.clone(), finished: now.to_owned() }, true)
+    }
+
+    fn append(&mut self, record: &Record, sync: bool) -> Result<(), StateError> {
+        let io = |source| StateError::Io { path: self.path.clone(), source };
+        let mut line = serde_json::to_vec(record).map_err(|e| io(e.into()))?;
+        line.push(b'\n');
+        // One write per record: a process killed between records leaves whole lines.
+        self.file.write_all(&line).map_err(io)?;
+        if sync {
+            self.file.sync_data().map_err(io)?;
+            self.synced = Instant::now();
+        }
+        Ok(())
+    }
+}
+
+/// The latest record of each package, and the newest run when it did not finish (its id,
+/// scope and the packages it checked).
+type Loaded = (HashMap<String, PackageState>, Option<(String, String, HashSet<String>)>);
+
+fn read_records(path: &Path, file: File) -> Result<Loaded, StateError> {
+    let mut latest = HashMap::new();
+    let mut newest: Option<(String, String, HashSet<String>)> = None;
+    let mut lines = BufReader::new(file).split(b'\n').enumerate().peekable();
+    while let Some((index, line)) = lines.next() {
+        let line = line.map_err(|source| StateError::Io { path: path.to_owned(), source })?;
+        if line.is_empty() {
+            continue;
+        }
+        let record: Record = match serde_json::from_slice(&line) {
+            Ok(record) => record,
+            // The last line may be torn by a power loss: what it held is checked again.
+            Err(_) if lines.peek().is_none() => break,
+            Err(e) => {
+                return Err(StateError::Corrupt { path: path.to_owned(), line: index + 1, reason: e.to_string() })
+            }
+        };
+        match record {
+            Record::Run { custos_audit_state, run, scope, .. } => {
+                if custos_audit_state != STATE_FORMAT {
+                    return Err(StateError::Corrupt {
+                        path: path.to_owned(),
+                        line: index + 1,
+                        reason: format!("format {custos_audit_state}, this version reads {STATE_FORMAT}"),
+                    });
+                }
+                newest = Some((run, scope, HashSet::new()));
+            }
+            Record::Package(result) => {
+                if let Some((run, _, done)) = newest.as_mut().filter(|(run, _, _)| *run == result.run) {
+                    let _ = run;
+                    done.insert(result.package.clone());
+                }
+                latest.insert(result.package.clone(), result);
+            }
+            Record::Finished { run, .. } => {
+                if newest.as_ref().is_some_and(|(newest_run, _, _)| *newest_run == run) {
+                    newest = None;
+                }
+            }
+        }
+    }
+    Ok((latest, newest))
+}
+
+/// Rewrites the file to the latest record of each package, atomically.
+fn compact(path: &Path, latest: &HashMap<String, PackageState>) -> std::io::Result<()> {
+    if latest.is_empty() && !path.exists() {
+        return Ok(());
+    }
+    let mut records: Vec<&PackageState> = latest.values().collect();
+    records.sort_by(|a, b| a.package.cmp(&b.package));
+    let mut bytes = Vec::new();
+    for record in records {
+        let line = serde_json::to_vec(&Record::Package(record.clone()))?;
+        bytes.extend_from_slice(&line);
+        bytes.push(b'\n');
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = OpenOptions::new().write(true).create_new(true).open(&temporary)?;
+    let written = file.write_all(&bytes).and_then(|()| file.sync_all());
+    if let Err(e) = written.and_then(|()| std::fs::rename(&temporary, path)) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(e);
+    }
+    // The rename itself reaches the disk with the folder.
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        File::open(folder)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn run_id(scope: &str, now: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(scope.as_bytes());
+    hasher.update(now.as_bytes());
+    hasher.update(std::process::id().to_le_bytes());
+    let digest = hasher.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `package`, last checked as `previous`, must be fully re-hashed now: when it was
+/// never fully checked and found intact, when its files changed since, or when its last
+/// full check is due. Due dates are spread over the second half of the rotation by a
+/// fraction fixed for each package, so that a store checked in full once does not come
+/// due all on one night, while no package waits longer than `full_every_days`.
+pub fn needs_full(previous: Option<&PackageState>, fingerprint: Option<&str>, now: i64, full_every_days: u32) -> bool {
+    let Some(previous) = previous else { return true };
+    let (Some(full_at), Some(full_fingerprint), Some(fingerprint)) =
+        (previous.full_at.as_deref(), previous.full_fingerprint.as_deref(), fingerprint)
+    else {
+        return true;
+    };
+    if previous.verdict != "pass" || full_fingerprint != fingerprint {
+        return true;
+    }
+    let Some(full_at) = custos_manifest::time::parse_rfc3339(full_at) else { return true };
+    let rotation = f64::from(full_every_days) * 86_400.0;
+    let due = full_at as f64 + rotation * (1.0 - 0.5 * Shard::fraction(&previous.package));
+    now as f64 >= due
+}
+
+/// A digest of what a package's folder holds: every entry's path, type, size, inode and
+/// change times (not followed through links). Any write to the package changes its ctime,
+/// which no user can set back, so an equal fingerprint means the files were not replaced or
+/// rewritten since.
+pub fn fingerprint(package: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut hasher = Sha256::new();
+    for entry in walkdir::WalkDir::new(package).follow_links(false).sort_by_file_name() {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let metadata = entry.metadata().map_err(std::io::Error::other)?;
+        let relative = entry.path().strip_prefix(package).unwrap_or(entry.path());
+        hasher.update(relative.as_os_str().as_encoded_bytes());
+        hasher.update([0]);
+        for number in [
+            u64::from(metadata.mode()),
+            metadata.len(),
+            metadata.ino(),
+            metadata.mtime() as u64,
+            metadata.mtime_nsec() as u64,
+            metadata.ctime() as u64,
+            metadata.ctime_nsec() as u64,
+        ] {
+            hasher.update(number.to_le_bytes());
+        }
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(package: &str, verdict: &str) -> PackageState {
+        PackageState {
+            run: String::new(),
+            package: package.to_owned(),
+            verdict: verdict.to_owned(),
+            mode: Mode::Full,
+            checked_at: "2026-12-01T00:00:00Z".into(),
+            manifest_sha256: None,
+            fingerprint: Some("f".into()),
+            full_at: Some("2026-12-01T00:00:00Z".into()),
+            full_fingerprint: Some("f".into()),
+        }
+    }
+
+    #[test]
+    fn an_interrupted_run_resumes_and_a_finished_one_does_not() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.state");
+        let mut state = State::open(&path, "scope", "2026-12-01T00:00:00Z").expect("open");
+        state.record(result("a", "pass")).expect("record");
+        state.record(result("b", "fail")).expect("record");
+        let run = state.run().to_owned();
+        drop(state); // killed: no finish record
+
+        let mut state = State::open(&path, "scope", "2026-12-01T01:00:00Z").expect("reopen");
+        assert!(state.resumed());
+        assert_eq!(state.run(), run);
+        assert!(state.done("a") && state.done("b") && !state.done("c"));
+        state.record(result("c", "pass")).expect("record");
+        state.finish("2026-12-01T02:00:00Z").expect("finish");
+
+        let state = State::open(&path, "scope", "2026-12-02T00:00:00Z").expect("next run");
+        assert!(!state.resumed());
+        assert!(!state.done("a"));
+        assert_eq!(state.previous("b").map(|p| p.verdict.as_str()), Some("fail"));
+        assert_eq!(state.previous("c").map(|p| p.run.as_str()), Some(run.as_str()));
+    }
+
+    #[test]
+    fn another_scope_starts_a_new_run() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.state");
+        let mut state = State::open(&path, "shard 0/2", "2026-12-01T00:00:00Z").expect("open");
+        state.record(result("a", "pass")).expect("record");
+        drop(state);
+        let state = State::open(&path, "shard 1/2", "2026-12-01T00:00:00Z").expect("open");
+        assert!(!state.resumed());
+        assert!(state.previous("a").is_some());
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored_and_a_corrupt_one_before_it_is_not() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.state");
+        let mut state = State::open(&path, "s", "2026-12-01T00:00:00Z").expect("open");
+        state.record(result("a", "pass")).expect("record");
+        drop(state);
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes.extend_from_slice(b"{\"record\":\"package\",\"run\":\"x");
+        std::fs::write(&path, &bytes).expect("write");
+        let state = State::open(&path, "s", "2026-12-01T00:00:00Z").expect("torn tail tolerated");
+        assert!(state.done("a"));
+        drop(state);
+
+        let mut bytes = b"not json\n".to_vec();
+        bytes.extend_from_slice(&std::fs::read(&path).expect("read"));
+        std::fs::write(&path, &bytes).expect("write");
+        let error = State::open(&path, "s", "2026-12-01T00:00:00Z").expect_err("corrupt");
+        assert!(error.to_string().contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn a_new_run_compacts_the_file() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.state");
+        for day in 1..=5 {
+            let now = format!("2026-12-0{day}T00:00:00Z");
+            let mut state = State::open(&path, "s", &now).expect("open");
+            state.record(result("a", "pass")).expect("record");
+            state.finish(&now).expect("finish");
+        }
+        let lines = std::fs::read_to_string(&path).expect("read").lines().count();
+        // The latest result, this run's start, its result and its end.
+        assert_eq!(lines, 4);
+    }
+
+    #[test]
+    fn full_checks_come_due() {
+        let at = |text: &str| custos_manifest::time::parse_rfc3339(text).expect("time");
+        let previous = result("a", "pass");
+        let checked = at("2026-12-01T00:00:00Z");
+        assert!(needs_full(None, Some("f"), checked, 30));
+        assert!(!needs_full(Some(&previous), Some("f"), checked + 86_400, 30));
+        // Changed files, an earlier failure or a missing fingerprint force a full check.
+        assert!(needs_full(Some(&previous), Some("g"), checked + 86_400, 30));
+        assert!(needs_full(Some(&result("a", "fail")), Some("f"), checked + 86_400, 30));
+        assert!(needs_full(Some(&previous), None, checked + 86_400, 30));
+        // Never later than the rotation, never before its second half.
+        assert!(needs_full(Some(&previous), Some("f"), checked + 30 * 86_400, 30));
+        assert!(!needs_full(Some(&previous), Some("f"), checked + 15 * 86_400 - 1, 30));
+    }
+
+    #[test]
+    fn fingerprints_change_when_a_file_is_rewritten() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        std::fs::write(folder.path().join("f"), b"one").expect("write");
+        let before = fingerprint(folder.path()).expect("fingerprint");
+        assert_eq!(before, fingerprint(folder.path()).expect("fingerprint"));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(folder.path().join("f"), b"two").expect("write");
+        assert_ne!(before, fingerprint(folder.path()).expect("fingerprint"));
+    }
+}

@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use sha2::Digest as _;
-use support::{copy_test_keys, custos_in, noise, run_with_deadline, write, Run};
+use support::{copy_test_keys, custos_in, noise, recompute_tag_manifests, run_with_deadline, write, Run};
 
 /// RFC 8032 section 7.1, TEST 1 and TEST 2 secret keys (public test keys).
 const TEST1_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
@@ -86,45 +86,6 @@ fn assert_caught(case: &Case, check: &str, needle: &str) -> Run {
 
 fn make_writable(path: &Path) {
     assert!(Command::new("chmod").arg("-R").arg("u+w").arg(path).status().expect("chmod").success());
-}
-
-/// What any BagIt tool does after changing a bag: rewrite every tag manifest over every tag
-/// file. Written here independently of Custos, with the RustCrypto digests.
-fn recompute_tag_manifests(pkg: &Path) {
-    let mut files = Vec::new();
-    collect(pkg, pkg, &mut files);
-    files.sort();
-    for algorithm in ["md5", "sha256"] {
-        let manifest = pkg.join(format!("tagmanifest-{algorithm}.txt"));
-        if !manifest.exists() {
-            continue;
-        }
-        let mut text = String::new();
-        for relative in &files {
-            let bytes = std::fs::read(pkg.join(relative)).expect("read tag file");
-            let digest = match algorithm {
-                "md5" => hex(&md5::Md5::digest(&bytes)),
-                _ => hex(&sha2::Sha256::digest(&bytes)),
-            };
-            text.push_str(&format!("{digest}  {}\n", relative.replace('%', "%25")));
-        }
-        std::fs::write(manifest, text).expect("write tag manifest");
-    }
-}
-
-fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("entry").path();
-        let relative = path.strip_prefix(root).expect("inside").to_string_lossy().into_owned();
-        if relative == "data" || relative.starts_with("tagmanifest-") {
-            continue;
-        }
-        if path.symlink_metadata().expect("lstat").is_dir() {
-            collect(root, &path, files);
-        } else if path.is_file() {
-            files.push(relative);
-        }
-    }
 }
 
 fn hex(bytes: &[u8]) -> String {

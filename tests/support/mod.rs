@@ -186,3 +186,46 @@ pub fn run_with_deadline(dir: &Path, args: &[&str], deadline: std::time::Duratio
         raw_stdout: output.stdout,
     }
 }
+
+/// What any BagIt tool does after changing a bag: rewrite every tag manifest over every tag
+/// file. Written here independently of Custos, with the RustCrypto digests.
+pub fn recompute_tag_manifests(pkg: &Path) {
+    let mut files = Vec::new();
+    collect(pkg, pkg, &mut files);
+    files.sort();
+    for algorithm in ["md5", "sha256"] {
+        let manifest = pkg.join(format!("tagmanifest-{algorithm}.txt"));
+        if !manifest.exists() {
+            continue;
+        }
+        let mut text = String::new();
+        for relative in &files {
+            let bytes = std::fs::read(pkg.join(relative)).expect("read tag file");
+            let digest = match algorithm {
+                "md5" => hex_of(&<md5::Md5 as sha2::Digest>::digest(&bytes)),
+                _ => hex_of(&<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            };
+            text.push_str(&format!("{digest}  {}\n", relative.replace('%', "%25")));
+        }
+        std::fs::write(manifest, text).expect("write tag manifest");
+    }
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let relative = path.strip_prefix(root).expect("inside").to_string_lossy().into_owned();
+        if relative == "data" || relative.starts_with("tagmanifest-") {
+            continue;
+        }
+        if path.symlink_metadata().expect("lstat").is_dir() {
+            collect(root, &path, files);
+        } else if path.is_file() {
+            files.push(relative);
+        }
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -198,7 +198,8 @@ fn parse_entry(line: &[u8]) -> Result<Entry, String> {
     if signed.payload_type != ENTRY_PAYLOAD_TYPE {
         return Err(format!("payload type `{}`, not an audit entry", signed.payload_type));
     }
-    let entry: Entry = custos_manifest::strict_json::parse(signed.payload.as_bytes()).map_err(|e| e.to_string())?;
+    let entry: Entry =
+        custos_manifest::strict_json::parse(signed.payload.as_bytes()).map_err(|e| e.to_string())?;
     if entry.custos_audit_entry != ENTRY_FORMAT {
         return Err(format!("entry format {}, this version reads {ENTRY_FORMAT}", entry.custos_audit_entry));
     }
@@ -275,7 +276,10 @@ pub fn verify(bytes: &[u8], trusted: &[PublicKey], expected_head: Option<&str>) 
         }
     }
     if torn {
-        problem(entries, "the last line is incomplete (no newline): a write was cut off or bytes appended".into());
+        problem(
+            entries,
+            "the last line is incomplete (no newline): a write was cut off or bytes appended".into(),
+        );
     }
     verified.entries = entries;
     verified.head = previous;
@@ -284,14 +288,17 @@ pub fn verify(bytes: &[u8], trusted: &[PublicKey], expected_head: Option<&str>) 
         let head = expected_head.unwrap_or_default().to_owned();
         verified.problems.push(Problem {
             line: entries,
-            reason: format!("no line has the head {head}: entries were cut off the end, or this is another ledger"),
+            reason: format!(
+                "no line has the head {head}: entries were cut off the end, or this is another ledger"
+            ),
         });
     }
     verified
 }
 
 fn check_line(line: &[u8], trusted: &[PublicKey]) -> Result<Entry, String> {
-    let signed: SignedLine = custos_manifest::strict_json::parse(line).map_err(|e| format!("not a ledger line: {e}"))?;
+    let signed: SignedLine =
+        custos_manifest::strict_json::parse(line).map_err(|e| format!("not a ledger line: {e}"))?;
     if signed.payload_type != ENTRY_PAYLOAD_TYPE {
         return Err(format!("payload type `{}`, not an audit entry", signed.payload_type));
     }
@@ -322,7 +329,8 @@ mod tests {
 
     fn key(seed: u8) -> (SigningKey, PublicKey) {
         let secret = SigningKey::from_bytes(&[seed; 32]);
-        let owner = Owner { name: "Audit".into(), role: "auditor".into(), organisation: None, jurisdiction: None };
+        let owner =
+            Owner { name: "Audit".into(), role: "auditor".into(), organisation: None, jurisdiction: None };
         let public = PublicKey { key: secret.verifying_key(), owner, created: "2026-12-01T00:00:00Z".into() };
         (secret, public)
     }
@@ -347,7 +355,9 @@ mod tests {
         for run in 0..2 {
             let mut ledger = Ledger::open(&path, secret.clone()).expect("open");
             for i in 0..entries / 2 {
-                ledger.append(entry(&format!("pkg-{run}-{i}"), if i == 1 { "fail" } else { "pass" })).expect("append");
+                ledger
+                    .append(entry(&format!("pkg-{run}-{i}"), if i == 1 { "fail" } else { "pass" }))
+                    .expect("append");
             }
         }
         (folder, path, public)
@@ -361,7 +371,8 @@ mod tests {
         assert!(verified.problems.is_empty(), "{:?}", verified.problems);
         assert_eq!(verified.entries, 6);
         assert_eq!(verified.verdicts.get("fail"), Some(&2));
-        assert_eq!(verified.head.as_deref(), Some(sha256_hex(bytes.strip_suffix(b"\n").and_then(|b| b.split(|&c| c == b'\n').last()).expect("line")).as_str()));
+        let last = bytes.strip_suffix(b"\n").and_then(|b| b.rsplit(|&c| c == b'\n').next()).expect("line");
+        assert_eq!(verified.head, Some(sha256_hex(last)));
     }
 
     #[test]

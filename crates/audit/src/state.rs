@@ -80,7 +80,9 @@ pub enum StateError {
         source: std::io::Error,
     },
     /// A line before the last is not a record of this format.
-    #[error("{path}, line {line}: not an audit state record ({reason}); move the file aside to start afresh")]
+    #[error(
+        "{path}, line {line}: not an audit state record ({reason}); move the file aside to start afresh"
+    )]
     Corrupt {
         /// The state file.
         path: PathBuf,
@@ -124,8 +126,10 @@ impl State {
                 (run, HashSet::new(), false)
             }
         };
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
-        let mut state = State { path: path.to_owned(), file, run, latest, done, resumed, synced: Instant::now() };
+        let file = OpenOptions::new().read(true).create(true).append(true).open(path).map_err(io)?;
+        cut_torn_tail(&file).map_err(io)?;
+        let mut state =
+            State { path: path.to_owned(), file, run, latest, done, resumed, synced: Instant::now() };
         if !resumed {
             let record = Record::Run {
                 custos_audit_state: STATE_FORMAT,
@@ -187,6 +191,37 @@ impl State {
     }
 }
 
+/// Removes a last line without its newline (a write cut off by a power loss), so that the
+/// next record starts on a line of its own.
+fn cut_torn_tail(file: &File) -> std::io::Result<()> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let length = file.metadata()?.len();
+    if length == 0 {
+        return Ok(());
+    }
+    let mut reader = file;
+    let mut last = [0u8];
+    reader.seek(SeekFrom::Start(length - 1))?;
+    reader.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    // Find the last newline, reading backwards in blocks.
+    let mut end = length;
+    let mut block = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let chunk = &mut block[..(end - start) as usize];
+        reader.seek(SeekFrom::Start(start))?;
+        reader.read_exact(chunk)?;
+        if let Some(at) = chunk.iter().rposition(|&b| b == b'\n') {
+            return file.set_len(start + at as u64 + 1);
+        }
+        end = start;
+    }
+    file.set_len(0)
+}
+
 /// The latest record of each package, and the newest run when it did not finish (its id,
 /// scope and the packages it checked).
 type Loaded = (HashMap<String, PackageState>, Option<(String, String, HashSet<String>)>);
@@ -205,7 +240,11 @@ fn read_records(path: &Path, file: File) -> Result<Loaded, StateError> {
             // The last line may be torn by a power loss: what it held is checked again.
             Err(_) if lines.peek().is_none() => break,
             Err(e) => {
-                return Err(StateError::Corrupt { path: path.to_owned(), line: index + 1, reason: e.to_string() })
+                return Err(StateError::Corrupt {
+                    path: path.to_owned(),
+                    line: index + 1,
+                    reason: e.to_string(),
+                })
             }
         };
         match record {
@@ -278,7 +317,12 @@ fn run_id(scope: &str, now: &str) -> String {
 /// full check is due. Due dates are spread over the second half of the rotation by a
 /// fraction fixed for each package, so that a store checked in full once does not come
 /// due all on one night, while no package waits longer than `full_every_days`.
-pub fn needs_full(previous: Option<&PackageState>, fingerprint: Option<&str>, now: i64, full_every_days: u32) -> bool {
+pub fn needs_full(
+    previous: Option<&PackageState>,
+    fingerprint: Option<&str>,
+    now: i64,
+    full_every_days: u32,
+) -> bool {
     let Some(previous) = previous else { return true };
     let (Some(full_at), Some(full_fingerprint), Some(fingerprint)) =
         (previous.full_at.as_deref(), previous.full_fingerprint.as_deref(), fingerprint)
@@ -386,8 +430,12 @@ mod tests {
         let mut bytes = std::fs::read(&path).expect("read");
         bytes.extend_from_slice(b"{\"record\":\"package\",\"run\":\"x");
         std::fs::write(&path, &bytes).expect("write");
-        let state = State::open(&path, "s", "2026-12-01T00:00:00Z").expect("torn tail tolerated");
+        let mut state = State::open(&path, "s", "2026-12-01T00:00:00Z").expect("torn tail tolerated");
         assert!(state.done("a"));
+        state.record(result("b", "pass")).expect("record after a torn tail");
+        drop(state);
+        let state = State::open(&path, "s", "2026-12-01T00:00:00Z").expect("reads cleanly after");
+        assert!(state.done("a") && state.done("b"));
         drop(state);
 
         let mut bytes = b"not json\n".to_vec();

@@ -82,13 +82,17 @@ impl Verifier {
             Some(text) => custos_policy::time::parse_rfc3339(text).with_context(|| {
                 format!("--at {text}: not an RFC 3339 time (2026-01-01T00:00:00Z) nor a date (2026-01-01)")
             })?,
-            None => custos_policy::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or_default(),
+            None => {
+                custos_policy::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or_default()
+            }
         };
         let mut given = Vec::new();
         for path in &args.trust {
             if path.is_dir() {
                 let mut files = Vec::new();
-                for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
+                for entry in
+                    std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))?
+                {
                     let entry = entry?.path();
                     if entry.extension().is_some_and(|e| e == "pub")
                         && !entry.to_string_lossy().ends_with(".minisign.pub")
@@ -104,7 +108,11 @@ impl Verifier {
                 }
             } else {
                 let key = load_public_key(path)?;
-                given.push(TrustedKey { shown: key.owner.clone(), key, source: KeySource::File(path.clone()) });
+                given.push(TrustedKey {
+                    shown: key.owner.clone(),
+                    key,
+                    source: KeySource::File(path.clone()),
+                });
             }
         }
         let keys: Vec<PublicKey> = given.iter().map(|t| t.key.clone()).collect();
@@ -251,4 +259,3 @@ impl Judgement {
         }
     }
 }
-

@@ -3,6 +3,7 @@
 //! failed check, 2 a usage or I/O error.
 
 mod acquire;
+mod audit;
 mod check;
 mod demo;
 mod evidence;
@@ -77,6 +78,9 @@ enum Command {
     /// Write files that other tools check: checksum lists, minisign signatures.
     #[command(subcommand)]
     Export(evidence::ExportCommand),
+    /// Verify every package under one or more folders, unattended: one JSON line per
+    /// package, resumable, with a signed ledger outside the evidence
+    Audit(audit::AuditArgs),
     /// Run the main job on the bundled test images and check every result.
     Demo(demo::DemoArgs),
 }
@@ -105,6 +109,7 @@ impl Command {
             | Command::Policy(policy::PolicyCommand::Check { json, .. }) => *json,
             Command::Export(E::Checksums { json, .. }) | Command::Export(E::Minisign { json, .. }) => *json,
             Command::Demo(args) => args.json,
+            Command::Audit(args) => args.wants_json(),
         }
     }
 }
@@ -121,6 +126,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Custody(command) => evidence::run_custody(command),
         Command::Verify(args) => evidence::run_verify(args),
         Command::Export(command) => evidence::run_export(command),
+        Command::Audit(args) => audit::run(args),
         Command::Policy(command) => policy::run_policy(command),
         Command::Report(args) => report::run(args),
         Command::Demo(args) => demo::run(args),

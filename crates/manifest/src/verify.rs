@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use custos_hash::segments::SegmentRecord;
-use custos_hash::{hash_file, hash_reader, Algorithm, Control, EntryKind, HashOptions, SegmentList, SegmentSpec};
+use custos_hash::{
+    hash_file, hash_reader, Algorithm, Control, EntryKind, HashOptions, SegmentList, SegmentSpec,
+};
 
 use crate::bagit::{self, BagClaims};
 use crate::custody::{self, Event, LogInput};

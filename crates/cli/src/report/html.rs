@@ -11,8 +11,8 @@ use custos_manifest::findings::{Finding, Verdict};
 use custos_policy::{PolicySignature, PolicyVerdict};
 
 use super::plain::{self, Names};
-use crate::judge::Judgement;
 use crate::human;
+use crate::judge::Judgement;
 use crate::keygen::fingerprint;
 
 /// What the report is rendered from besides the judgement.

@@ -8,8 +8,8 @@ use custos_manifest::findings::{Finding, Verdict};
 use custos_manifest::keys::PublicKey;
 use custos_policy::PolicyVerdict;
 
-use crate::judge::{Judgement, KeySource, TrustedKey};
 use crate::human;
+use crate::judge::{Judgement, KeySource, TrustedKey};
 use crate::policy::{group_findings, PolicyReport, RuleGroup};
 
 /// Who a key id names: the court's own key files first, then (marked as a claim) the

@@ -1,0 +1,803 @@
+//! `custos audit`: verify every package under one or more roots, unattended, with the
+//! judgement `custos verify` uses; one JSON line per package for monitoring, a resumable
+//! state, and a signed ledger kept outside the evidence. Format: docs/audit.md.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use custos_audit::discover::{discover, Found};
+use custos_audit::ledger::{Ledger, NewEntry};
+use custos_audit::shard::Shard;
+use custos_audit::state::{fingerprint, needs_full, Mode, PackageState, State};
+use custos_manifest::findings::Verdict;
+use custos_manifest::package::MANIFEST_PATH;
+use custos_manifest::receipt::Receipt;
+use custos_manifest::store::MAX_TAG_FILE_BYTES;
+use custos_policy::PolicyVerdict;
+use serde::Serialize;
+
+use crate::judge::{Inputs, JudgeArgs, Judgement, Verifier};
+use crate::render::escape;
+use crate::{human, Status};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    /// Folders to search for packages (every folder holding custos/manifest.json)
+    #[arg(value_name = "ROOT", required = true)]
+    pub roots: Vec<PathBuf>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    /// A folder of custody receipts: each package is held to the receipts of its manifest
+    #[arg(long, value_name = "DIR")]
+    pub receipts: Option<PathBuf>,
+    /// Packages verified at once [default: the number of cores]; packages on one
+    /// rotating disk are always read one after another
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Check signatures, custody and sizes only; read no payload byte
+    #[arg(long)]
+    pub fast: bool,
+    /// Remember results in FILE: an interrupted audit resumes, and a package unchanged
+    /// since its last full check is checked fast until its next full check is due
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// With --state: re-hash every package in full at least every DAYS days
+    #[arg(long, value_name = "DAYS", default_value_t = 30, requires = "state")]
+    pub full_every: u32,
+    /// Audit only shard I of N (from 0): the same packages on every run and machine
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Append a signed, hash-chained entry per package to FILE (outside the packages)
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub ledger: Option<PathBuf>,
+    /// The auditor's key that signs the ledger: PATH or PATH.key, with PATH.pub beside it
+    #[arg(long, value_name = "KEY", requires = "ledger")]
+    pub key: Option<PathBuf>,
+    /// Read the key's passphrase from the first line of FILE
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub passphrase_file: Option<PathBuf>,
+    /// One JSON line per package, then a summary line
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The audit ledger
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check every entry's signature and the chain; print the head to keep
+    Verify {
+        /// The ledger
+        file: PathBuf,
+        /// The auditor's public key file, or a folder of them (repeatable)
+        #[arg(long, value_name = "PUBKEY|DIR", required = true)]
+        trust: Vec<PathBuf>,
+        /// A head kept from an earlier check: fail unless the ledger still holds it
+        #[arg(long, value_name = "SHA256")]
+        head: Option<String>,
+        /// The result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl AuditArgs {
+    pub fn wants_json(&self) -> bool {
+        match &self.command {
+            Some(AuditCommand::Ledger(LedgerCommand::Verify { json, .. })) => *json,
+            None => self.json,
+        }
+    }
+}
+
+/// Version of the audit's JSON records (docs/json.md).
+const AUDIT_FORMAT: u64 = 1;
+
+/// One check that failed.
+#[derive(Debug, Clone, Serialize)]
+struct Failure {
+    check: String,
+    subject: String,
+    reason: String,
+}
+
+/// Who holds the evidence, as the log says.
+#[derive(Debug, Clone, Serialize)]
+struct HolderRecord {
+    key_id: String,
+    /// The name the verifier trusts for the key, or the key file's claim when the key is not
+    /// trusted (`trusted` says which).
+    name: String,
+    trusted: bool,
+}
+
+/// The record of one package.
+#[derive(Debug, Clone, Serialize)]
+struct PackageRecord {
+    custos_audit: u64,
+    path: String,
+    case: Option<String>,
+    verdict: &'static str,
+    mode: Mode,
+    failures: Vec<Failure>,
+    warnings: usize,
+    /// Payload bytes re-hashed by this check (0 for a fast one).
+    bytes: u64,
+    seconds: f64,
+    manifest_sha256: Option<String>,
+    head: Option<String>,
+    holder: Option<HolderRecord>,
+}
+
+/// A package to check, and how.
+#[derive(Debug)]
+struct Planned {
+    found: Found,
+    mode: Mode,
+    fingerprint: Option<String>,
+}
+
+pub fn run(args: AuditArgs) -> Result<Status> {
+    if let Some(AuditCommand::Ledger(LedgerCommand::Verify { file, trust, head, json })) = &args.command {
+        return verify_ledger(file, trust, head.as_deref(), *json);
+    }
+    let started = Instant::now();
+    let shard = match &args.shard {
+        Some(text) => Shard::parse(text).map_err(|e| anyhow::anyhow!("--shard {text}: {e}"))?,
+        None => Shard::ALL,
+    };
+    let verifier = Verifier::load(&args.judge)?;
+    let receipts = match &args.receipts {
+        Some(folder) => read_receipts(folder)?,
+        None => HashMap::new(),
+    };
+    let mut ledger = match (&args.ledger, &args.key) {
+        (Some(path), Some(key)) => {
+            let (secret, _) = crate::keygen::load_signer(key, args.passphrase_file.as_deref())?;
+            Some(
+                Ledger::open(path, secret)
+                    .with_context(|| format!("cannot append to the ledger {}", path.display()))?,
+            )
+        }
+        _ => None,
+    };
+    for root in &args.roots {
+        if !root.is_dir() {
+            bail!("{} is not a folder", root.display());
+        }
+    }
+    let now = custos_manifest::time::now_rfc3339();
+    let mut state = match &args.state {
+        Some(path) => {
+            let scope = serde_json::json!({
+                "roots": args.roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
+                "shard": shard.to_string(),
+                "fast": args.fast,
+                "full_every": args.full_every,
+            })
+            .to_string();
+            Some(
+                State::open(path, &scope, &now)
+                    .with_context(|| format!("cannot use the state file {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+
+    // Find, then plan: a package already checked by the run being resumed is not checked
+    // again; with --state, one unchanged since its last full check may be checked fast.
+    let now_seconds = custos_manifest::time::parse_rfc3339(&now).unwrap_or_default();
+    let mut plan = Vec::new();
+    let mut problems = Vec::new();
+    let mut being_sealed = Vec::new();
+    let mut resumed = 0usize;
+    for root in &args.roots {
+        let discovery = discover(root);
+        for skipped in discovery.skipped {
+            if skipped.reason.contains("being sealed") {
+                being_sealed.push(skipped.path.display().to_string());
+            } else {
+                problems.push(error_record(&skipped.path, "audit.discover", skipped.reason));
+            }
+        }
+        // An empty root is more often an unmounted store than an empty one: say so.
+        if discovery.packages.is_empty() {
+            problems.push(error_record(
+                root,
+                "audit.discover",
+                "no package under this folder: is the store mounted, and is this the right folder?".into(),
+            ));
+        }
+        for found in discovery.packages.into_iter().filter(|f| shard.holds(&f.key)) {
+            let name = found.path.display().to_string();
+            if state.as_ref().is_some_and(|s| s.done(&name)) {
+                resumed += 1;
+                continue;
+            }
+            let fingerprint = fingerprint(&found.path).ok();
+            let mode = match &state {
+                _ if args.fast => Mode::Fast,
+                Some(state)
+                    if !needs_full(
+                        state.previous(&name),
+                        fingerprint.as_deref(),
+                        now_seconds,
+                        args.full_every,
+                    ) =>
+                {
+                    Mode::Fast
+                }
+                _ => Mode::Full,
+            };
+            plan.push(Planned { found, mode, fingerprint });
+        }
+    }
+
+    let out = Output::new(args.json, args.quiet, plan.len() as u64);
+    let mut tally = Tally::default();
+    for record in &problems {
+        tally.count(record);
+        out.package(record);
+    }
+    let results = Mutex::new((&mut state, &mut ledger, &mut tally));
+    let record_result = |record: PackageRecord, planned: &Planned| -> Result<()> {
+        let mut guard = results.lock().map_err(|_| anyhow::anyhow!("a verification thread failed"))?;
+        let (state, ledger, tally) = &mut *guard;
+        // The ledger first: a result in the state but not in the ledger would be skipped
+        // on resume and never recorded; the other way round it is recorded twice.
+        if let Some(ledger) = ledger.as_mut() {
+            ledger.append(NewEntry {
+                time: custos_manifest::time::now_rfc3339(),
+                package: record.path.clone(),
+                manifest_sha256: record.manifest_sha256.clone(),
+                head: record.head.clone(),
+                verdict: record.verdict.to_owned(),
+                mode: mode_name(record.mode).to_owned(),
+                failures: record.failures.len() as u64,
+            })?;
+        }
+        if let Some(state) = state.as_mut() {
+            let previous = state.previous(&record.path).cloned();
+            let full_pass = record.mode == Mode::Full && record.verdict == "pass";
+            let (full_at, full_fingerprint) = if full_pass {
+                (Some(custos_manifest::time::now_rfc3339()), planned.fingerprint.clone())
+            } else if record.verdict == "pass" {
+                (previous.as_ref().and_then(|p| p.full_at.clone()), previous.and_then(|p| p.full_fingerprint))
+            } else {
+                (None, None)
+            };
+            state.record(PackageState {
+                run: String::new(),
+                package: record.path.clone(),
+                verdict: record.verdict.to_owned(),
+                mode: record.mode,
+                checked_at: custos_manifest::time::now_rfc3339(),
+                manifest_sha256: record.manifest_sha256.clone(),
+                fingerprint: planned.fingerprint.clone(),
+                full_at,
+                full_fingerprint,
+            })?;
+        }
+        tally.count(&record);
+        out.package(&record);
+        Ok(())
+    };
+
+    let jobs = args.jobs.unwrap_or_else(rayon::current_num_threads).max(1);
+    let failed_to_record = Mutex::new(None);
+    schedule(plan, jobs, |planned| {
+        let record = check(&verifier, &receipts, &planned, &out);
+        if let Err(error) = record_result(record, &planned) {
+            if let Ok(mut slot) = failed_to_record.lock() {
+                slot.get_or_insert(error);
+            }
+            return false;
+        }
+        true
+    });
+    out.finish();
+    if let Some(error) = failed_to_record.into_inner().ok().flatten() {
+        return Err(error.context("the audit stopped: a result could not be recorded"));
+    }
+    if let Some(state) = state.as_mut() {
+        state.finish(&custos_manifest::time::now_rfc3339())?;
+    }
+    let summary = Summary {
+        custos_audit: AUDIT_FORMAT,
+        summary: true,
+        verdict: tally.verdict(),
+        packages: tally.packages,
+        pass: tally.pass,
+        fail: tally.fail,
+        error: tally.error,
+        full: tally.full,
+        fast: tally.fast,
+        bytes: tally.bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        already_checked: resumed,
+        being_sealed,
+        shard: shard.to_string(),
+        run: state.as_ref().map(|s| s.run().to_owned()),
+        resumed: state.as_ref().is_some_and(|s| s.resumed()),
+    };
+    out.summary(&summary);
+    Ok(match summary.verdict {
+        "pass" => Status::Ok,
+        "fail" => Status::Failed,
+        _ => Status::Error,
+    })
+}
+
+/// Runs `check` on every planned package on `jobs` threads. A full check waits while
+/// another full check reads from the same rotating disk (seeking between two streams
+/// would slow both); fast checks read no payload and never wait. `check` returning false
+/// stops the handing out of work.
+fn schedule(plan: Vec<Planned>, jobs: usize, check: impl Fn(Planned) -> bool + Sync) {
+    struct Queue {
+        waiting: Vec<Planned>,
+        reading: HashMap<u64, usize>,
+        stopped: bool,
+    }
+    let rotating: HashMap<u64, bool> =
+        plan.iter().map(|p| (p.found.device, is_rotating(p.found.device))).collect();
+    let limit = |device: u64| if rotating.get(&device).copied().unwrap_or(false) { 1 } else { jobs };
+    let queue = Mutex::new(Queue { waiting: plan, reading: HashMap::new(), stopped: false });
+    let changed = Condvar::new();
+    let take = || -> Option<Planned> {
+        let mut queue = queue.lock().ok()?;
+        loop {
+            if queue.stopped || queue.waiting.is_empty() {
+                return None;
+            }
+            let free = queue.waiting.iter().position(|p| {
+                p.mode == Mode::Fast
+                    || queue.reading.get(&p.found.device).copied().unwrap_or(0) < limit(p.found.device)
+            });
+            if let Some(index) = free {
+                let planned = queue.waiting.remove(index);
+                if planned.mode == Mode::Full {
+                    *queue.reading.entry(planned.found.device).or_default() += 1;
+                }
+                return Some(planned);
+            }
+            queue = changed.wait(queue).ok()?;
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                while let Some(planned) = take() {
+                    let (device, full) = (planned.found.device, planned.mode == Mode::Full);
+                    let going_on = check(planned);
+                    if let Ok(mut queue) = queue.lock() {
+                        if full {
+                            if let Some(reading) = queue.reading.get_mut(&device) {
+                                *reading -= 1;
+                            }
+                        }
+                        queue.stopped |= !going_on;
+                    }
+                    changed.notify_all();
+                }
+            });
+        }
+    });
+}
+
+/// Whether the block device behind `device` (an `st_dev`) spins, from sysfs; `false` when
+/// the system cannot tell (network and virtual file systems).
+fn is_rotating(device: u64) -> bool {
+    let (major, minor) =
+        (((device >> 8) & 0xfff) | ((device >> 32) & !0xfff), (device & 0xff) | ((device >> 12) & !0xff));
+    let base = PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
+    // A partition has no queue of its own: its disk's is one folder up.
+    [base.join("queue/rotational"), base.join("../queue/rotational")]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .is_some_and(|text| text.trim() == "1")
+}
+
+/// Verifies one package and turns the judgement into its record.
+fn check(
+    verifier: &Verifier,
+    receipts: &HashMap<String, Vec<(String, Receipt)>>,
+    planned: &Planned,
+    out: &Output,
+) -> PackageRecord {
+    let started = Instant::now();
+    let path = &planned.found.path;
+    let store = match crate::location::open_package(path) {
+        Ok(store) => store,
+        Err(error) => {
+            let mut record = error_record(path, "package.open", crate::render::error_chain(error.as_ref()));
+            record.mode = planned.mode;
+            return record;
+        }
+    };
+    let manifest_sha256 = store
+        .read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES)
+        .ok()
+        .map(|bytes| custos_manifest::custody::sha256_hex(&bytes));
+    let held_to: &[(String, Receipt)] =
+        manifest_sha256.as_ref().and_then(|digest| receipts.get(digest)).map_or(&[], Vec::as_slice);
+    let counted = Counted { read: AtomicU64::new(0), out };
+    let inputs = Inputs {
+        fast: planned.mode == Mode::Fast,
+        evidence: None,
+        receipts: held_to,
+        progress: Some(&counted),
+    };
+    let judgement = verifier.judge(store.as_ref(), &inputs);
+    let mut record = record_of(path, planned.mode, &judgement);
+    record.bytes = counted.read.load(Ordering::Relaxed);
+    record.seconds = started.elapsed().as_secs_f64();
+    // A package written while it was read fails for no fault of its own: say so, so the
+    // next run checks it again rather than someone chasing a false alarm.
+    if record.verdict != "pass" {
+        let after = fingerprint(path).ok();
+        if after.is_none() || after != planned.fingerprint {
+            record.verdict = "error";
+            record.failures.insert(
+                0,
+                Failure {
+                    check: "audit.changed".into(),
+                    subject: path.display().to_string(),
+                    reason: "the package changed (or vanished) while it was being audited; check it again"
+                        .into(),
+                },
+            );
+        }
+    }
+    record
+}
+
+fn record_of(path: &Path, mode: Mode, judgement: &Judgement) -> PackageRecord {
+    let verification = &judgement.verification;
+    let strict = judgement.strict;
+    let mut failures: Vec<Failure> = verification
+        .findings
+        .iter()
+        .filter(|f| f.verdict == Verdict::Fail || (strict && f.verdict == Verdict::Warn))
+        .map(|f| Failure { check: f.check.to_owned(), subject: f.subject.clone(), reason: f.detail.clone() })
+        .collect();
+    for report in &judgement.policies {
+        for finding in &report.findings {
+            if finding.verdict == PolicyVerdict::Fail || (strict && finding.verdict == PolicyVerdict::Warn) {
+                failures.push(Failure {
+                    check: format!("policy.{}", finding.rule),
+                    subject: report.id.clone(),
+                    reason: finding.evidence.clone(),
+                });
+            }
+        }
+    }
+    let warnings = verification.findings.iter().filter(|f| f.verdict == Verdict::Warn).count();
+    let opened =
+        !verification.findings.iter().any(|f| f.check == "package.open" && f.verdict == Verdict::Fail);
+    let verdict = match judgement.status() {
+        _ if !opened => "error",
+        Status::Ok => "pass",
+        _ => "fail",
+    };
+    let holder = verification.custody.holder.holder.as_ref().map(|party| {
+        let trusted = judgement.trusted.iter().find(|t| t.key.id().to_string() == party.key_id);
+        HolderRecord {
+            key_id: party.key_id.clone(),
+            name: trusted.map_or_else(|| party.name.clone(), |t| t.shown.name.clone()),
+            trusted: trusted.is_some(),
+        }
+    });
+    PackageRecord {
+        custos_audit: AUDIT_FORMAT,
+        path: path.display().to_string(),
+        case: verification.manifest.as_ref().map(|m| m.case.reference.clone()),
+        verdict,
+        mode,
+        failures,
+        warnings,
+        bytes: 0,
+        seconds: 0.0,
+        manifest_sha256: verification.manifest_sha256.clone(),
+        head: verification.custody.head.clone(),
+        holder,
+    }
+}
+
+fn error_record(path: &Path, check: &str, reason: String) -> PackageRecord {
+    PackageRecord {
+        custos_audit: AUDIT_FORMAT,
+        path: path.display().to_string(),
+        case: None,
+        verdict: "error",
+        mode: Mode::Full,
+        failures: vec![Failure { check: check.to_owned(), subject: path.display().to_string(), reason }],
+        warnings: 0,
+        bytes: 0,
+        seconds: 0.0,
+        manifest_sha256: None,
+        head: None,
+        holder: None,
+    }
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Full => "full",
+        Mode::Fast => "fast",
+    }
+}
+
+/// Every receipt in `folder`, by the manifest digest it is for. A file that is not a
+/// receipt stops the audit: a receipts folder that cannot be read in full would hold
+/// packages to less than the auditor believes.
+fn read_receipts(folder: &Path) -> Result<HashMap<String, Vec<(String, Receipt)>>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .with_context(|| format!("cannot read the receipts folder {}", folder.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("cannot read the receipts folder {}", folder.display()))?;
+    files.sort();
+    let mut receipts: HashMap<String, Vec<(String, Receipt)>> = HashMap::new();
+    for file in
+        files.into_iter().filter(|f| !f.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+    {
+        let receipt = crate::evidence::read_receipt(&file)?;
+        receipts.entry(receipt.manifest.clone()).or_default().push((file.display().to_string(), receipt));
+    }
+    Ok(receipts)
+}
+
+/// The audit's counts.
+#[derive(Debug, Default)]
+struct Tally {
+    packages: usize,
+    pass: usize,
+    fail: usize,
+    error: usize,
+    full: usize,
+    fast: usize,
+    bytes: u64,
+}
+
+impl Tally {
+    fn count(&mut self, record: &PackageRecord) {
+        self.packages += 1;
+        match record.verdict {
+            "pass" => self.pass += 1,
+            "fail" => self.fail += 1,
+            _ => self.error += 1,
+        }
+        match record.mode {
+            Mode::Full => self.full += 1,
+            Mode::Fast => self.fast += 1,
+        }
+        self.bytes += record.bytes;
+    }
+
+    /// `error` when anything could not be checked, else `fail` when anything failed.
+    fn verdict(&self) -> &'static str {
+        if self.error > 0 {
+            "error"
+        } else if self.fail > 0 {
+            "fail"
+        } else {
+            "pass"
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    custos_audit: u64,
+    summary: bool,
+    verdict: &'static str,
+    packages: usize,
+    pass: usize,
+    fail: usize,
+    error: usize,
+    full: usize,
+    fast: usize,
+    bytes: u64,
+    seconds: f64,
+    /// Packages the resumed run had already checked before it was interrupted.
+    already_checked: usize,
+    /// Folders of seals in progress (or killed), not audited.
+    being_sealed: Vec<String>,
+    shard: String,
+    run: Option<String>,
+    resumed: bool,
+}
+
+/// Where records go: stdout, one at a time, and a bar over the packages on a terminal.
+struct Output {
+    json: bool,
+    bar: indicatif::ProgressBar,
+    lock: Mutex<()>,
+    read: AtomicU64,
+}
+
+impl Output {
+    fn new(json: bool, quiet: bool, packages: u64) -> Output {
+        let bar = if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            indicatif::ProgressBar::hidden()
+        } else {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(packages),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] auditing {wide_bar} {pos}/{len} packages, {msg}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        };
+        Output { json, bar, lock: Mutex::new(()), read: AtomicU64::new(0) }
+    }
+
+    fn package(&self, record: &PackageRecord) {
+        let _one_at_a_time = self.lock.lock();
+        self.bar.inc(1);
+        self.bar.suspend(|| {
+            let mut stdout = std::io::stdout().lock();
+            if self.json {
+                let _ = crate::render::json_line(&mut stdout, record);
+            } else {
+                let _ = writeln!(
+                    stdout,
+                    "{:<5} {} ({}, {}, {}, {:.1} s)",
+                    record.verdict.to_uppercase(),
+                    escape(&record.path),
+                    record
+                        .case
+                        .as_deref()
+                        .map_or_else(|| "no case".into(), |c| format!("case {}", escape(c))),
+                    mode_name(record.mode),
+                    human::size(record.bytes),
+                    record.seconds
+                );
+                for failure in &record.failures {
+                    let _ = writeln!(
+                        stdout,
+                        "      {} {}: {}",
+                        failure.check,
+                        escape(&failure.subject),
+                        escape(&failure.reason)
+                    );
+                }
+            }
+        });
+    }
+
+    fn read(&self, bytes: u64) {
+        let total = self.read.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.bar.set_message(format!("{} read", human::size(total)));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    fn summary(&self, summary: &Summary) {
+        let mut stdout = std::io::stdout().lock();
+        if self.json {
+            let _ = crate::render::json_line(&mut stdout, summary);
+            return;
+        }
+        let resumed = if summary.resumed {
+            format!(
+                "; resumed run {}, {} checked before",
+                summary.run.as_deref().unwrap_or("?"),
+                summary.already_checked
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            stdout,
+            "\naudited {} ({} full, {} fast{}): {} pass, {} fail, {} error; {} re-hashed in {:.1} s{resumed}",
+            human::plural(summary.packages, "package"),
+            summary.full,
+            summary.fast,
+            if summary.shard == "0/1" { String::new() } else { format!(", shard {}", summary.shard) },
+            summary.pass,
+            summary.fail,
+            summary.error,
+            human::size(summary.bytes),
+            summary.seconds
+        );
+        for folder in &summary.being_sealed {
+            let _ = writeln!(
+                stdout,
+                "not audited: {} (a seal in progress, or one that was killed)",
+                escape(folder)
+            );
+        }
+        let word = match summary.verdict {
+            "pass" => "every package VERIFIED",
+            "fail" => "FAILED: some packages did not verify",
+            _ => "INCOMPLETE: some packages could not be checked",
+        };
+        let _ = writeln!(stdout, "{word}");
+    }
+}
+
+/// Counts one package's payload bytes and moves the audit's bar.
+#[derive(Debug)]
+struct Counted<'a> {
+    read: AtomicU64,
+    out: &'a Output,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output").field("json", &self.json).finish_non_exhaustive()
+    }
+}
+
+impl custos_manifest::verify::VerifyProgress for Counted<'_> {
+    fn payload(&self, _total_bytes: u64) {}
+
+    fn read(&self, bytes: u64) {
+        self.read.fetch_add(bytes, Ordering::Relaxed);
+        self.out.read(bytes);
+    }
+}
+
+fn verify_ledger(file: &Path, trust: &[PathBuf], head: Option<&str>, json: bool) -> Result<Status> {
+    let keys = crate::policy::load_trusted_keys(trust)?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read the ledger {}", file.display()))?;
+    let verified = custos_audit::ledger::verify(&bytes, &keys, head);
+    let verdict = if verified.problems.is_empty() { "pass" } else { "fail" };
+    if json {
+        let record = serde_json::json!({
+            "custos_audit_ledger": 1,
+            "ledger": file.display().to_string(),
+            "verdict": verdict,
+            "entries": verified.entries,
+            "head": verified.head,
+            "holds_head": verified.holds_head,
+            "verdicts": verified.verdicts,
+            "problems": verified.problems,
+        });
+        println!("{record}");
+    } else {
+        for problem in &verified.problems {
+            println!("FAIL  line {}: {}", problem.line, escape(&problem.reason));
+        }
+        let counts: Vec<String> = verified.verdicts.iter().map(|(v, n)| format!("{n} {v}")).collect();
+        println!(
+            "{}: {} ({}; {}), head {}",
+            file.display(),
+            if verdict == "pass" { "VERIFIED" } else { "FAILED" },
+            if verified.entries == 1 {
+                "1 entry".to_owned()
+            } else {
+                format!("{} entries", human::count(verified.entries as u64))
+            },
+            if counts.is_empty() { "none".to_owned() } else { counts.join(", ") },
+            verified.head.as_deref().unwrap_or("none")
+        );
+        if verdict == "pass" {
+            println!("  keep the head: `custos audit ledger verify --head HEAD` shows later that no entry was cut off");
+        }
+    }
+    Ok(if verdict == "pass" { Status::Ok } else { Status::Failed })
+}

@@ -1,0 +1,383 @@
+//! `custos audit`: a store with a few damaged packages names exactly those and why; an
+//! interrupted audit resumes; unchanged packages are checked fast between full checks;
+//! shards split a store; the ledger verifies and names an edited entry; faults are reported
+//! and the audit goes on.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::{custos_in, noise, write, Run};
+
+/// A store of `count` sealed packages, `store/case-N`, with the RFC 8032 test keys in `dir`.
+fn store(dir: &Path, count: usize) {
+    support::copy_test_keys(dir);
+    std::fs::create_dir_all(dir.join("store/2026")).expect("mkdir");
+    for n in 0..count {
+        let evidence = format!("evidence-{n}.img");
+        write(dir, &evidence, &noise(50_000 + n * 1000, n as u64));
+        let out = format!("store/2026/case-{n}");
+        let case = format!("CASE-{n}");
+        let sealed = custos_in(
+            dir,
+            &["seal", "--key", "rfc8032-test1", "--case", &case, "--out", &out, "--quiet", &evidence],
+        );
+        assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    }
+}
+
+fn records(run: &Run) -> (Vec<Value>, Value) {
+    let mut lines: Vec<Value> =
+        run.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let summary = lines.pop().expect("a summary line");
+    assert_eq!(summary["summary"], true, "{summary}");
+    (lines, summary)
+}
+
+fn audit(dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["audit", "store", "--trust", "rfc8032-test1.pub", "--json"];
+    args.extend_from_slice(extra);
+    custos_in(dir, &args)
+}
+
+fn verdicts(packages: &[Value]) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = packages
+        .iter()
+        .map(|p| {
+            (p["path"].as_str().unwrap_or("").to_owned(), p["verdict"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn checks(record: &Value) -> Vec<String> {
+    record["failures"]
+        .as_array()
+        .map_or(Vec::new(), |f| f.iter().map(|f| f["check"].as_str().unwrap_or("").to_owned()).collect())
+}
+
+#[test]
+fn an_audit_names_exactly_the_damaged_packages_and_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 6);
+    let clean = audit(d, &[]);
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    let (packages, summary) = records(&clean);
+    assert_eq!(packages.len(), 6);
+    assert_eq!(summary["pass"], 6);
+    for key in ["path", "case", "verdict", "failures", "bytes", "seconds", "head", "holder"] {
+        assert!(packages[0].get(key).is_some(), "{key} missing: {}", packages[0]);
+    }
+    assert_eq!(packages[0]["holder"]["name"], "Ada Examiner");
+
+    // Four kinds of damage in four packages; two stay intact.
+    support::flip_bit(&d.join("store/2026/case-1/data/evidence-1.img"), 4000);
+    let truncated = d.join("store/2026/case-2/data/evidence-2.img");
+    let bytes = std::fs::read(&truncated).expect("read");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 1]).expect("truncate");
+    write(&d.join("store/2026/case-3/data"), "planted.txt", b"not evidence");
+    let log = d.join("store/2026/case-4/custos/custody.jsonl");
+    let mut text = std::fs::read(&log).expect("read");
+    text.insert(10, b' ');
+    std::fs::write(&log, text).expect("write");
+
+    let damaged = audit(d, &[]);
+    assert_eq!(damaged.code, 1, "{}{}", damaged.stdout, damaged.stderr);
+    let (packages, summary) = records(&damaged);
+    let by_path = |n: usize| {
+        packages
+            .iter()
+            .find(|p| p["path"].as_str().is_some_and(|s| s.ends_with(&format!("case-{n}"))))
+            .unwrap_or_else(|| panic!("case-{n} not reported"))
+    };
+    assert_eq!((summary["pass"].clone(), summary["fail"].clone()), (2.into(), 4.into()), "{summary}");
+    for intact in [0, 5] {
+        assert_eq!(by_path(intact)["verdict"], "pass");
+    }
+    assert!(checks(by_path(1)).contains(&"item.digest".to_owned()), "{}", by_path(1));
+    assert!(checks(by_path(2)).contains(&"item.size".to_owned()), "{}", by_path(2));
+    assert!(checks(by_path(3)).contains(&"manifest.coverage".to_owned()), "{}", by_path(3));
+    assert!(
+        checks(by_path(4)).iter().any(|c| c.starts_with("custody.") || c.starts_with("bag.tag")),
+        "{}",
+        by_path(4)
+    );
+
+    // The human report names them too, and says the audit failed.
+    let text = custos_in(d, &["audit", "store", "--trust", "rfc8032-test1.pub"]);
+    assert_eq!(text.code, 1);
+    assert!(text.stdout.contains("FAIL  store/2026/case-1"), "{}", text.stdout);
+    assert!(text.stdout.contains("FAILED: some packages did not verify"), "{}", text.stdout);
+}
+
+#[test]
+fn an_untrusted_signer_fails_every_package() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 2);
+    let run = custos_in(d, &["audit", "store", "--trust", "rfc8032-test2.pub", "--json"]);
+    assert_eq!(run.code, 1);
+    let (packages, _) = records(&run);
+    assert!(packages
+        .iter()
+        .all(|p| p["verdict"] == "fail" && checks(p).contains(&"trust.signer".to_owned())));
+}
+
+#[test]
+fn an_interrupted_audit_resumes_without_losing_a_result() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 5);
+    let first = audit(d, &["--state", "audit.state"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // Killed after three results: the run's end and its last two results never written.
+    let state = d.join("audit.state");
+    let text = std::fs::read_to_string(&state).expect("state");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.last().is_some_and(|l| l.contains("\"finished\"")), "{text}");
+    let kept = &lines[..lines.len() - 3];
+    std::fs::write(&state, kept.join("\n") + "\n{\"record\":\"package\",\"ru").expect("cut");
+
+    let resumed = audit(d, &["--state", "audit.state"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let (packages, summary) = records(&resumed);
+    assert_eq!(summary["resumed"], true, "{summary}");
+    assert_eq!(summary["already_checked"], 3);
+    assert_eq!(packages.len(), 2, "only what the interrupted run had not checked");
+    let first_paths: Vec<String> = records(&first).0.iter().map(|p| p["path"].to_string()).collect();
+    let again: Vec<String> = packages.iter().map(|p| p["path"].to_string()).collect();
+    assert_eq!(again, first_paths[3..].to_vec());
+
+    // That run finished: the next one starts afresh.
+    let next = audit(d, &["--state", "audit.state", "--fast"]);
+    let (packages, summary) = records(&next);
+    assert_eq!((summary["resumed"].clone(), packages.len()), (false.into(), 5));
+}
+
+#[test]
+fn unchanged_packages_are_checked_fast_until_a_full_check_is_due() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 3);
+    let first = audit(d, &["--state", "s"]);
+    let (_, summary) = records(&first);
+    assert_eq!((summary["full"].clone(), summary["fast"].clone()), (3.into(), 0.into()));
+    let second = audit(d, &["--state", "s"]);
+    let (packages, summary) = records(&second);
+    assert_eq!((summary["full"].clone(), summary["fast"].clone()), (0.into(), 3.into()), "{summary}");
+    assert!(packages.iter().all(|p| p["bytes"] == 0 && p["mode"] == "fast"));
+
+    // A package written to since (a custody event) is checked in full again.
+    let recorded = custos_in(
+        d,
+        &["custody", "record", "store/2026/case-1", "--key", "rfc8032-test1", "--action", "accessed"],
+    );
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    // The payload damaged in place with its times put back: a fast check cannot see it,
+    // but the changed ctime makes the package due for a full one.
+    let damaged = d.join("store/2026/case-2/data/evidence-2.img");
+    let modified = std::fs::metadata(&damaged).and_then(|m| m.modified()).expect("mtime");
+    support::flip_bit(&damaged, 100);
+    std::fs::File::options()
+        .write(true)
+        .open(&damaged)
+        .and_then(|f| f.set_modified(modified))
+        .expect("set mtime");
+    let third = audit(d, &["--state", "s"]);
+    assert_eq!(third.code, 1, "{}", third.stdout);
+    let (packages, _) = records(&third);
+    let mode = |n: usize| {
+        packages.iter().find(|p| p["path"].as_str().is_some_and(|s| s.ends_with(&format!("case-{n}")))).map(
+            |p| (p["mode"].as_str().unwrap_or("").to_owned(), p["verdict"].as_str().unwrap_or("").to_owned()),
+        )
+    };
+    assert_eq!(mode(0), Some(("fast".into(), "pass".into())));
+    assert_eq!(mode(1), Some(("full".into(), "pass".into())));
+    assert_eq!(mode(2), Some(("full".into(), "fail".into())));
+    // A failed package is checked in full every time until it passes.
+    let fourth = audit(d, &["--state", "s"]);
+    let (packages, _) = records(&fourth);
+    assert!(packages.iter().any(|p| p["mode"] == "full" && p["verdict"] == "fail"));
+    // --full-every 0: everything is due.
+    let (_, summary) = records(&audit(d, &["--state", "s", "--full-every", "0"]));
+    assert_eq!(summary["full"], 3, "{summary}");
+}
+
+#[test]
+fn shards_split_a_store_into_disjoint_parts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 7);
+    let mut seen = Vec::new();
+    for index in 0..3 {
+        let shard = format!("{index}/3");
+        let run = audit(d, &["--shard", &shard, "--fast"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let (packages, summary) = records(&run);
+        assert_eq!(summary["shard"], shard.as_str());
+        seen.extend(verdicts(&packages));
+    }
+    seen.sort();
+    let (all, _) = records(&audit(d, &["--fast"]));
+    assert_eq!(seen, verdicts(&all), "every package in exactly one shard");
+    let bad = custos_in(d, &["audit", "store", "--shard", "3/3", "--trust", "rfc8032-test1.pub"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--shard 3/3"), "{}", bad.stderr);
+}
+
+#[test]
+fn the_ledger_verifies_and_names_an_edited_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 3);
+    support::flip_bit(&d.join("store/2026/case-1/data/evidence-1.img"), 10);
+    for _ in 0..2 {
+        let run = audit(d, &["--ledger", "audit.ledger", "--key", "rfc8032-test2"]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+    }
+    let verify = |extra: &[&str]| {
+        let mut args =
+            vec!["audit", "ledger", "verify", "audit.ledger", "--trust", "rfc8032-test2.pub", "--json"];
+        args.extend_from_slice(extra);
+        custos_in(d, &args)
+    };
+    let good = verify(&[]);
+    assert_eq!(good.code, 0, "{}{}", good.stdout, good.stderr);
+    let record: Value = serde_json::from_str(good.stdout.trim()).expect("json");
+    assert_eq!(record["entries"], 6);
+    assert_eq!(record["verdicts"]["fail"], 2);
+    let head = record["head"].as_str().expect("head").to_owned();
+
+    // The examiner's key does not vouch for the auditor's ledger.
+    let stranger =
+        custos_in(d, &["audit", "ledger", "verify", "audit.ledger", "--trust", "rfc8032-test1.pub"]);
+    assert_eq!(stranger.code, 1);
+
+    // A failure turned into a pass.
+    let ledger = d.join("audit.ledger");
+    let original = std::fs::read_to_string(&ledger).expect("ledger");
+    let lines: Vec<&str> = original.lines().collect();
+    let line = lines.iter().position(|l| l.contains("\\\"fail\\\"")).expect("a failing entry");
+    let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    edited[line] = edited[line].replace("\\\"fail\\\"", "\\\"pass\\\"");
+    std::fs::write(&ledger, edited.join("\n") + "\n").expect("write");
+    let caught = verify(&[]);
+    assert_eq!(caught.code, 1, "{}", caught.stdout);
+    let record: Value = serde_json::from_str(caught.stdout.trim()).expect("json");
+    assert_eq!(record["problems"][0]["line"], line + 1, "{record}");
+
+    // Entries cut off the end: only a kept head shows it.
+    std::fs::write(&ledger, lines[..4].join("\n") + "\n").expect("write");
+    assert_eq!(verify(&[]).code, 0);
+    let cut = verify(&["--head", &head]);
+    assert_eq!(cut.code, 1, "{}", cut.stdout);
+    assert!(cut.stdout.contains("cut off"), "{}", cut.stdout);
+}
+
+#[test]
+fn faults_are_reported_and_the_audit_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 3);
+    // A seal in progress is not audited but named; a package whose payload is a FIFO is
+    // refused without hanging; a root with no package is an error, not a silent pass.
+    std::fs::create_dir_all(d.join("store/2026/.case-9.custos-partial-42/custos")).expect("mkdir");
+    std::fs::write(d.join("store/2026/.case-9.custos-partial-42/custos/manifest.json"), b"{").expect("write");
+    let payload = d.join("store/2026/case-0/data/evidence-0.img");
+    std::fs::remove_file(&payload).expect("rm");
+    let made = std::process::Command::new("mkfifo").arg(&payload).status().expect("mkfifo");
+    assert!(made.success());
+    std::fs::create_dir_all(d.join("empty")).expect("mkdir");
+    let run = support::run_with_deadline(
+        d,
+        &["audit", "store", "empty", "--trust", "rfc8032-test1.pub", "--json"],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let (packages, summary) = records(&run);
+    assert_eq!(summary["being_sealed"].as_array().map(Vec::len), Some(1), "{summary}");
+    assert_eq!(
+        (summary["pass"].clone(), summary["fail"].clone(), summary["error"].clone()),
+        (2.into(), 1.into(), 1.into())
+    );
+    let empty = packages.iter().find(|p| p["path"] == "empty").expect("the empty root reported");
+    assert_eq!(empty["verdict"], "error");
+    assert!(empty["failures"][0]["reason"].as_str().is_some_and(|r| r.contains("mounted")));
+}
+
+#[test]
+fn packages_that_vanish_or_change_during_the_audit_do_not_stop_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 12);
+    // Another process keeps moving one package away and back while the audit runs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mover = {
+        let (stop, from, to) = (stop.clone(), d.join("store/2026/case-5"), d.join("moved-away"));
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::rename(&from, &to);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                let _ = std::fs::rename(&to, &from);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        })
+    };
+    for _ in 0..3 {
+        let run = audit(d, &["--jobs", "2"]);
+        let (packages, summary) = records(&run);
+        // Whatever the timing: every other package passes, the moving one is pass or
+        // error (never a false fail), and the exit status agrees with the summary.
+        for (path, verdict) in verdicts(&packages) {
+            if path.ends_with("case-5") || path == "store" {
+                assert!(verdict == "pass" || verdict == "error", "{path}: {verdict}");
+            } else {
+                assert_eq!(verdict, "pass", "{path}");
+            }
+        }
+        let expected = if summary["error"] == 0 { 0 } else { 2 };
+        assert_eq!(run.code, expected, "{summary}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    mover.join().expect("mover");
+}
+
+#[test]
+fn receipts_hold_each_package_to_its_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 2);
+    std::fs::create_dir_all(d.join("receipts")).expect("mkdir");
+    let recorded = custos_in(
+        d,
+        &[
+            "custody",
+            "record",
+            "store/2026/case-0",
+            "--key",
+            "rfc8032-test1",
+            "--action",
+            "accessed",
+            "--receipt",
+            "receipts/case-0.json",
+        ],
+    );
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    assert_eq!(audit(d, &["--receipts", "receipts"]).code, 0);
+    // The holder drops the last event: alone the log is still valid; the receipt catches it.
+    let log = d.join("store/2026/case-0/custos/custody.jsonl");
+    let text = std::fs::read_to_string(&log).expect("log");
+    let kept: Vec<&str> = text.lines().collect();
+    std::fs::write(&log, kept[..kept.len() - 1].join("\n") + "\n").expect("write");
+    support::recompute_tag_manifests(&d.join("store/2026/case-0"));
+    let alone = audit(d, &[]);
+    assert_eq!(alone.code, 0, "without the receipt the shorter log verifies: {}", alone.stdout);
+    let run = audit(d, &["--receipts", "receipts"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let (packages, _) = records(&run);
+    let failing = packages.iter().find(|p| p["verdict"] == "fail").expect("a failure");
+    assert!(failing["path"].as_str().is_some_and(|p| p.ends_with("case-0")));
+}

@@ -52,7 +52,7 @@ fn shape(value: &Value, prefix: &str, out: &mut Vec<String>) {
                 let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
                 out.push(path.clone());
                 // Maps keyed by data (digests by algorithm, digests by path) are opaque.
-                if !matches!(key.as_str(), "digests" | "observed_digests" | "counts") {
+                if !matches!(key.as_str(), "digests" | "observed_digests" | "counts" | "verdicts") {
                     shape(inner, &path, out);
                 }
             }
@@ -223,6 +223,39 @@ fn every_documented_record_is_what_the_binary_prints() {
     );
     assert_eq!(failed.code, 2);
     check("error", &failed, 0);
+
+    // An audit of a store holding one damaged package, with a ledger.
+    std::fs::create_dir_all(d.join("store")).expect("mkdir");
+    let sealed = custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "J-3", "--out", "store/j3", "disk.img", "--quiet"],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    support::flip_bit(&d.join("store/j3/data/disk.img"), 10);
+    let audited = custos_in(
+        d,
+        &[
+            "audit",
+            "store",
+            "--trust",
+            "rfc8032-test1.pub",
+            "--ledger",
+            "audit.ledger",
+            "--key",
+            "rfc8032-test2",
+            "--json",
+        ],
+    );
+    check("audit_package", &audited, 0);
+    check("audit_summary", &audited, 1);
+    check(
+        "audit_ledger_verify",
+        &custos_in(
+            d,
+            &["audit", "ledger", "verify", "audit.ledger", "--trust", "rfc8032-test2.pub", "--json"],
+        ),
+        0,
+    );
 
     let mut unchecked: Vec<&String> =
         examples.keys().filter(|name| !checked.contains(&name.as_str())).collect();

@@ -87,6 +87,8 @@ rss_b3sum=$( { /usr/bin/time -v b3sum "$image" > /dev/null; } 2>&1 | awk -F: '/M
 rss_sparse=$( { /usr/bin/time -v "$custos" hash --quiet --algo sha256,blake3 --segment-size 64M "$sparse" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 rss_tree=$( { /usr/bin/time -v "$custos" hash --quiet --algo sha256,blake3 "$tree" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 
+bench/audit.sh "$slow_runs"
+
 python3 bench/report.py "$results" "$size_gib" "$tree_files" "$runs" \
   "$rss_all" "$rss_blake3" "$rss_b3sum" "$rss_sparse" "$rss_tree" "$rss_acquire" "$rss_verify" > docs/benchmarks.md
 cat docs/benchmarks.md

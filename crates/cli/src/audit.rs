@@ -46,6 +46,10 @@ pub struct AuditArgs {
     /// Check signatures, custody and sizes only; read no payload byte
     #[arg(long)]
     pub fast: bool,
+    /// Check items sealed with --segment-size by their signed segment lists (every
+    /// segment on every core) instead of recomputing whole-file digests
+    #[arg(long, conflicts_with = "fast")]
+    pub by_segments: bool,
     /// Remember results in FILE: an interrupted audit resumes, and a package unchanged
     /// since its last full check is checked fast until its next full check is due
     #[arg(long, value_name = "FILE")]
@@ -190,6 +194,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 "roots": args.roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
                 "shard": shard.to_string(),
                 "fast": args.fast,
+                "by_segments": args.by_segments,
                 "full_every": args.full_every,
             })
             .to_string();
@@ -303,7 +308,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
     let jobs = args.jobs.unwrap_or_else(rayon::current_num_threads).max(1);
     let failed_to_record = Mutex::new(None);
     schedule(plan, jobs, |planned| {
-        let record = check(&verifier, &receipts, &planned, &out);
+        let record = check(&verifier, args.by_segments, &receipts, &planned, &out);
         if let Err(error) = record_result(record, &planned) {
             if let Ok(mut slot) = failed_to_record.lock() {
                 slot.get_or_insert(error);
@@ -417,6 +422,7 @@ fn is_rotating(device: u64) -> bool {
 /// Verifies one package and turns the judgement into its record.
 fn check(
     verifier: &Verifier,
+    by_segments: bool,
     receipts: &HashMap<String, Vec<(String, Receipt)>>,
     planned: &Planned,
     out: &Output,
@@ -440,6 +446,7 @@ fn check(
     let counted = Counted { read: AtomicU64::new(0), out };
     let inputs = Inputs {
         fast: planned.mode == Mode::Fast,
+        by_segments,
         evidence: None,
         receipts: held_to,
         progress: Some(&counted),

@@ -358,6 +358,10 @@ pub struct VerifyArgs {
     /// Skip re-hashing the evidence bytes (says so in the report)
     #[arg(long)]
     pub fast: bool,
+    /// Check items sealed with --segment-size by their signed segment lists, every segment
+    /// on every core, instead of recomputing whole-file digests (the findings say so)
+    #[arg(long, conflicts_with = "fast")]
+    pub by_segments: bool,
     /// A custody receipt: fail if the log no longer holds its event (repeatable)
     #[arg(long, value_name = "FILE")]
     pub receipt: Vec<PathBuf>,
@@ -450,6 +454,7 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
     let bar = progress::PayloadBar::new(args.quiet);
     let inputs = Inputs {
         fast: args.fast,
+        by_segments: args.by_segments,
         evidence: args.evidence.as_deref(),
         receipts: &receipts,
         progress: Some(&bar),

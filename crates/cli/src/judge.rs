@@ -52,6 +52,8 @@ pub struct JudgeArgs {
 pub struct Inputs<'a> {
     /// Skip re-hashing the payload (sizes are still compared).
     pub fast: bool,
+    /// Check items by their signed segment lists, on every core.
+    pub by_segments: bool,
     /// The bytes of items sealed by reference.
     pub evidence: Option<&'a Path>,
     /// Receipts to hold the log to, each with its name.
@@ -157,6 +159,7 @@ impl Verifier {
         let options = VerifyOptions {
             trust: &trust,
             fast: inputs.fast,
+            by_segments: inputs.by_segments,
             evidence: inputs.evidence,
             now,
             receipts: inputs.receipts,

@@ -109,11 +109,11 @@ impl std::fmt::Debug for Control<'_> {
 }
 
 impl Control<'_> {
-    fn cancelled(&self) -> bool {
+    pub(crate) fn cancelled(&self) -> bool {
         self.cancel.is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
 
-    fn report(&self, bytes: u64) {
+    pub(crate) fn report(&self, bytes: u64) {
         if let Some(progress) = self.progress {
             progress(bytes);
         }

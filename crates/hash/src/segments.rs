@@ -103,6 +103,76 @@ impl SegmentList {
     }
 }
 
+/// Bytes each thread reads at a time when hashing segments in parallel.
+const SEGMENT_READ_SIZE: usize = 1 << 20;
+
+/// Hashes the segments of `file` (`size` bytes when it was opened and checked) on every
+/// thread of the current rayon pool, each segment read once with positioned reads: how an
+/// item is checked by its signed segment list on every core. `label` names the file in
+/// errors; `control` is told of every chunk read and may cancel. A file that is shorter than
+/// `size`, or whose length or modification time changes meanwhile, is an error: no list is
+/// returned for bytes that were not all there.
+pub fn hash_file_segments(
+    file: &std::fs::File,
+    label: &std::path::Path,
+    size: u64,
+    spec: SegmentSpec,
+    control: &crate::Control,
+) -> Result<SegmentList, crate::Error> {
+    use rayon::prelude::*;
+    use std::os::unix::fs::FileExt as _;
+    if spec.size == 0 {
+        return Err(crate::Error::InvalidOption("a segment size of 0".into()));
+    }
+    let before =
+        file.metadata().map_err(|source| crate::Error::Read { path: label.to_owned(), offset: 0, source })?;
+    let count = size.div_ceil(spec.size);
+    let digests = (0..count)
+        .into_par_iter()
+        .map(|index| {
+            let start = index * spec.size;
+            let end = (start + spec.size).min(size);
+            let mut hasher = spec.algorithm.hasher();
+            let mut buffer = vec![0u8; SEGMENT_READ_SIZE.min((end - start) as usize)];
+            let mut offset = start;
+            while offset < end {
+                if control.cancelled() {
+                    return Err(crate::Error::Cancelled);
+                }
+                let want = ((end - offset) as usize).min(buffer.len());
+                let read = match file.read_at(&mut buffer[..want], offset) {
+                    Ok(0) => {
+                        return Err(crate::Error::Shrank {
+                            path: label.to_owned(),
+                            expected: size,
+                            found: offset,
+                        })
+                    }
+                    Ok(read) => read,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(source) => return Err(crate::Error::Read { path: label.to_owned(), offset, source }),
+                };
+                hasher.update(&buffer[..read]);
+                offset += read as u64;
+                control.report(read as u64);
+            }
+            Ok(hasher.finalize())
+        })
+        .collect::<Result<Vec<Digest>, crate::Error>>()?;
+    let after = file.metadata().map_err(|source| crate::Error::Read {
+        path: label.to_owned(),
+        offset: size,
+        source,
+    })?;
+    if after.len() != before.len() || after.modified().ok() != before.modified().ok() {
+        return Err(crate::Error::Changed {
+            path: label.to_owned(),
+            what: "its length or modification time".into(),
+        });
+    }
+    Ok(SegmentList { spec, total_size: size, digests })
+}
+
 /// Computes segment digests incrementally, for any split of the input into updates.
 #[derive(Debug, Clone)]
 pub struct SegmentHasher {
@@ -254,6 +324,52 @@ mod tests {
 
     fn spec(size: u64) -> SegmentSpec {
         SegmentSpec { size, algorithm: Algorithm::Blake3 }
+    }
+
+    #[test]
+    fn parallel_segments_equal_the_streaming_reference() {
+        use std::io::Write as _;
+        // Sizes at the segment and read-chunk boundaries, and an empty file.
+        for length in [0usize, 1, 4095, 4096, 4097, 3 * 4096, SEGMENT_READ_SIZE + 5] {
+            let data: Vec<u8> =
+                (0..length as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+            let mut file = tempfile::tempfile().expect("tempfile");
+            file.write_all(&data).expect("write");
+            for algorithm in [Algorithm::Sha256, Algorithm::Blake3, Algorithm::Md5] {
+                for size in [4096u64, SEGMENT_READ_SIZE as u64 * 2] {
+                    let spec = SegmentSpec { size, algorithm };
+                    let parallel = hash_file_segments(
+                        &file,
+                        std::path::Path::new("t"),
+                        length as u64,
+                        spec,
+                        &crate::Control::default(),
+                    )
+                    .expect("hash");
+                    assert_eq!(
+                        parallel,
+                        SegmentList::of_bytes(spec, &data),
+                        "{length} bytes, {algorithm}, {size}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_segments_of_a_file_shorter_than_announced_fail() {
+        use std::io::Write as _;
+        let mut file = tempfile::tempfile().expect("tempfile");
+        file.write_all(&[7u8; 10_000]).expect("write");
+        let error = hash_file_segments(
+            &file,
+            std::path::Path::new("t"),
+            20_000,
+            spec(4096),
+            &crate::Control::default(),
+        )
+        .expect_err("short");
+        assert!(matches!(error, crate::Error::Shrank { .. }), "{error}");
     }
 
     #[test]

@@ -712,7 +712,16 @@ pub fn verify_full(package: &Path, trust: &Trust, fast: bool, evidence: Option<&
     let now = crate::time::parse_rfc3339(&crate::time::now_rfc3339()).unwrap_or(i64::MAX);
     verify_package(
         package,
-        &VerifyOptions { trust, fast, evidence, now, receipts: &[], tsa_certificates: &[], progress: None },
+        &VerifyOptions {
+            trust,
+            fast,
+            by_segments: false,
+            evidence,
+            now,
+            receipts: &[],
+            tsa_certificates: &[],
+            progress: None,
+        },
     )
 }
 

@@ -52,6 +52,9 @@ pub struct VerifyOptions<'a> {
     pub trust: &'a Trust,
     /// Skip re-hashing payload bytes (sizes are still compared).
     pub fast: bool,
+    /// Check items that have a signed segment list by their segments, on every core,
+    /// instead of recomputing their whole-file digests.
+    pub by_segments: bool,
     /// The bytes of referenced items: the file itself when there is one referenced item, or
     /// a folder holding them under their file names.
     pub evidence: Option<&'a Path>,
@@ -245,7 +248,8 @@ pub fn validate_bag(bag: &Path, fast: bool) -> Vec<Finding> {
     let mut findings = snapshot.findings.clone();
     let (bag_findings, claims) = bagit::check_structure(&snapshot);
     findings.extend(bag_findings);
-    check_payload(&store, &snapshot, &claims, None, fast, None, &mut findings);
+    let reading = Reading { fast, by_segments: false, progress: None };
+    check_payload(&store, &snapshot, &claims, None, &reading, &mut findings);
     findings
 }
 
@@ -272,15 +276,9 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
         check_acquisitions(manifest, &mut findings);
     }
     if manifest.is_some() {
-        check_payload(
-            store,
-            &snapshot,
-            &claims,
-            manifest.as_ref(),
-            options.fast,
-            options.progress,
-            &mut findings,
-        );
+        let reading =
+            Reading { fast: options.fast, by_segments: options.by_segments, progress: options.progress };
+        check_payload(store, &snapshot, &claims, manifest.as_ref(), &reading, &mut findings);
     } else {
         findings.push(Finding::warn(
             "bag.payload_digest",
@@ -828,16 +826,23 @@ fn check_manifest(
     }
 }
 
+/// How payload bytes are read.
+struct Reading<'a> {
+    fast: bool,
+    by_segments: bool,
+    progress: Option<&'a dyn VerifyProgress>,
+}
+
 /// Reads each payload file once and checks every claim about it.
 fn check_payload(
     store: &dyn PackageStore,
     snapshot: &Snapshot,
     claims: &BagClaims,
     manifest: Option<&Manifest>,
-    fast: bool,
-    progress: Option<&dyn VerifyProgress>,
+    reading: &Reading,
     findings: &mut Vec<Finding>,
 ) {
+    let (fast, progress) = (reading.fast, reading.progress);
     let items: BTreeMap<&str, &Item> = manifest
         .map(|m| m.items.iter().filter(|i| !i.reference).map(|i| (i.path.as_str(), i)).collect())
         .unwrap_or_default();
@@ -892,6 +897,20 @@ fn check_payload(
         }
         if fast {
             continue;
+        }
+        if let (true, Some(item), PayloadBody::File(file)) = (reading.by_segments, item, &opened.body) {
+            if let Some(signed) = &item.segments {
+                check_by_segments(snapshot, item, signed, file, &control, findings);
+                let bag_algorithms = claims.payload.iter().filter(|(_, entries)| entries.contains_key(path));
+                for (algorithm, _) in bag_algorithms {
+                    findings.push(Finding::pass(
+                        "bag.payload_digest",
+                        path,
+                        format!("{algorithm} not recomputed (--by-segments): the signed segment root binds these bytes"),
+                    ));
+                }
+                continue;
+            }
         }
         let bag_algorithms: Vec<Algorithm> = claims
             .payload
@@ -1220,6 +1239,19 @@ fn damaged_ranges(
     signed: &crate::manifest::Segments,
     fresh: &SegmentList,
 ) -> Finding {
+    match signed_segment_list(snapshot, item_path, signed) {
+        Ok(stored) => ranges_finding(item_path, fresh, &stored),
+        Err(finding) => finding,
+    }
+}
+
+/// The item's stored segment list, when it is the one whose root, segment size, algorithm
+/// and count the signed manifest records.
+fn signed_segment_list(
+    snapshot: &Snapshot,
+    item_path: &str,
+    signed: &crate::manifest::Segments,
+) -> Result<SegmentList, Finding> {
     let signed_root = signed.root.as_str();
     let list_path = crate::package::segment_list_path(item_path);
     let stored = snapshot
@@ -1229,7 +1261,7 @@ fn damaged_ranges(
             serde_json::from_str::<SegmentRecord>(text.trim()).map_err(|e| format!("{list_path}: {e}"))
         })
         .and_then(|record| record.to_list());
-    let stored = match stored {
+    match stored {
         // The root binds the digests; the signed summary binds the segment size and
         // algorithm, without which the ranges named could be stretched.
         Ok(list)
@@ -1238,18 +1270,20 @@ fn damaged_ranges(
                 && list.spec.algorithm.name() == signed.algorithm
                 && list.digests.len() as u64 == signed.count =>
         {
-            list
+            Ok(list)
         }
-        Ok(_) => {
-            return Finding::fail(
-                "item.damaged_ranges",
-                item_path,
-                format!("{list_path} is not the list whose root the signed manifest records"),
-            )
-        }
-        Err(e) => return Finding::fail("item.damaged_ranges", item_path, e),
-    };
-    match fresh.changed_ranges(&stored) {
+        Ok(_) => Err(Finding::fail(
+            "item.damaged_ranges",
+            item_path,
+            format!("{list_path} is not the list whose root the signed manifest records"),
+        )),
+        Err(e) => Err(Finding::fail("item.damaged_ranges", item_path, e)),
+    }
+}
+
+/// The ranges where `fresh` differs from the signed `stored` list, as one finding.
+fn ranges_finding(item_path: &str, fresh: &SegmentList, stored: &SegmentList) -> Finding {
+    match fresh.changed_ranges(stored) {
         Ok(ranges) => {
             let described: Vec<String> = ranges
                 .iter()
@@ -1265,6 +1299,59 @@ fn damaged_ranges(
             item_path,
             "the segment list was made with another segment size or algorithm",
         ),
+    }
+}
+
+/// `--by-segments`: checks an item by its signed segment list, every segment hashed once on
+/// every core, instead of by its whole-file digests (which are then not recomputed, and the
+/// findings say so). The list must be the one the signed root binds; any segment that
+/// differs is named by its byte range.
+fn check_by_segments(
+    snapshot: &Snapshot,
+    item: &Item,
+    signed: &crate::manifest::Segments,
+    file: &std::fs::File,
+    control: &Control,
+    findings: &mut Vec<Finding>,
+) {
+    let stored = match signed_segment_list(snapshot, &item.path, signed) {
+        Ok(stored) => stored,
+        Err(finding) => return findings.push(finding),
+    };
+    let fresh = match custos_hash::segments::hash_file_segments(
+        file,
+        Path::new(&item.path),
+        item.size,
+        stored.spec,
+        control,
+    ) {
+        Ok(fresh) => fresh,
+        Err(e) => return findings.push(Finding::fail("item.digest", item.path.clone(), e.to_string())),
+    };
+    if fresh.digests != stored.digests {
+        findings.push(ranges_finding(&item.path, &fresh, &stored));
+        return;
+    }
+    let whole: Vec<&str> = item.digests.keys().map(String::as_str).collect();
+    findings.push(Finding::pass(
+        "item.segments",
+        item.path.clone(),
+        format!(
+            "all {} {} segments match the root the signed manifest records; whole-file digests ({}) not recomputed (--by-segments)",
+            stored.digests.len(),
+            stored.spec.algorithm,
+            whole.join(", ")
+        ),
+    ));
+    if matches!(stored.spec.algorithm, Algorithm::Md5 | Algorithm::Sha1) {
+        findings.push(Finding::warn(
+            "item.segments",
+            item.path.clone(),
+            format!(
+                "segments are hashed with {}, which is not collision resistant: verify without --by-segments",
+                stored.spec.algorithm
+            ),
+        ));
     }
 }
 

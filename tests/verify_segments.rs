@@ -1,0 +1,128 @@
+//! `verify --by-segments`: an item with a signed segment list is checked segment by segment
+//! on every core, each damaged range named, the whole-file digests said not recomputed; a
+//! segment list that is not the one the signed root binds is refused.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::{custos_in, noise, write};
+
+/// 4 KiB segments over 10,000 bytes: segments 0..4096, 4096..8192, 8192..10000.
+fn sealed(dir: &Path, segment_size: &str) {
+    support::copy_test_keys(dir);
+    write(dir, "disk.img", &noise(10_000, 3));
+    let mut args = vec!["seal", "--key", "rfc8032-test1", "--case", "S-1", "--out", "pkg", "--quiet"];
+    if !segment_size.is_empty() {
+        args.extend(["--segment-size", segment_size]);
+    }
+    args.push("disk.img");
+    let run = custos_in(dir, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+fn verify(dir: &Path) -> (i32, Vec<Value>) {
+    let run = custos_in(dir, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--by-segments", "--json"]);
+    let record: Value =
+        serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    (run.code, record["findings"].as_array().cloned().unwrap_or_default())
+}
+
+fn find<'a>(findings: &'a [Value], check: &str) -> Vec<&'a Value> {
+    findings.iter().filter(|f| f["check"] == check).collect()
+}
+
+#[test]
+fn an_intact_item_passes_by_its_segments_and_says_what_was_not_recomputed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    sealed(dir.path(), "4K");
+    let (code, findings) = verify(dir.path());
+    assert_eq!(code, 0, "{findings:?}");
+    let segments = find(&findings, "item.segments");
+    assert_eq!(segments.len(), 1, "{findings:?}");
+    let detail = segments[0]["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("all 3") && detail.contains("not recomputed"), "{detail}");
+    assert!(find(&findings, "item.digest").is_empty(), "whole-file digests are not claimed: {findings:?}");
+    let text = custos_in(dir.path(), &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--by-segments"]);
+    assert!(text.stdout.contains("VERIFIED"), "{}", text.stdout);
+}
+
+#[test]
+fn damaged_ranges_are_named_exactly() {
+    // (offsets flipped, ranges expected)
+    let cases: [(&[usize], &[[u64; 2]]); 4] = [
+        (&[0], &[[0, 4096]]),
+        (&[5000], &[[4096, 8192]]),
+        (&[9999], &[[8192, 10_000]]),
+        (&[10, 9000], &[[0, 4096], [8192, 10_000]]),
+    ];
+    for (offsets, expected) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        sealed(dir.path(), "4K");
+        for offset in offsets {
+            support::flip_bit(&dir.path().join("pkg/data/disk.img"), *offset);
+        }
+        let (code, findings) = verify(dir.path());
+        assert_eq!(code, 1, "{offsets:?}");
+        let damaged = find(&findings, "item.damaged_ranges");
+        assert_eq!(damaged.len(), 1, "{offsets:?}: {findings:?}");
+        let ranges: Vec<[u64; 2]> = serde_json::from_value(damaged[0]["ranges"].clone()).expect("ranges");
+        assert_eq!(ranges, expected, "{offsets:?}");
+        // The whole-file verification agrees that the item is damaged, on the same ranges.
+        let whole = custos_in(dir.path(), &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--json"]);
+        assert_eq!(whole.code, 1);
+        let record: Value = serde_json::from_str(whole.stdout.trim()).expect("json");
+        let whole_ranges = record["findings"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["check"] == "item.damaged_ranges"))
+            .map(|f| f["ranges"].clone());
+        assert_eq!(whole_ranges, Some(damaged[0]["ranges"].clone()));
+    }
+}
+
+#[test]
+fn a_segment_list_the_signed_root_does_not_bind_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    sealed(dir.path(), "4K");
+    let pkg = dir.path().join("pkg");
+    // Damage the evidence, then "repair" the stored list to match it and recompute every
+    // unsigned tag manifest: the signed root still says otherwise.
+    support::flip_bit(&pkg.join("data/disk.img"), 5000);
+    let list = std::fs::read_dir(pkg.join("custos/segments"))
+        .expect("segments folder")
+        .map(|e| e.expect("entry").path())
+        .next()
+        .expect("a segment list");
+    let mut record: Value =
+        serde_json::from_str(&std::fs::read_to_string(&list).expect("read")).expect("json");
+    let bytes = std::fs::read(pkg.join("data/disk.img")).expect("read");
+    let fresh = blake3::hash(&bytes[4096..8192]).to_hex().to_string();
+    assert_eq!(record["algorithm"], "blake3", "seal's segments are BLAKE3");
+    record["digests"][1] = Value::String(fresh);
+    std::fs::write(&list, record.to_string() + "\n").expect("write");
+    support::recompute_tag_manifests(&pkg);
+    let (code, findings) = verify(dir.path());
+    assert_eq!(code, 1);
+    let damaged = find(&findings, "item.damaged_ranges");
+    assert!(
+        // Refused by the list's own root, or (were that recomputed too) by the signed root.
+        damaged
+            .iter()
+            .any(|f| f["verdict"] == "fail" && f["detail"].as_str().is_some_and(|d| d.contains("root"))),
+        "{findings:?}"
+    );
+    assert!(find(&findings, "item.segments").is_empty());
+}
+
+#[test]
+fn items_without_segments_are_checked_by_their_whole_digests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    sealed(dir.path(), "");
+    let (code, findings) = verify(dir.path());
+    assert_eq!(code, 0, "{findings:?}");
+    assert!(!find(&findings, "item.digest").is_empty());
+    assert!(find(&findings, "item.segments").is_empty());
+    let refused = custos_in(dir.path(), &["verify", "pkg", "--by-segments", "--fast"]);
+    assert_eq!(refused.code, 2, "--by-segments and --fast together make no sense");
+}

@@ -8,6 +8,7 @@ mod demo;
 mod evidence;
 mod hash;
 mod human;
+mod interchange;
 mod jobs;
 mod keygen;
 mod media;
@@ -72,7 +73,8 @@ enum Command {
     /// Jurisdiction policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
-    /// Write files that other tools check: checksum lists, minisign signatures.
+    /// Write files that other tools check: checksum lists, minisign signatures, CASE/UCO,
+    /// DFXML and hashdeep.
     #[command(subcommand)]
     Export(evidence::ExportCommand),
     /// Run the main job on the bundled test images and check every result.
@@ -102,6 +104,9 @@ impl Command {
             Command::Policy(policy::PolicyCommand::Sign { json, .. })
             | Command::Policy(policy::PolicyCommand::Check { json, .. }) => *json,
             Command::Export(E::Checksums { json, .. }) | Command::Export(E::Minisign { json, .. }) => *json,
+            Command::Export(E::Case { args }) | Command::Export(E::Dfxml { args }) | Command::Export(E::Hashdeep { args }) => {
+                args.json
+            }
             Command::Demo(args) => args.json,
         }
     }

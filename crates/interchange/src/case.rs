@@ -66,7 +66,6 @@ fn context() -> Value {
         "uco-observable": "https://ontology.unifiedcyberontology.org/uco/observable/",
         "uco-tool": "https://ontology.unifiedcyberontology.org/uco/tool/",
         "uco-types": "https://ontology.unifiedcyberontology.org/uco/types/",
-        "uco-vocabulary": "https://ontology.unifiedcyberontology.org/uco/vocabulary/",
         "xsd": "http://www.w3.org/2001/XMLSchema#",
     })
 }
@@ -222,7 +221,9 @@ impl<'a> Graph<'a> {
             hashes.push(json!({
                 "@id": self.id("hash", &format!("{}/{algorithm}", item.path)),
                 "@type": "uco-types:Hash",
-                "uco-types:hashMethod": typed("uco-vocabulary:HashNameVocab", method),
+                // A plain xsd:string from HashNameVocab: UCO 1.4 deprecates the vocabulary
+                // datatype (case_validate warns on it; UCO 2.0 will reject it).
+                "uco-types:hashMethod": method,
                 "uco-types:hashValue": typed("xsd:hexBinary", digest.to_ascii_lowercase()),
             }));
         }

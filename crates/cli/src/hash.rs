@@ -47,6 +47,11 @@ pub struct HashArgs {
     #[arg(long, conflicts_with_all = ["segments", "segment_size", "algo"])]
     pub check_segments: bool,
 
+    /// Audit trees against a hashdeep known file, counting matched, moved, new and missing
+    /// files as `hashdeep -a -vv` does: custos hash --audit KNOWN TREE…
+    #[arg(long, conflicts_with_all = ["check", "check_segments", "segments", "segment_size", "algo", "media"])]
+    pub audit: bool,
+
     /// Hash the media an E01 image set holds (give its .E01; .E02… are found), check the
     /// MD5/SHA-1 stored inside, and tell container damage apart from a media mismatch
     #[arg(long, conflicts_with_all = ["check", "check_segments", "segments"])]
@@ -80,6 +85,9 @@ pub fn run(args: HashArgs) -> Result<Status> {
     }
     if args.check_segments {
         return check::run_segment_lists(&args);
+    }
+    if args.audit {
+        return crate::audit::run(&args);
     }
     if args.paths.is_empty() {
         bail!("no input given: name files, directories or `-` for stdin (see custos hash --help)");

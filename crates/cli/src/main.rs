@@ -3,6 +3,7 @@
 //! failed check, 2 a usage or I/O error.
 
 mod acquire;
+mod audit;
 mod check;
 mod demo;
 mod evidence;

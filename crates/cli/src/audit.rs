@@ -78,7 +78,9 @@ pub fn run(args: &HashArgs) -> Result<Status> {
                         status = Status::Error;
                         bar.suspend(|| eprintln!("custos: {}", render::error_chain(error)));
                     } else if !args.quiet {
-                        bar.suspend(|| eprintln!("custos: {}: not a regular file, not audited", input.path().display()));
+                        bar.suspend(|| {
+                            eprintln!("custos: {}: not a regular file, not audited", input.path().display())
+                        });
                     }
                 }
             }
@@ -118,7 +120,9 @@ fn write_text(
         let line = match finding {
             Finding::Matched { .. } => continue,
             Finding::New => format!("{}: No match", text(&file.path)),
-            Finding::Moved { known } => format!("{}: Moved from {}", text(&file.path), text(&entries[*known].path)),
+            Finding::Moved { known } => {
+                format!("{}: Moved from {}", text(&file.path), text(&entries[*known].path))
+            }
             Finding::PartiallyMatched { known } => {
                 format!("{}: Hash collision with {}", text(&file.path), text(&entries[*known].path))
             }

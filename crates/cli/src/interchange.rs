@@ -99,7 +99,11 @@ pub fn run(format: Format, package: &Path, out: Option<&Path>, json: bool) -> Re
     say_who_signed(&source);
     if let Format::Hashdeep = format {
         let known = out.canonicalize().unwrap_or_else(|_| out.to_path_buf());
-        println!("audit with: cd {} && hashdeep -a -l -vv -k {} -r data", package_at.display(), known.display());
+        println!(
+            "audit with: cd {} && hashdeep -a -l -vv -k {} -r data",
+            package_at.display(),
+            known.display()
+        );
     }
     Ok(Status::Ok)
 }

@@ -105,9 +105,9 @@ impl Command {
             Command::Policy(policy::PolicyCommand::Sign { json, .. })
             | Command::Policy(policy::PolicyCommand::Check { json, .. }) => *json,
             Command::Export(E::Checksums { json, .. }) | Command::Export(E::Minisign { json, .. }) => *json,
-            Command::Export(E::Case { args }) | Command::Export(E::Dfxml { args }) | Command::Export(E::Hashdeep { args }) => {
-                args.json
-            }
+            Command::Export(E::Case { args })
+            | Command::Export(E::Dfxml { args })
+            | Command::Export(E::Hashdeep { args }) => args.json,
             Command::Demo(args) => args.json,
         }
     }

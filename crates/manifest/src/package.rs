@@ -618,8 +618,7 @@ pub struct ExportSource {
 pub fn read_for_export(package: &Path) -> Result<ExportSource, Error> {
     let store = open_package(package)?;
     let snapshot = crate::verify::Snapshot::take(&store).map_err(|e| Error::Package(e.to_string()))?;
-    let bytes =
-        snapshot.tag(MANIFEST_PATH).map_err(|e| Error::Package(format!("{MANIFEST_PATH}: {e}")))?;
+    let bytes = snapshot.tag(MANIFEST_PATH).map_err(|e| Error::Package(format!("{MANIFEST_PATH}: {e}")))?;
     let (manifest, signers) = signed_manifest(&store, bytes)?;
     let manifest_sha256 = custody::sha256_hex(bytes);
     let (findings, events) = log_with_shipped_keys_in(&store, &snapshot)?;
@@ -637,9 +636,7 @@ pub fn read_for_export(package: &Path) -> Result<ExportSource, Error> {
         let list_path = segment_list_path(&item.path);
         let list = snapshot
             .tag_text(&list_path)
-            .and_then(|text| {
-                serde_json::from_str::<SegmentRecord>(text.trim()).map_err(|e| e.to_string())
-            })
+            .and_then(|text| serde_json::from_str::<SegmentRecord>(text.trim()).map_err(|e| e.to_string()))
             .and_then(|record| record.to_list())
             .map_err(|e| Error::Package(format!("{list_path}: {e}")))?;
         // The root binds the digests; the signed summary binds size, algorithm and count.

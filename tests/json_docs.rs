@@ -225,7 +225,11 @@ fn every_documented_record_is_what_the_binary_prints() {
         let out = format!("pkg.{format}");
         check("export_interchange", &custos_in(d, &["export", format, "pkg", "--out", &out, "--json"]), 0);
     }
-    check("hash_audit", &custos_in(&d.join("pkg"), &["hash", "--audit", "--json", "../pkg.hashdeep", "data"]), 0);
+    check(
+        "hash_audit",
+        &custos_in(&d.join("pkg"), &["hash", "--audit", "--json", "../pkg.hashdeep", "data"]),
+        0,
+    );
     let failed = custos_in(
         d,
         &["seal", "--key", "rfc8032-test1", "--case", "J-3", "--out", "pkg3", "no-such-file", "--json"],

@@ -39,7 +39,8 @@ pub struct HashArgs {
     #[arg(long, value_name = "FILE")]
     pub segments: Option<PathBuf>,
 
-    /// Check checksum files (GNU `HEX  PATH` or BSD `TAG (PATH) = HEX` lines, any algorithm)
+    /// Check checksum files (GNU `HEX  PATH` or BSD `TAG (PATH) = HEX` lines, any algorithm,
+    /// or hashdeep's `%%%% HASHDEEP-1.0` files)
     #[arg(long, short = 'c', conflicts_with_all = ["segments", "segment_size", "check_segments"])]
     pub check: bool,
 

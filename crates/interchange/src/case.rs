@@ -343,17 +343,19 @@ impl<'a> Graph<'a> {
         let sequence = event.sequence.to_string();
         let action_id = self.id("action", &sequence);
         let record_id = self.id("provenance-record", &sequence);
-        // No items named: the event concerns every item.
+        // No items named: the event concerns every item. A path the manifest does not list
+        // is named in the description, not linked: a link to a node the graph lacks would
+        // break the ontology's class constraints.
+        let unlisted: Vec<&str> =
+            event.items.iter().filter(|p| !self.files.contains_key(p.as_str())).map(String::as_str).collect();
         let objects: Vec<Value> = if event.items.is_empty() {
             self.files.values().map(|id| reference(id)).collect()
         } else {
             event
                 .items
                 .iter()
-                .map(|path| match self.files.get(path.as_str()) {
-                    Some(id) => reference(id),
-                    None => reference(&self.id("file", path)),
-                })
+                .filter_map(|path| self.files.get(path.as_str()))
+                .map(|id| reference(id))
                 .collect()
         };
         let performer = self.identity(&event.actor);
@@ -374,6 +376,9 @@ impl<'a> Graph<'a> {
             if let Some(value) = value {
                 about.push(format!("{label}: {value}"));
             }
+        }
+        if !unlisted.is_empty() {
+            about.push(format!("concerns paths the manifest does not list: {}", unlisted.join(", ")));
         }
         for (path, digests) in &event.observed_digests {
             let observed: Vec<String> = digests.iter().map(|(a, d)| format!("{a} {d}")).collect();

@@ -88,7 +88,7 @@ pub fn run(args: HashArgs) -> Result<Status> {
         return check::run_segment_lists(&args);
     }
     if args.audit {
-        return crate::audit::run(&args);
+        return crate::hash_audit::run(&args);
     }
     if args.paths.is_empty() {
         bail!("no input given: name files, directories or `-` for stdin (see custos hash --help)");

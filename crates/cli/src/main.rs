@@ -3,11 +3,11 @@
 //! failed check, 2 a usage or I/O error.
 
 mod acquire;
-mod audit;
 mod check;
 mod demo;
 mod evidence;
 mod hash;
+mod hash_audit;
 mod human;
 mod interchange;
 mod jobs;

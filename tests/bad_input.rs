@@ -337,9 +337,21 @@ fn an_image_or_hashdeep_file_given_to_check_is_named_not_listed() {
     assert_clean(&image, 1, "looks like binary data, not a checksum file");
     assert!(image.stderr.lines().count() < 20, "{} lines", image.stderr.lines().count());
     assert!(image.stderr.contains("custos hash image.raw"), "{}", image.stderr);
+    // HASHDEEP-1.0 files are read (a bad record is one malformed line); another version is
+    // named, not listed line by line.
     write(d, "list.hashdeep", b"%%%% HASHDEEP-1.0\n%%%% size,md5,sha256,filename\n## x\n5,a,b,/x\n");
     let hashdeep = support::custos_in(d, &["hash", "--check", "list.hashdeep"]);
-    assert_clean(&hashdeep, 1, "is a hashdeep file");
+    assert_clean(&hashdeep, 1, "list.hashdeep:4: improperly formatted line: a digest is not hexadecimal");
+    write(d, "list2.hashdeep", b"%%%% HASHDEEP-2.0\n%%%% size,md5,sha256,filename\n## x\n5,a,b,/x\n");
+    let hashdeep = support::custos_in(d, &["hash", "--check", "list2.hashdeep"]);
+    assert_clean(&hashdeep, 1, "is a hashdeep file of a version other than HASHDEEP-1.0");
+    let no_tree = support::custos_in(d, &["hash", "--audit", "list.hashdeep"]);
+    assert_clean(&no_tree, 2, "--audit needs at least one tree");
+    let not_known = support::custos_in(d, &["hash", "--audit", "image.raw", "."]);
+    assert_clean(&not_known, 2, "image.raw is not a hashdeep known file");
+    write(d, "broken.hashdeep", b"%%%% HASHDEEP-1.0\n%%%% size,crc32,filename\n");
+    let broken = support::custos_in(d, &["hash", "--check", "broken.hashdeep"]);
+    assert_clean(&broken, 2, "unknown digest column `crc32`");
 }
 
 /// Ctrl-C or SIGTERM during a seal: the engine stops at its next window and the partial

@@ -282,4 +282,12 @@ fn demo_runs_on_the_bundled_images() {
     assert_eq!(result.code, 0, "{}\n{}", result.stdout, result.stderr);
     assert!(result.stdout.contains("CHANGED bytes 1048576..1310720"), "{}", result.stdout);
     assert!(result.stdout.contains("Demo complete"), "{}", result.stdout);
+    // The CASE export is written and its place named; it is kept for the user, not the test.
+    let line =
+        result.stdout.lines().find(|l| l.starts_with("The CASE export is at ")).expect("the CASE export");
+    let path = line.trim_start_matches("The CASE export is at ").trim_end_matches(" (kept after the demo).");
+    let export: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("the export exists")).expect("JSON-LD");
+    assert!(export["@graph"].as_array().is_some_and(|g| !g.is_empty()));
+    let _ = std::fs::remove_file(path);
 }

@@ -52,7 +52,11 @@ fn shape(value: &Value, prefix: &str, out: &mut Vec<String>) {
                 let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
                 out.push(path.clone());
                 // Maps keyed by data (digests by algorithm, digests by path) are opaque.
-                if !matches!(key.as_str(), "digests" | "observed_digests" | "counts" | "verdicts") {
+                // (`moved` and `partially_matched` of hash --audit map found paths to known ones.)
+                if !matches!(
+                    key.as_str(),
+                    "digests" | "observed_digests" | "counts" | "verdicts" | "moved" | "partially_matched"
+                ) {
                     shape(inner, &path, out);
                 }
             }
@@ -215,6 +219,15 @@ fn every_documented_record_is_what_the_binary_prints() {
     check(
         "export_minisign",
         &custos_in(d, &["export", "minisign", "pkg", "--key", "rfc8032-test1", "--json"]),
+        0,
+    );
+    for format in ["case", "dfxml", "hashdeep"] {
+        let out = format!("pkg.{format}");
+        check("export_interchange", &custos_in(d, &["export", format, "pkg", "--out", &out, "--json"]), 0);
+    }
+    check(
+        "hash_audit",
+        &custos_in(&d.join("pkg"), &["hash", "--audit", "--json", "../pkg.hashdeep", "data"]),
         0,
     );
     let failed = custos_in(

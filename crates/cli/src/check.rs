@@ -194,7 +194,7 @@ fn not_a_checksum_file_hint(source: &Path) -> String {
     }
     if head.starts_with(b"%%%% HASHDEEP-") {
         format!(
-            ": {} is a hashdeep file; check it with `hashdeep -a -k {} FILES…`",
+            ": {} is a hashdeep file of a version other than HASHDEEP-1.0; check it with `hashdeep -a -k {} FILES…`",
             source.display(),
             source.display()
         )
@@ -217,6 +217,9 @@ fn read_checksum_file(source: &Path, hint: Option<&[Algorithm]>) -> Result<Vec<L
         bytes = std::fs::read(source)
             .with_context(|| format!("cannot read checksum file {}", source.display()))?;
     }
+    if custos_interchange::hashdeep::is_hashdeep(&bytes) {
+        return read_hashdeep_file(source, &bytes);
+    }
     let ambiguous = resolve_sha256_or_blake3(source, hint);
     let mut lines = Vec::new();
     for (number, raw) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -231,6 +234,52 @@ fn read_checksum_file(source: &Path, hint: Option<&[Algorithm]>) -> Result<Vec<L
             _ => Vec::new(),
         };
         lines.push(Line { source: source.to_owned(), number: number + 1, parsed, candidates });
+    }
+    Ok(lines)
+}
+
+/// A hashdeep file's records as checksum lines: one per digest column (the algorithm is the
+/// column's, never guessed), paths relative to where the check runs, as for sha256sum.
+fn read_hashdeep_file(source: &Path, bytes: &[u8]) -> Result<Vec<Line>> {
+    let known = custos_interchange::hashdeep::parse(bytes)
+        .with_context(|| format!("cannot read hashdeep file {}", source.display()))?;
+    if !known.ignored_columns.is_empty() {
+        eprintln!(
+            "custos: {}: {} columns are not checked (Custos does not compute them)",
+            source.display(),
+            known.ignored_columns.join(", ")
+        );
+    }
+    let mut lines = Vec::new();
+    for line in known.lines {
+        match line {
+            Ok(entry) => {
+                for (algorithm, digest) in entry.digests {
+                    lines.push(Line {
+                        source: source.to_owned(),
+                        number: entry.line,
+                        parsed: Ok(ChecksumLine {
+                            algorithm: LineAlgorithm::Known(algorithm),
+                            digest,
+                            path: entry.path.clone(),
+                        }),
+                        candidates: vec![algorithm],
+                    });
+                }
+            }
+            Err(custos_interchange::Error::Syntax { line, reason }) => lines.push(Line {
+                source: source.to_owned(),
+                number: line,
+                parsed: Err(reason),
+                candidates: Vec::new(),
+            }),
+            Err(other) => lines.push(Line {
+                source: source.to_owned(),
+                number: 0,
+                parsed: Err(other.to_string()),
+                candidates: Vec::new(),
+            }),
+        }
     }
     Ok(lines)
 }

@@ -217,6 +217,20 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         },
     ];
     ok &= run_steps(&package_steps, args.json)?;
+
+    // Another lab's tools read CASE: the package as a CASE 1.5.0 graph, kept after the demo
+    // (outside the scratch folder, which is removed) so it can be looked at or validated.
+    let case_export = std::env::temp_dir().join(format!("custos-demo-{}.case.jsonld", std::process::id()));
+    let case_steps = vec![Step {
+        title: "Export the package as CASE 1.5.0 JSON-LD (items, hashes, seal and custody as investigative actions)",
+        words: words(&["export", "case", &package, "--out", &case_export.display().to_string()]),
+        expect: Status::Ok,
+    }];
+    ok &= run_steps(&case_steps, args.json)?;
+    if !args.json {
+        println!("The CASE export is at {} (kept after the demo).", case_export.display());
+        validate_case(&case_export);
+    }
     copy_dir(Path::new(&package), Path::new(&tampered_package)).context("cannot copy the package")?;
     let victim = Path::new(&tampered_package).join("data/evidence.raw");
     let mut permissions = std::fs::metadata(&victim)?.permissions();
@@ -275,13 +289,32 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         println!("{}", serde_json::json!({ "demo": { "ok": ok } }));
     } else if ok {
         println!(
-            "\nDemo complete: every digest matched the independent tools, custody passed from Ada to Bob and a release by the former holder was refused, Bob's co-signature met Borealia's four-eyes rule, three jurisdictions judged the package differently, both tampered copies were caught, and a receipt caught a truncated log{}.",
+            "\nDemo complete: every digest matched the independent tools, custody passed from Ada to Bob and a release by the former holder was refused, Bob's co-signature met Borealia's four-eyes rule, three jurisdictions judged the package differently, the package was exported as CASE 1.5.0 JSON-LD, both tampered copies were caught, and a receipt caught a truncated log{}.",
             if stamped.is_some() { "; a time-stamped seal verified offline" } else { "" }
         );
     } else {
         println!("\nDemo FAILED: a step did not end as expected (see above).");
     }
     Ok(if ok { Status::Ok } else { Status::Failed })
+}
+
+/// Runs case-utils' `case_validate` on the CASE export when it is installed (optional: the
+/// demo needs nothing beyond Custos), and says what it found.
+fn validate_case(export: &Path) {
+    let validated = std::process::Command::new("case_validate")
+        .args(["--built-version", "case-1.5.0"])
+        .arg(export)
+        .output();
+    match validated {
+        Ok(output) if output.status.success() => {
+            println!("case_validate --built-version case-1.5.0: the export conforms to CASE 1.5.0.")
+        }
+        Ok(output) => println!(
+            "!! case_validate found problems:\n{}",
+            String::from_utf8_lossy(&output.stdout).lines().take(20).collect::<Vec<_>>().join("\n")
+        ),
+        Err(_) => println!("(Validate it with case_validate --built-version case-1.5.0, from pip install 'case-utils<0.19'.)"),
+    }
 }
 
 /// Removes the last line of a package's custody log and refreshes its tag manifests, as

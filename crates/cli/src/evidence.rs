@@ -547,6 +547,24 @@ pub enum ExportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// CASE 1.5.0 / UCO JSON-LD: the items with their hashes, the seal and every custody
+    /// event as investigative actions with provenance records (docs/formats/case.md)
+    Case {
+        #[command(flatten)]
+        args: InterchangeArgs,
+    },
+    /// DFXML: a fileobject per item with size, digests and segment byte runs
+    /// (docs/formats/dfxml.md)
+    Dfxml {
+        #[command(flatten)]
+        args: InterchangeArgs,
+    },
+    /// A hashdeep known-hash file of the payload, for `hashdeep -a -l -k FILE -r data` run
+    /// from inside the package (docs/formats/hashdeep.md)
+    Hashdeep {
+        #[command(flatten)]
+        args: InterchangeArgs,
+    },
     /// A minisign signature of the manifest and a minisign public key, so that
     /// `minisign -Vm custos/manifest.json -p custos/keys/KEYID.minisign.pub` verifies it
     Minisign {
@@ -560,8 +578,27 @@ pub enum ExportCommand {
     },
 }
 
+/// What the CASE, DFXML and hashdeep exports take.
+#[derive(Debug, Args)]
+pub struct InterchangeArgs {
+    /// The package (its manifest signature and custody log must verify)
+    pub package: PathBuf,
+    /// File to write (never overwritten, never inside the package) [default: standard output]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the file written as JSON (needs --out)
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub fn run_export(command: ExportCommand) -> Result<Status> {
+    use crate::interchange::{run, Format};
     match command {
+        ExportCommand::Case { args } => run(Format::Case, &args.package, args.out.as_deref(), args.json),
+        ExportCommand::Dfxml { args } => run(Format::Dfxml, &args.package, args.out.as_deref(), args.json),
+        ExportCommand::Hashdeep { args } => {
+            run(Format::Hashdeep, &args.package, args.out.as_deref(), args.json)
+        }
         ExportCommand::Checksums { package, out, json } => {
             let (manifest, signers) = custos_manifest::package::read_manifest(&package)
                 .with_context(|| format!("cannot export checksums of {}", package.display()))?;

@@ -39,13 +39,19 @@ pub struct HashArgs {
     #[arg(long, value_name = "FILE")]
     pub segments: Option<PathBuf>,
 
-    /// Check checksum files (GNU `HEX  PATH` or BSD `TAG (PATH) = HEX` lines, any algorithm)
+    /// Check checksum files (GNU `HEX  PATH` or BSD `TAG (PATH) = HEX` lines, any algorithm,
+    /// or hashdeep's `%%%% HASHDEEP-1.0` files)
     #[arg(long, short = 'c', conflicts_with_all = ["segments", "segment_size", "check_segments"])]
     pub check: bool,
 
     /// Re-hash the inputs of segment lists written by --segments and name changed byte ranges
     #[arg(long, conflicts_with_all = ["segments", "segment_size", "algo"])]
     pub check_segments: bool,
+
+    /// Audit trees against a hashdeep known file, counting matched, moved, new and missing
+    /// files as `hashdeep -a -vv` does: custos hash --audit KNOWN TREE…
+    #[arg(long, conflicts_with_all = ["check", "check_segments", "segments", "segment_size", "algo", "media"])]
+    pub audit: bool,
 
     /// Hash the media an E01 image set holds (give its .E01; .E02… are found), check the
     /// MD5/SHA-1 stored inside, and tell container damage apart from a media mismatch
@@ -80,6 +86,9 @@ pub fn run(args: HashArgs) -> Result<Status> {
     }
     if args.check_segments {
         return check::run_segment_lists(&args);
+    }
+    if args.audit {
+        return crate::hash_audit::run(&args);
     }
     if args.paths.is_empty() {
         bail!("no input given: name files, directories or `-` for stdin (see custos hash --help)");

@@ -8,7 +8,9 @@ mod check;
 mod demo;
 mod evidence;
 mod hash;
+mod hash_audit;
 mod human;
+mod interchange;
 mod jobs;
 mod judge;
 mod keygen;
@@ -75,7 +77,8 @@ enum Command {
     /// Jurisdiction policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
-    /// Write files that other tools check: checksum lists, minisign signatures.
+    /// Write files that other tools check: checksum lists, minisign signatures, CASE/UCO,
+    /// DFXML and hashdeep.
     #[command(subcommand)]
     Export(evidence::ExportCommand),
     /// Verify every package under one or more folders, unattended: one JSON line per
@@ -108,6 +111,9 @@ impl Command {
             Command::Policy(policy::PolicyCommand::Sign { json, .. })
             | Command::Policy(policy::PolicyCommand::Check { json, .. }) => *json,
             Command::Export(E::Checksums { json, .. }) | Command::Export(E::Minisign { json, .. }) => *json,
+            Command::Export(E::Case { args })
+            | Command::Export(E::Dfxml { args })
+            | Command::Export(E::Hashdeep { args }) => args.json,
             Command::Demo(args) => args.json,
             Command::Audit(args) => args.wants_json(),
         }

@@ -590,6 +590,70 @@ pub fn head_receipt(package: &Path) -> Result<crate::receipt::Receipt, Error> {
     crate::receipt::Receipt::new(custody::sha256_hex(manifest), lines.len() as u64 - 1, last)
 }
 
+/// What an export to another format (CASE, DFXML, hashdeep) takes from a package, read in
+/// one snapshot through its store: the manifest once a signature by a key the package ships
+/// verifies over its exact bytes, the SHA-256 of those bytes (what the custody log names
+/// and what stable export ids derive from), who signed, the custody events once the whole log
+/// verifies, and each item's segment list once it is shown to be the one whose root the
+/// signed manifest records.
+#[derive(Debug, Clone)]
+pub struct ExportSource {
+    /// The signed manifest.
+    pub manifest: Manifest,
+    /// SHA-256 (hex) of `custos/manifest.json`'s bytes.
+    pub manifest_sha256: String,
+    /// The keys whose signatures over the manifest verified (keys the package ships: who
+    /// they belong to is for `verify --trust`).
+    pub signers: Vec<PublicKey>,
+    /// Every custody event, in order.
+    pub events: Vec<Event>,
+    /// Item path → its segment list, for items that have one.
+    pub segments: BTreeMap<String, custos_hash::segments::SegmentList>,
+}
+
+/// Reads what an export needs (see [`ExportSource`]). Refused, with the reason, when the
+/// manifest has no valid signature by a key the package ships, when the custody log does not
+/// verify, or when a segment list is not the one the manifest signs: another lab would take
+/// the export for the package's verified claims.
+pub fn read_for_export(package: &Path) -> Result<ExportSource, Error> {
+    let store = open_package(package)?;
+    let snapshot = crate::verify::Snapshot::take(&store).map_err(|e| Error::Package(e.to_string()))?;
+    let bytes = snapshot.tag(MANIFEST_PATH).map_err(|e| Error::Package(format!("{MANIFEST_PATH}: {e}")))?;
+    let (manifest, signers) = signed_manifest(&store, bytes)?;
+    let manifest_sha256 = custody::sha256_hex(bytes);
+    let (findings, events) = log_with_shipped_keys_in(&store, &snapshot)?;
+    if let Some(problem) =
+        findings.iter().find(|f| f.verdict == crate::findings::Verdict::Fail && f.check != "trust.signer")
+    {
+        return Err(Error::Package(format!(
+            "the custody log does not verify ({} {}: {}); run custos verify",
+            problem.check, problem.subject, problem.detail
+        )));
+    }
+    let mut segments = BTreeMap::new();
+    for item in &manifest.items {
+        let Some(signed) = &item.segments else { continue };
+        let list_path = segment_list_path(&item.path);
+        let list = snapshot
+            .tag_text(&list_path)
+            .and_then(|text| serde_json::from_str::<SegmentRecord>(text.trim()).map_err(|e| e.to_string()))
+            .and_then(|record| record.to_list())
+            .map_err(|e| Error::Package(format!("{list_path}: {e}")))?;
+        // The root binds the digests; the signed summary binds size, algorithm and count.
+        if list.root().to_hex() != signed.root.to_ascii_lowercase()
+            || list.spec.size != signed.size
+            || list.spec.algorithm.name() != signed.algorithm
+            || list.digests.len() as u64 != signed.count
+        {
+            return Err(Error::Package(format!(
+                "{list_path} is not the segment list whose root the signed manifest records; run custos verify"
+            )));
+        }
+        segments.insert(item.path.clone(), list);
+    }
+    Ok(ExportSource { manifest, manifest_sha256, signers, events, segments })
+}
+
 /// Reads a package's manifest through its store, checked only against the keys the package
 /// ships (anyone can make such a package: who signed is for `verify --trust`), for commands
 /// that work on the manifest's contents. Returns the manifest and who signed it.

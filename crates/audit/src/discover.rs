@@ -17,7 +17,8 @@ pub struct Found {
     pub device: u64,
 }
 
-/// What discovery could not look into, reported and passed over.
+/// What discovery could not look into or refused, reported and passed over: each is an
+/// error of the audit, never silence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
     /// The path.
@@ -53,6 +54,16 @@ pub fn discover(root: &Path) -> Discovery {
                 continue;
             }
         };
+        if entry.file_type().is_symlink() {
+            // A link to a folder could lead anywhere: said, never followed.
+            if std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()) {
+                found.skipped.push(Skipped {
+                    path: entry.path().to_owned(),
+                    reason: "a link to a folder, not followed: give its target as a root of its own".into(),
+                });
+            }
+            continue;
+        }
         if !entry.file_type().is_dir() {
             continue;
         }
@@ -69,9 +80,25 @@ pub fn discover(root: &Path) -> Discovery {
         // symlink_metadata: a link named manifest.json does not make a package.
         let is_package = std::fs::symlink_metadata(&manifest).is_ok_and(|m| m.file_type().is_file());
         if !is_package {
+            // The custos folder without a usable manifest: a package made unrecognisable.
+            if std::fs::symlink_metadata(entry.path().join("custos")).is_ok_and(|m| m.is_dir()) {
+                found.skipped.push(Skipped {
+                    path: entry.path().to_owned(),
+                    reason: "holds custos/ but custos/manifest.json is not a regular file (missing, a link, a FIFO or a folder)"
+                        .into(),
+                });
+            }
             continue;
         }
         walk.skip_current_dir();
+        if entry.path().to_str().is_none() {
+            found.skipped.push(Skipped {
+                path: entry.path().to_owned(),
+                reason: "a package whose path is not UTF-8 (seal never makes one): rename it to audit it"
+                    .into(),
+            });
+            continue;
+        }
         let device = std::os::unix::fs::MetadataExt::dev(&match entry.metadata() {
             Ok(metadata) => metadata,
             Err(error) => {
@@ -140,7 +167,42 @@ mod tests {
         package(&root.path().join(".case.custos-partial-1234"));
         let found = discover(root.path());
         assert!(found.packages.is_empty(), "{:?}", found.packages);
-        assert_eq!(found.skipped.len(), 1);
-        assert!(found.skipped[0].reason.contains("being sealed"));
+        let reasons: Vec<&str> = found.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(reasons[0].contains("being sealed"), "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.contains("not a regular file")), "{reasons:?}");
+        assert_eq!(reasons.iter().filter(|r| r.contains("a link to a folder")).count(), 2, "{reasons:?}");
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt as _;
+
+    #[test]
+    fn packages_made_unrecognisable_or_unnameable_are_reported() {
+        let root = tempfile::tempdir().expect("tempdir");
+        for (name, make) in [("fifo", 0), ("folder", 1), ("missing", 2)] {
+            let custos = root.path().join(name).join("custos");
+            std::fs::create_dir_all(&custos).expect("mkdir");
+            let manifest = custos.join("manifest.json");
+            match make {
+                0 => assert!(std::process::Command::new("mkfifo")
+                    .arg(&manifest)
+                    .status()
+                    .expect("mkfifo")
+                    .success()),
+                1 => std::fs::create_dir(&manifest).expect("mkdir"),
+                _ => {}
+            }
+        }
+        let odd = root.path().join(std::ffi::OsStr::from_bytes(b"a\xff"));
+        std::fs::create_dir_all(odd.join("custos")).expect("mkdir");
+        std::fs::write(odd.join(MANIFEST_PATH), b"{}").expect("write");
+        let found = discover(root.path());
+        assert!(found.packages.is_empty(), "{:?}", found.packages);
+        assert_eq!(found.skipped.len(), 4, "{:?}", found.skipped);
+        assert!(found.skipped.iter().any(|s| s.reason.contains("not UTF-8")));
     }
 }

@@ -49,7 +49,7 @@ pub struct PackageState {
     pub checked_at: String,
     /// SHA-256 of `custos/manifest.json`, when it could be read.
     pub manifest_sha256: Option<String>,
-    /// The package's files as they were when checked ([`fingerprint`]).
+    /// The package's files as they were when checked (`PackageStore::fingerprint`).
     pub fingerprint: Option<String>,
     /// When every payload byte was last re-hashed and found intact, and the fingerprint
     /// then: a package may be checked fast only while both still hold.
@@ -79,6 +79,12 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// Another audit is using the file.
+    #[error("{path}: another audit is using this state file")]
+    Busy {
+        /// The state file.
+        path: PathBuf,
+    },
     /// A line before the last is not a record of this format.
     #[error(
         "{path}, line {line}: not an audit state record ({reason}); move the file aside to start afresh"
@@ -98,6 +104,8 @@ pub enum StateError {
 pub struct State {
     path: PathBuf,
     file: File,
+    /// Held for the run.
+    _lock: File,
     run: String,
     latest: HashMap<String, PackageState>,
     done: HashSet<String>,
@@ -112,6 +120,18 @@ impl State {
     /// Otherwise a new run starts.
     pub fn open(path: &Path, scope: &str, now: &str) -> Result<State, StateError> {
         let io = |source| StateError::Io { path: path.to_owned(), source };
+        // One audit per state file: two would compact and rename under each other. The lock
+        // is on a file beside it, since compaction replaces the state file itself.
+        let lock_path = path.with_file_name(format!(
+            "{}.lock",
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        ));
+        let lock =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+        lock.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => StateError::Busy { path: path.to_owned() },
+            std::fs::TryLockError::Error(e) => io(e),
+        })?;
         let (latest, unfinished) = match File::open(path) {
             Ok(file) => read_records(path, file)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (HashMap::new(), None),
@@ -128,8 +148,16 @@ impl State {
         };
         let file = OpenOptions::new().read(true).create(true).append(true).open(path).map_err(io)?;
         cut_torn_tail(&file).map_err(io)?;
-        let mut state =
-            State { path: path.to_owned(), file, run, latest, done, resumed, synced: Instant::now() };
+        let mut state = State {
+            path: path.to_owned(),
+            file,
+            _lock: lock,
+            run,
+            latest,
+            done,
+            resumed,
+            synced: Instant::now(),
+        };
         if !resumed {
             let record = Record::Run {
                 custos_audit_state: STATE_FORMAT,
@@ -155,6 +183,11 @@ impl State {
     /// Whether this run (before it was interrupted) already checked `package`.
     pub fn done(&self, package: &str) -> bool {
         self.done.contains(package)
+    }
+
+    /// Every package's last recorded check.
+    pub fn all(&self) -> impl Iterator<Item = &PackageState> {
+        self.latest.values()
     }
 
     /// The last recorded check of `package`, from this run or an earlier one.
@@ -338,34 +371,6 @@ pub fn needs_full(
     now as f64 >= due
 }
 
-/// A digest of what a package's folder holds: every entry's path, type, size, inode and
-/// change times (not followed through links). Any write to the package changes its ctime,
-/// which no user can set back, so an equal fingerprint means the files were not replaced or
-/// rewritten since.
-pub fn fingerprint(package: &Path) -> std::io::Result<String> {
-    use std::os::unix::fs::MetadataExt as _;
-    let mut hasher = Sha256::new();
-    for entry in walkdir::WalkDir::new(package).follow_links(false).sort_by_file_name() {
-        let entry = entry.map_err(std::io::Error::other)?;
-        let metadata = entry.metadata().map_err(std::io::Error::other)?;
-        let relative = entry.path().strip_prefix(package).unwrap_or(entry.path());
-        hasher.update(relative.as_os_str().as_encoded_bytes());
-        hasher.update([0]);
-        for number in [
-            u64::from(metadata.mode()),
-            metadata.len(),
-            metadata.ino(),
-            metadata.mtime() as u64,
-            metadata.mtime_nsec() as u64,
-            metadata.ctime() as u64,
-            metadata.ctime_nsec() as u64,
-        ] {
-            hasher.update(number.to_le_bytes());
-        }
-    }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,12 +405,24 @@ mod tests {
         assert!(state.done("a") && state.done("b") && !state.done("c"));
         state.record(result("c", "pass")).expect("record");
         state.finish("2026-12-01T02:00:00Z").expect("finish");
+        drop(state);
 
         let state = State::open(&path, "scope", "2026-12-02T00:00:00Z").expect("next run");
         assert!(!state.resumed());
         assert!(!state.done("a"));
         assert_eq!(state.previous("b").map(|p| p.verdict.as_str()), Some("fail"));
         assert_eq!(state.previous("c").map(|p| p.run.as_str()), Some(run.as_str()));
+    }
+
+    #[test]
+    fn one_audit_at_a_time_uses_a_state_file() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.state");
+        let first = State::open(&path, "s", "2026-12-01T00:00:00Z").expect("open");
+        let second = State::open(&path, "s", "2026-12-01T00:00:00Z").expect_err("busy");
+        assert!(matches!(second, StateError::Busy { .. }), "{second}");
+        drop(first);
+        State::open(&path, "s", "2026-12-01T00:00:00Z").expect("free again");
     }
 
     #[test]
@@ -474,16 +491,5 @@ mod tests {
         // Never later than the rotation, never before its second half.
         assert!(needs_full(Some(&previous), Some("f"), checked + 30 * 86_400, 30));
         assert!(!needs_full(Some(&previous), Some("f"), checked + 15 * 86_400 - 1, 30));
-    }
-
-    #[test]
-    fn fingerprints_change_when_a_file_is_rewritten() {
-        let folder = tempfile::tempdir().expect("tempdir");
-        std::fs::write(folder.path().join("f"), b"one").expect("write");
-        let before = fingerprint(folder.path()).expect("fingerprint");
-        assert_eq!(before, fingerprint(folder.path()).expect("fingerprint"));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(folder.path().join("f"), b"two").expect("write");
-        assert_ne!(before, fingerprint(folder.path()).expect("fingerprint"));
     }
 }

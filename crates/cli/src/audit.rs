@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 use custos_audit::discover::{discover, Found};
 use custos_audit::ledger::{Ledger, NewEntry};
 use custos_audit::shard::Shard;
-use custos_audit::state::{fingerprint, needs_full, Mode, PackageState, State};
+use custos_audit::state::{needs_full, Mode, PackageState, State};
 use custos_manifest::findings::Verdict;
 use custos_manifest::package::MANIFEST_PATH;
 use custos_manifest::receipt::Receipt;
@@ -111,6 +111,12 @@ impl AuditArgs {
     }
 }
 
+/// At most this many packages at once: more threads only contend.
+const MAX_JOBS: usize = 256;
+
+/// The largest ledger `audit ledger verify` reads: 4 GiB (some ten million entries).
+const MAX_LEDGER_BYTES: u64 = 4 << 30;
+
 /// Version of the audit's JSON records (docs/json.md).
 const AUDIT_FORMAT: u64 = 1;
 
@@ -155,7 +161,6 @@ struct PackageRecord {
 struct Planned {
     found: Found,
     mode: Mode,
-    fingerprint: Option<String>,
 }
 
 pub fn run(args: AuditArgs) -> Result<Status> {
@@ -213,14 +218,17 @@ pub fn run(args: AuditArgs) -> Result<Status> {
     let mut problems = Vec::new();
     let mut being_sealed = Vec::new();
     let mut resumed = 0usize;
+    let mut earlier_results = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for root in &args.roots {
         let discovery = discover(root);
+        // Whatever discovery could not audit is an error of the audit: a seal in progress
+        // during the run, or a folder renamed to look like one to hide it, alike.
         for skipped in discovery.skipped {
             if skipped.reason.contains("being sealed") {
                 being_sealed.push(skipped.path.display().to_string());
-            } else {
-                problems.push(error_record(&skipped.path, "audit.discover", skipped.reason));
             }
+            problems.push(error_record(&skipped.path, "audit.discover", skipped.reason));
         }
         // An empty root is more often an unmounted store than an empty one: say so.
         if discovery.packages.is_empty() {
@@ -232,11 +240,17 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         }
         for found in discovery.packages.into_iter().filter(|f| shard.holds(&f.key)) {
             let name = found.path.display().to_string();
-            if state.as_ref().is_some_and(|s| s.done(&name)) {
+            seen.insert(name.clone());
+            if let Some(earlier) = state.as_ref().filter(|s| s.done(&name)).and_then(|s| s.previous(&name)) {
+                // Checked before this run was interrupted: counted again, and a failure
+                // shown again, so the resumed run's verdict covers the whole store.
                 resumed += 1;
+                earlier_results.push(earlier_record(earlier));
                 continue;
             }
-            let fingerprint = fingerprint(&found.path).ok();
+            let fingerprint = crate::location::open_package(&found.path)
+                .ok()
+                .and_then(|store| store.fingerprint().ok().flatten());
             let mode = match &state {
                 _ if args.fast => Mode::Fast,
                 Some(state)
@@ -251,9 +265,32 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 }
                 _ => Mode::Full,
             };
-            plan.push(Planned { found, mode, fingerprint });
+            plan.push(Planned { found, mode });
         }
     }
+
+    // A package the state knows under these roots and in this shard, no longer found.
+    let mut missing = Vec::new();
+    if let Some(state) = &state {
+        for known in state.all() {
+            let path = Path::new(&known.package);
+            let in_scope = args.roots.iter().any(|root| {
+                path.strip_prefix(root).is_ok_and(|relative| {
+                    let key =
+                        if relative.as_os_str().is_empty() { ".".into() } else { relative.to_string_lossy() };
+                    shard.holds(&key)
+                })
+            });
+            if in_scope && !seen.contains(&known.package) {
+                let reason = format!(
+                    "checked before ({} at {}) and no longer found: moved, deleted or hidden",
+                    known.verdict, known.checked_at
+                );
+                missing.push(error_record(path, "audit.missing", reason));
+            }
+        }
+    }
+    missing.sort_by(|a, b| a.path.cmp(&b.path));
 
     let out = Output::new(args.json, args.quiet, plan.len() as u64);
     let mut tally = Tally::default();
@@ -261,8 +298,14 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         tally.count(record);
         out.package(record);
     }
+    for record in &earlier_results {
+        tally.count(record);
+        if record.verdict != "pass" {
+            out.package(record);
+        }
+    }
     let results = Mutex::new((&mut state, &mut ledger, &mut tally));
-    let record_result = |record: PackageRecord, planned: &Planned| -> Result<()> {
+    let record_result = |record: PackageRecord, fingerprint: Option<String>| -> Result<()> {
         let mut guard = results.lock().map_err(|_| anyhow::anyhow!("a verification thread failed"))?;
         let (state, ledger, tally) = &mut *guard;
         // The ledger first: a result in the state but not in the ledger would be skipped
@@ -282,7 +325,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
             let previous = state.previous(&record.path).cloned();
             let full_pass = record.mode == Mode::Full && record.verdict == "pass";
             let (full_at, full_fingerprint) = if full_pass {
-                (Some(custos_manifest::time::now_rfc3339()), planned.fingerprint.clone())
+                (Some(custos_manifest::time::now_rfc3339()), fingerprint.clone())
             } else if record.verdict == "pass" {
                 (previous.as_ref().and_then(|p| p.full_at.clone()), previous.and_then(|p| p.full_fingerprint))
             } else {
@@ -295,7 +338,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 mode: record.mode,
                 checked_at: custos_manifest::time::now_rfc3339(),
                 manifest_sha256: record.manifest_sha256.clone(),
-                fingerprint: planned.fingerprint.clone(),
+                fingerprint,
                 full_at,
                 full_fingerprint,
             })?;
@@ -305,11 +348,14 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         Ok(())
     };
 
-    let jobs = args.jobs.unwrap_or_else(rayon::current_num_threads).max(1);
+    let jobs = args.jobs.unwrap_or_else(rayon::current_num_threads).clamp(1, MAX_JOBS);
     let failed_to_record = Mutex::new(None);
+    for record in missing {
+        record_result(record, None)?;
+    }
     schedule(plan, jobs, |planned| {
-        let record = check(&verifier, args.by_segments, &receipts, &planned, &out);
-        if let Err(error) = record_result(record, &planned) {
+        let (record, fingerprint) = check(&verifier, args.by_segments, &receipts, &planned, &out);
+        if let Err(error) = record_result(record, fingerprint) {
             if let Ok(mut slot) = failed_to_record.lock() {
                 slot.get_or_insert(error);
             }
@@ -360,6 +406,26 @@ fn schedule(plan: Vec<Planned>, jobs: usize, check: impl Fn(Planned) -> bool + S
         reading: HashMap<u64, usize>,
         stopped: bool,
     }
+    struct Release<'a> {
+        queue: &'a Mutex<Queue>,
+        changed: &'a Condvar,
+        device: u64,
+        full: bool,
+        going_on: &'a mut bool,
+    }
+    impl Drop for Release<'_> {
+        fn drop(&mut self) {
+            // A poisoned lock (a check panicked) still holds the queue: take it back.
+            let mut queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if self.full {
+                if let Some(reading) = queue.reading.get_mut(&self.device) {
+                    *reading -= 1;
+                }
+            }
+            queue.stopped |= !*self.going_on;
+            self.changed.notify_all();
+        }
+    }
     let rotating: HashMap<u64, bool> =
         plan.iter().map(|p| (p.found.device, is_rotating(p.found.device))).collect();
     let limit = |device: u64| if rotating.get(&device).copied().unwrap_or(false) { 1 } else { jobs };
@@ -390,16 +456,13 @@ fn schedule(plan: Vec<Planned>, jobs: usize, check: impl Fn(Planned) -> bool + S
             scope.spawn(|| {
                 while let Some(planned) = take() {
                     let (device, full) = (planned.found.device, planned.mode == Mode::Full);
-                    let going_on = check(planned);
-                    if let Ok(mut queue) = queue.lock() {
-                        if full {
-                            if let Some(reading) = queue.reading.get_mut(&device) {
-                                *reading -= 1;
-                            }
-                        }
-                        queue.stopped |= !going_on;
-                    }
-                    changed.notify_all();
+                    // The slot is given back even if the check panics, or the other
+                    // threads would wait for it forever.
+                    let mut going_on = false;
+                    let release =
+                        Release { queue: &queue, changed: &changed, device, full, going_on: &mut going_on };
+                    *release.going_on = check(planned);
+                    drop(release);
                 }
             });
         }
@@ -419,14 +482,16 @@ fn is_rotating(device: u64) -> bool {
         .is_some_and(|text| text.trim() == "1")
 }
 
-/// Verifies one package and turns the judgement into its record.
+/// Verifies one package and turns the judgement into its record; with the package's
+/// fingerprint, taken through the same open folder as every read, when it did not change
+/// while it was verified.
 fn check(
     verifier: &Verifier,
     by_segments: bool,
     receipts: &HashMap<String, Vec<(String, Receipt)>>,
     planned: &Planned,
     out: &Output,
-) -> PackageRecord {
+) -> (PackageRecord, Option<String>) {
     let started = Instant::now();
     let path = &planned.found.path;
     let store = match crate::location::open_package(path) {
@@ -434,9 +499,10 @@ fn check(
         Err(error) => {
             let mut record = error_record(path, "package.open", crate::render::error_chain(error.as_ref()));
             record.mode = planned.mode;
-            return record;
+            return (record, None);
         }
     };
+    let before = store.fingerprint().ok().flatten();
     let manifest_sha256 = store
         .read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES)
         .ok()
@@ -455,24 +521,22 @@ fn check(
     let mut record = record_of(path, planned.mode, &judgement);
     record.bytes = counted.read.load(Ordering::Relaxed);
     record.seconds = started.elapsed().as_secs_f64();
-    // A package written while it was read fails for no fault of its own: say so, so the
-    // next run checks it again rather than someone chasing a false alarm.
-    if record.verdict != "pass" {
-        let after = fingerprint(path).ok();
-        if after.is_none() || after != planned.fingerprint {
-            record.verdict = "error";
-            record.failures.insert(
-                0,
-                Failure {
-                    check: "audit.changed".into(),
-                    subject: path.display().to_string(),
-                    reason: "the package changed (or vanished) while it was being audited; check it again"
-                        .into(),
-                },
-            );
-        }
+    let after = store.fingerprint().ok().flatten();
+    if before.is_some() && before == after {
+        return (record, before);
     }
-    record
+    // Written while it was read. A failure stays a failure (whoever holds the package must
+    // not turn damage into "try again" by touching a file); it is said, and the state keeps
+    // no fingerprint, so the next run checks it in full.
+    if record.verdict == "fail" {
+        record.failures.push(Failure {
+            check: "audit.changed".into(),
+            subject: path.display().to_string(),
+            reason: "the package also changed while it was being audited: check it again before acting"
+                .into(),
+        });
+    }
+    (record, None)
 }
 
 fn record_of(path: &Path, mode: Mode, judgement: &Judgement) -> PackageRecord {
@@ -498,9 +562,20 @@ fn record_of(path: &Path, mode: Mode, judgement: &Judgement) -> PackageRecord {
     let warnings = verification.findings.iter().filter(|f| f.verdict == Verdict::Warn).count();
     let opened =
         !verification.findings.iter().any(|f| f.check == "package.open" && f.verdict == Verdict::Fail);
+    // A fast check says it read no payload; under --strict that warning alone is what the
+    // audit asked for, not a failure (a full check comes when it is due).
+    let only_fast_warning = strict
+        && mode == Mode::Fast
+        && failures.len() == 1
+        && failures[0].check == "bag.payload_digest"
+        && failures[0].reason.contains("(--fast)");
+    if only_fast_warning {
+        failures.clear();
+    }
     let verdict = match judgement.status() {
         _ if !opened => "error",
         Status::Ok => "pass",
+        _ if only_fast_warning => "pass",
         _ => "fail",
     };
     let holder = verification.custody.holder.holder.as_ref().map(|party| {
@@ -524,6 +599,34 @@ fn record_of(path: &Path, mode: Mode, judgement: &Judgement) -> PackageRecord {
         manifest_sha256: verification.manifest_sha256.clone(),
         head: verification.custody.head.clone(),
         holder,
+    }
+}
+
+/// The record of a package checked before this (resumed) run was interrupted.
+fn earlier_record(earlier: &PackageState) -> PackageRecord {
+    let failures = if earlier.verdict == "pass" {
+        Vec::new()
+    } else {
+        vec![Failure {
+            check: "audit.earlier".into(),
+            subject: earlier.package.clone(),
+            reason: format!(
+                "{} when checked at {}, before this run was interrupted (its findings are in that output and the ledger)",
+                earlier.verdict, earlier.checked_at
+            ),
+        }]
+    };
+    let verdict = match earlier.verdict.as_str() {
+        "pass" => "pass",
+        "fail" => "fail",
+        _ => "error",
+    };
+    PackageRecord {
+        verdict,
+        mode: earlier.mode,
+        failures,
+        manifest_sha256: earlier.manifest_sha256.clone(),
+        ..error_record(Path::new(&earlier.package), "", String::new())
     }
 }
 
@@ -770,7 +873,12 @@ impl custos_manifest::verify::VerifyProgress for Counted<'_> {
 
 fn verify_ledger(file: &Path, trust: &[PathBuf], head: Option<&str>, json: bool) -> Result<Status> {
     let keys = crate::policy::load_trusted_keys(trust)?;
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read the ledger {}", file.display()))?;
+    // A regular file only (a FIFO would block the verifier), through any link the user named.
+    let real =
+        std::fs::canonicalize(file).with_context(|| format!("cannot read the ledger {}", file.display()))?;
+    let bytes = custos_policy::read_regular_file(&real, MAX_LEDGER_BYTES)
+        .with_context(|| format!("cannot read the ledger {}", file.display()))?
+        .with_context(|| format!("the ledger {} does not exist", file.display()))?;
     let verified = custos_audit::ledger::verify(&bytes, &keys, head);
     let verdict = if verified.problems.is_empty() { "pass" } else { "fail" };
     if json {

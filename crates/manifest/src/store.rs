@@ -185,6 +185,12 @@ pub trait PackageStore: std::fmt::Debug {
     /// appends take the exclusive one, so a reader sees a log and tag manifests that belong
     /// together. `None` when the store has no such lock or the package no log.
     fn read_lock(&self) -> Result<Option<File>, StoreError>;
+    /// A digest of the package's files as they are now, read the way verification reads
+    /// them, so an audit can tell whether what it verified is what it will next see; `None`
+    /// when the store cannot say.
+    fn fingerprint(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// A package in a local folder.
@@ -424,6 +430,38 @@ impl PackageStore for PackageDir {
     fn open_payload(&self, path: &str) -> Result<Payload, StoreError> {
         let stored = self.open_file(path)?;
         Ok(Payload { size: stored.size, links: stored.links, body: PayloadBody::File(stored.file) })
+    }
+
+    fn fingerprint(&self) -> Result<Option<String>, StoreError> {
+        use sha2::{Digest as _, Sha256};
+        // Through the open folder, as every read of verification: a path to the package
+        // swapped meanwhile does not change what is described.
+        let root = rfs::fstat(&self.dir).map_err(|e| io_error(&self.location(), e))?;
+        let mut hasher = Sha256::new();
+        let stamp = |hasher: &mut Sha256, stat: &rfs::Stat| {
+            for number in [
+                u64::from(stat.st_mode),
+                stat.st_size as u64,
+                stat.st_ino,
+                stat.st_mtime as u64,
+                stat.st_mtime_nsec as u64,
+                stat.st_ctime as u64,
+                stat.st_ctime_nsec as u64,
+            ] {
+                hasher.update(number.to_le_bytes());
+            }
+        };
+        stamp(&mut hasher, &root);
+        for entry in self.list()? {
+            let path = String::from_utf8_lossy(&entry.path).into_owned();
+            let (parent, name) = self.parent_of(&path)?;
+            let stat =
+                rfs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| io_error(&path, e))?;
+            hasher.update((entry.path.len() as u64).to_le_bytes());
+            hasher.update(&entry.path);
+            stamp(&mut hasher, &stat);
+        }
+        Ok(Some(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
     }
 
     fn read_lock(&self) -> Result<Option<File>, StoreError> {

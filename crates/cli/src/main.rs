@@ -19,6 +19,7 @@ mod render;
 mod report;
 mod seal;
 mod size;
+mod store;
 
 use std::io;
 use std::process::ExitCode;
@@ -77,6 +78,9 @@ enum Command {
     /// Write files that other tools check: checksum lists, minisign signatures.
     #[command(subcommand)]
     Export(evidence::ExportCommand),
+    /// Packages in S3-compatible object stores: push one there, pull one back.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Run the main job on the bundled test images and check every result.
     Demo(demo::DemoArgs),
 }
@@ -104,6 +108,7 @@ impl Command {
             Command::Policy(policy::PolicyCommand::Sign { json, .. })
             | Command::Policy(policy::PolicyCommand::Check { json, .. }) => *json,
             Command::Export(E::Checksums { json, .. }) | Command::Export(E::Minisign { json, .. }) => *json,
+            Command::Store(command) => command.json(),
             Command::Demo(args) => args.json,
         }
     }
@@ -123,6 +128,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Export(command) => evidence::run_export(command),
         Command::Policy(command) => policy::run_policy(command),
         Command::Report(args) => report::run(args),
+        Command::Store(command) => store::run(command),
         Command::Demo(args) => demo::run(args),
     }
 }

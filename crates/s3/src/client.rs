@@ -37,6 +37,22 @@ impl S3Client {
     /// reject. Integrity on upload does not depend on it: [`crate::push`] sends `Content-MD5`
     /// itself.
     pub fn from_env() -> Result<S3Client, S3Error> {
+        S3Client::build(|loader| loader)
+    }
+
+    /// A client for `endpoint` with these static credentials (tests, and callers that
+    /// configure the store themselves); everything else as [`S3Client::from_env`] does it.
+    pub fn for_endpoint(endpoint: &str, region: &str, access_key: &str, secret_key: &str) -> Result<S3Client, S3Error> {
+        let credentials = aws_sdk_s3::config::Credentials::new(access_key, secret_key, None, None, "custos");
+        let (endpoint, region) = (endpoint.to_owned(), region.to_owned());
+        S3Client::build(move |loader| {
+            loader.endpoint_url(endpoint).region(Region::new(region)).credentials_provider(credentials)
+        })
+    }
+
+    fn build(
+        configure: impl FnOnce(aws_config::ConfigLoader) -> aws_config::ConfigLoader,
+    ) -> Result<S3Client, S3Error> {
         // Two workers: audits read several packages from several threads at once, and each
         // blocking call needs the runtime's I/O driver to make progress.
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -45,7 +61,7 @@ impl S3Client {
             .enable_all()
             .build()
             .map_err(|e| S3Error::Config(format!("cannot start the I/O runtime: {e}")))?;
-        let shared = runtime.block_on(aws_config::defaults(aws_config::BehaviorVersion::latest()).load());
+        let shared = runtime.block_on(configure(aws_config::defaults(aws_config::BehaviorVersion::latest())).load());
         let custom_endpoint = shared.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let mut builder = aws_sdk_s3::config::Builder::from(&shared).timeout_config(
             TimeoutConfig::builder()

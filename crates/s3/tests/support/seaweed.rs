@@ -180,6 +180,13 @@ impl Seaweed {
             .unwrap_or_else(|e| panic!("put {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
     }
 
+    /// Tries to write an object; whether the store took it (stores refuse some keys, such
+    /// as ones with `..` segments, outright).
+    pub fn try_put(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> bool {
+        let request = self.client.sdk().put_object().bucket(bucket).key(key).body(ByteStream::from(bytes));
+        self.client.block_on(request.send()).is_ok()
+    }
+
     /// An object's bytes.
     pub fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
         self.client.block_on(async {

@@ -2,9 +2,9 @@
 //! `verify s3://…` (and `report`), tampering in the store, `store pull`, Object Lock
 //! readback. Skips without `weed` unless CUSTOS_INTEROP=require.
 
-mod support;
 #[path = "../crates/s3/tests/support/seaweed.rs"]
 mod seaweed;
+mod support;
 
 use std::path::Path;
 
@@ -36,7 +36,12 @@ fn failures(run: &Run) -> Vec<(String, String)> {
             findings
                 .iter()
                 .filter(|f| f["verdict"] == "fail")
-                .map(|f| (f["check"].as_str().unwrap_or("").to_owned(), f["subject"].as_str().unwrap_or("").to_owned()))
+                .map(|f| {
+                    (
+                        f["check"].as_str().unwrap_or("").to_owned(),
+                        f["subject"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -75,18 +80,24 @@ fn packages_in_a_store_verify_and_tampering_there_is_named() {
     let record = json(&pushed).pop().expect("record");
     assert_eq!(keys_of(&record), documented_keys("store_push"));
     assert_eq!(record["destination"], "s3://evidence/cases/one");
-    assert!(record["objects"].as_array().expect("objects").iter().any(|o| o["key"] == "cases/one/data/disk.img"));
+    assert!(record["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .any(|o| o["key"] == "cases/one/data/disk.img"));
     let again = custos_s3(&server, d, &["store", "push", "pkg", "s3://evidence/cases/one"]);
     assert_eq!(again.code, 2, "never over an existing package: {}", again.stdout);
     assert!(again.stderr.contains("already exist"), "{}", again.stderr);
 
-    let verified = custos_s3(&server, d, &["verify", "s3://evidence/cases/one", trust[0], trust[1], "--json"]);
+    let verified =
+        custos_s3(&server, d, &["verify", "s3://evidence/cases/one", trust[0], trust[1], "--json"]);
     assert_eq!(verified.code, 0, "{}{}", verified.stdout, verified.stderr);
     assert_eq!(json(&verified)[0]["package"], "s3://evidence/cases/one");
     let human = custos_s3(&server, d, &["verify", "s3://evidence/cases/one/", trust[0], trust[1]]);
     assert_eq!(human.code, 0, "{}{}", human.stdout, human.stderr);
     assert!(human.stdout.contains("VERIFIED"), "{}", human.stdout);
-    let report = custos_s3(&server, d, &["report", "s3://evidence/cases/one", trust[0], trust[1], "--out", "r.html"]);
+    let report =
+        custos_s3(&server, d, &["report", "s3://evidence/cases/one", trust[0], trust[1], "--out", "r.html"]);
     assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
     assert!(std::fs::read_to_string(d.join("r.html")).expect("report").contains("s3://evidence/cases/one"));
 
@@ -98,14 +109,19 @@ fn packages_in_a_store_verify_and_tampering_there_is_named() {
     assert_eq!(bad.code, 2, "{}", bad.stdout);
 
     // Pull, then the copy verifies on disk; never into an existing folder.
-    let pulled = custos_s3(&server, d, &["store", "pull", "s3://evidence/cases/one", "copy", trust[0], trust[1], "--json"]);
+    let pulled = custos_s3(
+        &server,
+        d,
+        &["store", "pull", "s3://evidence/cases/one", "copy", trust[0], trust[1], "--json"],
+    );
     assert_eq!(pulled.code, 0, "{}{}", pulled.stdout, pulled.stderr);
     let records = json(&pulled);
     assert_eq!(keys_of(&records[0]), documented_keys("store_pull"));
     assert_eq!(records[1]["verdict"], "pass");
     let local = run(support::custos().current_dir(d).args(["verify", "copy", trust[0], trust[1]]));
     assert_eq!(local.code, 0, "{}{}", local.stdout, local.stderr);
-    let over = custos_s3(&server, d, &["store", "pull", "s3://evidence/cases/one", "copy", trust[0], trust[1]]);
+    let over =
+        custos_s3(&server, d, &["store", "pull", "s3://evidence/cases/one", "copy", trust[0], trust[1]]);
     assert_eq!(over.code, 2, "{}", over.stdout);
 
     // Each tampering on its own fresh copy in the store.
@@ -133,9 +149,14 @@ fn packages_in_a_store_verify_and_tampering_there_is_named() {
     let deleted = tampered("delete", &|prefix| server.delete("evidence", &format!("{prefix}/data/disk.img")));
     let named = failures(&deleted);
     assert!(named.iter().any(|(_, subject)| subject == "data/disk.img"), "{named:?}");
-    let planted = tampered("plant", &|prefix| server.put("evidence", &format!("{prefix}/data/extra.bin"), b"x".to_vec()));
+    let planted = tampered("plant", &|prefix| {
+        server.put("evidence", &format!("{prefix}/data/extra.bin"), b"x".to_vec())
+    });
     let named = failures(&planted);
-    assert!(named.iter().any(|(check, subject)| check == "manifest.coverage" && subject == "data/extra.bin"), "{named:?}");
+    assert!(
+        named.iter().any(|(check, subject)| check == "manifest.coverage" && subject == "data/extra.bin"),
+        "{named:?}"
+    );
     // A key with an empty segment: either listed as itself (and refused), or the store
     // folds it onto data/disk.img (and the digest fails); never read as the sealed file.
     let hostile = tampered("hostile", &|prefix| {
@@ -186,16 +207,29 @@ fn retention_and_legal_hold_are_what_the_store_reports() {
     for object in record["objects"].as_array().expect("objects") {
         assert_eq!(object["retention"]["mode"], "GOVERNANCE", "{object}");
         assert_eq!(object["retention"]["legal_hold"], "ON", "{object}");
-        assert!(object["retention"]["retain_until"].as_str().expect("date").starts_with("2099-01-01T00:00:00"));
+        assert!(object["retention"]["retain_until"]
+            .as_str()
+            .expect("date")
+            .starts_with("2099-01-01T00:00:00"));
     }
     let human = custos_s3(
         &server,
         d,
-        &["store", "push", "pkg", "s3://locked/compliance", "--retain-until", "2099-01-01", "--lock-mode", "compliance"],
+        &[
+            "store",
+            "push",
+            "pkg",
+            "s3://locked/compliance",
+            "--retain-until",
+            "2099-01-01",
+            "--lock-mode",
+            "compliance",
+        ],
     );
     assert_eq!(human.code, 0, "{}{}", human.stdout, human.stderr);
     assert!(human.stdout.contains("retention COMPLIANCE until 2099-01-01"), "{}", human.stdout);
     // A mode without a date (and the reverse) is a usage error.
-    let usage = custos_s3(&server, d, &["store", "push", "pkg", "s3://locked/x", "--lock-mode", "governance"]);
+    let usage =
+        custos_s3(&server, d, &["store", "push", "pkg", "s3://locked/x", "--lock-mode", "governance"]);
     assert_eq!(usage.code, 2, "{}", usage.stdout);
 }

@@ -42,7 +42,12 @@ impl S3Client {
 
     /// A client for `endpoint` with these static credentials (tests, and callers that
     /// configure the store themselves); everything else as [`S3Client::from_env`] does it.
-    pub fn for_endpoint(endpoint: &str, region: &str, access_key: &str, secret_key: &str) -> Result<S3Client, S3Error> {
+    pub fn for_endpoint(
+        endpoint: &str,
+        region: &str,
+        access_key: &str,
+        secret_key: &str,
+    ) -> Result<S3Client, S3Error> {
         let credentials = aws_sdk_s3::config::Credentials::new(access_key, secret_key, None, None, "custos");
         let (endpoint, region) = (endpoint.to_owned(), region.to_owned());
         S3Client::build(move |loader| {
@@ -61,8 +66,10 @@ impl S3Client {
             .enable_all()
             .build()
             .map_err(|e| S3Error::Config(format!("cannot start the I/O runtime: {e}")))?;
-        let shared = runtime.block_on(configure(aws_config::defaults(aws_config::BehaviorVersion::latest())).load());
-        let custom_endpoint = shared.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let shared =
+            runtime.block_on(configure(aws_config::defaults(aws_config::BehaviorVersion::latest())).load());
+        let custom_endpoint =
+            shared.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let mut builder = aws_sdk_s3::config::Builder::from(&shared).timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(10))
@@ -126,7 +133,8 @@ impl S3Client {
         let location = format!("s3://{bucket}/{prefix}");
         self.block_on(async {
             let mut keys = Vec::new();
-            let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+            let mut pages =
+                self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| request_error(location.clone(), "ListObjectsV2", e))?;
                 for object in page.contents() {
@@ -147,7 +155,11 @@ impl S3Client {
 
 /// An SDK error as an [`S3Error`]: "not found" (404, `NoSuchKey`, `NoSuchBucket`) kept apart,
 /// anything else with the SDK's whole error chain (the store's code and message).
-pub(crate) fn request_error<E>(location: String, operation: &'static str, error: SdkError<E, HttpResponse>) -> S3Error
+pub(crate) fn request_error<E>(
+    location: String,
+    operation: &'static str,
+    error: SdkError<E, HttpResponse>,
+) -> S3Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {

@@ -25,7 +25,9 @@ mod url;
 
 pub use client::S3Client;
 pub use package::{find_packages, object_path, S3Package, RANGE_BYTES};
-pub use transfer::{pull, push, LockMode, PulledPackage, PushReport, PushedObject, Retention, RetentionReadback};
+pub use transfer::{
+    pull, push, LockMode, PulledPackage, PushReport, PushedObject, Retention, RetentionReadback,
+};
 pub use url::S3Url;
 
 use custos_manifest::store::StoreError;
@@ -117,7 +119,9 @@ impl S3Error {
         match self {
             S3Error::NotFound(_) => StoreError::NotFound { path: path.to_owned() },
             S3Error::Store(e) => e,
-            other => StoreError::Io { path: path.to_owned(), source: std::io::Error::other(other.to_string()) },
+            other => {
+                StoreError::Io { path: path.to_owned(), source: std::io::Error::other(other.to_string()) }
+            }
         }
     }
 }

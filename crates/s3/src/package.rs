@@ -147,9 +147,10 @@ impl PackageStore for S3Package {
         for (key, size) in &keys {
             match object_path(&self.url, key, *size) {
                 ObjectPath::Outside | ObjectPath::FolderMarker => {}
-                ObjectPath::Plain(path) => {
-                    entries.push(StoredEntry { path: path.as_bytes().to_vec(), kind: EntryKind::File { size: *size } })
-                }
+                ObjectPath::Plain(path) => entries.push(StoredEntry {
+                    path: path.as_bytes().to_vec(),
+                    kind: EntryKind::File { size: *size },
+                }),
                 ObjectPath::Refused { rest, .. } => entries.push(StoredEntry {
                     path: rest.as_bytes().to_vec(),
                     kind: EntryKind::Special { kind: REFUSED_KEY },
@@ -190,7 +191,11 @@ impl PackageStore for S3Package {
                 };
                 bytes.extend_from_slice(&chunk);
                 if bytes.len() as u64 > cap {
-                    return Err(StoreError::TooLarge { path: path.to_owned(), size: bytes.len() as u64, cap });
+                    return Err(StoreError::TooLarge {
+                        path: path.to_owned(),
+                        size: bytes.len() as u64,
+                        cap,
+                    });
                 }
             }
             Ok(bytes)
@@ -295,12 +300,12 @@ impl RangedReader {
                 let status = e.raw_response().map(|r| r.status().as_u16());
                 let error = request_error(location, "GetObject", e);
                 match status {
-                    Some(404) | Some(412) | Some(416) => Err(RangeError::Fatal(std::io::Error::other(
-                        match status {
+                    Some(404) | Some(412) | Some(416) => {
+                        Err(RangeError::Fatal(std::io::Error::other(match status {
                             Some(412) => format!("{}: the object changed while it was being read", self.path),
                             _ => format!("{}: {error}", self.path),
-                        },
-                    ))),
+                        })))
+                    }
                     _ => Err(RangeError::Retry(error.to_string())),
                 }
             }
@@ -313,9 +318,10 @@ impl RangedReader {
         let next = self.client.block_on(async { tokio::time::timeout(STALL, body.next()).await });
         match next {
             Err(_) => Err(RangeError::Retry(format!("no bytes for {} s", STALL.as_secs()))),
-            Ok(None) if self.position < self.range_end => {
-                Err(RangeError::Retry(format!("the body ended {} bytes early", self.range_end - self.position)))
-            }
+            Ok(None) if self.position < self.range_end => Err(RangeError::Retry(format!(
+                "the body ended {} bytes early",
+                self.range_end - self.position
+            ))),
             Ok(None) => {
                 self.body = None;
                 self.attempts = 0;
@@ -345,7 +351,11 @@ impl Read for RangedReader {
             if self.position >= self.size || buffer.is_empty() {
                 return Ok(0);
             }
-            let step = if self.body.is_none() { self.open_range() } else { self.next_chunk().map(|c| self.chunk = c) };
+            let step = if self.body.is_none() {
+                self.open_range()
+            } else {
+                self.next_chunk().map(|c| self.chunk = c)
+            };
             match step {
                 Ok(()) => {}
                 Err(RangeError::Fatal(e)) => return Err(e),
@@ -369,7 +379,10 @@ impl Read for RangedReader {
 fn stalled(path: &str) -> StoreError {
     StoreError::Io {
         path: path.to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no bytes for {} s", STALL.as_secs())),
+        source: std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no bytes for {} s", STALL.as_secs()),
+        ),
     }
 }
 
@@ -384,8 +397,13 @@ pub fn find_packages(client: &S3Client, root: &S3Url) -> Result<Vec<S3Url>, S3Er
     let suffix = MANIFEST_PATH;
     let keys = client.block_on(async {
         let mut found = BTreeSet::new();
-        let mut pages =
-            client.sdk().list_objects_v2().bucket(root.bucket()).prefix(root.key_prefix()).into_paginator().send();
+        let mut pages = client
+            .sdk()
+            .list_objects_v2()
+            .bucket(root.bucket())
+            .prefix(root.key_prefix())
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| request_error(root.to_string(), "ListObjectsV2", e))?;
             for key in page.contents().iter().filter_map(|o| o.key()) {
@@ -442,7 +460,9 @@ mod tests {
         assert_eq!(object_path(&url, "pkg", 3), ObjectPath::Outside);
         assert_eq!(object_path(&url, "pkg/", 0), ObjectPath::FolderMarker);
         assert_eq!(object_path(&url, "pkg/data/", 0), ObjectPath::FolderMarker);
-        for hostile in ["pkg/data/../x", "pkg/../x", "pkg//x", "pkg/data//x", "pkg/./x", "pkg/data/x/", "pkg/a\\b"] {
+        for hostile in
+            ["pkg/data/../x", "pkg/../x", "pkg//x", "pkg/data//x", "pkg/./x", "pkg/data/x/", "pkg/a\\b"]
+        {
             assert!(matches!(object_path(&url, hostile, 1), ObjectPath::Refused { .. }), "{hostile}");
         }
         assert!(matches!(object_path(&url, "pkg/data/../", 0), ObjectPath::Refused { .. }));

@@ -123,7 +123,12 @@ pub struct PushReport {
 /// package rather than a package with files missing. With `retention`, every object is
 /// created under that Object Lock retention and legal hold, then both are read back and
 /// must be what was asked for.
-pub fn push(client: &S3Client, local: &Path, url: &S3Url, retention: &Retention) -> Result<PushReport, S3Error> {
+pub fn push(
+    client: &S3Client,
+    local: &Path,
+    url: &S3Url,
+    retention: &Retention,
+) -> Result<PushReport, S3Error> {
     let package = PackageDir::open(local)?;
     if package.open_file(MANIFEST_PATH).is_err() {
         return Err(S3Error::NotAPackage(local.display().to_string()));
@@ -143,7 +148,9 @@ pub fn push(client: &S3Client, local: &Path, url: &S3Url, retention: &Retention)
     paths.sort_by_key(|path| path == MANIFEST_PATH);
 
     let occupied = client
-        .block_on(client.sdk().list_objects_v2().bucket(url.bucket()).prefix(url.key_prefix()).max_keys(1).send())
+        .block_on(
+            client.sdk().list_objects_v2().bucket(url.bucket()).prefix(url.key_prefix()).max_keys(1).send(),
+        )
         .map_err(|e| request_error(url.to_string(), "ListObjectsV2", e))?;
     if !occupied.contents().is_empty() {
         return Err(S3Error::Exists(url.to_string()));
@@ -211,7 +218,14 @@ fn upload(
             .map_err(|e| request_error(location.clone(), "PutObject", e))?;
         let etag = answer.e_tag().unwrap_or_default().trim_matches('"').to_owned();
         check_etag(key, &etag, &hex(&digest))?;
-        return Ok(PushedObject { path: path.to_owned(), key: key.to_owned(), size, md5: hex(&digest), etag, retention: None });
+        return Ok(PushedObject {
+            path: path.to_owned(),
+            key: key.to_owned(),
+            size,
+            md5: hex(&digest),
+            etag,
+            retention: None,
+        });
     }
 
     let created = client
@@ -268,7 +282,9 @@ fn upload(
                     .bucket(bucket)
                     .key(key)
                     .upload_id(&upload_id)
-                    .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts.clone())).build())
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder().set_parts(Some(parts.clone())).build(),
+                    )
                     .send(),
             )
             .map_err(|e| request_error(location.clone(), "CompleteMultipartUpload", e))?;
@@ -288,7 +304,8 @@ fn upload(
     })();
     if result.is_err() {
         // Leave no invisible parts behind to be billed (or to be completed by someone else).
-        let _ = client.block_on(sdk.abort_multipart_upload().bucket(bucket).key(key).upload_id(&upload_id).send());
+        let _ = client
+            .block_on(sdk.abort_multipart_upload().bucket(bucket).key(key).upload_id(&upload_id).send());
     }
     result
 }
@@ -309,7 +326,12 @@ fn check_etag(key: &str, answered: &str, expected: &str) -> Result<(), S3Error> 
 }
 
 /// Reads back an object's retention and legal hold, and checks they are what was asked for.
-fn read_back(client: &S3Client, bucket: &str, key: &str, retention: &Retention) -> Result<RetentionReadback, S3Error> {
+fn read_back(
+    client: &S3Client,
+    bucket: &str,
+    key: &str,
+    retention: &Retention,
+) -> Result<RetentionReadback, S3Error> {
     let location = format!("s3://{bucket}/{key}");
     let sdk = client.sdk();
     let mut readback = RetentionReadback { mode: None, retain_until: None, legal_hold: None };
@@ -323,7 +345,11 @@ fn read_back(client: &S3Client, bucket: &str, key: &str, retention: &Retention) 
                     if found.mode().map(|m| m.as_str()) != Some(mode.as_str()) || !same_date {
                         return Err(S3Error::RetentionNotApplied {
                             key: key.to_owned(),
-                            asked: format!("{} until {}", mode.as_str(), until.fmt(Format::DateTime).unwrap_or_default()),
+                            asked: format!(
+                                "{} until {}",
+                                mode.as_str(),
+                                until.fmt(Format::DateTime).unwrap_or_default()
+                            ),
                             reported: format!(
                                 "{} until {}",
                                 readback.mode.as_deref().unwrap_or("no mode"),

@@ -69,7 +69,10 @@ fn push_list_read_find_and_pull() {
     let small = report.objects.iter().find(|o| o.path == "data/small.txt").expect("small");
     assert_eq!(small.etag, "5d41402abc4b2a76b9719d911017c592");
     // Never over an existing package.
-    assert!(matches!(custos_s3::push(server.client(), &local, &url, &Retention::default()), Err(S3Error::Exists(_))));
+    assert!(matches!(
+        custos_s3::push(server.client(), &local, &url, &Retention::default()),
+        Err(S3Error::Exists(_))
+    ));
 
     let client = Arc::new(server.new_client());
     let package = S3Package::open(Arc::clone(&client), url.clone()).expect("open").with_range_bytes(8 << 20);
@@ -80,7 +83,10 @@ fn push_list_read_find_and_pull() {
         .map(|e| (String::from_utf8(e.path).expect("utf8"), e.kind))
         .collect();
     let names: Vec<&str> = listed.iter().map(|(p, _)| p.as_str()).collect();
-    assert_eq!(names, ["bagit.txt", "custos/manifest.json", "data/big.bin", "data/small.txt", "data/sub/empty"]);
+    assert_eq!(
+        names,
+        ["bagit.txt", "custos/manifest.json", "data/big.bin", "data/small.txt", "data/sub/empty"]
+    );
     assert_eq!(listed[2].1, custos_hash::EntryKind::File { size: BIG as u64 });
 
     assert_eq!(package.read_small("data/small.txt", 5).expect("read"), b"hello");
@@ -168,7 +174,8 @@ fn object_lock_retention_and_legal_hold_are_read_back() {
     let work = tempfile::tempdir().expect("temp");
     let local = work.path().join("pkg");
     fake_package(&local);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64;
     let until = aws_smithy_types::DateTime::from_secs(now + 86_400);
     let retention = Retention { lock: Some((LockMode::Governance, until)), legal_hold: true };
     let url = S3Url::parse("s3://locked/pkg").expect("url");
@@ -182,5 +189,8 @@ fn object_lock_retention_and_legal_hold_are_read_back() {
     let compliance = Retention { lock: Some((LockMode::Compliance, until)), legal_hold: false };
     let url = S3Url::parse("s3://locked/pkg-compliance").expect("url");
     let report = custos_s3::push(server.client(), &local, &url, &compliance).expect("push");
-    assert!(report.objects.iter().all(|o| o.retention.as_ref().and_then(|r| r.mode.as_deref()) == Some("COMPLIANCE")));
+    assert!(report
+        .objects
+        .iter()
+        .all(|o| o.retention.as_ref().and_then(|r| r.mode.as_deref()) == Some("COMPLIANCE")));
 }

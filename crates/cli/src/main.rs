@@ -22,6 +22,7 @@ mod render;
 mod report;
 mod seal;
 mod size;
+mod store;
 
 use std::io;
 use std::process::ExitCode;
@@ -84,6 +85,9 @@ enum Command {
     /// Verify every package under one or more folders, unattended: one JSON line per
     /// package, resumable, with a signed ledger outside the evidence
     Audit(audit::AuditArgs),
+    /// Packages in S3-compatible object stores: push one there, pull one back.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Run the main job on the bundled test images and check every result.
     Demo(demo::DemoArgs),
 }
@@ -114,6 +118,7 @@ impl Command {
             Command::Export(E::Case { args })
             | Command::Export(E::Dfxml { args })
             | Command::Export(E::Hashdeep { args }) => args.json,
+            Command::Store(command) => command.json(),
             Command::Demo(args) => args.json,
             Command::Audit(args) => args.wants_json(),
         }
@@ -135,6 +140,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Audit(args) => audit::run(args),
         Command::Policy(command) => policy::run_policy(command),
         Command::Report(args) => report::run(args),
+        Command::Store(command) => store::run(command),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -444,9 +444,9 @@ impl PackageStore for PackageDir {
                 stat.st_size as u64,
                 stat.st_ino,
                 stat.st_mtime as u64,
-                stat.st_mtime_nsec as u64,
+                stat.st_mtime_nsec,
                 stat.st_ctime as u64,
-                stat.st_ctime_nsec as u64,
+                stat.st_ctime_nsec,
             ] {
                 hasher.update(number.to_le_bytes());
             }

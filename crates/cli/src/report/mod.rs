@@ -76,7 +76,11 @@ pub fn run(args: ReportArgs) -> Result<Status> {
     };
 
     let judgement = judge(&args.verify)?;
-    let shipped = custos_manifest::package::package_keys(&args.verify.package);
+    // Through the same door as the judgement, so a package in an S3 store names its keys too.
+    let shipped = crate::location::open_package(&args.verify.package)
+        .ok()
+        .and_then(|store| custos_manifest::package::shipped_keys_in(store.as_ref()).ok())
+        .unwrap_or_default();
     let absolute = args.verify.package.canonicalize().unwrap_or_else(|_| args.verify.package.clone());
     let checked_at = custos_manifest::time::now_rfc3339();
     let context = html::Context {

@@ -374,13 +374,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         custos_audit: AUDIT_FORMAT,
         summary: true,
         verdict: tally.verdict(),
-        packages: tally.packages,
-        pass: tally.pass,
-        fail: tally.fail,
-        error: tally.error,
-        full: tally.full,
-        fast: tally.fast,
-        bytes: tally.bytes,
+        tally,
         seconds: started.elapsed().as_secs_f64(),
         already_checked: resumed,
         being_sealed,
@@ -703,8 +697,8 @@ fn read_receipts(folder: &Path) -> Result<HashMap<String, Vec<(String, Receipt)>
     Ok(receipts)
 }
 
-/// The audit's counts.
-#[derive(Debug, Default)]
+/// The audit's counts (and the summary's).
+#[derive(Debug, Default, Serialize)]
 struct Tally {
     packages: usize,
     pass: usize,
@@ -747,13 +741,8 @@ struct Summary {
     custos_audit: u64,
     summary: bool,
     verdict: &'static str,
-    packages: usize,
-    pass: usize,
-    fail: usize,
-    error: usize,
-    full: usize,
-    fast: usize,
-    bytes: u64,
+    #[serde(flatten)]
+    tally: Tally,
     seconds: f64,
     /// Packages the resumed run had already checked before it was interrupted.
     already_checked: usize,
@@ -852,14 +841,14 @@ impl Output {
         let _ = writeln!(
             stdout,
             "\naudited {} ({} full, {} fast{}): {} pass, {} fail, {} error; {} re-hashed in {:.1} s{resumed}",
-            human::plural(summary.packages, "package"),
-            summary.full,
-            summary.fast,
+            human::plural(summary.tally.packages, "package"),
+            summary.tally.full,
+            summary.tally.fast,
             if summary.shard == "0/1" { String::new() } else { format!(", shard {}", summary.shard) },
-            summary.pass,
-            summary.fail,
-            summary.error,
-            human::size(summary.bytes),
+            summary.tally.pass,
+            summary.tally.fail,
+            summary.tally.error,
+            human::size(summary.tally.bytes),
             summary.seconds
         );
         for folder in &summary.being_sealed {

@@ -88,6 +88,7 @@ rss_sparse=$( { /usr/bin/time -v "$custos" hash --quiet --algo sha256,blake3 --s
 rss_tree=$( { /usr/bin/time -v "$custos" hash --quiet --algo sha256,blake3 "$tree" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 
 bench/audit.sh "$slow_runs"
+bench/audit-s3.sh "$slow_runs"
 
 python3 bench/report.py "$results" "$size_gib" "$tree_files" "$runs" \
   "$rss_all" "$rss_blake3" "$rss_b3sum" "$rss_sparse" "$rss_tree" "$rss_acquire" "$rss_verify" > docs/benchmarks.md

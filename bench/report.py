@@ -93,6 +93,9 @@ job(f"tree of {tree_files} files, SHA-256", "tree-sha256", 0, 1, 1.00)
 job(f"tree of {tree_files} files, BLAKE3 (fastest b3sum way)", "tree-blake3", 0, 2, 1.00, extra=[0, 1])
 job("verify a package (SHA-256+BLAKE3+64 MiB segments) vs hashing the same", "verify", 1, 2, 1.05)
 job("verify a package vs SHA-256 alone", "verify", 0, 2, 1.20)
+if len(medians("verify")) >= 5:
+    job("verify --by-segments (BLAKE3 64 MiB segments, every core) vs b3sum", "verify", 3, 4, 1.05)
+    job("verify --by-segments vs the whole-file verify of the same package", "verify", 2, 4, 0.60)
 job("acquire md5+sha256 into a raw image, no read-back, vs dc3dd hof= (which reads back)", "acquire", 0, 1, 0.50)
 if os.path.exists(os.path.join(results, "e01-verify.json")):
     job("E01 media checked against its stored MD5+SHA-1", "e01-verify", 0, 1, 0.50)

@@ -61,7 +61,9 @@ acq=$data/acquire
   --algo sha256,blake3 --segment-size 64M --out "$vpkg" "$image"
 bench verify "$runs" -N "openssl dgst -sha256 $image" \
   "$custos hash --quiet --algo sha256,blake3 --segment-size 64M $image" \
-  "$custos verify --quiet $vpkg --trust $key.pub"
+  "$custos verify --quiet $vpkg --trust $key.pub" \
+  "b3sum $image" \
+  "$custos verify --quiet --by-segments $vpkg --trust $key.pub"
 mkdir -p "$acq"
 bench acquire "$slow_runs" --prepare "rm -rf $acq/pkg $acq/dc3dd.raw" -N \
   "dc3dd if=$image hof=$acq/dc3dd.raw hash=md5 hash=sha256 log=/dev/null" \

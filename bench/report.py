@@ -10,6 +10,19 @@ import sys
 results = sys.argv[1]
 
 
+def medians(name):
+    with open(os.path.join(results, name + ".json")) as f:
+        data = json.load(f)["results"]
+    return [(r["command"], statistics.median(r["times"])) for r in data]
+
+
+def short(command):
+    words = command.replace(os.getcwd() + "/", "").split()
+    if "custos" in words[0]:
+        words[0] = "custos"
+    return " ".join(w for w in words if not w.startswith("bench-data/")).replace("  ", " ")
+
+
 def audit_section():
     """The audit jobs (bench/audit.sh), when they ran."""
     full = os.path.join(results, "audit-full.json")
@@ -41,35 +54,11 @@ def audit_section():
 
 
 if sys.argv[2:] == ["--audit-only"]:
-    def medians(name):
-        with open(os.path.join(results, name + ".json")) as f:
-            data = json.load(f)["results"]
-        return [(r["command"], statistics.median(r["times"])) for r in data]
-
-    def short(command):
-        words = command.replace(os.getcwd() + "/", "").split()
-        if "custos" in words[0]:
-            words[0] = "custos"
-        return " ".join(w for w in words if not w.startswith("bench-data/")).replace("  ", " ")
-
     audit_section()
     sys.exit(0)
 
 size_gib, tree_files, runs = sys.argv[2], sys.argv[3], sys.argv[4]
 rss_all, rss_blake3, rss_b3sum, rss_sparse, rss_tree, rss_acquire, rss_verify = sys.argv[5:12]
-
-
-def medians(name):
-    with open(os.path.join(results, name + ".json")) as f:
-        data = json.load(f)["results"]
-    return [(r["command"], statistics.median(r["times"])) for r in data]
-
-
-def short(command):
-    words = command.replace(os.getcwd() + "/", "").split()
-    if "custos" in words[0]:
-        words[0] = "custos"
-    return " ".join(w for w in words if not w.startswith("bench-data/")).replace("  ", " ")
 
 
 rows = []

@@ -251,9 +251,14 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 earlier_results.push(earlier_record(earlier));
                 continue;
             }
-            let fingerprint = crate::location::open_package(&found.path)
-                .ok()
-                .and_then(|store| store.fingerprint().ok().flatten());
+            // Only a state needs it to choose, and only local stores have one.
+            let fingerprint = if state.is_some() && !crate::location::is_remote(&found.path) {
+                crate::location::open_package(&found.path)
+                    .ok()
+                    .and_then(|store| store.fingerprint().ok().flatten())
+            } else {
+                None
+            };
             let mode = match &state {
                 _ if args.fast => Mode::Fast,
                 Some(state)
@@ -533,9 +538,10 @@ fn check(
         }
     };
     let before = store.fingerprint().ok().flatten();
-    let manifest_sha256 = store
-        .read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES)
-        .ok()
+    // Which receipts hold this package: those of its manifest (read only when there are any).
+    let manifest_sha256 = (!receipts.is_empty())
+        .then(|| store.read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES).ok())
+        .flatten()
         .map(|bytes| custos_manifest::custody::sha256_hex(&bytes));
     let held_to: &[(String, Receipt)] =
         manifest_sha256.as_ref().and_then(|digest| receipts.get(digest)).map_or(&[], Vec::as_slice);

@@ -285,7 +285,7 @@ pub fn copy_and_hash_to(
     options: &HashOptions,
     control: &Control,
 ) -> Result<HashOutcome, Error> {
-    check_copy_options(options)?;
+    // The options are checked by copy_opened_and_hash_to, before any byte is read.
     let file = File::open(source)
         .map_err(|source_error| Error::Open { path: source.to_owned(), source: source_error })?;
     copy_opened_and_hash_to(&file, source, destination, label, options, control)

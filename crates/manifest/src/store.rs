@@ -405,7 +405,7 @@ impl PackageStore for PackageDir {
             rfs::openat(&self.dir, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
                 .map_err(|e| io_error(&self.location(), e))?;
         let mut entries = Vec::new();
-        list_folder(root, &[], 0, &mut entries)?;
+        list_folder(root, &[], 0, &mut entries, &mut |_, _| {})?;
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(entries)
     }
@@ -434,12 +434,8 @@ impl PackageStore for PackageDir {
 
     fn fingerprint(&self) -> Result<Option<String>, StoreError> {
         use sha2::{Digest as _, Sha256};
-        // Through the open folder, as every read of verification: a path to the package
-        // swapped meanwhile does not change what is described.
-        let root = rfs::fstat(&self.dir).map_err(|e| io_error(&self.location(), e))?;
-        let mut hasher = Sha256::new();
-        let stamp = |hasher: &mut Sha256, stat: &rfs::Stat| {
-            for number in [
+        let stamp = |stat: &rfs::Stat| -> [u64; 7] {
+            [
                 u64::from(stat.st_mode),
                 stat.st_size as u64,
                 stat.st_ino,
@@ -447,19 +443,28 @@ impl PackageStore for PackageDir {
                 stat.st_mtime_nsec,
                 stat.st_ctime as u64,
                 stat.st_ctime_nsec,
-            ] {
+            ]
+        };
+        // Through the open folder, in the one walk a listing makes, as every read of
+        // verification: a path to the package swapped meanwhile does not change what is
+        // described.
+        let mut stamps: Vec<(Vec<u8>, [u64; 7])> =
+            vec![(Vec::new(), stamp(&rfs::fstat(&self.dir).map_err(|e| io_error(&self.location(), e))?))];
+        let root =
+            rfs::openat(&self.dir, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| io_error(&self.location(), e))?;
+        list_folder(root, &[], 0, &mut Vec::new(), &mut |path, stat| {
+            stamps.push((path.to_vec(), stamp(stat)))
+        })?;
+        // In path order: the order a folder lists its entries in is no property of the files.
+        stamps.sort();
+        let mut hasher = Sha256::new();
+        for (path, numbers) in &stamps {
+            hasher.update((path.len() as u64).to_le_bytes());
+            hasher.update(path);
+            for number in numbers {
                 hasher.update(number.to_le_bytes());
             }
-        };
-        stamp(&mut hasher, &root);
-        for entry in self.list()? {
-            let path = String::from_utf8_lossy(&entry.path).into_owned();
-            let (parent, name) = self.parent_of(&path)?;
-            let stat =
-                rfs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| io_error(&path, e))?;
-            hasher.update((entry.path.len() as u64).to_le_bytes());
-            hasher.update(&entry.path);
-            stamp(&mut hasher, &stat);
         }
         Ok(Some(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
     }
@@ -476,11 +481,13 @@ impl PackageStore for PackageDir {
 
 /// Lists `dir` (at `prefix`, `depth` folders down) into `entries`, opening sub-folders with
 /// `O_NOFOLLOW` and describing every entry with `fstatat(AT_SYMLINK_NOFOLLOW)`.
+/// `seen` is told of every entry, folders too, with what `fstatat` said of it.
 fn list_folder(
     dir: OwnedFd,
     prefix: &[u8],
     depth: usize,
     entries: &mut Vec<StoredEntry>,
+    seen: &mut dyn FnMut(&[u8], &rfs::Stat),
 ) -> Result<(), StoreError> {
     let shown = || String::from_utf8_lossy(prefix).into_owned();
     if depth > MAX_DEPTH {
@@ -501,6 +508,7 @@ fn list_folder(
         let here = || String::from_utf8_lossy(&path).into_owned();
         let stat = rfs::statat(&dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| io_error(&here(), e))?;
+        seen(&path, &stat);
         let kind = match FileType::from_raw_mode(stat.st_mode) {
             FileType::Directory => {
                 let sub = rfs::openat(
@@ -513,7 +521,7 @@ fn list_folder(
                     Errno::LOOP | Errno::NOTDIR => StoreError::Link { path: here() },
                     e => io_error(&here(), e),
                 })?;
-                list_folder(sub, &path, depth + 1, entries)?;
+                list_folder(sub, &path, depth + 1, entries, seen)?;
                 continue;
             }
             FileType::RegularFile => EntryKind::File { size: stat.st_size as u64 },
@@ -662,6 +670,22 @@ mod tests {
         assert!(matches!(store.open_append("custos/fifo"), Err(StoreError::NotRegular { .. })));
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("custos/zero")).expect("link");
         assert!(matches!(store.read_small("custos/zero", 100), Err(StoreError::Link { .. })));
+    }
+
+    #[test]
+    fn fingerprints_follow_every_write_and_nothing_else() {
+        let (dir, store) = package();
+        std::fs::create_dir_all(dir.path().join("data/sub")).expect("mkdir");
+        std::fs::write(dir.path().join("data/sub/a"), b"one").expect("write");
+        let first = store.fingerprint().expect("fingerprint");
+        assert!(first.is_some());
+        assert_eq!(first, store.fingerprint().expect("again"), "nothing changed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.path().join("data/sub/a"), b"two").expect("rewrite");
+        let rewritten = store.fingerprint().expect("fingerprint");
+        assert_ne!(first, rewritten);
+        std::fs::rename(dir.path().join("data/sub/a"), dir.path().join("data/sub/b")).expect("rename");
+        assert_ne!(rewritten, store.fingerprint().expect("fingerprint"));
     }
 
     #[test]

@@ -169,6 +169,7 @@ pub(crate) mod tests_support {
                 root: list.root().to_hex(),
             }),
             acquisition: None,
+            stored_as: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod holder;
 pub mod keys;
 pub mod manifest;
 pub mod package;
+pub mod parts;
 pub mod receipt;
 pub mod store;
 pub mod strict_json;

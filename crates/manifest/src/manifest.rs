@@ -149,6 +149,63 @@ pub struct Item {
     /// range that could not be read, and the image and source verifications).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acquisition: Option<serde_json::Map<String, serde_json::Value>>,
+    /// When the item's bytes are kept in several files (a split raw image, an E01 segment
+    /// set): how, and each file. No file is at `path` then; `size`, `digests` and
+    /// `segments` are those of the item's bytes (an E01's media), not of the files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_as: Option<StoredAs>,
+}
+
+/// How an item's bytes are kept in several files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredAs {
+    /// What the files are.
+    pub format: PartFormat,
+    /// The files, in order.
+    pub parts: Vec<Part>,
+}
+
+/// What the files of a [`StoredAs`] are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartFormat {
+    /// A split raw image: the item's bytes are the parts, concatenated.
+    Split,
+    /// An EWF-E01 segment set (`.E01`, `.E02`, …): the item's bytes are its media.
+    E01,
+}
+
+impl PartFormat {
+    /// The word written in the manifest.
+    pub fn word(self) -> &'static str {
+        match self {
+            PartFormat::Split => "split",
+            PartFormat::E01 => "e01",
+        }
+    }
+}
+
+/// One file of a [`StoredAs`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Part {
+    /// Its path in the package (`data/…`), or outside it for a `reference` item.
+    pub path: String,
+    /// Its length in bytes.
+    pub size: u64,
+    /// Algorithm name → lowercase hex digest of the file's own bytes.
+    pub digests: BTreeMap<String, String>,
+}
+
+impl Item {
+    /// The files that hold the item's bytes: its parts, or the one file at its path.
+    pub fn files(&self) -> Vec<(&str, u64)> {
+        match &self.stored_as {
+            Some(stored) => stored.parts.iter().map(|p| (p.path.as_str(), p.size)).collect(),
+            None => vec![(self.path.as_str(), self.size)],
+        }
+    }
 }
 
 /// The segment summary of an item (the full list is in `custos/segments/`).
@@ -208,6 +265,7 @@ mod tests {
                 digests: [("sha256".to_owned(), "ab".repeat(32))].into_iter().collect(),
                 segments: None,
                 acquisition: None,
+                stored_as: None,
             }],
         }
     }

@@ -25,8 +25,10 @@ use crate::envelope::SignatureFile;
 use crate::findings::Finding;
 use crate::keys::PublicKey;
 use crate::manifest::{
-    Case, Category, Item, LegalBasis, Link, Manifest, Segments, Tool, MANIFEST_FORMAT, MANIFEST_PAYLOAD_TYPE,
+    Case, Category, Item, LegalBasis, Link, Manifest, Part, PartFormat, Segments, StoredAs, Tool, MANIFEST_FORMAT,
+    MANIFEST_PAYLOAD_TYPE,
 };
+use crate::parts::{hash_parts, OpenedPart, PartsOutcome};
 use crate::store::{PackageDir, PackageStore, MAX_TAG_FILE_BYTES};
 pub use crate::verify::{verify_package, Trust, Verification, VerifyOptions};
 use crate::Error;
@@ -100,23 +102,37 @@ pub struct SealRequest<'a> {
 
 /// Evidence read once from its source and written into the package in the same pass (an
 /// acquisition from a device, a stream or a file: `custos acquire`). The package crate
-/// gives it the new image file and takes back the digests and the acquisition record; it
-/// then syncs the image, makes it read-only and, when asked, reads it back from disk.
+/// gives it a way to make image files and takes back the digests and the acquisition
+/// record; it then syncs the files, makes them read-only and reads them back from disk.
 pub trait Acquirer: std::fmt::Debug {
-    /// The item's file name under `data/`.
+    /// The item's file name under `data/` (for an E01 set, its first segment's).
     fn name(&self) -> &str;
     /// Whether the written image is read back (from disk, not the page cache) and its
-    /// digest compared before anything is signed.
+    /// digest compared before anything is signed. An image kept in several files is always
+    /// read back: its files' own digests come from that read.
     fn verify_image(&self) -> bool;
-    /// Reads the source, writing every byte to `image` and hashing with `options` in the
-    /// same pass; returns the digests and the record to sign with the item. The image is
-    /// removed when this fails.
-    fn acquire(
-        &self,
-        image: &mut fs::File,
-        options: &HashOptions,
-        control: &Control,
-    ) -> Result<(custos_hash::HashOutcome, serde_json::Map<String, serde_json::Value>), String>;
+    /// Reads the source, writing every byte to files made with `files` and hashing with
+    /// `options` in the same pass; returns the digests, the record to sign with the item
+    /// and how the image is kept. Every file made is removed when this fails.
+    fn acquire(&self, files: &dyn ImageFiles, options: &HashOptions, control: &Control) -> Result<Acquired, String>;
+}
+
+/// Makes an acquisition's image files in the new package.
+pub trait ImageFiles {
+    /// Creates `data/NAME` (a new, empty file, opened read-write; never an existing one).
+    fn create(&self, name: &str) -> Result<fs::File, String>;
+}
+
+/// What an [`Acquirer`] hands back.
+#[derive(Debug)]
+pub struct Acquired {
+    /// The image's digests (and segments), from the one pass over the source.
+    pub outcome: custos_hash::HashOutcome,
+    /// The acquisition record (docs/acquisition.md).
+    pub record: serde_json::Map<String, serde_json::Value>,
+    /// `None`: the image is the one file [`Acquirer::name`]. Otherwise the files it made,
+    /// by name under `data/`, in order, and what they are.
+    pub parts: Option<(PartFormat, Vec<String>)>,
 }
 
 /// Seals evidence into a new package at `package` (which must not exist). On failure the
@@ -213,16 +229,17 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
             store.create_folders(parent).map_err(|e| Error::Package(format!("cannot create {e}")))?;
         }
         let mut acquisition = None;
+        let mut stored_as = None;
         let outcome = match evidence {
             Evidence::Acquired(acquirer) => {
-                let image =
-                    store.create_for_copy(&path).map_err(|e| Error::Package(format!("cannot create {e}")))?;
-                let acquired = acquire_into(image, &path, acquirer, &options, control);
-                let (outcome, record) = acquired.inspect_err(|_| {
+                let made = MadeFiles { store: &store, folder: "data", made: Default::default() };
+                let acquired = acquire_into(&made, &path, acquirer, &options, control);
+                let (outcome, record, parts) = acquired.inspect_err(|_| {
                     // Never leave an image that was not read whole and proven equal.
-                    let _ = store.remove(&path);
+                    made.remove_all();
                 })?;
                 acquisition = Some(record);
+                stored_as = parts;
                 outcome
             }
             Evidence::File(source) if request.reference => custos_hash::hash_path(source, &options, control)?,
@@ -233,6 +250,18 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                     // Never leave a copy that was not proven equal to its source.
                     let _ = store.remove(&path);
                 })?
+            }
+            Evidence::E01Set(first) if request.reference => {
+                let (outcome, parts) = reference_e01_set(first, &options, control)?;
+                stored_as = Some(parts);
+                outcome
+            }
+            Evidence::E01Set(first) => {
+                let made = MadeFiles { store: &store, folder: "data", made: Default::default() };
+                let copied = copy_e01_set(&made, first, &options, control);
+                let (outcome, parts) = copied.inspect_err(|_| made.remove_all())?;
+                stored_as = Some(parts);
+                outcome
             }
             Evidence::TreeFile(source) => {
                 // Opened without following a link: a link or FIFO swapped in after the walk
@@ -246,7 +275,7 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                     })?
             }
         };
-        items.push(Item {
+        let item = Item {
             path: path.clone(),
             reference: request.reference,
             size: outcome.size,
@@ -259,7 +288,35 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                 root: list.root().to_hex(),
             }),
             acquisition,
-        });
+            stored_as: stored_as.as_ref().map(|(format, files)| StoredAs {
+                format: *format,
+                parts: files
+                    .iter()
+                    .map(|file: &PayloadFile| Part {
+                        path: file.path.clone(),
+                        size: file.size,
+                        digests: file.digests.iter().map(|(a, d)| (a.name().to_owned(), d.to_hex())).collect(),
+                    })
+                    .collect(),
+            }),
+        };
+        for (file, _) in item.files() {
+            let taken = items.iter().any(|other| other.files().iter().any(|(f, _)| *f == file));
+            if taken || payload.iter().any(|p: &PayloadFile| p.path == file) {
+                return Err(Error::Package(format!("two evidence files would both be {file}")));
+            }
+        }
+        if !request.reference {
+            match stored_as {
+                None => payload.push(PayloadFile {
+                    path: path.clone(),
+                    size: outcome.size,
+                    digests: outcome.digests.clone(),
+                }),
+                Some((_, files)) => payload.extend(files),
+            }
+        }
+        items.push(item);
         if let Some(list) = &outcome.segments {
             // The full list, so that a later verification can name the damaged ranges; its
             // root is in the signed manifest, which is what makes the list trustworthy.
@@ -270,9 +327,6 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                 store.create_folders(folder).map_err(|e| Error::Package(format!("cannot create {e}")))?;
             }
             write_new(&list, text.as_bytes())?;
-        }
-        if !request.reference {
-            payload.push(PayloadFile { path, size: outcome.size, digests: outcome.digests });
         }
     }
 
@@ -339,6 +393,20 @@ enum Evidence<'a> {
     TreeFile(PathBuf),
     /// An acquisition, read once from its source.
     Acquired(&'a dyn Acquirer),
+    /// An E01 set the user named by its first segment: its files copied, its media the item.
+    E01Set(&'a Path),
+}
+
+/// Whether `path` is the first segment of an E01 set: named `.E01` (any case) and starting
+/// with the EVF signature. Anything else is sealed as the file it is.
+fn is_e01(path: &Path) -> bool {
+    use std::io::Read as _;
+    if !path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("e01")) {
+        return false;
+    }
+    let mut head = [0u8; 8];
+    fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
+        && head == *b"EVF\x09\x0d\x0a\xff\x00"
 }
 
 /// Evidence and the item path it will have.
@@ -376,8 +444,12 @@ fn plan<'a>(request: &'a SealRequest) -> Result<(Vec<Planned<'a>>, Vec<Link>), E
             )));
         }
         if request.reference {
-            planned
-                .push(Planned { evidence: Evidence::File(source), path: utf8(source, "referenced paths")? });
+            let evidence = if metadata.is_file() && is_e01(source) { Evidence::E01Set(source) } else { Evidence::File(source) };
+            planned.push(Planned { evidence, path: utf8(source, "referenced paths")? });
+            continue;
+        }
+        if metadata.is_file() && is_e01(source) {
+            planned.push(Planned { evidence: Evidence::E01Set(source), path: format!("data/{name}") });
             continue;
         }
         if !metadata.is_dir() {
@@ -434,49 +506,258 @@ pub fn segment_list_path(item_path: &str) -> String {
     }
 }
 
-/// Runs an acquisition into `image`, then syncs it, makes it read-only and (when asked)
-/// reads it back from disk with one strong digest, recording that check in the record.
+/// The image files an acquisition (or an E01 copy) made in the new package, remembered so
+/// that a failure removes them all.
+struct MadeFiles<'a> {
+    store: &'a PackageDir,
+    folder: &'a str,
+    made: std::cell::RefCell<Vec<(String, fs::File)>>,
+}
+
+impl MadeFiles<'_> {
+    fn path(&self, name: &str) -> String {
+        format!("{}/{name}", self.folder)
+    }
+
+    fn remove_all(&self) {
+        for (path, _) in self.made.borrow().iter() {
+            let _ = self.store.remove(path);
+        }
+    }
+
+    /// Syncs every file made, makes it read-only and drops its cached pages, so that what
+    /// is read next comes from the disk.
+    fn settle(&self) -> Result<(), Error> {
+        for (path, file) in self.made.borrow().iter() {
+            let failed = |what: String| Error::Package(format!("{path}: {what}"));
+            file.sync_all().map_err(|e| failed(format!("cannot write the image to disk: {e}")))?;
+            let mut permissions = file.metadata().map_err(|e| failed(e.to_string()))?.permissions();
+            permissions.set_readonly(true);
+            file.set_permissions(permissions).map_err(|e| failed(e.to_string()))?;
+            let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
+        }
+        Ok(())
+    }
+
+    /// The files made, opened again to be read, in the order `names` gives (each must have
+    /// been made, each once).
+    fn reopen(&self, names: &[String]) -> Result<Vec<OpenedPart>, Error> {
+        let made = self.made.borrow();
+        if names.len() != made.len() {
+            return Err(Error::Package(format!(
+                "{} image files were made, {} are named as the image's parts",
+                made.len(),
+                names.len()
+            )));
+        }
+        names
+            .iter()
+            .map(|name| {
+                let path = self.path(name);
+                let (_, file) = made.iter().find(|(p, _)| *p == path).ok_or_else(|| {
+                    Error::Package(format!("{path} is named as a part of the image but was not made"))
+                })?;
+                let file = file.try_clone().map_err(|e| Error::Package(format!("{path}: {e}")))?;
+                Ok(OpenedPart { path, body: crate::store::PayloadBody::File(file) })
+            })
+            .collect()
+    }
+}
+
+impl ImageFiles for MadeFiles<'_> {
+    fn create(&self, name: &str) -> Result<fs::File, String> {
+        let path = self.path(name);
+        bagit::check_payload_path(&path).map_err(|reason| format!("{path}: {reason}"))?;
+        let file = self.store.create_for_copy(&path).map_err(|e| format!("cannot create {e}"))?;
+        let kept = file.try_clone().map_err(|e| format!("{path}: {e}"))?;
+        self.made.borrow_mut().push((path, kept));
+        Ok(file)
+    }
+}
+
+/// The strong digest a read-back compares: BLAKE3 when it was computed (the fastest),
+/// otherwise SHA-256 (always computed).
+fn read_back_algorithm(options: &HashOptions) -> Algorithm {
+    if options.algorithms.contains(&Algorithm::Blake3) {
+        Algorithm::Blake3
+    } else {
+        Algorithm::Sha256
+    }
+}
+
+/// An image kept in several files, read back: each file's own digests (all of `options`'
+/// algorithms) and the image's strong digest, which must equal the one acquired.
+type Parted = (PartFormat, Vec<PayloadFile>);
+
+/// Runs an acquisition into new files under `data/`, then syncs them, makes them read-only
+/// and (when asked, or always for an image kept in several files) reads them back from
+/// disk with one strong digest, recording that check in the record.
 fn acquire_into(
-    mut image: fs::File,
+    made: &MadeFiles,
     path: &str,
     acquirer: &dyn Acquirer,
     options: &HashOptions,
     control: &Control,
-) -> Result<(custos_hash::HashOutcome, serde_json::Map<String, serde_json::Value>), Error> {
+) -> Result<(custos_hash::HashOutcome, serde_json::Map<String, serde_json::Value>, Option<Parted>), Error> {
     let failed = |what: String| Error::Package(format!("{path}: {what}"));
-    let (outcome, mut record) = acquirer.acquire(&mut image, options, control).map_err(&failed)?;
-    image.sync_all().map_err(|e| failed(format!("cannot write the image to disk: {e}")))?;
-    let mut permissions = image.metadata().map_err(|e| failed(e.to_string()))?.permissions();
-    permissions.set_readonly(true);
-    image.set_permissions(permissions).map_err(|e| failed(e.to_string()))?;
-    let verification = if acquirer.verify_image() {
-        // BLAKE3 when it was computed (the fastest strong digest), otherwise SHA-256 (always).
-        let algorithm = if options.algorithms.contains(&Algorithm::Blake3) {
-            Algorithm::Blake3
-        } else {
-            Algorithm::Sha256
-        };
-        // Synced above; dropping the cached pages makes the read-back come from the disk.
-        let _ = rustix::fs::fadvise(&image, 0, None, rustix::fs::Advice::DontNeed);
-        let reread = HashOptions { algorithms: vec![algorithm], ..HashOptions::default() };
-        let copy = hash_file(&image, Path::new(path), &reread, control)?;
-        let expected = outcome.digest(algorithm).map(|d| d.to_hex());
-        let found = copy.digest(algorithm).map(|d| d.to_hex());
-        if copy.size != outcome.size || expected != found {
-            return Err(failed(format!(
-                "the image read back from disk differs from what was acquired ({algorithm} {} bytes {}, expected {} bytes {}): nothing was sealed",
-                copy.size,
-                found.unwrap_or_default(),
-                outcome.size,
-                expected.unwrap_or_default()
-            )));
+    let Acquired { outcome, mut record, parts } = acquirer.acquire(made, options, control).map_err(&failed)?;
+    made.settle()?;
+    let algorithm = read_back_algorithm(options);
+    let expected = outcome.digest(algorithm).map(|d| d.to_hex());
+    let differs = |size: u64, found: Option<String>| {
+        failed(format!(
+            "the image read back from disk differs from what was acquired ({algorithm} {size} bytes {}, expected {} bytes {}): nothing was sealed",
+            found.unwrap_or_default(),
+            outcome.size,
+            expected.clone().unwrap_or_default()
+        ))
+    };
+    let reread = HashOptions { algorithms: vec![algorithm], ..HashOptions::default() };
+    let (verification, parted) = match parts {
+        None => {
+            let opened = made.reopen(&[acquirer.name().to_owned()])?;
+            let verification = if acquirer.verify_image() {
+                let Some(OpenedPart { body: crate::store::PayloadBody::File(image), .. }) = opened.into_iter().next()
+                else {
+                    return Err(failed("the image file was not made".into()));
+                };
+                let copy = hash_file(&image, Path::new(path), &reread, control)?;
+                let found = copy.digest(algorithm).map(|d| d.to_hex());
+                if copy.size != outcome.size || expected != found {
+                    return Err(differs(copy.size, found));
+                }
+                serde_json::json!({ "result": "match", "algorithm": algorithm.name(), "read_from": "disk" })
+            } else {
+                serde_json::json!({ "result": "not_done" })
+            };
+            (verification, None)
         }
-        serde_json::json!({ "result": "match", "algorithm": algorithm.name(), "read_from": "disk" })
-    } else {
-        serde_json::json!({ "result": "not_done" })
+        Some((format, names)) => {
+            let opened = made.reopen(&names)?;
+            let read = hash_parts(format, opened, &reread, &options.algorithms, Path::new(path), control)
+                .map_err(|e| failed(format!("reading the image back: {e}")))?;
+            let found = read.item.digest(algorithm).map(|d| d.to_hex());
+            if read.item.size != outcome.size || expected != found {
+                return Err(differs(read.item.size, found));
+            }
+            let paths: Vec<String> = names.iter().map(|n| made.path(n)).collect();
+            let files = part_files(&paths, read.parts);
+            let verification = serde_json::json!({
+                "result": "match",
+                "algorithm": algorithm.name(),
+                "read_from": "disk",
+                "files": files.len(),
+            });
+            (verification, Some((format, files)))
+        }
     };
     record.insert("image_verification".into(), verification);
-    Ok((outcome, record))
+    Ok((outcome, record, parted))
+}
+
+/// The payload entries of an image's parts, from reading them.
+fn part_files(paths: &[String], parts: Vec<(u64, BTreeMap<Algorithm, custos_hash::Digest>)>) -> Vec<PayloadFile> {
+    paths
+        .iter()
+        .zip(parts)
+        .map(|(path, (size, digests))| PayloadFile { path: path.clone(), size, digests: digests.into_iter().collect() })
+        .collect()
+}
+
+/// The options an E01's media is hashed with: the caller's, with the MD5 and SHA-1 that
+/// E01 stores (so the stored ones are checked, and the item records them).
+pub fn e01_media_options(options: &HashOptions) -> HashOptions {
+    let mut media = options.clone();
+    for algorithm in [Algorithm::Md5, Algorithm::Sha1] {
+        if !media.algorithms.contains(&algorithm) {
+            media.algorithms.push(algorithm);
+        }
+    }
+    media.algorithms.sort();
+    media
+}
+
+/// Reads an E01 set's media from its opened files (every chunk checked) and, with
+/// `part_algorithms`, the files' own digests. An image whose media differs from the MD5 or
+/// SHA-1 it stores is refused: sealing it would sign a damaged image as sound.
+fn read_e01_for_seal(
+    label: &Path,
+    parts: Vec<OpenedPart>,
+    options: &HashOptions,
+    part_algorithms: &[Algorithm],
+    control: &Control,
+) -> Result<PartsOutcome, Error> {
+    let refused = |what: String| Error::Package(format!("{}: {what}", label.display()));
+    let read = hash_parts(PartFormat::E01, parts, &e01_media_options(options), part_algorithms, label, control)
+        .map_err(|e| refused(e.to_string()))?;
+    for (algorithm, stored) in &read.stored {
+        let Some(found) = read.item.digest(*algorithm) else { continue };
+        if found != stored {
+            return Err(refused(format!(
+                "the media's {algorithm} is {found}, the image stores {stored}: the image is damaged and is not sealed as sound (seal the folder that holds it to keep its files as they are)"
+            )));
+        }
+    }
+    Ok(read)
+}
+
+/// Copies the E01 set whose first segment is `first` into `data/`, each segment file
+/// copied and proven equal to its source with every algorithm, then reads the copies'
+/// media for the item's digests.
+fn copy_e01_set(
+    made: &MadeFiles,
+    first: &Path,
+    options: &HashOptions,
+    control: &Control,
+) -> Result<(custos_hash::HashOutcome, Parted), Error> {
+    let own = HashOptions { algorithms: options.algorithms.clone(), ..HashOptions::default() };
+    let mut names = Vec::new();
+    let mut copied = Vec::new();
+    for source in e01_segment_paths(first)? {
+        let name = source.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            Error::Package(format!("{}: segment names must be UTF-8", source.display()))
+        })?;
+        let copy = made.create(name).map_err(Error::Package)?;
+        let path = made.path(name);
+        let outcome = copy_and_hash_to(&source, copy, Path::new(&path), &own, control)?;
+        copied.push(PayloadFile { path, size: outcome.size, digests: outcome.digests });
+        names.push(name.to_owned());
+    }
+    made.settle()?;
+    let read = read_e01_for_seal(first, made.reopen(&names)?, options, &[], control)?;
+    Ok((read.item, (PartFormat::E01, copied)))
+}
+
+/// An E01 set kept where it is (`--reference`): its files' digests and its media's, the
+/// parts named by their paths.
+fn reference_e01_set(
+    first: &Path,
+    options: &HashOptions,
+    control: &Control,
+) -> Result<(custos_hash::HashOutcome, Parted), Error> {
+    let mut paths = Vec::new();
+    let mut parts = Vec::new();
+    for source in e01_segment_paths(first)? {
+        let path = source
+            .to_str()
+            .ok_or_else(|| Error::Package(format!("{}: referenced paths must be UTF-8", source.display())))?
+            .to_owned();
+        let file = fs::File::open(&source)
+            .map_err(|e| Error::Package(format!("cannot read the evidence {}: {e}", source.display())))?;
+        parts.push(OpenedPart { path: path.clone(), body: crate::store::PayloadBody::File(file) });
+        paths.push(path);
+    }
+    let read = read_e01_for_seal(first, parts, options, &options.algorithms, control)?;
+    let item = read.item;
+    Ok((item, (PartFormat::E01, part_files(&paths, read.parts))))
+}
+
+/// The segment files of the E01 set whose first segment is `first`, in order (opening the
+/// set checks its whole structure).
+fn e01_segment_paths(first: &Path) -> Result<Vec<PathBuf>, Error> {
+    let reader = custos_image::e01::E01Reader::open(first)
+        .map_err(|e| Error::Package(format!("{}: {e}", first.display())))?;
+    Ok(reader.segments().iter().map(|s| s.path.clone()).collect())
 }
 
 /// Appends a custody event (see [`custody::append`]), ships the actor's public key (and a

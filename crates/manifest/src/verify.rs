@@ -16,7 +16,7 @@ use std::path::Path;
 
 use custos_hash::segments::SegmentRecord;
 use custos_hash::{
-    hash_file, hash_reader, Algorithm, Control, EntryKind, HashOptions, SegmentList, SegmentSpec,
+    hash_file, hash_reader, Algorithm, Control, Digest, EntryKind, HashOptions, SegmentList, SegmentSpec,
 };
 
 use crate::bagit::{self, BagClaims};
@@ -25,6 +25,7 @@ use crate::envelope::{SignatureFile, SignatureVerdict};
 use crate::findings::{Finding, Verdict};
 use crate::keys::{KeyId, PublicKey};
 use crate::manifest::{Item, Manifest, MANIFEST_PAYLOAD_TYPE};
+use crate::parts::{hash_parts, OpenedPart, PartsError};
 use crate::package::{KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH};
 use crate::receipt::Receipt;
 use crate::store::{PackageDir, PackageStore, PayloadBody, StoreError, StoredEntry, MAX_TAG_FILE_BYTES};
@@ -793,9 +794,26 @@ fn check_manifest(
             ));
         }
         if !item.reference {
-            in_package.insert(item.path.as_str());
             if let Err(reason) = bagit::check_payload_path(&item.path) {
                 findings.push(Finding::fail("manifest.path", item.path.clone(), reason));
+            }
+            for (file, _) in item.files() {
+                if !in_package.insert(file) && file != item.path {
+                    findings.push(Finding::fail("manifest.item", file, "listed twice in the signed manifest"));
+                }
+                if file != item.path {
+                    if let Err(reason) = bagit::check_payload_path(file) {
+                        findings.push(Finding::fail("manifest.path", file, reason));
+                    }
+                }
+            }
+        }
+        if let Some(stored) = &item.stored_as {
+            if stored.parts.is_empty() {
+                findings.push(Finding::fail("manifest.item", item.path.clone(), "kept in several files, but none is listed"));
+            }
+            for part in stored.parts.iter().filter(|p| p.digests.is_empty()) {
+                findings.push(Finding::fail("manifest.item", part.path.clone(), "a part with no digest: nothing binds its bytes"));
             }
         }
         for name in item.digests.keys().filter(|name| name.parse::<Algorithm>().is_err()) {
@@ -817,12 +835,15 @@ fn check_manifest(
             "under data/ but not an item of the signed manifest",
         ));
     }
-    for item in manifest.items.iter().filter(|i| !i.reference && !present.contains(i.path.as_str())) {
-        findings.push(Finding::fail(
-            "item.missing",
-            item.path.clone(),
-            "an item of the signed manifest that is not in the package",
-        ));
+    for item in manifest.items.iter().filter(|i| !i.reference) {
+        for (file, _) in item.files().into_iter().filter(|(file, _)| !present.contains(file)) {
+            let what = if file == item.path {
+                "an item of the signed manifest that is not in the package".to_owned()
+            } else {
+                format!("a part of {} (signed manifest) that is not in the package", item.path)
+            };
+            findings.push(Finding::fail("item.missing", file, what));
+        }
     }
 }
 
@@ -844,8 +865,15 @@ fn check_payload(
 ) {
     let (fast, progress) = (reading.fast, reading.progress);
     let items: BTreeMap<&str, &Item> = manifest
-        .map(|m| m.items.iter().filter(|i| !i.reference).map(|i| (i.path.as_str(), i)).collect())
+        .map(|m| {
+            m.items.iter().filter(|i| !i.reference && i.stored_as.is_none()).map(|i| (i.path.as_str(), i)).collect()
+        })
         .unwrap_or_default();
+    let parted: Vec<&Item> = manifest
+        .map(|m| m.items.iter().filter(|i| !i.reference && i.stored_as.is_some()).collect())
+        .unwrap_or_default();
+    let part_paths: BTreeSet<&str> =
+        parted.iter().flat_map(|i| i.files()).map(|(path, _)| path).collect();
     let tick = |bytes: u64| {
         if let Some(progress) = progress {
             progress.read(bytes);
@@ -853,8 +881,9 @@ fn check_payload(
     };
     let control = Control { progress: Some(&tick), cancel: None };
     if let (Some(progress), false) = (progress, fast) {
-        let hashed =
-            snapshot.payload_files().filter(|(path, _)| manifest.is_none() || items.contains_key(path));
+        let hashed = snapshot.payload_files().filter(|(path, _)| {
+            manifest.is_none() || items.contains_key(path) || part_paths.contains(path)
+        });
         progress.payload(hashed.map(|(_, size)| size).sum());
     }
     if fast {
@@ -863,6 +892,9 @@ fn check_payload(
             "data/",
             "not re-hashed (--fast): payload bytes were not checked, only their sizes",
         ));
+    }
+    for item in &parted {
+        check_parted(store, claims, item, snapshot, reading, &control, findings);
     }
     for (path, _) in snapshot.payload_files() {
         let item = items.get(path).copied();
@@ -964,6 +996,154 @@ fn check_payload(
     }
 }
 
+/// Checks an item kept in several files: each part's size, then (unless `--fast`) in one
+/// read each part's digests against the bag and the signed manifest and the item's bytes
+/// (a split image's concatenation, an E01's media) against the signed digests. E01
+/// container damage is named as such, apart from a media mismatch.
+fn check_parted(
+    store: &dyn PackageStore,
+    claims: &BagClaims,
+    item: &Item,
+    snapshot: &Snapshot,
+    reading: &Reading,
+    control: &Control,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(stored) = &item.stored_as else { return };
+    let mut opened = Vec::with_capacity(stored.parts.len());
+    for part in &stored.parts {
+        let payload = match store.open_payload(&part.path) {
+            Ok(payload) => payload,
+            // Reported by coverage when it is missing.
+            Err(StoreError::NotFound { .. }) => return,
+            Err(e) => {
+                findings.push(Finding::fail("bag.payload_file", part.path.clone(), e.to_string()));
+                return;
+            }
+        };
+        if payload.links > 1 {
+            findings.push(Finding::warn(
+                "bag.hard_link",
+                part.path.clone(),
+                format!("has {} names: a write through another name outside the package changes this evidence", payload.links),
+            ));
+        }
+        if payload.size != part.size {
+            findings.push(Finding::fail(
+                "item.size",
+                part.path.clone(),
+                format!(
+                    "{} bytes on disk, the signed manifest says {} for this part of {}; not hashed",
+                    payload.size, part.size, item.path
+                ),
+            ));
+            return;
+        }
+        opened.push(OpenedPart { path: part.path.clone(), body: payload.body });
+    }
+    if !reading.fast {
+        check_parts_read(item, opened, Some(claims), snapshot, control, findings);
+    }
+}
+
+/// Reads an item's opened parts once and checks every claim about them: each part's
+/// digests against the bag (when the parts are in the package) and the signed manifest,
+/// the E01's stored digests against its media, and the item's digests.
+fn check_parts_read(
+    item: &Item,
+    opened: Vec<OpenedPart>,
+    claims: Option<&BagClaims>,
+    snapshot: &Snapshot,
+    control: &Control,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(stored) = &item.stored_as else { return };
+    let bag_algorithms = |path: &str| -> Vec<Algorithm> {
+        let Some(claims) = claims else { return Vec::new() };
+        claims.payload.iter().filter(|(_, entries)| entries.contains_key(path)).map(|(a, _)| *a).collect()
+    };
+    let mut part_algorithms: Vec<Algorithm> = stored
+        .parts
+        .iter()
+        .flat_map(|part| {
+            let signed = part.digests.keys().filter_map(|n| n.parse().ok());
+            bag_algorithms(&part.path).into_iter().chain(signed.collect::<Vec<_>>())
+        })
+        .collect();
+    part_algorithms.sort();
+    part_algorithms.dedup();
+    let segments = item.segments.as_ref().and_then(|summary| {
+        Some(SegmentSpec { size: summary.size, algorithm: summary.algorithm.parse().ok()? }).filter(|s| s.size > 0)
+    });
+    let algorithms: Vec<Algorithm> = item.digests.keys().filter_map(|n| n.parse().ok()).collect();
+    let options = HashOptions { algorithms, segments, ..HashOptions::default() };
+    let read = match hash_parts(stored.format, opened, &options, &part_algorithms, Path::new(&item.path), control) {
+        Ok(read) => read,
+        Err(error @ PartsError::Container(_)) => {
+            findings.push(Finding::fail("item.container", item.path.clone(), error.to_string()));
+            return;
+        }
+        Err(error) => {
+            findings.push(Finding::fail("item.digest", item.path.clone(), error.to_string()));
+            return;
+        }
+    };
+    for (part, (size, digests)) in stored.parts.iter().zip(&read.parts) {
+        if *size != part.size {
+            findings.push(Finding::fail(
+                "item.size",
+                part.path.clone(),
+                format!("{size} bytes read, the signed manifest says {}", part.size),
+            ));
+        }
+        for algorithm in bag_algorithms(&part.path) {
+            let Some(expected) = claims.and_then(|c| c.payload.get(&algorithm)?.get(&part.path)) else { continue };
+            match digests.get(&algorithm) {
+                Some(found) if found == expected => {
+                    findings.push(Finding::pass("bag.payload_digest", part.path.clone(), format!("{algorithm} matches")))
+                }
+                found => findings.push(Finding::fail(
+                    "bag.payload_digest",
+                    part.path.clone(),
+                    format!(
+                        "{algorithm} is {}, manifest-{algorithm}.txt says {expected}",
+                        found.map_or_else(|| "unknown".into(), Digest::to_hex)
+                    ),
+                )),
+            }
+        }
+        for (name, recorded) in &part.digests {
+            let Some(found) = name.parse::<Algorithm>().ok().and_then(|a| digests.get(&a)) else { continue };
+            if found.to_hex() == recorded.to_ascii_lowercase() {
+                findings.push(Finding::pass("item.part_digest", part.path.clone(), format!("{name} matches the signed manifest")));
+            } else {
+                findings.push(Finding::fail(
+                    "item.part_digest",
+                    part.path.clone(),
+                    format!("{name} is {found}, the signed manifest says {recorded} for this part of {}", item.path),
+                ));
+            }
+        }
+    }
+    for (algorithm, stored_digest) in &read.stored {
+        let Some(found) = read.item.digest(*algorithm) else { continue };
+        if found == stored_digest {
+            findings.push(Finding::pass(
+                "item.e01_stored_digest",
+                item.path.clone(),
+                format!("the {algorithm} the E01 stores matches its media"),
+            ));
+        } else {
+            findings.push(Finding::fail(
+                "item.e01_stored_digest",
+                item.path.clone(),
+                format!("the E01 stores {algorithm} {stored_digest}, its media reads as {found} (the container itself reads whole)"),
+            ));
+        }
+    }
+    report_item(snapshot, item, &read.item, findings);
+}
+
 /// Findings for one item from the outcome of hashing its bytes.
 fn report_item(
     snapshot: &Snapshot,
@@ -1037,16 +1217,41 @@ fn check_referenced(manifest: &Manifest, evidence: Option<&Path>, fast: bool, fi
         };
         // Regular files: compare sizes before reading a byte (block devices report 0).
         if let Ok(metadata) = std::fs::metadata(&location) {
-            if metadata.is_file() && metadata.len() != item.size {
+            // An E01 set's first file is compared with its part, not with the media.
+            let expected = item.files().first().map_or(item.size, |(_, size)| *size);
+            if metadata.is_file() && metadata.len() != expected {
                 findings.push(Finding::fail(
                     "item.size",
                     item.path.clone(),
-                    format!("{} bytes, the signed manifest says {}; not hashed", metadata.len(), item.size),
+                    format!("{} bytes, the signed manifest says {expected}; not hashed", metadata.len()),
                 ));
                 continue;
             }
         }
         if fast {
+            continue;
+        }
+        if let Some(stored) = &item.stored_as {
+            // The other parts are beside the first, by their file names.
+            let folder = location.parent().map(Path::to_owned).unwrap_or_default();
+            let mut opened = Vec::new();
+            for part in &stored.parts {
+                let Some(name) = Path::new(&part.path).file_name() else {
+                    findings.push(Finding::fail("manifest.path", part.path.clone(), "a part without a file name"));
+                    break;
+                };
+                let path = folder.join(name);
+                match std::fs::File::open(&path) {
+                    Ok(file) => opened.push(OpenedPart { path: path.display().to_string(), body: PayloadBody::File(file) }),
+                    Err(e) => {
+                        findings.push(Finding::fail("item.reference", part.path.clone(), format!("{}: {e}", path.display())));
+                        break;
+                    }
+                }
+            }
+            if opened.len() == stored.parts.len() {
+                check_parts_read(item, opened, None, &Snapshot::default(), &Control::default(), findings);
+            }
             continue;
         }
         let algorithms: Vec<Algorithm> = item.digests.keys().filter_map(|n| n.parse().ok()).collect();
@@ -1381,6 +1586,7 @@ mod acquisition_tests {
             digests: [("sha256".to_owned(), "ab".repeat(32))].into_iter().collect(),
             segments: None,
             acquisition: None,
+            stored_as: None,
         }
     }
 

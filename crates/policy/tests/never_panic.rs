@@ -133,7 +133,7 @@ prop_compose! {
         category in category(),
         digests in proptest::collection::btree_map(name(DIGESTS), hostile(), 0..4),
     ) -> Item {
-        Item { path, reference: false, size, category, digests, segments: None, acquisition: None }
+        Item { path, reference: false, size, category, digests, segments: None, acquisition: None, stored_as: None }
     }
 }
 
@@ -363,6 +363,7 @@ fn large_logs_are_judged_in_linear_work_with_bounded_text() {
                 digests: [("sha256".to_owned(), "00".to_owned())].into_iter().collect(),
                 segments: None,
                 acquisition: None,
+                stored_as: None,
             })
             .collect(),
     };

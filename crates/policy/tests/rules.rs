@@ -29,6 +29,7 @@ fn manifest(digests: &[&str], category: Option<Category>, bases: &[&str]) -> Man
             digests: digests.iter().map(|a| ((*a).to_owned(), "00".into())).collect(),
             segments: None,
             acquisition: None,
+            stored_as: None,
         }],
     }
 }

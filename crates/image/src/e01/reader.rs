@@ -126,22 +126,61 @@ impl E01Reader {
         }
         let lower = ext == "e01";
         let base = first.with_extension("");
-        let mut walk = Walk::default();
-        let mut segments = Vec::new();
-        let mut files = Vec::new();
-        let mut number = 1u32;
-        loop {
+        let next = |number: u32| -> Result<Option<(PathBuf, File)>, E01Error> {
             let path = if number == 1 {
                 first.to_owned()
             } else {
                 segment_path(&base, number, lower).ok_or(E01Error::TooManySegments { max: MAX_SEGMENTS })?
             };
-            let file = match File::open(&path) {
-                Ok(file) => file,
+            match File::open(&path) {
+                Ok(file) => Ok(Some((path, file))),
                 Err(e) if number > 1 && e.kind() == io::ErrorKind::NotFound => {
-                    return Err(E01Error::MissingSegment { number, expected: path });
+                    Err(E01Error::MissingSegment { number, expected: path })
                 }
-                Err(source) => return Err(E01Error::Io { path, action: "open", source }),
+                Err(source) => Err(E01Error::Io { path, action: "open", source }),
+            }
+        };
+        E01Reader::from_segments(next, None)
+    }
+
+    /// Reads a set from segment files the caller opened (through a package's safe-open
+    /// door, say), in order, each with the path that names it in errors. Every file must
+    /// belong to the set and the set must end with the last one: a missing or an extra
+    /// segment is an error. The second parser (case metadata) reads the same open files
+    /// through `/proc/self/fd`, never by their names.
+    pub fn from_files(files: Vec<(PathBuf, File)>) -> Result<E01Reader, E01Error> {
+        let count = files.len();
+        let last_label = files.last().map(|(path, _)| path.clone());
+        let mut files = files.into_iter();
+        let next = |number: u32| -> Result<Option<(PathBuf, File)>, E01Error> {
+            match files.next() {
+                Some(opened) => Ok(Some(opened)),
+                None => Err(E01Error::MissingSegment {
+                    number,
+                    expected: last_label.clone().unwrap_or_default().with_extension(format!("E{number:02}")),
+                }),
+            }
+        };
+        E01Reader::from_segments(next, Some(count))
+    }
+
+    /// The common core: walks segment 1, 2, … as `next` yields them until one ends with
+    /// `done`; with `expected`, that must be the last of exactly that many files.
+    fn from_segments(
+        mut next: impl FnMut(u32) -> Result<Option<(PathBuf, File)>, E01Error>,
+        expected: Option<usize>,
+    ) -> Result<E01Reader, E01Error> {
+        let by_fd = expected.is_some();
+        let mut walk = Walk::default();
+        let mut segments = Vec::new();
+        let mut files = Vec::new();
+        let mut number = 1u32;
+        loop {
+            if number > MAX_SEGMENTS {
+                return Err(E01Error::TooManySegments { max: MAX_SEGMENTS });
+            }
+            let Some((path, file)) = next(number)? else {
+                return Err(E01Error::InvalidOption("no segment files were given".into()));
             };
             let size = file
                 .metadata()
@@ -154,6 +193,17 @@ impl E01Reader {
                 break;
             }
             number += 1;
+        }
+        if let Some(count) = expected.filter(|&count| count != files.len()) {
+            let first_path = segments[0].path.clone();
+            return Err(E01Error::Malformed {
+                path: first_path,
+                offset: 0,
+                detail: format!(
+                    "the set ends (its `done` section) in segment {}, but {count} segment files were given",
+                    files.len()
+                ),
+            });
         }
         let first_path = segments[0].path.clone();
         let malformed = |detail: String| E01Error::Malformed { path: first_path.clone(), offset: 0, detail };
@@ -182,7 +232,13 @@ impl E01Reader {
                 volume.sector_count
             )));
         }
-        let paths: Vec<PathBuf> = segments.iter().map(|s| s.path.clone()).collect();
+        let paths: Vec<PathBuf> = if by_fd {
+            // The same open files, whatever their names now point to.
+            use std::os::fd::AsRawFd as _;
+            files.iter().map(|f| PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()))).collect()
+        } else {
+            segments.iter().map(|s| s.path.clone()).collect()
+        };
         let (metadata, backend_size) = backend_metadata(&paths).map_err(&malformed)?;
         if backend_size != media_size {
             return Err(malformed(format!(

@@ -182,7 +182,6 @@ struct Segment {
 /// let segments = writer.finish(None, None)?; // /evidence/disk.E01
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct E01Writer {
     base: PathBuf,
     options: E01Options,
@@ -195,12 +194,31 @@ pub struct E01Writer {
     chunk_count: u64,
     segment: Option<Segment>,
     written: Vec<PathBuf>,
+    /// The closed segments' files, kept open to patch the counts and sync at the end.
+    closed: Vec<File>,
+    /// Makes each new segment file.
+    create_file: CreateFile,
+    /// Whether `finish` syncs the folder too (the caller's job when it made the files).
+    sync_folder: bool,
     /// Where each volume/data body is (segment index, offset), patched with the final
     /// counts at the end: the size of a stream is known only then.
     volumes: Vec<(usize, u64)>,
     guid: [u8; 16],
     errors: Vec<(u64, u64)>,
     failed: bool,
+}
+
+/// Makes a new segment file at the path given (see [`E01Writer::create_with`]).
+pub type CreateFile = Box<dyn FnMut(&Path) -> io::Result<File>>;
+
+impl std::fmt::Debug for E01Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("E01Writer")
+            .field("base", &self.base)
+            .field("media_bytes", &self.media_bytes)
+            .field("segments", &self.written)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Bytes every segment keeps free for the sections that close it: a `next` section, or in
@@ -218,6 +236,29 @@ impl E01Writer {
     /// Creates `base.E01` (never overwriting an existing file) and writes its header
     /// sections. `base` is the path without extension, as `ewfacquire -t` takes it.
     pub fn create(base: impl AsRef<Path>, options: E01Options) -> Result<E01Writer, E01Error> {
+        // `create_new`: an existing segment is evidence too, and is never overwritten.
+        let create = |path: &Path| OpenOptions::new().write(true).create_new(true).open(path);
+        E01Writer::start(base.as_ref(), options, Box::new(create), true)
+    }
+
+    /// Like [`E01Writer::create`], but each segment file (`base.E01`, `base.E02`, …, as
+    /// named) is made by `create_file`, which must make a new, empty, writable file that
+    /// did not exist; a package makes them through its safe-open door this way. Syncing the
+    /// folder that holds them is then the caller's job.
+    pub fn create_with(
+        base: impl AsRef<Path>,
+        options: E01Options,
+        create_file: CreateFile,
+    ) -> Result<E01Writer, E01Error> {
+        E01Writer::start(base.as_ref(), options, create_file, false)
+    }
+
+    fn start(
+        base: &Path,
+        options: E01Options,
+        create_file: CreateFile,
+        sync_folder: bool,
+    ) -> Result<E01Writer, E01Error> {
         if options.sector_size == 0
             || !options.sector_size.is_multiple_of(512)
             || options.sector_size > 65_536
@@ -242,12 +283,12 @@ impl E01Writer {
         let compressor = level.map(|level| Compress::new(level, true));
         // Stored chunks cost only an Adler-32: threads would not pay for themselves.
         let pool = match level {
-            Some(level) if options.threads > 0 => Some(Pool::start(options.threads, level, base.as_ref())?),
+            Some(level) if options.threads > 0 => Some(Pool::start(options.threads, level, base)?),
             _ => None,
         };
         let mut guid = [0u8; 16];
         getrandom::getrandom(&mut guid).map_err(|e| E01Error::Io {
-            path: base.as_ref().to_owned(),
+            path: base.to_owned(),
             action: "get random bytes for the segment set GUID",
             source: io::Error::other(e.to_string()),
         })?;
@@ -257,7 +298,7 @@ impl E01Writer {
         guid[7] = (guid[7] & 0x0f) | 0x40;
         guid[8] = (guid[8] & 0x3f) | 0x80;
         let mut writer = E01Writer {
-            base: base.as_ref().to_owned(),
+            base: base.to_owned(),
             options,
             chunk_size,
             pending: Vec::with_capacity(chunk_size),
@@ -268,6 +309,9 @@ impl E01Writer {
             chunk_count: 0,
             segment: None,
             written: Vec::new(),
+            closed: Vec::new(),
+            create_file,
+            sync_folder,
             volumes: Vec::new(),
             guid,
             errors: Vec::new(),
@@ -380,18 +424,18 @@ impl E01Writer {
         let volume = self.volume(sectors)?.encode();
         for &(index, offset) in &self.volumes {
             let path = &self.written[index];
-            let file = OpenOptions::new().write(true).open(path).map_err(io_error(path, "open"))?;
-            file.write_all_at(&volume, offset).map_err(io_error(path, "write"))?;
+            self.closed[index].write_all_at(&volume, offset).map_err(io_error(path, "write"))?;
         }
-        for path in &self.written {
-            let file = OpenOptions::new().write(true).open(path).map_err(io_error(path, "open"))?;
+        for (file, path) in self.closed.iter().zip(&self.written) {
             file.sync_all().map_err(io_error(path, "sync"))?;
         }
-        let dir = match self.base.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        File::open(&dir).and_then(|d| d.sync_all()).map_err(io_error(&dir, "sync"))?;
+        if self.sync_folder {
+            let dir = match self.base.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+                _ => PathBuf::from("."),
+            };
+            File::open(&dir).and_then(|d| d.sync_all()).map_err(io_error(&dir, "sync"))?;
+        }
         Ok(std::mem::take(&mut self.written))
     }
 
@@ -443,9 +487,7 @@ impl E01Writer {
         }
         let path =
             segment_path(&self.base, number, false).ok_or(E01Error::TooManySegments { max: MAX_SEGMENTS })?;
-        // `create_new`: an existing segment is evidence too, and is never overwritten.
-        let file =
-            OpenOptions::new().write(true).create_new(true).open(&path).map_err(io_error(&path, "create"))?;
+        let file = (self.create_file)(&path).map_err(io_error(&path, "create"))?;
         let mut file = BufWriter::with_capacity(1 << 20, file);
         file.write_all(&file_header(number as u16)).map_err(io_error(&path, "write"))?;
         self.written.push(path.clone());
@@ -489,7 +531,8 @@ impl E01Writer {
         let Some(mut segment) = self.segment.take() else { return Err(E01Error::Poisoned) };
         let path = segment.path.clone();
         segment.file.write_all(&descriptor(kind, segment.pos, 0)).map_err(io_error(&path, "write"))?;
-        segment.file.flush().map_err(io_error(&path, "write"))?;
+        let file = segment.file.into_inner().map_err(|e| io_error(&path, "write")(e.into_error()))?;
+        self.closed.push(file);
         Ok(())
     }
 

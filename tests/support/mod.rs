@@ -229,3 +229,42 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// What a holder who edits the payload does next: rewrite every payload manifest
+/// (`manifest-ALG.txt`) over the files now under `data/`, then every tag manifest. Written
+/// here independently of Custos, with the RustCrypto digests.
+pub fn recompute_bag(pkg: &Path) {
+    let mut files = Vec::new();
+    collect_payload(pkg, &pkg.join("data"), &mut files);
+    files.sort();
+    for algorithm in ["md5", "sha1", "sha256", "sha512"] {
+        let manifest = pkg.join(format!("manifest-{algorithm}.txt"));
+        if !manifest.exists() {
+            continue;
+        }
+        let mut text = String::new();
+        for relative in &files {
+            let bytes = std::fs::read(pkg.join(relative)).expect("read payload file");
+            let digest = match algorithm {
+                "md5" => hex_of(&<md5::Md5 as sha2::Digest>::digest(&bytes)),
+                "sha1" => hex_of(&<sha1::Sha1 as sha2::Digest>::digest(&bytes)),
+                "sha512" => hex_of(&<sha2::Sha512 as sha2::Digest>::digest(&bytes)),
+                _ => hex_of(&<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            };
+            text.push_str(&format!("{digest}  {relative}\n"));
+        }
+        std::fs::write(manifest, text).expect("write payload manifest");
+    }
+    recompute_tag_manifests(pkg);
+}
+
+fn collect_payload(root: &Path, dir: &Path, files: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.symlink_metadata().expect("lstat").is_dir() {
+            collect_payload(root, &path, files);
+        } else if path.is_file() {
+            files.push(path.strip_prefix(root).expect("inside").to_string_lossy().into_owned());
+        }
+    }
+}

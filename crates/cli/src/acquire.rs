@@ -10,8 +10,11 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use custos_hash::{Algorithm, Control, HashOptions, HashOutcome};
+use custos_image::e01::{CaseInfo, Compression, E01Options, E01Writer};
+use custos_image::split::{part_name, SplitWriter};
 use custos_image::{ErrorPolicy, ReadOptions, Source, SourceKind, Tool};
-use custos_manifest::package::Acquirer;
+use custos_manifest::manifest::PartFormat;
+use custos_manifest::package::{e01_media_options, Acquired, Acquirer, ImageFiles};
 
 use crate::render::escape;
 use crate::seal::{seal_package, Contents, PackageArgs};
@@ -39,6 +42,17 @@ pub struct AcquireArgs {
     /// Bytes per sequential read (a whole number of sectors), e.g. 1M
     #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
     pub block_size: Option<u64>,
+    /// The image's format: `raw` (the bytes as read) or `e01` (EnCase 6 compatible E01
+    /// with the media's MD5 and SHA-1 inside; SHA-256 and BLAKE3 stay in the manifest)
+    #[arg(long, value_name = "FORMAT", default_value = "raw", value_parser = ["raw", "e01"])]
+    pub format: String,
+    /// Keep the image in files of at most SIZE (e.g. 2G): raw parts `NAME.001`, `NAME.002`…
+    /// of exactly SIZE but the last; for e01, the segment size (`.E01`, `.E02`…)
+    #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
+    pub split: Option<u64>,
+    /// E01 chunk compression: `none`, `fast` or `best` (deflate levels, as ewfacquire's -c)
+    #[arg(long, value_name = "LEVEL", default_value = "fast", value_parser = ["none", "fast", "best"])]
+    pub compression: String,
     /// The device, file or FIFO to acquire, or `-` for standard input
     #[arg(value_name = "SOURCE")]
     pub source: PathBuf,
@@ -46,6 +60,69 @@ pub struct AcquireArgs {
 
 /// The largest `--block-size`.
 const MAX_BLOCK_SIZE: u64 = 64 << 20;
+
+/// How the image is written into the package.
+#[derive(Debug, Clone)]
+enum ImageFormat {
+    /// One raw file.
+    Raw,
+    /// Raw parts of this many bytes.
+    Split(u64),
+    /// An E01 segment set.
+    E01(E01Options),
+}
+
+impl ImageFormat {
+    fn from_args(args: &AcquireArgs, sector_size: u32) -> Result<ImageFormat> {
+        if args.format == "raw" {
+            return Ok(match args.split {
+                None => ImageFormat::Raw,
+                Some(0) => bail!("--split 0: give a part size, e.g. 2G"),
+                Some(size) => ImageFormat::Split(size),
+            });
+        }
+        let compression = match args.compression.as_str() {
+            "none" => Compression::None,
+            "best" => Compression::Best,
+            _ => Compression::Fast,
+        };
+        let segment_size = args.split.unwrap_or(custos_image::e01::DEFAULT_SEGMENT_SIZE);
+        if segment_size < custos_image::e01::MIN_SEGMENT_SIZE {
+            bail!("--split {segment_size}: E01 segments hold at least {} bytes", custos_image::e01::MIN_SEGMENT_SIZE);
+        }
+        let case = CaseInfo {
+            case_number: args.package.case.clone(),
+            evidence_number: args.package.exhibit.clone().unwrap_or_default(),
+            description: format!("acquired by custos acquire from {}", args.source.display()),
+            software_version: env!("CARGO_PKG_VERSION").into(),
+            operating_system: std::env::consts::OS.into(),
+            ..CaseInfo::default()
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(ImageFormat::E01(E01Options {
+            segment_size,
+            compression,
+            sector_size,
+            case,
+            threads,
+            ..E01Options::default()
+        }))
+    }
+
+    /// What the record says about the image's files.
+    fn describe(&self) -> serde_json::Value {
+        match self {
+            ImageFormat::Raw => serde_json::json!({ "format": "raw" }),
+            ImageFormat::Split(size) => serde_json::json!({ "format": "split", "part_size": size }),
+            ImageFormat::E01(options) => serde_json::json!({
+                "format": "e01",
+                "segment_size": options.segment_size,
+                "compression": format!("{:?}", options.compression).to_lowercase(),
+                "sector_size": options.sector_size,
+            }),
+        }
+    }
+}
 
 /// What `--verify` asks for.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +157,7 @@ pub fn seal_stdin(package: &PackageArgs, name: String) -> Result<Status> {
         path: PathBuf::from("-"),
         options: ReadOptions::default(),
         verify: Verify { image: true, source: false },
+        format: ImageFormat::Raw,
         outcome: Mutex::new(None),
     };
     let phases = vec!["reading", "reading back"];
@@ -133,11 +211,26 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
         .validate(info.logical_sector_size.bytes)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("--block-size")?;
+    let mut format = ImageFormat::from_args(&args, info.logical_sector_size.bytes)?;
+    if let (ImageFormat::E01(options), Some(device)) = (&mut format, &info.device) {
+        options.case.model = device.model.clone().unwrap_or_default();
+        options.case.serial_number = device.serial.clone().unwrap_or_default();
+    }
+    if let (ImageFormat::E01(options), Some(size)) = (&format, info.size_bytes) {
+        if !size.is_multiple_of(u64::from(options.sector_size)) {
+            bail!(
+                "{} holds {size} bytes, not a whole number of {}-byte sectors, and E01 holds only whole sectors: use --format raw",
+                info.path,
+                options.sector_size
+            );
+        }
+    }
     let name = match (&args.name, stdin) {
         (Some(name), _) => name.clone(),
         (None, true) => bail!("give the image a name with --name NAME when acquiring standard input"),
-        (None, false) => default_name(&args.source, info.kind)?,
+        (None, false) => default_name(&args.source, info.kind, &args.format)?,
     };
+    let name = item_name(name, &format);
     check_name(&name)?;
     let mut phases = vec!["acquiring"];
     if verify.source {
@@ -153,6 +246,7 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
         path: args.source.clone(),
         options,
         verify,
+        format,
         outcome: Mutex::new(None),
     };
     let name = acquirer.name.clone();
@@ -205,8 +299,9 @@ fn dry_run(args: &AcquireArgs, verify: Verify) -> Result<Status> {
     let name = match &args.name {
         Some(name) => name.clone(),
         None if stdin => bail!("give the image a name with --name NAME when acquiring standard input"),
-        None => default_name(&args.source, kind)?,
+        None => default_name(&args.source, kind, &args.format)?,
     };
+    let name = if args.format == "e01" { item_name(name, &ImageFormat::E01(E01Options::default())) } else { name };
     check_name(&name)?;
     let described = format!("{} ({}; not opened in a dry run)", args.source.display(), kind_word(kind));
     let contents =
@@ -214,16 +309,27 @@ fn dry_run(args: &AcquireArgs, verify: Verify) -> Result<Status> {
     Ok(seal_package(&args.package, &contents)?.0)
 }
 
-/// The item's default name: the source's file name, with `.raw` for a device.
-fn default_name(source: &std::path::Path, kind: SourceKind) -> Result<String> {
+/// The image's default name: the source's file name, with `.raw` for a raw image of a
+/// device.
+fn default_name(source: &std::path::Path, kind: SourceKind, format: &str) -> Result<String> {
     let base = source
         .file_name()
         .and_then(|n| n.to_str())
         .with_context(|| format!("{}: give the image a UTF-8 name with --name", source.display()))?;
     Ok(match kind {
-        SourceKind::BlockDevice | SourceKind::CharacterDevice => format!("{base}.raw"),
+        SourceKind::BlockDevice | SourceKind::CharacterDevice if format == "raw" => format!("{base}.raw"),
         _ => base.to_owned(),
     })
+}
+
+/// The item's name: an E01 item is named by its first segment, `NAME.E01`.
+fn item_name(name: String, format: &ImageFormat) -> String {
+    let is_e01 = std::path::Path::new(&name).extension().is_some_and(|e| e.eq_ignore_ascii_case("e01"));
+    match format {
+        ImageFormat::E01(_) if is_e01 => format!("{}.E01", &name[..name.len() - 4]),
+        ImageFormat::E01(_) => format!("{name}.E01"),
+        _ => name,
+    }
 }
 
 fn kind_word(kind: SourceKind) -> &'static str {
@@ -270,6 +376,7 @@ struct SourceAcquirer {
     path: PathBuf,
     options: ReadOptions,
     verify: Verify,
+    format: ImageFormat,
     outcome: Mutex<Option<AcquiredSummary>>,
 }
 
@@ -286,16 +393,48 @@ impl Acquirer for SourceAcquirer {
         self.verify.image
     }
 
-    fn acquire(
-        &self,
-        image: &mut std::fs::File,
-        options: &HashOptions,
-        control: &Control,
-    ) -> Result<(HashOutcome, serde_json::Map<String, serde_json::Value>), String> {
+    fn acquire(&self, files: &dyn ImageFiles, options: &HashOptions, control: &Control) -> Result<Acquired, String> {
         let source =
             self.source.lock().ok().and_then(|mut s| s.take()).ok_or("the source was already acquired")?;
-        let acquisition = custos_image::acquire(source, self.options, options, control, &tool(), Some(image))
-            .map_err(|e| crate::render::error_chain(&e))?;
+        let create = |name: &str| files.create(name).map_err(std::io::Error::other);
+        let (acquisition, parts) = match &self.format {
+            ImageFormat::Raw => {
+                let mut image = create(&self.name).map_err(|e| e.to_string())?;
+                let acquired = custos_image::acquire(source, self.options, options, control, &tool(), Some(&mut image));
+                (acquired.map_err(|e| crate::render::error_chain(&e))?, None)
+            }
+            ImageFormat::Split(size) => {
+                let name = self.name.clone();
+                let mut writer = SplitWriter::new(*size, Box::new(|index| create(&part_name(&name, index))))
+                    .map_err(|e| e.to_string())?;
+                let acquired = custos_image::acquire(source, self.options, options, control, &tool(), Some(&mut writer))
+                    .map_err(|e| crate::render::error_chain(&e))?;
+                let count = match &acquired.result {
+                    Ok(_) => writer.finish().map_err(|e| format!("cannot write the image: {e}"))?,
+                    Err(_) => 0,
+                };
+                let names = (0..count).map(|index| part_name(&self.name, index)).collect();
+                (acquired, Some((PartFormat::Split, names)))
+            }
+            ImageFormat::E01(e01) => {
+                let base = self.name.get(..self.name.len() - ".E01".len()).unwrap_or(&self.name);
+                let create_segment = |path: &std::path::Path| {
+                    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                    create(name)
+                };
+                let mut writer = E01Writer::create_with(base, e01.clone(), Box::new(create_segment))
+                    .map_err(|e| e.to_string())?;
+                // The media's MD5 and SHA-1 go inside the E01 (and into the manifest).
+                let media = e01_media_options(options);
+                let acquired = custos_image::acquire(source, self.options, &media, control, &tool(), Some(&mut writer))
+                    .map_err(|e| crate::render::error_chain(&e))?;
+                let names = match &acquired.result {
+                    Ok(outcome) => finish_e01(writer, &acquired.record, outcome)?,
+                    Err(_) => Vec::new(),
+                };
+                (acquired, Some((PartFormat::E01, names)))
+            }
+        };
         let record = &acquisition.record;
         let outcome = acquisition
             .result
@@ -340,11 +479,26 @@ impl Acquirer for SourceAcquirer {
             }
             map.insert("source_verification".into(), verification);
         }
+        map.insert("image_format".into(), self.format.describe());
         if let Ok(mut slot) = self.outcome.lock() {
             *slot = Some(AcquiredSummary { text, source_differs });
         }
-        Ok((outcome, map))
+        Ok(Acquired { outcome, record: map, parts })
     }
+}
+
+/// Closes an E01 set: its error2 section from the read-error map, the media's MD5 and
+/// SHA-1 inside. Returns the segment files' names, in order.
+fn finish_e01(
+    mut writer: E01Writer,
+    record: &custos_image::AcquisitionRecord,
+    outcome: &HashOutcome,
+) -> Result<Vec<String>, String> {
+    writer.set_read_errors(&record.read_errors).map_err(|e| e.to_string())?;
+    let md5 = outcome.digest(Algorithm::Md5).and_then(|d| <[u8; 16]>::try_from(d.0.as_slice()).ok());
+    let sha1 = outcome.digest(Algorithm::Sha1).and_then(|d| <[u8; 20]>::try_from(d.0.as_slice()).ok());
+    let paths = writer.finish(md5, sha1).map_err(|e| format!("cannot write the E01 image: {e}"))?;
+    Ok(paths.iter().filter_map(|p| p.file_name()?.to_str().map(str::to_owned)).collect())
 }
 
 impl SourceAcquirer {

@@ -39,6 +39,7 @@ mod device;
 pub mod e01;
 mod error;
 pub mod fault;
+pub mod split;
 mod map;
 mod reader;
 mod record;

@@ -636,9 +636,10 @@ fn acquire_into(
             let opened = made.reopen(&names)?;
             let read = hash_parts(format, opened, &reread, &options.algorithms, Path::new(path), control)
                 .map_err(|e| failed(format!("reading the image back: {e}")))?;
-            let found = read.item.digest(algorithm).map(|d| d.to_hex());
-            if read.item.size != outcome.size || expected != found {
-                return Err(differs(read.item.size, found));
+            let image = read.item.map_err(|e| failed(format!("reading the image back: {e}")))?;
+            let found = image.digest(algorithm).map(|d| d.to_hex());
+            if image.size != outcome.size || expected != found {
+                return Err(differs(image.size, found));
             }
             let paths: Vec<String> = names.iter().map(|n| made.path(n)).collect();
             let files = part_files(&paths, read.parts);
@@ -686,19 +687,21 @@ fn read_e01_for_seal(
     options: &HashOptions,
     part_algorithms: &[Algorithm],
     control: &Control,
-) -> Result<PartsOutcome, Error> {
+) -> Result<(custos_hash::HashOutcome, Vec<(u64, BTreeMap<Algorithm, custos_hash::Digest>)>), Error> {
     let refused = |what: String| Error::Package(format!("{}: {what}", label.display()));
     let read = hash_parts(PartFormat::E01, parts, &e01_media_options(options), part_algorithms, label, control)
         .map_err(|e| refused(e.to_string()))?;
+    let media = read.item.as_ref().map_err(|e| refused(e.to_string()))?;
     for (algorithm, stored) in &read.stored {
-        let Some(found) = read.item.digest(*algorithm) else { continue };
+        let Some(found) = media.digest(*algorithm) else { continue };
         if found != stored {
             return Err(refused(format!(
                 "the media's {algorithm} is {found}, the image stores {stored}: the image is damaged and is not sealed as sound (seal the folder that holds it to keep its files as they are)"
             )));
         }
     }
-    Ok(read)
+    let PartsOutcome { item, parts, .. } = read;
+    Ok((item.map_err(|e| refused(e.to_string()))?, parts))
 }
 
 /// Copies the E01 set whose first segment is `first` into `data/`, each segment file
@@ -724,8 +727,8 @@ fn copy_e01_set(
         names.push(name.to_owned());
     }
     made.settle()?;
-    let read = read_e01_for_seal(first, made.reopen(&names)?, options, &[], control)?;
-    Ok((read.item, (PartFormat::E01, copied)))
+    let (media, _) = read_e01_for_seal(first, made.reopen(&names)?, options, &[], control)?;
+    Ok((media, (PartFormat::E01, copied)))
 }
 
 /// An E01 set kept where it is (`--reference`): its files' digests and its media's, the
@@ -747,9 +750,8 @@ fn reference_e01_set(
         parts.push(OpenedPart { path: path.clone(), body: crate::store::PayloadBody::File(file) });
         paths.push(path);
     }
-    let read = read_e01_for_seal(first, parts, options, &options.algorithms, control)?;
-    let item = read.item;
-    Ok((item, (PartFormat::E01, part_files(&paths, read.parts))))
+    let (media, parts) = read_e01_for_seal(first, parts, options, &options.algorithms, control)?;
+    Ok((media, (PartFormat::E01, part_files(&paths, parts))))
 }
 
 /// The segment files of the E01 set whose first segment is `first`, in order (opening the

@@ -29,8 +29,9 @@ pub struct OpenedPart {
 #[derive(Debug)]
 pub struct PartsOutcome {
     /// The item's bytes (a split image's concatenation, an E01's media): digests, size and
-    /// segments as the item options asked.
-    pub item: HashOutcome,
+    /// segments as the item options asked, or why an E01's media could not be read (the
+    /// files' digests are known all the same, so that a damaged file is named).
+    pub item: Result<HashOutcome, PartsError>,
     /// Each part's size and digests, in order.
     pub parts: Vec<(u64, BTreeMap<Algorithm, Digest>)>,
     /// The MD5 and SHA-1 an E01 stores of its media, when it does.
@@ -82,7 +83,7 @@ pub fn hash_parts(
         PartFormat::Split => {
             let mut concatenation = Concatenation::new(parts, part_algorithms);
             let outcome = hash_reader(&mut concatenation, label, item, control)?;
-            Ok(PartsOutcome { item: outcome, parts: concatenation.finish(), stored: Vec::new() })
+            Ok(PartsOutcome { item: Ok(outcome), parts: concatenation.finish(), stored: Vec::new() })
         }
         PartFormat::E01 => {
             let own = HashOptions { algorithms: part_algorithms.to_vec(), ..HashOptions::default() };
@@ -99,7 +100,10 @@ pub fn hash_parts(
                 }
                 files.push((PathBuf::from(part.path), file));
             }
-            let reader = E01Reader::from_files(files)?;
+            let reader = match E01Reader::from_files(files) {
+                Ok(reader) => reader,
+                Err(error) => return Ok(PartsOutcome { item: Err(error.into()), parts: digests, stored: Vec::new() }),
+            };
             let mut stored = Vec::new();
             if let Some(md5) = reader.stored_md5() {
                 stored.push((Algorithm::Md5, Digest(md5.to_vec())));
@@ -115,7 +119,7 @@ pub fn hash_parts(
                     }
                 }
                 other => PartsError::Hash(other),
-            })?;
+            });
             Ok(PartsOutcome { item: media, parts: digests, stored })
         }
     }

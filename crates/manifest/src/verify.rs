@@ -1079,12 +1079,8 @@ fn check_parts_read(
     let options = HashOptions { algorithms, segments, ..HashOptions::default() };
     let read = match hash_parts(stored.format, opened, &options, &part_algorithms, Path::new(&item.path), control) {
         Ok(read) => read,
-        Err(error @ PartsError::Container(_)) => {
-            findings.push(Finding::fail("item.container", item.path.clone(), error.to_string()));
-            return;
-        }
         Err(error) => {
-            findings.push(Finding::fail("item.digest", item.path.clone(), error.to_string()));
+            findings.push(media_failure(item, &error));
             return;
         }
     };
@@ -1125,8 +1121,15 @@ fn check_parts_read(
             }
         }
     }
+    let media = match &read.item {
+        Ok(media) => media,
+        Err(error) => {
+            findings.push(media_failure(item, error));
+            return;
+        }
+    };
     for (algorithm, stored_digest) in &read.stored {
-        let Some(found) = read.item.digest(*algorithm) else { continue };
+        let Some(found) = media.digest(*algorithm) else { continue };
         if found == stored_digest {
             findings.push(Finding::pass(
                 "item.e01_stored_digest",
@@ -1141,7 +1144,14 @@ fn check_parts_read(
             ));
         }
     }
-    report_item(snapshot, item, &read.item, findings);
+    report_item(snapshot, item, media, findings);
+}
+
+/// The finding for an item whose bytes could not be read whole: E01 container damage is
+/// named as such (not a media mismatch).
+fn media_failure(item: &Item, error: &PartsError) -> Finding {
+    let check = if matches!(error, PartsError::Container(_)) { "item.container" } else { "item.digest" };
+    Finding::fail(check, item.path.clone(), error.to_string())
 }
 
 /// Findings for one item from the outcome of hashing its bytes.

@@ -182,7 +182,7 @@ struct Segment {
 /// let segments = writer.finish(None, None)?; // /evidence/disk.E01
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct E01Writer {
+pub struct E01Writer<'a> {
     base: PathBuf,
     options: E01Options,
     chunk_size: usize,
@@ -197,7 +197,7 @@ pub struct E01Writer {
     /// The closed segments' files, kept open to patch the counts and sync at the end.
     closed: Vec<File>,
     /// Makes each new segment file.
-    create_file: CreateFile,
+    create_file: CreateFile<'a>,
     /// Whether `finish` syncs the folder too (the caller's job when it made the files).
     sync_folder: bool,
     /// Where each volume/data body is (segment index, offset), patched with the final
@@ -209,9 +209,9 @@ pub struct E01Writer {
 }
 
 /// Makes a new segment file at the path given (see [`E01Writer::create_with`]).
-pub type CreateFile = Box<dyn FnMut(&Path) -> io::Result<File>>;
+pub type CreateFile<'a> = Box<dyn FnMut(&Path) -> io::Result<File> + 'a>;
 
-impl std::fmt::Debug for E01Writer {
+impl std::fmt::Debug for E01Writer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("E01Writer")
             .field("base", &self.base)
@@ -232,10 +232,10 @@ const TAIL_RESERVE: u64 = (DESCRIPTOR_SIZE + VOLUME_SIZE) as u64
 /// Chunk offsets in a table are 31-bit, relative to the sectors section.
 const MAX_GROUP_BYTES: u64 = 0x7fff_ffff;
 
-impl E01Writer {
+impl<'a> E01Writer<'a> {
     /// Creates `base.E01` (never overwriting an existing file) and writes its header
     /// sections. `base` is the path without extension, as `ewfacquire -t` takes it.
-    pub fn create(base: impl AsRef<Path>, options: E01Options) -> Result<E01Writer, E01Error> {
+    pub fn create(base: impl AsRef<Path>, options: E01Options) -> Result<E01Writer<'a>, E01Error> {
         // `create_new`: an existing segment is evidence too, and is never overwritten.
         let create = |path: &Path| OpenOptions::new().write(true).create_new(true).open(path);
         E01Writer::start(base.as_ref(), options, Box::new(create), true)
@@ -248,17 +248,17 @@ impl E01Writer {
     pub fn create_with(
         base: impl AsRef<Path>,
         options: E01Options,
-        create_file: CreateFile,
-    ) -> Result<E01Writer, E01Error> {
+        create_file: CreateFile<'a>,
+    ) -> Result<E01Writer<'a>, E01Error> {
         E01Writer::start(base.as_ref(), options, create_file, false)
     }
 
     fn start(
         base: &Path,
         options: E01Options,
-        create_file: CreateFile,
+        create_file: CreateFile<'a>,
         sync_folder: bool,
-    ) -> Result<E01Writer, E01Error> {
+    ) -> Result<E01Writer<'a>, E01Error> {
         if options.sector_size == 0
             || !options.sector_size.is_multiple_of(512)
             || options.sector_size > 65_536
@@ -779,7 +779,7 @@ fn io_error<'p>(path: &'p Path, action: &'static str) -> impl FnOnce(io::Error) 
     move |source| E01Error::Io { path: path.to_owned(), action, source }
 }
 
-impl Write for E01Writer {
+impl Write for E01Writer<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.failed {
             return Err(E01Error::Poisoned.into_io());

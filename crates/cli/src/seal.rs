@@ -144,8 +144,13 @@ impl Contents<'_> {
                         metadata => EvidenceLine {
                             name: p.display().to_string(),
                             size: metadata.ok().map(|m| m.len()),
-                            how: if *reference { "recorded where it is" } else { "copied into the package" }
-                                .into(),
+                            how: match (*reference, custos_manifest::package::is_e01(p)) {
+                                (false, false) => "copied into the package",
+                                (true, false) => "recorded where it is",
+                                (false, true) => "an E01 set: every segment file copied, its media the item",
+                                (true, true) => "an E01 set recorded where it is, its media the item",
+                            }
+                            .into(),
                         },
                     }
                 })

@@ -31,12 +31,34 @@ pub fn is_hashdeep(bytes: &[u8]) -> bool {
     bytes.starts_with(HEADER.as_bytes())
 }
 
+/// One file a hashdeep line lists.
+struct Listed<'a> {
+    path: &'a str,
+    size: u64,
+    digests: &'a std::collections::BTreeMap<String, String>,
+}
+
 /// A hashdeep known file for the package's payload: paths as the manifest stores them
 /// (`data/…`), so `hashdeep -a -l -k FILE -r data` run from inside the package audits it.
 /// Columns are the MD5, SHA-1 and SHA-256 that every item in the package has (SHA-256
-/// always). Referenced items (outside the package) are named in a comment, not listed.
+/// always). Referenced items (outside the package) are named in a comment, not listed. An
+/// item kept in several files (a split image, an E01 set) is listed as those files, with
+/// their own digests: hashdeep audits files.
 pub fn export(source: &ExportSource, exporter: &Exporter) -> Result<String, Error> {
-    let items: Vec<_> = source.manifest.items.iter().filter(|item| !item.reference).collect();
+    let items: Vec<Listed> = source
+        .manifest
+        .items
+        .iter()
+        .filter(|item| !item.reference)
+        .flat_map(|item| match &item.stored_as {
+            None => vec![Listed { path: &item.path, size: item.size, digests: &item.digests }],
+            Some(stored) => stored
+                .parts
+                .iter()
+                .map(|part| Listed { path: &part.path, size: part.size, digests: &part.digests })
+                .collect(),
+        })
+        .collect();
     let columns: Vec<Algorithm> = ALGORITHMS
         .into_iter()
         .filter(|algorithm| items.iter().all(|item| item.digests.contains_key(algorithm.name())))

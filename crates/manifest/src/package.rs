@@ -399,7 +399,7 @@ enum Evidence<'a> {
 
 /// Whether `path` is the first segment of an E01 set: named `.E01` (any case) and starting
 /// with the EVF signature. Anything else is sealed as the file it is.
-fn is_e01(path: &Path) -> bool {
+pub fn is_e01(path: &Path) -> bool {
     use std::io::Read as _;
     if !path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("e01")) {
         return false;

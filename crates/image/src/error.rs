@@ -94,6 +94,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The image written before an interruption is not what its checkpoint recorded.
+    #[error("the image written before the interruption differs from its checkpoint: {0}")]
+    CheckpointMismatch(String),
     /// Hashing the acquired stream failed (a hash option, or a read error reported through
     /// the engine).
     #[error("hashing the acquired stream failed")]

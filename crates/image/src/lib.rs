@@ -47,7 +47,7 @@ mod source;
 mod sys;
 mod time;
 
-pub use acquire::{acquire, acquire_reader, Acquisition};
+pub use acquire::{acquire, acquire_continued, acquire_reader, Acquisition, Checkpoint, Checkpoints, Continuation};
 pub use device::{DeviceInfo, HiddenAreas};
 pub use error::Error;
 pub use map::{BadRange, ReadErrorMap};

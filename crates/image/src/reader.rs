@@ -293,6 +293,36 @@ impl Reader {
         })
     }
 
+    /// Continues an interrupted reading: the next byte delivered is the source's byte at
+    /// `before.bytes_read` (a whole number of sectors), and the summary counts on from
+    /// `before` (its filled ranges, retries and sector re-reads). Streams cannot continue.
+    pub fn continue_from(mut self, before: &ReadSummary) -> Result<Reader, Error> {
+        let offset = before.bytes_read;
+        let size = match &self.medium {
+            Medium::Positioned { size, .. } => *size,
+            Medium::Stream(_) => {
+                return Err(Error::InvalidOption("a stream cannot be read again from the middle".into()))
+            }
+        };
+        if !offset.is_multiple_of(u64::from(self.sector_size)) || offset > size {
+            return Err(Error::InvalidOption(format!(
+                "cannot continue at byte {offset}: not a sector boundary of a source of {size} bytes"
+            )));
+        }
+        if before.read_errors.sector_size != self.sector_size {
+            return Err(Error::InvalidOption(format!(
+                "the interrupted reading had {}-byte sectors, the source has {}",
+                before.read_errors.sector_size, self.sector_size
+            )));
+        }
+        self.block_offset = offset;
+        self.delivered = offset;
+        self.map = before.read_errors.clone();
+        self.retries_used = before.retries_used;
+        self.sectors_reread = before.sectors_reread;
+        Ok(self)
+    }
+
     /// The options in force.
     pub fn options(&self) -> &ReadOptions {
         &self.options

@@ -404,3 +404,93 @@ fn an_acquisition_killed_at_any_point_never_leaves_a_package_that_verifies() {
         verified.stdout
     );
 }
+
+#[test]
+fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_wrote() {
+    if !is_root() {
+        return skip_or_fail("mounting a small file system needs root");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    let source = pattern(4 * 1024 * 1024 + 512);
+    support::write(d, "disk.img", &source);
+    let small = d.join("small");
+    std::fs::create_dir(&small).expect("mount point");
+    if let Err(why) = output("mount", &["-t", "tmpfs", "-o", "size=2m", "tmpfs", &small.to_string_lossy()]) {
+        return skip_or_fail(&format!("cannot mount a tmpfs: {why}"));
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = output("umount", &[&self.0.to_string_lossy()]);
+        }
+    }
+    let _unmount = Unmount(small.clone());
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "acquire", "--key", "rfc8032-test1", "--case", "RES-1", "--checkpoint-every", "256K",
+            "--block-size", "64K", "-q", "--out", "small/pkg",
+        ];
+        args.extend_from_slice(extra);
+        args.push("disk.img");
+        custos_in(d, &args)
+    };
+    let nothing = run(&["--resume"]);
+    assert_eq!(nothing.code, 2);
+    assert!(nothing.stderr.contains("nothing to continue"), "{}", nothing.stderr);
+
+    // The destination fills up: the unfinished package is kept (hidden, no manifest).
+    let full = run(&[]);
+    assert_eq!(full.code, 2, "{}", full.stderr);
+    assert!(full.stderr.contains("No space left on device") && full.stderr.contains("--resume"), "{}", full.stderr);
+    let unfinished: Vec<PathBuf> = std::fs::read_dir(&small)
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("custos-partial"))
+        .collect();
+    assert_eq!(unfinished.len(), 1, "{unfinished:?}");
+    assert!(!small.join("pkg").exists());
+    assert!(!unfinished[0].join("custos/manifest.json").exists(), "nothing there could verify");
+    let checkpoint: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(unfinished[0].join("custos/acquisition-checkpoint.json")).expect("a checkpoint"),
+    )
+    .expect("JSON");
+    let at = checkpoint["checkpoint"]["image_bytes"].as_u64().expect("bytes");
+    assert!(at > 0 && at.is_multiple_of(256 << 10), "{checkpoint}");
+
+    // Other parameters, or another source, are refused; the unfinished package stays.
+    let other = run(&["--resume", "--algo", "md5"]);
+    assert_eq!(other.code, 2);
+    assert!(other.stderr.contains("algorithms was"), "names the parameter: {}", other.stderr);
+    assert!(unfinished[0].exists());
+
+    // A byte of what was written changed: refused before the source is read on, and kept.
+    let image = unfinished[0].join("data/disk.img");
+    support::flip_bit(&image, 1000);
+    let changed = run(&["--resume"]);
+    assert_eq!(changed.code, 2, "{}", changed.stderr);
+    assert!(changed.stderr.contains("differs from its checkpoint"), "{}", changed.stderr);
+    assert!(image.exists() && !small.join("pkg").exists());
+    support::flip_bit(&image, 1000);
+
+    // Room again: the acquisition continues from its checkpoint and the package verifies.
+    output("mount", &["-o", "remount,size=32m", &small.to_string_lossy()]).expect("remount");
+    let resumed = run(&["--resume"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let image = std::fs::read(small.join("pkg/data/disk.img")).expect("image");
+    assert!(image == source, "the continued image is the source, byte for byte");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(small.join("pkg/custos/manifest.json")).expect("manifest"))
+            .expect("JSON");
+    let record = &manifest["items"][0]["acquisition"];
+    assert_eq!(record["continued"]["from_byte"], at, "the record says where it continued");
+    assert_eq!(record["bytes_read"], source.len() as u64);
+    assert_eq!(manifest["items"][0]["digests"]["sha256"], sha256sum(&d.join("disk.img")));
+    assert!(!small.join("pkg/custos/acquisition-checkpoint.json").exists(), "no checkpoint in a sealed package");
+    let verified = custos_in(d, &["verify", "small/pkg", "--trust", "rfc8032-test1.pub"]);
+    assert_eq!(verified.code, 0, "{}", verified.stdout);
+    let left = std::fs::read_dir(&small).expect("list").filter_map(|e| e.ok()).count();
+    assert_eq!(left, 1, "only the package is left");
+}

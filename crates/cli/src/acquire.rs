@@ -17,6 +17,7 @@ use custos_manifest::manifest::PartFormat;
 use custos_manifest::package::{e01_media_options, Acquired, Acquirer, ImageFiles};
 
 use crate::render::escape;
+use crate::resume::{CheckpointFile, Run, SourceIdentity};
 use crate::seal::{seal_package, Contents, PackageArgs};
 use crate::{human, size, Status};
 
@@ -53,6 +54,14 @@ pub struct AcquireArgs {
     /// E01 chunk compression: `none`, `fast` or `best` (deflate levels, as ewfacquire's -c)
     #[arg(long, value_name = "LEVEL", default_value = "fast", value_parser = ["none", "fast", "best"])]
     pub compression: String,
+    /// Continue the interrupted acquisition of this package (killed, the medium unplugged,
+    /// the destination full) from its last checkpoint, after reading back what it wrote
+    #[arg(long, conflicts_with = "dry_run")]
+    pub resume: bool,
+    /// How often a raw acquisition of a file or device records a checkpoint that --resume
+    /// can continue from (0: never)
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = size::parse_size)]
+    pub checkpoint_every: u64,
     /// The device, file or FIFO to acquire, or `-` for standard input
     #[arg(value_name = "SOURCE")]
     pub source: PathBuf,
@@ -124,6 +133,25 @@ impl ImageFormat {
     }
 }
 
+/// Every parameter that shapes a raw image and its digests: a continued acquisition must
+/// be given the same.
+fn parameters(args: &AcquireArgs, options: &ReadOptions) -> Result<serde_json::Value> {
+    let mut algorithms: Vec<&str> = Algorithm::parse_list(args.package.algo.as_deref().unwrap_or("sha256,blake3"))?
+        .into_iter()
+        .chain([Algorithm::Sha256])
+        .map(Algorithm::name)
+        .collect();
+    algorithms.sort_unstable();
+    algorithms.dedup();
+    Ok(serde_json::json!({
+        "algorithms": algorithms,
+        "segment_size": args.package.segment_size,
+        "block_size": options.block_size,
+        "retries": options.retries,
+        "on_read_error": args.on_read_error,
+    }))
+}
+
 /// What `--verify` asks for.
 #[derive(Debug, Clone, Copy)]
 struct Verify {
@@ -159,11 +187,21 @@ pub fn seal_stdin(package: &PackageArgs, name: String) -> Result<Status> {
         verify: Verify { image: true, source: false },
         format: ImageFormat::Raw,
         outcome: Mutex::new(None),
+        checkpoints: None,
+        checkpointed: Default::default(),
+        resumable: Default::default(),
     };
     let phases = vec!["reading", "reading back"];
     let name = acquirer.name.clone();
-    let contents =
-        Contents::Acquired { acquirer: Some(&acquirer), name, source: described, size, phases, held: None };
+    let contents = Contents::Acquired {
+        acquirer: Some(&acquirer),
+        name,
+        source: described,
+        size,
+        phases,
+        held: None,
+        resume: None,
+    };
     Ok(seal_package(package, &contents)?.0)
 }
 
@@ -232,6 +270,33 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
     };
     let name = item_name(name, &format);
     check_name(&name)?;
+    let identity = SourceIdentity::of(&info);
+    let mut checkpoints = match (&format, &identity) {
+        (ImageFormat::Raw, Some(identity)) if args.checkpoint_every > 0 => {
+            let run = Run {
+                name: name.clone(),
+                source: identity.clone(),
+                parameters: parameters(&args, &options)?,
+                started_at: custos_manifest::time::now_rfc3339(),
+            };
+            let every = args.checkpoint_every.next_multiple_of(u64::from(info.logical_sector_size.bytes));
+            Some(Checkpointing { every, run, continuing: None })
+        }
+        _ => None,
+    };
+    let mut resume = None;
+    if args.resume {
+        let Some(checkpointing) = checkpoints.as_mut() else {
+            bail!(
+                "--resume continues a raw acquisition of a file or device (checkpoints are not kept for E01, split images or streams, nor with --checkpoint-every 0)"
+            );
+        };
+        let (folder, saved) = crate::resume::find_unfinished(&args.package.out)?;
+        crate::resume::check_same(&saved, &checkpointing.run)?;
+        checkpointing.run.started_at = saved.started_at.clone();
+        checkpointing.continuing = Some(saved);
+        resume = Some(folder);
+    }
     let mut phases = vec!["acquiring"];
     if verify.source {
         phases.push("re-reading the source");
@@ -248,6 +313,9 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
         verify,
         format,
         outcome: Mutex::new(None),
+        checkpoints,
+        checkpointed: Default::default(),
+        resumable: Default::default(),
     };
     let name = acquirer.name.clone();
     // A source that read differently the second time is recorded in the package, and makes
@@ -260,6 +328,7 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
         size: info.size_bytes,
         phases,
         held: Some(&held),
+        resume: resume.as_deref(),
     };
     let (status, _) = seal_package(&args.package, &contents)?;
     let outcome = acquirer.outcome.lock().map(|o| o.clone()).unwrap_or_default();
@@ -304,8 +373,15 @@ fn dry_run(args: &AcquireArgs, verify: Verify) -> Result<Status> {
     let name = if args.format == "e01" { item_name(name, &ImageFormat::E01(E01Options::default())) } else { name };
     check_name(&name)?;
     let described = format!("{} ({}; not opened in a dry run)", args.source.display(), kind_word(kind));
-    let contents =
-        Contents::Acquired { acquirer: None, name, source: described, size, phases: Vec::new(), held: None };
+    let contents = Contents::Acquired {
+        acquirer: None,
+        name,
+        source: described,
+        size,
+        phases: Vec::new(),
+        held: None,
+        resume: None,
+    };
     Ok(seal_package(&args.package, &contents)?.0)
 }
 
@@ -378,6 +454,22 @@ struct SourceAcquirer {
     verify: Verify,
     format: ImageFormat,
     outcome: Mutex<Option<AcquiredSummary>>,
+    /// Checkpoints, for a raw acquisition of a file or device.
+    checkpoints: Option<Checkpointing>,
+    /// Set once a checkpoint is recorded.
+    checkpointed: std::sync::atomic::AtomicBool,
+    /// Set when the acquisition failed after a checkpoint, in a way a rerun can continue.
+    resumable: std::sync::atomic::AtomicBool,
+}
+
+/// How a raw acquisition records checkpoints, and the one it continues from.
+#[derive(Debug)]
+struct Checkpointing {
+    every: u64,
+    /// What the checkpoints are of.
+    run: Run,
+    /// The interrupted run's checkpoint, when continuing.
+    continuing: Option<CheckpointFile>,
 }
 
 fn tool() -> Tool {
@@ -389,6 +481,10 @@ impl Acquirer for SourceAcquirer {
         &self.name
     }
 
+    fn resumable(&self) -> bool {
+        self.resumable.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn verify_image(&self) -> bool {
         self.verify.image
     }
@@ -398,11 +494,7 @@ impl Acquirer for SourceAcquirer {
             self.source.lock().ok().and_then(|mut s| s.take()).ok_or("the source was already acquired")?;
         let create = |name: &str| files.create(name).map_err(std::io::Error::other);
         let (acquisition, parts) = match &self.format {
-            ImageFormat::Raw => {
-                let mut image = create(&self.name).map_err(|e| e.to_string())?;
-                let acquired = custos_image::acquire(source, self.options, options, control, &tool(), Some(&mut image));
-                (acquired.map_err(|e| crate::render::error_chain(&e))?, None)
-            }
+            ImageFormat::Raw => (self.acquire_raw(files, source, options, control)?, None),
             ImageFormat::Split(size) => {
                 let name = self.name.clone();
                 let mut writer = SplitWriter::new(*size, Box::new(|index| create(&part_name(&name, index))))
@@ -436,9 +528,23 @@ impl Acquirer for SourceAcquirer {
             }
         };
         let record = &acquisition.record;
-        let outcome = acquisition
-            .result
-            .map_err(|e| format!("{}; nothing was sealed", crate::render::error_chain(&e)))?;
+        let outcome = acquisition.result.map_err(|e| {
+            // A rerun can continue after these, from the last checkpoint.
+            // A continued image that no longer matches its checkpoint is kept as it is too:
+            // it may be the trace of what changed it.
+            let continuable = matches!(
+                e,
+                custos_image::Error::MediumGone { .. }
+                    | custos_image::Error::WriteImage { .. }
+                    | custos_image::Error::CheckpointMismatch(_)
+            );
+            let checkpointed = self.checkpointed.load(std::sync::atomic::Ordering::Relaxed)
+                || self.checkpoints.as_ref().is_some_and(|c| c.continuing.is_some());
+            if continuable && checkpointed {
+                self.resumable.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            format!("{}; nothing was sealed", crate::render::error_chain(&e))
+        })?;
         let mut map = match serde_json::to_value(record) {
             Ok(serde_json::Value::Object(map)) => map,
             _ => return Err("the acquisition record could not be written".into()),
@@ -480,6 +586,17 @@ impl Acquirer for SourceAcquirer {
             map.insert("source_verification".into(), verification);
         }
         map.insert("image_format".into(), self.format.describe());
+        if let Some(saved) = self.checkpoints.as_ref().and_then(|c| c.continuing.as_ref()) {
+            let from = saved.checkpoint.image_bytes;
+            map.insert(
+                "continued".into(),
+                serde_json::json!({ "from_byte": from, "first_run_started_at": saved.started_at }),
+            );
+            text.push_str(&format!(
+                "continued from byte {from}: the {} written before the interruption were read back and matched the checkpoint\n",
+                human::size(from)
+            ));
+        }
         if let Ok(mut slot) = self.outcome.lock() {
             *slot = Some(AcquiredSummary { text, source_differs });
         }
@@ -502,6 +619,67 @@ fn finish_e01(
 }
 
 impl SourceAcquirer {
+    /// A raw acquisition into one file, with checkpoints when they are kept, continuing the
+    /// interrupted run's image when there is one.
+    fn acquire_raw(
+        &self,
+        files: &dyn ImageFiles,
+        source: Source,
+        options: &HashOptions,
+        control: &Control,
+    ) -> Result<custos_image::Acquisition, String> {
+        use std::io::Seek as _;
+        let chain = |e: custos_image::Error| crate::render::error_chain(&e);
+        let Some(checkpointing) = &self.checkpoints else {
+            let mut image = files.create(&self.name)?;
+            return custos_image::acquire(source, self.options, options, control, &tool(), Some(&mut image))
+                .map_err(chain);
+        };
+        let continuing = checkpointing.continuing.as_ref();
+        let mut image = match continuing {
+            Some(saved) => {
+                let image = files.existing(&self.name)?;
+                let at = saved.checkpoint.image_bytes;
+                let found = image.metadata().map_err(|e| e.to_string())?.len();
+                if found < at {
+                    return Err(format!(
+                        "the unfinished image holds {found} bytes, its checkpoint is at byte {at}: it cannot be continued"
+                    ));
+                }
+                // What was written after the checkpoint was never made durable: cut it.
+                image.set_len(at).map_err(|e| format!("cannot cut the unfinished image: {e}"))?;
+                let mut image = image;
+                image.seek(std::io::SeekFrom::Start(at)).map_err(|e| e.to_string())?;
+                image
+            }
+            None => files.create(&self.name)?,
+        };
+        let durable = image.try_clone().map_err(|e| e.to_string())?;
+        let read_back = image.try_clone().map_err(|e| e.to_string())?;
+        let mut save = |checkpoint: &custos_image::Checkpoint| -> std::io::Result<()> {
+            durable.sync_data()?;
+            let record = checkpointing.run.file(checkpoint);
+            let bytes = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
+            files.save_checkpoint(&bytes).map_err(std::io::Error::other)?;
+            self.checkpointed.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        };
+        let checkpoints = custos_image::Checkpoints { every: checkpointing.every, save: &mut save };
+        let continuation = continuing
+            .map(|saved| custos_image::Continuation { image: &read_back, checkpoint: saved.checkpoint.clone() });
+        custos_image::acquire_continued(
+            source,
+            self.options,
+            options,
+            control,
+            &tool(),
+            &mut image,
+            Some(checkpoints),
+            continuation,
+        )
+        .map_err(chain)
+    }
+
     /// Reads the source once more under the same policy and compares one strong digest
     /// with the first read's.
     fn reread_source(

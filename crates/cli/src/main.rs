@@ -19,6 +19,7 @@ mod media;
 mod policy;
 mod progress;
 mod render;
+mod resume;
 mod report;
 mod seal;
 mod size;

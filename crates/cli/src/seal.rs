@@ -100,6 +100,8 @@ pub enum Contents<'a> {
         /// After sealing: whether the acquisition's own checks held (a source that read
         /// differently the second time is recorded, and fails the command).
         held: Option<&'a dyn Fn() -> bool>,
+        /// The unfinished package an interrupted acquisition continues in (`--resume`).
+        resume: Option<&'a std::path::Path>,
     },
 }
 
@@ -200,11 +202,22 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     if args.out.symlink_metadata().is_ok() {
         bail!("{} already exists (packages are never overwritten)", args.out.display());
     }
+    let resuming = match contents {
+        Contents::Acquired { resume, .. } => *resume,
+        Contents::Files { .. } => None,
+    };
     for leftover in custos_manifest::package::interrupted_seals(&args.out) {
+        if Some(leftover.as_path()) == resuming {
+            eprintln!("custos: continuing the interrupted acquisition in {}", leftover.display());
+            continue;
+        }
+        let checkpointed = custos_manifest::store::PackageDir::open(&leftover)
+            .is_ok_and(|dir| dir.open_file(custos_manifest::package::CHECKPOINT_PATH).is_ok());
         eprintln!(
-            "custos: note: {} is left over from an interrupted seal of {}; it is not a package (remove it)",
+            "custos: note: {} is left over from an interrupted seal of {}; it is not a package ({})",
             leftover.display(),
-            args.out.display()
+            args.out.display(),
+            if checkpointed { "continue it with `custos acquire … --resume`, or remove it" } else { "remove it" }
         );
     }
     let mut algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
@@ -274,6 +287,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
         sealed_at: custos_manifest::time::now_rfc3339(),
         tsa: args.anchors.tsa.as_deref(),
         acquired: &acquired,
+        resume: resuming,
     };
     let interrupted = interrupt_flag()?;
     let sealed = seal(&args.out, &request, &Control { progress: Some(&tick), cancel: Some(&interrupted) });

@@ -59,6 +59,16 @@ pub enum Error {
     /// A package could not be sealed.
     #[error("package: {0}")]
     Package(String),
+    /// An acquisition stopped after a checkpoint (the medium went away, the destination
+    /// filled up, the process was stopped): the unfinished package is kept where it was
+    /// built, so that `acquire --resume` can continue it.
+    #[error("package: {message}; the unfinished acquisition is kept in {} (continue it with --resume, or remove it)", kept.display())]
+    Resumable {
+        /// What stopped it.
+        message: String,
+        /// The unfinished package's folder.
+        kept: std::path::PathBuf,
+    },
     /// Hashing or copying evidence failed.
     #[error(transparent)]
     Hash(#[from] custos_hash::Error),

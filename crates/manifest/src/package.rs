@@ -98,7 +98,13 @@ pub struct SealRequest<'a> {
     pub tsa: Option<&'a str>,
     /// Evidence the caller acquires straight into the package, after `evidence`.
     pub acquired: &'a [&'a dyn Acquirer],
+    /// Continue in this unfinished package (one of [`interrupted_seals`] of the package)
+    /// instead of starting a new one: its acquirer continues from the checkpoint there.
+    pub resume: Option<&'a Path>,
 }
+
+/// Where an acquisition keeps its checkpoint while it runs (removed before sealing).
+pub const CHECKPOINT_PATH: &str = "custos/acquisition-checkpoint.json";
 
 /// Evidence read once from its source and written into the package in the same pass (an
 /// acquisition from a device, a stream or a file: `custos acquire`). The package crate
@@ -113,14 +119,25 @@ pub trait Acquirer: std::fmt::Debug {
     fn verify_image(&self) -> bool;
     /// Reads the source, writing every byte to files made with `files` and hashing with
     /// `options` in the same pass; returns the digests, the record to sign with the item
-    /// and how the image is kept. Every file made is removed when this fails.
+    /// and how the image is kept. Every file made is removed when this fails, unless
+    /// [`Acquirer::resumable`] says otherwise.
     fn acquire(&self, files: &dyn ImageFiles, options: &HashOptions, control: &Control) -> Result<Acquired, String>;
+    /// After `acquire` failed: whether it left a checkpoint to continue from (the
+    /// unfinished package is then kept, and [`Error::Resumable`] returned).
+    fn resumable(&self) -> bool {
+        false
+    }
 }
 
 /// Makes an acquisition's image files in the new package.
 pub trait ImageFiles {
     /// Creates `data/NAME` (a new, empty file, opened read-write; never an existing one).
     fn create(&self, name: &str) -> Result<fs::File, String>;
+    /// Opens `data/NAME`, written by an interrupted run of this acquisition, read-write
+    /// (never through a link; a file with other names is refused).
+    fn existing(&self, name: &str) -> Result<fs::File, String>;
+    /// Replaces the checkpoint ([`CHECKPOINT_PATH`]) with `bytes`, durably.
+    fn save_checkpoint(&self, bytes: &[u8]) -> Result<(), String>;
 }
 
 /// What an [`Acquirer`] hands back.
@@ -153,9 +170,27 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
     // Built under a temporary name beside the target and renamed at the end: an interrupted
     // seal (a crash, kill -9, Ctrl-C) never leaves anything under the package's name that
     // looks like a package, and never blocks the next try.
-    let partial = partial_name(package)?;
-    fs::create_dir(&partial)
-        .map_err(|e| Error::Package(format!("cannot create {}: {e}", partial.display())))?;
+    let partial = match request.resume {
+        Some(unfinished) => {
+            if request.acquired.len() != 1 || !request.evidence.is_empty() {
+                return Err(Error::Package("only a single acquisition can be continued".into()));
+            }
+            if !interrupted_seals(package).iter().any(|p| p == unfinished) {
+                return Err(Error::Package(format!(
+                    "{} is not an unfinished package of {}",
+                    unfinished.display(),
+                    package.display()
+                )));
+            }
+            unfinished.to_owned()
+        }
+        None => {
+            let partial = partial_name(package)?;
+            fs::create_dir(&partial)
+                .map_err(|e| Error::Package(format!("cannot create {}: {e}", partial.display())))?;
+            partial
+        }
+    };
     let result = seal_into(&partial, request, control).and_then(|manifest| {
         let parent = rustix::fs::CWD;
         rustix::fs::renameat_with(parent, &partial, parent, package, rustix::fs::RenameFlags::NOREPLACE)
@@ -167,10 +202,14 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
             })?;
         Ok(manifest)
     });
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&partial);
+    match result {
+        Err(Error::Resumable { message, .. }) => Err(Error::Resumable { message, kept: partial }),
+        Err(error) => {
+            let _ = fs::remove_dir_all(&partial);
+            Err(error)
+        }
+        ok => ok,
     }
-    result
 }
 
 /// `DIR/.NAME.custos-partial-PID`: where a package is built before it gets its name.
@@ -204,7 +243,11 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
     // created: no link on a path is followed, and a swapped path changes nothing.
     let store = PackageDir::open(package).map_err(|e| Error::Package(e.to_string()))?;
     for folder in ["data", "custos", KEYS_DIR, SEGMENTS_DIR, TIMESTAMPS_DIR] {
-        store.create_folder(folder).map_err(|e| Error::Package(format!("cannot create {e}")))?;
+        match store.create_folder(folder) {
+            // An unfinished package being continued has its folders already.
+            Err(crate::store::StoreError::Exists { .. }) if request.resume.is_some() => {}
+            created => created.map_err(|e| Error::Package(format!("cannot create {e}")))?,
+        }
     }
     let write_new = |path: &str, bytes: &[u8]| {
         store.create_new(path, bytes).map_err(|e| Error::Package(format!("cannot write {e}")))
@@ -234,10 +277,18 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
             Evidence::Acquired(acquirer) => {
                 let made = MadeFiles { store: &store, folder: "data", made: Default::default() };
                 let acquired = acquire_into(&made, &path, acquirer, &options, control);
-                let (outcome, record, parts) = acquired.inspect_err(|_| {
-                    // Never leave an image that was not read whole and proven equal.
-                    made.remove_all();
-                })?;
+                let (outcome, record, parts) = match acquired {
+                    Ok(acquired) => acquired,
+                    // Kept to be continued; it never verifies (no manifest, a hidden name).
+                    Err(Error::Package(message)) if acquirer.resumable() => {
+                        return Err(Error::Resumable { message, kept: PathBuf::new() })
+                    }
+                    Err(error) => {
+                        // Never leave an image that was not read whole and proven equal.
+                        made.remove_all();
+                        return Err(error);
+                    }
+                };
                 acquisition = Some(record);
                 stored_as = parts;
                 outcome
@@ -564,14 +615,31 @@ impl MadeFiles<'_> {
     }
 }
 
+impl MadeFiles<'_> {
+    fn keep(&self, path: String, file: fs::File) -> Result<fs::File, String> {
+        let kept = file.try_clone().map_err(|e| format!("{path}: {e}"))?;
+        self.made.borrow_mut().push((path, kept));
+        Ok(file)
+    }
+}
+
 impl ImageFiles for MadeFiles<'_> {
     fn create(&self, name: &str) -> Result<fs::File, String> {
         let path = self.path(name);
         bagit::check_payload_path(&path).map_err(|reason| format!("{path}: {reason}"))?;
         let file = self.store.create_for_copy(&path).map_err(|e| format!("cannot create {e}"))?;
-        let kept = file.try_clone().map_err(|e| format!("{path}: {e}"))?;
-        self.made.borrow_mut().push((path, kept));
-        Ok(file)
+        self.keep(path, file)
+    }
+
+    fn existing(&self, name: &str) -> Result<fs::File, String> {
+        let path = self.path(name);
+        bagit::check_payload_path(&path).map_err(|reason| format!("{path}: {reason}"))?;
+        let file = self.store.open_for_update(&path).map_err(|e| format!("cannot continue {e}"))?;
+        self.keep(path, file)
+    }
+
+    fn save_checkpoint(&self, bytes: &[u8]) -> Result<(), String> {
+        self.store.replace(CHECKPOINT_PATH, bytes).map_err(|e| format!("cannot write the checkpoint {e}"))
     }
 }
 
@@ -602,6 +670,11 @@ fn acquire_into(
     let failed = |what: String| Error::Package(format!("{path}: {what}"));
     let Acquired { outcome, mut record, parts } = acquirer.acquire(made, options, control).map_err(&failed)?;
     made.settle()?;
+    // Read whole: nothing is left to continue, and the package holds no stray tag file.
+    match made.store.remove(CHECKPOINT_PATH) {
+        Ok(()) | Err(crate::store::StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(failed(format!("cannot remove the checkpoint: {e}"))),
+    }
     let algorithm = read_back_algorithm(options);
     let expected = outcome.digest(algorithm).map(|d| d.to_hex());
     let differs = |size: u64, found: Option<String>| {

@@ -336,6 +336,19 @@ impl PackageDir {
         Ok(stored.file)
     }
 
+    /// Opens an existing regular file to read and write (an unfinished image being
+    /// continued). A file with another name is refused, as for [`PackageDir::open_append`].
+    pub fn open_for_update(&self, path: &str) -> Result<File, StoreError> {
+        let stored = self.open_regular(path, OFlags::RDWR, Mode::empty())?;
+        if stored.links > 1 {
+            return Err(StoreError::NotRegular {
+                path: path.to_owned(),
+                found: "a file with several names",
+            });
+        }
+        Ok(stored.file)
+    }
+
     /// Opens an existing regular file for appending. A file with another name (a hard link
     /// an attacker made to a file outside the package) is refused: appending to it would
     /// write outside the package.

@@ -47,6 +47,7 @@ fn fixture() -> Fixture {
         sealed_at: "2026-11-29T14:00:00+00:00".into(),
         tsa: None,
         acquired: &[],
+        resume: None,
     };
     let package = dir.path().join("pkg");
     seal(&package, &request, &Control::default()).expect("seal");

@@ -51,6 +51,7 @@ fn seal_case(root: &Path, name: &str, case: &str, key: &KeyPair) -> PathBuf {
         sealed_at: "2026-11-29T14:00:00+00:00".into(),
         tsa: None,
         acquired: &[],
+        resume: None,
     };
     let package = root.join(name);
     seal(&package, &request, &Control::default()).expect("seal");
@@ -297,6 +298,7 @@ fn sealing_never_overwrites_and_cleans_up_after_failure() {
         sealed_at: "2026-11-29T14:00:00+00:00".into(),
         tsa: None,
         acquired: &[],
+        resume: None,
     };
     assert!(
         seal(&f.package, &request, &Control::default()).is_err(),

@@ -1,0 +1,185 @@
+//! `custos acquire --resume`: the checkpoint an acquisition keeps in its unfinished package
+//! (`custos/acquisition-checkpoint.json`, format `custos-acquisition-checkpoint/1`), and
+//! finding and checking it before an interrupted acquisition continues. A checkpoint says
+//! which source was being read with which parameters, and how far the image is written and
+//! durable; continuing refuses any other source or parameters, and reads the written image
+//! back against its BLAKE3 before reading the source on (custos_image::acquire_continued).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use custos_image::{Checkpoint, SourceInfo, SourceKind};
+use custos_manifest::package::{interrupted_seals, CHECKPOINT_PATH};
+use custos_manifest::store::PackageDir;
+use serde::{Deserialize, Serialize};
+
+/// The checkpoint file's format word.
+pub const CHECKPOINT_FORMAT: &str = "custos-acquisition-checkpoint/1";
+
+/// The most bytes a checkpoint file may hold (its error map is one entry per filled range).
+const MAX_CHECKPOINT_BYTES: u64 = 16 << 20;
+
+/// What an unfinished acquisition keeps, to be continued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointFile {
+    /// [`CHECKPOINT_FORMAT`].
+    pub format: String,
+    /// The image's name under `data/`.
+    pub name: String,
+    /// The source, as it must be found again.
+    pub source: SourceIdentity,
+    /// Every parameter that shapes the image and its digests; continuing needs the same.
+    pub parameters: serde_json::Value,
+    /// When the first run started (RFC 3339).
+    pub started_at: String,
+    /// How far it got.
+    pub checkpoint: Checkpoint,
+}
+
+/// What an acquisition that keeps checkpoints is: the image, the source and the parameters.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The image's name under `data/`.
+    pub name: String,
+    /// The source.
+    pub source: SourceIdentity,
+    /// Its parameters.
+    pub parameters: serde_json::Value,
+    /// When its first run started.
+    pub started_at: String,
+}
+
+impl Run {
+    /// The checkpoint file for `checkpoint` of this run.
+    pub fn file(&self, checkpoint: &Checkpoint) -> CheckpointFile {
+        CheckpointFile {
+            format: CHECKPOINT_FORMAT.into(),
+            name: self.name.clone(),
+            source: self.source.clone(),
+            parameters: self.parameters.clone(),
+            started_at: self.started_at.clone(),
+            checkpoint: checkpoint.clone(),
+        }
+    }
+}
+
+/// What identifies a source across runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceIdentity {
+    /// The path given.
+    pub path: String,
+    /// Its size in bytes.
+    pub size_bytes: u64,
+    /// A regular file's device, inode and modification time; a block device's model,
+    /// serial, WWID and sector size: what would differ if another medium were there.
+    pub identity: String,
+}
+
+impl SourceIdentity {
+    /// The identity of an opened source; `None` for streams, which cannot be continued.
+    pub fn of(info: &SourceInfo) -> Option<SourceIdentity> {
+        let size_bytes = info.size_bytes?;
+        let identity = match info.kind {
+            SourceKind::RegularFile => {
+                use std::os::unix::fs::MetadataExt as _;
+                let metadata = std::fs::metadata(&info.path).ok()?;
+                format!(
+                    "file dev {} inode {} modified {}.{:09}",
+                    metadata.dev(),
+                    metadata.ino(),
+                    metadata.mtime(),
+                    metadata.mtime_nsec()
+                )
+            }
+            SourceKind::BlockDevice => {
+                let device = info.device.as_ref();
+                let field = |value: Option<&String>| value.cloned().unwrap_or_else(|| "-".into());
+                format!(
+                    "block device {} model {} serial {} wwid {} backing file {} sectors {}/{}",
+                    device.map_or("-", |d| d.dev.as_str()),
+                    field(device.and_then(|d| d.model.as_ref())),
+                    field(device.and_then(|d| d.serial.as_ref())),
+                    field(device.and_then(|d| d.wwid.as_ref())),
+                    field(device.and_then(|d| d.loop_backing_file.as_ref())),
+                    info.logical_sector_size.bytes,
+                    info.physical_sector_size.bytes
+                )
+            }
+            _ => return None,
+        };
+        Some(SourceIdentity { path: info.path.clone(), size_bytes, identity })
+    }
+}
+
+/// The unfinished acquisition of `out` that holds a checkpoint, with its checkpoint.
+pub fn find_unfinished(out: &Path) -> Result<(PathBuf, CheckpointFile)> {
+    let mut found = Vec::new();
+    for folder in interrupted_seals(out) {
+        let Ok(store) = PackageDir::open(&folder) else { continue };
+        let Ok(mut stored) = store.open_file(CHECKPOINT_PATH) else { continue };
+        if stored.size > MAX_CHECKPOINT_BYTES {
+            bail!("{}: the checkpoint is larger than any Custos writes", folder.display());
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut stored.file, &mut bytes)
+            .with_context(|| format!("cannot read the checkpoint in {}", folder.display()))?;
+        let checkpoint: CheckpointFile = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: the checkpoint is malformed", folder.display()))?;
+        if checkpoint.format != CHECKPOINT_FORMAT {
+            bail!("{}: not a {CHECKPOINT_FORMAT} checkpoint", folder.display());
+        }
+        found.push((folder, checkpoint));
+    }
+    match found.len() {
+        0 => bail!(
+            "nothing to continue: no unfinished acquisition of {} holds a checkpoint (one stopped before its first checkpoint, by Ctrl-C, or not a raw acquisition starts again without --resume)",
+            out.display()
+        ),
+        1 => Ok(found.remove(0)),
+        _ => bail!(
+            "several unfinished acquisitions of {} hold checkpoints ({}): remove all but the one to continue",
+            out.display(),
+            found.iter().map(|(f, _)| f.display().to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Refuses to continue unless the source and every parameter are the interrupted run's.
+pub fn check_same(saved: &CheckpointFile, run: &Run) -> Result<()> {
+    let (name, source, parameters) = (&run.name, &run.source, &run.parameters);
+    if &saved.name != name {
+        bail!("the interrupted acquisition wrote the image {:?}, this one would write {name:?}: give the same --name", saved.name);
+    }
+    if &saved.source != source {
+        bail!(
+            "the interrupted acquisition read {} ({} bytes, {}); the source now is {} ({} bytes, {}): refusing to continue an image with another source",
+            saved.source.path,
+            saved.source.size_bytes,
+            saved.source.identity,
+            source.path,
+            source.size_bytes,
+            source.identity
+        );
+    }
+    if &saved.parameters != parameters {
+        let (Some(old), Some(new)) = (saved.parameters.as_object(), parameters.as_object()) else {
+            bail!("the interrupted acquisition's parameters differ");
+        };
+        let differing: Vec<String> = old
+            .keys()
+            .chain(new.keys())
+            .filter(|key| old.get(*key) != new.get(*key))
+            .map(|key| {
+                format!(
+                    "{key} was {}, now {}",
+                    old.get(key).map_or("unset".into(), ToString::to_string),
+                    new.get(key).map_or("unset".into(), ToString::to_string)
+                )
+            })
+            .collect();
+        bail!("give the interrupted acquisition's parameters to continue it: {}", differing.join("; "));
+    }
+    Ok(())
+}

@@ -60,7 +60,7 @@ pub struct AcquireArgs {
     pub resume: bool,
     /// How often a raw acquisition of a file or device records a checkpoint that --resume
     /// can continue from (0: never)
-    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = size::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = size::parse_size_or_zero)]
     pub checkpoint_every: u64,
     /// The device, file or FIFO to acquire, or `-` for standard input
     #[arg(value_name = "SOURCE")]

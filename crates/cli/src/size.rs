@@ -24,9 +24,24 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(size)
 }
 
+/// Parses a size where `0` means "never" (`--checkpoint-every 0`).
+pub fn parse_size_or_zero(text: &str) -> Result<u64, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    parse_size(text)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{parse_size, parse_size_or_zero};
+
+    #[test]
+    fn zero_only_where_it_means_never() {
+        assert_eq!(parse_size_or_zero("0"), Ok(0));
+        assert_eq!(parse_size_or_zero("256M"), Ok(256 << 20));
+        assert!(parse_size("0").is_err());
+    }
 
     #[test]
     fn accepts_plain_and_suffixed_sizes() {

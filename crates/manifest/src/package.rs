@@ -576,16 +576,18 @@ impl MadeFiles<'_> {
         }
     }
 
-    /// Syncs every file made, makes it read-only and drops its cached pages, so that what
-    /// is read next comes from the disk.
-    fn settle(&self) -> Result<(), Error> {
+    /// Syncs every file made and makes it read-only; with `from_disk`, drops its cached
+    /// pages, so that what is read next comes from the disk.
+    fn settle(&self, from_disk: bool) -> Result<(), Error> {
         for (path, file) in self.made.borrow().iter() {
             let failed = |what: String| Error::Package(format!("{path}: {what}"));
             file.sync_all().map_err(|e| failed(format!("cannot write the image to disk: {e}")))?;
             let mut permissions = file.metadata().map_err(|e| failed(e.to_string()))?.permissions();
             permissions.set_readonly(true);
             file.set_permissions(permissions).map_err(|e| failed(e.to_string()))?;
-            let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
+            if from_disk {
+                let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
+            }
         }
         Ok(())
     }
@@ -669,7 +671,7 @@ fn acquire_into(
 ) -> Result<(custos_hash::HashOutcome, serde_json::Map<String, serde_json::Value>, Option<Parted>), Error> {
     let failed = |what: String| Error::Package(format!("{path}: {what}"));
     let Acquired { outcome, mut record, parts } = acquirer.acquire(made, options, control).map_err(&failed)?;
-    made.settle()?;
+    made.settle(acquirer.verify_image())?;
     // Read whole: nothing is left to continue, and the package holds no stray tag file.
     match made.store.remove(CHECKPOINT_PATH) {
         Ok(()) | Err(crate::store::StoreError::NotFound { .. }) => {}
@@ -704,6 +706,15 @@ fn acquire_into(
                 serde_json::json!({ "result": "not_done" })
             };
             (verification, None)
+        }
+        Some((PartFormat::E01, names)) if !acquirer.verify_image() => {
+            // The files' own digests are needed (read from the page cache); the media is
+            // not decoded again, as asked.
+            let (_, digests) = crate::parts::hash_part_files(made.reopen(&names)?, &options.algorithms, control)
+                .map_err(|e| failed(format!("reading the image's files: {e}")))?;
+            let paths: Vec<String> = names.iter().map(|n| made.path(n)).collect();
+            let files = part_files(&paths, digests);
+            (serde_json::json!({ "result": "not_done", "files": files.len() }), Some((PartFormat::E01, files)))
         }
         Some((format, names)) => {
             let opened = made.reopen(&names)?;
@@ -799,7 +810,7 @@ fn copy_e01_set(
         copied.push(PayloadFile { path, size: outcome.size, digests: outcome.digests });
         names.push(name.to_owned());
     }
-    made.settle()?;
+    made.settle(true)?;
     let (media, _) = read_e01_for_seal(first, made.reopen(&names)?, options, &[], control)?;
     Ok((media, (PartFormat::E01, copied)))
 }

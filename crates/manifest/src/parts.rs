@@ -86,20 +86,7 @@ pub fn hash_parts(
             Ok(PartsOutcome { item: Ok(outcome), parts: concatenation.finish(), stored: Vec::new() })
         }
         PartFormat::E01 => {
-            let own = HashOptions { algorithms: part_algorithms.to_vec(), ..HashOptions::default() };
-            let mut files = Vec::with_capacity(parts.len());
-            let mut digests = Vec::with_capacity(parts.len());
-            for part in parts {
-                let PayloadBody::File(file) = part.body else { return Err(PartsError::NeedsFile(part.path)) };
-                if part_algorithms.is_empty() {
-                    let size = file.metadata().map_err(|source| custos_hash::Error::Open { path: part.path.clone().into(), source })?.len();
-                    digests.push((size, BTreeMap::new()));
-                } else {
-                    let outcome = hash_file(&file, Path::new(&part.path), &own, control)?;
-                    digests.push((outcome.size, outcome.digests.into_iter().collect()));
-                }
-                files.push((PathBuf::from(part.path), file));
-            }
+            let (files, digests) = hash_part_files(parts, part_algorithms, control)?;
             let reader = match E01Reader::from_files(files) {
                 Ok(reader) => reader,
                 Err(error) => return Ok(PartsOutcome { item: Err(error.into()), parts: digests, stored: Vec::new() }),
@@ -123,6 +110,34 @@ pub fn hash_parts(
             Ok(PartsOutcome { item: media, parts: digests, stored })
         }
     }
+}
+
+/// Hashes each of an E01 set's files on its own with `part_algorithms` (not at all when
+/// that is empty: only their sizes), and hands the files back for reading the media.
+#[allow(clippy::type_complexity)]
+pub fn hash_part_files(
+    parts: Vec<OpenedPart>,
+    part_algorithms: &[Algorithm],
+    control: &Control,
+) -> Result<(Vec<(PathBuf, File)>, Vec<(u64, BTreeMap<Algorithm, Digest>)>), PartsError> {
+    let own = HashOptions { algorithms: part_algorithms.to_vec(), ..HashOptions::default() };
+    let mut files = Vec::with_capacity(parts.len());
+    let mut digests = Vec::with_capacity(parts.len());
+    for part in parts {
+        let PayloadBody::File(file) = part.body else { return Err(PartsError::NeedsFile(part.path)) };
+        if part_algorithms.is_empty() {
+            let size = file
+                .metadata()
+                .map_err(|source| custos_hash::Error::Open { path: part.path.clone().into(), source })?
+                .len();
+            digests.push((size, BTreeMap::new()));
+        } else {
+            let outcome = hash_file(&file, Path::new(&part.path), &own, control)?;
+            digests.push((outcome.size, outcome.digests.into_iter().collect()));
+        }
+        files.push((PathBuf::from(part.path), file));
+    }
+    Ok((files, digests))
 }
 
 /// The parts of a split image read one after the other, each hashed on its own as it goes.

@@ -341,6 +341,14 @@ fn sealing_an_e01_set_records_its_media_and_its_files_and_a_reference_verifies_w
     assert_eq!(parts[1]["digests"]["sha256"], sha256_hex(&second), "each container file's own digest");
     let verified = verify(d);
     assert_eq!(verified.code, 0, "{}", verified.stdout);
+    // multi.E01's error2 section says sector 100 could not be read when it was made: signed,
+    // and said at every verification.
+    assert_eq!(item["stored_as"]["filled_sectors"], serde_json::json!([[100, 1]]));
+    assert!(
+        verified.stdout.contains("WARN  item.e01_filled_sectors") && verified.stdout.contains("100-100"),
+        "{}",
+        verified.stdout
+    );
 
     // Kept where it is: verify --evidence reads the set there, and catches a changed byte.
     let referenced = seal("ref", &["--reference"]);
@@ -354,7 +362,55 @@ fn sealing_an_e01_set_records_its_media_and_its_files_and_a_reference_verifies_w
     assert_eq!(done.code, 1, "{}", done.stdout);
     assert!(done.stdout.contains("multi.E05"), "the changed file is named: {}", done.stdout);
 
+    support::flip_bit(&d.join("set/multi.E05"), 1500);
+    assert_eq!(check("set").code, 0, "restored");
+
+    // The file named is the one read: a stand-in of the first segment's size is caught.
+    let first_size = std::fs::metadata(d.join("set/multi.E01")).expect("segment").len() as usize;
+    support::write(&d.join("set"), "zeros.bin", &vec![0u8; first_size]);
+    let done = check("set/zeros.bin");
+    assert_eq!(done.code, 1, "{}", done.stdout);
+    assert!(done.stdout.contains("zeros.bin"), "the file read is named: {}", done.stdout);
+    std::fs::remove_file(d.join("set/zeros.bin")).expect("remove");
+
+    // --fast checks the size of every part, not only the first.
+    std::fs::create_dir(d.join("cut")).expect("folder");
+    for n in 1..=7 {
+        std::fs::copy(d.join(format!("set/multi.E0{n}")), d.join(format!("cut/multi.E0{n}"))).expect("copy");
+    }
+    std::fs::write(d.join("cut/multi.E08"), b"short").expect("cut");
+    let fast = custos_in(d, &["verify", "ref", "--trust", "rfc8032-test1.pub", "--evidence", "cut", "--fast"]);
+    assert_eq!(fast.code, 1, "{}", fast.stdout);
+    assert!(fast.stdout.contains("multi.E08"), "{}", fast.stdout);
+
+    // A FIFO (or a link to /dev/zero) in the evidence's place never hangs verify or seal.
+    std::fs::remove_file(d.join("cut/multi.E08")).expect("remove");
+    assert_eq!(run(Command::new("mkfifo").arg(d.join("cut/multi.E08"))).code, 0);
+    let deadline = std::time::Duration::from_secs(60);
+    let hung = support::run_with_deadline(
+        d,
+        &["verify", "ref", "--trust", "rfc8032-test1.pub", "--evidence", "cut"],
+        deadline,
+    );
+    assert_eq!(hung.code, 1, "{}", hung.stdout);
+    let sealed_fifo = support::run_with_deadline(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "FMT-3", "-q", "--out", "fifo", "cut/multi.E01"],
+        deadline,
+    );
+    assert_eq!(sealed_fifo.code, 2, "{}", sealed_fifo.stderr);
+    assert!(!d.join("fifo").exists());
+    std::fs::remove_file(d.join("cut/multi.E08")).expect("remove");
+    std::os::unix::fs::symlink("/dev/zero", d.join("cut/multi.E08")).expect("link");
+    let zero = support::run_with_deadline(
+        d,
+        &["verify", "ref", "--trust", "rfc8032-test1.pub", "--evidence", "cut"],
+        deadline,
+    );
+    assert_eq!(zero.code, 1, "{}", zero.stdout);
+
     // A damaged set is refused, and nothing is left.
+    support::flip_bit(&d.join("set/multi.E05"), 1500);
     let refused = seal("damaged", &[]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(refused.stderr.contains("multi.E01"), "{}", refused.stderr);

@@ -70,6 +70,13 @@ pub struct AcquireArgs {
 /// The largest `--block-size`.
 const MAX_BLOCK_SIZE: u64 = 64 << 20;
 
+/// The smallest `--split` part.
+const MIN_PART_SIZE: u64 = 1 << 20;
+
+/// The most parts (or E01 segments) an image may have: a package of more files would be
+/// slow to list and to verify, and is surely a mistyped size.
+const MAX_PARTS: u64 = 100_000;
+
 /// How the image is written into the package.
 #[derive(Debug, Clone)]
 enum ImageFormat {
@@ -86,7 +93,9 @@ impl ImageFormat {
         if args.format == "raw" {
             return Ok(match args.split {
                 None => ImageFormat::Raw,
-                Some(0) => bail!("--split 0: give a part size, e.g. 2G"),
+                Some(size) if size < MIN_PART_SIZE => {
+                    bail!("--split {size}: parts hold at least 1 MiB (give a size such as 2G)")
+                }
                 Some(size) => ImageFormat::Split(size),
             });
         }
@@ -253,6 +262,16 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
     if let (ImageFormat::E01(options), Some(device)) = (&mut format, &info.device) {
         options.case.model = device.model.clone().unwrap_or_default();
         options.case.serial_number = device.serial.clone().unwrap_or_default();
+    }
+    let part_size = match &format {
+        ImageFormat::Raw => None,
+        ImageFormat::Split(size) => Some(*size),
+        ImageFormat::E01(options) => Some(options.segment_size),
+    };
+    if let (Some(part), Some(size)) = (part_size, info.size_bytes) {
+        if size.div_ceil(part) > MAX_PARTS {
+            bail!("--split {part}: {} bytes would make more than {MAX_PARTS} files; give a larger size", size);
+        }
     }
     if let (ImageFormat::E01(options), Some(size)) = (&format, info.size_bytes) {
         if !size.is_multiple_of(u64::from(options.sector_size)) {
@@ -497,7 +516,13 @@ impl Acquirer for SourceAcquirer {
             ImageFormat::Raw => (self.acquire_raw(files, source, options, control)?, None),
             ImageFormat::Split(size) => {
                 let name = self.name.clone();
-                let mut writer = SplitWriter::new(*size, Box::new(|index| create(&part_name(&name, index))))
+                let make_part = |index: u32| {
+                    if u64::from(index) >= MAX_PARTS {
+                        return Err(std::io::Error::other(format!("more than {MAX_PARTS} parts: give a larger --split")));
+                    }
+                    create(&part_name(&name, index))
+                };
+                let mut writer = SplitWriter::new(*size, Box::new(make_part))
                     .map_err(|e| e.to_string())?;
                 let acquired = custos_image::acquire(source, self.options, options, control, &tool(), Some(&mut writer))
                     .map_err(|e| crate::render::error_chain(&e))?;

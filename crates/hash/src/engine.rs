@@ -166,6 +166,24 @@ pub fn hash_tree_file(path: &Path, options: &HashOptions, control: &Control) -> 
     hash_opened(&file, path, options, control, None)
 }
 
+/// Opens evidence a user named (a regular file or a block device; a link the user gave is
+/// followed) without blocking: a FIFO, socket, character device or folder is refused
+/// with [`Error::NotEvidence`], never read (a FIFO would wait forever, `/dev/zero`
+/// never end).
+pub fn open_evidence(path: &Path) -> Result<File, Error> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|source| Error::Open { path: path.to_owned(), source })?;
+    let kind = file.metadata().map_err(|source| Error::Open { path: path.to_owned(), source })?.file_type();
+    if !(kind.is_file() || kind.is_block_device()) {
+        return Err(Error::NotEvidence { path: path.to_owned(), found: "a FIFO, socket, character device or folder" });
+    }
+    Ok(file)
+}
+
 /// Opens a file found by a tree walk for reading without following a link and without
 /// blocking: a link or FIFO swapped in after the walk is refused, never read.
 pub fn open_tree_file(path: &Path) -> Result<File, Error> {

@@ -42,6 +42,14 @@ pub enum Error {
         /// The input.
         path: PathBuf,
     },
+    /// Evidence that is neither a regular file nor a block device.
+    #[error("{} is {found}: evidence is read from a regular file or a block device", path.display())]
+    NotEvidence {
+        /// The path.
+        path: PathBuf,
+        /// What is there.
+        found: &'static str,
+    },
     /// A tree entry that was a regular file when walked is something else when opened.
     #[error("{} is now {found}, not the regular file the walk found; refusing to read it", path.display())]
     NotARegularFile {

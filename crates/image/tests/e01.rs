@@ -811,3 +811,45 @@ fn corpus_images_match_their_readme() {
     }
     assert!(checked > 0, "no E01 rows in the corpus README");
 }
+
+/// Adler-32 as EWF's section checksums use it.
+fn adler(bytes: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in bytes {
+        a = (a + u32::from(x)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    (b << 16) | a
+}
+
+#[test]
+fn corrupt_hash_and_digest_sections_that_disagree_are_malformed() {
+    let written = write_e01(media(64 * 1024), Compression::None, 1 << 30, &[]);
+    let first = written.segments[0].clone();
+    let (_, at, _) = sections(&first).into_iter().find(|(kind, ..)| kind == "hash").expect("a hash section");
+    let mut bytes = fs::read(&first).expect("read");
+    let body = at as usize + 76;
+    // Another MD5 with a valid checksum: the container contradicts its own digest section.
+    bytes[body..body + 16].fill(0x41);
+    let sum = adler(&bytes[body..body + 32]);
+    bytes[body + 32..body + 36].copy_from_slice(&sum.to_le_bytes());
+    fs::write(&first, bytes).expect("write");
+    match E01Reader::open(&first) {
+        Err(error @ E01Error::Malformed { .. }) => {
+            assert!(error.to_string().contains("different MD5s"), "{error}");
+            assert!(error.is_container_damage());
+        }
+        other => panic!("a contradictory image must be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_fifo_named_like_a_segment_is_refused_without_waiting() {
+    let written = write_e01(media(64 * 1024), Compression::None, 1 << 30, &[]);
+    let fifo = written.dir.path().join("fifo.E01");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    // Opening would block forever if the segment were opened for reading the plain way.
+    let opened = E01Reader::open(&fifo);
+    assert!(opened.is_err(), "a FIFO is no segment");
+}

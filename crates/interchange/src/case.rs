@@ -246,12 +246,36 @@ impl<'a> Graph<'a> {
         if !hashes.is_empty() {
             content["uco-observable:hash"] = Value::Array(hashes);
         }
-        let mut node = json!({
-            "@id": id,
-            "@type": "uco-observable:File",
-            "uco-core:hasFacet": [file_facet, content],
-        });
+        // An item kept in several files is their content, not a file at its path: no
+        // FileFacet claims one; the files are named in the description.
+        let mut node = match &item.stored_as {
+            None => json!({
+                "@id": id,
+                "@type": "uco-observable:File",
+                "uco-core:hasFacet": [file_facet, content],
+            }),
+            Some(_) => json!({
+                "@id": id,
+                "@type": "uco-observable:ObservableObject",
+                "uco-core:hasFacet": [content],
+            }),
+        };
         let mut notes = Vec::new();
+        if let Some(stored) = &item.stored_as {
+            let files: Vec<&str> = stored.parts.iter().map(|p| p.path.as_str()).collect();
+            notes.push(match stored.format {
+                custos_manifest::manifest::PartFormat::Split => format!(
+                    "a raw image kept as {} parts, concatenated: {}; size and hashes are the whole image's (each part's own digests are in custos/manifest.json)",
+                    files.len(),
+                    files.join(", ")
+                ),
+                custos_manifest::manifest::PartFormat::E01 => format!(
+                    "the media of an E01 set of {} segment files: {}; size and hashes are the media's (each file's own digests are in custos/manifest.json)",
+                    files.len(),
+                    files.join(", ")
+                ),
+            });
+        }
         if item.reference {
             notes.push("referenced where it is, outside the package (sealed without a copy)".to_owned());
         } else {

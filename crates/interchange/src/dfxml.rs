@@ -127,6 +127,9 @@ pub fn export(source: &ExportSource, exporter: &Exporter) -> Result<String, Erro
 }
 
 fn write_item(xml: &mut String, source: &ExportSource, item: &Item) -> Result<(), Error> {
+    if let Some(stored) = &item.stored_as {
+        return write_parts(xml, item, stored);
+    }
     let path = escape(&item.path)
         .map_err(|reason| Error::UnrepresentablePath { path: shown(&item.path), reason })?;
     for (algorithm, digest) in &item.digests {
@@ -189,6 +192,40 @@ fn write_item(xml: &mut String, source: &ExportSource, item: &Item) -> Result<()
         xml.push_str("    <!-- referenced: the bytes are at this path outside the package -->\n");
     }
     xml.push_str("  </fileobject>\n");
+    Ok(())
+}
+
+/// An item kept in several files: each file as the `fileobject` it is (its own size and
+/// digests), after a comment that says what they hold and the item's digests.
+fn write_parts(xml: &mut String, item: &Item, stored: &custos_manifest::manifest::StoredAs) -> Result<(), Error> {
+    let what = match stored.format {
+        custos_manifest::manifest::PartFormat::Split => "the parts of a raw image (concatenated)",
+        custos_manifest::manifest::PartFormat::E01 => "an E01 segment set; its media",
+    };
+    let digests: Vec<String> =
+        item.digests.iter().map(|(a, d)| format!("{} {d}", a.to_ascii_uppercase())).collect();
+    let about = format!("{what}: {} bytes, {} (custos/manifest.json item {})", item.size, digests.join(", "), item.path);
+    let _ = writeln!(xml, "  <!-- {} -->", comment(&about));
+    for part in &stored.parts {
+        let path = escape(&part.path)
+            .map_err(|reason| Error::UnrepresentablePath { path: shown(&part.path), reason })?;
+        xml.push_str("  <fileobject>\n");
+        let _ = writeln!(xml, "    <filename>{path}</filename>");
+        xml.push_str("    <name_type>r</name_type>\n");
+        let _ = writeln!(xml, "    <filesize>{}</filesize>", part.size);
+        for (algorithm, digest) in &part.digests {
+            if !is_hex(digest) {
+                return Err(Error::BadDigest { path: shown(&part.path), algorithm: algorithm.clone() });
+            }
+            if let Some(kind) = digest_type(algorithm) {
+                let _ = writeln!(xml, "    <hashdigest type=\"{kind}\">{}</hashdigest>", digest.to_ascii_lowercase());
+            }
+        }
+        if item.reference {
+            xml.push_str("    <!-- referenced: the bytes are at this path outside the package -->\n");
+        }
+        xml.push_str("  </fileobject>\n");
+    }
     Ok(())
 }
 

@@ -96,6 +96,12 @@ pub fn export(source: &ExportSource, exporter: &Exporter) -> Result<String, Erro
     }
     text.push_str("## \n");
     for item in items {
+        if custos_manifest::bagit::check_payload_path(item.path).is_err() {
+            return Err(Error::UnrepresentablePath {
+                path: shown(item.path),
+                reason: "not a path inside the package's data/ folder",
+            });
+        }
         if item.path.contains(['\n', '\r']) {
             return Err(Error::UnrepresentablePath {
                 path: shown(&item.path),

@@ -164,6 +164,10 @@ pub struct StoredAs {
     pub format: PartFormat,
     /// The files, in order.
     pub parts: Vec<Part>,
+    /// For an E01: the sector ranges `[first, count]` its `error2` section records, which
+    /// the acquiring tool could not read and filled. Empty when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filled_sectors: Vec<[u64; 2]>,
 }
 
 /// What the files of a [`StoredAs`] are.

@@ -339,8 +339,9 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                 root: list.root().to_hex(),
             }),
             acquisition,
-            stored_as: stored_as.as_ref().map(|(format, files)| StoredAs {
+            stored_as: stored_as.as_ref().map(|Parted { format, files, filled_sectors }| StoredAs {
                 format: *format,
+                filled_sectors: filled_sectors.clone(),
                 parts: files
                     .iter()
                     .map(|file: &PayloadFile| Part {
@@ -364,7 +365,7 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                     size: outcome.size,
                     digests: outcome.digests.clone(),
                 }),
-                Some((_, files)) => payload.extend(files),
+                Some(Parted { files, .. }) => payload.extend(files),
             }
         }
         items.push(item);
@@ -657,7 +658,12 @@ fn read_back_algorithm(options: &HashOptions) -> Algorithm {
 
 /// An image kept in several files, read back: each file's own digests (all of `options`'
 /// algorithms) and the image's strong digest, which must equal the one acquired.
-type Parted = (PartFormat, Vec<PayloadFile>);
+struct Parted {
+    format: PartFormat,
+    files: Vec<PayloadFile>,
+    /// An E01's `error2` ranges.
+    filled_sectors: Vec<[u64; 2]>,
+}
 
 /// Runs an acquisition into new files under `data/`, then syncs them, makes them read-only
 /// and (when asked, or always for an image kept in several files) reads them back from
@@ -710,11 +716,16 @@ fn acquire_into(
         Some((PartFormat::E01, names)) if !acquirer.verify_image() => {
             // The files' own digests are needed (read from the page cache); the media is
             // not decoded again, as asked.
-            let (_, digests) = crate::parts::hash_part_files(made.reopen(&names)?, &options.algorithms, control)
+            let (opened, digests) = crate::parts::hash_part_files(made.reopen(&names)?, &options.algorithms, control)
                 .map_err(|e| failed(format!("reading the image's files: {e}")))?;
+            // Opening checks the structure (not the chunks) and gives the error2 ranges.
+            let reader = custos_image::e01::E01Reader::from_files(opened)
+                .map_err(|e| failed(format!("reading the image's files: {e}")))?;
+            let filled_sectors = crate::parts::filled_sectors(&reader);
             let paths: Vec<String> = names.iter().map(|n| made.path(n)).collect();
             let files = part_files(&paths, digests);
-            (serde_json::json!({ "result": "not_done", "files": files.len() }), Some((PartFormat::E01, files)))
+            let verification = serde_json::json!({ "result": "not_done", "files": files.len() });
+            (verification, Some(Parted { format: PartFormat::E01, files, filled_sectors }))
         }
         Some((format, names)) => {
             let opened = made.reopen(&names)?;
@@ -733,7 +744,7 @@ fn acquire_into(
                 "read_from": "disk",
                 "files": files.len(),
             });
-            (verification, Some((format, files)))
+            (verification, Some(Parted { format, files, filled_sectors: read.filled_sectors }))
         }
     };
     record.insert("image_verification".into(), verification);
@@ -762,6 +773,13 @@ pub fn e01_media_options(options: &HashOptions) -> HashOptions {
     media
 }
 
+/// An E01 set read for sealing.
+struct SealedE01 {
+    media: custos_hash::HashOutcome,
+    parts: Vec<(u64, BTreeMap<Algorithm, custos_hash::Digest>)>,
+    filled_sectors: Vec<[u64; 2]>,
+}
+
 /// Reads an E01 set's media from its opened files (every chunk checked) and, with
 /// `part_algorithms`, the files' own digests. An image whose media differs from the MD5 or
 /// SHA-1 it stores is refused: sealing it would sign a damaged image as sound.
@@ -771,7 +789,7 @@ fn read_e01_for_seal(
     options: &HashOptions,
     part_algorithms: &[Algorithm],
     control: &Control,
-) -> Result<(custos_hash::HashOutcome, Vec<(u64, BTreeMap<Algorithm, custos_hash::Digest>)>), Error> {
+) -> Result<SealedE01, Error> {
     let refused = |what: String| Error::Package(format!("{}: {what}", label.display()));
     let read = hash_parts(PartFormat::E01, parts, &e01_media_options(options), part_algorithms, label, control)
         .map_err(|e| refused(e.to_string()))?;
@@ -784,8 +802,8 @@ fn read_e01_for_seal(
             )));
         }
     }
-    let PartsOutcome { item, parts, .. } = read;
-    Ok((item.map_err(|e| refused(e.to_string()))?, parts))
+    let PartsOutcome { item, parts, filled_sectors, .. } = read;
+    Ok(SealedE01 { media: item.map_err(|e| refused(e.to_string()))?, parts, filled_sectors })
 }
 
 /// Copies the E01 set whose first segment is `first` into `data/`, each segment file
@@ -806,13 +824,15 @@ fn copy_e01_set(
         })?;
         let copy = made.create(name).map_err(Error::Package)?;
         let path = made.path(name);
-        let outcome = copy_and_hash_to(&source, copy, Path::new(&path), &own, control)?;
+        // Found by name next to the first: never through a link, never a FIFO.
+        let opened = custos_hash::open_tree_file(&source)?;
+        let outcome = copy_opened_and_hash_to(&opened, &source, copy, Path::new(&path), &own, control)?;
         copied.push(PayloadFile { path, size: outcome.size, digests: outcome.digests });
         names.push(name.to_owned());
     }
     made.settle(true)?;
-    let (media, _) = read_e01_for_seal(first, made.reopen(&names)?, options, &[], control)?;
-    Ok((media, (PartFormat::E01, copied)))
+    let read = read_e01_for_seal(first, made.reopen(&names)?, options, &[], control)?;
+    Ok((read.media, Parted { format: PartFormat::E01, files: copied, filled_sectors: read.filled_sectors }))
 }
 
 /// An E01 set kept where it is (`--reference`): its files' digests and its media's, the
@@ -829,13 +849,13 @@ fn reference_e01_set(
             .to_str()
             .ok_or_else(|| Error::Package(format!("{}: referenced paths must be UTF-8", source.display())))?
             .to_owned();
-        let file = fs::File::open(&source)
-            .map_err(|e| Error::Package(format!("cannot read the evidence {}: {e}", source.display())))?;
+        let file = custos_hash::open_tree_file(&source)?;
         parts.push(OpenedPart { path: path.clone(), body: crate::store::PayloadBody::File(file) });
         paths.push(path);
     }
-    let (media, parts) = read_e01_for_seal(first, parts, options, &options.algorithms, control)?;
-    Ok((media, (PartFormat::E01, part_files(&paths, parts))))
+    let read = read_e01_for_seal(first, parts, options, &options.algorithms, control)?;
+    let files = part_files(&paths, read.parts);
+    Ok((read.media, Parted { format: PartFormat::E01, files, filled_sectors: read.filled_sectors }))
 }
 
 /// The segment files of the E01 set whose first segment is `first`, in order (opening the

@@ -36,6 +36,8 @@ pub struct PartsOutcome {
     pub parts: Vec<(u64, BTreeMap<Algorithm, Digest>)>,
     /// The MD5 and SHA-1 an E01 stores of its media, when it does.
     pub stored: Vec<(Algorithm, Digest)>,
+    /// The sector ranges `[first, count]` an E01's `error2` section records.
+    pub filled_sectors: Vec<[u64; 2]>,
 }
 
 /// Why an item's parts could not be read whole.
@@ -83,14 +85,27 @@ pub fn hash_parts(
         PartFormat::Split => {
             let mut concatenation = Concatenation::new(parts, part_algorithms);
             let outcome = hash_reader(&mut concatenation, label, item, control)?;
-            Ok(PartsOutcome { item: Ok(outcome), parts: concatenation.finish(), stored: Vec::new() })
+            Ok(PartsOutcome {
+                item: Ok(outcome),
+                parts: concatenation.finish(),
+                stored: Vec::new(),
+                filled_sectors: Vec::new(),
+            })
         }
         PartFormat::E01 => {
             let (files, digests) = hash_part_files(parts, part_algorithms, control)?;
             let reader = match E01Reader::from_files(files) {
                 Ok(reader) => reader,
-                Err(error) => return Ok(PartsOutcome { item: Err(error.into()), parts: digests, stored: Vec::new() }),
+                Err(error) => {
+                    return Ok(PartsOutcome {
+                        item: Err(error.into()),
+                        parts: digests,
+                        stored: Vec::new(),
+                        filled_sectors: Vec::new(),
+                    })
+                }
             };
+            let filled_sectors = filled_sectors(&reader);
             let mut stored = Vec::new();
             if let Some(md5) = reader.stored_md5() {
                 stored.push((Algorithm::Md5, Digest(md5.to_vec())));
@@ -107,9 +122,14 @@ pub fn hash_parts(
                 }
                 other => PartsError::Hash(other),
             });
-            Ok(PartsOutcome { item: media, parts: digests, stored })
+            Ok(PartsOutcome { item: media, parts: digests, stored, filled_sectors })
         }
     }
+}
+
+/// The `error2` ranges of an E01 as the manifest records them.
+pub fn filled_sectors(reader: &E01Reader) -> Vec<[u64; 2]> {
+    reader.acquisition_errors().iter().map(|r| [r.first_sector, r.sector_count]).collect()
 }
 
 /// Hashes each of an E01 set's files on its own with `part_algorithms` (not at all when

@@ -798,7 +798,7 @@ fn check_manifest(
                 findings.push(Finding::fail("manifest.path", item.path.clone(), reason));
             }
             for (file, _) in item.files() {
-                if !in_package.insert(file) && file != item.path {
+                if !in_package.insert(file) {
                     findings.push(Finding::fail("manifest.item", file, "listed twice in the signed manifest"));
                 }
                 if file != item.path {
@@ -812,8 +812,30 @@ fn check_manifest(
             if stored.parts.is_empty() {
                 findings.push(Finding::fail("manifest.item", item.path.clone(), "kept in several files, but none is listed"));
             }
-            for part in stored.parts.iter().filter(|p| p.digests.is_empty()) {
-                findings.push(Finding::fail("manifest.item", part.path.clone(), "a part with no digest: nothing binds its bytes"));
+            for part in &stored.parts {
+                if !part.digests.keys().any(|name| name.parse::<Algorithm>().is_ok()) {
+                    findings.push(Finding::fail("manifest.item", part.path.clone(), "a part with no digest Custos knows: nothing binds its bytes"));
+                }
+                for name in part.digests.keys().filter(|name| name.parse::<Algorithm>().is_err()) {
+                    findings.push(Finding::fail("manifest.item", part.path.clone(), format!("unknown algorithm `{name}`")));
+                }
+            }
+            // The layouts Custos writes: a split image's parts are other files than its
+            // path; an E01 item is named by its first segment.
+            let first = stored.parts.first().map(|p| p.path.as_str());
+            let layout = match stored.format {
+                crate::manifest::PartFormat::Split => stored.parts.iter().all(|p| p.path != item.path),
+                crate::manifest::PartFormat::E01 => first == Some(item.path.as_str()),
+            };
+            if !layout {
+                findings.push(Finding::fail(
+                    "manifest.item",
+                    item.path.clone(),
+                    match stored.format {
+                        crate::manifest::PartFormat::Split => "a split image whose path is also one of its parts",
+                        crate::manifest::PartFormat::E01 => "an E01 item is named by its first segment, which it is not",
+                    },
+                ));
             }
         }
         for name in item.digests.keys().filter(|name| name.parse::<Algorithm>().is_err()) {
@@ -1121,6 +1143,29 @@ fn check_parts_read(
             }
         }
     }
+    if stored.format == crate::manifest::PartFormat::E01 && read.item.is_ok() {
+        if read.filled_sectors != stored.filled_sectors {
+            findings.push(Finding::fail(
+                "item.e01_filled_sectors",
+                item.path.clone(),
+                format!(
+                    "the E01 records unreadable sectors {}, the signed manifest {}",
+                    sector_ranges(&read.filled_sectors),
+                    sector_ranges(&stored.filled_sectors)
+                ),
+            ));
+        } else if !read.filled_sectors.is_empty() {
+            findings.push(Finding::warn(
+                "item.e01_filled_sectors",
+                item.path.clone(),
+                format!(
+                    "the tool that made this E01 could not read {} range(s) of sectors and filled them: {}",
+                    read.filled_sectors.len(),
+                    sector_ranges(&read.filled_sectors)
+                ),
+            ));
+        }
+    }
     let media = match &read.item {
         Ok(media) => media,
         Err(error) => {
@@ -1145,6 +1190,24 @@ fn check_parts_read(
         }
     }
     report_item(snapshot, item, media, findings);
+}
+
+/// `100-100, 976-978` (first and last sector of each range), or `none`.
+fn sector_ranges(ranges: &[[u64; 2]]) -> String {
+    if ranges.is_empty() {
+        return "none".into();
+    }
+    let shown: Vec<String> = ranges
+        .iter()
+        .take(20)
+        .map(|[first, count]| format!("{first}-{}", first.saturating_add(count.saturating_sub(1))))
+        .collect();
+    let more = ranges.len().saturating_sub(20);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
 }
 
 /// The finding for an item whose bytes could not be read whole: E01 container damage is
@@ -1225,15 +1288,26 @@ fn check_referenced(manifest: &Manifest, evidence: Option<&Path>, fast: bool, fi
                 continue;
             }
         };
+        if let Some(stored) = &item.stored_as {
+            check_referenced_parts(item, stored, &location, fast, findings);
+            continue;
+        }
+        // Opened without blocking, and only a file or block device: a FIFO or /dev/zero put
+        // in the evidence's place must not hang the verification.
+        let file = match custos_hash::open_evidence(&location) {
+            Ok(file) => file,
+            Err(e) => {
+                findings.push(Finding::fail("item.reference", item.path.clone(), e.to_string()));
+                continue;
+            }
+        };
         // Regular files: compare sizes before reading a byte (block devices report 0).
-        if let Ok(metadata) = std::fs::metadata(&location) {
-            // An E01 set's first file is compared with its part, not with the media.
-            let expected = item.files().first().map_or(item.size, |(_, size)| *size);
-            if metadata.is_file() && metadata.len() != expected {
+        if let Ok(metadata) = file.metadata() {
+            if metadata.is_file() && metadata.len() != item.size {
                 findings.push(Finding::fail(
                     "item.size",
                     item.path.clone(),
-                    format!("{} bytes, the signed manifest says {expected}; not hashed", metadata.len()),
+                    format!("{} bytes, the signed manifest says {}; not hashed", metadata.len(), item.size),
                 ));
                 continue;
             }
@@ -1241,38 +1315,76 @@ fn check_referenced(manifest: &Manifest, evidence: Option<&Path>, fast: bool, fi
         if fast {
             continue;
         }
-        if let Some(stored) = &item.stored_as {
-            // The other parts are beside the first, by their file names.
-            let folder = location.parent().map(Path::to_owned).unwrap_or_default();
-            let mut opened = Vec::new();
-            for part in &stored.parts {
-                let Some(name) = Path::new(&part.path).file_name() else {
-                    findings.push(Finding::fail("manifest.path", part.path.clone(), "a part without a file name"));
-                    break;
-                };
-                let path = folder.join(name);
-                match std::fs::File::open(&path) {
-                    Ok(file) => opened.push(OpenedPart { path: path.display().to_string(), body: PayloadBody::File(file) }),
-                    Err(e) => {
-                        findings.push(Finding::fail("item.reference", part.path.clone(), format!("{}: {e}", path.display())));
-                        break;
-                    }
-                }
-            }
-            if opened.len() == stored.parts.len() {
-                check_parts_read(item, opened, None, &Snapshot::default(), &Control::default(), findings);
-            }
-            continue;
-        }
         let algorithms: Vec<Algorithm> = item.digests.keys().filter_map(|n| n.parse().ok()).collect();
         let options = HashOptions { algorithms, ..HashOptions::default() };
-        match custos_hash::hash_path(&location, &options, &Control::default()) {
+        match custos_hash::hash_file(&file, &location, &options, &Control::default()) {
             Err(e) => findings.push(Finding::fail("item.digest", item.path.clone(), e.to_string())),
             Ok(outcome) => {
                 let empty = Snapshot::default();
                 report_item(&empty, item, &outcome, findings);
             }
         }
+    }
+}
+
+/// A referenced item kept in several files: the first is `location` (the file given, or
+/// found by name in the folder given), the others are beside it by their signed file names,
+/// opened without following links or blocking. Every part's size is checked, with
+/// `--fast` too; then the parts are read once.
+fn check_referenced_parts(
+    item: &Item,
+    stored: &crate::manifest::StoredAs,
+    location: &Path,
+    fast: bool,
+    findings: &mut Vec<Finding>,
+) {
+    let folder = location.parent().map(Path::to_owned).unwrap_or_default();
+    let mut opened = Vec::new();
+    for (index, part) in stored.parts.iter().enumerate() {
+        let path = if index == 0 {
+            location.to_owned()
+        } else {
+            let Some(name) = Path::new(&part.path).file_name() else {
+                findings.push(Finding::fail("manifest.path", part.path.clone(), "a part without a file name"));
+                return;
+            };
+            folder.join(name)
+        };
+        let file = if index == 0 { custos_hash::open_evidence(&path) } else { custos_hash::open_tree_file(&path) };
+        let file = match file {
+            Ok(file) => file,
+            Err(e) => {
+                findings.push(Finding::fail("item.reference", part.path.clone(), e.to_string()));
+                return;
+            }
+        };
+        let size = file.metadata().map(|m| m.len()).unwrap_or_default();
+        if size != part.size {
+            findings.push(Finding::fail(
+                "item.size",
+                part.path.clone(),
+                format!(
+                    "{} is {size} bytes, the signed manifest says {} for this part of {}; not hashed",
+                    path.display(),
+                    part.size,
+                    item.path
+                ),
+            ));
+            return;
+        }
+        opened.push(OpenedPart { path: path.display().to_string(), body: PayloadBody::File(file) });
+    }
+    findings.push(Finding::pass(
+        "item.reference",
+        item.path.clone(),
+        format!(
+            "read from {} ({} files)",
+            opened.iter().map(|p| p.path.as_str()).collect::<Vec<_>>().join(", "),
+            opened.len()
+        ),
+    ));
+    if !fast {
+        check_parts_read(item, opened, None, &Snapshot::default(), &Control::default(), findings);
     }
 }
 
@@ -1584,7 +1696,7 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod acquisition_tests {
-    use super::acquisition_problems;
+    use super::{acquisition_problems, check_manifest, BagClaims, BTreeMap, Finding, Manifest, Snapshot, Verdict};
     use crate::manifest::Item;
 
     fn item() -> Item {
@@ -1643,5 +1755,81 @@ mod acquisition_tests {
             let problems = acquisition_problems(&record(edit), &item()).join("; ");
             assert!(problems.contains(needle), "{needle}: {problems}");
         }
+    }
+
+    fn part(path: &str) -> crate::manifest::Part {
+        crate::manifest::Part {
+            path: path.into(),
+            size: 2048,
+            digests: [("sha256".to_owned(), "cd".repeat(32))].into_iter().collect(),
+        }
+    }
+
+    fn parted(path: &str, format: crate::manifest::PartFormat, parts: &[&str]) -> Item {
+        Item {
+            path: path.into(),
+            stored_as: Some(crate::manifest::StoredAs {
+                format,
+                parts: parts.iter().map(|p| part(p)).collect(),
+                filled_sectors: Vec::new(),
+            }),
+            ..item()
+        }
+    }
+
+    /// The manifest checks an insider's signed manifest of parts goes through.
+    fn manifest_findings(items: Vec<Item>) -> Vec<Finding> {
+        let manifest = Manifest {
+            custos_manifest: crate::manifest::MANIFEST_FORMAT,
+            case: crate::manifest::Case { reference: "C".into(), exhibit: None },
+            sealed_at: "2026-12-01T00:00:00+00:00".into(),
+            location: None,
+            jurisdiction: None,
+            tool: crate::manifest::Tool { name: "custos".into(), version: "test".into() },
+            legal_basis: Vec::new(),
+            items,
+            links: Vec::new(),
+        };
+        let claims = BagClaims {
+            payload: BTreeMap::new(),
+            info: [("External-Identifier".to_owned(), vec!["C".to_owned()])].into_iter().collect(),
+        };
+        let mut findings = Vec::new();
+        check_manifest(&manifest, &claims, &Snapshot::default(), i64::MAX / 2, &mut findings);
+        findings.retain(|f| f.check != "item.missing");
+        findings
+    }
+
+    fn fails(findings: &[Finding], needle: &str) -> bool {
+        findings.iter().any(|f| f.verdict == Verdict::Fail && f.detail.contains(needle))
+    }
+
+    #[test]
+    fn signed_parts_in_shapes_custos_never_writes_are_refused() {
+        use crate::manifest::PartFormat::{Split, E01};
+        let good = parted("data/x.raw", Split, &["data/x.raw.001", "data/x.raw.002"]);
+        assert!(manifest_findings(vec![good.clone()]).is_empty(), "{:?}", manifest_findings(vec![good]));
+        let e01 = parted("data/x.E01", E01, &["data/x.E01", "data/x.E02"]);
+        assert!(manifest_findings(vec![e01]).is_empty());
+        // A split image whose path is one of its parts, listed twice.
+        let found = manifest_findings(vec![parted("data/x.raw", Split, &["data/x.raw", "data/x.raw"])]);
+        assert!(fails(&found, "listed twice") && fails(&found, "also one of its parts"), "{found:?}");
+        // A file that is a part of one item and an item of its own, in either order.
+        let a = parted("data/x.raw", Split, &["data/y", "data/x.raw.002"]);
+        let b = Item { path: "data/y".into(), ..item() };
+        assert!(fails(&manifest_findings(vec![a.clone(), b.clone()]), "listed twice"));
+        assert!(fails(&manifest_findings(vec![b, a]), "listed twice"));
+        // Parts bound only by algorithms Custos does not know.
+        let mut unknown = parted("data/x.raw", Split, &["data/x.raw.001"]);
+        if let Some(stored) = unknown.stored_as.as_mut() {
+            stored.parts[0].digests = [("sha3".to_owned(), "00".to_owned())].into_iter().collect();
+        }
+        let found = manifest_findings(vec![unknown]);
+        assert!(fails(&found, "no digest Custos knows") && fails(&found, "unknown algorithm `sha3`"), "{found:?}");
+        // An E01 item not named by its first segment; parts outside data/; no parts.
+        assert!(fails(&manifest_findings(vec![parted("data/x", E01, &["data/x.E01"])]), "first segment"));
+        assert!(!manifest_findings(vec![parted("data/x.raw", Split, &["../x.001"])]).is_empty());
+        assert!(!manifest_findings(vec![parted("data/x.raw", Split, &["/etc/passwd"])]).is_empty());
+        assert!(fails(&manifest_findings(vec![parted("data/x.raw", Split, &[])]), "none is listed"));
     }
 }

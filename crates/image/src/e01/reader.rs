@@ -132,7 +132,7 @@ impl E01Reader {
             } else {
                 segment_path(&base, number, lower).ok_or(E01Error::TooManySegments { max: MAX_SEGMENTS })?
             };
-            match File::open(&path) {
+            match open_segment(&path) {
                 Ok(file) => Ok(Some((path, file))),
                 Err(e) if number > 1 && e.kind() == io::ErrorKind::NotFound => {
                     Err(E01Error::MissingSegment { number, expected: path })
@@ -458,6 +458,17 @@ pub(crate) fn backend_metadata(paths: &[PathBuf]) -> Result<(E01Metadata, u64), 
     Ok((metadata, reader.total_size()))
 }
 
+/// Opens a segment file to read without waiting (a FIFO named like a segment would block
+/// forever) and refuses anything but a regular file.
+fn open_segment(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (a FIFO, device or folder)"));
+    }
+    Ok(file)
+}
+
 /// Walks the sections of one segment file, checking each, and returns the type of the last
 /// one (`next` or `done`).
 fn walk_segment(
@@ -518,6 +529,18 @@ fn walk_segment(
     }
     let malformed =
         |offset: u64, detail: String| E01Error::Malformed { path: path.to_owned(), offset, detail };
+    // The hash and digest sections both hold the media's MD5: two that differ are a
+    // container that contradicts itself (libewf believes one, we would believe the other).
+    let store_md5 = |stored: &mut Option<[u8; 16]>, md5: [u8; 16], offset: u64| match stored {
+        Some(earlier) if *earlier != md5 => Err(malformed(
+            offset,
+            "the hash and digest sections store different MD5s of the media".into(),
+        )),
+        _ => {
+            *stored = Some(md5);
+            Ok(())
+        }
+    };
     let checksum = |what: &str, offset: u64, data: &[u8]| -> Result<(), E01Error> {
         if format::adler_ok(data) {
             return Ok(());
@@ -690,9 +713,8 @@ fn walk_segment(
                 checksum("hash section", body_at, &body[..format::HASH_SIZE])?;
                 let mut md5 = [0u8; 16];
                 md5.copy_from_slice(&body[..16]);
-                // The digest section, when present, is the fuller record; it wins.
-                if walk.md5.is_none() && md5 != [0; 16] {
-                    walk.md5 = Some(md5);
+                if md5 != [0; 16] {
+                    store_md5(&mut walk.md5, md5, offset)?;
                 }
             }
             "digest" => {
@@ -706,7 +728,7 @@ fn walk_segment(
                 let mut sha1 = [0u8; 20];
                 sha1.copy_from_slice(&body[16..36]);
                 if md5 != [0; 16] {
-                    walk.md5 = Some(md5);
+                    store_md5(&mut walk.md5, md5, offset)?;
                 }
                 if sha1 != [0; 20] {
                     walk.sha1 = Some(sha1);

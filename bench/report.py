@@ -89,6 +89,8 @@ job("acquire md5+sha256 into a raw image, no read-back, vs dc3dd hof= (which rea
 if os.path.exists(os.path.join(results, "e01-verify.json")):
     job("E01 media checked against its stored MD5+SHA-1", "e01-verify", 0, 1, 0.50)
 job("acquire md5+sha256, image synced and read back from disk, vs dc3dd hof=", "acquire", 0, 2, 0.50)
+if os.path.exists(os.path.join(results, "e01-write.json")):
+    job("acquire into E01 (fast deflate, MD5+SHA-1 inside), synced, vs ewfacquire", "e01-write", 0, 1, 1.00)
 
 legacy_tools = medians("legacy-tools")
 legacy_ours = medians("legacy")[1][1]
@@ -138,6 +140,11 @@ print(f"- `custos hash --algo blake3` on the same image: **{int(rss_blake3) / 10
 print(f"- `custos hash --algo sha256,blake3 --segment-size 64M` on a 16 GiB sparse file: **{int(rss_sparse) / 1024:.1f} MiB**")
 print(f"- `custos hash --algo sha256,blake3` on the tree: **{int(rss_tree) / 1024:.1f} MiB**")
 print(f"- `custos acquire --algo md5,sha256` of the {size_gib} GiB image (read-back included): **{int(rss_acquire) / 1024:.1f} MiB**")
+rss_e01_path = os.path.join(results, "rss-e01.txt")
+if os.path.exists(rss_e01_path):
+    rss_e01 = open(rss_e01_path).read().strip()
+    if rss_e01:
+        print(f"- `custos acquire --format e01` of the {size_gib} GiB image (read-back included): **{int(rss_e01) / 1024:.1f} MiB**")
 print(f"- `custos verify` of a package of the {size_gib} GiB image: **{int(rss_verify) / 1024:.1f} MiB**")
 print()
 print("Target: under 64 MiB for every case above.")

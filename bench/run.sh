@@ -82,6 +82,17 @@ fi
 if [ -f "$e01.E01" ]; then
   bench e01-verify "$runs" -N "ewfverify -q -d sha1 $e01.E01" "$custos hash --quiet --media --algo md5,sha1 $e01.E01"
 fi
+# E01 output at the same compression level as ewfacquire (fast deflate, MD5+SHA-1 inside).
+# ewfacquire neither syncs nor reads back; custos acquire --verify none still syncs and hashes
+# each segment file (from the page cache) for the manifest.
+if command -v ewfacquire >/dev/null; then
+  bench e01-write "$slow_runs" --prepare "rm -rf $acq/pkg $acq/ewf.E0*" -N \
+    "ewfacquire -u -q -t $acq/ewf -f encase6 -c deflate:fast -d sha1 -C BENCH -D bench -E 1 -e bench -N bench $image" \
+    "$custos acquire --quiet --key $key --case BENCH --legal-basis warrant:BENCH --format e01 --compression fast --algo md5,sha1 --verify none --out $acq/pkg $image"
+  rss_e01=$( { /usr/bin/time -v "$custos" acquire --quiet --key "$key" --case BENCH --legal-basis warrant:BENCH --format e01 --algo md5,sha1 --out "$acq/pkg2" "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
+  rm -rf "$acq/pkg" "$acq/pkg2" "$acq"/ewf.E0*
+  echo "$rss_e01" > "$results/rss-e01.txt"
+fi
 
 rss_all=$( { /usr/bin/time -v "$custos" hash --quiet --algo md5,sha1,sha256,sha512,blake3 --segment-size 64M "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')
 rss_blake3=$( { /usr/bin/time -v "$custos" hash --quiet --algo blake3 "$image" > /dev/null; } 2>&1 | awk -F: '/Maximum resident/ {gsub(/ /,"",$2); print $2}')

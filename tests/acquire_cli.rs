@@ -429,8 +429,18 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     let _unmount = Unmount(small.clone());
     let run = |extra: &[&str]| {
         let mut args = vec![
-            "acquire", "--key", "rfc8032-test1", "--case", "RES-1", "--checkpoint-every", "256K",
-            "--block-size", "64K", "-q", "--out", "small/pkg",
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "RES-1",
+            "--checkpoint-every",
+            "256K",
+            "--block-size",
+            "64K",
+            "-q",
+            "--out",
+            "small/pkg",
         ];
         args.extend_from_slice(extra);
         args.push("disk.img");
@@ -443,7 +453,11 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     // The destination fills up: the unfinished package is kept (hidden, no manifest).
     let full = run(&[]);
     assert_eq!(full.code, 2, "{}", full.stderr);
-    assert!(full.stderr.contains("No space left on device") && full.stderr.contains("--resume"), "{}", full.stderr);
+    assert!(
+        full.stderr.contains("No space left on device") && full.stderr.contains("--resume"),
+        "{}",
+        full.stderr
+    );
     let unfinished: Vec<PathBuf> = std::fs::read_dir(&small)
         .expect("list")
         .filter_map(|e| e.ok())
@@ -488,7 +502,10 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     assert_eq!(record["continued"]["from_byte"], at, "the record says where it continued");
     assert_eq!(record["bytes_read"], source.len() as u64);
     assert_eq!(manifest["items"][0]["digests"]["sha256"], sha256sum(&d.join("disk.img")));
-    assert!(!small.join("pkg/custos/acquisition-checkpoint.json").exists(), "no checkpoint in a sealed package");
+    assert!(
+        !small.join("pkg/custos/acquisition-checkpoint.json").exists(),
+        "no checkpoint in a sealed package"
+    );
     let verified = custos_in(d, &["verify", "small/pkg", "--trust", "rfc8032-test1.pub"]);
     assert_eq!(verified.code, 0, "{}", verified.stdout);
     let left = std::fs::read_dir(&small).expect("list").filter_map(|e| e.ok()).count();

@@ -41,12 +41,16 @@ fn verify(dir: &Path) -> Run {
 }
 
 fn manifest(dir: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(dir.join("pkg/custos/manifest.json")).expect("manifest")).expect("JSON")
+    serde_json::from_slice(&std::fs::read(dir.join("pkg/custos/manifest.json")).expect("manifest"))
+        .expect("JSON")
 }
 
 fn required(name: &str) -> Option<PathBuf> {
     let found = tool(name);
-    assert!(found.is_some() || !support::interop_required(), "CUSTOS_INTEROP=require, but {name} is not installed");
+    assert!(
+        found.is_some() || !support::interop_required(),
+        "CUSTOS_INTEROP=require, but {name} is not installed"
+    );
     found
 }
 
@@ -85,8 +89,9 @@ fn cftt_split_parts_have_the_requested_size_and_the_manifest_records_the_whole()
         .collect();
     assert_eq!(sizes, [1 << 20, 1 << 20, 1 << 20, 1000], "every part the size asked but the last");
     assert!(!d.join("pkg/data/disk.img.005").exists() && !d.join("pkg/data/disk.img").exists());
-    let joined: Vec<u8> =
-        (1..=4).flat_map(|n| std::fs::read(d.join(format!("pkg/data/disk.img.{n:03}"))).expect("part")).collect();
+    let joined: Vec<u8> = (1..=4)
+        .flat_map(|n| std::fs::read(d.join(format!("pkg/data/disk.img.{n:03}"))).expect("part"))
+        .collect();
     assert!(joined == source, "the parts, concatenated, are the source byte for byte");
     let item = &manifest(d)["items"][0];
     assert_eq!(item["path"], "data/disk.img", "one item made of parts");
@@ -105,7 +110,8 @@ fn cftt_split_parts_have_the_requested_size_and_the_manifest_records_the_whole()
     assert_eq!(verified.code, 0, "{}", verified.stdout);
     assert!(verified.stdout.contains("item.part_digest"), "{}", verified.stdout);
     // sha256sum -c over the bag's own payload manifest agrees, part by part.
-    let checked = run(Command::new("sha256sum").arg("-c").arg("manifest-sha256.txt").current_dir(d.join("pkg")));
+    let checked =
+        run(Command::new("sha256sum").arg("-c").arg("manifest-sha256.txt").current_dir(d.join("pkg")));
     assert_eq!(checked.code, 0, "{}", checked.stdout);
     // --fast reads no part, and says so.
     let fast = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--fast"]);
@@ -188,10 +194,8 @@ fn e01_output_is_accepted_by_libewf_and_its_media_is_the_source() {
     support::write(d, "disk.img", &source);
     let made = acquire(d, "disk.img", &["--format", "e01", "--split", "1M", "--algo", "sha256,blake3"]);
     assert_eq!(made.code, 0, "{}", made.stderr);
-    let segments: Vec<PathBuf> = (1..=9)
-        .map(|n| d.join(format!("pkg/data/disk.img.E{n:02}")))
-        .take_while(|p| p.exists())
-        .collect();
+    let segments: Vec<PathBuf> =
+        (1..=9).map(|n| d.join(format!("pkg/data/disk.img.E{n:02}"))).take_while(|p| p.exists()).collect();
     assert!(segments.len() >= 3, "the set is split into segments: {segments:?}");
     let item = &manifest(d)["items"][0];
     assert_eq!(item["path"], "data/disk.img.E01", "an E01 item is named by its first segment");
@@ -199,7 +203,10 @@ fn e01_output_is_accepted_by_libewf_and_its_media_is_the_source() {
     assert_eq!(item["stored_as"]["parts"].as_array().map(Vec::len), Some(segments.len()));
     assert_eq!(item["size"], source.len() as u64);
     assert_eq!(item["digests"]["sha256"], sha256_hex(&source), "the media's digest, not the container's");
-    assert!(item["digests"]["md5"].is_string() && item["digests"]["sha1"].is_string(), "E01's own digests too");
+    assert!(
+        item["digests"]["md5"].is_string() && item["digests"]["sha1"].is_string(),
+        "E01's own digests too"
+    );
     assert_eq!(item["acquisition"]["image_format"]["format"], "e01");
     let verified = verify(d);
     assert_eq!(verified.code, 0, "{}", verified.stdout);
@@ -219,7 +226,8 @@ fn e01_output_is_accepted_by_libewf_and_its_media_is_the_source() {
     }
     if let Some(ewfexport) = required("ewfexport") {
         let target = d.join("exported");
-        let done = run(Command::new(ewfexport).args(["-u", "-q", "-f", "raw", "-t"]).arg(&target).arg(&first));
+        let done =
+            run(Command::new(ewfexport).args(["-u", "-q", "-f", "raw", "-t"]).arg(&target).arg(&first));
         assert_eq!(done.code, 0, "{}", done.stderr);
         let exported = std::fs::read(target.with_extension("raw")).expect("ewfexport output");
         assert!(exported == source, "ewfexport's media is the source, byte for byte");
@@ -248,7 +256,8 @@ fn e01_with_unreadable_sectors_records_them_in_error2() {
         let done = run(Command::new(ewfinfo).arg(d.join("pkg/data/disk.img.E01")));
         assert_eq!(done.code, 0, "{}", done.stderr);
         assert!(
-            done.stdout.contains("at sector(s): 195 - 195") && done.stdout.contains("at sector(s): 976 - 978"),
+            done.stdout.contains("at sector(s): 195 - 195")
+                && done.stdout.contains("at sector(s): 976 - 978"),
             "libewf reads the filled ranges from error2: {}",
             done.stdout
         );
@@ -286,7 +295,10 @@ fn every_edit_to_an_e01_set_is_caught_by_name_container_damage_apart() {
     std::fs::create_dir(&other).expect("folder");
     support::copy_test_keys(&other);
     support::write(&other, "disk.img", &pattern(3 << 20));
-    assert_eq!(acquire(&other, "disk.img", &["--format", "e01", "--split", "1M", "--compression", "none"]).code, 0);
+    assert_eq!(
+        acquire(&other, "disk.img", &["--format", "e01", "--split", "1M", "--compression", "none"]).code,
+        0
+    );
     let replaced = copy_package(d, "replaced");
     for entry in std::fs::read_dir(other.join("pkg/data")).expect("list") {
         let entry = entry.expect("entry");
@@ -353,10 +365,16 @@ fn sealing_an_e01_set_records_its_media_and_its_files_and_a_reference_verifies_w
     // Kept where it is: verify --evidence reads the set there, and catches a changed byte.
     let referenced = seal("ref", &["--reference"]);
     assert_eq!(referenced.code, 0, "{}", referenced.stderr);
-    let check = |evidence: &str| custos_in(d, &["verify", "ref", "--trust", "rfc8032-test1.pub", "--evidence", evidence]);
+    let check = |evidence: &str| {
+        custos_in(d, &["verify", "ref", "--trust", "rfc8032-test1.pub", "--evidence", evidence])
+    };
     let done = check("set");
     assert_eq!(done.code, 0, "{}", done.stdout);
-    assert!(done.stdout.contains("item.part_digest") && done.stdout.contains("item.digest"), "{}", done.stdout);
+    assert!(
+        done.stdout.contains("item.part_digest") && done.stdout.contains("item.digest"),
+        "{}",
+        done.stdout
+    );
     support::flip_bit(&d.join("set/multi.E05"), 1500);
     let done = check("set");
     assert_eq!(done.code, 1, "{}", done.stdout);
@@ -379,7 +397,8 @@ fn sealing_an_e01_set_records_its_media_and_its_files_and_a_reference_verifies_w
         std::fs::copy(d.join(format!("set/multi.E0{n}")), d.join(format!("cut/multi.E0{n}"))).expect("copy");
     }
     std::fs::write(d.join("cut/multi.E08"), b"short").expect("cut");
-    let fast = custos_in(d, &["verify", "ref", "--trust", "rfc8032-test1.pub", "--evidence", "cut", "--fast"]);
+    let fast =
+        custos_in(d, &["verify", "ref", "--trust", "rfc8032-test1.pub", "--evidence", "cut", "--fast"]);
     assert_eq!(fast.code, 1, "{}", fast.stdout);
     assert!(fast.stdout.contains("multi.E08"), "{}", fast.stdout);
 

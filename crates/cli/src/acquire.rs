@@ -85,7 +85,7 @@ enum ImageFormat {
     /// Raw parts of this many bytes.
     Split(u64),
     /// An E01 segment set.
-    E01(E01Options),
+    E01(Box<E01Options>),
 }
 
 impl ImageFormat {
@@ -106,7 +106,10 @@ impl ImageFormat {
         };
         let segment_size = args.split.unwrap_or(custos_image::e01::DEFAULT_SEGMENT_SIZE);
         if segment_size < custos_image::e01::MIN_SEGMENT_SIZE {
-            bail!("--split {segment_size}: E01 segments hold at least {} bytes", custos_image::e01::MIN_SEGMENT_SIZE);
+            bail!(
+                "--split {segment_size}: E01 segments hold at least {} bytes",
+                custos_image::e01::MIN_SEGMENT_SIZE
+            );
         }
         let case = CaseInfo {
             case_number: args.package.case.clone(),
@@ -117,14 +120,14 @@ impl ImageFormat {
             ..CaseInfo::default()
         };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(ImageFormat::E01(E01Options {
+        Ok(ImageFormat::E01(Box::new(E01Options {
             segment_size,
             compression,
             sector_size,
             case,
             threads,
             ..E01Options::default()
-        }))
+        })))
     }
 
     /// What the record says about the image's files.
@@ -145,11 +148,12 @@ impl ImageFormat {
 /// Every parameter that shapes a raw image and its digests: a continued acquisition must
 /// be given the same.
 fn parameters(args: &AcquireArgs, options: &ReadOptions) -> Result<serde_json::Value> {
-    let mut algorithms: Vec<&str> = Algorithm::parse_list(args.package.algo.as_deref().unwrap_or("sha256,blake3"))?
-        .into_iter()
-        .chain([Algorithm::Sha256])
-        .map(Algorithm::name)
-        .collect();
+    let mut algorithms: Vec<&str> =
+        Algorithm::parse_list(args.package.algo.as_deref().unwrap_or("sha256,blake3"))?
+            .into_iter()
+            .chain([Algorithm::Sha256])
+            .map(Algorithm::name)
+            .collect();
     algorithms.sort_unstable();
     algorithms.dedup();
     Ok(serde_json::json!({
@@ -270,7 +274,10 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
     };
     if let (Some(part), Some(size)) = (part_size, info.size_bytes) {
         if size.div_ceil(part) > MAX_PARTS {
-            bail!("--split {part}: {} bytes would make more than {MAX_PARTS} files; give a larger size", size);
+            bail!(
+                "--split {part}: {} bytes would make more than {MAX_PARTS} files; give a larger size",
+                size
+            );
         }
     }
     if let (ImageFormat::E01(options), Some(size)) = (&format, info.size_bytes) {
@@ -389,7 +396,7 @@ fn dry_run(args: &AcquireArgs, verify: Verify) -> Result<Status> {
         None if stdin => bail!("give the image a name with --name NAME when acquiring standard input"),
         None => default_name(&args.source, kind, &args.format)?,
     };
-    let name = if args.format == "e01" { item_name(name, &ImageFormat::E01(E01Options::default())) } else { name };
+    let name = if args.format == "e01" { item_name(name, &ImageFormat::E01(Box::default())) } else { name };
     check_name(&name)?;
     let described = format!("{} ({}; not opened in a dry run)", args.source.display(), kind_word(kind));
     let contents = Contents::Acquired {
@@ -508,7 +515,12 @@ impl Acquirer for SourceAcquirer {
         self.verify.image
     }
 
-    fn acquire(&self, files: &dyn ImageFiles, options: &HashOptions, control: &Control) -> Result<Acquired, String> {
+    fn acquire(
+        &self,
+        files: &dyn ImageFiles,
+        options: &HashOptions,
+        control: &Control,
+    ) -> Result<Acquired, String> {
         let source =
             self.source.lock().ok().and_then(|mut s| s.take()).ok_or("the source was already acquired")?;
         let create = |name: &str| files.create(name).map_err(std::io::Error::other);
@@ -518,14 +530,16 @@ impl Acquirer for SourceAcquirer {
                 let name = self.name.clone();
                 let make_part = |index: u32| {
                     if u64::from(index) >= MAX_PARTS {
-                        return Err(std::io::Error::other(format!("more than {MAX_PARTS} parts: give a larger --split")));
+                        return Err(std::io::Error::other(format!(
+                            "more than {MAX_PARTS} parts: give a larger --split"
+                        )));
                     }
                     create(&part_name(&name, index))
                 };
-                let mut writer = SplitWriter::new(*size, Box::new(make_part))
-                    .map_err(|e| e.to_string())?;
-                let acquired = custos_image::acquire(source, self.options, options, control, &tool(), Some(&mut writer))
-                    .map_err(|e| crate::render::error_chain(&e))?;
+                let mut writer = SplitWriter::new(*size, Box::new(make_part)).map_err(|e| e.to_string())?;
+                let acquired =
+                    custos_image::acquire(source, self.options, options, control, &tool(), Some(&mut writer))
+                        .map_err(|e| crate::render::error_chain(&e))?;
                 let count = match &acquired.result {
                     Ok(_) => writer.finish().map_err(|e| format!("cannot write the image: {e}"))?,
                     Err(_) => 0,
@@ -539,12 +553,13 @@ impl Acquirer for SourceAcquirer {
                     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                     create(name)
                 };
-                let mut writer = E01Writer::create_with(base, e01.clone(), Box::new(create_segment))
+                let mut writer = E01Writer::create_with(base, (**e01).clone(), Box::new(create_segment))
                     .map_err(|e| e.to_string())?;
                 // The media's MD5 and SHA-1 go inside the E01 (and into the manifest).
                 let media = e01_media_options(options);
-                let acquired = custos_image::acquire(source, self.options, &media, control, &tool(), Some(&mut writer))
-                    .map_err(|e| crate::render::error_chain(&e))?;
+                let acquired =
+                    custos_image::acquire(source, self.options, &media, control, &tool(), Some(&mut writer))
+                        .map_err(|e| crate::render::error_chain(&e))?;
                 let names = match &acquired.result {
                     Ok(outcome) => finish_e01(writer, &acquired.record, outcome)?,
                     Err(_) => Vec::new(),
@@ -690,8 +705,10 @@ impl SourceAcquirer {
             Ok(())
         };
         let checkpoints = custos_image::Checkpoints { every: checkpointing.every, save: &mut save };
-        let continuation = continuing
-            .map(|saved| custos_image::Continuation { image: &read_back, checkpoint: saved.checkpoint.clone() });
+        let continuation = continuing.map(|saved| custos_image::Continuation {
+            image: &read_back,
+            checkpoint: saved.checkpoint.clone(),
+        });
         custos_image::acquire_continued(
             source,
             self.options,

@@ -217,7 +217,11 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
             "custos: note: {} is left over from an interrupted seal of {}; it is not a package ({})",
             leftover.display(),
             args.out.display(),
-            if checkpointed { "continue it with `custos acquire … --resume`, or remove it" } else { "remove it" }
+            if checkpointed {
+                "continue it with `custos acquire … --resume`, or remove it"
+            } else {
+                "remove it"
+            }
         );
     }
     let mut algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;

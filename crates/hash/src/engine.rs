@@ -179,7 +179,10 @@ pub fn open_evidence(path: &Path) -> Result<File, Error> {
         .map_err(|source| Error::Open { path: path.to_owned(), source })?;
     let kind = file.metadata().map_err(|source| Error::Open { path: path.to_owned(), source })?.file_type();
     if !(kind.is_file() || kind.is_block_device()) {
-        return Err(Error::NotEvidence { path: path.to_owned(), found: "a FIFO, socket, character device or folder" });
+        return Err(Error::NotEvidence {
+            path: path.to_owned(),
+            found: "a FIFO, socket, character device or folder",
+        });
     }
     Ok(file)
 }

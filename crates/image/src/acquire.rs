@@ -121,7 +121,7 @@ pub fn acquire_continued<'a>(
         prefix,
         hasher,
         checkpoints,
-        next_checkpoint: if every > 0 { (start / every + 1) * every } else { u64::MAX },
+        next_checkpoint: start.checked_div(every).map_or(u64::MAX, |n| (n + 1) * every),
         position: 0,
     };
     acquire_staged(reader, info, hash, control, tool, Some(image), stages)
@@ -156,7 +156,8 @@ pub fn acquire_reader(
     tool: &Tool,
     image: Option<&mut dyn Write>,
 ) -> Result<Acquisition, Error> {
-    let stages = Stages { prefix: None, hasher: None, checkpoints: None, next_checkpoint: u64::MAX, position: 0 };
+    let stages =
+        Stages { prefix: None, hasher: None, checkpoints: None, next_checkpoint: u64::MAX, position: 0 };
     acquire_staged(reader, info, hash, control, tool, image, stages)
 }
 
@@ -235,7 +236,8 @@ impl Tee<'_, '_, '_> {
             let want = (prefix.end - prefix.at).min(buf.len() as u64) as usize;
             let n = prefix.file.read_at(&mut buf[..want], prefix.at)?;
             if n == 0 {
-                let detail = format!("the image ends at byte {}, the checkpoint is at {}", prefix.at, prefix.end);
+                let detail =
+                    format!("the image ends at byte {}, the checkpoint is at {}", prefix.at, prefix.end);
                 return Err(io::Error::other(Error::CheckpointMismatch(detail)));
             }
             prefix.at += n as u64;

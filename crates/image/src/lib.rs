@@ -39,15 +39,17 @@ mod device;
 pub mod e01;
 mod error;
 pub mod fault;
-pub mod split;
 mod map;
 mod reader;
 mod record;
 mod source;
+pub mod split;
 mod sys;
 mod time;
 
-pub use acquire::{acquire, acquire_continued, acquire_reader, Acquisition, Checkpoint, Checkpoints, Continuation};
+pub use acquire::{
+    acquire, acquire_continued, acquire_reader, Acquisition, Checkpoint, Checkpoints, Continuation,
+};
 pub use device::{DeviceInfo, HiddenAreas};
 pub use error::Error;
 pub use map::{BadRange, ReadErrorMap};

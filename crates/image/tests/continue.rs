@@ -6,7 +6,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 
 use custos_hash::{Algorithm, Control, HashOptions};
-use custos_image::{acquire_continued, Checkpoint, Checkpoints, Continuation, Error, ReadOptions, Source, Tool};
+use custos_image::{
+    acquire_continued, Checkpoint, Checkpoints, Continuation, Error, ReadOptions, Source, Tool,
+};
 
 fn tool() -> Tool {
     Tool { name: "custos".into(), version: "test".into() }
@@ -43,7 +45,8 @@ impl Write for FailsAfter {
 fn a_continued_acquisition_equals_one_uninterrupted_read_and_a_changed_image_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let source_path = dir.path().join("source.img");
-    let bytes: Vec<u8> = (0..(10u32 << 20) + 512).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> =
+        (0..(10u32 << 20) + 512).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     std::fs::write(&source_path, &bytes).expect("source");
     let image_path = dir.path().join("image.raw");
     let options = ReadOptions { block_size: 64 << 10, ..ReadOptions::default() };
@@ -54,7 +57,8 @@ fn a_continued_acquisition_equals_one_uninterrupted_read_and_a_changed_image_is_
         saved.push(c.clone());
         Ok(())
     };
-    let mut image = FailsAfter { file: File::create_new(&image_path).expect("image"), limit: 7 << 19, written: 0 };
+    let mut image =
+        FailsAfter { file: File::create_new(&image_path).expect("image"), limit: 7 << 19, written: 0 };
     let first = acquire_continued(
         Source::open(&source_path).expect("open"),
         options,
@@ -103,7 +107,11 @@ fn a_continued_acquisition_equals_one_uninterrupted_read_and_a_changed_image_is_
     let continued = continue_run(last);
     let outcome = continued.result.expect("continued to the end");
     assert_eq!(outcome.size, bytes.len() as u64);
-    assert_eq!(outcome.digest(Algorithm::Sha256), Some(&Algorithm::Sha256.digest(&bytes)), "the whole image's digest");
+    assert_eq!(
+        outcome.digest(Algorithm::Sha256),
+        Some(&Algorithm::Sha256.digest(&bytes)),
+        "the whole image's digest"
+    );
     assert_eq!(outcome.digest(Algorithm::Md5), Some(&Algorithm::Md5.digest(&bytes)));
     assert!(std::fs::read(&image_path).expect("image") == bytes, "the image is the source");
     assert_eq!(continued.record.bytes_read, bytes.len() as u64);

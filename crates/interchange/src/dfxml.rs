@@ -197,14 +197,23 @@ fn write_item(xml: &mut String, source: &ExportSource, item: &Item) -> Result<()
 
 /// An item kept in several files: each file as the `fileobject` it is (its own size and
 /// digests), after a comment that says what they hold and the item's digests.
-fn write_parts(xml: &mut String, item: &Item, stored: &custos_manifest::manifest::StoredAs) -> Result<(), Error> {
+fn write_parts(
+    xml: &mut String,
+    item: &Item,
+    stored: &custos_manifest::manifest::StoredAs,
+) -> Result<(), Error> {
     let what = match stored.format {
         custos_manifest::manifest::PartFormat::Split => "the parts of a raw image (concatenated)",
         custos_manifest::manifest::PartFormat::E01 => "an E01 segment set; its media",
     };
     let digests: Vec<String> =
         item.digests.iter().map(|(a, d)| format!("{} {d}", a.to_ascii_uppercase())).collect();
-    let about = format!("{what}: {} bytes, {} (custos/manifest.json item {})", item.size, digests.join(", "), item.path);
+    let about = format!(
+        "{what}: {} bytes, {} (custos/manifest.json item {})",
+        item.size,
+        digests.join(", "),
+        item.path
+    );
     let _ = writeln!(xml, "  <!-- {} -->", comment(&about));
     for part in &stored.parts {
         let path = escape(&part.path)
@@ -218,7 +227,11 @@ fn write_parts(xml: &mut String, item: &Item, stored: &custos_manifest::manifest
                 return Err(Error::BadDigest { path: shown(&part.path), algorithm: algorithm.clone() });
             }
             if let Some(kind) = digest_type(algorithm) {
-                let _ = writeln!(xml, "    <hashdigest type=\"{kind}\">{}</hashdigest>", digest.to_ascii_lowercase());
+                let _ = writeln!(
+                    xml,
+                    "    <hashdigest type=\"{kind}\">{}</hashdigest>",
+                    digest.to_ascii_lowercase()
+                );
             }
         }
         if item.reference {

@@ -104,13 +104,13 @@ pub fn export(source: &ExportSource, exporter: &Exporter) -> Result<String, Erro
         }
         if item.path.contains(['\n', '\r']) {
             return Err(Error::UnrepresentablePath {
-                path: shown(&item.path),
+                path: shown(item.path),
                 reason: "a hashdeep line cannot hold a newline in a file name (the format has no escape)",
             });
         }
         if item.path.contains(',') {
             return Err(Error::UnrepresentablePath {
-                path: shown(&item.path),
+                path: shown(item.path),
                 reason: "hashdeep reads the last comma-separated field as the file name, so a name with a comma would be read back wrongly",
             });
         }
@@ -118,13 +118,13 @@ pub fn export(source: &ExportSource, exporter: &Exporter) -> Result<String, Erro
         for algorithm in &columns {
             let digest = &item.digests[algorithm.name()];
             if !is_hex(digest) || digest.len() != algorithm.output_len() * 2 {
-                return Err(Error::BadDigest { path: shown(&item.path), algorithm: algorithm.name().into() });
+                return Err(Error::BadDigest { path: shown(item.path), algorithm: algorithm.name().into() });
             }
             line.push(',');
             line.push_str(&digest.to_ascii_lowercase());
         }
         line.push(',');
-        line.push_str(&item.path);
+        line.push_str(item.path);
         text.push_str(&line);
         text.push('\n');
     }

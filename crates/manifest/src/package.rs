@@ -25,8 +25,8 @@ use crate::envelope::SignatureFile;
 use crate::findings::Finding;
 use crate::keys::PublicKey;
 use crate::manifest::{
-    Case, Category, Item, LegalBasis, Link, Manifest, Part, PartFormat, Segments, StoredAs, Tool, MANIFEST_FORMAT,
-    MANIFEST_PAYLOAD_TYPE,
+    Case, Category, Item, LegalBasis, Link, Manifest, Part, PartFormat, Segments, StoredAs, Tool,
+    MANIFEST_FORMAT, MANIFEST_PAYLOAD_TYPE,
 };
 use crate::parts::{hash_parts, OpenedPart, PartsOutcome};
 use crate::store::{PackageDir, PackageStore, MAX_TAG_FILE_BYTES};
@@ -121,7 +121,12 @@ pub trait Acquirer: std::fmt::Debug {
     /// `options` in the same pass; returns the digests, the record to sign with the item
     /// and how the image is kept. Every file made is removed when this fails, unless
     /// [`Acquirer::resumable`] says otherwise.
-    fn acquire(&self, files: &dyn ImageFiles, options: &HashOptions, control: &Control) -> Result<Acquired, String>;
+    fn acquire(
+        &self,
+        files: &dyn ImageFiles,
+        options: &HashOptions,
+        control: &Control,
+    ) -> Result<Acquired, String>;
     /// After `acquire` failed: whether it left a checkpoint to continue from (the
     /// unfinished package is then kept, and [`Error::Resumable`] returned).
     fn resumable(&self) -> bool {
@@ -277,7 +282,7 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
             Evidence::Acquired(acquirer) => {
                 let made = MadeFiles { store: &store, folder: "data", made: Default::default() };
                 let acquired = acquire_into(&made, &path, acquirer, &options, control);
-                let (outcome, record, parts) = match acquired {
+                let AcquiredItem { outcome, record, parted: parts } = match acquired {
                     Ok(acquired) => acquired,
                     // Kept to be continued; it never verifies (no manifest, a hidden name).
                     Err(Error::Package(message)) if acquirer.resumable() => {
@@ -347,7 +352,11 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                     .map(|file: &PayloadFile| Part {
                         path: file.path.clone(),
                         size: file.size,
-                        digests: file.digests.iter().map(|(a, d)| (a.name().to_owned(), d.to_hex())).collect(),
+                        digests: file
+                            .digests
+                            .iter()
+                            .map(|(a, d)| (a.name().to_owned(), d.to_hex()))
+                            .collect(),
                     })
                     .collect(),
             }),
@@ -496,7 +505,11 @@ fn plan<'a>(request: &'a SealRequest) -> Result<(Vec<Planned<'a>>, Vec<Link>), E
             )));
         }
         if request.reference {
-            let evidence = if metadata.is_file() && is_e01(source) { Evidence::E01Set(source) } else { Evidence::File(source) };
+            let evidence = if metadata.is_file() && is_e01(source) {
+                Evidence::E01Set(source)
+            } else {
+                Evidence::File(source)
+            };
             planned.push(Planned { evidence, path: utf8(source, "referenced paths")? });
             continue;
         }
@@ -665,6 +678,13 @@ struct Parted {
     filled_sectors: Vec<[u64; 2]>,
 }
 
+/// An acquisition, read back and ready to be an item.
+struct AcquiredItem {
+    outcome: custos_hash::HashOutcome,
+    record: serde_json::Map<String, serde_json::Value>,
+    parted: Option<Parted>,
+}
+
 /// Runs an acquisition into new files under `data/`, then syncs them, makes them read-only
 /// and (when asked, or always for an image kept in several files) reads them back from
 /// disk with one strong digest, recording that check in the record.
@@ -674,9 +694,10 @@ fn acquire_into(
     acquirer: &dyn Acquirer,
     options: &HashOptions,
     control: &Control,
-) -> Result<(custos_hash::HashOutcome, serde_json::Map<String, serde_json::Value>, Option<Parted>), Error> {
+) -> Result<AcquiredItem, Error> {
     let failed = |what: String| Error::Package(format!("{path}: {what}"));
-    let Acquired { outcome, mut record, parts } = acquirer.acquire(made, options, control).map_err(&failed)?;
+    let Acquired { outcome, mut record, parts } =
+        acquirer.acquire(made, options, control).map_err(&failed)?;
     made.settle(acquirer.verify_image())?;
     // Read whole: nothing is left to continue, and the package holds no stray tag file.
     match made.store.remove(CHECKPOINT_PATH) {
@@ -698,7 +719,8 @@ fn acquire_into(
         None => {
             let opened = made.reopen(&[acquirer.name().to_owned()])?;
             let verification = if acquirer.verify_image() {
-                let Some(OpenedPart { body: crate::store::PayloadBody::File(image), .. }) = opened.into_iter().next()
+                let Some(OpenedPart { body: crate::store::PayloadBody::File(image), .. }) =
+                    opened.into_iter().next()
                 else {
                     return Err(failed("the image file was not made".into()));
                 };
@@ -716,8 +738,9 @@ fn acquire_into(
         Some((PartFormat::E01, names)) if !acquirer.verify_image() => {
             // The files' own digests are needed (read from the page cache); the media is
             // not decoded again, as asked.
-            let (opened, digests) = crate::parts::hash_part_files(made.reopen(&names)?, &options.algorithms, control)
-                .map_err(|e| failed(format!("reading the image's files: {e}")))?;
+            let (opened, digests) =
+                crate::parts::hash_part_files(made.reopen(&names)?, &options.algorithms, control)
+                    .map_err(|e| failed(format!("reading the image's files: {e}")))?;
             // Opening checks the structure (not the chunks) and gives the error2 ranges.
             let reader = custos_image::e01::E01Reader::from_files(opened)
                 .map_err(|e| failed(format!("reading the image's files: {e}")))?;
@@ -748,15 +771,22 @@ fn acquire_into(
         }
     };
     record.insert("image_verification".into(), verification);
-    Ok((outcome, record, parted))
+    Ok(AcquiredItem { outcome, record, parted })
 }
 
 /// The payload entries of an image's parts, from reading them.
-fn part_files(paths: &[String], parts: Vec<(u64, BTreeMap<Algorithm, custos_hash::Digest>)>) -> Vec<PayloadFile> {
+fn part_files(
+    paths: &[String],
+    parts: Vec<(u64, BTreeMap<Algorithm, custos_hash::Digest>)>,
+) -> Vec<PayloadFile> {
     paths
         .iter()
         .zip(parts)
-        .map(|(path, (size, digests))| PayloadFile { path: path.clone(), size, digests: digests.into_iter().collect() })
+        .map(|(path, (size, digests))| PayloadFile {
+            path: path.clone(),
+            size,
+            digests: digests.into_iter().collect(),
+        })
         .collect()
 }
 
@@ -791,8 +821,9 @@ fn read_e01_for_seal(
     control: &Control,
 ) -> Result<SealedE01, Error> {
     let refused = |what: String| Error::Package(format!("{}: {what}", label.display()));
-    let read = hash_parts(PartFormat::E01, parts, &e01_media_options(options), part_algorithms, label, control)
-        .map_err(|e| refused(e.to_string()))?;
+    let read =
+        hash_parts(PartFormat::E01, parts, &e01_media_options(options), part_algorithms, label, control)
+            .map_err(|e| refused(e.to_string()))?;
     let media = read.item.as_ref().map_err(|e| refused(e.to_string()))?;
     for (algorithm, stored) in &read.stored {
         let Some(found) = media.digest(*algorithm) else { continue };
@@ -819,9 +850,10 @@ fn copy_e01_set(
     let mut names = Vec::new();
     let mut copied = Vec::new();
     for source in e01_segment_paths(first)? {
-        let name = source.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-            Error::Package(format!("{}: segment names must be UTF-8", source.display()))
-        })?;
+        let name = source
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::Package(format!("{}: segment names must be UTF-8", source.display())))?;
         let copy = made.create(name).map_err(Error::Package)?;
         let path = made.path(name);
         // Found by name next to the first: never through a link, never a FIFO.

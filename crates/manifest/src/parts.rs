@@ -10,7 +10,9 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
-use custos_hash::{hash_file, hash_reader, Algorithm, AlgorithmHasher, Control, Digest, HashOptions, HashOutcome};
+use custos_hash::{
+    hash_file, hash_reader, Algorithm, AlgorithmHasher, Control, Digest, HashOptions, HashOutcome,
+};
 use custos_image::e01::{E01Error, E01Reader};
 
 use crate::manifest::PartFormat;

@@ -341,10 +341,7 @@ impl PackageDir {
     pub fn open_for_update(&self, path: &str) -> Result<File, StoreError> {
         let stored = self.open_regular(path, OFlags::RDWR, Mode::empty())?;
         if stored.links > 1 {
-            return Err(StoreError::NotRegular {
-                path: path.to_owned(),
-                found: "a file with several names",
-            });
+            return Err(StoreError::NotRegular { path: path.to_owned(), found: "a file with several names" });
         }
         Ok(stored.file)
     }

@@ -25,8 +25,8 @@ use crate::envelope::{SignatureFile, SignatureVerdict};
 use crate::findings::{Finding, Verdict};
 use crate::keys::{KeyId, PublicKey};
 use crate::manifest::{Item, Manifest, MANIFEST_PAYLOAD_TYPE};
-use crate::parts::{hash_parts, OpenedPart, PartsError};
 use crate::package::{KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH};
+use crate::parts::{hash_parts, OpenedPart, PartsError};
 use crate::receipt::Receipt;
 use crate::store::{PackageDir, PackageStore, PayloadBody, StoreError, StoredEntry, MAX_TAG_FILE_BYTES};
 
@@ -799,7 +799,11 @@ fn check_manifest(
             }
             for (file, _) in item.files() {
                 if !in_package.insert(file) {
-                    findings.push(Finding::fail("manifest.item", file, "listed twice in the signed manifest"));
+                    findings.push(Finding::fail(
+                        "manifest.item",
+                        file,
+                        "listed twice in the signed manifest",
+                    ));
                 }
                 if file != item.path {
                     if let Err(reason) = bagit::check_payload_path(file) {
@@ -810,14 +814,26 @@ fn check_manifest(
         }
         if let Some(stored) = &item.stored_as {
             if stored.parts.is_empty() {
-                findings.push(Finding::fail("manifest.item", item.path.clone(), "kept in several files, but none is listed"));
+                findings.push(Finding::fail(
+                    "manifest.item",
+                    item.path.clone(),
+                    "kept in several files, but none is listed",
+                ));
             }
             for part in &stored.parts {
                 if !part.digests.keys().any(|name| name.parse::<Algorithm>().is_ok()) {
-                    findings.push(Finding::fail("manifest.item", part.path.clone(), "a part with no digest Custos knows: nothing binds its bytes"));
+                    findings.push(Finding::fail(
+                        "manifest.item",
+                        part.path.clone(),
+                        "a part with no digest Custos knows: nothing binds its bytes",
+                    ));
                 }
                 for name in part.digests.keys().filter(|name| name.parse::<Algorithm>().is_err()) {
-                    findings.push(Finding::fail("manifest.item", part.path.clone(), format!("unknown algorithm `{name}`")));
+                    findings.push(Finding::fail(
+                        "manifest.item",
+                        part.path.clone(),
+                        format!("unknown algorithm `{name}`"),
+                    ));
                 }
             }
             // The layouts Custos writes: a split image's parts are other files than its
@@ -832,8 +848,12 @@ fn check_manifest(
                     "manifest.item",
                     item.path.clone(),
                     match stored.format {
-                        crate::manifest::PartFormat::Split => "a split image whose path is also one of its parts",
-                        crate::manifest::PartFormat::E01 => "an E01 item is named by its first segment, which it is not",
+                        crate::manifest::PartFormat::Split => {
+                            "a split image whose path is also one of its parts"
+                        }
+                        crate::manifest::PartFormat::E01 => {
+                            "an E01 item is named by its first segment, which it is not"
+                        }
                     },
                 ));
             }
@@ -888,14 +908,17 @@ fn check_payload(
     let (fast, progress) = (reading.fast, reading.progress);
     let items: BTreeMap<&str, &Item> = manifest
         .map(|m| {
-            m.items.iter().filter(|i| !i.reference && i.stored_as.is_none()).map(|i| (i.path.as_str(), i)).collect()
+            m.items
+                .iter()
+                .filter(|i| !i.reference && i.stored_as.is_none())
+                .map(|i| (i.path.as_str(), i))
+                .collect()
         })
         .unwrap_or_default();
     let parted: Vec<&Item> = manifest
         .map(|m| m.items.iter().filter(|i| !i.reference && i.stored_as.is_some()).collect())
         .unwrap_or_default();
-    let part_paths: BTreeSet<&str> =
-        parted.iter().flat_map(|i| i.files()).map(|(path, _)| path).collect();
+    let part_paths: BTreeSet<&str> = parted.iter().flat_map(|i| i.files()).map(|(path, _)| path).collect();
     let tick = |bytes: u64| {
         if let Some(progress) = progress {
             progress.read(bytes);
@@ -903,9 +926,9 @@ fn check_payload(
     };
     let control = Control { progress: Some(&tick), cancel: None };
     if let (Some(progress), false) = (progress, fast) {
-        let hashed = snapshot.payload_files().filter(|(path, _)| {
-            manifest.is_none() || items.contains_key(path) || part_paths.contains(path)
-        });
+        let hashed = snapshot
+            .payload_files()
+            .filter(|(path, _)| manifest.is_none() || items.contains_key(path) || part_paths.contains(path));
         progress.payload(hashed.map(|(_, size)| size).sum());
     }
     if fast {
@@ -1047,7 +1070,10 @@ fn check_parted(
             findings.push(Finding::warn(
                 "bag.hard_link",
                 part.path.clone(),
-                format!("has {} names: a write through another name outside the package changes this evidence", payload.links),
+                format!(
+                    "has {} names: a write through another name outside the package changes this evidence",
+                    payload.links
+                ),
             ));
         }
         if payload.size != part.size {
@@ -1095,17 +1121,19 @@ fn check_parts_read(
     part_algorithms.sort();
     part_algorithms.dedup();
     let segments = item.segments.as_ref().and_then(|summary| {
-        Some(SegmentSpec { size: summary.size, algorithm: summary.algorithm.parse().ok()? }).filter(|s| s.size > 0)
+        Some(SegmentSpec { size: summary.size, algorithm: summary.algorithm.parse().ok()? })
+            .filter(|s| s.size > 0)
     });
     let algorithms: Vec<Algorithm> = item.digests.keys().filter_map(|n| n.parse().ok()).collect();
     let options = HashOptions { algorithms, segments, ..HashOptions::default() };
-    let read = match hash_parts(stored.format, opened, &options, &part_algorithms, Path::new(&item.path), control) {
-        Ok(read) => read,
-        Err(error) => {
-            findings.push(media_failure(item, &error));
-            return;
-        }
-    };
+    let read =
+        match hash_parts(stored.format, opened, &options, &part_algorithms, Path::new(&item.path), control) {
+            Ok(read) => read,
+            Err(error) => {
+                findings.push(media_failure(item, &error));
+                return;
+            }
+        };
     for (part, (size, digests)) in stored.parts.iter().zip(&read.parts) {
         if *size != part.size {
             findings.push(Finding::fail(
@@ -1115,11 +1143,15 @@ fn check_parts_read(
             ));
         }
         for algorithm in bag_algorithms(&part.path) {
-            let Some(expected) = claims.and_then(|c| c.payload.get(&algorithm)?.get(&part.path)) else { continue };
+            let Some(expected) = claims.and_then(|c| c.payload.get(&algorithm)?.get(&part.path)) else {
+                continue;
+            };
             match digests.get(&algorithm) {
-                Some(found) if found == expected => {
-                    findings.push(Finding::pass("bag.payload_digest", part.path.clone(), format!("{algorithm} matches")))
-                }
+                Some(found) if found == expected => findings.push(Finding::pass(
+                    "bag.payload_digest",
+                    part.path.clone(),
+                    format!("{algorithm} matches"),
+                )),
                 found => findings.push(Finding::fail(
                     "bag.payload_digest",
                     part.path.clone(),
@@ -1133,12 +1165,19 @@ fn check_parts_read(
         for (name, recorded) in &part.digests {
             let Some(found) = name.parse::<Algorithm>().ok().and_then(|a| digests.get(&a)) else { continue };
             if found.to_hex() == recorded.to_ascii_lowercase() {
-                findings.push(Finding::pass("item.part_digest", part.path.clone(), format!("{name} matches the signed manifest")));
+                findings.push(Finding::pass(
+                    "item.part_digest",
+                    part.path.clone(),
+                    format!("{name} matches the signed manifest"),
+                ));
             } else {
                 findings.push(Finding::fail(
                     "item.part_digest",
                     part.path.clone(),
-                    format!("{name} is {found}, the signed manifest says {recorded} for this part of {}", item.path),
+                    format!(
+                        "{name} is {found}, the signed manifest says {recorded} for this part of {}",
+                        item.path
+                    ),
                 ));
             }
         }
@@ -1345,12 +1384,17 @@ fn check_referenced_parts(
             location.to_owned()
         } else {
             let Some(name) = Path::new(&part.path).file_name() else {
-                findings.push(Finding::fail("manifest.path", part.path.clone(), "a part without a file name"));
+                findings.push(Finding::fail(
+                    "manifest.path",
+                    part.path.clone(),
+                    "a part without a file name",
+                ));
                 return;
             };
             folder.join(name)
         };
-        let file = if index == 0 { custos_hash::open_evidence(&path) } else { custos_hash::open_tree_file(&path) };
+        let file =
+            if index == 0 { custos_hash::open_evidence(&path) } else { custos_hash::open_tree_file(&path) };
         let file = match file {
             Ok(file) => file,
             Err(e) => {
@@ -1696,7 +1740,9 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod acquisition_tests {
-    use super::{acquisition_problems, check_manifest, BagClaims, BTreeMap, Finding, Manifest, Snapshot, Verdict};
+    use super::{
+        acquisition_problems, check_manifest, BTreeMap, BagClaims, Finding, Manifest, Snapshot, Verdict,
+    };
     use crate::manifest::Item;
 
     fn item() -> Item {
@@ -1739,7 +1785,8 @@ mod acquisition_tests {
     /// An insider signs whatever record he likes: each contradiction or wrong shape fails.
     #[test]
     fn forged_records_are_refused() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+        type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("not a custos", Box::new(|r| r["format"] = "something-else/9".into())),
             ("whole numbers", Box::new(|r| r["bytes_substituted"] = "512".into())),
             ("must be a list", Box::new(|r| r["read_errors"]["ranges"] = serde_json::json!({}))),
@@ -1825,7 +1872,10 @@ mod acquisition_tests {
             stored.parts[0].digests = [("sha3".to_owned(), "00".to_owned())].into_iter().collect();
         }
         let found = manifest_findings(vec![unknown]);
-        assert!(fails(&found, "no digest Custos knows") && fails(&found, "unknown algorithm `sha3`"), "{found:?}");
+        assert!(
+            fails(&found, "no digest Custos knows") && fails(&found, "unknown algorithm `sha3`"),
+            "{found:?}"
+        );
         // An E01 item not named by its first segment; parts outside data/; no parts.
         assert!(fails(&manifest_findings(vec![parted("data/x", E01, &["data/x.E01"])]), "first segment"));
         assert!(!manifest_findings(vec![parted("data/x.raw", Split, &["../x.001"])]).is_empty());

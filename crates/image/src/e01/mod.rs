@@ -15,5 +15,6 @@ mod writer;
 pub use error::E01Error;
 pub use reader::{AcquisitionErrorRange, E01Metadata, E01Reader, SegmentFile};
 pub use writer::{
-    CaseInfo, Compression, CreateFile, E01Options, E01Writer, MediaType, DEFAULT_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
+    CaseInfo, Compression, CreateFile, E01Options, E01Writer, MediaType, DEFAULT_SEGMENT_SIZE,
+    MIN_SEGMENT_SIZE,
 };

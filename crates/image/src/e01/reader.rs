@@ -462,9 +462,15 @@ pub(crate) fn backend_metadata(paths: &[PathBuf]) -> Result<(E01Metadata, u64), 
 /// forever) and refuses anything but a regular file.
 fn open_segment(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt as _;
-    let file = std::fs::OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32).open(path)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
     if !file.metadata()?.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (a FIFO, device or folder)"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or folder)",
+        ));
     }
     Ok(file)
 }
@@ -532,10 +538,9 @@ fn walk_segment(
     // The hash and digest sections both hold the media's MD5: two that differ are a
     // container that contradicts itself (libewf believes one, we would believe the other).
     let store_md5 = |stored: &mut Option<[u8; 16]>, md5: [u8; 16], offset: u64| match stored {
-        Some(earlier) if *earlier != md5 => Err(malformed(
-            offset,
-            "the hash and digest sections store different MD5s of the media".into(),
-        )),
+        Some(earlier) if *earlier != md5 => {
+            Err(malformed(offset, "the hash and digest sections store different MD5s of the media".into()))
+        }
         _ => {
             *stored = Some(md5);
             Ok(())

@@ -321,6 +321,28 @@ fn cftt_unreadable_sectors_are_filled_recorded_and_nothing_else_is_lost_or_shift
     assert!(!leftovers, "no partial package left");
 }
 
+/// Unmounts its folder when dropped.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = output("umount", &[&self.0.to_string_lossy()]);
+    }
+}
+
+/// A small tmpfs at `at` (a destination that fills up), or `None` after skipping (failing
+/// under CUSTOS_INTEROP=require) where it cannot be mounted.
+fn mount_tmpfs(at: &Path, size: &str) -> Option<Unmount> {
+    std::fs::create_dir(at).expect("mount point");
+    match output("mount", &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", &at.to_string_lossy()]) {
+        Ok(_) => Some(Unmount(at.to_owned())),
+        Err(why) => {
+            skip_or_fail(&format!("cannot mount a tmpfs: {why}"));
+            None
+        }
+    }
+}
+
 /// `2,101,473` as the summary prints counts.
 fn support_count(n: u64) -> String {
     let digits = n.to_string();
@@ -344,17 +366,7 @@ fn cftt_a_full_destination_is_reported_and_leaves_nothing_that_verifies() {
     support::copy_test_keys(d);
     support::write(d, "big.img", &pattern(3 * 1024 * 1024));
     let small = d.join("small");
-    std::fs::create_dir(&small).expect("mount point");
-    if let Err(why) = output("mount", &["-t", "tmpfs", "-o", "size=1m", "tmpfs", &small.to_string_lossy()]) {
-        return skip_or_fail(&format!("cannot mount a tmpfs: {why}"));
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = output("umount", &[&self.0.to_string_lossy()]);
-        }
-    }
-    let _unmount = Unmount(small.clone());
+    let Some(_unmount) = mount_tmpfs(&small, "1m") else { return };
     let made = custos_in(
         d,
         &["acquire", "--key", "rfc8032-test1", "--case", "ACQ-4", "--out", "small/pkg", "big.img"],
@@ -416,17 +428,7 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     let source = pattern(4 * 1024 * 1024 + 512);
     support::write(d, "disk.img", &source);
     let small = d.join("small");
-    std::fs::create_dir(&small).expect("mount point");
-    if let Err(why) = output("mount", &["-t", "tmpfs", "-o", "size=2m", "tmpfs", &small.to_string_lossy()]) {
-        return skip_or_fail(&format!("cannot mount a tmpfs: {why}"));
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = output("umount", &[&self.0.to_string_lossy()]);
-        }
-    }
-    let _unmount = Unmount(small.clone());
+    let Some(_unmount) = mount_tmpfs(&small, "2m") else { return };
     let run = |extra: &[&str]| {
         let mut args = vec![
             "acquire",

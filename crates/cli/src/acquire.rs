@@ -245,6 +245,18 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
     if args.package.out.symlink_metadata().is_ok() {
         bail!("{} already exists (packages are never overwritten)", args.package.out.display());
     }
+    // A folder is logical evidence: sealed as `custos seal` walks it (links recorded, not
+    // followed; FIFOs, sockets and devices refused), every file copied and proven.
+    if !stdin && args.source.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        if args.format != "raw" || args.split.is_some() || args.resume || args.name.is_some() || verify.source {
+            bail!(
+                "{} is a folder: its files are copied one by one (no --format, --split, --resume, --name or --verify source)",
+                args.source.display()
+            );
+        }
+        let paths = [args.source.clone()];
+        return Ok(seal_package(&args.package, &Contents::Files { paths: &paths, reference: false })?.0);
+    }
     if args.package.dry_run {
         return dry_run(&args, verify);
     }

@@ -1162,25 +1162,8 @@ fn check_parts_read(
                 )),
             }
         }
-        for (name, recorded) in &part.digests {
-            let Some(found) = name.parse::<Algorithm>().ok().and_then(|a| digests.get(&a)) else { continue };
-            if found.to_hex() == recorded.to_ascii_lowercase() {
-                findings.push(Finding::pass(
-                    "item.part_digest",
-                    part.path.clone(),
-                    format!("{name} matches the signed manifest"),
-                ));
-            } else {
-                findings.push(Finding::fail(
-                    "item.part_digest",
-                    part.path.clone(),
-                    format!(
-                        "{name} is {found}, the signed manifest says {recorded} for this part of {}",
-                        item.path
-                    ),
-                ));
-            }
-        }
+        let context = format!(" for this part of {}", item.path);
+        compare_signed("item.part_digest", &part.path, &part.digests, |a| digests.get(&a), &context, findings);
     }
     if stored.format == crate::manifest::PartFormat::E01 && read.item.is_ok() {
         if read.filled_sectors != stored.filled_sectors {
@@ -1256,6 +1239,33 @@ fn media_failure(item: &Item, error: &PartsError) -> Finding {
     Finding::fail(check, item.path.clone(), error.to_string())
 }
 
+/// One finding per signed digest of `subject` that `found` computed: a pass when equal, a
+/// failure naming both (and `context`) otherwise. Returns whether any differed.
+fn compare_signed<'d>(
+    check: &'static str,
+    subject: &str,
+    signed: &BTreeMap<String, String>,
+    found: impl Fn(Algorithm) -> Option<&'d Digest>,
+    context: &str,
+    findings: &mut Vec<Finding>,
+) -> bool {
+    let mut changed = false;
+    for (name, recorded) in signed {
+        let Some(digest) = name.parse::<Algorithm>().ok().and_then(&found) else { continue };
+        if digest.to_hex() == recorded.to_ascii_lowercase() {
+            findings.push(Finding::pass(check, subject, format!("{name} matches the signed manifest")));
+        } else {
+            changed = true;
+            findings.push(Finding::fail(
+                check,
+                subject,
+                format!("{name} is {digest}, the signed manifest says {recorded}{context}"),
+            ));
+        }
+    }
+    changed
+}
+
 /// Findings for one item from the outcome of hashing its bytes.
 fn report_item(
     snapshot: &Snapshot,
@@ -1270,24 +1280,8 @@ fn report_item(
             format!("{} bytes, the manifest says {}", outcome.size, item.size),
         ));
     }
-    let mut changed = false;
-    for (name, recorded) in &item.digests {
-        let Some(digest) = name.parse::<Algorithm>().ok().and_then(|a| outcome.digest(a)) else { continue };
-        if digest.to_hex() == recorded.to_ascii_lowercase() {
-            findings.push(Finding::pass(
-                "item.digest",
-                item.path.clone(),
-                format!("{name} matches the signed manifest"),
-            ));
-        } else {
-            changed = true;
-            findings.push(Finding::fail(
-                "item.digest",
-                item.path.clone(),
-                format!("{name} is {digest}, the signed manifest says {recorded}"),
-            ));
-        }
-    }
+    let found = |algorithm: Algorithm| outcome.digest(algorithm);
+    let changed = compare_signed("item.digest", &item.path, &item.digests, found, "", findings);
     if let (true, Some(fresh), Some(summary)) = (changed, &outcome.segments, &item.segments) {
         findings.push(damaged_ranges(snapshot, &item.path, summary, fresh));
     }

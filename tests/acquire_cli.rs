@@ -37,6 +37,11 @@ fn is_root() -> bool {
     output("id", &["-u"]).is_ok_and(|uid| uid == "0")
 }
 
+fn sha256_hex_of(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn sha256sum(path: &Path) -> String {
     let line = output("sha256sum", &[&path.to_string_lossy()]).expect("sha256sum");
     line.split_whitespace().next().expect("a digest").to_owned()
@@ -490,6 +495,84 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     assert!(changed.stderr.contains("differs from its checkpoint"), "{}", changed.stderr);
     assert!(image.exists() && !small.join("pkg").exists());
     support::flip_bit(&image, 1000);
+
+    // An unsigned checkpoint that lies about the reading is refused, and the folder kept.
+    let checkpoint_path = unfinished[0].join("custos/acquisition-checkpoint.json");
+    let genuine = std::fs::read(&checkpoint_path).expect("checkpoint");
+    let lie = |edit: &dyn Fn(&mut serde_json::Value), needle: &str| {
+        let mut forged: serde_json::Value = serde_json::from_slice(&genuine).expect("JSON");
+        edit(&mut forged);
+        std::fs::write(&checkpoint_path, serde_json::to_vec(&forged).expect("JSON")).expect("write");
+        let done = run(&["--resume"]);
+        assert_eq!(done.code, 2, "{}", done.stderr);
+        assert!(done.stderr.contains(needle), "{needle}: {}", done.stderr);
+        assert!(unfinished[0].join("data/disk.img").exists(), "kept after a refusal");
+        std::fs::write(&checkpoint_path, &genuine).expect("restore");
+    };
+    lie(
+        &|c| {
+            c["checkpoint"]["summary"]["read_errors"]["ranges"] = serde_json::json!([{
+                "start_sector": 100, "sector_count": 8, "byte_offset": 51200, "byte_length": 4096, "error": "planted"
+            }]);
+            c["checkpoint"]["summary"]["bytes_substituted"] = serde_json::json!(4096);
+        },
+        "the image holds data there",
+    );
+    lie(&|c| c["checkpoint"]["summary"]["bytes_read"] = serde_json::json!(at + (1 << 20)), "were read but");
+    // Anything the interrupted run did not write is refused.
+    support::write(&unfinished[0].join("custos"), "notes.txt", b"planted");
+    let planted = run(&["--resume"]);
+    assert_eq!(planted.code, 2);
+    assert!(planted.stderr.contains("custos/notes.txt"), "{}", planted.stderr);
+    std::fs::remove_file(unfinished[0].join("custos/notes.txt")).expect("remove");
+    // A folder still being built (its lock held) is not taken over.
+    let mut holder =
+        Command::new("flock").arg("-o").arg(&unfinished[0]).args(["sleep", "30"]).spawn().expect("flock");
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = run(&["--resume"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(busy.code, 2);
+    assert!(busy.stderr.contains("building this package right now"), "{}", busy.stderr);
+    // A link in the unfinished folder's place is never followed.
+    let moved = small.join("moved-away");
+    std::fs::rename(&unfinished[0], &moved).expect("move");
+    std::os::unix::fs::symlink(&moved, &unfinished[0]).expect("link");
+    let linked = run(&["--resume"]);
+    assert_eq!(linked.code, 2, "{}", linked.stderr);
+    assert_eq!(sha256sum(&d.join("disk.img")), sha256_hex_of(&source), "the source is untouched");
+    std::fs::remove_file(&unfinished[0]).expect("unlink");
+    std::fs::rename(&moved, &unfinished[0]).expect("move back");
+    // The source changed (and its modification time put back): another source.
+    let stamp = std::fs::metadata(d.join("disk.img")).expect("source").modified().expect("mtime");
+    support::flip_bit(&d.join("disk.img"), 3_000_000);
+    support::flip_bit(&d.join("disk.img"), 3_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(d.join("disk.img"))
+        .and_then(|f| f.set_modified(stamp))
+        .expect("touch -r");
+    let changed = run(&["--resume"]);
+    assert_eq!(changed.code, 2);
+    assert!(changed.stderr.contains("another source"), "{}", changed.stderr);
+    // Continuing now needs the source's new identity: start its checkpoint from it.
+    let renewed: serde_json::Value = {
+        let mut c: serde_json::Value = serde_json::from_slice(&genuine).expect("JSON");
+        let identity = c["source"]["identity"].as_str().expect("identity").to_owned();
+        let fresh = {
+            use std::os::unix::fs::MetadataExt as _;
+            let m = std::fs::metadata(d.join("disk.img")).expect("source");
+            format!(
+                "{}changed {}.{:09}",
+                &identity[..identity.find("changed ").expect("changed")],
+                m.ctime(),
+                m.ctime_nsec()
+            )
+        };
+        c["source"]["identity"] = serde_json::json!(fresh);
+        c
+    };
+    std::fs::write(&checkpoint_path, serde_json::to_vec(&renewed).expect("JSON")).expect("write");
 
     // Room again: the acquisition continues from its checkpoint and the package verifies.
     output("mount", &["-o", "remount,size=32m", &small.to_string_lossy()]).expect("remount");

@@ -138,17 +138,24 @@ fn acquire_takes_a_folder_as_seal_does_and_refuses_image_options_for_it() {
     write(d, "case/a.txt", b"alpha");
     write(d, "case/sub/b.bin", &support::noise(70_000, 3));
     std::os::unix::fs::symlink("/etc/passwd", d.join("case/sub/outside")).expect("link");
-    let acquired = custos_in(d, &["acquire", "--key", "rfc8032-test1", "--case", "T-4", "-q", "--out", "pkg", "case"]);
+    let acquired =
+        custos_in(d, &["acquire", "--key", "rfc8032-test1", "--case", "T-4", "-q", "--out", "pkg", "case"]);
     assert_eq!(acquired.code, 0, "{}", acquired.stderr);
     let manifest = manifest(d);
-    let paths: Vec<&str> =
-        manifest["items"].as_array().expect("items").iter().map(|i| i["path"].as_str().expect("path")).collect();
+    let paths: Vec<&str> = manifest["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["path"].as_str().expect("path"))
+        .collect();
     assert_eq!(paths, ["data/case/a.txt", "data/case/sub/b.bin"]);
     assert_eq!(manifest["links"][0]["target"], "/etc/passwd", "the link recorded, not followed");
     let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);
     assert_eq!(verified.code, 0, "{}", verified.stdout);
-    let refused =
-        custos_in(d, &["acquire", "--key", "rfc8032-test1", "--case", "T-4", "--format", "e01", "--out", "pkg2", "case"]);
+    let refused = custos_in(
+        d,
+        &["acquire", "--key", "rfc8032-test1", "--case", "T-4", "--format", "e01", "--out", "pkg2", "case"],
+    );
     assert_eq!(refused.code, 2);
     assert!(refused.stderr.contains("is a folder"), "{}", refused.stderr);
     assert!(!d.join("pkg2").exists());

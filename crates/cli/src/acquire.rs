@@ -157,6 +157,8 @@ fn parameters(args: &AcquireArgs, options: &ReadOptions) -> Result<serde_json::V
     algorithms.sort_unstable();
     algorithms.dedup();
     Ok(serde_json::json!({
+        "case": args.package.case,
+        "exhibit": args.package.exhibit,
         "algorithms": algorithms,
         "segment_size": args.package.segment_size,
         "block_size": options.block_size,
@@ -248,7 +250,8 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
     // A folder is logical evidence: sealed as `custos seal` walks it (links recorded, not
     // followed; FIFOs, sockets and devices refused), every file copied and proven.
     if !stdin && args.source.symlink_metadata().is_ok_and(|m| m.is_dir()) {
-        if args.format != "raw" || args.split.is_some() || args.resume || args.name.is_some() || verify.source {
+        if args.format != "raw" || args.split.is_some() || args.resume || args.name.is_some() || verify.source
+        {
             bail!(
                 "{} is a folder: its files are copied one by one (no --format, --split, --resume, --name or --verify source)",
                 args.source.display()
@@ -329,6 +332,12 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
                 "--resume continues a raw acquisition of a file or device (checkpoints are not kept for E01, split images or streams, nor with --checkpoint-every 0)"
             );
         };
+        if !checkpointing.run.source.distinct && !verify.source {
+            bail!(
+                "{} reports no serial number or WWID, so another medium of the same size in its place could not be told apart: continue with --verify source,image (the whole source read again and compared), or start again",
+                info.path
+            );
+        }
         let (folder, saved) = crate::resume::find_unfinished(&args.package.out)?;
         crate::resume::check_same(&saved, &checkpointing.run)?;
         checkpointing.run.started_at = saved.started_at.clone();

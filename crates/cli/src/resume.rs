@@ -72,9 +72,19 @@ pub struct SourceIdentity {
     pub path: String,
     /// Its size in bytes.
     pub size_bytes: u64,
-    /// A regular file's device, inode and modification time; a block device's model,
-    /// serial, WWID and sector size: what would differ if another medium were there.
+    /// A regular file's device, inode, modification and change times; a block device's
+    /// number, model, serial, WWID, loop backing file and sector sizes: what would differ if
+    /// another medium were there.
     pub identity: String,
+    /// Whether the identity tells media apart: false for a block device with no serial,
+    /// WWID or backing file (another card of the same size in the same reader looks the
+    /// same).
+    #[serde(default = "yes")]
+    pub distinct: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl SourceIdentity {
@@ -83,42 +93,77 @@ impl SourceIdentity {
         let size_bytes = info.size_bytes?;
         let identity = match info.kind {
             SourceKind::RegularFile => {
-                use std::os::unix::fs::MetadataExt as _;
                 let metadata = std::fs::metadata(&info.path).ok()?;
-                format!(
-                    "file dev {} inode {} modified {}.{:09}",
-                    metadata.dev(),
-                    metadata.ino(),
-                    metadata.mtime(),
-                    metadata.mtime_nsec()
-                )
+                // The change time too: `touch -r` can put a modification time back, nothing
+                // but the kernel sets the change time.
+                format!("file {}", file_stamp(&metadata))
             }
             SourceKind::BlockDevice => {
                 let device = info.device.as_ref();
                 let field = |value: Option<&String>| value.cloned().unwrap_or_else(|| "-".into());
+                // A loop device is its backing file: that file's identity, not the slot's.
+                let backing = device.and_then(|d| d.loop_backing_file.as_ref()).map(|path| {
+                    std::fs::metadata(path)
+                        .map_or_else(|_| format!("{path} (gone)"), |m| format!("{path} {}", file_stamp(&m)))
+                });
                 format!(
                     "block device {} model {} serial {} wwid {} backing file {} sectors {}/{}",
                     device.map_or("-", |d| d.dev.as_str()),
                     field(device.and_then(|d| d.model.as_ref())),
                     field(device.and_then(|d| d.serial.as_ref())),
                     field(device.and_then(|d| d.wwid.as_ref())),
-                    field(device.and_then(|d| d.loop_backing_file.as_ref())),
+                    backing.unwrap_or_else(|| "-".into()),
                     info.logical_sector_size.bytes,
                     info.physical_sector_size.bytes
                 )
             }
             _ => return None,
         };
-        Some(SourceIdentity { path: info.path.clone(), size_bytes, identity })
+        let distinct = match info.kind {
+            SourceKind::BlockDevice => info
+                .device
+                .as_ref()
+                .is_some_and(|d| d.serial.is_some() || d.wwid.is_some() || d.loop_backing_file.is_some()),
+            _ => true,
+        };
+        Some(SourceIdentity { path: info.path.clone(), size_bytes, identity, distinct })
     }
+
+    /// Whether two identities are the same source (the path may be given another way).
+    fn same(&self, other: &SourceIdentity) -> bool {
+        self.size_bytes == other.size_bytes && self.identity == other.identity
+    }
+}
+
+/// A file's device, inode, modification and change times.
+fn file_stamp(metadata: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt as _;
+    format!(
+        "dev {} inode {} modified {}.{:09} changed {}.{:09}",
+        metadata.dev(),
+        metadata.ino(),
+        metadata.mtime(),
+        metadata.mtime_nsec(),
+        metadata.ctime(),
+        metadata.ctime_nsec()
+    )
 }
 
 /// The unfinished acquisition of `out` that holds a checkpoint, with its checkpoint.
 pub fn find_unfinished(out: &Path) -> Result<(PathBuf, CheckpointFile)> {
     let mut found = Vec::new();
     for folder in interrupted_seals(out) {
-        let Ok(store) = PackageDir::open(&folder) else { continue };
-        let Ok(mut stored) = store.open_file(CHECKPOINT_PATH) else { continue };
+        let Ok(store) = PackageDir::open_exact(&folder) else {
+            bail!(
+                "{} is not a folder Custos made (a link in its place?): refusing to continue it",
+                folder.display()
+            );
+        };
+        let mut stored = match store.open_file(CHECKPOINT_PATH) {
+            Ok(stored) => stored,
+            Err(custos_manifest::store::StoreError::NotFound { .. }) => continue,
+            Err(e) => bail!("{}: the checkpoint cannot be read: {e}", folder.display()),
+        };
         if stored.size > MAX_CHECKPOINT_BYTES {
             bail!("{}: the checkpoint is larger than any Custos writes", folder.display());
         }
@@ -152,7 +197,7 @@ pub fn check_same(saved: &CheckpointFile, run: &Run) -> Result<()> {
     if &saved.name != name {
         bail!("the interrupted acquisition wrote the image {:?}, this one would write {name:?}: give the same --name", saved.name);
     }
-    if &saved.source != source {
+    if !saved.source.same(source) {
         bail!(
             "the interrupted acquisition read {} ({} bytes, {}); the source now is {} ({} bytes, {}): refusing to continue an image with another source",
             saved.source.path,
@@ -167,9 +212,9 @@ pub fn check_same(saved: &CheckpointFile, run: &Run) -> Result<()> {
         let (Some(old), Some(new)) = (saved.parameters.as_object(), parameters.as_object()) else {
             bail!("the interrupted acquisition's parameters differ");
         };
-        let differing: Vec<String> = old
-            .keys()
-            .chain(new.keys())
+        let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+        let differing: Vec<String> = keys
+            .into_iter()
             .filter(|key| old.get(*key) != new.get(*key))
             .map(|key| {
                 format!(

@@ -296,6 +296,14 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     let interrupted = interrupt_flag()?;
     let sealed = seal(&args.out, &request, &Control { progress: Some(&tick), cancel: Some(&interrupted) });
     bar.finish();
+    if let (true, Err(custos_manifest::Error::Resumable { kept, .. })) =
+        (interrupted.load(Ordering::Relaxed), &sealed)
+    {
+        bail!(
+            "interrupted: nothing was sealed; the unfinished acquisition is kept in {} (continue it with --resume, or remove it)",
+            kept.display()
+        );
+    }
     if interrupted.load(Ordering::Relaxed) && sealed.is_err() {
         bail!(
             "interrupted: nothing was sealed, and the partial copy was removed ({} does not exist)",

@@ -105,6 +105,7 @@ pub fn acquire_continued<'a>(
     let mut prefix = None;
     let mut hasher = checkpoints.as_ref().map(|_| Algorithm::Blake3.hasher());
     if let Some(Continuation { image: file, checkpoint }) = continuation {
+        check_checkpoint(file, &checkpoint)?;
         reader = reader.continue_from(&checkpoint.summary)?;
         hasher = Some(Algorithm::Blake3.hasher());
         prefix = Some(Prefix { file, at: 0, end: checkpoint.image_bytes, expected: checkpoint.image_blake3 });
@@ -125,6 +126,60 @@ pub fn acquire_continued<'a>(
         position: 0,
     };
     acquire_staged(reader, info, hash, control, tool, Some(image), stages)
+}
+
+/// A checkpoint is the examiner's unsigned working file: before anything is continued from
+/// it, its reading state must describe its image (as many bytes read as written, still in
+/// progress, filled ranges inside the image that add up and that really are zeros there).
+fn check_checkpoint(image: &File, checkpoint: &Checkpoint) -> Result<(), Error> {
+    let refuse = |detail: String| Err(Error::CheckpointMismatch(detail));
+    let summary = &checkpoint.summary;
+    if summary.bytes_read != checkpoint.image_bytes {
+        return refuse(format!(
+            "it says {} bytes were read but {} written",
+            summary.bytes_read, checkpoint.image_bytes
+        ));
+    }
+    if summary.end != crate::reader::ReadEnd::InProgress {
+        return refuse("it describes a reading that had already ended".into());
+    }
+    let mut filled: u64 = 0;
+    let mut previous_end = 0;
+    let mut zeros = vec![0u8; 64 << 10];
+    for range in &summary.read_errors.ranges {
+        let end = range.byte_offset.checked_add(range.byte_length);
+        if range.byte_offset < previous_end || end.is_none_or(|end| end > checkpoint.image_bytes) {
+            return refuse(format!(
+                "an unreadable range at byte {} is out of order or outside the image",
+                range.byte_offset
+            ));
+        }
+        previous_end = end.unwrap_or(u64::MAX);
+        filled = filled.saturating_add(range.byte_length);
+        // A range filled with zeros must hold zeros in the image.
+        let mut at = range.byte_offset;
+        while at < previous_end {
+            let want = (previous_end - at).min(zeros.len() as u64) as usize;
+            image
+                .read_exact_at(&mut zeros[..want], at)
+                .map_err(|e| Error::CheckpointMismatch(format!("cannot read the image: {e}")))?;
+            if zeros[..want].iter().any(|&b| b != 0) {
+                return refuse(format!(
+                    "it says bytes {}..{previous_end} could not be read and were filled with zeros, but the image holds data there",
+                    range.byte_offset
+                ));
+            }
+            at += want as u64;
+        }
+        zeros.fill(0);
+    }
+    if filled != summary.bytes_substituted {
+        return refuse(format!(
+            "it says {} bytes were filled, its ranges hold {filled}",
+            summary.bytes_substituted
+        ));
+    }
+    Ok(())
 }
 
 /// The image read back before the source, when continuing.

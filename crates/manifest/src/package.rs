@@ -196,7 +196,21 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
             partial
         }
     };
-    let result = seal_into(&partial, request, control).and_then(|manifest| {
+    let resuming = request.resume.is_some();
+    // Opened without following a link (a link put in an unfinished package's place must not
+    // send the writes elsewhere) and locked while it is built: a second run cannot take
+    // over a folder that is still being written.
+    let store = PackageDir::open_exact(&partial).and_then(|store| store.lock_building().map(|()| store));
+    let store = match store {
+        Ok(store) => store,
+        Err(error) => {
+            if !resuming {
+                let _ = fs::remove_dir_all(&partial);
+            }
+            return Err(Error::Package(error.to_string()));
+        }
+    };
+    let result = seal_into(&store, &partial, request, control).and_then(|manifest| {
         let parent = rustix::fs::CWD;
         rustix::fs::renameat_with(parent, &partial, parent, package, rustix::fs::RenameFlags::NOREPLACE)
             .map_err(|e| {
@@ -209,12 +223,42 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
     });
     match result {
         Err(Error::Resumable { message, .. }) => Err(Error::Resumable { message, kept: partial }),
+        // A failed continuation keeps what the interrupted run wrote: it may be continued
+        // once the cause is fixed, or be the trace of what changed it.
+        Err(error) if resuming => Err(Error::Resumable { message: error.to_string(), kept: partial }),
         Err(error) => {
             let _ = fs::remove_dir_all(&partial);
             Err(error)
         }
         ok => ok,
     }
+}
+
+/// Refuses to continue an unfinished package that holds anything the interrupted
+/// acquisition did not write: only its image, its checkpoint, and a checkpoint's temporary
+/// file (left by a kill during a save; removed here).
+fn check_unfinished(store: &PackageDir, request: &SealRequest) -> Result<(), Error> {
+    let image = request.acquired.first().map(|a| format!("data/{}", a.name())).unwrap_or_default();
+    let checkpoint_temporary = |path: &str| {
+        path.strip_prefix("custos/.acquisition-checkpoint.json.custos-")
+            .is_some_and(|rest| rest.ends_with(".tmp"))
+    };
+    for entry in store.list().map_err(|e| Error::Package(e.to_string()))? {
+        let path = String::from_utf8_lossy(&entry.path).into_owned();
+        let regular = matches!(entry.kind, custos_hash::EntryKind::File { .. });
+        match path.as_str() {
+            p if regular && (p == image || p == CHECKPOINT_PATH) => {}
+            p if regular && checkpoint_temporary(p) => {
+                store.remove(p).map_err(|e| Error::Package(format!("cannot remove {e}")))?;
+            }
+            _ => {
+                return Err(Error::Package(format!(
+                    "the unfinished package holds {path}, which the interrupted acquisition did not write: refusing to continue it"
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `DIR/.NAME.custos-partial-PID`: where a package is built before it gets its name.
@@ -243,10 +287,17 @@ pub fn interrupted_seals(package: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result<Manifest, Error> {
+fn seal_into(
+    store: &PackageDir,
+    package: &Path,
+    request: &SealRequest,
+    control: &Control,
+) -> Result<Manifest, Error> {
     // Every folder and file below is made through the store, relative to the folder just
     // created: no link on a path is followed, and a swapped path changes nothing.
-    let store = PackageDir::open(package).map_err(|e| Error::Package(e.to_string()))?;
+    if request.resume.is_some() {
+        check_unfinished(store, request)?;
+    }
     for folder in ["data", "custos", KEYS_DIR, SEGMENTS_DIR, TIMESTAMPS_DIR] {
         match store.create_folder(folder) {
             // An unfinished package being continued has its folders already.
@@ -285,7 +336,7 @@ fn seal_into(package: &Path, request: &SealRequest, control: &Control) -> Result
                 let AcquiredItem { outcome, record, parted: parts } = match acquired {
                     Ok(acquired) => acquired,
                     // Kept to be continued; it never verifies (no manifest, a hidden name).
-                    Err(Error::Package(message)) if acquirer.resumable() => {
+                    Err(Error::Package(message)) if acquirer.resumable() || request.resume.is_some() => {
                         return Err(Error::Resumable { message, kept: PathBuf::new() })
                     }
                     Err(error) => {

@@ -85,6 +85,12 @@ pub enum StoreError {
         /// Seconds waited.
         waited: u64,
     },
+    /// Another process is building this (unfinished) package.
+    #[error("{path}: another custos process is building this package right now (an acquisition still running?); wait for it or stop it first")]
+    Busy {
+        /// The folder.
+        path: String,
+    },
     /// The package holds more entries than [`MAX_ENTRIES`].
     #[error("the package holds more than {0} entries")]
     TooManyEntries(usize),
@@ -207,6 +213,30 @@ impl PackageDir {
         let dir = rfs::open(root, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| io_error(&root.display().to_string(), e))?;
         Ok(PackageDir { root: root.to_owned(), dir })
+    }
+
+    /// Opens a folder Custos made itself (an unfinished package), never through a link: a
+    /// link put in its place is refused, not followed.
+    pub fn open_exact(root: &Path) -> Result<PackageDir, StoreError> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let dir = rfs::open(root, flags, Mode::empty()).map_err(|e| match e {
+            Errno::LOOP | Errno::NOTDIR => StoreError::NotRegular {
+                path: root.display().to_string(),
+                found: "a link or file, not a folder",
+            },
+            e => io_error(&root.display().to_string(), e),
+        })?;
+        Ok(PackageDir { root: root.to_owned(), dir })
+    }
+
+    /// Takes an exclusive lock on the folder itself for as long as this handle lives (one
+    /// seal or acquisition at a time builds a package); [`StoreError::Busy`] at once when
+    /// another process holds it.
+    pub fn lock_building(&self) -> Result<(), StoreError> {
+        rfs::flock(&self.dir, rfs::FlockOperation::NonBlockingLockExclusive).map_err(|e| match e {
+            Errno::WOULDBLOCK => StoreError::Busy { path: self.root.display().to_string() },
+            e => io_error(&self.root.display().to_string(), e),
+        })
     }
 
     /// The folder.

@@ -1163,7 +1163,14 @@ fn check_parts_read(
             }
         }
         let context = format!(" for this part of {}", item.path);
-        compare_signed("item.part_digest", &part.path, &part.digests, |a| digests.get(&a), &context, findings);
+        compare_signed(
+            "item.part_digest",
+            &part.path,
+            &part.digests,
+            |a| digests.get(&a),
+            &context,
+            findings,
+        );
     }
     if stored.format == crate::manifest::PartFormat::E01 && read.item.is_ok() {
         if read.filled_sectors != stored.filled_sectors {
@@ -1492,6 +1499,7 @@ fn check_acquisitions(manifest: &Manifest, findings: &mut Vec<Finding>) {
         }
         match text(record.get("end"), "status").as_deref() {
             Some("complete") => {}
+            Some("ended_early") => concerns.push("reading ended early".to_owned()),
             other => concerns
                 .push(format!("reading ended {}", other.unwrap_or("in an unrecorded way").replace('_', " "))),
         }

@@ -167,7 +167,9 @@ fn report(
             Finding::New => new.push(lossy(&file.path)),
         }
     }
-    let missing: Vec<String> = result.missing.iter().map(|&i| lossy(&entries[i].path)).collect();
+    // Sorted: a known file written by a threaded hashdeep lists its files in no set order.
+    let mut missing: Vec<String> = result.missing.iter().map(|&i| lossy(&entries[i].path)).collect();
+    missing.sort();
     let counts = &result.counts;
     serde_json::json!({
         "known_file": render::JsonPath::new(known_path).path,

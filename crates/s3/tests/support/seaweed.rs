@@ -69,8 +69,21 @@ fn free_ports(count: usize) -> Vec<u16> {
 
 impl Seaweed {
     /// Starts a server, or `None` (the test skips) when `weed` is missing and not required.
+    /// The free ports are found before weed binds them, so a server started at the same
+    /// time by another test can take one first: then it starts again on other ports.
     pub fn start() -> Option<Seaweed> {
         let weed = weed()?;
+        for _ in 0..4 {
+            match Seaweed::start_once(&weed) {
+                Ok(server) => return Some(server),
+                Err(log) if log.contains("address already in use") => continue,
+                Err(log) => panic!("weed exited while starting:\n{log}"),
+            }
+        }
+        panic!("weed could not get free ports in four tries");
+    }
+
+    fn start_once(weed: &std::path::Path) -> Result<Seaweed, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         std::fs::create_dir(&data).expect("data dir");
@@ -109,19 +122,20 @@ impl Seaweed {
         let endpoint = format!("http://127.0.0.1:{}", ports[6]);
         let client = S3Client::for_endpoint(&endpoint, REGION, ACCESS_KEY, SECRET_KEY).expect("client");
         let mut server = Seaweed { child, dir, endpoint, client };
-        server.wait_ready();
-        Some(server)
+        server.wait_ready()?;
+        Ok(server)
     }
 
-    /// Waits until the gateway answers a signed request (at most a minute).
-    fn wait_ready(&mut self) {
+    /// Waits until the gateway answers a signed request (at most a minute); the log when
+    /// weed exits first.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("weed exited ({status}) while starting:\n{}", self.log());
+                return Err(format!("({status}) {}", self.log()));
             }
             if self.client.block_on(self.client.sdk().list_buckets().send()).is_ok() {
-                return;
+                return Ok(());
             }
             if started.elapsed() > Duration::from_secs(60) {
                 panic!("weed did not answer within 60 s:\n{}", self.log());

@@ -308,12 +308,19 @@ fn every_edit_to_an_e01_set_is_caught_by_name_container_damage_apart() {
     }
     support::recompute_bag(&replaced);
     let done = verify_copy(d, "replaced");
-    assert_fails_naming(&done, "item.part_digest", "data/disk.img.E01");
-    assert!(
-        done.stdout.contains("pass  item.digest"),
-        "the media is the same, which verify says, but the files are not the ones sealed: {}",
-        done.stdout
-    );
+    // The header sections hold the acquisition time, so the other set's files differ in
+    // their bytes and often in their sizes: either way a file is named.
+    let same_sizes = done.stdout.lines().all(|l| !(l.starts_with("FAIL") && l.contains("item.size")));
+    if same_sizes {
+        assert_fails_naming(&done, "item.part_digest", "data/disk.img.E01");
+        assert!(
+            done.stdout.contains("pass  item.digest"),
+            "the media is the same, which verify says, but the files are not the ones sealed: {}",
+            done.stdout
+        );
+    } else {
+        assert_fails_naming(&done, "item.size", "data/disk.img.E0");
+    }
 }
 
 fn readme_row(name: &str) -> (u64, String) {

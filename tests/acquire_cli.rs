@@ -528,7 +528,18 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     // A folder still being built (its lock held) is not taken over.
     let mut holder =
         Command::new("flock").arg("-o").arg(&unfinished[0]).args(["sleep", "30"]).spawn().expect("flock");
-    std::thread::sleep(Duration::from_millis(300));
+    // Until the holder has it (a second, non-blocking flock fails).
+    let started = std::time::Instant::now();
+    while Command::new("flock")
+        .args(["-n"])
+        .arg(&unfinished[0])
+        .arg("true")
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "flock never took the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let busy = run(&["--resume"]);
     let _ = holder.kill();
     let _ = holder.wait();

@@ -113,6 +113,18 @@ fn cftt_split_parts_have_the_requested_size_and_the_manifest_records_the_whole()
     let checked =
         run(Command::new("sha256sum").arg("-c").arg("manifest-sha256.txt").current_dir(d.join("pkg")));
     assert_eq!(checked.code, 0, "{}", checked.stdout);
+    // A fixity check reads the parts as verify does, and a changed part is named.
+    let copy = copy_package(d, "fixity");
+    let fixity = |name: &str| {
+        custos_in(d, &["custody", "record", name, "--key", "rfc8032-test1", "--action", "fixity_verified"])
+    };
+    let recorded = fixity("pkg");
+    assert_eq!(recorded.code, 0, "{}{}", recorded.stdout, recorded.stderr);
+    assert_eq!(verify(d).code, 0, "the fixity event verifies");
+    support::flip_bit(&copy.join("data/disk.img.003"), 10);
+    let refused = fixity("fixity");
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stdout.contains("data/disk.img.003"), "{}", refused.stdout);
     // --fast reads no part, and says so.
     let fast = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--fast"]);
     assert_eq!(fast.code, 0, "{}", fast.stdout);
@@ -211,6 +223,9 @@ fn e01_output_is_accepted_by_libewf_and_its_media_is_the_source() {
     let verified = verify(d);
     assert_eq!(verified.code, 0, "{}", verified.stdout);
     assert!(verified.stdout.contains("pass  item.e01_stored_digest"), "{}", verified.stdout);
+    let fixity =
+        custos_in(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "fixity_verified"]);
+    assert_eq!(fixity.code, 0, "an E01 item's fixity is its media's: {}{}", fixity.stdout, fixity.stderr);
 
     let first = segments[0].to_string_lossy().into_owned();
     if let Some(ewfverify) = required("ewfverify") {

@@ -331,7 +331,7 @@ fn seal_into(
         let mut stored_as = None;
         let outcome = match evidence {
             Evidence::Acquired(acquirer) => {
-                let made = MadeFiles { store: &store, folder: "data", made: Default::default() };
+                let made = MadeFiles { store, folder: "data", made: Default::default() };
                 let acquired = acquire_into(&made, &path, acquirer, &options, control);
                 let AcquiredItem { outcome, record, parted: parts } = match acquired {
                     Ok(acquired) => acquired,
@@ -364,7 +364,7 @@ fn seal_into(
                 outcome
             }
             Evidence::E01Set(first) => {
-                let made = MadeFiles { store: &store, folder: "data", made: Default::default() };
+                let made = MadeFiles { store, folder: "data", made: Default::default() };
                 let copied = copy_e01_set(&made, first, &options, control);
                 let (outcome, parts) = copied.inspect_err(|_| made.remove_all())?;
                 stored_as = Some(parts);
@@ -472,7 +472,7 @@ fn seal_into(
         replace: &custody::nothing_to_replace,
         then: &|_| Ok(()),
     };
-    custody::append(&store, sealed, request.signer, request.signer_public, &along)?;
+    custody::append(store, sealed, request.signer, request.signer_public, &along)?;
 
     let bag_algorithms: Vec<Algorithm> =
         algorithms.iter().copied().filter(|a| BAGIT_ALGORITHMS.contains(a)).collect();
@@ -1188,6 +1188,14 @@ pub fn observe_fixity(package: &Path) -> Result<FixityObservation, Error> {
         }
         bagit::check_payload_path(&item.path)
             .map_err(|reason| Error::Package(format!("{}: {reason}", item.path)))?;
+        let algorithms =
+            item.digests.keys().map(|name| name.parse::<Algorithm>()).collect::<Result<Vec<_>, _>>()?;
+        let options = HashOptions { algorithms, ..HashOptions::default() };
+        if let Some(stored) = &item.stored_as {
+            let digests = observe_parts(&store, item, stored, &options, &mut found.failures)?;
+            found.observed.insert(item.path.clone(), digests);
+            continue;
+        }
         let opened = match store.open_file(&item.path) {
             Ok(opened) => opened,
             Err(e) => {
@@ -1202,23 +1210,93 @@ pub fn observe_fixity(package: &Path) -> Result<FixityObservation, Error> {
             found.observed.insert(item.path.clone(), BTreeMap::new());
             continue;
         }
-        let algorithms =
-            item.digests.keys().map(|name| name.parse::<Algorithm>()).collect::<Result<Vec<_>, _>>()?;
-        let options = HashOptions { algorithms, ..HashOptions::default() };
         let outcome = hash_file(&opened.file, Path::new(&item.path), &options, &Control::default())?;
-        let mut digests = BTreeMap::new();
-        for (algorithm, digest) in &outcome.digests {
-            let sealed = item.digests.get(algorithm.name()).map(String::as_str).unwrap_or_default();
-            if !sealed.eq_ignore_ascii_case(&digest.to_hex()) {
-                found
-                    .failures
-                    .push(format!("{}: {algorithm} is {digest}, the manifest says {sealed}", item.path));
-            }
-            digests.insert(algorithm.name().to_owned(), digest.to_hex());
-        }
+        let digests = observed_digests(&item.path, &item.digests, &outcome.digests, &mut found.failures);
         found.observed.insert(item.path.clone(), digests);
     }
     Ok(found)
+}
+
+/// The digests observed, as a fixity event records them; each that differs from the sealed
+/// one is a failure.
+fn observed_digests(
+    path: &str,
+    sealed: &BTreeMap<String, String>,
+    computed: &[(Algorithm, custos_hash::Digest)],
+    failures: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    let mut digests = BTreeMap::new();
+    for (algorithm, digest) in computed {
+        let recorded = sealed.get(algorithm.name()).map(String::as_str).unwrap_or_default();
+        if !recorded.eq_ignore_ascii_case(&digest.to_hex()) {
+            failures.push(format!("{path}: {algorithm} is {digest}, the manifest says {recorded}"));
+        }
+        digests.insert(algorithm.name().to_owned(), digest.to_hex());
+    }
+    digests
+}
+
+/// A fixity check of an item kept in several files: every part's size and digests, then the
+/// item's bytes (a split image's concatenation, an E01's media), read as verify reads them.
+fn observe_parts(
+    store: &PackageDir,
+    item: &Item,
+    stored: &StoredAs,
+    options: &HashOptions,
+    failures: &mut Vec<String>,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut opened = Vec::with_capacity(stored.parts.len());
+    for part in &stored.parts {
+        bagit::check_payload_path(&part.path)
+            .map_err(|reason| Error::Package(format!("{}: {reason}", part.path)))?;
+        match store.open_file(&part.path) {
+            Ok(file) if file.size == part.size => opened.push(OpenedPart {
+                path: part.path.clone(),
+                body: crate::store::PayloadBody::File(file.file),
+            }),
+            Ok(file) => {
+                failures.push(format!("{}: {} bytes, the manifest says {}", part.path, file.size, part.size));
+                return Ok(BTreeMap::new());
+            }
+            Err(e) => {
+                failures.push(format!("{}: {e}", part.path));
+                return Ok(BTreeMap::new());
+            }
+        }
+    }
+    let mut part_algorithms: Vec<Algorithm> =
+        stored.parts.iter().flat_map(|p| p.digests.keys().filter_map(|n| n.parse().ok())).collect();
+    part_algorithms.sort();
+    part_algorithms.dedup();
+    let read = match hash_parts(
+        stored.format,
+        opened,
+        options,
+        &part_algorithms,
+        Path::new(&item.path),
+        &Control::default(),
+    ) {
+        Ok(read) => read,
+        Err(e) => {
+            failures.push(format!("{}: {e}", item.path));
+            return Ok(BTreeMap::new());
+        }
+    };
+    for (part, (_, digests)) in stored.parts.iter().zip(&read.parts) {
+        let computed: Vec<(Algorithm, custos_hash::Digest)> = digests
+            .iter()
+            .filter(|(a, _)| part.digests.contains_key(a.name()))
+            .map(|(a, d)| (*a, d.clone()))
+            .collect();
+        observed_digests(&part.path, &part.digests, &computed, failures);
+    }
+    match read.item {
+        Ok(outcome) => Ok(observed_digests(&item.path, &item.digests, &outcome.digests, failures)),
+        Err(e) => {
+            failures.push(format!("{}: {e}", item.path));
+            Ok(BTreeMap::new())
+        }
+    }
 }
 
 /// Verifies a package: the bag, the manifest's signatures and their signers' trust, then

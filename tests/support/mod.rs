@@ -201,10 +201,7 @@ pub fn recompute_tag_manifests(pkg: &Path) {
         let mut text = String::new();
         for relative in &files {
             let bytes = std::fs::read(pkg.join(relative)).expect("read tag file");
-            let digest = match algorithm {
-                "md5" => hex_of(&<md5::Md5 as sha2::Digest>::digest(&bytes)),
-                _ => hex_of(&<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-            };
+            let digest = digest_hex(algorithm, &bytes);
             text.push_str(&format!("{digest}  {}\n", relative.replace('%', "%25")));
         }
         std::fs::write(manifest, text).expect("write tag manifest");
@@ -223,6 +220,16 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {
         } else if path.is_file() {
             files.push(relative);
         }
+    }
+}
+
+/// A BagIt manifest's digest of `bytes`: `md5`, `sha1`, `sha512`, otherwise SHA-256.
+fn digest_hex(algorithm: &str, bytes: &[u8]) -> String {
+    match algorithm {
+        "md5" => hex_of(&<md5::Md5 as sha2::Digest>::digest(bytes)),
+        "sha1" => hex_of(&<sha1::Sha1 as sha2::Digest>::digest(bytes)),
+        "sha512" => hex_of(&<sha2::Sha512 as sha2::Digest>::digest(bytes)),
+        _ => hex_of(&<sha2::Sha256 as sha2::Digest>::digest(bytes)),
     }
 }
 
@@ -245,12 +252,7 @@ pub fn recompute_bag(pkg: &Path) {
         let mut text = String::new();
         for relative in &files {
             let bytes = std::fs::read(pkg.join(relative)).expect("read payload file");
-            let digest = match algorithm {
-                "md5" => hex_of(&<md5::Md5 as sha2::Digest>::digest(&bytes)),
-                "sha1" => hex_of(&<sha1::Sha1 as sha2::Digest>::digest(&bytes)),
-                "sha512" => hex_of(&<sha2::Sha512 as sha2::Digest>::digest(&bytes)),
-                _ => hex_of(&<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-            };
+            let digest = digest_hex(algorithm, &bytes);
             text.push_str(&format!("{digest}  {relative}\n"));
         }
         std::fs::write(manifest, text).expect("write payload manifest");

@@ -955,14 +955,7 @@ fn check_payload(
             }
         };
         if opened.links > 1 {
-            findings.push(Finding::warn(
-                "bag.hard_link",
-                path,
-                format!(
-                    "has {} names: a write through another name outside the package changes this evidence (seal never makes hard links)",
-                    opened.links
-                ),
-            ));
+            findings.push(hard_link_warning(path, opened.links));
         }
         if let Some(item) = item.filter(|item| item.size != opened.size) {
             findings.push(Finding::fail(
@@ -1021,19 +1014,7 @@ fn check_payload(
         };
         for algorithm in bag_algorithms {
             let expected = &claims.payload[&algorithm][path];
-            match outcome.digest(algorithm) {
-                Some(found) if found == expected => {
-                    findings.push(Finding::pass("bag.payload_digest", path, format!("{algorithm} matches")))
-                }
-                found => findings.push(Finding::fail(
-                    "bag.payload_digest",
-                    path,
-                    format!(
-                        "{algorithm} is {}, manifest-{algorithm}.txt says {expected}",
-                        found.map_or_else(|| "unknown".into(), |d| d.to_hex())
-                    ),
-                )),
-            }
+            findings.push(bag_digest_finding(path, algorithm, expected, outcome.digest(algorithm)));
         }
         if let Some(item) = item {
             report_item(snapshot, item, &outcome, findings);
@@ -1067,14 +1048,7 @@ fn check_parted(
             }
         };
         if payload.links > 1 {
-            findings.push(Finding::warn(
-                "bag.hard_link",
-                part.path.clone(),
-                format!(
-                    "has {} names: a write through another name outside the package changes this evidence",
-                    payload.links
-                ),
-            ));
+            findings.push(hard_link_warning(&part.path, payload.links));
         }
         if payload.size != part.size {
             findings.push(Finding::fail(
@@ -1146,21 +1120,7 @@ fn check_parts_read(
             let Some(expected) = claims.and_then(|c| c.payload.get(&algorithm)?.get(&part.path)) else {
                 continue;
             };
-            match digests.get(&algorithm) {
-                Some(found) if found == expected => findings.push(Finding::pass(
-                    "bag.payload_digest",
-                    part.path.clone(),
-                    format!("{algorithm} matches"),
-                )),
-                found => findings.push(Finding::fail(
-                    "bag.payload_digest",
-                    part.path.clone(),
-                    format!(
-                        "{algorithm} is {}, manifest-{algorithm}.txt says {expected}",
-                        found.map_or_else(|| "unknown".into(), Digest::to_hex)
-                    ),
-                )),
-            }
+            findings.push(bag_digest_finding(&part.path, algorithm, expected, digests.get(&algorithm)));
         }
         let context = format!(" for this part of {}", item.path);
         compare_signed(
@@ -1244,6 +1204,39 @@ fn sector_ranges(ranges: &[[u64; 2]]) -> String {
 fn media_failure(item: &Item, error: &PartsError) -> Finding {
     let check = if matches!(error, PartsError::Container(_)) { "item.container" } else { "item.digest" };
     Finding::fail(check, item.path.clone(), error.to_string())
+}
+
+/// A payload file with more than one name.
+fn hard_link_warning(path: &str, links: u64) -> Finding {
+    Finding::warn(
+        "bag.hard_link",
+        path,
+        format!(
+            "has {links} names: a write through another name outside the package changes this evidence (seal never makes hard links)"
+        ),
+    )
+}
+
+/// A payload file's digest against the bag's payload manifest for `algorithm`.
+fn bag_digest_finding(
+    path: &str,
+    algorithm: Algorithm,
+    expected: &Digest,
+    found: Option<&Digest>,
+) -> Finding {
+    match found {
+        Some(found) if found == expected => {
+            Finding::pass("bag.payload_digest", path, format!("{algorithm} matches"))
+        }
+        found => Finding::fail(
+            "bag.payload_digest",
+            path,
+            format!(
+                "{algorithm} is {}, manifest-{algorithm}.txt says {expected}",
+                found.map_or_else(|| "unknown".into(), Digest::to_hex)
+            ),
+        ),
+    }
 }
 
 /// One finding per signed digest of `subject` that `found` computed: a pass when equal, a

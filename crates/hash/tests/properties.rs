@@ -45,3 +45,32 @@ proptest! {
         let _ = custos_hash::checksum_file::parse_line(&line);
     }
 }
+
+/// Inputs of one window or less are read in chunks of 256 KiB: lengths on and around the
+/// chunk boundaries give the reference digests, segments included.
+#[test]
+fn inputs_read_in_chunks_give_the_reference_at_every_boundary() {
+    const CHUNK: usize = 256 * 1024;
+    let spec = SegmentSpec { size: 100_000, algorithm: Algorithm::Sha256 };
+    for length in [CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 7, 4 * CHUNK] {
+        let input: Vec<u8> = (0..length).map(|i| (i * 7 + i / 251) as u8).collect();
+        let reference = SegmentList::of_bytes(spec, &input);
+        // The default 8 MiB window: every length here is hashed inline, in chunks.
+        for path in engine_paths(&input, &Algorithm::ALL, Some(spec), &[custos_hash::DEFAULT_WINDOW_SIZE]) {
+            for algorithm in Algorithm::ALL {
+                assert_eq!(
+                    path.outcome.digest(algorithm),
+                    Some(&algorithm.digest(&input)),
+                    "{algorithm} of {length} bytes via {}",
+                    path.label
+                );
+            }
+            assert_eq!(
+                path.outcome.segments.as_ref(),
+                Some(&reference),
+                "segments of {length} bytes via {}",
+                path.label
+            );
+        }
+    }
+}

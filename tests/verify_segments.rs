@@ -11,12 +11,18 @@ use support::{custos_in, noise, write};
 
 /// 4 KiB segments over 10,000 bytes: segments 0..4096, 4096..8192, 8192..10000.
 fn sealed(dir: &Path, segment_size: &str) {
+    sealed_with(dir, segment_size, &[]);
+}
+
+/// [`sealed`] with more seal options.
+fn sealed_with(dir: &Path, segment_size: &str, more: &[&str]) {
     support::copy_test_keys(dir);
     write(dir, "disk.img", &noise(10_000, 3));
     let mut args = vec!["seal", "--key", "rfc8032-test1", "--case", "S-1", "--out", "pkg", "--quiet"];
     if !segment_size.is_empty() {
         args.extend(["--segment-size", segment_size]);
     }
+    args.extend(more);
     args.push("disk.img");
     let run = custos_in(dir, &args);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -125,4 +131,61 @@ fn items_without_segments_are_checked_by_their_whole_digests() {
     assert!(find(&findings, "item.segments").is_empty());
     let refused = custos_in(dir.path(), &["verify", "pkg", "--by-segments", "--fast"]);
     assert_eq!(refused.code, 2, "--by-segments and --fast together make no sense");
+}
+
+#[test]
+fn sha256_segments_prove_an_item_and_name_its_damaged_ranges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    sealed_with(dir.path(), "4K", &["--segment-algo", "sha256"]);
+    let pkg = dir.path().join("pkg");
+    // The stored list holds plain SHA-256 digests of the segments' bytes.
+    let list = pkg.join("custos/segments/disk.img.json");
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(&list).expect("read the list")).expect("json");
+    assert_eq!(record["algorithm"], "sha256");
+    let bytes = std::fs::read(pkg.join("data/disk.img")).expect("read");
+    let second = support::digest_hex("sha256", &bytes[4096..8192]);
+    assert_eq!(record["digests"][1].as_str(), Some(second.as_str()));
+
+    let (code, findings) = verify(dir.path());
+    assert_eq!(code, 0, "{findings:?}");
+    let detail = find(&findings, "item.segments")[0]["detail"].as_str().unwrap_or("").to_owned();
+    assert!(detail.contains("all 3 sha256 segments") && detail.contains("not recomputed"), "{detail}");
+
+    support::flip_bit(&pkg.join("data/disk.img"), 4096);
+    let (code, findings) = verify(dir.path());
+    assert_eq!(code, 1);
+    let damaged = find(&findings, "item.damaged_ranges");
+    let ranges: Vec<[u64; 2]> = serde_json::from_value(damaged[0]["ranges"].clone()).expect("ranges");
+    assert_eq!(ranges, [[4096, 8192]]);
+}
+
+#[test]
+fn segments_without_a_collision_resistant_digest_are_refused_at_seal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    support::copy_test_keys(dir.path());
+    write(dir.path(), "disk.img", &noise(10_000, 3));
+    for weak in ["md5", "sha1"] {
+        let run = custos_in(
+            dir.path(),
+            &[
+                "seal",
+                "--key",
+                "rfc8032-test1",
+                "--case",
+                "S-1",
+                "--out",
+                "pkg",
+                "--quiet",
+                "--segment-size",
+                "4K",
+                "--segment-algo",
+                weak,
+                "disk.img",
+            ],
+        );
+        assert_eq!(run.code, 2, "{weak}: {}", run.stderr);
+        assert!(run.stderr.contains("collision-resistant"), "{weak}: {}", run.stderr);
+        assert!(!dir.path().join("pkg").exists(), "{weak}: nothing is written");
+    }
 }

@@ -224,7 +224,7 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {
 }
 
 /// A BagIt manifest's digest of `bytes`: `md5`, `sha1`, `sha512`, otherwise SHA-256.
-fn digest_hex(algorithm: &str, bytes: &[u8]) -> String {
+pub fn digest_hex(algorithm: &str, bytes: &[u8]) -> String {
     match algorithm {
         "md5" => hex_of(&<md5::Md5 as sha2::Digest>::digest(bytes)),
         "sha1" => hex_of(&<sha1::Sha1 as sha2::Digest>::digest(bytes)),

@@ -156,7 +156,7 @@ fn parameters(args: &AcquireArgs, options: &ReadOptions) -> Result<serde_json::V
             .collect();
     algorithms.sort_unstable();
     algorithms.dedup();
-    Ok(serde_json::json!({
+    let mut parameters = serde_json::json!({
         "case": args.package.case,
         "exhibit": args.package.exhibit,
         "algorithms": algorithms,
@@ -164,7 +164,13 @@ fn parameters(args: &AcquireArgs, options: &ReadOptions) -> Result<serde_json::V
         "block_size": options.block_size,
         "retries": options.retries,
         "on_read_error": args.on_read_error,
-    }))
+    });
+    if args.package.segment_size.is_some() {
+        // Only with segments, so that checkpoints written before the choice existed still
+        // match the same run's parameters.
+        parameters["segment_algorithm"] = args.package.segment_algo.name().into();
+    }
+    Ok(parameters)
 }
 
 /// What `--verify` asks for.

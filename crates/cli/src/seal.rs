@@ -48,6 +48,10 @@ pub struct PackageArgs {
     /// Also record segment digests of this size (e.g. 64M)
     #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
     pub segment_size: Option<u64>,
+    /// Algorithm of the segment digests and their Merkle root: blake3 (fastest on one core)
+    /// or sha256 / sha512 (where a jurisdiction wants a SHA-2 family proof)
+    #[arg(long, value_name = "ALGO", default_value = "blake3", requires = "segment_size")]
+    pub segment_algo: Algorithm,
     /// The package folder to create (never overwritten)
     #[arg(long, value_name = "PKG")]
     pub out: PathBuf,
@@ -224,6 +228,14 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
             }
         );
     }
+    if matches!(args.segment_algo, Algorithm::Md5 | Algorithm::Sha1) {
+        // `verify --by-segments` proves an item by its segments alone; that needs a
+        // collision-resistant digest.
+        bail!(
+            "--segment-algo {}: segments prove the item under `verify --by-segments`, which needs a collision-resistant digest: choose blake3, sha256 or sha512",
+            args.segment_algo
+        );
+    }
     let mut algorithms = Algorithm::parse_list(args.algo.as_deref().unwrap_or("sha256,blake3"))?;
     if !algorithms.contains(&Algorithm::Sha256) {
         algorithms.push(Algorithm::Sha256);
@@ -285,7 +297,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
         legal_basis,
         location: args.location.clone(),
         algorithms,
-        segments: args.segment_size.map(|size| SegmentSpec { size, algorithm: Algorithm::Blake3 }),
+        segments: args.segment_size.map(|size| SegmentSpec { size, algorithm: args.segment_algo }),
         signer: &secret,
         signer_public: &public,
         sealed_at: custos_manifest::time::now_rfc3339(),
@@ -420,8 +432,10 @@ impl SealSummary<'_> {
             ));
         }
         let names: Vec<&str> = self.algorithms.iter().map(|a| a.name()).collect();
-        let segments =
-            args.segment_size.map(|s| format!("; segments of {}", crate::human::size(s))).unwrap_or_default();
+        let segments = args
+            .segment_size
+            .map(|s| format!("; {} segments of {}", args.segment_algo, crate::human::size(s)))
+            .unwrap_or_default();
         text.push_str(&format!("  digests      {}{segments}\n", names.join(", ")));
         text
     }
@@ -445,6 +459,7 @@ impl SealSummary<'_> {
             "tsa": args.anchors.tsa,
             "algorithms": self.algorithms.iter().map(|a| a.name()).collect::<Vec<_>>(),
             "segment_size": args.segment_size,
+            "segment_algorithm": args.segment_size.map(|_| args.segment_algo.name()),
             "evidence": evidence,
             "verdict": "pass",
         })

@@ -189,3 +189,32 @@ fn segments_without_a_collision_resistant_digest_are_refused_at_seal() {
         assert!(!dir.path().join("pkg").exists(), "{weak}: nothing is written");
     }
 }
+
+/// Seal records the one digest each copy was read back with: BLAKE3 when recorded,
+/// otherwise SHA-256; nothing for evidence it did not copy.
+#[test]
+fn seal_records_which_digest_proved_each_copy() {
+    let cases: [(&[&str], Option<&str>); 3] =
+        [(&[], Some("blake3")), (&["--algo", "md5,sha1"], Some("sha256")), (&["--reference"], None)];
+    for (options, expected) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        sealed_with(dir.path(), "", options);
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("pkg/custos/manifest.json")).expect("read the manifest"),
+        )
+        .expect("json");
+        let check = &manifest["items"][0]["copy_verification"];
+        match expected {
+            Some(algorithm) => {
+                assert_eq!(check["algorithm"], algorithm, "{options:?}: {check}");
+                assert_eq!(check["result"], "match");
+            }
+            None => assert!(check.is_null(), "{options:?}: {check}"),
+        }
+        let run = custos_in(
+            dir.path(),
+            &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--evidence", "disk.img"],
+        );
+        assert_eq!(run.code, 0, "{options:?}: {}{}", run.stdout, run.stderr);
+    }
+}

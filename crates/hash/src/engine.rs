@@ -343,20 +343,26 @@ fn check_copy_options(options: &HashOptions) -> Result<(), Error> {
     Ok(())
 }
 
-/// Re-reads a copy through its own descriptor and compares each digest with the source's.
+/// The one digest a copy hashed with `algorithms` is read back with: BLAKE3 when asked for
+/// (the fastest), otherwise SHA-256, SHA-512, or else the first. One strong digest proves
+/// the copy: equal BLAKE3 (or SHA-256) means equal bytes, so every other digest of the copy
+/// is the source's too; the other algorithms would only make the read-back slower.
+pub fn copy_check_algorithm(algorithms: &[Algorithm]) -> Option<Algorithm> {
+    [Algorithm::Blake3, Algorithm::Sha256, Algorithm::Sha512]
+        .into_iter()
+        .find(|a| algorithms.contains(a))
+        .or_else(|| algorithms.first().copied())
+}
+
+/// Re-reads a copy through its own descriptor and compares its strong digest (see
+/// [`copy_check_algorithm`]) with the source's.
 fn verify_copy(
     target: &CopyTarget,
     source: &HashOutcome,
     options: &HashOptions,
     control: &Control,
 ) -> Result<(), Error> {
-    // One strong digest proves the copy: equal BLAKE3 (or SHA-256) means equal bytes, so
-    // every other digest of the copy is the source's too. The other algorithms would only
-    // make the read-back slower.
-    let strongest = [Algorithm::Blake3, Algorithm::Sha256, Algorithm::Sha512]
-        .into_iter()
-        .find(|a| options.algorithms.contains(a))
-        .or_else(|| options.algorithms.first().copied());
+    let strongest = copy_check_algorithm(&options.algorithms);
     let reread =
         HashOptions { segments: None, algorithms: strongest.into_iter().collect(), ..options.clone() };
     let copy = hash_opened(&target.file, &target.path, &reread, control, None)?;

@@ -36,8 +36,8 @@ mod tree;
 
 pub use algorithm::{Algorithm, AlgorithmHasher, Digest};
 pub use engine::{
-    copy_and_hash, copy_and_hash_to, copy_opened_and_hash_to, hash_bytes, hash_file, hash_path, hash_reader,
-    hash_tree_file, open_evidence, open_tree_file, Control, HashOptions, HashOutcome,
+    copy_and_hash, copy_and_hash_to, copy_check_algorithm, copy_opened_and_hash_to, hash_bytes, hash_file,
+    hash_path, hash_reader, hash_tree_file, open_evidence, open_tree_file, Control, HashOptions, HashOutcome,
     DEFAULT_WINDOWS_IN_FLIGHT, DEFAULT_WINDOW_SIZE,
 };
 pub use error::Error;

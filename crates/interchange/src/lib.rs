@@ -170,6 +170,7 @@ pub(crate) mod tests_support {
             }),
             acquisition: None,
             stored_as: None,
+            copy_verification: None,
         }
     }
 

@@ -154,6 +154,27 @@ pub struct Item {
     /// `segments` are those of the item's bytes (an E01's media), not of the files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_as: Option<StoredAs>,
+    /// How the package's copy was proven equal to the source when `custos seal` copied it
+    /// (absent for references, and for acquisitions, whose record has its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_verification: Option<CopyVerification>,
+}
+
+/// The read-back of a copy made when sealing: the copy (each file of an item kept in
+/// several) was synced, read back through its own descriptor and hashed with one strong
+/// digest, which matched the source's. Equal strong digests mean equal bytes, so the other
+/// digests of the source are the copy's too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyVerification {
+    /// `match`: a copy that differs is never sealed.
+    pub result: String,
+    /// The digest the copy was read back with: `blake3` when it was asked for, otherwise
+    /// `sha256`.
+    pub algorithm: String,
+    /// `page_cache`: the copy is synced to disk first, but the kernel may serve the
+    /// read-back from memory (acquisitions drop the cached pages and read from the disk).
+    pub read_from: String,
 }
 
 /// How an item's bytes are kept in several files.
@@ -270,6 +291,7 @@ mod tests {
                 segments: None,
                 acquisition: None,
                 stored_as: None,
+                copy_verification: None,
             }],
         }
     }

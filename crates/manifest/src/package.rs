@@ -25,8 +25,8 @@ use crate::envelope::SignatureFile;
 use crate::findings::Finding;
 use crate::keys::PublicKey;
 use crate::manifest::{
-    Case, Category, Item, LegalBasis, Link, Manifest, Part, PartFormat, Segments, StoredAs, Tool,
-    MANIFEST_FORMAT, MANIFEST_PAYLOAD_TYPE,
+    Case, Category, CopyVerification, Item, LegalBasis, Link, Manifest, Part, PartFormat, Segments, StoredAs,
+    Tool, MANIFEST_FORMAT, MANIFEST_PAYLOAD_TYPE,
 };
 use crate::parts::{hash_parts, OpenedPart, PartsOutcome};
 use crate::store::{PackageDir, PackageStore, MAX_TAG_FILE_BYTES};
@@ -329,6 +329,13 @@ fn seal_into(
         }
         let mut acquisition = None;
         let mut stored_as = None;
+        // Every copy below is read back with this one digest before it is kept.
+        let copied = Some(CopyVerification {
+            result: "match".into(),
+            algorithm: read_back_algorithm(&options).name().into(),
+            read_from: "page_cache".into(),
+        });
+        let mut copy_verification = None;
         let outcome = match evidence {
             Evidence::Acquired(acquirer) => {
                 let made = MadeFiles { store, folder: "data", made: Default::default() };
@@ -351,6 +358,7 @@ fn seal_into(
             }
             Evidence::File(source) if request.reference => custos_hash::hash_path(source, &options, control)?,
             Evidence::File(source) => {
+                copy_verification = copied;
                 let copy =
                     store.create_for_copy(&path).map_err(|e| Error::Package(format!("cannot create {e}")))?;
                 copy_and_hash_to(source, copy, Path::new(&path), &options, control).inspect_err(|_| {
@@ -364,6 +372,7 @@ fn seal_into(
                 outcome
             }
             Evidence::E01Set(first) => {
+                copy_verification = copied;
                 let made = MadeFiles { store, folder: "data", made: Default::default() };
                 let copied = copy_e01_set(&made, first, &options, control);
                 let (outcome, parts) = copied.inspect_err(|_| made.remove_all())?;
@@ -371,6 +380,7 @@ fn seal_into(
                 outcome
             }
             Evidence::TreeFile(source) => {
+                copy_verification = copied;
                 // Opened without following a link: a link or FIFO swapped in after the walk
                 // is refused, never copied.
                 let opened = custos_hash::open_tree_file(&source)?;
@@ -411,6 +421,7 @@ fn seal_into(
                     })
                     .collect(),
             }),
+            copy_verification,
         };
         for (file, _) in item.files() {
             let taken = items.iter().any(|other| other.files().iter().any(|(f, _)| *f == file));
@@ -710,14 +721,10 @@ impl ImageFiles for MadeFiles<'_> {
     }
 }
 
-/// The strong digest a read-back compares: BLAKE3 when it was computed (the fastest),
-/// otherwise SHA-256 (always computed).
+/// The strong digest a read-back compares, as for copies: BLAKE3 when it was computed
+/// (the fastest), otherwise SHA-256 (always computed for a package).
 fn read_back_algorithm(options: &HashOptions) -> Algorithm {
-    if options.algorithms.contains(&Algorithm::Blake3) {
-        Algorithm::Blake3
-    } else {
-        Algorithm::Sha256
-    }
+    custos_hash::copy_check_algorithm(&options.algorithms).unwrap_or(Algorithm::Sha256)
 }
 
 /// An image kept in several files, read back: each file's own digests (all of `options`'

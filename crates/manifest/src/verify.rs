@@ -275,6 +275,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
     if let Some(manifest) = &manifest {
         check_manifest(manifest, &claims, &snapshot, options.now, &mut findings);
         check_acquisitions(manifest, &mut findings);
+        check_copy_verifications(manifest, &mut findings);
     }
     if manifest.is_some() {
         let reading =
@@ -1529,6 +1530,38 @@ fn check_acquisitions(manifest: &Manifest, findings: &mut Vec<Finding>) {
     }
 }
 
+/// A signed copy verification must be one Custos writes: only on a copied item, a match,
+/// with a digest the item (or each of its files) records. Anything else is a claim about a
+/// check that cannot have happened, and fails.
+fn check_copy_verifications(manifest: &Manifest, findings: &mut Vec<Finding>) {
+    for item in &manifest.items {
+        let Some(copy) = &item.copy_verification else { continue };
+        let has_digest = match &item.stored_as {
+            Some(stored) => stored.parts.iter().all(|part| part.digests.contains_key(&copy.algorithm)),
+            None => item.digests.contains_key(&copy.algorithm),
+        };
+        let problem = if item.reference || item.acquisition.is_some() {
+            Some("an item that was not copied when sealed".to_owned())
+        } else if copy.result != "match" || copy.read_from != "page_cache" {
+            Some(format!(
+                "result {:?} read from {:?}, which Custos never records",
+                copy.result, copy.read_from
+            ))
+        } else if !has_digest {
+            Some(format!("the copy was read back with {}, a digest the item does not record", copy.algorithm))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            findings.push(Finding::fail(
+                "item.copy_verification",
+                item.path.clone(),
+                format!("the signed copy verification is not one Custos writes: {problem}"),
+            ));
+        }
+    }
+}
+
 /// What is wrong with an acquisition record: its format, its shape, or a contradiction with
 /// the item it describes (its digests, its byte count, its ranges).
 fn acquisition_problems(record: &serde_json::Map<String, serde_json::Value>, item: &Item) -> Vec<String> {
@@ -1736,7 +1769,8 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod acquisition_tests {
     use super::{
-        acquisition_problems, check_manifest, BTreeMap, BagClaims, Finding, Manifest, Snapshot, Verdict,
+        acquisition_problems, check_copy_verifications, check_manifest, BTreeMap, BagClaims, Finding,
+        Manifest, Snapshot, Verdict,
     };
     use crate::manifest::Item;
 
@@ -1750,6 +1784,7 @@ mod acquisition_tests {
             segments: None,
             acquisition: None,
             stored_as: None,
+            copy_verification: None,
         }
     }
 
@@ -1769,6 +1804,50 @@ mod acquisition_tests {
         match value {
             serde_json::Value::Object(map) => map,
             _ => unreachable!("an object"),
+        }
+    }
+
+    /// An insider signs whatever copy verification he likes: only the one Custos writes passes.
+    #[test]
+    fn forged_copy_verifications_are_refused() {
+        let copied = |edit: &dyn Fn(&mut Item)| {
+            let mut item = Item {
+                copy_verification: Some(crate::manifest::CopyVerification {
+                    result: "match".into(),
+                    algorithm: "sha256".into(),
+                    read_from: "page_cache".into(),
+                }),
+                ..item()
+            };
+            edit(&mut item);
+            let mut findings = Vec::new();
+            check_copy_verifications(&manifest_of(vec![item]), &mut findings);
+            findings
+        };
+        let failures = |findings: Vec<Finding>| {
+            findings
+                .into_iter()
+                .filter(|f| f.check == "item.copy_verification" && f.verdict == Verdict::Fail)
+                .map(|f| f.detail)
+                .collect::<Vec<_>>()
+        };
+        assert!(failures(copied(&|_| {})).is_empty(), "the shape Custos writes");
+        let cases: [(&str, &dyn Fn(&mut Item)); 5] = [
+            ("not copied", &|item| item.reference = true),
+            ("not copied", &|item| item.acquisition = Some(record(|_| {}))),
+            ("never records", &|item| {
+                item.copy_verification.as_mut().expect("set").result = "differs".into()
+            }),
+            ("never records", &|item| {
+                item.copy_verification.as_mut().expect("set").read_from = "disk".into()
+            }),
+            ("does not record", &|item| {
+                item.copy_verification.as_mut().expect("set").algorithm = "blake3".into()
+            }),
+        ];
+        for (expected, edit) in cases {
+            let found = failures(copied(edit));
+            assert!(found.len() == 1 && found[0].contains(expected), "{expected}: {found:?}");
         }
     }
 
@@ -1819,9 +1898,9 @@ mod acquisition_tests {
         }
     }
 
-    /// The manifest checks an insider's signed manifest of parts goes through.
-    fn manifest_findings(items: Vec<Item>) -> Vec<Finding> {
-        let manifest = Manifest {
+    /// A signed manifest of these items, as an insider could make it.
+    fn manifest_of(items: Vec<Item>) -> Manifest {
+        Manifest {
             custos_manifest: crate::manifest::MANIFEST_FORMAT,
             case: crate::manifest::Case { reference: "C".into(), exhibit: None },
             sealed_at: "2026-12-01T00:00:00+00:00".into(),
@@ -1831,7 +1910,12 @@ mod acquisition_tests {
             legal_basis: Vec::new(),
             items,
             links: Vec::new(),
-        };
+        }
+    }
+
+    /// The manifest checks an insider's signed manifest of parts goes through.
+    fn manifest_findings(items: Vec<Item>) -> Vec<Finding> {
+        let manifest = manifest_of(items);
         let claims = BagClaims {
             payload: BTreeMap::new(),
             info: [("External-Identifier".to_owned(), vec!["C".to_owned()])].into_iter().collect(),

@@ -133,7 +133,7 @@ prop_compose! {
         category in category(),
         digests in proptest::collection::btree_map(name(DIGESTS), hostile(), 0..4),
     ) -> Item {
-        Item { path, reference: false, size, category, digests, segments: None, acquisition: None, stored_as: None }
+        Item { path, reference: false, size, category, digests, segments: None, acquisition: None, stored_as: None, copy_verification: None }
     }
 }
 
@@ -364,6 +364,7 @@ fn large_logs_are_judged_in_linear_work_with_bounded_text() {
                 segments: None,
                 acquisition: None,
                 stored_as: None,
+                copy_verification: None,
             })
             .collect(),
     };

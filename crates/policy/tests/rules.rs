@@ -30,6 +30,7 @@ fn manifest(digests: &[&str], category: Option<Category>, bases: &[&str]) -> Man
             segments: None,
             acquisition: None,
             stored_as: None,
+            copy_verification: None,
         }],
     }
 }

@@ -435,6 +435,13 @@ fn exhibits(html: &mut String, judgement: &Judgement) {
         if let Some(record) = &item.acquisition {
             let _ = writeln!(html, "<tr><td colspan=\"4\" class=\"note\">{}</td></tr>", acquisition(record));
         }
+        if let Some(copy) = &item.copy_verification {
+            let _ = writeln!(
+                html,
+                "<tr><td colspan=\"4\" class=\"note\">Copied into the package when sealed; the copy was synced and read back with {} and matched the source.</td></tr>",
+                esc(&copy.algorithm.to_uppercase())
+            );
+        }
     }
     html.push_str("</table>\n");
 }

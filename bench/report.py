@@ -85,6 +85,11 @@ job("verify a package vs SHA-256 alone", "verify", 0, 2, 1.20)
 if len(medians("verify")) >= 5:
     job("verify --by-segments (BLAKE3 64 MiB segments, every core) vs b3sum", "verify", 3, 4, 1.05)
     job("verify --by-segments vs the whole-file verify of the same package", "verify", 2, 4, 0.60)
+if os.path.exists(os.path.join(results, "verify-sha256.json")):
+    job("verify --by-segments (SHA-256 64 MiB segments, every core) vs the whole-file SHA-256 verify of the same package", "verify-sha256", 0, 1, 0.60)
+if os.path.exists(os.path.join(results, "seal.json")):
+    job("seal sha256+blake3 (copy, sync, read back with BLAKE3) vs cp + sync + custos hash of the copy", "seal", 0, 2, 1.00)
+    job("seal sha256+blake3 vs dc3dd hof= hash=sha256 (which reads back)", "seal", 1, 2, 0.50)
 job("acquire md5+sha256 into a raw image, no read-back, vs dc3dd hof= (which reads back)", "acquire", 0, 1, 0.50)
 if os.path.exists(os.path.join(results, "e01-verify.json")):
     job("E01 media checked against its stored MD5+SHA-1", "e01-verify", 0, 1, 0.50)

@@ -64,7 +64,21 @@ bench verify "$runs" -N "openssl dgst -sha256 $image" \
   "$custos verify --quiet $vpkg --trust $key.pub" \
   "b3sum $image" \
   "$custos verify --quiet --by-segments $vpkg --trust $key.pub"
+# The same check by SHA-256 segments on every core, against the whole-file SHA-256 verify of
+# the same package (sealed with SHA-256 only).
+spkg=$data/verify-sha256-pkg-${size_gib}g
+[ -d "$spkg" ] || "$custos" seal --quiet --key "$key" --case BENCH --legal-basis warrant:BENCH \
+  --algo sha256 --segment-size 64M --segment-algo sha256 --out "$spkg" "$image"
+bench verify-sha256 "$runs" -N "$custos verify --quiet $spkg --trust $key.pub" \
+  "$custos verify --quiet --by-segments $spkg --trust $key.pub"
 mkdir -p "$acq"
+# Seal copies the image while hashing it, syncs the copy and reads it back with one digest;
+# against copying, syncing and hashing the copy with the same algorithms, and dc3dd hof=.
+bench seal "$slow_runs" --prepare "rm -rf $acq/seal $acq/cp.raw $acq/dc3dd.raw" \
+  "cp $image $acq/cp.raw && sync $acq/cp.raw && $custos hash --quiet --algo sha256,blake3 $acq/cp.raw > /dev/null" \
+  "dc3dd if=$image hof=$acq/dc3dd.raw hash=sha256 log=/dev/null" \
+  "$custos seal --quiet --key $key --case BENCH --legal-basis warrant:BENCH --algo sha256,blake3 --out $acq/seal $image"
+rm -rf "$acq/seal" "$acq/cp.raw" "$acq/dc3dd.raw"
 bench acquire "$slow_runs" --prepare "rm -rf $acq/pkg $acq/dc3dd.raw" -N \
   "dc3dd if=$image hof=$acq/dc3dd.raw hash=md5 hash=sha256 log=/dev/null" \
   "$custos acquire --quiet --key $key --case BENCH --legal-basis warrant:BENCH --algo md5,sha256 --verify none --out $acq/pkg $image" \

@@ -1832,7 +1832,8 @@ mod acquisition_tests {
                 .collect::<Vec<_>>()
         };
         assert!(failures(copied(&|_| {})).is_empty(), "the shape Custos writes");
-        let cases: [(&str, &dyn Fn(&mut Item)); 5] = [
+        type Edit = dyn Fn(&mut Item);
+        let cases: [(&str, &Edit); 5] = [
             ("not copied", &|item| item.reference = true),
             ("not copied", &|item| item.acquisition = Some(record(|_| {}))),
             ("never records", &|item| {

@@ -64,6 +64,9 @@ bench verify "$runs" -N "openssl dgst -sha256 $image" \
   "$custos verify --quiet $vpkg --trust $key.pub" \
   "b3sum $image" \
   "$custos verify --quiet --by-segments $vpkg --trust $key.pub"
+# A fixity check recorded in the custody log reads each item once, with the item's digests.
+bench fixity "$runs" -N "$custos hash --quiet --algo sha256,blake3 $image" \
+  "$custos custody record $vpkg --action fixity_verified --key $key"
 # The same check by SHA-256 segments on every core, against the whole-file SHA-256 verify of
 # the same package (sealed with SHA-256 only).
 spkg=$data/verify-sha256-pkg-${size_gib}g

@@ -103,15 +103,21 @@ impl SegmentList {
     }
 }
 
-/// Bytes each thread reads at a time when hashing segments in parallel.
+/// Bytes each thread reads at a time when hashing segments in parallel, for segments (or
+/// their ends) too short to be worth a map.
 const SEGMENT_READ_SIZE: usize = 1 << 20;
 
+/// Bytes each thread maps at a time: the default engine window. Mapping saves copying every
+/// byte out of the page cache (a third of the time of a BLAKE3 check); one unmap per window
+/// keeps the cost of flushing the other cores' TLBs negligible.
+const SEGMENT_MAP_SIZE: usize = crate::DEFAULT_WINDOW_SIZE;
+
 /// Hashes the segments of `file` (`size` bytes when it was opened and checked) on every
-/// thread of the current rayon pool, each segment read once with positioned reads: how an
-/// item is checked by its signed segment list on every core. `label` names the file in
-/// errors; `control` is told of every chunk read and may cancel. A file that is shorter than
-/// `size`, or whose length or modification time changes meanwhile, is an error: no list is
-/// returned for bytes that were not all there.
+/// thread of the current rayon pool, each segment read once, mapped a window at a time
+/// (read when it cannot be mapped): how an item is checked by its signed segment list on
+/// every core. `label` names the file in errors; `control` is told of every window and may
+/// cancel. A file that is shorter than `size`, or whose length or modification time
+/// changes meanwhile, is an error: no list is returned for bytes that were not all there.
 pub fn hash_file_segments(
     file: &std::fs::File,
     label: &std::path::Path,
@@ -120,12 +126,16 @@ pub fn hash_file_segments(
     control: &crate::Control,
 ) -> Result<SegmentList, crate::Error> {
     use rayon::prelude::*;
-    use std::os::unix::fs::FileExt as _;
     if spec.size == 0 {
         return Err(crate::Error::InvalidOption("a segment size of 0".into()));
     }
     let before =
         file.metadata().map_err(|source| crate::Error::Read { path: label.to_owned(), offset: 0, source })?;
+    let shrank = |found: u64| crate::Error::Shrank { path: label.to_owned(), expected: size, found };
+    // Never map bytes that are not there: a map past the end would only fault later.
+    if before.is_file() && before.len() < size {
+        return Err(shrank(before.len()));
+    }
     let count = size.div_ceil(spec.size);
     let digests = (0..count)
         .into_par_iter()
@@ -133,28 +143,35 @@ pub fn hash_file_segments(
             let start = index * spec.size;
             let end = (start + spec.size).min(size);
             let mut hasher = spec.algorithm.hasher();
-            let mut buffer = vec![0u8; SEGMENT_READ_SIZE.min((end - start) as usize)];
+            let mut buffer = Vec::new();
             let mut offset = start;
             while offset < end {
                 if control.cancelled() {
                     return Err(crate::Error::Cancelled);
                 }
-                let want = ((end - offset) as usize).min(buffer.len());
-                let read = match file.read_at(&mut buffer[..want], offset) {
-                    Ok(0) => {
-                        return Err(crate::Error::Shrank {
-                            path: label.to_owned(),
-                            expected: size,
-                            found: offset,
-                        })
-                    }
-                    Ok(read) => read,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(source) => return Err(crate::Error::Read { path: label.to_owned(), offset, source }),
+                let want = ((end - offset) as usize).min(SEGMENT_MAP_SIZE);
+                let mapped = if want >= SEGMENT_READ_SIZE {
+                    crate::guard::MappedWindow::map(file, offset, want).ok().flatten()
+                } else {
+                    None
                 };
-                hasher.update(&buffer[..read]);
-                offset += read as u64;
-                control.report(read as u64);
+                let done = match mapped {
+                    Some(window) => {
+                        hasher.update(window.bytes());
+                        if window.faulted() {
+                            return Err(shrank(file.metadata().map_or(0, |m| m.len()).min(size)));
+                        }
+                        want
+                    }
+                    None => {
+                        buffer.resize(want.min(SEGMENT_READ_SIZE), 0);
+                        let read = read_some(file, label, size, offset, &mut buffer)?;
+                        hasher.update(&buffer[..read]);
+                        read
+                    }
+                };
+                offset += done as u64;
+                control.report(done as u64);
             }
             Ok(hasher.finalize())
         })
@@ -171,6 +188,28 @@ pub fn hash_file_segments(
         });
     }
     Ok(SegmentList { spec, total_size: size, digests })
+}
+
+/// One positioned read of up to `buffer.len()` bytes at `offset` (retried when
+/// interrupted); the end of the file before `size` bytes is an error.
+fn read_some(
+    file: &std::fs::File,
+    label: &std::path::Path,
+    size: u64,
+    offset: u64,
+    buffer: &mut [u8],
+) -> Result<usize, crate::Error> {
+    use std::os::unix::fs::FileExt as _;
+    loop {
+        match file.read_at(buffer, offset) {
+            Ok(0) => {
+                return Err(crate::Error::Shrank { path: label.to_owned(), expected: size, found: offset })
+            }
+            Ok(read) => return Ok(read),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => return Err(crate::Error::Read { path: label.to_owned(), offset, source }),
+        }
+    }
 }
 
 /// Computes segment digests incrementally, for any split of the input into updates.
@@ -329,14 +368,16 @@ mod tests {
     #[test]
     fn parallel_segments_equal_the_streaming_reference() {
         use std::io::Write as _;
-        // Sizes at the segment and read-chunk boundaries, and an empty file.
-        for length in [0usize, 1, 4095, 4096, 4097, 3 * 4096, SEGMENT_READ_SIZE + 5] {
+        // Sizes at the segment, read-chunk and map-window boundaries, and an empty file.
+        let windows = SEGMENT_MAP_SIZE + SEGMENT_READ_SIZE / 2 + 3;
+        for length in [0usize, 1, 4095, 4096, 4097, 3 * 4096, SEGMENT_READ_SIZE + 5, windows] {
             let data: Vec<u8> =
                 (0..length as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
             let mut file = tempfile::tempfile().expect("tempfile");
             file.write_all(&data).expect("write");
             for algorithm in [Algorithm::Sha256, Algorithm::Blake3, Algorithm::Md5] {
-                for size in [4096u64, SEGMENT_READ_SIZE as u64 * 2] {
+                // Read only; mapped, then read; a whole window mapped, then its end read.
+                for size in [4096u64, SEGMENT_READ_SIZE as u64 * 2, windows as u64 + 1] {
                     let spec = SegmentSpec { size, algorithm };
                     let parallel = hash_file_segments(
                         &file,

@@ -85,6 +85,8 @@ job("verify a package vs SHA-256 alone", "verify", 0, 2, 1.20)
 if len(medians("verify")) >= 5:
     job("verify --by-segments (BLAKE3 64 MiB segments, every core) vs b3sum", "verify", 3, 4, 1.05)
     job("verify --by-segments vs the whole-file verify of the same package", "verify", 2, 4, 0.60)
+if os.path.exists(os.path.join(results, "verify-legacy.json")):
+    job("verify a package sealed with MD5+SHA-1+SHA-256+BLAKE3 vs hashing the same", "verify-legacy", 0, 1, 1.05)
 if os.path.exists(os.path.join(results, "fixity.json")):
     job("custody record --action fixity_verified (SHA-256+BLAKE3 package) vs hashing the same", "fixity", 0, 1, 1.05)
 if os.path.exists(os.path.join(results, "verify-sha256.json")):

@@ -64,6 +64,13 @@ bench verify "$runs" -N "openssl dgst -sha256 $image" \
   "$custos verify --quiet $vpkg --trust $key.pub" \
   "b3sum $image" \
   "$custos verify --quiet --by-segments $vpkg --trust $key.pub"
+# The case: a package sealed with MD5, SHA-1, SHA-256 and BLAKE3 (payload manifests
+# md5, sha1, sha256), verified against hashing the file with the same four.
+lpkg=$data/verify-legacy-pkg-${size_gib}g
+[ -d "$lpkg" ] || "$custos" seal --quiet --key "$key" --case BENCH --legal-basis warrant:BENCH \
+  --algo md5,sha1,sha256,blake3 --out "$lpkg" "$image"
+bench verify-legacy "$runs" -N "$custos hash --quiet --algo md5,sha1,sha256,blake3 $image" \
+  "$custos verify --quiet $lpkg --trust $key.pub"
 # A fixity check recorded in the custody log reads each item once, with the item's digests.
 bench fixity "$runs" -N "$custos hash --quiet --algo sha256,blake3 $image" \
   "$custos custody record $vpkg --action fixity_verified --key $key"

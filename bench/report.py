@@ -164,3 +164,7 @@ print("read-back comes from the disk; `--verify none` skips it. Packages are sig
 print("RFC 8032 test key.")
 print()
 audit_section()
+# What the numbers above cannot say by themselves: profiles, floors, separate runs.
+notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+if os.path.exists(notes):
+    print(open(notes).read().rstrip())

@@ -59,20 +59,22 @@ vpkg=$data/verify-pkg-${size_gib}g
 acq=$data/acquire
 [ -d "$vpkg" ] || "$custos" seal --quiet --key "$key" --case BENCH --legal-basis warrant:BENCH \
   --algo sha256,blake3 --segment-size 64M --out "$vpkg" "$image"
-bench verify "$runs" -N "openssl dgst -sha256 $image" \
-  "$custos hash --quiet --algo sha256,blake3 --segment-size 64M $image" \
+# The references hash the package's own copy: the same file, the same pages in cache.
+vcopy=$vpkg/data/$(basename "$image")
+bench verify "$runs" -N "openssl dgst -sha256 $vcopy" \
+  "$custos hash --quiet --algo sha256,blake3 --segment-size 64M $vcopy" \
   "$custos verify --quiet $vpkg --trust $key.pub" \
-  "b3sum $image" \
+  "b3sum $vcopy" \
   "$custos verify --quiet --by-segments $vpkg --trust $key.pub"
 # The issue's case: a package sealed with MD5, SHA-1, SHA-256 and BLAKE3 (payload manifests
 # md5, sha1, sha256), verified against hashing the file with the same four.
 lpkg=$data/verify-legacy-pkg-${size_gib}g
 [ -d "$lpkg" ] || "$custos" seal --quiet --key "$key" --case BENCH --legal-basis warrant:BENCH \
   --algo md5,sha1,sha256,blake3 --out "$lpkg" "$image"
-bench verify-legacy "$runs" -N "$custos hash --quiet --algo md5,sha1,sha256,blake3 $image" \
+bench verify-legacy "$runs" -N "$custos hash --quiet --algo md5,sha1,sha256,blake3 $lpkg/data/$(basename "$image")" \
   "$custos verify --quiet $lpkg --trust $key.pub"
 # A fixity check recorded in the custody log reads each item once, with the item's digests.
-bench fixity "$runs" -N "$custos hash --quiet --algo sha256,blake3 $image" \
+bench fixity "$runs" -N "$custos hash --quiet --algo sha256,blake3 $vcopy" \
   "$custos custody record $vpkg --action fixity_verified --key $key"
 # The same check by SHA-256 segments on every core, against the whole-file SHA-256 verify of
 # the same package (sealed with SHA-256 only).

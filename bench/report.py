@@ -20,7 +20,8 @@ def short(command):
     words = command.replace(os.getcwd() + "/", "").split()
     if "custos" in words[0]:
         words[0] = "custos"
-    return " ".join(w for w in words if not w.startswith("bench-data/")).replace("  ", " ")
+    # A pipe inside a table cell ends the cell, even in code: escaped.
+    return " ".join(w for w in words if not w.startswith("bench-data/")).replace("  ", " ").replace("|", "\\|")
 
 
 def audit_section():

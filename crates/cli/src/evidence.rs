@@ -59,6 +59,9 @@ pub struct EventArgs {
     /// Print the appended event as JSON
     #[arg(long)]
     pub json: bool,
+    /// No progress bar (a fixity check reads every item)
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,7 +153,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             (event, action, None, note)
         }
     };
-    let EventArgs { package, signer, purpose, location, anchors, json } = args;
+    let EventArgs { package, signer, purpose, location, anchors, json, quiet } = args;
     let AnchorArgs { receipt, tsa } = anchors;
     // Cheap checks first: nobody should type a passphrase for a command that cannot run.
     if !package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
@@ -169,7 +172,10 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     if matches!(action, Action::FixityVerified | Action::FixityFailed) {
         // The event records what was observed. A failed check is never recorded as a
         // verified one; it is custody information too, recorded as `fixity_failed`.
-        let fixity = custos_manifest::package::observe_fixity(&package)?;
+        let bar = progress::PayloadBar::new(quiet);
+        let fixity = custos_manifest::package::observe_fixity(&package, Some(&bar));
+        bar.finish();
+        let fixity = fixity?;
         match (action, fixity.failures.is_empty()) {
             (Action::FixityVerified, false) => {
                 if json {

@@ -1184,11 +1184,25 @@ pub struct FixityObservation {
 /// Re-hashes every item with the algorithms its manifest entry records, for a
 /// `fixity_verified` or `fixity_failed` event, and names every difference from the manifest
 /// (size, each algorithm). Only a manifest signed by a key the package ships is checked.
-pub fn observe_fixity(package: &Path) -> Result<FixityObservation, Error> {
+/// `progress`, when given, is told the bytes to read and then each window read.
+pub fn observe_fixity(
+    package: &Path,
+    progress: Option<&dyn crate::verify::VerifyProgress>,
+) -> Result<FixityObservation, Error> {
     let store = open_package(package)?;
     let bytes = read_tag(&store, MANIFEST_PATH)?;
     let (manifest, _) = signed_manifest(&store, &bytes)?;
     let mut found = FixityObservation::default();
+    let report = |read: u64| {
+        if let Some(progress) = progress {
+            progress.read(read);
+        }
+    };
+    let control = Control { progress: Some(&report), cancel: None };
+    if let Some(progress) = progress {
+        let items = manifest.items.iter().filter(|i| !i.reference);
+        progress.payload(items.map(|i| i.files().iter().map(|(_, size)| size).sum::<u64>()).sum());
+    }
     for item in manifest.items.iter().filter(|i| !i.reference) {
         if found.observed.contains_key(&item.path) {
             return Err(Error::Package(format!("{} is listed twice in the manifest", item.path)));
@@ -1199,7 +1213,7 @@ pub fn observe_fixity(package: &Path) -> Result<FixityObservation, Error> {
             item.digests.keys().map(|name| name.parse::<Algorithm>()).collect::<Result<Vec<_>, _>>()?;
         let options = HashOptions { algorithms, ..HashOptions::default() };
         if let Some(stored) = &item.stored_as {
-            let digests = observe_parts(&store, item, stored, &options, &mut found.failures)?;
+            let digests = observe_parts(&store, item, stored, &options, &control, &mut found.failures)?;
             found.observed.insert(item.path.clone(), digests);
             continue;
         }
@@ -1217,7 +1231,7 @@ pub fn observe_fixity(package: &Path) -> Result<FixityObservation, Error> {
             found.observed.insert(item.path.clone(), BTreeMap::new());
             continue;
         }
-        let outcome = hash_file(&opened.file, Path::new(&item.path), &options, &Control::default())?;
+        let outcome = hash_file(&opened.file, Path::new(&item.path), &options, &control)?;
         let digests = observed_digests(&item.path, &item.digests, &outcome.digests, &mut found.failures);
         found.observed.insert(item.path.clone(), digests);
     }
@@ -1250,6 +1264,7 @@ fn observe_parts(
     item: &Item,
     stored: &StoredAs,
     options: &HashOptions,
+    control: &Control,
     failures: &mut Vec<String>,
 ) -> Result<BTreeMap<String, String>, Error> {
     let mut opened = Vec::with_capacity(stored.parts.len());
@@ -1275,20 +1290,14 @@ fn observe_parts(
         stored.parts.iter().flat_map(|p| p.digests.keys().filter_map(|n| n.parse().ok())).collect();
     part_algorithms.sort();
     part_algorithms.dedup();
-    let read = match hash_parts(
-        stored.format,
-        opened,
-        options,
-        &part_algorithms,
-        Path::new(&item.path),
-        &Control::default(),
-    ) {
-        Ok(read) => read,
-        Err(e) => {
-            failures.push(format!("{}: {e}", item.path));
-            return Ok(BTreeMap::new());
-        }
-    };
+    let read =
+        match hash_parts(stored.format, opened, options, &part_algorithms, Path::new(&item.path), control) {
+            Ok(read) => read,
+            Err(e) => {
+                failures.push(format!("{}: {e}", item.path));
+                return Ok(BTreeMap::new());
+            }
+        };
     for (part, (_, digests)) in stored.parts.iter().zip(&read.parts) {
         let computed: Vec<(Algorithm, custos_hash::Digest)> = digests
             .iter()

@@ -218,3 +218,26 @@ fn seal_records_which_digest_proved_each_copy() {
         assert_eq!(run.code, 0, "{options:?}: {}{}", run.stdout, run.stderr);
     }
 }
+
+#[test]
+fn a_segment_list_naming_another_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    sealed(dir.path(), "4K");
+    let pkg = dir.path().join("pkg");
+    // The root binds the digests, not the name: a holder renames the list's file.
+    let list = pkg.join("custos/segments/disk.img.json");
+    let mut record: Value =
+        serde_json::from_str(&std::fs::read_to_string(&list).expect("read")).expect("json");
+    record["path"] = Value::String("data/other.img".into());
+    std::fs::write(&list, record.to_string() + "\n").expect("write");
+    support::recompute_tag_manifests(&pkg);
+    let (code, findings) = verify(dir.path());
+    assert_eq!(code, 1, "{findings:?}");
+    let damaged = find(&findings, "item.damaged_ranges");
+    assert!(
+        damaged
+            .iter()
+            .any(|f| f["detail"].as_str().is_some_and(|d| d.contains("is the list of \"data/other.img\""))),
+        "{findings:?}"
+    );
+}

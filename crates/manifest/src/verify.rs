@@ -1540,6 +1540,9 @@ fn check_copy_verifications(manifest: &Manifest, findings: &mut Vec<Finding>) {
             Some(stored) => stored.parts.iter().all(|part| part.digests.contains_key(&copy.algorithm)),
             None => item.digests.contains_key(&copy.algorithm),
         };
+        // Custos reads a copy back with the strongest digest it records, always the same one.
+        let recorded: Vec<Algorithm> = item.digests.keys().filter_map(|name| name.parse().ok()).collect();
+        let expected = custos_hash::copy_check_algorithm(&recorded);
         let problem = if item.reference || item.acquisition.is_some() {
             Some("an item that was not copied when sealed".to_owned())
         } else if copy.result != "match" || copy.read_from != "page_cache" {
@@ -1549,6 +1552,12 @@ fn check_copy_verifications(manifest: &Manifest, findings: &mut Vec<Finding>) {
             ))
         } else if !has_digest {
             Some(format!("the copy was read back with {}, a digest the item does not record", copy.algorithm))
+        } else if expected.map(Algorithm::name) != Some(copy.algorithm.as_str()) {
+            Some(format!(
+                "the copy was read back with {}, but Custos reads a copy with these digests back with {}",
+                copy.algorithm,
+                expected.map_or("nothing", Algorithm::name)
+            ))
         } else {
             None
         };
@@ -1659,7 +1668,14 @@ fn signed_segment_list(
         .and_then(|text| {
             serde_json::from_str::<SegmentRecord>(text.trim()).map_err(|e| format!("{list_path}: {e}"))
         })
-        .and_then(|record| record.to_list());
+        .and_then(|record| {
+            // The root binds the digests, not the name: a list naming another file is not
+            // this item's.
+            if record.path != item_path || record.path_hex.is_some() {
+                return Err(format!("{list_path} is the list of {:?}, not of {item_path}", record.path));
+            }
+            record.to_list()
+        });
     match stored {
         // The root binds the digests; the signed summary binds the segment size and
         // algorithm, without which the ranges named could be stretched.
@@ -1683,6 +1699,13 @@ fn signed_segment_list(
 /// The ranges where `fresh` differs from the signed `stored` list, as one finding.
 fn ranges_finding(item_path: &str, fresh: &SegmentList, stored: &SegmentList) -> Finding {
     match fresh.changed_ranges(stored) {
+        // Every segment is as signed, yet the whole-file digests are not: the one signed
+        // manifest describes two different byte strings (only an insider can sign that).
+        Ok(ranges) if ranges.is_empty() => Finding::fail(
+            "item.damaged_ranges",
+            item_path,
+            "every segment matches the signed segment list, yet the whole-file digests differ from the signed ones: the signed manifest's segment root and its digests describe different bytes",
+        ),
         Ok(ranges) => {
             let described: Vec<String> = ranges
                 .iter()
@@ -1833,7 +1856,7 @@ mod acquisition_tests {
         };
         assert!(failures(copied(&|_| {})).is_empty(), "the shape Custos writes");
         type Edit = dyn Fn(&mut Item);
-        let cases: [(&str, &Edit); 5] = [
+        let cases: [(&str, &Edit); 6] = [
             ("not copied", &|item| item.reference = true),
             ("not copied", &|item| item.acquisition = Some(record(|_| {}))),
             ("never records", &|item| {
@@ -1844,6 +1867,10 @@ mod acquisition_tests {
             }),
             ("does not record", &|item| {
                 item.copy_verification.as_mut().expect("set").algorithm = "blake3".into()
+            }),
+            // With BLAKE3 recorded, Custos reads the copy back with BLAKE3, never SHA-256.
+            ("reads a copy", &|item| {
+                item.digests.insert("blake3".into(), "cd".repeat(32));
             }),
         ];
         for (expected, edit) in cases {
@@ -1897,6 +1924,19 @@ mod acquisition_tests {
             }),
             ..item()
         }
+    }
+
+    /// An insider can sign a segment root and whole-file digests of different bytes: when
+    /// every segment matches and the digests do not, the finding says so instead of naming
+    /// no range.
+    #[test]
+    fn matching_segments_under_differing_digests_are_named_a_contradiction() {
+        let spec = custos_hash::SegmentSpec { size: 4, algorithm: custos_hash::Algorithm::Sha256 };
+        let list = custos_hash::SegmentList::of_bytes(spec, b"0123456789");
+        let finding = super::ranges_finding("data/x", &list, &list);
+        assert_eq!(finding.verdict, Verdict::Fail);
+        assert!(finding.detail.contains("describe different bytes"), "{}", finding.detail);
+        assert!(finding.ranges.is_empty());
     }
 
     /// A signed manifest of these items, as an insider could make it.

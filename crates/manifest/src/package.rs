@@ -330,7 +330,7 @@ fn seal_into(
         let mut acquisition = None;
         let mut stored_as = None;
         // Every copy below is read back with this one digest before it is kept.
-        let copied = Some(CopyVerification {
+        let copy_check = Some(CopyVerification {
             result: "match".into(),
             algorithm: read_back_algorithm(&options).name().into(),
             read_from: "page_cache".into(),
@@ -358,7 +358,7 @@ fn seal_into(
             }
             Evidence::File(source) if request.reference => custos_hash::hash_path(source, &options, control)?,
             Evidence::File(source) => {
-                copy_verification = copied;
+                copy_verification = copy_check;
                 let copy =
                     store.create_for_copy(&path).map_err(|e| Error::Package(format!("cannot create {e}")))?;
                 copy_and_hash_to(source, copy, Path::new(&path), &options, control).inspect_err(|_| {
@@ -372,7 +372,7 @@ fn seal_into(
                 outcome
             }
             Evidence::E01Set(first) => {
-                copy_verification = copied;
+                copy_verification = copy_check;
                 let made = MadeFiles { store, folder: "data", made: Default::default() };
                 let copied = copy_e01_set(&made, first, &options, control);
                 let (outcome, parts) = copied.inspect_err(|_| made.remove_all())?;
@@ -380,7 +380,7 @@ fn seal_into(
                 outcome
             }
             Evidence::TreeFile(source) => {
-                copy_verification = copied;
+                copy_verification = copy_check;
                 // Opened without following a link: a link or FIFO swapped in after the walk
                 // is refused, never copied.
                 let opened = custos_hash::open_tree_file(&source)?;

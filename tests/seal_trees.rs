@@ -13,6 +13,11 @@ fn manifest(dir: &Path) -> serde_json::Value {
         .expect("JSON")
 }
 
+/// The items' paths, in the manifest's order.
+fn item_paths(manifest: &serde_json::Value) -> Vec<&str> {
+    manifest["items"].as_array().expect("items").iter().map(|i| i["path"].as_str().expect("path")).collect()
+}
+
 #[test]
 fn a_folder_is_sealed_file_by_file_with_its_links_recorded() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -28,12 +33,7 @@ fn a_folder_is_sealed_file_by_file_with_its_links_recorded() {
     );
     assert_eq!(sealed.code, 0, "{}", sealed.stderr);
     let manifest = manifest(d);
-    let paths: Vec<&str> = manifest["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["path"].as_str().expect("path"))
-        .collect();
+    let paths = item_paths(&manifest);
     assert_eq!(
         paths,
         ["data/case/mail/2026/inbox.mbox", "data/case/mail/notes~1.txt", "data/case/top.txt"],
@@ -142,12 +142,7 @@ fn acquire_takes_a_folder_as_seal_does_and_refuses_image_options_for_it() {
         custos_in(d, &["acquire", "--key", "rfc8032-test1", "--case", "T-4", "-q", "--out", "pkg", "case"]);
     assert_eq!(acquired.code, 0, "{}", acquired.stderr);
     let manifest = manifest(d);
-    let paths: Vec<&str> = manifest["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["path"].as_str().expect("path"))
-        .collect();
+    let paths = item_paths(&manifest);
     assert_eq!(paths, ["data/case/a.txt", "data/case/sub/b.bin"]);
     assert_eq!(manifest["links"][0]["target"], "/etc/passwd", "the link recorded, not followed");
     let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);

@@ -411,6 +411,21 @@ mod tests {
         )
         .expect_err("short");
         assert!(matches!(error, crate::Error::Shrank { .. }), "{error}");
+        // Segments long enough to be mapped: refused before any map, never a fault.
+        let mut file = tempfile::tempfile().expect("tempfile");
+        file.write_all(&vec![7u8; SEGMENT_READ_SIZE * 3]).expect("write");
+        let error = hash_file_segments(
+            &file,
+            std::path::Path::new("t"),
+            SEGMENT_READ_SIZE as u64 * 5,
+            spec(SEGMENT_READ_SIZE as u64 * 2),
+            &crate::Control::default(),
+        )
+        .expect_err("short");
+        assert!(
+            matches!(error, crate::Error::Shrank { found, .. } if found == SEGMENT_READ_SIZE as u64 * 3),
+            "{error}"
+        );
     }
 
     #[test]

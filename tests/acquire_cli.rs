@@ -422,6 +422,32 @@ fn an_acquisition_killed_at_any_point_never_leaves_a_package_that_verifies() {
     );
 }
 
+/// The record inside a checkpoint file (one signed line).
+fn checkpoint_payload(file: &[u8]) -> serde_json::Value {
+    let line: serde_json::Value = serde_json::from_slice(file).expect("a signed line");
+    assert_eq!(
+        line["payload_type"], "application/vnd.custos.acquisition-checkpoint+json; version=2",
+        "{line}"
+    );
+    serde_json::from_str(line["payload"].as_str().expect("payload text")).expect("JSON payload")
+}
+
+/// A checkpoint file holding `record`, signed as the examiner's key (RFC 8032 TEST 1) would.
+fn sign_checkpoint(dir: &Path, record: &serde_json::Value) -> Vec<u8> {
+    let text = std::fs::read_to_string(dir.join("rfc8032-test1.key")).expect("key");
+    let key = custos_manifest::keys::open_secret_key(&text, None).expect("secret key");
+    let payload = serde_json::to_string(record).expect("JSON");
+    let mut line = custos_manifest::envelope::SignedLine::sign(
+        custos_manifest::package::CHECKPOINT_PAYLOAD_TYPE,
+        payload,
+        &key,
+    )
+    .to_bytes()
+    .expect("line");
+    line.push(b'\n');
+    line
+}
+
 #[test]
 fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_wrote() {
     if !is_root() {
@@ -474,10 +500,9 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     assert_eq!(unfinished.len(), 1, "{unfinished:?}");
     assert!(!small.join("pkg").exists());
     assert!(!unfinished[0].join("custos/manifest.json").exists(), "nothing there could verify");
-    let checkpoint: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(unfinished[0].join("custos/acquisition-checkpoint.json")).expect("a checkpoint"),
-    )
-    .expect("JSON");
+    let checkpoint_path = unfinished[0].join("custos/acquisition-checkpoint.json");
+    let genuine = std::fs::read(&checkpoint_path).expect("checkpoint");
+    let checkpoint = checkpoint_payload(&genuine);
     let at = checkpoint["checkpoint"]["image_bytes"].as_u64().expect("bytes");
     assert!(at > 0 && at.is_multiple_of(256 << 10), "{checkpoint}");
 
@@ -487,28 +512,60 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     assert!(other.stderr.contains("algorithms was"), "names the parameter: {}", other.stderr);
     assert!(unfinished[0].exists());
 
-    // A byte of what was written changed: refused before the source is read on, and kept.
+    // A byte of what was written changed: refused before the source is read on, and kept
+    // whole: nothing after the checkpoint is cut before the image matched it.
     let image = unfinished[0].join("data/disk.img");
+    let written = std::fs::metadata(&image).expect("image").len();
+    assert!(written > at, "the full destination took bytes after the checkpoint ({written} > {at})");
     support::flip_bit(&image, 1000);
     let changed = run(&["--resume"]);
     assert_eq!(changed.code, 2, "{}", changed.stderr);
     assert!(changed.stderr.contains("differs from its checkpoint"), "{}", changed.stderr);
     assert!(image.exists() && !small.join("pkg").exists());
+    assert_eq!(std::fs::metadata(&image).expect("image").len(), written, "nothing was cut by a refusal");
     support::flip_bit(&image, 1000);
 
-    // An unsigned checkpoint that lies about the reading is refused, and the folder kept.
-    let checkpoint_path = unfinished[0].join("custos/acquisition-checkpoint.json");
-    let genuine = std::fs::read(&checkpoint_path).expect("checkpoint");
+    // Class 1 (unsigned files decide nothing): a checkpoint edited by whoever can write the
+    // destination (here, an unreadable range removed would have the continued acquisition
+    // sign "every sector read"; any edit alike) is refused before anything is read or cut.
+    let edited = {
+        let mut c = checkpoint.clone();
+        c["checkpoint"]["summary"]["retries_used"] = serde_json::json!(0);
+        c["started_at"] = serde_json::json!("2026-01-01T00:00:00+00:00");
+        let payload = serde_json::to_string(&c).expect("JSON");
+        let mut line: serde_json::Value = serde_json::from_slice(&genuine).expect("a signed line");
+        line["payload"] = serde_json::json!(payload);
+        serde_json::to_vec(&line).expect("JSON")
+    };
+    std::fs::write(&checkpoint_path, &edited).expect("write");
+    let forged = run(&["--resume"]);
+    assert_eq!(forged.code, 2, "{}", forged.stderr);
+    assert!(
+        forged.stderr.contains("the checkpoint cannot be trusted") && forged.stderr.contains("does not verify"),
+        "{}",
+        forged.stderr
+    );
+    assert_eq!(std::fs::metadata(&image).expect("image").len(), written, "nothing was cut");
+    // The old, unsigned form is refused alike.
+    std::fs::write(&checkpoint_path, serde_json::to_vec(&checkpoint).expect("JSON")).expect("write");
+    let unsigned = run(&["--resume"]);
+    assert_eq!(unsigned.code, 2, "{}", unsigned.stderr);
+    assert!(unsigned.stderr.contains("not a signed document"), "{}", unsigned.stderr);
+    std::fs::write(&checkpoint_path, &genuine).expect("restore");
+
+    // A checkpoint signed with the key (the examiner's own) that still lies about the
+    // reading is refused by what the image holds, and the folder kept.
     let lie = |edit: &dyn Fn(&mut serde_json::Value), needle: &str| {
-        let mut forged: serde_json::Value = serde_json::from_slice(&genuine).expect("JSON");
+        let mut forged = checkpoint.clone();
         edit(&mut forged);
-        std::fs::write(&checkpoint_path, serde_json::to_vec(&forged).expect("JSON")).expect("write");
+        std::fs::write(&checkpoint_path, sign_checkpoint(d, &forged)).expect("write");
         let done = run(&["--resume"]);
         assert_eq!(done.code, 2, "{}", done.stderr);
         assert!(done.stderr.contains(needle), "{needle}: {}", done.stderr);
         assert!(unfinished[0].join("data/disk.img").exists(), "kept after a refusal");
         std::fs::write(&checkpoint_path, &genuine).expect("restore");
     };
+    lie(&|c| c["started_at"] = serde_json::json!("2099-01-01T00:00:00+00:00"), "which is not a time before now");
     lie(
         &|c| {
             c["checkpoint"]["summary"]["read_errors"]["ranges"] = serde_json::json!([{
@@ -568,7 +625,7 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     assert!(changed.stderr.contains("another source"), "{}", changed.stderr);
     // Continuing now needs the source's new identity: start its checkpoint from it.
     let renewed: serde_json::Value = {
-        let mut c: serde_json::Value = serde_json::from_slice(&genuine).expect("JSON");
+        let mut c = checkpoint.clone();
         let identity = c["source"]["identity"].as_str().expect("identity").to_owned();
         let fresh = {
             use std::os::unix::fs::MetadataExt as _;
@@ -583,7 +640,7 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
         c["source"]["identity"] = serde_json::json!(fresh);
         c
     };
-    std::fs::write(&checkpoint_path, serde_json::to_vec(&renewed).expect("JSON")).expect("write");
+    std::fs::write(&checkpoint_path, sign_checkpoint(d, &renewed)).expect("write");
 
     // Room again: the acquisition continues from its checkpoint and the package verifies.
     output("mount", &["-o", "remount,size=32m", &small.to_string_lossy()]).expect("remount");

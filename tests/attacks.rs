@@ -652,6 +652,34 @@ fn redteam_planted_minisign_files_and_fetch_txt_fail() {
     assert_caught(&case, "bag.fetch", "download");
 }
 
+/// Class 1 (unsigned files decide nothing): a `.minisig` made with a key that never signed
+/// the manifest, shipped with its own key files, is a signature anyone could plant.
+#[test]
+fn class1_unsigned_a_minisign_signature_by_a_key_that_never_signed_the_manifest_fails() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let made =
+        custos_in(&case.root, &["keygen", "--name", "Mallory", "--role", "examiner", "--out", "m", "--no-passphrase"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let public_text = std::fs::read_to_string(case.root.join("m.pub")).expect("m.pub");
+    let public = custos_manifest::keys::PublicKey::parse(&public_text).expect("public key");
+    let secret_text = std::fs::read_to_string(case.root.join("m.key")).expect("m.key");
+    let secret = custos_manifest::keys::open_secret_key(&secret_text, None).expect("secret key");
+    let keys = case.pkg.join("custos/keys");
+    std::fs::write(keys.join(format!("{}.pub", public.id())), &public_text).expect("key file");
+    std::fs::write(
+        keys.join(format!("{}.minisign.pub", public.id())),
+        custos_manifest::export::minisign_public_key(&public),
+    )
+    .expect("minisign key file");
+    let manifest = std::fs::read(case.pkg.join("custos/manifest.json")).expect("manifest");
+    let signature = custos_manifest::export::minisign_signature(&secret, &manifest, "custos manifest of CASE-9")
+        .expect("signature");
+    std::fs::write(case.pkg.join(custos_manifest::export::MINISIGN_SIGNATURE_PATH), signature).expect("write");
+    recompute_tag_manifests(&case.pkg);
+    assert_caught(&case, "package.minisign", "neither signed the manifest nor is trusted");
+}
+
 #[test]
 fn redteam_a_log_must_be_in_the_one_encoding_custos_writes() {
     let case = genuine();
@@ -1001,4 +1029,84 @@ fn redteam2_a_case_reference_cannot_pose_as_the_digest_or_the_signer() {
     assert!(comment.starts_with("custos report sha256 "), "{comment}");
     assert!(!comment.contains('\u{202e}') && comment.len() < 600, "{comment}");
     assert!(comment.contains("case \"C, sha256 0000"), "the case is quoted: {comment}");
+}
+
+/// Characters that must never reach a terminal raw: every C0 control (newline and carriage
+/// return included: they start a fake line), DEL, every C1 control (CSI among them), and
+/// the bidirectional and invisible characters that reorder or hide what is shown.
+fn hostile_characters() -> Vec<char> {
+    let mut all: Vec<char> = (1u32..0x20).chain([0x7f]).chain(0x80..0xa0).filter_map(char::from_u32).collect();
+    all.extend(['\u{061c}', '\u{200b}', '\u{200e}', '\u{200f}', '\u{2028}', '\u{202a}', '\u{202e}', '\u{2066}']);
+    all.extend(['\u{2069}', '\u{feff}']);
+    all
+}
+
+/// Asserts `marker` (which holds a hostile character) appears in neither output raw.
+fn assert_never_raw(run: &Run, marker: &str, what: &str) {
+    for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert!(
+            !text.contains(marker),
+            "{what}: {marker:?} reached {stream} raw:\n{text}"
+        );
+    }
+}
+
+/// Class 3 (hostile input never reaches the terminal raw): every hostile character, in a
+/// name that an error message repeats, is escaped at the one boundary where text leaves the
+/// program, whichever command and error path carries it.
+#[test]
+fn class3_escaping_every_control_character_through_every_error_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    support::seal_content_package(d, "CASE-3", 10_000);
+    std::fs::create_dir_all(d.join("store")).expect("store");
+    for (index, c) in hostile_characters().into_iter().enumerate() {
+        let marker = format!("A{c}Z");
+        let name = format!("missing-{marker}");
+        let runs: Vec<(&str, Vec<String>)> = vec![
+            ("hash", vec!["hash".into(), name.clone()]),
+            ("verify", vec!["verify".into(), name.clone(), "--trust".into(), "rfc8032-test1.pub".into()]),
+            ("custody log", vec!["custody".into(), "log".into(), name.clone()]),
+            ("key show", vec!["key".into(), "show".into(), name.clone()]),
+        ];
+        for (what, args) in runs {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = custos_in(d, &args);
+            assert_eq!(run.code, 2, "{what} {index}: {}", run.stderr);
+            assert_never_raw(&run, &marker, what);
+        }
+    }
+}
+
+/// Class 3: text inside files (unknown field names in a receipt and an audit state, names
+/// in a checksum list, a seal's evidence path, an audit root) is escaped too.
+#[test]
+fn class3_escaping_text_from_files_and_arguments_of_every_command() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    support::seal_content_package(d, "CASE-3", 10_000);
+    let marker = "A\u{1b}[2K\rVERIFIED\u{202e}Z";
+    let json_marker = "A\\u001b[2K\\rVERIFIED\u{202e}Z";
+    write(d, "receipt.json", format!("{{\"custos_receipt\":1,\"{json_marker}\":1}}").as_bytes());
+    let state_line = format!("{{\"record\":\"run\",\"{json_marker}\":1}}\n{{\"record\":\"finished\"}}\n");
+    write(d, "audit.state", state_line.as_bytes());
+    write(d, "list.sha256", format!("{}  {marker}\n", "0".repeat(64)).as_bytes());
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("receipt", vec!["verify", "pkg", "--trust", "rfc8032-test1.pub", "--receipt", "receipt.json"]),
+        ("state", vec!["audit", ".", "--trust", "rfc8032-test1.pub", "--state", "audit.state"]),
+        ("check", vec!["hash", "--check", "list.sha256"]),
+        ("seal", vec!["seal", "--key", "rfc8032-test1", "--case", "C", "--out", "out", marker]),
+        ("audit root", vec!["audit", marker, "--trust", "rfc8032-test1.pub"]),
+        ("export", vec!["export", "checksums", marker]),
+        ("report", vec!["report", marker, "--trust", "rfc8032-test1.pub", "--out", "r.html"]),
+    ];
+    for (what, args) in cases {
+        let run = run_with_deadline(d, &args, Duration::from_secs(60));
+        assert_ne!(run.code, 0, "{what}: {}{}", run.stdout, run.stderr);
+        assert_never_raw(&run, "\u{1b}[2K", what);
+        assert_never_raw(&run, "\rVERIFIED", what);
+        assert_never_raw(&run, "\u{202e}", what);
+    }
 }

@@ -449,3 +449,144 @@ fn strict_audits_with_state_do_not_fail_their_fast_nights() {
         assert_eq!(run.code, 0, "night {night}: {}", run.stdout);
     }
 }
+
+/// Class 2 (an audit remembers what it saw): a case's folder replaced by a copy of another
+/// case's package verifies on its own; the audit that passed the original there fails it,
+/// on every later run too, and the original's receipt that nothing answers is reported.
+#[test]
+fn class2_memory_a_package_replaced_by_another_fails_and_its_receipt_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 2);
+    std::fs::create_dir_all(d.join("receipts")).expect("mkdir");
+    let recorded = custos_in(
+        d,
+        &["custody", "record", "store/2026/case-0", "--key", "rfc8032-test1", "--action", "accessed"],
+    );
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    let receipt = custos_in(d, &["custody", "receipt", "store/2026/case-0", "--out", "receipts/case-0.json"]);
+    assert_eq!(receipt.code, 0, "{}", receipt.stderr);
+    let first = audit(d, &["--state", "audit.state", "--receipts", "receipts"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+
+    let case0 = d.join("store/2026/case-0");
+    assert!(std::process::Command::new("chmod").arg("-R").arg("u+w").arg(&case0).status().expect("chmod").success());
+    std::fs::remove_dir_all(&case0).expect("remove");
+    let copied =
+        std::process::Command::new("cp").arg("-a").arg(d.join("store/2026/case-1")).arg(&case0).status();
+    assert!(copied.expect("cp").success());
+    let alone = custos_in(d, &["verify", "store/2026/case-0", "--trust", "rfc8032-test1.pub"]);
+    assert_eq!(alone.code, 0, "the copy verifies on its own: {}", alone.stdout);
+
+    for night in 0..2 {
+        let run = audit(d, &["--state", "audit.state", "--receipts", "receipts"]);
+        assert_eq!(run.code, 1, "night {night}: {}", run.stdout);
+        let (packages, summary) = records(&run);
+        let replaced = packages
+            .iter()
+            .find(|p| p["path"].as_str().is_some_and(|p| p.ends_with("case-0")))
+            .expect("case-0 reported");
+        assert_eq!(replaced["verdict"], "fail", "night {night}: {replaced}");
+        assert!(checks(replaced).contains(&"audit.replaced".to_owned()), "night {night}: {replaced}");
+        let unused = packages
+            .iter()
+            .find(|p| checks(p) == ["audit.receipt_unused"])
+            .unwrap_or_else(|| panic!("night {night}: the unused receipt is reported: {packages:?}"));
+        assert!(unused["path"].as_str().is_some_and(|p| p.ends_with("receipts/case-0.json")), "{unused}");
+        assert_eq!(summary["fail"], 2, "night {night}: {summary}");
+    }
+}
+
+/// Class 2: the last custody event dropped between two audits (the holder silently goes
+/// back) fails `audit.rollback`; another event put in its place fails `audit.fork`.
+#[test]
+fn class2_memory_events_dropped_or_replaced_since_the_last_audit_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 1);
+    let record = |action: &str| {
+        let run = custos_in(
+            d,
+            &["custody", "record", "store/2026/case-0", "--key", "rfc8032-test1", "--action", action],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    };
+    record("accessed");
+    assert_eq!(audit(d, &["--state", "audit.state"]).code, 0);
+    let log = d.join("store/2026/case-0/custos/custody.jsonl");
+    let genuine = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<&str> = genuine.lines().collect();
+    let drop_last = || {
+        std::fs::write(&log, lines[..lines.len() - 1].join("\n") + "\n").expect("write");
+        support::recompute_tag_manifests(&d.join("store/2026/case-0"));
+    };
+    drop_last();
+    assert_eq!(
+        custos_in(d, &["verify", "store/2026/case-0", "--trust", "rfc8032-test1.pub"]).code,
+        0,
+        "the shorter log verifies on its own"
+    );
+    let rolled_back = audit(d, &["--state", "audit.state"]);
+    assert_eq!(rolled_back.code, 1, "{}", rolled_back.stdout);
+    let (packages, _) = records(&rolled_back);
+    assert!(checks(&packages[0]).contains(&"audit.rollback".to_owned()), "{}", packages[0]);
+    assert!(
+        packages[0]["failures"].to_string().contains("events were removed since"),
+        "{}",
+        packages[0]
+    );
+    // Another event where the dropped one was.
+    record("examined");
+    let forked = audit(d, &["--state", "audit.state"]);
+    assert_eq!(forked.code, 1, "{}", forked.stdout);
+    let (packages, _) = records(&forked);
+    assert!(checks(&packages[0]).contains(&"audit.fork".to_owned()), "{}", packages[0]);
+    // The log put back as it was passes again, and it may grow.
+    std::fs::write(&log, &genuine).expect("restore");
+    support::recompute_tag_manifests(&d.join("store/2026/case-0"));
+    assert_eq!(audit(d, &["--state", "audit.state"]).code, 0);
+    record("accessed");
+    assert_eq!(audit(d, &["--state", "audit.state"]).code, 0, "a longer log holds what was seen");
+}
+
+/// Class 1 (unsigned files decide nothing): a resumed run repeats an earlier result only for
+/// a package whose files have not changed since; a changed one is checked again.
+#[test]
+fn class1_unsigned_a_resumed_audit_checks_again_what_changed_since() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 3);
+    let first = audit(d, &["--state", "audit.state", "--jobs", "1"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // The run's end removed: it looks interrupted after all three results.
+    let state = d.join("audit.state");
+    let text = std::fs::read_to_string(&state).expect("state");
+    let kept: Vec<&str> = text.lines().filter(|l| !l.contains("\"finished\"")).collect();
+    std::fs::write(&state, kept.join("\n") + "\n").expect("write");
+    support::flip_bit(&d.join("store/2026/case-1/data/evidence-1.img"), 100);
+    let resumed = audit(d, &["--state", "audit.state", "--jobs", "1"]);
+    assert_eq!(resumed.code, 1, "the changed package is not passed from the state: {}", resumed.stdout);
+    let (packages, summary) = records(&resumed);
+    assert_eq!(summary["resumed"], true, "{summary}");
+    assert_eq!(summary["already_checked"], 2, "{summary}");
+    let failed: Vec<&Value> = packages.iter().filter(|p| p["verdict"] == "fail").collect();
+    assert_eq!(failed.len(), 1, "{packages:?}");
+    assert!(failed[0]["path"].as_str().is_some_and(|p| p.ends_with("case-1")));
+    assert!(checks(failed[0]).contains(&"bag.payload_digest".to_owned()), "{}", failed[0]);
+}
+
+/// Class 6 (operator mistakes are said as mistakes): an audit without --trust would fail
+/// every package for want of a trusted signer; it stops with a usage error naming the fix.
+#[test]
+fn class6_operator_an_audit_without_trust_is_a_mistake_not_a_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 2);
+    let run = custos_in(d, &["audit", "store", "--json"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("no --trust key") && run.stderr.contains("--allow-untrusted"), "{}", run.stderr);
+    assert!(!run.stdout.contains("\"fail\""), "no package is called failed: {}", run.stdout);
+    let allowed = custos_in(d, &["audit", "store", "--allow-untrusted", "--json"]);
+    assert_ne!(allowed.code, 2, "{}", allowed.stderr);
+    assert_eq!(records(&allowed).0.len(), 2);
+}

@@ -16,8 +16,10 @@ use base64::Engine as _;
 use custos_manifest::custody::sha256_hex;
 use custos_manifest::envelope::{pae, SignedLine};
 use custos_manifest::keys::{KeyId, PublicKey};
-use ed25519_dalek::{Signature, SigningKey};
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+
+use crate::file::open_regular;
 
 /// The DSSE payload type of ledger entries.
 pub const ENTRY_PAYLOAD_TYPE: &str = "application/vnd.custos.audit-entry+json; version=1";
@@ -106,11 +108,14 @@ pub struct Ledger {
 
 impl Ledger {
     /// Opens (or creates) the ledger at `path` to append entries signed by `key`. Its last
-    /// line must be a complete entry: the chain continues from it.
-    pub fn open(path: &Path, key: SigningKey) -> Result<Ledger, LedgerError> {
+    /// line must be a complete entry signed by `key` or by one of `trusted` (an earlier
+    /// auditor's key): the chain continues from it, so a forged last line would otherwise
+    /// have genuine entries chained onto it.
+    pub fn open(path: &Path, key: SigningKey, trusted: &[PublicKey]) -> Result<Ledger, LedgerError> {
         let name = path.display().to_string();
         let io = |source| LedgerError::Io { path: name.clone(), source };
-        let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io)?;
+        let mut file =
+            open_regular(path, OpenOptions::new().read(true).append(true).create(true)).map_err(io)?;
         // Exclusive for the run: two audits appending at once would fork the chain.
         file.try_lock().map_err(|e| match e {
             std::fs::TryLockError::WouldBlock => LedgerError::Tail {
@@ -129,9 +134,17 @@ impl Ledger {
                 })
             }
             Tail::Line(line) => {
-                let entry = parse_entry(&line).map_err(|reason| LedgerError::Tail {
+                let own = key.verifying_key();
+                let own_id = KeyId::of(&own).to_string();
+                let signer = |id: &str| {
+                    if id == own_id {
+                        return Some(own);
+                    }
+                    trusted.iter().find(|k| k.id().to_string() == id).map(|k| k.key)
+                };
+                let entry = check_line_with(&line, signer).map_err(|reason| LedgerError::Tail {
                     path: name.clone(),
-                    reason: format!("its last line is not an entry: {reason}"),
+                    reason: format!("its last line cannot be continued: {reason}"),
                 })?;
                 (entry.sequence + 1, Some(sha256_hex(&line)))
             }
@@ -297,6 +310,12 @@ pub fn verify(bytes: &[u8], trusted: &[PublicKey], expected_head: Option<&str>) 
 }
 
 fn check_line(line: &[u8], trusted: &[PublicKey]) -> Result<Entry, String> {
+    check_line_with(line, |id| trusted.iter().find(|k| k.id().to_string() == id).map(|k| k.key))
+}
+
+/// A line strictly parsed, with exactly one signature, by the key `signer` gives for its
+/// key id (none: not trusted), over the entry.
+fn check_line_with(line: &[u8], signer: impl Fn(&str) -> Option<VerifyingKey>) -> Result<Entry, String> {
     let signed: SignedLine =
         custos_manifest::strict_json::parse(line).map_err(|e| format!("not a ledger line: {e}"))?;
     if signed.payload_type != ENTRY_PAYLOAD_TYPE {
@@ -305,7 +324,7 @@ fn check_line(line: &[u8], trusted: &[PublicKey]) -> Result<Entry, String> {
     let [signature] = signed.signatures.as_slice() else {
         return Err(format!("{} signatures; a ledger line carries exactly one", signed.signatures.len()));
     };
-    let Some(key) = trusted.iter().find(|k| k.id().to_string() == signature.key_id) else {
+    let Some(key) = signer(&signature.key_id) else {
         return Err(format!("signed by key {}, which is not trusted", signature.key_id));
     };
     let bytes = BASE64
@@ -314,8 +333,8 @@ fn check_line(line: &[u8], trusted: &[PublicKey]) -> Result<Entry, String> {
         .and_then(|b| <[u8; 64]>::try_from(b).ok())
         .ok_or("a signature that is not 64 bytes of base64")?;
     let message = pae(&signed.payload_type, signed.payload.as_bytes());
-    if KeyId::of(&key.key).to_string() != signature.key_id
-        || key.key.verify_strict(&message, &Signature::from_bytes(&bytes)).is_err()
+    if KeyId::of(&key).to_string() != signature.key_id
+        || key.verify_strict(&message, &Signature::from_bytes(&bytes)).is_err()
     {
         return Err(format!("the signature does not verify under key {}", signature.key_id));
     }
@@ -353,7 +372,7 @@ mod tests {
         let (secret, public) = key(7);
         // In two runs: the second continues the chain of the first.
         for run in 0..2 {
-            let mut ledger = Ledger::open(&path, secret.clone()).expect("open");
+            let mut ledger = Ledger::open(&path, secret.clone(), &[]).expect("open");
             for i in 0..entries / 2 {
                 ledger
                     .append(entry(&format!("pkg-{run}-{i}"), if i == 1 { "fail" } else { "pass" }))
@@ -432,14 +451,70 @@ mod tests {
     fn a_torn_tail_stops_appending_and_a_second_audit_is_refused() {
         let (_folder, path, _) = ledger_with(2);
         let (secret, _) = key(7);
-        let first = Ledger::open(&path, secret.clone()).expect("open");
-        let second = Ledger::open(&path, secret.clone()).expect_err("locked");
+        let first = Ledger::open(&path, secret.clone(), &[]).expect("open");
+        let second = Ledger::open(&path, secret.clone(), &[]).expect_err("locked");
         assert!(second.to_string().contains("another audit"), "{second}");
         drop(first);
         let mut bytes = std::fs::read(&path).expect("read");
         bytes.extend_from_slice(b"{\"payload\":");
         std::fs::write(&path, &bytes).expect("write");
-        let error = Ledger::open(&path, secret).expect_err("torn");
+        let error = Ledger::open(&path, secret, &[]).expect_err("torn");
         assert!(error.to_string().contains("incomplete"), "{error}");
+    }
+
+    #[test]
+    fn class1_unsigned_nothing_is_chained_onto_a_forged_last_line() {
+        let (_folder, path, _) = ledger_with(2);
+        let (auditor, _) = key(7);
+        let (mallory, mallory_public) = key(9);
+        let genuine = std::fs::read(&path).expect("read");
+        // A last line in the ledger's own format, signed by a key that is not the auditor's.
+        let forged = {
+            let mut forger = genuine.clone();
+            let entry = Entry {
+                custos_audit_entry: ENTRY_FORMAT,
+                sequence: 2,
+                previous: Some(sha256_hex(
+                    genuine.strip_suffix(b"\n").and_then(|b| b.rsplit(|&c| c == b'\n').next()).expect("line"),
+                )),
+                time: "2026-12-01T00:00:00Z".into(),
+                package: "pkg-planted".into(),
+                manifest_sha256: None,
+                head: None,
+                verdict: "pass".into(),
+                mode: "full".into(),
+                failures: 0,
+            };
+            let payload = serde_json::to_string(&entry).expect("json");
+            forger.extend(SignedLine::sign(ENTRY_PAYLOAD_TYPE, payload, &mallory).to_bytes().expect("line"));
+            forger.push(b'\n');
+            forger
+        };
+        std::fs::write(&path, &forged).expect("write");
+        let error = Ledger::open(&path, auditor.clone(), &[]).expect_err("a forged tail");
+        assert!(error.to_string().contains("its last line cannot be continued: signed by key"), "{error}");
+        assert_eq!(std::fs::read(&path).expect("read"), forged, "nothing appended");
+        // A tail signed by another key the auditor trusts (an earlier auditor's) continues.
+        Ledger::open(&path, auditor.clone(), std::slice::from_ref(&mallory_public)).expect("a trusted signer");
+        // A genuine line whose entry was edited after signing.
+        let edited = String::from_utf8(genuine.clone()).expect("utf8").replacen("pkg-1-0", "pkg-1-X", 1);
+        std::fs::write(&path, edited).expect("write");
+        let error = Ledger::open(&path, auditor, &[]).expect_err("an edited tail");
+        assert!(error.to_string().contains("does not verify"), "{error}");
+    }
+
+    #[test]
+    fn class4_bounded_a_fifo_or_link_in_place_of_the_ledger_is_refused_at_once() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let (auditor, _) = key(7);
+        let fifo = folder.path().join("fifo.ledger");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+        let error = Ledger::open(&fifo, auditor.clone(), &[]).expect_err("a FIFO");
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+        let link = folder.path().join("link.ledger");
+        std::os::unix::fs::symlink(folder.path().join("elsewhere"), &link).expect("symlink");
+        let error = Ledger::open(&link, auditor, &[]).expect_err("a link");
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert!(!folder.path().join("elsewhere").exists());
     }
 }

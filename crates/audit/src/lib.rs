@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod discover;
+mod file;
 pub mod ledger;
 pub mod shard;
 pub mod state;

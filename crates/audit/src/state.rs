@@ -11,17 +11,30 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read as _, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::file::open_regular;
 use crate::shard::Shard;
 
 /// Version of the state file's records.
 pub const STATE_FORMAT: u64 = 1;
+
+/// The largest state file read: 1 GiB (a record is a few hundred bytes, so some two
+/// million packages). A larger one is not a state this audit wrote.
+pub const MAX_STATE_BYTES: u64 = 1 << 30;
+
+/// An interrupted run is continued only this long after it started (7 days); after that a
+/// new run checks every package again. A resumed run repeats the results its first part
+/// recorded, so how long an unsigned file may speak for a package has to be bounded.
+pub const MAX_RESUME_SECONDS: i64 = 7 * 86_400;
+
+/// Clock skew allowed before a date in the state counts as in the future.
+const SKEW_SECONDS: i64 = 300;
 
 /// How a package was (or is to be) checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +69,26 @@ pub struct PackageState {
     pub full_at: Option<String>,
     /// The fingerprint at `full_at`.
     pub full_fingerprint: Option<String>,
+    /// What the last check that passed saw: the audit's memory of which package is at this
+    /// path and how far its custody log went. Carried over unchanged by checks that do not
+    /// pass, so a replaced package cannot become the remembered one by failing once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<Seen>,
+}
+
+/// What a passing check saw of a package (see [`PackageState::seen`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seen {
+    /// When (RFC 3339).
+    pub at: String,
+    /// SHA-256 of `custos/manifest.json`: a sealed manifest never changes.
+    pub manifest_sha256: String,
+    /// Complete events in its custody log.
+    pub events: u64,
+    /// SHA-256 of the log's last complete line: every later log must still hold it at
+    /// position `events - 1`.
+    pub head: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -126,27 +159,31 @@ impl State {
             "{}.lock",
             path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
         ));
-        let lock =
-            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+        let lock = open_regular(&lock_path, OpenOptions::new().create(true).truncate(false).write(true))
+            .map_err(|source| StateError::Io { path: lock_path.clone(), source })?;
         lock.try_lock().map_err(|e| match e {
             std::fs::TryLockError::WouldBlock => StateError::Busy { path: path.to_owned() },
             std::fs::TryLockError::Error(e) => io(e),
         })?;
-        let (latest, unfinished) = match File::open(path) {
-            Ok(file) => read_records(path, file)?,
+        let now_seconds = custos_manifest::time::parse_rfc3339(now).unwrap_or(i64::MAX);
+        let (latest, unfinished) = match open_regular(path, OpenOptions::new().read(true)) {
+            Ok(file) => read_records(path, file, now_seconds)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (HashMap::new(), None),
             Err(e) => return Err(io(e)),
         };
-        let resume = unfinished.filter(|(_, unfinished_scope, _)| unfinished_scope == scope);
+        // Only the same audit, and only a recent one: an old run is checked afresh.
+        let resume = unfinished.filter(|unfinished| {
+            unfinished.scope == scope && now_seconds.saturating_sub(unfinished.started) <= MAX_RESUME_SECONDS
+        });
         let (run, done, resumed) = match resume {
-            Some((run, _, done)) => (run, done, true),
+            Some(Unfinished { run, done, .. }) => (run, done, true),
             None => {
                 let run = run_id(scope, now);
                 compact(path, &latest).map_err(io)?;
                 (run, HashSet::new(), false)
             }
         };
-        let file = OpenOptions::new().read(true).create(true).append(true).open(path).map_err(io)?;
+        let file = open_regular(path, OpenOptions::new().read(true).create(true).append(true)).map_err(io)?;
         cut_torn_tail(&file).map_err(io)?;
         let mut state = State {
             path: path.to_owned(),
@@ -255,14 +292,35 @@ fn cut_torn_tail(file: &File) -> std::io::Result<()> {
     file.set_len(0)
 }
 
-/// The latest record of each package, and the newest run when it did not finish (its id,
-/// scope and the packages it checked).
-type Loaded = (HashMap<String, PackageState>, Option<(String, String, HashSet<String>)>);
+/// The newest run in a state file, when it did not finish.
+struct Unfinished {
+    run: String,
+    scope: String,
+    /// When it started (seconds since the epoch).
+    started: i64,
+    /// The packages it checked.
+    done: HashSet<String>,
+}
 
-fn read_records(path: &Path, file: File) -> Result<Loaded, StateError> {
+/// The latest record of each package, and the newest run when it did not finish.
+type Loaded = (HashMap<String, PackageState>, Option<Unfinished>);
+
+/// Reads the records of a state file. The file is nobody's signed statement: records dated
+/// after `now` (seconds), or with a full check after the check that recorded it, are
+/// refused, since trusting them would keep a package on fast checks or resumed forever.
+fn read_records(path: &Path, file: File, now: i64) -> Result<Loaded, StateError> {
+    let io = |source| StateError::Io { path: path.to_owned(), source };
+    let size = file.metadata().map_err(io)?.len();
+    if size > MAX_STATE_BYTES {
+        return Err(StateError::Corrupt {
+            path: path.to_owned(),
+            line: 0,
+            reason: format!("{size} bytes, more than a state file may hold ({MAX_STATE_BYTES})"),
+        });
+    }
     let mut latest = HashMap::new();
-    let mut newest: Option<(String, String, HashSet<String>)> = None;
-    let mut lines = BufReader::new(file).split(b'\n').enumerate().peekable();
+    let mut newest: Option<Unfinished> = None;
+    let mut lines = BufReader::new(file.take(MAX_STATE_BYTES)).split(b'\n').enumerate().peekable();
     while let Some((index, line)) = lines.next() {
         let line = line.map_err(|source| StateError::Io { path: path.to_owned(), source })?;
         if line.is_empty() {
@@ -280,32 +338,58 @@ fn read_records(path: &Path, file: File) -> Result<Loaded, StateError> {
                 })
             }
         };
+        let corrupt = |reason: String| StateError::Corrupt { path: path.to_owned(), line: index + 1, reason };
         match record {
-            Record::Run { custos_audit_state, run, scope, .. } => {
+            Record::Run { custos_audit_state, run, scope, started } => {
                 if custos_audit_state != STATE_FORMAT {
-                    return Err(StateError::Corrupt {
-                        path: path.to_owned(),
-                        line: index + 1,
-                        reason: format!("format {custos_audit_state}, this version reads {STATE_FORMAT}"),
-                    });
+                    return Err(corrupt(format!("format {custos_audit_state}, this version reads {STATE_FORMAT}")));
                 }
-                newest = Some((run, scope, HashSet::new()));
+                let started = checked_date(&started, now).map_err(corrupt)?;
+                newest = Some(Unfinished { run, scope, started, done: HashSet::new() });
             }
             Record::Package(result) => {
-                if let Some((run, _, done)) = newest.as_mut().filter(|(run, _, _)| *run == result.run) {
-                    let _ = run;
-                    done.insert(result.package.clone());
+                check_dates(&result, now).map_err(corrupt)?;
+                if let Some(unfinished) = newest.as_mut().filter(|newest| newest.run == result.run) {
+                    unfinished.done.insert(result.package.clone());
                 }
                 latest.insert(result.package.clone(), result);
             }
             Record::Finished { run, .. } => {
-                if newest.as_ref().is_some_and(|(newest_run, _, _)| *newest_run == run) {
+                if newest.as_ref().is_some_and(|newest| newest.run == run) {
                     newest = None;
                 }
             }
         }
     }
     Ok((latest, newest))
+}
+
+/// A date of the state file, in seconds: RFC 3339 and not after `now` (with clock skew).
+fn checked_date(text: &str, now: i64) -> Result<i64, String> {
+    let Some(at) = custos_manifest::time::parse_rfc3339(text) else {
+        return Err(format!("`{text}` is not an RFC 3339 time"));
+    };
+    if at > now.saturating_add(SKEW_SECONDS) {
+        return Err(format!(
+            "dated {text}, after now: the state file was edited or the clock is wrong; move the file aside to start afresh"
+        ));
+    }
+    Ok(at)
+}
+
+/// A package record's dates: none in the future, and no full check after the check that
+/// recorded it.
+fn check_dates(result: &PackageState, now: i64) -> Result<(), String> {
+    let checked = checked_date(&result.checked_at, now)?;
+    for date in [result.full_at.as_deref(), result.seen.as_ref().map(|s| s.at.as_str())].into_iter().flatten() {
+        if checked_date(date, now)? > checked {
+            return Err(format!(
+                "{}: a check at {date} recorded by the check at {}: the state file was edited; move it aside to start afresh",
+                result.package, result.checked_at
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Rewrites the file to the latest record of each package, atomically.
@@ -386,6 +470,7 @@ mod tests {
             fingerprint: Some("f".into()),
             full_at: Some("2026-12-01T00:00:00Z".into()),
             full_fingerprint: Some("f".into()),
+            seen: None,
         }
     }
 
@@ -460,6 +545,65 @@ mod tests {
         std::fs::write(&path, &bytes).expect("write");
         let error = State::open(&path, "s", "2026-12-01T00:00:00Z").expect_err("corrupt");
         assert!(error.to_string().contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn class1_unsigned_a_state_dated_in_the_future_is_refused() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.state");
+        let mut state = State::open(&path, "s", "2026-12-01T00:00:00Z").expect("open");
+        state.record(result("a", "pass")).expect("record");
+        state.finish("2026-12-01T00:00:00Z").expect("finish");
+        drop(state);
+        let genuine = std::fs::read_to_string(&path).expect("read");
+        // A full check moved into the future would keep the package on fast checks forever.
+        let moved = genuine.replace(r#""full_at":"2026-12-01T00:00:00Z""#, r#""full_at":"2031-01-01T00:00:00Z""#);
+        assert_ne!(moved, genuine, "the edit applies");
+        std::fs::write(&path, &moved).expect("write");
+        let error = State::open(&path, "s", "2026-12-02T00:00:00Z").expect_err("a future full check");
+        assert!(error.to_string().contains("dated 2031-01-01T00:00:00Z, after now"), "{error}");
+        // A full check after the check that recorded it, but not in the future.
+        let later = genuine.replace(r#""full_at":"2026-12-01T00:00:00Z""#, r#""full_at":"2026-12-01T12:00:00Z""#);
+        std::fs::write(&path, &later).expect("write");
+        let error = State::open(&path, "s", "2026-12-02T00:00:00Z").expect_err("a full check after its check");
+        assert!(error.to_string().contains("recorded by the check at 2026-12-01T00:00:00Z"), "{error}");
+        std::fs::write(&path, &genuine).expect("write");
+        State::open(&path, "s", "2026-12-02T00:00:00Z").expect("the genuine file is read");
+    }
+
+    #[test]
+    fn class1_unsigned_an_interrupted_run_resumes_only_for_a_bounded_time() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.state");
+        let mut state = State::open(&path, "s", "2026-12-01T00:00:00Z").expect("open");
+        state.record(result("a", "pass")).expect("record");
+        drop(state); // interrupted, or its `finished` line removed by hand
+        let state = State::open(&path, "s", "2026-12-07T23:00:00Z").expect("within 7 days");
+        assert!(state.resumed() && state.done("a"));
+        drop(state);
+        let state = State::open(&path, "s", "2026-12-08T00:00:01Z").expect("after 7 days");
+        assert!(!state.resumed(), "a run older than the bound is not resumed");
+        assert!(!state.done("a"), "its results are not repeated");
+    }
+
+    #[test]
+    fn class4_bounded_a_fifo_or_link_in_place_of_the_state_or_its_lock_is_refused_at_once() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.state");
+        assert!(std::process::Command::new("mkfifo").arg(&path).status().expect("mkfifo").success());
+        let started = Instant::now();
+        let error = State::open(&path, "s", "2026-12-01T00:00:00Z").expect_err("a FIFO");
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+        assert!(started.elapsed().as_secs() < 5, "refused without waiting for a writer");
+        std::fs::remove_file(&path).expect("remove");
+
+        let elsewhere = folder.path().join("elsewhere");
+        let lock = folder.path().join("audit.state.lock");
+        std::fs::remove_file(&lock).expect("the lock of the refused run");
+        std::os::unix::fs::symlink(&elsewhere, &lock).expect("symlink");
+        let error = State::open(&path, "s", "2026-12-01T00:00:00Z").expect_err("a link as the lock");
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert!(!elsewhere.exists(), "nothing was created through the link");
     }
 
     #[test]

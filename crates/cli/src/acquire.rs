@@ -344,7 +344,8 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
                 info.path
             );
         }
-        let (folder, saved) = crate::resume::find_unfinished(&args.package.out)?;
+        let signer = crate::keygen::signer_public_key(&args.package.signer.key)?;
+        let (folder, saved) = crate::resume::find_unfinished(&args.package.out, &signer)?;
         crate::resume::check_same(&saved, &checkpointing.run)?;
         checkpointing.run.started_at = saved.started_at.clone();
         checkpointing.continuing = Some(saved);
@@ -713,8 +714,9 @@ impl SourceAcquirer {
                         "the unfinished image holds {found} bytes, its checkpoint is at byte {at}: it cannot be continued"
                     ));
                 }
-                // What was written after the checkpoint was never made durable: cut it.
-                image.set_len(at).map_err(|e| format!("cannot cut the unfinished image: {e}"))?;
+                // What was written after the checkpoint was never made durable: it is
+                // overwritten from there, and cut only once the image's first `at` bytes
+                // were read back and matched the checkpoint (custos_image::acquire_continued).
                 let mut image = image;
                 image.seek(std::io::SeekFrom::Start(at)).map_err(|e| e.to_string())?;
                 image

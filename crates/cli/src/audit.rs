@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 use custos_audit::discover::{discover, Found};
 use custos_audit::ledger::{Ledger, NewEntry};
 use custos_audit::shard::Shard;
-use custos_audit::state::{needs_full, Mode, PackageState, State};
+use custos_audit::state::{needs_full, Mode, PackageState, Seen, State};
 use custos_manifest::findings::Verdict;
 use custos_manifest::package::MANIFEST_PATH;
 use custos_manifest::receipt::Receipt;
@@ -157,6 +157,9 @@ struct PackageRecord {
     manifest_sha256: Option<String>,
     head: Option<String>,
     holder: Option<HolderRecord>,
+    /// Complete custody events (for the audit's memory; not part of the record).
+    #[serde(skip)]
+    events: Option<u64>,
 }
 
 /// A package to check, and how.
@@ -164,11 +167,20 @@ struct PackageRecord {
 struct Planned {
     found: Found,
     mode: Mode,
+    /// What an earlier passing check saw there (with --state).
+    seen: Option<Seen>,
 }
 
 pub fn run(args: AuditArgs) -> Result<Status> {
     if let Some(AuditCommand::Ledger(LedgerCommand::Verify { file, trust, head, json })) = &args.command {
         return verify_ledger(file, trust, head.as_deref(), *json);
+    }
+    // Without a trusted key every package fails for want of a trusted signer, which says
+    // nothing about the evidence: that is the operator's mistake, not a verdict.
+    if args.judge.trust.is_empty() && !args.judge.allow_untrusted {
+        bail!(
+            "no --trust key: an audit judges who signed each package by the keys it trusts. Give them with --trust KEY.pub or --trust FOLDER (repeatable), or --allow-untrusted to check integrity against the keys the packages ship"
+        );
     }
     let started = Instant::now();
     let shard = match &args.shard {
@@ -184,7 +196,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         (Some(path), Some(key)) => {
             let (secret, _) = crate::keygen::load_signer(key, args.passphrase_file.as_deref())?;
             Some(
-                Ledger::open(path, secret)
+                Ledger::open(path, secret, &verifier.trusted_keys())
                     .with_context(|| format!("cannot append to the ledger {}", path.display()))?,
             )
         }
@@ -244,21 +256,27 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         for found in discovery.packages.into_iter().filter(|f| shard.holds(&f.key)) {
             let name = found.path.display().to_string();
             seen.insert(name.clone());
-            if let Some(earlier) = state.as_ref().filter(|s| s.done(&name)).and_then(|s| s.previous(&name)) {
-                // Checked before this run was interrupted: counted again, and a failure
-                // shown again, so the resumed run's verdict covers the whole store.
-                resumed += 1;
-                earlier_results.push(earlier_record(earlier));
-                continue;
-            }
+            let remote = crate::location::is_remote(&found.path);
             // Only a state needs it to choose, and only local stores have one.
-            let fingerprint = if state.is_some() && !crate::location::is_remote(&found.path) {
+            let fingerprint = if state.is_some() && !remote {
                 crate::location::open_package(&found.path)
                     .ok()
                     .and_then(|store| store.fingerprint().ok().flatten())
             } else {
                 None
             };
+            if let Some(earlier) = state.as_ref().filter(|s| s.done(&name)).and_then(|s| s.previous(&name)) {
+                // Checked before this run was interrupted: counted again, and a failure
+                // shown again, so the resumed run's verdict covers the whole store. The
+                // state is an unsigned hint: a package whose files changed since is checked
+                // again rather than given its earlier verdict.
+                let unchanged = remote || (earlier.fingerprint.is_some() && earlier.fingerprint == fingerprint);
+                if unchanged {
+                    resumed += 1;
+                    earlier_results.push(earlier_record(earlier));
+                    continue;
+                }
+            }
             let mode = match &state {
                 _ if args.fast => Mode::Fast,
                 Some(state)
@@ -273,7 +291,8 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 }
                 _ => Mode::Full,
             };
-            plan.push(Planned { found, mode });
+            let seen = state.as_ref().and_then(|s| s.previous(&name)).and_then(|p| p.seen.clone());
+            plan.push(Planned { found, mode, seen });
         }
     }
 
@@ -312,6 +331,13 @@ pub fn run(args: AuditArgs) -> Result<Status> {
             out.package(record);
         }
     }
+    // Manifests of the packages this run saw (for receipts nobody's package used).
+    let used_manifests = Mutex::new(std::collections::HashSet::new());
+    for record in &earlier_results {
+        if let (Some(digest), Ok(mut used)) = (&record.manifest_sha256, used_manifests.lock()) {
+            used.insert(digest.clone());
+        }
+    }
     let results = Mutex::new((&mut state, &mut ledger, &mut tally));
     let record_result = |record: PackageRecord, fingerprint: Option<String>| -> Result<()> {
         let mut guard = results.lock().map_err(|_| anyhow::anyhow!("a verification thread failed"))?;
@@ -329,8 +355,23 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 failures: record.failures.len() as u64,
             })?;
         }
+        if let Some(earlier) = record.manifest_sha256.as_ref() {
+            if let Ok(mut used) = used_manifests.lock() {
+                used.insert(earlier.clone());
+            }
+        }
         if let Some(state) = state.as_mut() {
             let previous = state.previous(&record.path).cloned();
+            // The memory moves on only with a pass; anything else keeps what was seen.
+            let seen = match (&record.manifest_sha256, record.verdict, record.events) {
+                (Some(manifest_sha256), "pass", Some(events)) => Some(Seen {
+                    at: custos_manifest::time::now_rfc3339(),
+                    manifest_sha256: manifest_sha256.clone(),
+                    events,
+                    head: record.head.clone(),
+                }),
+                _ => previous.as_ref().and_then(|p| p.seen.clone()),
+            };
             let full_pass = record.mode == Mode::Full && record.verdict == "pass";
             let (full_at, full_fingerprint) = if full_pass {
                 (Some(custos_manifest::time::now_rfc3339()), fingerprint.clone())
@@ -349,6 +390,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 fingerprint,
                 full_at,
                 full_fingerprint,
+                seen,
             })?;
         }
         tally.count(&record);
@@ -375,10 +417,36 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         }
         true
     });
-    out.finish();
     if let Some(error) = failed_to_record.into_inner().ok().flatten() {
+        out.finish();
         return Err(error.context("the audit stopped: a result could not be recorded"));
     }
+    // A receipt is someone's proof that a package existed with that log: one that no
+    // audited package answers means a package is missing or was replaced. With a shard,
+    // the others hold the rest of the store, so only the count is said.
+    let used = used_manifests.into_inner().unwrap_or_default();
+    let unused: Vec<&(String, Receipt)> =
+        receipts.iter().filter(|(digest, _)| !used.contains(*digest)).flat_map(|(_, list)| list).collect();
+    let mut unused_receipts = unused.len();
+    if shard == Shard::ALL {
+        let mut unused = unused;
+        unused.sort_by(|a, b| a.0.cmp(&b.0));
+        for (file, receipt) in unused {
+            let mut record = error_record(
+                Path::new(file),
+                "audit.receipt_unused",
+                format!(
+                    "a receipt of event {} of the package whose manifest has SHA-256 {}, and no package audited has that manifest: it is missing, was replaced, or lies outside these roots",
+                    receipt.sequence, receipt.manifest
+                ),
+            );
+            record.verdict = "fail";
+            tally.count(&record);
+            out.package(&record);
+        }
+        unused_receipts = 0;
+    }
+    out.finish();
     if let Some(state) = state.as_mut() {
         state.finish(&custos_manifest::time::now_rfc3339())?;
     }
@@ -391,6 +459,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         already_checked: resumed,
         being_sealed,
         shard: shard.to_string(),
+        unused_receipts,
         run: state.as_ref().map(|s| s.run().to_owned()),
         resumed: state.as_ref().is_some_and(|s| s.resumed()),
     };
@@ -572,6 +641,14 @@ fn check(
     };
     let judgement = verifier.judge(store.as_ref(), &inputs);
     let mut record = record_of(path, planned.mode, &judgement);
+    if let Some(seen) = &planned.seen {
+        if let Some(failure) = remembered(path, seen, &judgement.verification) {
+            record.failures.push(failure);
+            if record.verdict == "pass" {
+                record.verdict = "fail";
+            }
+        }
+    }
     record.bytes = counted.read.load(Ordering::Relaxed);
     record.seconds = started.elapsed().as_secs_f64();
     let after = store.fingerprint().ok().flatten();
@@ -590,6 +667,51 @@ fn check(
         });
     }
     (record, None)
+}
+
+/// The audit's memory: a package must still be the one an earlier passing check saw at this
+/// path (the same signed manifest), and its custody log must still hold the head seen then.
+/// A copy of another package put in its place, or events dropped from its log since, pass
+/// `verify` on their own; they fail here (`audit.replaced`, `audit.rollback`, `audit.fork`).
+fn remembered(
+    path: &Path,
+    seen: &Seen,
+    verification: &custos_manifest::verify::Verification,
+) -> Option<Failure> {
+    let failure = |check: &str, reason: String| {
+        Some(Failure { check: check.into(), subject: path.display().to_string(), reason })
+    };
+    let manifest = verification.manifest_sha256.as_deref()?;
+    if manifest != seen.manifest_sha256 {
+        return failure(
+            "audit.replaced",
+            format!(
+                "its manifest (SHA-256 {manifest}) is not the one an audit passed here at {} ({}): the package was replaced by another, or re-sealed",
+                seen.at, seen.manifest_sha256
+            ),
+        );
+    }
+    let (Some(head), Some(position)) = (seen.head.as_deref(), seen.events.checked_sub(1)) else {
+        return None;
+    };
+    let custody = &verification.custody;
+    match custody.line_digests.get(usize::try_from(position).unwrap_or(usize::MAX)) {
+        Some(line) if line == head => None,
+        Some(line) => failure(
+            "audit.fork",
+            format!(
+                "event {position} of its custody log is now the line {line}; an audit at {} saw {head} there: another history took its place",
+                seen.at
+            ),
+        ),
+        None => failure(
+            "audit.rollback",
+            format!(
+                "its custody log holds {} events; an audit at {} saw {} (head {head}): events were removed since",
+                custody.events, seen.at, seen.events
+            ),
+        ),
+    }
 }
 
 fn record_of(path: &Path, mode: Mode, judgement: &Judgement) -> PackageRecord {
@@ -652,6 +774,7 @@ fn record_of(path: &Path, mode: Mode, judgement: &Judgement) -> PackageRecord {
         manifest_sha256: verification.manifest_sha256.clone(),
         head: verification.custody.head.clone(),
         holder,
+        events: Some(verification.custody.events as u64),
     }
 }
 
@@ -697,7 +820,12 @@ fn error_record(path: &Path, check: &str, reason: String) -> PackageRecord {
         manifest_sha256: None,
         head: None,
         holder: None,
+        events: None,
     }
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 fn mode_name(mode: Mode) -> &'static str {
@@ -779,6 +907,9 @@ struct Summary {
     /// Folders of seals in progress (or killed), not audited.
     being_sealed: Vec<String>,
     shard: String,
+    /// With a shard: receipts that no package of this shard answers (another shard may).
+    #[serde(skip_serializing_if = "is_zero")]
+    unused_receipts: usize,
     run: Option<String>,
     resumed: bool,
 }

@@ -149,6 +149,11 @@ impl Verifier {
         })
     }
 
+    /// The keys given with --trust.
+    pub fn trusted_keys(&self) -> Vec<PublicKey> {
+        self.given.iter().map(|t| t.key.clone()).collect()
+    }
+
     /// Verifies the package in `store` and evaluates every policy on what was established.
     pub fn judge(&self, store: &dyn PackageStore, inputs: &Inputs) -> Judgement {
         let trusted = self.trusted_for(store);

@@ -199,7 +199,9 @@ fn main() -> ExitCode {
             if json {
                 println!("{}", serde_json::json!({ "verdict": "error", "error": message }));
             }
-            eprintln!("custos: error: {message}");
+            // The one boundary where an error's text reaches a terminal: E01 section names,
+            // unknown fields, S3 keys and paths from input are shown, never obeyed.
+            eprintln!("custos: error: {}", render::escape(&message));
             ExitCode::from(Status::Error as u8)
         }
     }

@@ -1,5 +1,6 @@
 //! `custos acquire --resume`: the checkpoint an acquisition keeps in its unfinished package
-//! (`custos/acquisition-checkpoint.json`, format `custos-acquisition-checkpoint/1`), and
+//! (`custos/acquisition-checkpoint.json`, format `custos-acquisition-checkpoint/2`, one line
+//! signed by the acquiring key), and
 //! finding and checking it before an interrupted acquisition continues. A checkpoint says
 //! which source was being read with which parameters, and how far the image is written and
 //! durable; continuing refuses any other source or parameters, and reads the written image
@@ -9,12 +10,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use custos_image::{Checkpoint, SourceInfo, SourceKind};
-use custos_manifest::package::{interrupted_seals, CHECKPOINT_PATH};
+use custos_manifest::envelope::SignedLine;
+use custos_manifest::keys::PublicKey;
+use custos_manifest::package::{interrupted_seals, CHECKPOINT_PATH, CHECKPOINT_PAYLOAD_TYPE};
 use custos_manifest::store::PackageDir;
 use serde::{Deserialize, Serialize};
 
 /// The checkpoint file's format word.
-pub const CHECKPOINT_FORMAT: &str = "custos-acquisition-checkpoint/1";
+pub const CHECKPOINT_FORMAT: &str = "custos-acquisition-checkpoint/2";
+
+/// Clock skew allowed for a checkpoint's start time.
+const SKEW_SECONDS: i64 = 300;
 
 /// The most bytes a checkpoint file may hold (its error map is one entry per filled range).
 const MAX_CHECKPOINT_BYTES: u64 = 16 << 20;
@@ -149,8 +155,11 @@ fn file_stamp(metadata: &std::fs::Metadata) -> String {
     )
 }
 
-/// The unfinished acquisition of `out` that holds a checkpoint, with its checkpoint.
-pub fn find_unfinished(out: &Path) -> Result<(PathBuf, CheckpointFile)> {
+/// The unfinished acquisition of `out` that holds a checkpoint, with its checkpoint. The
+/// checkpoint must be signed by `signer` (the key acquiring now, which signed it then): it
+/// lies in the destination, where anyone who can write there could otherwise make the
+/// continued acquisition sign their unreadable ranges and start time.
+pub fn find_unfinished(out: &Path, signer: &PublicKey) -> Result<(PathBuf, CheckpointFile)> {
     let mut found = Vec::new();
     for folder in interrupted_seals(out) {
         let Ok(store) = PackageDir::open_exact(&folder) else {
@@ -170,10 +179,26 @@ pub fn find_unfinished(out: &Path) -> Result<(PathBuf, CheckpointFile)> {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut stored.file, &mut bytes)
             .with_context(|| format!("cannot read the checkpoint in {}", folder.display()))?;
-        let checkpoint: CheckpointFile = serde_json::from_slice(&bytes)
+        let payload = SignedLine::open_signed_by(bytes.trim_ascii_end(), CHECKPOINT_PAYLOAD_TYPE, &signer.key)
+            .map_err(|reason| {
+                anyhow::anyhow!(
+                    "{}: the checkpoint cannot be trusted ({reason}): continue with the key that started the acquisition; a checkpoint edited, or written by a version before 0.3, cannot be continued (start again; nothing was removed)",
+                    folder.display()
+                )
+            })?;
+        let checkpoint: CheckpointFile = serde_json::from_str(&payload)
             .with_context(|| format!("{}: the checkpoint is malformed", folder.display()))?;
         if checkpoint.format != CHECKPOINT_FORMAT {
             bail!("{}: not a {CHECKPOINT_FORMAT} checkpoint", folder.display());
+        }
+        let now = custos_manifest::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or(i64::MAX);
+        match custos_manifest::time::parse_rfc3339(&checkpoint.started_at) {
+            Some(started) if started <= now.saturating_add(SKEW_SECONDS) => {}
+            _ => bail!(
+                "{}: the checkpoint says the acquisition started at {:?}, which is not a time before now",
+                folder.display(),
+                checkpoint.started_at
+            ),
         }
         found.push((folder, checkpoint));
     }

@@ -310,6 +310,9 @@ impl Tee<'_, '_, '_> {
             );
             return Err(io::Error::other(Error::CheckpointMismatch(detail)));
         }
+        // Only now is what follows the checkpoint cut (written, never made durable): a
+        // checkpoint that does not describe the image destroys none of it, whatever it says.
+        prefix.file.set_len(prefix.end)?;
         self.stages.prefix = None;
         Ok(None)
     }

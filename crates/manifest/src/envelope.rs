@@ -264,4 +264,31 @@ impl SignedLine {
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         serde_json::to_vec(self).map_err(|e| Error::Package(e.to_string()))
     }
+
+    /// The payload of `bytes`, a line of `expected_type` that must carry exactly one
+    /// signature, by `key`, that verifies. For working files only their writer signs
+    /// (an acquisition's checkpoint): anything else is refused with the reason.
+    pub fn open_signed_by(bytes: &[u8], expected_type: &str, key: &VerifyingKey) -> Result<String, String> {
+        let line: SignedLine =
+            crate::strict_json::parse(bytes).map_err(|e| format!("not a signed document: {e}"))?;
+        if line.payload_type != expected_type {
+            return Err(format!("a `{}`, not a `{expected_type}`", line.payload_type));
+        }
+        let [entry] = line.signatures.as_slice() else {
+            return Err(format!("{} signatures, where one is expected", line.signatures.len()));
+        };
+        let id = KeyId::of(key).to_string();
+        if entry.key_id != id {
+            return Err(format!("signed by key {}, not by {id}", entry.key_id));
+        }
+        let signature = BASE64
+            .decode(&entry.sig)
+            .ok()
+            .and_then(|b| <[u8; 64]>::try_from(b).ok())
+            .map(|bytes| Signature::from_bytes(&bytes))
+            .ok_or("a signature that is not 64 bytes of base64")?;
+        key.verify_strict(&pae(expected_type, line.payload.as_bytes()), &signature)
+            .map_err(|_| format!("the signature by {id} does not verify: the file was edited"))?;
+        Ok(line.payload)
+    }
 }

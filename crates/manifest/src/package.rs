@@ -21,7 +21,7 @@ use ed25519_dalek::SigningKey;
 
 use crate::bagit::{self, PayloadFile, BAGIT_ALGORITHMS};
 use crate::custody::{self, Action, Appended, Event, NewEvent};
-use crate::envelope::SignatureFile;
+use crate::envelope::{SignatureFile, SignedLine};
 use crate::findings::Finding;
 use crate::keys::PublicKey;
 use crate::manifest::{
@@ -106,6 +106,10 @@ pub struct SealRequest<'a> {
 /// Where an acquisition keeps its checkpoint while it runs (removed before sealing).
 pub const CHECKPOINT_PATH: &str = "custos/acquisition-checkpoint.json";
 
+/// The DSSE payload type of a checkpoint: one signed line by the sealer's key
+/// (docs/acquisition.md).
+pub const CHECKPOINT_PAYLOAD_TYPE: &str = "application/vnd.custos.acquisition-checkpoint+json; version=2";
+
 /// Evidence read once from its source and written into the package in the same pass (an
 /// acquisition from a device, a stream or a file: `custos acquire`). The package crate
 /// gives it a way to make image files and takes back the digests and the acquisition
@@ -141,7 +145,10 @@ pub trait ImageFiles {
     /// Opens `data/NAME`, written by an interrupted run of this acquisition, read-write
     /// (never through a link; a file with other names is refused).
     fn existing(&self, name: &str) -> Result<fs::File, String>;
-    /// Replaces the checkpoint ([`CHECKPOINT_PATH`]) with `bytes`, durably.
+    /// Replaces the checkpoint ([`CHECKPOINT_PATH`]) with `bytes` (its JSON) signed by the
+    /// sealer's key ([`CHECKPOINT_PAYLOAD_TYPE`]), durably. It stays a working file, but
+    /// whoever can write the destination cannot forge one that a resumed acquisition would
+    /// sign facts from (its unreadable ranges, its start time).
     fn save_checkpoint(&self, bytes: &[u8]) -> Result<(), String>;
 }
 
@@ -338,7 +345,7 @@ fn seal_into(
         let mut copy_verification = None;
         let outcome = match evidence {
             Evidence::Acquired(acquirer) => {
-                let made = MadeFiles { store, folder: "data", made: Default::default() };
+                let made = MadeFiles { store, folder: "data", made: Default::default(), signer: request.signer };
                 let acquired = acquire_into(&made, &path, acquirer, &options, control);
                 let AcquiredItem { outcome, record, parted: parts } = match acquired {
                     Ok(acquired) => acquired,
@@ -373,7 +380,7 @@ fn seal_into(
             }
             Evidence::E01Set(first) => {
                 copy_verification = copy_check;
-                let made = MadeFiles { store, folder: "data", made: Default::default() };
+                let made = MadeFiles { store, folder: "data", made: Default::default(), signer: request.signer };
                 let copied = copy_e01_set(&made, first, &options, control);
                 let (outcome, parts) = copied.inspect_err(|_| made.remove_all())?;
                 stored_as = Some(parts);
@@ -639,6 +646,8 @@ struct MadeFiles<'a> {
     store: &'a PackageDir,
     folder: &'a str,
     made: std::cell::RefCell<Vec<(String, fs::File)>>,
+    /// Signs checkpoints: the sealer's key.
+    signer: &'a SigningKey,
 }
 
 impl MadeFiles<'_> {
@@ -717,7 +726,12 @@ impl ImageFiles for MadeFiles<'_> {
     }
 
     fn save_checkpoint(&self, bytes: &[u8]) -> Result<(), String> {
-        self.store.replace(CHECKPOINT_PATH, bytes).map_err(|e| format!("cannot write the checkpoint {e}"))
+        let payload = String::from_utf8(bytes.to_vec()).map_err(|_| "a checkpoint is JSON text".to_owned())?;
+        let mut line = SignedLine::sign(CHECKPOINT_PAYLOAD_TYPE, payload, self.signer)
+            .to_bytes()
+            .map_err(|e| format!("cannot sign the checkpoint: {e}"))?;
+        line.push(b'\n');
+        self.store.replace(CHECKPOINT_PATH, &line).map_err(|e| format!("cannot write the checkpoint {e}"))
     }
 }
 

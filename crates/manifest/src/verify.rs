@@ -123,6 +123,10 @@ pub struct CustodySummary {
     /// Who holds the evidence, and any transfer in progress.
     #[serde(flatten)]
     pub holder: crate::holder::CustodyState,
+    /// SHA-256 (hex) of every complete line, in order: whether the log still holds a head
+    /// seen earlier (an audit's memory, a receipt) is a lookup here.
+    #[serde(skip)]
+    pub line_digests: Vec<String>,
 }
 
 /// A consistent picture of a package's metadata: the listing and every tag file's bytes.
@@ -270,8 +274,10 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
     findings.extend(bag_findings);
     check_custos_files(&snapshot, &mut findings);
     let shipped = shipped_keys(&snapshot, &mut findings);
-    check_minisign(&snapshot, &shipped, &mut findings);
     let manifest = check_signatures(&snapshot, options.trust, &shipped, &mut findings, &mut established);
+    // After the signatures: a detached signature counts only by a key that signed the
+    // manifest (its signature verified) or that the verifier trusts.
+    check_minisign(&snapshot, &shipped, options.trust, &established.manifest_signers, &mut findings);
     if let Some(manifest) = &manifest {
         check_manifest(manifest, &claims, &snapshot, options.now, &mut findings);
         check_acquisitions(manifest, &mut findings);
@@ -361,7 +367,12 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
         for (name, receipt) in options.receipts {
             findings.push(receipt.check(name, &manifest_digest, &log.line_digests));
         }
-        established.custody = CustodySummary { events: log.count, head: log.head, holder: log.state };
+        established.custody = CustodySummary {
+            events: log.count,
+            head: log.head,
+            holder: log.state,
+            line_digests: log.line_digests,
+        };
         established.events =
             log.events.into_iter().filter_map(|(event, judged)| judged.then_some(event)).collect();
         established.manifest = Some(manifest);
@@ -518,7 +529,16 @@ fn check_custos_files(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
 /// The minisign exports: each `KEYID.minisign.pub` must carry the key of `KEYID.pub`, and
 /// `manifest.json.minisig` must verify over the manifest under one of them, so that a court
 /// running minisign on the package's own files is not shown a planted signature or comment.
-fn check_minisign(snapshot: &Snapshot, shipped: &BTreeMap<String, PublicKey>, findings: &mut Vec<Finding>) {
+/// A shipped key counts only when its signature over the manifest verified
+/// (`manifest_signers`) or the verifier trusts it: anyone can plant a key file and a
+/// `.minisig` made with it.
+fn check_minisign(
+    snapshot: &Snapshot,
+    shipped: &BTreeMap<String, PublicKey>,
+    trust: &Trust,
+    manifest_signers: &[String],
+    findings: &mut Vec<Finding>,
+) {
     for (path, text) in
         snapshot.tags.iter().filter(|(p, _)| p.starts_with("custos/keys/") && p.ends_with(".minisign.pub"))
     {
@@ -549,6 +569,10 @@ fn check_minisign(snapshot: &Snapshot, shipped: &BTreeMap<String, PublicKey>, fi
         return;
     };
     let manifest = snapshot.tag(MANIFEST_PATH).unwrap_or_default();
+    let signer_or_trusted = |key: &ed25519_dalek::VerifyingKey| {
+        let id = KeyId::of(key).to_string();
+        manifest_signers.contains(&id) || trust.keys.iter().any(|k| k.key == *key)
+    };
     let lookup = |id: &[u8; 8]| {
         shipped.values().map(|k| k.key).find(|k| {
             crate::keys::KeyId::of(k)
@@ -557,6 +581,14 @@ fn check_minisign(snapshot: &Snapshot, shipped: &BTreeMap<String, PublicKey>, fi
         })
     };
     match crate::export::verify_minisign(text, manifest, lookup) {
+        Ok((key, _)) if !signer_or_trusted(&key) => findings.push(Finding::fail(
+            "package.minisign",
+            crate::export::MINISIGN_SIGNATURE_PATH,
+            format!(
+                "made with key {}, which neither signed the manifest nor is trusted: a signature anyone could have planted",
+                KeyId::of(&key)
+            ),
+        )),
         Ok((key, comment)) => findings.push(Finding::pass(
             "package.minisign",
             crate::export::MINISIGN_SIGNATURE_PATH,

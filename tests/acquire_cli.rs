@@ -577,7 +577,8 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     );
     lie(&|c| c["checkpoint"]["summary"]["bytes_read"] = serde_json::json!(at + (1 << 20)), "were read but");
     // Anything the interrupted run did not write is refused.
-    support::write(&unfinished[0].join("custos"), "notes.txt", b"planted");
+    // (Empty: the destination is still full, since no refusal above cut the image.)
+    support::write(&unfinished[0].join("custos"), "notes.txt", b"");
     let planted = run(&["--resume"]);
     assert_eq!(planted.code, 2);
     assert!(planted.stderr.contains("custos/notes.txt"), "{}", planted.stderr);

@@ -1110,3 +1110,28 @@ fn class3_escaping_text_from_files_and_arguments_of_every_command() {
         assert_never_raw(&run, "\u{202e}", what);
     }
 }
+
+/// Class 3: a policy's names and citations, shown in verdict lines, are escaped too (a policy
+/// read from a shared folder can come from anyone).
+#[test]
+fn class3_escaping_policy_names_and_citations_in_verdict_lines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    support::seal_content_package(d, "CASE-3", 10_000);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples/xb-borealia-strict.json");
+    let mut policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(source).expect("policy")).expect("JSON");
+    policy["name"] = serde_json::Value::String("Borealia\u{1b}[2K\rVERIFIED\u{202e}".to_owned());
+    for section in ["digests", "custody", "legal_basis", "signatures"] {
+        if let Some(rule) = policy.get_mut(section).filter(|r| r.get("cite").is_some()) {
+            rule["cite"] = serde_json::Value::String("s. 1\u{1b}]0;owned\u{7}".to_owned());
+        }
+    }
+    write(d, "hostile.json", &serde_json::to_vec(&policy).expect("JSON"));
+    let run = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--policy", "hostile.json"]);
+    assert!(run.stdout.contains("Borealia"), "the policy was judged: {}{}", run.stdout, run.stderr);
+    assert_never_raw(&run, "\u{1b}", "policy names");
+    assert_never_raw(&run, "\u{202e}", "policy names");
+    assert_never_raw(&run, "\u{7}", "policy citations");
+}

@@ -387,7 +387,7 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
     let (status, _) = seal_package(&args.package, &contents)?;
     let outcome = acquirer.outcome.lock().map(|o| o.clone()).unwrap_or_default();
     if let (Some(summary), false) = (outcome, args.package.json) {
-        eprint!("{}", summary.text);
+        crate::render::say_lines(&summary.text);
     }
     Ok(status)
 }

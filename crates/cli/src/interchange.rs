@@ -115,10 +115,10 @@ fn say_who_signed(source: &ExportSource) {
         .iter()
         .map(|k| format!("{} ({})", escape(&k.owner.name), crate::evidence::short(&k.id().to_string())))
         .collect();
-    eprintln!(
-        "custos: the export describes the manifest as signed by {}, checked against the keys the package ships only: custos verify --trust checks who that is",
+    crate::render::say(&format!(
+        "the export describes the manifest as signed by {}, checked against the keys the package ships only: custos verify --trust checks who that is",
         names.join(", ")
-    );
+    ));
 }
 
 /// Writes `text` to `out`, never overwriting and never inside the package (a file there

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::evidence::SignerArgs;
 use crate::keygen::{load_public_key, load_signer};
+use crate::render::escape;
 use crate::Status;
 
 /// One policy's verdict on a package, its findings, and who vouches for the policy.
@@ -168,7 +169,7 @@ pub fn describe_signature(signature: &PolicySignature) -> String {
             "signed by {}",
             signers
                 .iter()
-                .map(|s| format!("{} ({})", s.name, short(&s.key_id)))
+                .map(|s| format!("{} ({})", escape(&s.name), short(&s.key_id)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -264,7 +265,7 @@ pub fn print_matrix(reports: &[PolicyReport]) {
     println!("\nPolicies (rules x jurisdictions)");
     print!("{:<28}", "rule");
     for report in reports {
-        print!(" {:<8}", report.jurisdiction);
+        print!(" {:<8}", escape(&report.jurisdiction));
     }
     println!();
     for rule in &rules {
@@ -281,21 +282,32 @@ pub fn print_matrix(reports: &[PolicyReport]) {
     }
     println!("\n");
     for report in reports {
-        println!("{} ({}, {}): {}", report.jurisdiction, report.name, report.id, label(report.verdict));
+        // A policy file is the verifier's input, but one read from a shared folder may come
+        // from anyone: its names are shown, never obeyed, like a package's.
+        println!(
+            "{} ({}, {}): {}",
+            escape(&report.jurisdiction),
+            escape(&report.name),
+            escape(&report.id),
+            label(report.verdict)
+        );
         println!("  policy {}", describe_signature(&report.signature));
         // A rule that fails for every event is one line listing the events.
         for group in group_findings(&report.findings)
             .iter()
             .filter(|g| matches!(g.verdict, PolicyVerdict::Fail | PolicyVerdict::Warn))
         {
-            let cite =
-                if group.citation.is_empty() { String::new() } else { format!(" [{}]", group.citation) };
+            let cite = if group.citation.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", escape(&group.citation))
+            };
             let about = if group.subjects.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", group.subjects_text())
+                format!(" ({})", escape(&group.subjects_text()))
             };
-            println!("  {} {}: {}{about}{cite}", label(group.verdict), group.rule, group.reason);
+            println!("  {} {}: {}{about}{cite}", label(group.verdict), group.rule, escape(&group.reason));
         }
     }
 }
@@ -365,10 +377,10 @@ pub fn run_policy(command: PolicyCommand) -> Result<Status> {
             } else {
                 println!(
                     "{}: valid policy {} for {} ({}); rules: {}; {}",
-                    file.display(),
-                    policy.id,
-                    policy.jurisdiction,
-                    policy.name,
+                    escape(&file.display().to_string()),
+                    escape(&policy.id),
+                    escape(&policy.jurisdiction),
+                    escape(&policy.name),
                     rules.join(", "),
                     describe_signature(&signature)
                 );
@@ -435,7 +447,7 @@ fn sign(file: &Path, signer: &SignerArgs, json: bool) -> Result<Status> {
         println!(
             "signed {} as {} ({}); {} signature(s) in {}",
             file.display(),
-            crate::render::escape(&public.owner.name),
+            escape(&public.owner.name),
             &public.id().to_string()[..16],
             signatures.signatures.len(),
             signature_path.display()

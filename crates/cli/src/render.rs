@@ -58,6 +58,22 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// The one way a message reaches standard error: `custos: ` and the text, escaped whole
+/// (a message is one line; a newline or an escape sequence in a name it quotes is shown,
+/// never obeyed).
+pub fn say(text: &str) {
+    eprintln!("custos: {}", escape(text));
+}
+
+/// A text of several lines on standard error (a summary), each line escaped: the lines are
+/// the program's, what a name inside one holds is not.
+pub fn say_lines(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    for line in text.lines() {
+        let _ = writeln!(stderr, "{}", escape(line));
+    }
+}
+
 /// An error and every cause under it, on one line.
 pub fn error_chain(error: &(dyn Error + 'static)) -> String {
     let mut text = error.to_string();

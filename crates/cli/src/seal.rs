@@ -212,13 +212,13 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     };
     for leftover in custos_manifest::package::interrupted_seals(&args.out) {
         if Some(leftover.as_path()) == resuming {
-            eprintln!("custos: continuing the interrupted acquisition in {}", leftover.display());
+            crate::render::say(&format!("continuing the interrupted acquisition in {}", leftover.display()));
             continue;
         }
         let checkpointed = custos_manifest::store::PackageDir::open(&leftover)
             .is_ok_and(|dir| dir.open_file(custos_manifest::package::CHECKPOINT_PATH).is_ok());
-        eprintln!(
-            "custos: note: {} is left over from an interrupted seal of {}; it is not a package ({})",
+        crate::render::say(&format!(
+            "note: {} is left over from an interrupted seal of {}; it is not a package ({})",
             leftover.display(),
             args.out.display(),
             if checkpointed {
@@ -226,7 +226,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
             } else {
                 "remove it"
             }
-        );
+        ));
     }
     if matches!(args.segment_algo, Algorithm::Md5 | Algorithm::Sha1) {
         // `verify --by-segments` proves an item by its segments alone; that needs a
@@ -247,8 +247,8 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     });
     let legal_basis = args.legal_basis.iter().map(|b| LegalBasis::parse(b)).collect::<Result<Vec<_>, _>>()?;
     if legal_basis.is_empty() {
-        eprintln!(
-            "custos: warning: no --legal-basis given; courts that require one will not accept this package (it cannot be added after sealing)"
+        crate::render::say(
+            "warning: no --legal-basis given; courts that require one will not accept this package (it cannot be added after sealing)"
         );
     }
     // What will be signed, shown before the passphrase is asked: a signature is forever.
@@ -270,7 +270,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
         return Ok((Status::Ok, None));
     }
     if !args.json && !args.quiet {
-        eprint!("{}", summary.text());
+        crate::render::say_lines(&summary.text());
     }
     let (secret, public) = load_signer(&args.signer.key, args.signer.passphrase_file.as_deref())?;
     let (bar, files, acquired): (_, &[PathBuf], Vec<&dyn Acquirer>) = match contents {
@@ -324,10 +324,10 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     }
     let manifest = sealed.with_context(|| format!("cannot seal {}", args.out.display()))?;
     if interrupted.load(Ordering::Relaxed) {
-        eprintln!(
-            "custos: the interruption came after the evidence was copied and proven: {} is complete and sealed",
+        crate::render::say(&format!(
+            "the interruption came after the evidence was copied and proven: {} is complete and sealed",
             args.out.display()
-        );
+        ));
     }
     if let Some(path) = &args.anchors.receipt {
         write_receipt(path, &custos_manifest::package::head_receipt(&args.out)?)?;

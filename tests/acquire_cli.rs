@@ -16,14 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{custos_in, Run};
-
-fn skip_or_fail(why: &str) {
-    if support::interop_required() {
-        panic!("CUSTOS_INTEROP=require, but: {why}");
-    }
-    eprintln!("skipping: {why}");
-}
+use support::{custos_in, skip_or_fail, Run};
 
 fn output(program: &str, args: &[&str]) -> Result<String, String> {
     let done = Command::new(program).args(args).output().map_err(|e| format!("{program}: {e}"))?;
@@ -390,7 +383,18 @@ fn an_acquisition_killed_at_any_point_never_leaves_a_package_that_verifies() {
     support::copy_test_keys(d);
     let source = std::fs::File::create(d.join("sparse.img")).expect("create");
     source.set_len(256 << 20).expect("size");
-    for delay in [0u64, 20, 80] {
+    let leftovers = || -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(d)
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".pkg.custos-partial-")))
+            .collect();
+        found.sort();
+        found
+    };
+    let mut killed_midway = 0;
+    for delay in [0u64, 20, 80, 150] {
         let mut child = support::custos()
             .current_dir(d)
             .args(["acquire", "--key", "rfc8032-test1", "--case", "K-1", "--out", "pkg", "sparse.img"])
@@ -407,12 +411,32 @@ fn an_acquisition_killed_at_any_point_never_leaves_a_package_that_verifies() {
             std::fs::remove_dir_all(d.join("pkg")).ok();
             continue;
         }
+        // What a kill leaves is a hidden partial folder; neither it nor the package's name
+        // verifies.
+        for leftover in leftovers() {
+            let name = leftover.file_name().expect("name").to_string_lossy().into_owned();
+            let checked = custos_in(d, &["verify", &name, "--trust", "rfc8032-test1.pub"]);
+            assert_eq!(checked.code, 2, "a partial folder never verifies: {}{}", checked.stdout, checked.stderr);
+            assert!(checked.stderr.contains("is not an evidence package (no custos/manifest.json)"), "{}", checked.stderr);
+        }
+        killed_midway += usize::from(!leftovers().is_empty());
         let again = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);
-        assert_ne!(again.code, 0, "nothing under the package's name verifies");
+        assert_eq!(again.code, 2, "nothing is under the package's name");
+        assert!(again.stderr.contains("pkg"), "{}", again.stderr);
     }
-    // The next acquisition names any leftover and succeeds.
+    assert!(killed_midway > 0, "at least one kill came while the acquisition was writing");
+    // The next acquisition names every leftover and succeeds.
+    let left = leftovers();
     let made = acquire(d, "sparse.img", &["--verify", "none"]);
     assert_eq!(made.code, 0, "{}", made.stderr);
+    for leftover in &left {
+        let name = leftover.file_name().expect("name").to_string_lossy().into_owned();
+        assert!(
+            made.stderr.contains(&name) && made.stderr.contains("left over from an interrupted seal"),
+            "{name} is named: {}",
+            made.stderr
+        );
+    }
     let verified = verify(d);
     assert_eq!(verified.code, 0);
     assert!(
@@ -608,7 +632,7 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     std::fs::rename(&unfinished[0], &moved).expect("move");
     std::os::unix::fs::symlink(&moved, &unfinished[0]).expect("link");
     let linked = run(&["--resume"]);
-    assert_eq!(linked.code, 2, "{}", linked.stderr);
+    support::assert_refused(&linked, "is not a folder Custos made (a link in its place?)");
     assert_eq!(sha256sum(&d.join("disk.img")), sha256_hex_of(&source), "the source is untouched");
     std::fs::remove_file(&unfinished[0]).expect("unlink");
     std::fs::rename(&moved, &unfinished[0]).expect("move back");

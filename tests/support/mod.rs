@@ -97,6 +97,27 @@ pub fn interop_required() -> bool {
     std::env::var("CUSTOS_INTEROP").is_ok_and(|v| v == "require")
 }
 
+/// Skips a test that cannot run here, saying why, or fails it when interop tests are
+/// required (CI): a silent early `return` would pass without checking anything.
+pub fn skip_or_fail(why: &str) {
+    if interop_required() {
+        panic!("CUSTOS_INTEROP=require, but: {why}");
+    }
+    eprintln!("skipping: {why} (set CUSTOS_INTEROP=require to make this fail)");
+}
+
+/// Asserts a command was refused (exit 2) for `reason`, found in its error output. Exit 2
+/// alone is also what a usage error or a missing file gives: a refusal test names why.
+pub fn assert_refused(run: &Run, reason: &str) {
+    assert_eq!(run.code, 2, "expected a refusal for {reason:?}:\n{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(reason) || run.stdout.contains(reason),
+        "refused, but not for {reason:?}:\n{}{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
 /// The path of an external tool, or `None` (the test then skips) when it is not installed
 /// and not required. When required and missing, the test fails.
 pub fn tool(name: &str) -> Option<PathBuf> {

@@ -282,9 +282,35 @@ fn tamper_missing_evidence_and_a_symlink_out_of_the_package() {
 #[test]
 fn sealing_never_overwrites_and_cleans_up_after_failure() {
     let f = fixture();
+    // Evidence that exists: only the guard can stop this seal.
+    let evidence = f.root.join("evidence.img");
+    std::fs::write(&evidence, b"evidence that would seal fine").expect("evidence");
+    let files = vec![evidence];
     let missing = vec![f.root.join("no-such-file")];
-    let request = SealRequest {
-        evidence: &missing,
+    let before = tree_bytes(&f.package);
+    let error = seal(&f.package, &request(&f, &files), &Control::default()).expect_err("an existing package");
+    assert!(error.to_string().contains("exists"), "{error}");
+    assert_eq!(tree_bytes(&f.package), before, "the existing package is byte for byte as it was");
+    assert_eq!(overall(&verify(&f.package, &trust(&[&f.examiner.public]), false)), Verdict::Pass);
+    // The same evidence seals into a new folder: the guard, not the evidence, refused above.
+    seal(&f.root.join("other"), &request(&f, &files), &Control::default()).expect("a new package");
+
+    let fresh = f.root.join("fresh");
+    assert!(seal(&fresh, &request(&f, &missing), &Control::default()).is_err());
+    assert!(!fresh.exists(), "a failed seal leaves nothing behind");
+    let partial: Vec<String> = std::fs::read_dir(&f.root)
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("custos-partial"))
+        .collect();
+    assert!(partial.is_empty(), "no partial folder is left: {partial:?}");
+}
+
+/// A seal of `evidence` by the fixture's examiner.
+fn request<'a>(f: &'a Fixture, evidence: &'a [PathBuf]) -> SealRequest<'a> {
+    SealRequest {
+        evidence,
         reference: false,
         case: Case { reference: "CASE-3".into(), exhibit: None },
         jurisdiction: None,
@@ -299,13 +325,24 @@ fn sealing_never_overwrites_and_cleans_up_after_failure() {
         tsa: None,
         acquired: &[],
         resume: None,
-    };
-    assert!(
-        seal(&f.package, &request, &Control::default()).is_err(),
-        "an existing package must not be overwritten"
-    );
-    assert_eq!(overall(&verify(&f.package, &trust(&[&f.examiner.public]), false)), Verdict::Pass);
-    let fresh = f.root.join("fresh");
-    assert!(seal(&fresh, &request, &Control::default()).is_err());
-    assert!(!fresh.exists(), "a failed seal leaves nothing behind");
+    }
+}
+
+/// Every file under `root` with its bytes, by path.
+fn tree_bytes(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut folders = vec![root.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("list") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                found.push((path, bytes));
+            }
+        }
+    }
+    found.sort();
+    found
 }

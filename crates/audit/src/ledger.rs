@@ -11,12 +11,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use custos_manifest::custody::sha256_hex;
-use custos_manifest::envelope::{pae, SignedLine};
+use custos_manifest::envelope::SignedLine;
 use custos_manifest::keys::{KeyId, PublicKey};
-use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::file::open_regular;
@@ -316,28 +314,7 @@ fn check_line(line: &[u8], trusted: &[PublicKey]) -> Result<Entry, String> {
 /// A line strictly parsed, with exactly one signature, by the key `signer` gives for its
 /// key id (none: not trusted), over the entry.
 fn check_line_with(line: &[u8], signer: impl Fn(&str) -> Option<VerifyingKey>) -> Result<Entry, String> {
-    let signed: SignedLine =
-        custos_manifest::strict_json::parse(line).map_err(|e| format!("not a ledger line: {e}"))?;
-    if signed.payload_type != ENTRY_PAYLOAD_TYPE {
-        return Err(format!("payload type `{}`, not an audit entry", signed.payload_type));
-    }
-    let [signature] = signed.signatures.as_slice() else {
-        return Err(format!("{} signatures; a ledger line carries exactly one", signed.signatures.len()));
-    };
-    let Some(key) = signer(&signature.key_id) else {
-        return Err(format!("signed by key {}, which is not trusted", signature.key_id));
-    };
-    let bytes = BASE64
-        .decode(&signature.sig)
-        .ok()
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-        .ok_or("a signature that is not 64 bytes of base64")?;
-    let message = pae(&signed.payload_type, signed.payload.as_bytes());
-    if KeyId::of(&key).to_string() != signature.key_id
-        || key.verify_strict(&message, &Signature::from_bytes(&bytes)).is_err()
-    {
-        return Err(format!("the signature does not verify under key {}", signature.key_id));
-    }
+    SignedLine::open(line, ENTRY_PAYLOAD_TYPE, signer)?;
     parse_entry(line)
 }
 

@@ -179,7 +179,9 @@ pub fn find_unfinished(out: &Path, signer: &PublicKey) -> Result<(PathBuf, Check
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut stored.file, &mut bytes)
             .with_context(|| format!("cannot read the checkpoint in {}", folder.display()))?;
-        let payload = SignedLine::open_signed_by(bytes.trim_ascii_end(), CHECKPOINT_PAYLOAD_TYPE, &signer.key)
+        let signer_id = signer.id().to_string();
+        let by_signer = |id: &str| (id == signer_id).then_some(signer.key);
+        let payload = SignedLine::open(bytes.trim_ascii_end(), CHECKPOINT_PAYLOAD_TYPE, by_signer)
             .map_err(|reason| {
                 anyhow::anyhow!(
                     "{}: the checkpoint cannot be trusted ({reason}): continue with the key that started the acquisition; a checkpoint edited, or written by a version before 0.3, cannot be continued (start again; nothing was removed)",

@@ -266,29 +266,38 @@ impl SignedLine {
     }
 
     /// The payload of `bytes`, a line of `expected_type` that must carry exactly one
-    /// signature, by `key`, that verifies. For working files only their writer signs
-    /// (an acquisition's checkpoint): anything else is refused with the reason.
-    pub fn open_signed_by(bytes: &[u8], expected_type: &str, key: &VerifyingKey) -> Result<String, String> {
+    /// signature that verifies, by the key `signer` gives for its key id (`None`: a key not
+    /// trusted here). Lines that one party writes and only its keys may vouch for (an audit
+    /// ledger, an acquisition's checkpoint) are read this way; anything else is refused with
+    /// the reason.
+    pub fn open(
+        bytes: &[u8],
+        expected_type: &str,
+        signer: impl Fn(&str) -> Option<VerifyingKey>,
+    ) -> Result<String, String> {
         let line: SignedLine =
             crate::strict_json::parse(bytes).map_err(|e| format!("not a signed document: {e}"))?;
         if line.payload_type != expected_type {
-            return Err(format!("a `{}`, not a `{expected_type}`", line.payload_type));
+            return Err(format!("payload type `{}`, not `{expected_type}`", line.payload_type));
         }
         let [entry] = line.signatures.as_slice() else {
-            return Err(format!("{} signatures, where one is expected", line.signatures.len()));
+            return Err(format!("{} signatures, where exactly one is expected", line.signatures.len()));
         };
-        let id = KeyId::of(key).to_string();
-        if entry.key_id != id {
-            return Err(format!("signed by key {}, not by {id}", entry.key_id));
-        }
+        let Some(key) = signer(&entry.key_id) else {
+            return Err(format!("signed by key {}, which is not trusted here", entry.key_id));
+        };
         let signature = BASE64
             .decode(&entry.sig)
             .ok()
             .and_then(|b| <[u8; 64]>::try_from(b).ok())
             .map(|bytes| Signature::from_bytes(&bytes))
             .ok_or("a signature that is not 64 bytes of base64")?;
-        key.verify_strict(&pae(expected_type, line.payload.as_bytes()), &signature)
-            .map_err(|_| format!("the signature by {id} does not verify: the file was edited"))?;
+        // The key id is only a hint: a key found under another id vouches for nothing.
+        if KeyId::of(&key).to_string() != entry.key_id
+            || key.verify_strict(&pae(expected_type, line.payload.as_bytes()), &signature).is_err()
+        {
+            return Err(format!("the signature does not verify under key {}: the line was edited", entry.key_id));
+        }
         Ok(line.payload)
     }
 }

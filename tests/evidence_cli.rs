@@ -343,11 +343,17 @@ fn a_package_acquired_under_sudo_is_given_to_the_user_who_ran_sudo() {
     support::copy_test_keys(d);
     write(d, "disk.img", &noise(200_000, 5));
     let made = support::run(
-        support::custos()
-            .current_dir(d)
-            .env("SUDO_UID", "4242")
-            .env("SUDO_GID", "4343")
-            .args(["acquire", "--key", "rfc8032-test1", "--case", "SU-1", "-q", "--out", "pkg", "disk.img"]),
+        support::custos().current_dir(d).env("SUDO_UID", "4242").env("SUDO_GID", "4343").args([
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "SU-1",
+            "-q",
+            "--out",
+            "pkg",
+            "disk.img",
+        ]),
     );
     assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);
     assert!(made.stderr.contains("given to the user who ran sudo (uid 4242, gid 4343)"), "{}", made.stderr);
@@ -368,7 +374,10 @@ fn a_package_acquired_under_sudo_is_given_to_the_user_who_ran_sudo() {
     // Ownership is not signed: the package verifies the same.
     assert_eq!(custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]).code, 0);
     // Without sudo's variables nothing changes owner.
-    let plain = custos_in(d, &["acquire", "--key", "rfc8032-test1", "--case", "SU-2", "-q", "--out", "own", "disk.img"]);
+    let plain = custos_in(
+        d,
+        &["acquire", "--key", "rfc8032-test1", "--case", "SU-2", "-q", "--out", "own", "disk.img"],
+    );
     assert_eq!(plain.code, 0, "{}", plain.stderr);
     assert_eq!(std::fs::metadata(d.join("own/custos/manifest.json")).expect("manifest").uid(), 0);
 }

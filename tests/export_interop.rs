@@ -109,22 +109,41 @@ fn packages_kept_in_several_files(dir: &Path) {
     write(dir, "disk.img", &noise(2_500_000, 3));
     let acquired = custos_in(
         dir,
-        &["acquire", "--key", "rfc8032-test1", "--case", "P-1", "-q", "--split", "1M", "--out", "split", "disk.img"],
+        &[
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "P-1",
+            "-q",
+            "--split",
+            "1M",
+            "--out",
+            "split",
+            "disk.img",
+        ],
     );
     assert_eq!(acquired.code, 0, "{}", acquired.stderr);
     let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-images/e01");
     std::fs::create_dir(dir.join("set")).expect("folder");
     for n in 1..=8 {
-        std::fs::copy(images.join(format!("multi.E0{n}")), dir.join(format!("set/multi.E0{n}"))).expect("copy");
+        std::fs::copy(images.join(format!("multi.E0{n}")), dir.join(format!("set/multi.E0{n}")))
+            .expect("copy");
     }
-    let sealed =
-        custos_in(dir, &["seal", "--key", "rfc8032-test1", "--case", "P-2", "-q", "--out", "e01", "set/multi.E01"]);
+    let sealed = custos_in(
+        dir,
+        &["seal", "--key", "rfc8032-test1", "--case", "P-2", "-q", "--out", "e01", "set/multi.E01"],
+    );
     assert_eq!(sealed.code, 0, "{}", sealed.stderr);
 }
 
 /// Text in an HTML attribute or element, decoded as `html::esc` encodes it.
 fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 /// The report's item re-check commands and what each must print.
@@ -153,7 +172,9 @@ fn report_recheck_commands_work_for_split_and_e01_items_and_refuse_a_flipped_byt
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     packages_kept_in_several_files(d);
-    for (package, tool_name, part) in [("split", "sha256sum", "data/disk.img.002"), ("e01", "ewfverify", "data/multi.E03")] {
+    for (package, tool_name, part) in
+        [("split", "sha256sum", "data/disk.img.002"), ("e01", "ewfverify", "data/multi.E03")]
+    {
         let out = format!("{package}.html");
         let made = custos_in(d, &["report", package, "--trust", "rfc8032-test1.pub", "--out", &out]);
         assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);

@@ -369,13 +369,23 @@ fn a_report_that_cannot_be_written_in_full_leaves_nothing_and_the_rerun_works() 
     assert_eq!(failed.code, 2, "{}{}", failed.stdout, failed.stderr);
     assert!(failed.stderr.contains("cannot write out/report.html"), "{}", failed.stderr);
     assert!(failed.stderr.contains("nothing was written"), "{}", failed.stderr);
-    let left: Vec<_> = std::fs::read_dir(d.join("out")).expect("folder").map(|e| e.expect("entry").file_name()).collect();
+    let left: Vec<_> =
+        std::fs::read_dir(d.join("out")).expect("folder").map(|e| e.expect("entry").file_name()).collect();
     assert!(left.is_empty(), "a failed report leaves no file, under any name: {left:?}");
 
     // The rerun is not blocked, and writes the whole report and its signature.
     let again = custos_in(
         d,
-        &["report", "pkg", "--trust", "rfc8032-test1.pub", "--sign", "rfc8032-test1", "--out", "out/report.html"],
+        &[
+            "report",
+            "pkg",
+            "--trust",
+            "rfc8032-test1.pub",
+            "--sign",
+            "rfc8032-test1",
+            "--out",
+            "out/report.html",
+        ],
     );
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     let html = std::fs::read_to_string(d.join("out/report.html")).expect("report");

@@ -296,10 +296,7 @@ fn retention_on_a_bucket_without_object_lock_is_refused_before_any_upload() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     support::seal_content_package(d, "S3-L", 5_000);
-    for extra in [
-        &["--retain-until", "2099-01-01", "--lock-mode", "compliance"][..],
-        &["--legal-hold"][..],
-    ] {
+    for extra in [&["--retain-until", "2099-01-01", "--lock-mode", "compliance"][..], &["--legal-hold"][..]] {
         let mut args = vec!["store", "push", "pkg", "s3://plain/held"];
         args.extend_from_slice(extra);
         let pushed = custos_s3(&server, d, &args);
@@ -311,7 +308,11 @@ fn retention_on_a_bucket_without_object_lock_is_refused_before_any_upload() {
             pushed.stderr
         );
         assert_eq!(pushed.stderr.lines().count(), 1, "one sentence, no SDK dump: {}", pushed.stderr);
-        assert!(server.keys("plain").is_empty(), "{extra:?}: no unprotected object left: {:?}", server.keys("plain"));
+        assert!(
+            server.keys("plain").is_empty(),
+            "{extra:?}: no unprotected object left: {:?}",
+            server.keys("plain")
+        );
     }
     // Without protection asked for, the same bucket takes the package.
     let plain = custos_s3(&server, d, &["store", "push", "pkg", "s3://plain/held"]);
@@ -331,7 +332,8 @@ fn pull_checks_the_signed_manifest_first_and_fetches_only_what_it_lists() {
         assert_eq!(pushed.code, 0, "{}", pushed.stderr);
     };
     let pull = |name: &str, extra: &[&str]| {
-        let mut args = vec!["store".to_owned(), "pull".to_owned(), format!("s3://pulls/{name}"), format!("{name}-copy")];
+        let mut args =
+            vec!["store".to_owned(), "pull".to_owned(), format!("s3://pulls/{name}"), format!("{name}-copy")];
         args.extend(extra.iter().map(|a| (*a).to_owned()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let pulled = custos_s3(&server, d, &args);
@@ -345,7 +347,9 @@ fn pull_checks_the_signed_manifest_first_and_fetches_only_what_it_lists() {
     let refused = pull("extra", &trust);
     assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
     assert!(
-        refused.stderr.contains("data/planted.bin: an object in the payload that the signed manifest does not list"),
+        refused
+            .stderr
+            .contains("data/planted.bin: an object in the payload that the signed manifest does not list"),
         "{}",
         refused.stderr
     );
@@ -367,7 +371,11 @@ fn pull_checks_the_signed_manifest_first_and_fetches_only_what_it_lists() {
     push("untrusted");
     let refused = pull("untrusted", &["--trust", "rfc8032-test2.pub"]);
     assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
-    assert!(refused.stderr.contains("the manifest has no valid signature by a trusted key"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("the manifest has no valid signature by a trusted key"),
+        "{}",
+        refused.stderr
+    );
     // A manifest edited in the store: refused even without --trust (the keys it ships).
     let manifest = String::from_utf8(server.get("pulls", "untrusted/custos/manifest.json")).expect("UTF-8");
     server.put("pulls", "untrusted/custos/manifest.json", manifest.replace("S3-P", "S3-Q").into_bytes());
@@ -377,6 +385,7 @@ fn pull_checks_the_signed_manifest_first_and_fetches_only_what_it_lists() {
 
     // The untouched package pulls and verifies.
     push("good");
-    let pulled = custos_s3(&server, d, &["store", "pull", "s3://pulls/good", "good-copy", trust[0], trust[1]]);
+    let pulled =
+        custos_s3(&server, d, &["store", "pull", "s3://pulls/good", "good-copy", trust[0], trust[1]]);
     assert_eq!(pulled.code, 0, "{}{}", pulled.stdout, pulled.stderr);
 }

@@ -75,7 +75,8 @@ fn verify_ends_with_the_overall_outcome_naming_every_rejecting_jurisdiction() {
         example_policy("xb-borealia-strict.json"),
         example_policy("xc-cascadia-mla.json"),
     );
-    let args = ["verify", "pkg", "--trust", "rfc8032-test1.pub", "--policy", &xa, "--policy", &xb, "--policy", &xc];
+    let args =
+        ["verify", "pkg", "--trust", "rfc8032-test1.pub", "--policy", &xa, "--policy", &xb, "--policy", &xc];
     let text = custos_in(d, &args);
     assert_eq!(text.code, 1, "{}{}", text.stdout, text.stderr);
     let last = text.stdout.lines().filter(|l| !l.trim().is_empty()).last().expect("output");
@@ -99,7 +100,11 @@ fn verify_ends_with_the_overall_outcome_naming_every_rejecting_jurisdiction() {
     // Without policies the line is integrity's, as before.
     let plain = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);
     assert!(plain.stdout.trim_end().ends_with("failed)"), "{}", plain.stdout);
-    assert!(plain.stdout.lines().last().is_some_and(|l| l.starts_with("pkg: VERIFIED (")), "{}", plain.stdout);
+    assert!(
+        plain.stdout.lines().last().is_some_and(|l| l.starts_with("pkg: VERIFIED (")),
+        "{}",
+        plain.stdout
+    );
 }
 
 #[test]
@@ -123,7 +128,11 @@ fn trusting_keys_from_inside_the_package_is_refused_as_a_mistake() {
             vec!["report", "pkg", "--trust", trust, "--out", "r.html"],
         ] {
             let run = custos_in(d, &command);
-            assert_eq!(run.code, 2, "{command:?}: a usage error, not a verdict: {}{}", run.stdout, run.stderr);
+            assert_eq!(
+                run.code, 2,
+                "{command:?}: a usage error, not a verdict: {}{}",
+                run.stdout, run.stderr
+            );
             let said = format!("{}{}", run.stdout, run.stderr);
             assert!(said.contains("is inside the package pkg"), "{command:?}: {said}");
             assert!(said.contains("never trust"), "{command:?}: {said}");

@@ -282,7 +282,9 @@ pub fn run_cosign(args: CosignArgs) -> Result<Status> {
 fn explain_permission(package: &Path, error: anyhow::Error) -> anyhow::Error {
     use std::os::unix::fs::MetadataExt as _;
     let denied = error.chain().any(|cause| {
-        cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
             || cause.to_string().contains("Permission denied")
     });
     let (Ok(owner), Ok(me)) = (std::fs::symlink_metadata(package), std::fs::metadata("/proc/self")) else {
@@ -573,8 +575,12 @@ fn print_report(package: &Path, judgement: &Judgement) {
         }
     }
     println!("\n{}", custody_summary(custody));
-    let counts =
-        format!("{} passed, {} warnings, {} failed", count(Verdict::Pass), count(Verdict::Warn), count(Verdict::Fail));
+    let counts = format!(
+        "{} passed, {} warnings, {} failed",
+        count(Verdict::Pass),
+        count(Verdict::Warn),
+        count(Verdict::Fail)
+    );
     if judgement.policies.is_empty() {
         println!("{}: {} ({counts})", package.display(), escape(&judgement.outcome()));
         return;

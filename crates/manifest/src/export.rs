@@ -170,14 +170,19 @@ pub fn checksum_files(manifest: &Manifest) -> Result<Vec<(&'static str, String)>
         let mut lines = String::new();
         for item in manifest.items.iter().filter(|item| !item.reference) {
             let listed: Vec<(&str, Option<&String>)> = match &item.stored_as {
-                Some(stored) => stored.parts.iter().map(|p| (p.path.as_str(), p.digests.get(algorithm))).collect(),
+                Some(stored) => {
+                    stored.parts.iter().map(|p| (p.path.as_str(), p.digests.get(algorithm))).collect()
+                }
                 None => vec![(item.path.as_str(), item.digests.get(algorithm))],
             };
             for (path, digest) in listed {
                 crate::bagit::check_payload_path(path)
                     .map_err(|reason| Error::Package(format!("{}: {reason}", path.escape_debug())))?;
                 if path.chars().any(char::is_control) {
-                    return Err(Error::Package(format!("{}: a control character in a path", path.escape_debug())));
+                    return Err(Error::Package(format!(
+                        "{}: a control character in a path",
+                        path.escape_debug()
+                    )));
                 }
                 let Some(digest) = digest else { continue };
                 if !digest.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -494,7 +494,9 @@ fn plan_pull(package: &S3Package, trusted: &[PublicKey]) -> Result<Vec<(String, 
             if tags > MAX_TAG_BYTES {
                 return Err(refused(
                     path,
-                    format!("the files outside data/ hold more than the {MAX_TAG_BYTES} bytes a package may have"),
+                    format!(
+                        "the files outside data/ hold more than the {MAX_TAG_BYTES} bytes a package may have"
+                    ),
                 ));
             }
             MAX_TAG_FILE_BYTES

@@ -2,6 +2,7 @@
 //! established. `verify`, `report` and `audit` all judge through [`Verifier`], so they reach
 //! the same findings and verdicts; only what they print differs.
 
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -174,13 +175,25 @@ impl Verifier {
             return Ok(());
         }
         let Ok(inside) = package.canonicalize() else { return Ok(()) };
+        // A hard link to one of the package's key files is that file under another name.
+        let shipped: Vec<(u64, u64)> = std::fs::read_dir(inside.join(custos_manifest::package::KEYS_DIR))
+            .into_iter()
+            .flatten()
+            .take(custos_manifest::verify::MAX_KEY_FILES)
+            .filter_map(|entry| entry.ok()?.metadata().ok())
+            .filter(|metadata| metadata.is_file())
+            .map(|metadata| (metadata.dev(), metadata.ino()))
+            .collect();
         for path in &self.trust_paths {
             let Ok(at) = path.canonicalize() else { continue };
-            if at.starts_with(&inside) {
+            let linked =
+                std::fs::metadata(&at).is_ok_and(|m| m.is_file() && shipped.contains(&(m.dev(), m.ino())));
+            if at.starts_with(&inside) || linked {
                 bail!(
-                    "--trust {} ({}) is inside the package {} being checked: the keys a package ships are claims by whoever holds it, never trust. Give the signer's public key file as you received it from them, kept outside the package",
+                    "--trust {} ({}) is {} the package {} being checked: the keys a package ships are claims by whoever holds it, never trust. Give the signer's public key file as you received it from them, kept outside the package",
                     path.display(),
                     at.display(),
+                    if linked { "a hard link to a key file of" } else { "inside" },
                     package.display()
                 );
             }

@@ -48,6 +48,11 @@ fn strict_fails_on_warnings_and_errors_are_json_records() {
     assert_eq!(strict.code, 1, "{}", strict.stdout);
     assert_eq!(json(&strict)["verdict"], "fail");
     assert_eq!(json(&strict)["integrity"], "warn");
+    assert_eq!(
+        json(&strict)["outcome"],
+        "FAILED: warnings count as failures (--strict); integrity VERIFIED with warnings"
+    );
+    assert_eq!(json(&fast)["outcome"], "VERIFIED with warnings");
 
     let missing = custos_in(d, &["verify", "no-such-package", "--json"]);
     assert_eq!(missing.code, 2);

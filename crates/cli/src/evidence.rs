@@ -711,7 +711,8 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
         }
         ExportCommand::Minisign { package, signer, json } => {
             let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
-            custos_manifest::export::export_minisign(&package, &secret, &public)?;
+            custos_manifest::export::export_minisign(&package, &secret, &public)
+                .map_err(|e| explain_permission(&package, anyhow::Error::new(e)))?;
             let key = package
                 .join(custos_manifest::package::KEYS_DIR)
                 .join(format!("{}.minisign.pub", public.id()));

@@ -335,7 +335,7 @@ impl Judgement {
         }
         let warned = self.overall() != "pass";
         if self.status() == Status::Failed {
-            return format!("FAILED: warnings count as failures with --strict (integrity {integrity})");
+            return format!("FAILED: warnings count as failures (--strict); integrity {integrity}");
         }
         if self.policies.is_empty() {
             return integrity.to_owned();

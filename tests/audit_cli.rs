@@ -601,3 +601,15 @@ fn class6_operator_an_audit_without_trust_is_a_mistake_not_a_verdict() {
     assert_ne!(allowed.code, 2, "{}", allowed.stderr);
     assert_eq!(records(&allowed).0.len(), 2);
 }
+
+/// Class 6: trusting the keys a package under audit ships is refused as a mistake (exit 2),
+/// as for `verify`, instead of passing every package that trusts itself.
+#[test]
+fn class6_operator_an_audit_trusting_keys_inside_a_package_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 2);
+    let run = custos_in(d, &["audit", "store", "--trust", "store/2026/case-1/custos/keys", "--json"]);
+    support::assert_refused(&run, "never trust");
+    assert!(!run.stdout.contains("\"pass\""), "no package is called passed: {}", run.stdout);
+}

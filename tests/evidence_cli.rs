@@ -325,3 +325,92 @@ fn signed_registries_carry_trust_across_borders() {
     assert_eq!(edited.code, 2);
     assert!(edited.stderr.contains("not validly signed by its issuer"), "{}", edited.stderr);
 }
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+#[test]
+fn a_package_acquired_under_sudo_is_given_to_the_user_who_ran_sudo() {
+    use std::os::unix::fs::MetadataExt as _;
+    if !running_as_root() {
+        eprintln!("skipping: changing owners needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    write(d, "disk.img", &noise(200_000, 5));
+    let made = support::run(
+        support::custos().current_dir(d).env("SUDO_UID", "4242").env("SUDO_GID", "4343").args([
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "SU-1",
+            "-q",
+            "--out",
+            "pkg",
+            "disk.img",
+        ]),
+    );
+    assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);
+    assert!(made.stderr.contains("given to the user who ran sudo (uid 4242, gid 4343)"), "{}", made.stderr);
+    let mut seen = 0;
+    let mut stack = vec![d.join("pkg")];
+    while let Some(path) = stack.pop() {
+        let metadata = std::fs::symlink_metadata(&path).expect("entry");
+        assert_eq!((metadata.uid(), metadata.gid()), (4242, 4343), "{}", path.display());
+        seen += 1;
+        if metadata.is_dir() {
+            stack.extend(std::fs::read_dir(&path).expect("folder").map(|e| e.expect("entry").path()));
+        }
+    }
+    assert!(seen > 8, "the folders and every file: {seen}");
+    // Only the new package: the key and the source stay whose they were.
+    assert_eq!(std::fs::metadata(d.join("rfc8032-test1.key")).expect("key").uid(), 0);
+    assert_eq!(std::fs::metadata(d.join("disk.img")).expect("source").uid(), 0);
+    // Ownership is not signed: the package verifies the same.
+    assert_eq!(custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]).code, 0);
+    // Without sudo's variables nothing changes owner.
+    let plain = custos_in(
+        d,
+        &["acquire", "--key", "rfc8032-test1", "--case", "SU-2", "-q", "--out", "own", "disk.img"],
+    );
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert_eq!(std::fs::metadata(d.join("own/custos/manifest.json")).expect("manifest").uid(), 0);
+}
+
+#[test]
+fn a_custody_command_denied_by_permissions_says_whose_the_package_is_and_the_fix() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    use std::os::unix::process::CommandExt as _;
+    if !running_as_root() {
+        eprintln!("skipping: running as another user needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    support::seal_content_package(d, "SU-3", 5_000);
+    assert_eq!(std::fs::metadata(d.join("pkg")).expect("package").uid(), 0, "root's, as after sudo");
+    // The examiner's own key, readable by her only (uid 65534 here).
+    std::fs::create_dir(d.join("mine")).expect("folder");
+    for suffix in ["key", "pub"] {
+        let to = d.join(format!("mine/ada.{suffix}"));
+        std::fs::copy(d.join(format!("rfc8032-test1.{suffix}")), &to).expect("copy");
+        std::os::unix::fs::chown(&to, Some(65534), Some(65534)).expect("chown");
+    }
+    std::os::unix::fs::chown(d.join("mine"), Some(65534), Some(65534)).expect("chown");
+    let denied = support::run(
+        support::custos()
+            .current_dir(d)
+            .uid(65534)
+            .gid(65534)
+            .args(["custody", "record", "pkg", "--key", "mine/ada", "--action", "examined"]),
+    );
+    assert_eq!(denied.code, 2, "{}{}", denied.stdout, denied.stderr);
+    assert!(denied.stderr.contains("pkg belongs to root (uid 0)"), "whose it is: {}", denied.stderr);
+    assert!(denied.stderr.contains("sudo chown -R 65534:65534 pkg"), "the fix: {}", denied.stderr);
+}

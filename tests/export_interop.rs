@@ -101,3 +101,119 @@ fn bagit_python_accepts_the_package() {
     let valid = run(Command::new(&bagit).current_dir(d).args(["--validate", "pkg"]));
     assert_eq!(valid.code, 0, "bagit.py: {}", valid.stderr);
 }
+
+/// A package of one split raw image (three 1 MiB parts) as `dir/split`, and one of the
+/// `multi.E01` test set (eight segments) as `dir/e01`, both sealed by TEST 1.
+fn packages_kept_in_several_files(dir: &Path) {
+    support::copy_test_keys(dir);
+    write(dir, "disk.img", &noise(2_500_000, 3));
+    let acquired = custos_in(
+        dir,
+        &[
+            "acquire",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "P-1",
+            "-q",
+            "--split",
+            "1M",
+            "--out",
+            "split",
+            "disk.img",
+        ],
+    );
+    assert_eq!(acquired.code, 0, "{}", acquired.stderr);
+    let images = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-images/e01");
+    std::fs::create_dir(dir.join("set")).expect("folder");
+    for n in 1..=8 {
+        std::fs::copy(images.join(format!("multi.E0{n}")), dir.join(format!("set/multi.E0{n}")))
+            .expect("copy");
+    }
+    let sealed = custos_in(
+        dir,
+        &["seal", "--key", "rfc8032-test1", "--case", "P-2", "-q", "--out", "e01", "set/multi.E01"],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+}
+
+/// Text in an HTML attribute or element, decoded as `html::esc` encodes it.
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The report's item re-check commands and what each must print.
+fn rechecks(html: &str) -> Vec<(String, String)> {
+    html.split("<code class=\"recheck\">")
+        .skip(1)
+        .map(|rest| {
+            let command = rest.split("</code>").next().expect("a command");
+            let expect = rest.split("<span class=\"mono expect\">").nth(1).expect("an expected output");
+            (unescape(command), unescape(expect.split("</span>").next().expect("its end")))
+        })
+        .collect()
+}
+
+/// Runs a re-check command through the shell; whether it printed `expect` (spaces and tabs
+/// counted alike) and ended well.
+fn recheck_passes(dir: &Path, command: &str, expect: &str) -> bool {
+    let done = run(Command::new("sh").arg("-c").arg(command).current_dir(dir));
+    let said = done.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    done.code == 0 && said.contains(expect)
+}
+
+#[test]
+fn report_recheck_commands_work_for_split_and_e01_items_and_refuse_a_flipped_byte() {
+    let (Some(_), Some(_)) = (tool("sha256sum"), tool("ewfverify")) else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    packages_kept_in_several_files(d);
+    for (package, tool_name, part) in
+        [("split", "sha256sum", "data/disk.img.002"), ("e01", "ewfverify", "data/multi.E03")]
+    {
+        let out = format!("{package}.html");
+        let made = custos_in(d, &["report", package, "--trust", "rfc8032-test1.pub", "--out", &out]);
+        assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);
+        let html = std::fs::read_to_string(d.join(&out)).expect("report");
+        let commands = rechecks(&html);
+        assert_eq!(commands.len(), 1, "one command for the one item: {commands:?}");
+        let (command, expect) = &commands[0];
+        assert!(command.contains(tool_name), "{command}");
+        assert!(recheck_passes(Path::new("/"), command, expect), "{command} must print {expect}");
+        let part = d.join(package).join(part);
+        let middle = std::fs::metadata(&part).expect("part").len() as usize / 2;
+        support::flip_bit(&part, middle);
+        assert!(!recheck_passes(Path::new("/"), command, expect), "{command} accepted a flipped byte");
+    }
+}
+
+#[test]
+fn exported_checksums_of_split_and_e01_items_list_the_files_and_pass_the_tools() {
+    let (Some(sha256sum), Some(b3sum)) = (tool("sha256sum"), tool("b3sum")) else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    packages_kept_in_several_files(d);
+    for (package, files, part) in [("split", 3, "data/disk.img.002"), ("e01", 8, "data/multi.E03")] {
+        let sums = format!("{package}-sums");
+        let exported = custos_in(d, &["export", "checksums", package, "--out", &sums]);
+        assert_eq!(exported.code, 0, "{}", exported.stderr);
+        let inside = d.join(package);
+        let list = format!("../{sums}/SHA256SUMS");
+        let ok = external(&inside, &sha256sum, &["-c", &list]);
+        assert_eq!(ok.matches(": OK").count(), files, "every file the item is kept in: {ok}");
+        let b3 = format!("../{sums}/B3SUMS");
+        let ok = external(&inside, &b3sum, &["--check", &b3]);
+        assert_eq!(ok.matches(": OK").count(), files, "{ok}");
+        support::flip_bit(&inside.join(part), 100);
+        let refused = run(Command::new(&sha256sum).current_dir(&inside).args(["-c", &list]));
+        assert_ne!(refused.code, 0, "sha256sum accepted a flipped byte");
+        assert!(refused.stdout.contains(&format!("{part}: FAILED")), "{}", refused.stdout);
+        let refused = run(Command::new(&b3sum).current_dir(&inside).args(["--check", &b3]));
+        assert_ne!(refused.code, 0, "b3sum accepted a flipped byte");
+        assert!(refused.stdout.contains(&format!("{part}: FAILED")), "{}", refused.stdout);
+    }
+}

@@ -352,3 +352,47 @@ fn a_pdf_is_printed_from_the_report_just_written_whatever_its_path() {
         pdf.len()
     );
 }
+
+#[test]
+fn a_report_that_cannot_be_written_in_full_leaves_nothing_and_the_rerun_works() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    seal(d);
+    std::fs::create_dir(d.join("out")).expect("folder");
+    // A file size limit stands for a full disk: a write past 4 KiB fails (EFBIG; the signal
+    // the limit would also raise is ignored, as a full disk raises none).
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 8; exec '{}' report pkg --trust rfc8032-test1.pub --sign rfc8032-test1 --out out/report.html",
+        env!("CARGO_BIN_EXE_custos")
+    );
+    let failed = run(Command::new("sh").arg("-c").arg(&script).current_dir(d));
+    assert_eq!(failed.code, 2, "{}{}", failed.stdout, failed.stderr);
+    assert!(failed.stderr.contains("cannot write out/report.html"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("nothing was written"), "{}", failed.stderr);
+    let left: Vec<_> =
+        std::fs::read_dir(d.join("out")).expect("folder").map(|e| e.expect("entry").file_name()).collect();
+    assert!(left.is_empty(), "a failed report leaves no file, under any name: {left:?}");
+
+    // The rerun is not blocked, and writes the whole report and its signature.
+    let again = custos_in(
+        d,
+        &[
+            "report",
+            "pkg",
+            "--trust",
+            "rfc8032-test1.pub",
+            "--sign",
+            "rfc8032-test1",
+            "--out",
+            "out/report.html",
+        ],
+    );
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let html = std::fs::read_to_string(d.join("out/report.html")).expect("report");
+    assert!(html.ends_with("</body></html>\n"), "complete");
+    assert!(d.join("out/report.html.minisig").is_file());
+    let mut left: Vec<_> =
+        std::fs::read_dir(d.join("out")).expect("folder").map(|e| e.expect("entry").file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["report.html", "report.html.minisig"], "no temporary file stays");
+}

@@ -288,3 +288,104 @@ fn an_audit_of_a_store_names_exactly_the_damaged_packages() {
         custos_s3(&server, d, &["audit", "s3://no-such-bucket/x", "--trust", "rfc8032-test1.pub", "--json"]);
     assert_eq!(nowhere.code, 2, "{}{}", nowhere.stdout, nowhere.stderr);
 }
+
+#[test]
+fn retention_on_a_bucket_without_object_lock_is_refused_before_any_upload() {
+    let Some(server) = Seaweed::start() else { return };
+    server.create_bucket("plain", false);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::seal_content_package(d, "S3-L", 5_000);
+    for extra in [&["--retain-until", "2099-01-01", "--lock-mode", "compliance"][..], &["--legal-hold"][..]] {
+        let mut args = vec!["store", "push", "pkg", "s3://plain/held"];
+        args.extend_from_slice(extra);
+        let pushed = custos_s3(&server, d, &args);
+        assert_eq!(pushed.code, 2, "{extra:?}: {}{}", pushed.stdout, pushed.stderr);
+        assert!(
+            pushed.stderr.contains("the bucket plain does not have Object Lock enabled")
+                && pushed.stderr.contains("nothing was uploaded"),
+            "{extra:?}: {}",
+            pushed.stderr
+        );
+        assert_eq!(pushed.stderr.lines().count(), 1, "one sentence, no SDK dump: {}", pushed.stderr);
+        assert!(
+            server.keys("plain").is_empty(),
+            "{extra:?}: no unprotected object left: {:?}",
+            server.keys("plain")
+        );
+    }
+    // Without protection asked for, the same bucket takes the package.
+    let plain = custos_s3(&server, d, &["store", "push", "pkg", "s3://plain/held"]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+}
+
+#[test]
+fn pull_checks_the_signed_manifest_first_and_fetches_only_what_it_lists() {
+    let Some(server) = Seaweed::start() else { return };
+    server.create_bucket("pulls", false);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::seal_content_package(d, "S3-P", 20_000);
+    let trust = ["--trust", "rfc8032-test1.pub"];
+    let push = |name: &str| {
+        let pushed = custos_s3(&server, d, &["store", "push", "pkg", &format!("s3://pulls/{name}")]);
+        assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    };
+    let pull = |name: &str, extra: &[&str]| {
+        let mut args =
+            vec!["store".to_owned(), "pull".to_owned(), format!("s3://pulls/{name}"), format!("{name}-copy")];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let pulled = custos_s3(&server, d, &args);
+        assert!(!d.join(format!("{name}-copy")).exists(), "{name}: nothing is kept of a refused pull");
+        pulled
+    };
+
+    // An object the manifest does not list, in the payload.
+    push("extra");
+    server.put("pulls", "extra/data/planted.bin", vec![0; 10_000]);
+    let refused = pull("extra", &trust);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("data/planted.bin: an object in the payload that the signed manifest does not list"),
+        "{}",
+        refused.stderr
+    );
+
+    // The evidence object larger than its signed size.
+    push("large");
+    let mut bytes = server.get("pulls", "large/data/disk.img");
+    bytes.extend(vec![0u8; 50_000]);
+    server.put("pulls", "large/data/disk.img", bytes);
+    let refused = pull("large", &trust);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("data/disk.img: 70000 bytes in the store, more than the 20000 bytes"),
+        "{}",
+        refused.stderr
+    );
+
+    // A manifest no trusted key signed: nothing fetched (the court's key is TEST 2's).
+    push("untrusted");
+    let refused = pull("untrusted", &["--trust", "rfc8032-test2.pub"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("the manifest has no valid signature by a trusted key"),
+        "{}",
+        refused.stderr
+    );
+    // A manifest edited in the store: refused even without --trust (the keys it ships).
+    let manifest = String::from_utf8(server.get("pulls", "untrusted/custos/manifest.json")).expect("UTF-8");
+    server.put("pulls", "untrusted/custos/manifest.json", manifest.replace("S3-P", "S3-Q").into_bytes());
+    let refused = pull("untrusted", &[]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("no valid signature by a key the package ships"), "{}", refused.stderr);
+
+    // The untouched package pulls and verifies.
+    push("good");
+    let pulled =
+        custos_s3(&server, d, &["store", "pull", "s3://pulls/good", "good-copy", trust[0], trust[1]]);
+    assert_eq!(pulled.code, 0, "{}{}", pulled.stdout, pulled.stderr);
+}

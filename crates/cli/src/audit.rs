@@ -196,7 +196,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         (Some(path), Some(key)) => {
             let (secret, _) = crate::keygen::load_signer(key, args.passphrase_file.as_deref())?;
             Some(
-                Ledger::open(path, secret, &verifier.trusted_keys())
+                Ledger::open(path, secret, &verifier.given_keys())
                     .with_context(|| format!("cannot append to the ledger {}", path.display()))?,
             )
         }
@@ -254,6 +254,8 @@ pub fn run(args: AuditArgs) -> Result<Status> {
             ));
         }
         for found in discovery.packages.into_iter().filter(|f| shard.holds(&f.key)) {
+            // Trusting the keys a package ships would let its holder sign it as anyone.
+            verifier.refuse_trust_inside(&found.path)?;
             let name = found.path.display().to_string();
             seen.insert(name.clone());
             let remote = crate::location::is_remote(&found.path);

@@ -204,6 +204,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     }
     let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
     let appended = add_event_stamped(&package, event, &secret, &public, receiver.as_ref(), tsa.as_deref())
+        .map_err(|e| explain_permission(&package, anyhow::Error::new(e)))
         .with_context(|| format!("cannot add to the custody log of {}", package.display()))?;
     let event = &appended.event;
     if json {
@@ -257,6 +258,7 @@ pub fn run_cosign(args: CosignArgs) -> Result<Status> {
         &public,
         args.anchors.tsa.as_deref(),
     )
+    .map_err(|e| explain_permission(&args.package, anyhow::Error::new(e)))
     .with_context(|| format!("cannot co-sign {}", args.package.display()))?;
     if args.json {
         println!("{}", serde_json::to_string(&appended.event)?);
@@ -273,6 +275,45 @@ pub fn run_cosign(args: CosignArgs) -> Result<Status> {
         write_receipt(&out, &appended.receipt()?)?;
     }
     Ok(Status::Ok)
+}
+
+/// A "Permission denied" while writing to a package, said with whose the package is and how
+/// to fix it (typically a package made with `sudo custos acquire`, now used as oneself).
+fn explain_permission(package: &Path, error: anyhow::Error) -> anyhow::Error {
+    use std::os::unix::fs::MetadataExt as _;
+    let denied = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+            || cause.to_string().contains("Permission denied")
+    });
+    let (Ok(owner), Ok(me)) = (std::fs::symlink_metadata(package), std::fs::metadata("/proc/self")) else {
+        return error;
+    };
+    if !denied {
+        return error;
+    }
+    let name = |uid: u32| {
+        std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|text| {
+                text.lines().find_map(|line| {
+                    let fields: Vec<&str> = line.split(':').collect();
+                    (fields.get(2) == Some(&uid.to_string().as_str())).then(|| fields[0].to_owned())
+                })
+            })
+            .map_or_else(|| format!("uid {uid}"), |name| format!("{name} (uid {uid})"))
+    };
+    error.context(format!(
+        "{} belongs to {}, and you are {}, who may not write to it{}: run the command as its owner, or take the package over with `sudo chown -R {}:{} {}` (ownership is not signed: the package verifies the same)",
+        package.display(),
+        escape(&name(owner.uid())),
+        escape(&name(me.uid())),
+        if owner.uid() == 0 { " (a package made with sudo is root's)" } else { "" },
+        me.uid(),
+        me.gid(),
+        package.display()
+    ))
 }
 
 /// Writes a receipt to a new file (never overwriting) and says on stderr what it is for.
@@ -391,6 +432,11 @@ struct Report<'a> {
     verdict: &'static str,
     /// Integrity alone (bag, signatures, items, custody).
     integrity: Verdict,
+    /// The overall outcome in words, as the text output's last line says it:
+    /// `NOT ACCEPTABLE in XB, XC (integrity VERIFIED)`.
+    outcome: String,
+    /// The jurisdictions whose policy rejects the package (empty when none does).
+    not_acceptable_in: Vec<&'a str>,
     strict: bool,
     evaluated_at: String,
     manifest_sha256: Option<String>,
@@ -426,6 +472,8 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
             package: args.package.display().to_string(),
             verdict: judgement.overall(),
             integrity: judgement.verdict,
+            outcome: judgement.outcome(),
+            not_acceptable_in: judgement.rejected_in(),
             strict: args.judge.strict,
             evaluated_at: custos_manifest::time::now_rfc3339(),
             manifest_sha256: judgement.verification.manifest_sha256.clone(),
@@ -436,23 +484,21 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
         };
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        print_report(
-            &args.package,
-            &judgement.verification.findings,
-            &judgement.verification.custody,
-            judgement.verdict,
-        );
-        if !judgement.policies.is_empty() {
-            print_matrix(&judgement.policies);
-        }
+        print_report(&args.package, &judgement);
     }
     Ok(judgement.status())
 }
 
 /// Verifies the package and evaluates every policy on what verification established.
 pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
-    let store = crate::location::open_package(&args.package)?;
     let verifier = Verifier::load(&args.judge)?;
+    judge_with(&verifier, args)
+}
+
+/// [`judge`] with a verifier already loaded (`report` looks at its trust first).
+pub fn judge_with(verifier: &Verifier, args: &VerifyArgs) -> Result<Judgement> {
+    verifier.refuse_trust_inside(&args.package)?;
+    let store = crate::location::open_package(&args.package)?;
     let mut receipts = Vec::new();
     for path in &args.receipt {
         receipts.push((path.display().to_string(), read_receipt(path)?));
@@ -495,7 +541,11 @@ fn subject_text(subject: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn print_report(package: &Path, findings: &[Finding], custody: &CustodySummary, verdict: Verdict) {
+/// The findings, the custody summary, the policies' matrix, and last the one line a reader
+/// takes away: `PKG: <overall outcome>`, naming every jurisdiction that rejects the package.
+fn print_report(package: &Path, judgement: &Judgement) {
+    let findings = &judgement.verification.findings;
+    let custody = &judgement.verification.custody;
     let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
     // Failures and warnings in full: they are what a reader needs. Passes by check, with
     // the subjects when there are few (every finding is in --json).
@@ -525,18 +575,21 @@ fn print_report(package: &Path, findings: &[Finding], custody: &CustodySummary, 
         }
     }
     println!("\n{}", custody_summary(custody));
-    let word = match verdict {
-        Verdict::Pass => "VERIFIED",
-        Verdict::Warn => "VERIFIED with warnings",
-        Verdict::Fail => "FAILED",
-    };
-    println!(
-        "{}: {word} ({} passed, {} warnings, {} failed)",
-        package.display(),
+    let counts = format!(
+        "{} passed, {} warnings, {} failed",
         count(Verdict::Pass),
         count(Verdict::Warn),
         count(Verdict::Fail)
     );
+    if judgement.policies.is_empty() {
+        println!("{}: {} ({counts})", package.display(), escape(&judgement.outcome()));
+        return;
+    }
+    // Integrity is one part of the outcome: said as such, never as the last word while a
+    // jurisdiction rejects the package.
+    println!("integrity: {} ({counts})", judgement.integrity_word());
+    print_matrix(&judgement.policies);
+    println!("{}: {}", package.display(), escape(&judgement.outcome()));
 }
 
 #[derive(Debug, Subcommand)]
@@ -658,7 +711,8 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
         }
         ExportCommand::Minisign { package, signer, json } => {
             let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
-            custos_manifest::export::export_minisign(&package, &secret, &public)?;
+            custos_manifest::export::export_minisign(&package, &secret, &public)
+                .map_err(|e| explain_permission(&package, anyhow::Error::new(e)))?;
             let key = package
                 .join(custos_manifest::package::KEYS_DIR)
                 .join(format!("{}.minisign.pub", public.id()));

@@ -2,9 +2,10 @@
 //! established. `verify`, `report` and `audit` all judge through [`Verifier`], so they reach
 //! the same findings and verdicts; only what they print differs.
 
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use custos_manifest::findings::{overall, Verdict};
 use custos_manifest::keys::PublicKey;
@@ -67,6 +68,9 @@ pub struct Inputs<'a> {
 pub struct Verifier {
     /// The keys given with --trust.
     given: Vec<TrustedKey>,
+    /// What was given with --trust, and every key file read from it (folders expanded), to
+    /// refuse keys that come from inside the package being judged.
+    trust_paths: Vec<PathBuf>,
     policies: Vec<LoadedPolicy>,
     tsa_certificates: Vec<custos_timestamp::Certificate>,
     /// When policies are evaluated (seconds since the epoch).
@@ -89,6 +93,7 @@ impl Verifier {
             }
         };
         let mut given = Vec::new();
+        let mut trust_paths = args.trust.clone();
         for path in &args.trust {
             if path.is_dir() {
                 let mut files = Vec::new();
@@ -104,6 +109,7 @@ impl Verifier {
                 }
                 // In name order, so reports list them the same way on every run.
                 files.sort();
+                trust_paths.extend(files.iter().cloned());
                 for file in files {
                     let key = load_public_key(&file)?;
                     given.push(TrustedKey { shown: key.owner.clone(), key, source: KeySource::File(file) });
@@ -141,6 +147,7 @@ impl Verifier {
         }
         Ok(Verifier {
             given,
+            trust_paths,
             policies,
             tsa_certificates,
             at,
@@ -150,8 +157,48 @@ impl Verifier {
     }
 
     /// The keys given with --trust.
-    pub fn trusted_keys(&self) -> Vec<PublicKey> {
+    pub fn given_keys(&self) -> Vec<PublicKey> {
         self.given.iter().map(|t| t.key.clone()).collect()
+    }
+
+    /// Whether any key is trusted: one given with --trust, or one a policy names.
+    pub fn trusts_any_key(&self) -> bool {
+        !self.given.is_empty() || self.policies.iter().any(|p| p.policy.trusted_keys().next().is_some())
+    }
+
+    /// Refuses a --trust path inside the package at `package` (compared as canonical paths,
+    /// so a link into the package is caught too): the keys a package ships are its holder's
+    /// claims, and trusting them would let whoever edits the package sign it as anyone.
+    /// Packages in object stores are not local paths and are not compared.
+    pub fn refuse_trust_inside(&self, package: &Path) -> Result<()> {
+        if crate::location::is_remote(package) {
+            return Ok(());
+        }
+        let Ok(inside) = package.canonicalize() else { return Ok(()) };
+        // A hard link to one of the package's key files is that file under another name.
+        let shipped: Vec<(u64, u64)> = std::fs::read_dir(inside.join(custos_manifest::package::KEYS_DIR))
+            .into_iter()
+            .flatten()
+            .take(custos_manifest::verify::MAX_KEY_FILES)
+            .filter_map(|entry| entry.ok()?.metadata().ok())
+            .filter(|metadata| metadata.is_file())
+            .map(|metadata| (metadata.dev(), metadata.ino()))
+            .collect();
+        for path in &self.trust_paths {
+            let Ok(at) = path.canonicalize() else { continue };
+            let linked =
+                std::fs::metadata(&at).is_ok_and(|m| m.is_file() && shipped.contains(&(m.dev(), m.ino())));
+            if at.starts_with(&inside) || linked {
+                bail!(
+                    "--trust {} ({}) is {} the package {} being checked: the keys a package ships are claims by whoever holds it, never trust. Give the signer's public key file as you received it from them, kept outside the package",
+                    path.display(),
+                    at.display(),
+                    if linked { "a hard link to a key file of" } else { "inside" },
+                    package.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Verifies the package in `store` and evaluates every policy on what was established.
@@ -253,6 +300,56 @@ impl Judgement {
             Status::Failed
         } else {
             Status::Ok
+        }
+    }
+
+    /// Integrity alone, as `verify` words it: `VERIFIED`, `VERIFIED with warnings`, `FAILED`.
+    pub fn integrity_word(&self) -> &'static str {
+        match self.verdict {
+            Verdict::Pass => "VERIFIED",
+            Verdict::Warn => "VERIFIED with warnings",
+            Verdict::Fail => "FAILED",
+        }
+    }
+
+    /// The jurisdictions whose policy rejects the package, in the order they were given.
+    pub fn rejected_in(&self) -> Vec<&str> {
+        self.policies
+            .iter()
+            .filter(|p| p.verdict == PolicyVerdict::Fail)
+            .map(|p| p.jurisdiction.as_str())
+            .collect()
+    }
+
+    /// The overall outcome in words, integrity and every jurisdiction at once, e.g.
+    /// `NOT ACCEPTABLE in XB, XC (integrity VERIFIED)`: what `verify` ends its text with and
+    /// `verify --json` carries as `outcome`. Without policies it is integrity's word alone.
+    pub fn outcome(&self) -> String {
+        let integrity = self.integrity_word();
+        let rejected = self.rejected_in();
+        if !rejected.is_empty() {
+            return format!("NOT ACCEPTABLE in {} (integrity {integrity})", rejected.join(", "));
+        }
+        if self.verdict == Verdict::Fail {
+            return "FAILED".to_owned();
+        }
+        let warned = self.overall() != "pass";
+        if self.status() == Status::Failed {
+            return format!("FAILED: warnings count as failures (--strict); integrity {integrity}");
+        }
+        if self.policies.is_empty() {
+            return integrity.to_owned();
+        }
+        let accepted: Vec<&str> = self
+            .policies
+            .iter()
+            .filter(|p| p.verdict != PolicyVerdict::NotApplicable)
+            .map(|p| p.jurisdiction.as_str())
+            .collect();
+        let word = if warned { "ACCEPTABLE with warnings" } else { "ACCEPTABLE" };
+        match accepted.as_slice() {
+            [] => format!("{integrity}; no jurisdiction's policy applies"),
+            _ => format!("{word} in {} (integrity {integrity})", accepted.join(", ")),
         }
     }
 

@@ -329,6 +329,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
             args.out.display()
         ));
     }
+    give_to_sudo_user(&args.out, args.json);
     if let Some(path) = &args.anchors.receipt {
         write_receipt(path, &custos_manifest::package::head_receipt(&args.out)?)?;
     }
@@ -464,4 +465,68 @@ impl SealSummary<'_> {
             "verdict": "pass",
         })
     }
+}
+
+/// The user who ran `sudo custos …`, from `SUDO_UID` and `SUDO_GID`, when this process runs
+/// as root: `None` otherwise.
+fn sudo_user() -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let id = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u32>().ok());
+    match (root, id("SUDO_UID"), id("SUDO_GID")) {
+        (true, Some(uid), Some(gid)) if uid != u32::MAX && gid != u32::MAX => Some((uid, gid)),
+        _ => None,
+    }
+}
+
+/// After `sudo custos acquire` (or `seal`), gives the new package's folders and files to
+/// the user who ran sudo: her next custody command runs as herself and must be able to
+/// append to the log. The package is walked through open folders (`O_NOFOLLOW`), and each
+/// entry is changed with `AT_SYMLINK_NOFOLLOW`: no link is ever followed. Ownership is not
+/// part of what is signed, so the package verifies the same. A failure is said with the
+/// command that fixes it; the package itself is sealed either way.
+pub fn give_to_sudo_user(package: &std::path::Path, json: bool) {
+    let Some((uid, gid)) = sudo_user() else { return };
+    match chown_package(package, uid, gid) {
+        Ok(()) if !json => eprintln!(
+            "custos: {} is given to the user who ran sudo (uid {uid}, gid {gid}), for the custody commands that follow",
+            package.display()
+        ),
+        Ok(()) => {}
+        Err(error) => eprintln!(
+            "custos: warning: cannot give {} to the user who ran sudo (uid {uid}): {error}; her custody commands will be refused until `sudo chown -R {uid}:{gid} {}`",
+            package.display(),
+            package.display()
+        ),
+    }
+}
+
+fn chown_package(package: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    use rustix::fs::{fchown, Gid, Mode, OFlags, Uid};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let root = rustix::fs::open(package, flags, Mode::empty())?;
+    fchown(&root, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
+    chown_tree(root, uid, gid, 0)
+}
+
+/// Every entry below the open folder `dir`, depth first, without following links.
+fn chown_tree(dir: std::os::fd::OwnedFd, uid: u32, gid: u32, depth: usize) -> std::io::Result<()> {
+    use rustix::fs::{chownat, openat, AtFlags, FileType, Gid, Mode, OFlags, Uid};
+    if depth > custos_manifest::store::MAX_DEPTH {
+        return Err(std::io::Error::other("folders nested too deep"));
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    for entry in rustix::fs::Dir::read_from(&dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        chownat(&dir, name, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)), AtFlags::SYMLINK_NOFOLLOW)?;
+        if entry.file_type() == FileType::Directory {
+            let sub = openat(&dir, name, flags, Mode::empty())?;
+            chown_tree(sub, uid, gid, depth + 1)?;
+        }
+    }
+    Ok(())
 }

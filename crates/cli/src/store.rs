@@ -169,8 +169,11 @@ fn push_record(args: &PushArgs, report: &PushReport) -> serde_json::Value {
 
 fn pull(args: PullArgs) -> Result<Status> {
     let url = parse_url(&args.source)?;
+    // The verifier's keys first: the signed manifest is checked with them before anything is
+    // fetched, and a --trust path that is wrong is said before the download, not after.
+    let verifier = crate::judge::Verifier::load(&args.judge)?;
     let client = S3Client::shared().context("cannot configure the S3 client")?;
-    let pulled = custos_s3::pull(client, &url, &args.dir)
+    let pulled = custos_s3::pull(client, &url, &args.dir, &verifier.given_keys())
         .with_context(|| format!("cannot pull {url} into {}", args.dir.display()))?;
     if args.json {
         let record = serde_json::json!({

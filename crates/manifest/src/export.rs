@@ -157,28 +157,39 @@ pub fn verify_minisign(
     Ok((key, trusted.to_owned()))
 }
 
-/// `SHA256SUMS` and, where items have BLAKE3 digests, `B3SUMS` text for the manifest's items,
-/// with paths relative to the package (run the tools from inside it). An item path that is
-/// not a plain path under `data/` (an absolute path, `..`, a newline that would start a line
-/// of its own) or a digest that is not hex is refused: the file must list exactly the items.
+/// `SHA256SUMS` and, where items have BLAKE3 digests, `B3SUMS` text for the files that hold
+/// the manifest's items, with paths relative to the package (run the tools from inside it).
+/// A single-file item is listed with its own digest; an item kept in several files (a split
+/// raw image, an E01 set) has no file at its path, and its digest is of the media, not of any
+/// file: its parts are listed, each with its own signed digest. A path that is not a plain
+/// path under `data/` (an absolute path, `..`, a newline that would start a line of its own)
+/// or a digest that is not hex is refused: the file must list exactly the signed files.
 pub fn checksum_files(manifest: &Manifest) -> Result<Vec<(&'static str, String)>, Error> {
     let mut files = Vec::new();
     for (name, algorithm) in [("SHA256SUMS", "sha256"), ("B3SUMS", "blake3")] {
         let mut lines = String::new();
         for item in manifest.items.iter().filter(|item| !item.reference) {
-            crate::bagit::check_payload_path(&item.path)
-                .map_err(|reason| Error::Package(format!("{}: {reason}", item.path.escape_debug())))?;
-            if item.path.chars().any(char::is_control) {
-                return Err(Error::Package(format!(
-                    "{}: a control character in a path",
-                    item.path.escape_debug()
-                )));
+            let listed: Vec<(&str, Option<&String>)> = match &item.stored_as {
+                Some(stored) => {
+                    stored.parts.iter().map(|p| (p.path.as_str(), p.digests.get(algorithm))).collect()
+                }
+                None => vec![(item.path.as_str(), item.digests.get(algorithm))],
+            };
+            for (path, digest) in listed {
+                crate::bagit::check_payload_path(path)
+                    .map_err(|reason| Error::Package(format!("{}: {reason}", path.escape_debug())))?;
+                if path.chars().any(char::is_control) {
+                    return Err(Error::Package(format!(
+                        "{}: a control character in a path",
+                        path.escape_debug()
+                    )));
+                }
+                let Some(digest) = digest else { continue };
+                if !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(Error::Package(format!("{path}: the {algorithm} digest is not hex")));
+                }
+                lines.push_str(&format!("{digest}  {path}\n"));
             }
-            let Some(digest) = item.digests.get(algorithm) else { continue };
-            if !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::Package(format!("{}: the {algorithm} digest is not hex", item.path)));
-            }
-            lines.push_str(&format!("{digest}  {}\n", item.path));
         }
         if !lines.is_empty() {
             files.push((name, lines));

@@ -1180,6 +1180,29 @@ fn signed_manifest(store: &PackageDir, bytes: &[u8]) -> Result<(Manifest, Vec<Pu
     Ok((Manifest::parse(bytes)?, signers))
 }
 
+/// The manifest in `store`, parsed only once a signature over its exact bytes verifies under
+/// one of `keys`, or, when `keys` is empty, under a key the package ships (which shows the
+/// manifest is intact as some key signed it; who signed is for `verify --trust`). Read with
+/// the tag file cap, for commands that must know a package's signed list of files before
+/// they fetch any (`store pull`).
+pub fn signed_manifest_in(store: &dyn PackageStore, keys: &[PublicKey]) -> Result<Manifest, Error> {
+    let read = |path: &str| {
+        store.read_small(path, MAX_TAG_FILE_BYTES).map_err(|e| Error::Package(format!("{path}: {e}")))
+    };
+    let bytes = read(MANIFEST_PATH)?;
+    let signatures = SignatureFile::parse(&read(MANIFEST_SIGNATURES_PATH)?)?;
+    let (keys, whose): (BTreeMap<String, PublicKey>, &str) = if keys.is_empty() {
+        (shipped_keys_in(store)?, "a key the package ships")
+    } else {
+        (keys.iter().map(|k| (k.id().to_string(), k.clone())).collect(), "a trusted key")
+    };
+    let verdicts = signatures.verify(MANIFEST_PAYLOAD_TYPE, &bytes, |id| keys.get(id).map(|k| k.key))?;
+    if !verdicts.iter().any(|v| matches!(v, crate::envelope::SignatureVerdict::Valid(_))) {
+        return Err(Error::Package(format!("the manifest has no valid signature by {whose}")));
+    }
+    Manifest::parse(&bytes)
+}
+
 /// Rewrites the tag manifests (the algorithms the package has) to describe it as it is.
 pub fn refresh_tag_manifests(store: &PackageDir) -> Result<(), Error> {
     let algorithms = bagit::tag_manifest_algorithms(store)?;

@@ -78,6 +78,12 @@ pub enum S3Error {
         /// What was computed from the bytes sent.
         computed: String,
     },
+    /// Retention or a legal hold was asked for, but the bucket has no Object Lock.
+    #[error("the bucket {bucket} does not have Object Lock enabled, so no retention or legal hold can protect objects in it (Object Lock is turned on when a bucket is created): push to a bucket created with Object Lock, or without --retain-until and --legal-hold; nothing was uploaded")]
+    NoObjectLock {
+        /// The bucket.
+        bucket: String,
+    },
     /// The store did not report the retention or legal hold it was asked to apply.
     #[error("{key}: asked for {asked}, but the store reports {reported}")]
     RetentionNotApplied {
@@ -87,6 +93,15 @@ pub enum S3Error {
         asked: String,
         /// What the store says.
         reported: String,
+    },
+    /// A pull refused before anything was fetched, or cut off: the signed manifest does not
+    /// verify, or the store holds an object the package may not (unlisted, or too large).
+    #[error("{path}: {reason}; nothing was pulled")]
+    Refused {
+        /// The object, or the package.
+        path: String,
+        /// Why.
+        reason: String,
     },
     /// The package cannot be pushed or pulled as it is.
     #[error("{path}: {reason}")]

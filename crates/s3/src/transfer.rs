@@ -1,5 +1,6 @@
 //! Pushing a local package into a store, and pulling one out into a new folder.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,8 +11,10 @@ use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 use base64::Engine as _;
 use custos_hash::EntryKind;
+use custos_manifest::keys::PublicKey;
 use custos_manifest::package::MANIFEST_PATH;
-use custos_manifest::store::{PackageDir, PackageStore, PayloadBody, StoreError};
+use custos_manifest::store::{PackageDir, PackageStore, PayloadBody, StoreError, MAX_TAG_FILE_BYTES};
+use custos_manifest::verify::MAX_TAG_BYTES;
 use md5::{Digest as _, Md5};
 
 use crate::client::request_error;
@@ -155,6 +158,9 @@ pub fn push(
     if !occupied.contents().is_empty() {
         return Err(S3Error::Exists(url.to_string()));
     }
+    if retention.is_requested() {
+        require_object_lock(client, url.bucket())?;
+    }
 
     let mut report = PushReport { url: url.clone(), objects: Vec::new(), bytes: 0 };
     for path in &paths {
@@ -168,6 +174,37 @@ pub fn push(
         }
     }
     Ok(report)
+}
+
+/// Refuses a bucket without Object Lock before anything is uploaded: retention and legal
+/// holds exist only in such a bucket, and a store may take the first objects and refuse
+/// their protection only later, leaving unprotected copies behind.
+fn require_object_lock(client: &S3Client, bucket: &str) -> Result<(), S3Error> {
+    let answer = client.block_on(client.sdk().get_object_lock_configuration().bucket(bucket).send());
+    let enabled = match answer {
+        Ok(answer) => answer
+            .object_lock_configuration()
+            .and_then(|c| c.object_lock_enabled())
+            .is_some_and(|e| *e == aws_sdk_s3::types::ObjectLockEnabled::Enabled),
+        Err(error) => {
+            use aws_sdk_s3::error::ProvideErrorMetadata as _;
+            // A bucket without a configuration: AWS answers this code (404); others 404 alone.
+            let status = error.raw_response().map(|r| r.status().as_u16());
+            if error.code() == Some("ObjectLockConfigurationNotFoundError") || status == Some(404) {
+                if error.code() == Some("NoSuchBucket") {
+                    return Err(S3Error::NotFound(format!("s3://{bucket}")));
+                }
+                false
+            } else {
+                return Err(request_error(format!("s3://{bucket}"), "GetObjectLockConfiguration", error));
+            }
+        }
+    };
+    if enabled {
+        Ok(())
+    } else {
+        Err(S3Error::NoObjectLock { bucket: bucket.to_owned() })
+    }
 }
 
 /// Uploads one file, in one PUT or in parts, checking what the store answers.
@@ -402,17 +439,28 @@ pub struct PulledPackage {
 }
 
 /// Downloads the package at `url` into `dir`, a folder that must not exist yet (its parent
-/// must). Every file is created through [`PackageDir`] (new files only, folders made one
-/// component at a time, no link followed), payloads streamed through bounded ranged reads.
-/// An object whose key is not a plain path is refused, and on any error the new folder is
-/// removed. The caller verifies the result: pulling checks sizes, not digests.
-pub fn pull(client: Arc<S3Client>, url: &S3Url, dir: &Path) -> Result<PulledPackage, S3Error> {
+/// must). The signed manifest is read and its signature checked first (under `trusted` when
+/// given, else under a key the package ships), and nothing is fetched unless every object is
+/// one the package may hold: under `data/`, only the files of the manifest's items (an item
+/// or its parts), each no larger than its signed size; elsewhere, tag files within the tag
+/// file caps. Every file is created through [`PackageDir`] (new files only, folders made one
+/// component at a time, no link followed), payloads streamed through bounded ranged reads
+/// and cut one byte past the size allowed. An object whose key is not a plain path is
+/// refused, and on any error the new folder is removed. The caller verifies the result:
+/// pulling checks the signature and sizes, not digests.
+pub fn pull(
+    client: Arc<S3Client>,
+    url: &S3Url,
+    dir: &Path,
+    trusted: &[PublicKey],
+) -> Result<PulledPackage, S3Error> {
     let package = S3Package::open(client, url.clone())?;
     if dir.symlink_metadata().is_ok() {
         return Err(StoreError::Exists { path: dir.display().to_string() }.into());
     }
+    let plan = plan_pull(&package, trusted)?;
     std::fs::create_dir(dir).map_err(|source| S3Error::Io { path: dir.display().to_string(), source })?;
-    let result = pull_into(&package, dir);
+    let result = pull_into(&package, &plan, dir);
     if result.is_err() {
         // Only what this call created: the folder did not exist before.
         let _ = std::fs::remove_dir_all(dir);
@@ -420,27 +468,75 @@ pub fn pull(client: Arc<S3Client>, url: &S3Url, dir: &Path) -> Result<PulledPack
     result
 }
 
-fn pull_into(package: &S3Package, dir: &Path) -> Result<PulledPackage, S3Error> {
-    let local = PackageDir::open(dir)?;
-    let mut pulled = PulledPackage { url: package.url().clone(), dir: dir.to_owned(), files: 0, bytes: 0 };
+/// Every object to fetch, with the most bytes it may have.
+fn plan_pull(package: &S3Package, trusted: &[PublicKey]) -> Result<Vec<(String, u64)>, S3Error> {
+    let refused = |path: &str, reason: String| S3Error::Refused { path: path.to_owned(), reason };
+    let manifest = custos_manifest::package::signed_manifest_in(package, trusted)
+        .map_err(|e| refused(&package.url().to_string(), format!("{e}")))?;
+    let signed: BTreeMap<&str, u64> =
+        manifest.items.iter().filter(|i| !i.reference).flat_map(|item| item.files()).collect();
+    let mut plan = Vec::new();
+    let mut tags = 0u64;
     for entry in package.list()? {
         let shown = String::from_utf8_lossy(&entry.path).into_owned();
-        let (EntryKind::File { .. }, Some(path)) = (&entry.kind, entry.utf8_path()) else {
+        let (EntryKind::File { size }, Some(path)) = (&entry.kind, entry.utf8_path()) else {
             return Err(S3Error::Unsupported {
                 path: shown,
                 reason: "an object under a key that is not a plain relative path; not pulled".to_owned(),
             });
         };
+        let limit = if path.starts_with("data/") {
+            *signed.get(path).ok_or_else(|| {
+                refused(path, "an object in the payload that the signed manifest does not list".to_owned())
+            })?
+        } else {
+            tags = tags.saturating_add(*size);
+            if tags > MAX_TAG_BYTES {
+                return Err(refused(
+                    path,
+                    format!(
+                        "the files outside data/ hold more than the {MAX_TAG_BYTES} bytes a package may have"
+                    ),
+                ));
+            }
+            MAX_TAG_FILE_BYTES
+        };
+        if *size > limit {
+            return Err(refused(
+                path,
+                format!("{size} bytes in the store, more than the {limit} bytes the package may hold there"),
+            ));
+        }
+        plan.push((path.to_owned(), limit));
+    }
+    Ok(plan)
+}
+
+fn pull_into(package: &S3Package, plan: &[(String, u64)], dir: &Path) -> Result<PulledPackage, S3Error> {
+    let local = PackageDir::open(dir)?;
+    let mut pulled = PulledPackage { url: package.url().clone(), dir: dir.to_owned(), files: 0, bytes: 0 };
+    for (path, limit) in plan {
+        let path = path.as_str();
         if let Some((parent, _)) = path.rsplit_once('/') {
             local.create_folders(parent)?;
         }
         let payload = package.open_payload(path)?;
         let PayloadBody::Stream(stream) = payload.body else {
-            return Err(S3Error::Unsupported { path: shown, reason: "not a stream".to_owned() });
+            return Err(S3Error::Unsupported { path: path.to_owned(), reason: "not a stream".to_owned() });
         };
+        if payload.size > *limit {
+            return Err(S3Error::Refused {
+                path: path.to_owned(),
+                reason: format!(
+                    "the store announces {} bytes, more than the {limit} bytes the package may hold there",
+                    payload.size
+                ),
+            });
+        }
         let mut file = local.create_for_copy(path)?;
         let io = |source| S3Error::Io { path: path.to_owned(), source };
-        // One byte past the size HEAD reported: a body longer than announced is caught.
+        // One byte past the size HEAD reported (itself within the limit): a body longer than
+        // announced is caught, and never more than that is read.
         let copied = std::io::copy(&mut stream.take(payload.size + 1), &mut file).map_err(io)?;
         if copied != payload.size {
             return Err(S3Error::Unsupported {

@@ -110,6 +110,14 @@ fn headline(judgement: &Judgement) -> (String, &'static str) {
         .filter(|p| p.verdict == PolicyVerdict::Fail)
         .map(|p| p.jurisdiction.as_str())
         .collect();
+    if judgement.trusted.is_empty() {
+        // --allow-untrusted: integrity only, and the first line says so.
+        let mut text = "NOT CHECKED AGAINST ANY TRUSTED KEY: the bytes match the package's own seal, but no key the verifier trusts shows who sealed it".to_owned();
+        if !failed.is_empty() {
+            text.push_str(&format!("; NOT ACCEPTABLE in {}", plain::and_list(&failed)));
+        }
+        return (text, if failed.is_empty() { "warn" } else { "fail" });
+    }
     if !failed.is_empty() {
         return (
             format!(
@@ -672,16 +680,73 @@ fn recheck(html: &mut String, judgement: &Judgement, context: &Context) {
         html.push_str("<li>The seal's signature can also be checked with minisign once a signer exports it (<code>custos export minisign</code>); this package holds no such export.</li>");
     }
     if let Some(manifest) = &judgement.verification.manifest {
-        if let Some(item) = manifest.items.iter().find(|i| !i.reference && i.digests.contains_key("sha256")) {
+        for (command, digest) in item_rechecks(manifest, &pkg) {
             let _ = write!(
                 html,
-                "<li>One item by itself: <code>sha256sum {}</code> must print <span class=\"mono\">{}</span></li>",
-                esc(&shell_quote(&format!("{pkg}/{}", item.path))),
-                esc(&item.digests["sha256"])
+                "<li>{}: <code class=\"recheck\">{}</code> must print <span class=\"mono expect\">{}</span></li>",
+                esc(command.what),
+                esc(&command.line),
+                esc(&digest)
             );
         }
     }
     html.push_str("</ul>\n<p class=\"note\">Fingerprints prove that bytes match a list; only a signature proves who made the list.</p>\n");
+}
+
+/// One command that re-checks an item with tools other than Custos.
+struct Recheck {
+    /// What it checks, in words.
+    what: &'static str,
+    /// The command line, paths quoted for a shell.
+    line: String,
+}
+
+/// For the first item of each kind (a single file, a split raw image, an E01 set) with a
+/// SHA-256: a command that prints that digest when the bytes are as sealed, and the digest.
+/// A split image has no file at its path: its parts are read in order. An E01 file's own
+/// digest is not the media's: libewf's `ewfverify` reads the media out of the set and prints
+/// its SHA-256 (`ewfexport -t -` would mix its status line into the bytes on stdout).
+fn item_rechecks(manifest: &custos_manifest::manifest::Manifest, pkg: &str) -> Vec<(Recheck, String)> {
+    use custos_manifest::manifest::PartFormat;
+    let path = |p: &str| shell_quote(&format!("{pkg}/{p}"));
+    let mut out = Vec::new();
+    let mut seen: Vec<Option<PartFormat>> = Vec::new();
+    for item in manifest.items.iter().filter(|i| !i.reference) {
+        let Some(digest) = item.digests.get("sha256") else { continue };
+        let kind = item.stored_as.as_ref().map(|s| s.format);
+        if seen.contains(&kind) {
+            continue;
+        }
+        seen.push(kind);
+        let recheck = match &item.stored_as {
+            None => Recheck {
+                what: "One item by itself (GNU coreutils)",
+                line: format!("sha256sum {}", path(&item.path)),
+            },
+            Some(stored) => match stored.format {
+                PartFormat::Split => {
+                    let parts: Vec<String> = stored.parts.iter().map(|p| path(&p.path)).collect();
+                    Recheck {
+                        what: "One image kept in several files, its parts read in order (GNU coreutils)",
+                        line: format!("cat {} | sha256sum", parts.join(" ")),
+                    }
+                }
+                PartFormat::E01 => {
+                    let Some(first) = stored.parts.first() else { continue };
+                    Recheck {
+                        what: "One E01 image's media, read out of its segment files (libewf's ewfverify, which also checks the container's own checksums and stored MD5, and ends with \u{201c}ewfverify: SUCCESS\u{201d})",
+                        line: format!("ewfverify -q -d sha256 {}", path(&first.path)),
+                    }
+                }
+            },
+        };
+        let expect = match kind {
+            Some(PartFormat::E01) => format!("SHA256 hash calculated over data: {digest}"),
+            _ => digest.clone(),
+        };
+        out.push((recheck, expect));
+    }
+    out
 }
 
 /// A path as one shell word: left alone when it holds only safe characters, otherwise in

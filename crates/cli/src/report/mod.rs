@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::evidence::{judge, VerifyArgs};
+use crate::evidence::{judge_with, VerifyArgs};
+use crate::judge::Verifier;
 use crate::keygen::load_signer;
 use crate::Status;
 
@@ -70,12 +71,22 @@ pub fn run(args: ReportArgs) -> Result<Status> {
         Some(_) => Some(find_chromium()?),
         None => None,
     };
+    let verifier = Verifier::load(&args.verify.judge)?;
+    verifier.refuse_trust_inside(&args.verify.package)?;
+    // A report for a court names who signed; with no key to check signatures against it
+    // could only say that none is trusted, which reads as a verdict on the evidence. That
+    // is the operator's omission, said as such.
+    if !verifier.trusts_any_key() && !args.verify.judge.allow_untrusted {
+        bail!(
+            "no key is trusted, so the report could not say who sealed or handled the evidence: give --trust SIGNER.pub (the signer's public key as you received it, not one from the package), or --allow-untrusted for a report of integrity only, headed as not checked against any trusted key"
+        );
+    }
     let signer = match &args.sign {
         Some(key) => Some(load_signer(key, args.passphrase_file.as_deref())?),
         None => None,
     };
 
-    let judgement = judge(&args.verify)?;
+    let judgement = judge_with(&verifier, &args.verify)?;
     // Through the same door as the judgement, so a package in an S3 store names its keys too.
     let shipped = crate::location::open_package(&args.verify.package)
         .ok()
@@ -90,13 +101,16 @@ pub fn run(args: ReportArgs) -> Result<Status> {
         checked_at: &checked_at,
     };
     let page = html::render(&judgement, &context);
-    write_new(&args.out, page.as_bytes()).with_context(|| {
-        format!("cannot write {} (an existing report is never overwritten)", args.out.display())
-    })?;
+    // Every file goes to a temporary name beside its own, and all are given their names only
+    // once every one is complete: a full disk or a crash leaves no truncated report that
+    // looks real, and nothing that blocks the rerun.
+    let mut staged = Staged::default();
+    staged.add(&args.out, page.as_bytes())?;
 
     let mut written = vec![(args.out.clone(), "html_report", page.clone().into_bytes())];
     if let (Some(pdf), Some(chromium)) = (&args.pdf, &chromium) {
-        let bytes = print_pdf(chromium, page.as_bytes(), pdf)?;
+        let bytes = print_pdf(chromium, page.as_bytes())?;
+        staged.add(pdf, &bytes)?;
         written.push((pdf.clone(), "pdf_report", bytes));
     }
     let mut records = Vec::new();
@@ -110,8 +124,7 @@ pub fn run(args: ReportArgs) -> Result<Status> {
                 let comment = trusted_comment(&name, &sha256, public, case);
                 let text = custos_manifest::export::minisign_signature(secret, bytes, &comment)?;
                 let signature = signature_path(path);
-                write_new(&signature, text.as_bytes())
-                    .with_context(|| format!("cannot write the signature {}", signature.display()))?;
+                staged.add(&signature, text.as_bytes())?;
                 Some((signature, text))
             }
             None => None,
@@ -126,6 +139,7 @@ pub fn run(args: ReportArgs) -> Result<Status> {
             });
         }
     }
+    staged.publish()?;
 
     if args.verify.json {
         let record = serde_json::json!({
@@ -210,6 +224,79 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Output files written completely under temporary names in their own folders, then given
+/// their names together (never replacing a file). Whatever is not published is removed: a
+/// failed run leaves no file behind, under either name.
+#[derive(Default)]
+struct Staged {
+    /// (temporary, final) paths.
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Staged {
+    /// Writes `bytes` in full to a new hidden file beside `path`, and syncs it.
+    fn add(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let temporary =
+            folder.join(format!(".{name}.custos-partial-{}-{}", std::process::id(), self.files.len()));
+        let failed = || {
+            format!(
+                "cannot write {} (nothing was written; free space or check the folder, and run again)",
+                path.display()
+            )
+        };
+        let mut file = std::fs::File::create_new(&temporary).with_context(failed)?;
+        // Ours from here: removed unless published, also when the write fails part-way.
+        self.files.push((temporary, path.to_owned()));
+        file.write_all(bytes).and_then(|()| file.sync_all()).with_context(failed)
+    }
+
+    /// Gives every file its name, never replacing an existing file; on failure removes the
+    /// files already named, so either all appear or none.
+    fn publish(mut self) -> Result<()> {
+        let mut published: Vec<PathBuf> = Vec::new();
+        let files = std::mem::take(&mut self.files);
+        for (index, (temporary, path)) in files.iter().enumerate() {
+            let renamed = rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                temporary,
+                rustix::fs::CWD,
+                path,
+                rustix::fs::RenameFlags::NOREPLACE,
+            );
+            if let Err(error) = renamed {
+                for done in &published {
+                    let _ = std::fs::remove_file(done);
+                }
+                for (left, _) in &files[index..] {
+                    let _ = std::fs::remove_file(left);
+                }
+                return Err(std::io::Error::from(error)).with_context(|| {
+                    format!("cannot write {} (an existing file is never overwritten)", path.display())
+                });
+            }
+            published.push(path.clone());
+        }
+        if let Some(folder) = files.first().and_then(|(_, path)| path.parent()) {
+            let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
+            let _ = std::fs::File::open(folder).and_then(|f| f.sync_all());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (temporary, _) in &self.files {
+            let _ = std::fs::remove_file(temporary);
+        }
+    }
+}
+
 /// Chromium for `--pdf`: `CUSTOS_CHROMIUM`, or the first of the usual names on `PATH`.
 fn find_chromium() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("CUSTOS_CHROMIUM") {
@@ -239,8 +326,8 @@ const PDF_DEADLINE: Duration = Duration::from_secs(120);
 /// Prints the report to `pdf` with headless Chromium. Chromium reads a copy of exactly the
 /// bytes just rendered, and writes the PDF, in a private folder of its own (mode 0700): a
 /// file swapped in the output folder, or a path holding `%`, `#` or `?`, cannot change what
-/// is printed. The PDF is then written to `pdf` as a new file. Returns the PDF's bytes.
-fn print_pdf(chromium: &Path, html: &[u8], pdf: &Path) -> Result<Vec<u8>> {
+/// is printed. Returns the PDF's bytes (the caller writes them).
+fn print_pdf(chromium: &Path, html: &[u8]) -> Result<Vec<u8>> {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let private = std::env::temp_dir().join(format!(".custos-pdf-{}-{nanos}", std::process::id()));
@@ -248,12 +335,7 @@ fn print_pdf(chromium: &Path, html: &[u8], pdf: &Path) -> Result<Vec<u8>> {
         .mode(0o700)
         .create(&private)
         .with_context(|| format!("cannot create {}", private.display()))?;
-    let result = print_in(chromium, html, &private).and_then(|bytes| {
-        write_new(pdf, &bytes).with_context(|| {
-            format!("cannot write {} (an existing file is never overwritten)", pdf.display())
-        })?;
-        Ok(bytes)
-    });
+    let result = print_in(chromium, html, &private);
     let _ = std::fs::remove_dir_all(&private);
     result
 }

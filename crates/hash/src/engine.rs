@@ -169,9 +169,9 @@ pub fn hash_tree_file(path: &Path, options: &HashOptions, control: &Control) -> 
 }
 
 /// Opens evidence a user named (a regular file or a block device; a link the user gave is
-/// followed) without blocking: a FIFO, socket, character device or folder is refused
-/// with [`Error::NotEvidence`], never read (a FIFO would wait forever, `/dev/zero`
-/// never end).
+/// followed) without blocking: a FIFO, socket or character device is refused with
+/// [`Error::NotEvidence`] naming which, a folder with [`Error::IsADirectory`], never read
+/// (a FIFO would wait forever, `/dev/zero` never end).
 pub fn open_evidence(path: &Path) -> Result<File, Error> {
     use std::os::unix::fs::FileTypeExt as _;
     let file = OpenOptions::new()
@@ -187,7 +187,7 @@ pub fn open_evidence(path: &Path) -> Result<File, Error> {
     } else if kind.is_char_device() {
         "a character device"
     } else if kind.is_dir() {
-        "a folder"
+        return Err(Error::IsADirectory { path: path.to_owned() });
     } else if kind.is_file() || kind.is_block_device() {
         return Ok(file);
     } else {

@@ -1037,14 +1037,11 @@ fn header_copies_are_merged_when_identical_and_refused_when_they_differ() {
     let first = written.segments[0].clone();
     let original = read_sections(&first);
     let header = original.iter().find(|s| s.kind == "header").expect("a header").clone();
+    // The copy goes last, before `done`, so the chunks keep their offsets.
     let with_extra = |extra: Section| {
-        let mut patched = Vec::new();
-        for section in &original {
-            patched.push(section.clone());
-            if section.kind == "header" {
-                patched.push(extra.clone());
-            }
-        }
+        let mut patched = original.clone();
+        let done = patched.len() - 1;
+        patched.insert(done, extra);
         patched
     };
     write_sections(&first, &with_extra(header.clone()));

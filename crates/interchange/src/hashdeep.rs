@@ -325,9 +325,9 @@ pub fn audit(known: &KnownFile, observed: &[Observed]) -> Audit {
     use std::collections::HashMap;
     let entries: Vec<&KnownEntry> = known.entries().collect();
     let algorithms: Vec<Algorithm> = ALGORITHMS.into_iter().filter(|a| known.algorithms.contains(a)).collect();
-    let digest_of = |digests: &'_ [(Algorithm, Digest)], algorithm: Algorithm| {
+    fn digest_of(digests: &[(Algorithm, Digest)], algorithm: Algorithm) -> Option<&Digest> {
         digests.iter().find(|(a, _)| *a == algorithm).map(|(_, d)| d)
-    };
+    }
     // The first entry with each digest, and the first with each digest and name: what
     // hashdeep's search picks, found without scanning.
     let mut by_digest: HashMap<(Algorithm, &Digest), usize> = HashMap::new();

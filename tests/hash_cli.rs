@@ -347,7 +347,8 @@ fn a_segment_list_naming_two_files_is_refused_not_reported_ok() {
     assert_eq!(made.code, 0, "{}", made.stderr);
     let line = std::fs::read_to_string(d.join("b.segments")).expect("list");
     let b_hex: String = b"b.img".iter().map(|b| format!("{b:02x}")).collect();
-    let forged = line.replacen("\"path\":\"b.img\"", &format!("\"path\":\"a.img\",\"path_hex\":\"{b_hex}\""), 1);
+    let forged =
+        line.replacen("\"path\":\"b.img\"", &format!("\"path\":\"a.img\",\"path_hex\":\"{b_hex}\""), 1);
     assert_ne!(forged, line);
     write(d, "forged.segments", forged.as_bytes());
     let result = custos_in(d, &["hash", "--check-segments", "forged.segments"]);
@@ -370,8 +371,7 @@ fn awkward_names_interoperate_with_sha256sum_and_b3sum() {
     let Some(sha256sum) = support::tool("sha256sum") else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
-    let names: [&[u8]; 7] =
-        [b"cr\r", b"a\rb", b"nl\nx", b"back\\slash", b"trail ", b" lead", b"plain"];
+    let names: [&[u8]; 7] = [b"cr\r", b"a\rb", b"nl\nx", b"back\\slash", b"trail ", b" lead", b"plain"];
     for (i, name) in names.iter().enumerate() {
         write(d, std::ffi::OsStr::from_bytes(name), &noise(100 + i, i as u64));
     }
@@ -399,7 +399,11 @@ fn awkward_names_interoperate_with_sha256sum_and_b3sum() {
     let checked = run(std::process::Command::new(&sha256sum).current_dir(d).args(["-c", "tagged.txt"]));
     assert_eq!(checked.stdout.matches(": OK").count(), names.len(), "{}{}", checked.stdout, checked.stderr);
 
-    let crlf: Vec<u8> = theirs.raw_stdout.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect();
+    let crlf: Vec<u8> = theirs
+        .raw_stdout
+        .iter()
+        .flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] })
+        .collect();
     std::fs::write(d.join("theirs.sha256"), &theirs.raw_stdout).expect("write");
     std::fs::write(d.join("crlf.sha256"), &crlf).expect("write");
     let checked = run(std::process::Command::new(&sha256sum).current_dir(d).args(["-c", "crlf.sha256"]));
@@ -407,7 +411,11 @@ fn awkward_names_interoperate_with_sha256sum_and_b3sum() {
     for list in ["theirs.sha256", "crlf.sha256"] {
         let checked = custos_in(d, &["hash", "--check", list]);
         assert_eq!(checked.code, 0, "{list}: {}{}", checked.stdout, checked.stderr);
-        assert!(checked.stderr.contains("7 OK, 0 FAILED, 0 unreadable, 0 malformed"), "{list}: {}", checked.stderr);
+        assert!(
+            checked.stderr.contains("7 OK, 0 FAILED, 0 unreadable, 0 malformed"),
+            "{list}: {}",
+            checked.stderr
+        );
     }
 
     let Some(b3sum) = support::tool("b3sum") else { return };
@@ -453,7 +461,11 @@ fn hostile_names_never_reach_the_terminal_raw() {
     let result = custos_in(d, &["hash", "--algo", "sha256", "t"]);
     assert_eq!(result.code, 0, "{}", result.stderr);
     assert!(!result.stderr.contains('\x1b') && !result.stderr.contains('\x07'), "{:?}", result.stderr);
-    assert!(result.stderr.contains("t/link\\u{1b}[1A: symbolic link to /tmp/\\u{1b}]0;owned\\u{7}"), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("t/link\\u{1b}[1A: symbolic link to /tmp/\\u{1b}]0;owned\\u{7}"),
+        "{}",
+        result.stderr
+    );
     assert!(result.stderr.contains("t/fifo\\u{1b}[31m: fifo skipped"), "{}", result.stderr);
     // The digest line is for sha256sum -c: the name's bytes as they are.
     assert_eq!(result.stdout, format!("{ABC_SHA256}  t/file\x1b[2J\n"));
@@ -471,5 +483,9 @@ fn hostile_names_never_reach_the_terminal_raw() {
     );
     let missing = custos_in(d, &["hash", "--algo", "sha256", "no\x1b[2Jsuch"]);
     assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("no\\u{1b}[2Jsuch") && !missing.stderr.contains('\x1b'), "{:?}", missing.stderr);
+    assert!(
+        missing.stderr.contains("no\\u{1b}[2Jsuch") && !missing.stderr.contains('\x1b'),
+        "{:?}",
+        missing.stderr
+    );
 }

@@ -183,7 +183,11 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
 /// name `/dev/zero` (which never ends), a FIFO (which waits for a writer forever) or a
 /// socket, so the file is opened without blocking and read only when `fstat` says it is a
 /// regular file or a block device (which have a size); anything else fails its lines.
-fn hash_listed(path: &Path, options: &custos_hash::HashOptions, control: &Control) -> Result<HashOutcome, String> {
+fn hash_listed(
+    path: &Path,
+    options: &custos_hash::HashOptions,
+    control: &Control,
+) -> Result<HashOutcome, String> {
     let file = custos_hash::open_evidence(path).map_err(|e| render::error_chain(&e))?;
     custos_hash::hash_file(&file, path, options, control).map_err(|e| render::error_chain(&e))
 }

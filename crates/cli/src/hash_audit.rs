@@ -22,7 +22,10 @@ pub fn run(args: &HashArgs) -> Result<Status> {
         bail!("--audit needs a hashdeep known file and at least one tree: custos hash --audit KNOWN TREE…");
     };
     if trees.is_empty() {
-        bail!("--audit needs at least one tree to audit after the known file {}", crate::hash::shown(known_path));
+        bail!(
+            "--audit needs at least one tree to audit after the known file {}",
+            crate::hash::shown(known_path)
+        );
     }
     let bytes = std::fs::read(known_path)
         .with_context(|| format!("cannot read known file {}", crate::hash::shown(known_path)))?;
@@ -83,7 +86,10 @@ pub fn run(args: &HashArgs) -> Result<Status> {
                         bar.suspend(|| eprintln!("custos: {}", render::escape(&render::error_chain(error))));
                     } else if !args.quiet {
                         bar.suspend(|| {
-                            eprintln!("custos: {}: not a regular file, not audited", crate::hash::shown(input.path()))
+                            eprintln!(
+                                "custos: {}: not a regular file, not audited",
+                                crate::hash::shown(input.path())
+                            )
                         });
                     }
                 }

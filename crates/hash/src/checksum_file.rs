@@ -288,7 +288,9 @@ mod tests {
         assert_eq!(path(b" \t9dd4e461268c8034f5c8564e155c67a6  indented"), b"indented");
         assert_eq!(parse_line(b"\r"), Ok(None));
         assert_eq!(parse_line(b"# comment\r"), Ok(None));
-        for bad in [&b"\\9dd4e461268c8034f5c8564e155c67a6  tab\\t"[..], b"\\9dd4e461268c8034f5c8564e155c67a6  end\\"] {
+        for bad in
+            [&b"\\9dd4e461268c8034f5c8564e155c67a6  tab\\t"[..], b"\\9dd4e461268c8034f5c8564e155c67a6  end\\"]
+        {
             assert_eq!(parse_line(bad), Err(LineError::BadEscape), "{}", String::from_utf8_lossy(bad));
         }
     }

@@ -923,7 +923,8 @@ fn error2_body(ranges: &[(u32, u32)]) -> Vec<u8> {
     header[..4].copy_from_slice(&(ranges.len() as u32).to_le_bytes());
     let sum = adler(&header);
     header.extend_from_slice(&sum.to_le_bytes());
-    let entries: Vec<u8> = ranges.iter().flat_map(|(s, n)| s.to_le_bytes().into_iter().chain(n.to_le_bytes())).collect();
+    let entries: Vec<u8> =
+        ranges.iter().flat_map(|(s, n)| s.to_le_bytes().into_iter().chain(n.to_le_bytes())).collect();
     let sum = adler(&entries);
     header.extend_from_slice(&entries);
     header.extend_from_slice(&sum.to_le_bytes());

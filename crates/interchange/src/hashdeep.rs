@@ -324,7 +324,8 @@ pub struct Audit {
 pub fn audit(known: &KnownFile, observed: &[Observed]) -> Audit {
     use std::collections::HashMap;
     let entries: Vec<&KnownEntry> = known.entries().collect();
-    let algorithms: Vec<Algorithm> = ALGORITHMS.into_iter().filter(|a| known.algorithms.contains(a)).collect();
+    let algorithms: Vec<Algorithm> =
+        ALGORITHMS.into_iter().filter(|a| known.algorithms.contains(a)).collect();
     fn digest_of(digests: &[(Algorithm, Digest)], algorithm: Algorithm) -> Option<&Digest> {
         digests.iter().find(|(a, _)| *a == algorithm).map(|(_, d)| d)
     }

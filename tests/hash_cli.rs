@@ -489,3 +489,22 @@ fn hostile_names_never_reach_the_terminal_raw() {
         missing.stderr
     );
 }
+
+/// On a terminal a digest line is shown escaped (a name cannot clear the screen); in a pipe
+/// it is coreutils' bytes. `script` gives the command a terminal.
+#[test]
+fn digest_lines_are_escaped_on_a_terminal_and_exact_in_a_pipe() {
+    let Some(script) = support::tool("script") else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    write(d, "evil\x1b[2Jx", b"abc");
+    let custos = env!("CARGO_BIN_EXE_custos");
+    let command =
+        format!("'{custos}' hash -q --algo sha256 evil*; '{custos}' hash -q --algo sha256 evil* | od -c");
+    let shown = run(std::process::Command::new(script).current_dir(d).args(["-qec", &command, "/dev/null"]));
+    assert_eq!(shown.code, 0, "{}{}", shown.stdout, shown.stderr);
+    assert!(shown.stdout.contains(&format!("{ABC_SHA256}  evil\\u{{1b}}[2Jx")), "{:?}", shown.stdout);
+    assert!(!shown.stdout.contains('\x1b'), "{:?}", shown.stdout);
+    // Through the pipe, od shows the raw escape byte (octal 033).
+    assert!(shown.stdout.contains(" 033 "), "{:?}", shown.stdout);
+}

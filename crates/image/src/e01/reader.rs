@@ -141,6 +141,53 @@ fn min_compressed(bytes: u64) -> u64 {
     6 + bytes / 1100
 }
 
+/// Why chunk `index` cannot hold its media, or `None` when it can (or when the volume's
+/// geometry is unusable, which is refused on its own).
+fn lacks_room(volume: &Volume, index: u64, chunk: &Chunk) -> Option<String> {
+    let chunk_size = u64::from(volume.sectors_per_chunk) * u64::from(volume.bytes_per_sector);
+    if chunk_size == 0 || chunk_size > MAX_CHUNK_SIZE {
+        return None;
+    }
+    let media_size = volume.sector_count.checked_mul(u64::from(volume.bytes_per_sector))?;
+    let expected = media_size.checked_sub(index.checked_mul(chunk_size)?)?.min(chunk_size);
+    let needed = if chunk.compressed { min_compressed(expected) } else { expected + 4 };
+    (chunk.stored < needed).then(|| {
+        format!(
+            "its {} stored bytes cannot hold {expected} bytes of media ({} needs at least {needed})",
+            chunk.stored,
+            if chunk.compressed { "a zlib stream of them" } else { "a stored chunk and its checksum" }
+        )
+    })
+}
+
+impl Walk {
+    /// Adds the next chunk of the media. Once the volume is known, each chunk is checked as
+    /// it comes (no more chunks than the volume has, each with room for its media), so a
+    /// forged table cannot make the walk hold more entries than the file has bytes.
+    fn push(&mut self, chunk: Chunk, path: &Path, table_at: u64) -> Result<(), E01Error> {
+        if let Some(volume) = &self.volume {
+            let index = self.chunks.len() as u64;
+            if index >= u64::from(volume.chunk_count) {
+                return Err(E01Error::Malformed {
+                    path: path.to_owned(),
+                    offset: table_at,
+                    detail: format!("the tables list more chunks than the volume's {}", volume.chunk_count),
+                });
+            }
+            if let Some(detail) = lacks_room(volume, index, &chunk) {
+                return Err(E01Error::CorruptChunk {
+                    path: path.to_owned(),
+                    chunk: index,
+                    offset: chunk.offset,
+                    detail,
+                });
+            }
+        }
+        self.chunks.push(chunk);
+        Ok(())
+    }
+}
+
 impl E01Reader {
     /// Opens the set whose first segment is `path` (`x.E01` or `x.e01`), finding `x.E02`… by
     /// name, and checks its structure.
@@ -264,19 +311,15 @@ impl E01Reader {
         // Every chunk must have room for its media: with chunks that do not overlap (checked
         // in the walk), the media can be no larger than what the segment files can hold,
         // so a small file cannot claim terabytes and keep a reader busy for hours.
+        // (Checked as tables are read too, once the volume is known; here for a set whose
+        // tables came first.)
         for (index, chunk) in walk.chunks.iter().enumerate() {
-            let expected = (media_size - index as u64 * chunk_size).min(chunk_size);
-            let needed = if chunk.compressed { min_compressed(expected) } else { expected + 4 };
-            if chunk.stored < needed {
+            if let Some(detail) = lacks_room(&volume, index as u64, chunk) {
                 return Err(E01Error::CorruptChunk {
                     path: segments[chunk.segment].path.clone(),
                     chunk: index as u64,
                     offset: chunk.offset,
-                    detail: format!(
-                        "its {} stored bytes cannot hold {expected} bytes of media ({} needs at least {needed})",
-                        chunk.stored,
-                        if chunk.compressed { "a zlib stream of them" } else { "a stored chunk and its checksum" }
-                    ),
+                    detail,
                 });
             }
         }
@@ -754,7 +797,7 @@ fn walk_segment(
                             return Err(malformed(offset, format!("{kind} entry {i} goes backwards")));
                         }
                         p.stored = at - p.offset;
-                        walk.chunks.push(p);
+                        walk.push(p, path, offset)?;
                     }
                     previous = Some(Chunk {
                         segment: index,
@@ -765,7 +808,7 @@ fn walk_segment(
                 }
                 if let Some(mut p) = previous {
                     p.stored = end - p.offset;
-                    walk.chunks.push(p);
+                    walk.push(p, path, offset)?;
                 }
                 table = Some(body);
             }

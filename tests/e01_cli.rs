@@ -122,3 +122,65 @@ fn corpus_images_made_by_other_software() {
     }
     assert!(seen >= 3, "the corpus README lists its images ({seen} found)");
 }
+
+/// Adler-32 as EWF's structures carry it.
+fn adler(bytes: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in bytes {
+        a = (a + u32::from(x)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    (b << 16) | a
+}
+
+/// A set whose chunk table is repeated (its `table2` renamed `table`, the volume doubled)
+/// serves every stored chunk twice: before the fix `hash --media` read it as media twice as
+/// large (a thousand copies: a thousand times, for hours). It is container damage, named.
+#[test]
+fn a_repeated_chunk_table_is_container_damage_not_more_media() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let mut writer =
+        custos_image::e01::E01Writer::create(d.join("reused"), custos_image::e01::E01Options::default())
+            .expect("writer");
+    std::io::Write::write_all(&mut writer, &vec![0u8; 8 * 32_768]).expect("media");
+    writer.finish(None, None).expect("finish");
+    let path = d.join("reused.E01");
+    let mut bytes = std::fs::read(&path).expect("image");
+    let mut at = 13usize;
+    while at + 76 <= bytes.len() {
+        let kind = String::from_utf8_lossy(&bytes[at..at + 16]).trim_end_matches('\0').to_owned();
+        let next = u64::from_le_bytes(bytes[at + 16..at + 24].try_into().expect("8")) as usize;
+        if kind == "table2" {
+            bytes[at..at + 16].copy_from_slice(b"table\0\0\0\0\0\0\0\0\0\0\0");
+            let sum = adler(&bytes[at..at + 72]);
+            bytes[at + 72..at + 76].copy_from_slice(&sum.to_le_bytes());
+        }
+        if kind == "volume" || kind == "data" {
+            let body = at + 76;
+            let chunks = u32::from_le_bytes(bytes[body + 4..body + 8].try_into().expect("4")) * 2;
+            let sectors = u64::from_le_bytes(bytes[body + 16..body + 24].try_into().expect("8")) * 2;
+            bytes[body + 4..body + 8].copy_from_slice(&chunks.to_le_bytes());
+            bytes[body + 16..body + 24].copy_from_slice(&sectors.to_le_bytes());
+            let sum = adler(&bytes[body..body + 1048]);
+            bytes[body + 1048..body + 1052].copy_from_slice(&sum.to_le_bytes());
+        }
+        if kind == "done" || next <= at {
+            break;
+        }
+        at = next;
+    }
+    std::fs::write(&path, bytes).expect("patched");
+    let done = support::run_with_deadline(
+        d,
+        &["hash", "--media", "--json", "reused.E01"],
+        std::time::Duration::from_secs(60),
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(done.stdout.lines().next().unwrap_or("null")).unwrap_or_default();
+    assert_eq!(done.code, 2, "{}{}", done.stdout, done.stderr);
+    assert_eq!(record["verdict"], "error", "{record}");
+    let error = record["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("container damage: "), "{error}");
+    assert!(error.contains("that chunk 7 already holds; every chunk must be stored once"), "{error}");
+}

@@ -291,3 +291,220 @@ fn demo_runs_on_the_bundled_images() {
     assert!(export["@graph"].as_array().is_some_and(|g| !g.is_empty()));
     let _ = std::fs::remove_file(path);
 }
+
+/// A check list is input: it may name `/dev/zero` (which never ends), a FIFO (which waits
+/// for a writer forever) or a socket. Each such line fails on its own, with the reason, at
+/// once; the regular files listed beside them are still checked.
+#[test]
+fn check_refuses_devices_fifos_and_sockets_per_line_without_blocking() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    write(d, "abc.txt", b"abc");
+    assert!(std::process::Command::new("mkfifo").arg(d.join("fifo")).status().expect("mkfifo").success());
+    let _socket = std::os::unix::net::UnixListener::bind(d.join("sock")).expect("socket");
+    let sums = format!(
+        "{EMPTY_SHA256}  /dev/zero\n{EMPTY_SHA256}  fifo\n{EMPTY_SHA256}  sock\n{ABC_SHA256}  abc.txt\n"
+    );
+    write(d, "SHA256SUMS", sums.as_bytes());
+    let deadline = std::time::Duration::from_secs(30);
+    let result = support::run_with_deadline(d, &["hash", "--check", "SHA256SUMS"], deadline);
+    assert_eq!(result.code, 1, "{}{}", result.stdout, result.stderr);
+    assert_eq!(
+        result.stdout,
+        "/dev/zero: FAILED open or read\nfifo: FAILED open or read\nsock: FAILED open or read\nabc.txt: OK\n"
+    );
+    for expected in [
+        "/dev/zero is a character device: evidence is read from a regular file or a block device",
+        "fifo is a FIFO: evidence is read from a regular file or a block device",
+        "cannot open sock",
+        "1 OK, 0 FAILED, 3 unreadable, 0 malformed",
+    ] {
+        assert!(result.stderr.contains(expected), "missing `{expected}` in:\n{}", result.stderr);
+    }
+
+    // A segment list naming a character device: refused the same way, not read forever.
+    // No segments: the root is the empty digest (docs/segments.md).
+    let list = format!(
+        "{{\"custos_segments\":1,\"path\":\"/dev/zero\",\"size\":0,\"segment_size\":1024,\"algorithm\":\"sha256\",\"root\":\"{EMPTY_SHA256}\",\"digests\":[]}}\n"
+    );
+    write(d, "zero.segments", list.as_bytes());
+    let result = support::run_with_deadline(d, &["hash", "--check-segments", "zero.segments"], deadline);
+    assert_eq!(result.code, 2, "{}{}", result.stdout, result.stderr);
+    assert!(!result.stdout.contains("OK"), "{}", result.stdout);
+    assert!(result.stderr.contains("/dev/zero is a character device"), "{}", result.stderr);
+}
+
+/// A segment list line whose `path` and `path_hex` name two files must not report the one
+/// it did not read: before the fix it hashed `b.img` (from `path_hex`) and said
+/// "a.img: OK" of a file it never opened.
+#[test]
+fn a_segment_list_naming_two_files_is_refused_not_reported_ok() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    write(d, "a.img", &noise(10_000, 1));
+    write(d, "b.img", &noise(10_000, 2));
+    let made = custos_in(d, &["hash", "--segment-size", "4096", "--segments", "b.segments", "b.img"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let line = std::fs::read_to_string(d.join("b.segments")).expect("list");
+    let b_hex: String = b"b.img".iter().map(|b| format!("{b:02x}")).collect();
+    let forged =
+        line.replacen("\"path\":\"b.img\"", &format!("\"path\":\"a.img\",\"path_hex\":\"{b_hex}\""), 1);
+    assert_ne!(forged, line);
+    write(d, "forged.segments", forged.as_bytes());
+    let result = custos_in(d, &["hash", "--check-segments", "forged.segments"]);
+    assert_eq!(result.code, 2, "{}{}", result.stdout, result.stderr);
+    assert!(!result.stdout.contains("a.img: OK"), "{}", result.stdout);
+    assert!(result.stderr.contains("the record names two files"), "{}", result.stderr);
+    // The honest list names the file it was made from, and that file is the one checked.
+    let result = custos_in(d, &["hash", "--check-segments", "b.segments"]);
+    assert_eq!((result.code, result.stdout.as_str()), (0, "b.img: OK\n"), "{}", result.stderr);
+}
+
+/// Names with a carriage return, a newline, a backslash or a trailing space: `custos hash`
+/// writes the bytes `sha256sum` (coreutils 9) writes, `sha256sum -c` reads them, and
+/// `custos hash --check` reads what `sha256sum` writes, also as a CR LF file. b3sum reads
+/// and writes the same lines for every name without a CR (b3sum 1.2 writes a CR raw and
+/// knows no `\r` escape; a raw CR inside a name still reads back; docs/hashing.md).
+#[test]
+fn awkward_names_interoperate_with_sha256sum_and_b3sum() {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(sha256sum) = support::tool("sha256sum") else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let names: [&[u8]; 7] = [b"cr\r", b"a\rb", b"nl\nx", b"back\\slash", b"trail ", b" lead", b"plain"];
+    for (i, name) in names.iter().enumerate() {
+        write(d, std::ffi::OsStr::from_bytes(name), &noise(100 + i, i as u64));
+    }
+    let with_names = |command: &mut std::process::Command, names: &[&[u8]]| {
+        command.current_dir(d);
+        for name in names {
+            command.arg(std::ffi::OsStr::from_bytes(name));
+        }
+        run(command)
+    };
+    let ours = with_names(custos().args(["hash", "--algo", "sha256"]), &names);
+    let theirs = with_names(&mut std::process::Command::new(&sha256sum), &names);
+    assert_eq!((ours.code, theirs.code), (0, 0), "{}{}", ours.stderr, theirs.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&ours.raw_stdout),
+        String::from_utf8_lossy(&theirs.raw_stdout),
+        "custos hash writes what sha256sum writes"
+    );
+    std::fs::write(d.join("ours.sha256"), &ours.raw_stdout).expect("write");
+    let checked = run(std::process::Command::new(&sha256sum).current_dir(d).args(["-c", "ours.sha256"]));
+    assert_eq!(checked.code, 0, "sha256sum -c reads custos's lines: {}{}", checked.stdout, checked.stderr);
+    // Tagged lines (several algorithms) are read by sha256sum -c too.
+    let tagged = with_names(custos().args(["hash", "--algo", "sha256,blake3"]), &names);
+    std::fs::write(d.join("tagged.txt"), &tagged.raw_stdout).expect("write");
+    let checked = run(std::process::Command::new(&sha256sum).current_dir(d).args(["-c", "tagged.txt"]));
+    assert_eq!(checked.stdout.matches(": OK").count(), names.len(), "{}{}", checked.stdout, checked.stderr);
+
+    let crlf: Vec<u8> = theirs
+        .raw_stdout
+        .iter()
+        .flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] })
+        .collect();
+    std::fs::write(d.join("theirs.sha256"), &theirs.raw_stdout).expect("write");
+    std::fs::write(d.join("crlf.sha256"), &crlf).expect("write");
+    let checked = run(std::process::Command::new(&sha256sum).current_dir(d).args(["-c", "crlf.sha256"]));
+    assert_eq!(checked.code, 0, "sha256sum -c reads CR LF lists: {}{}", checked.stdout, checked.stderr);
+    for list in ["theirs.sha256", "crlf.sha256"] {
+        let checked = custos_in(d, &["hash", "--check", list]);
+        assert_eq!(checked.code, 0, "{list}: {}{}", checked.stdout, checked.stderr);
+        assert!(
+            checked.stderr.contains("7 OK, 0 FAILED, 0 unreadable, 0 malformed"),
+            "{list}: {}",
+            checked.stderr
+        );
+    }
+
+    let Some(b3sum) = support::tool("b3sum") else { return };
+    let b3_names: Vec<&[u8]> = names.iter().copied().filter(|n| !n.contains(&b'\r')).collect();
+    let ours = with_names(custos().args(["hash", "--algo", "blake3"]), &b3_names);
+    let theirs = with_names(&mut std::process::Command::new(&b3sum), &b3_names);
+    assert_eq!(
+        String::from_utf8_lossy(&ours.raw_stdout),
+        String::from_utf8_lossy(&theirs.raw_stdout),
+        "custos hash --algo blake3 writes what b3sum writes"
+    );
+    std::fs::write(d.join("ours.b3"), &ours.raw_stdout).expect("write");
+    std::fs::write(d.join("B3SUMS"), &theirs.raw_stdout).expect("write");
+    let checked = run(std::process::Command::new(&b3sum).current_dir(d).args(["--check", "ours.b3"]));
+    assert_eq!(checked.code, 0, "b3sum --check reads custos's lines: {}{}", checked.stdout, checked.stderr);
+    let checked = custos_in(d, &["hash", "--check", "B3SUMS"]);
+    assert_eq!(checked.code, 0, "{}{}", checked.stdout, checked.stderr);
+    assert!(checked.stderr.contains("5 OK, 0 FAILED"), "{}", checked.stderr);
+    // b3sum writes a CR inside a name raw; that line reads back as coreutils reads it.
+    let raw_cr = with_names(&mut std::process::Command::new(&b3sum), &[b"a\rb"]);
+    assert!(raw_cr.raw_stdout.ends_with(b"  a\rb\n"), "{:?}", raw_cr.stdout);
+    std::fs::write(d.join("cr.b3"), &raw_cr.raw_stdout).expect("write");
+    let checked = custos_in(d, &["hash", "--check", "cr.b3"]);
+    assert_eq!(checked.code, 0, "{}{}", checked.stdout, checked.stderr);
+}
+
+/// Names and link targets from a tree reach the terminal escaped in every message (skipped
+/// links and special files, errors, check results), never raw; digest lines to a pipe stay
+/// coreutils' bytes.
+#[test]
+fn hostile_names_never_reach_the_terminal_raw() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let root = d.join("t");
+    write(&root, std::ffi::OsStr::from_bytes(b"file\x1b[2J"), b"abc");
+    std::os::unix::fs::symlink("/tmp/\x1b]0;owned\x07", root.join("link\x1b[1A")).expect("symlink");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(root.join("fifo\x1b[31m"))
+        .status()
+        .expect("mkfifo")
+        .success());
+    let result = custos_in(d, &["hash", "--algo", "sha256", "t"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert!(!result.stderr.contains('\x1b') && !result.stderr.contains('\x07'), "{:?}", result.stderr);
+    assert!(
+        result.stderr.contains("t/link\\u{1b}[1A: symbolic link to /tmp/\\u{1b}]0;owned\\u{7}"),
+        "{}",
+        result.stderr
+    );
+    assert!(result.stderr.contains("t/fifo\\u{1b}[31m: fifo skipped"), "{}", result.stderr);
+    // The digest line is for sha256sum -c: the name's bytes as they are.
+    assert_eq!(result.stdout, format!("{ABC_SHA256}  t/file\x1b[2J\n"));
+
+    let sums = format!("{ABC_SHA256}  gone\x1b[2K\r\x1b[32mall: OK\n{ABC_SHA256}  t/file\x1b[2J\n");
+    write(d, "SHA256SUMS", sums.as_bytes());
+    let result = custos_in(d, &["hash", "--check", "SHA256SUMS"]);
+    assert_eq!(result.code, 1);
+    for text in [&result.stdout, &result.stderr] {
+        assert!(!text.contains('\x1b') && !text.contains('\r'), "{text:?}");
+    }
+    assert_eq!(
+        result.stdout,
+        "gone\\u{1b}[2K\\u{d}\\u{1b}[32mall: OK: FAILED open or read\nt/file\\u{1b}[2J: OK\n"
+    );
+    let missing = custos_in(d, &["hash", "--algo", "sha256", "no\x1b[2Jsuch"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("no\\u{1b}[2Jsuch") && !missing.stderr.contains('\x1b'),
+        "{:?}",
+        missing.stderr
+    );
+}
+
+/// On a terminal a digest line is shown escaped (a name cannot clear the screen); in a pipe
+/// it is coreutils' bytes. `script` gives the command a terminal.
+#[test]
+fn digest_lines_are_escaped_on_a_terminal_and_exact_in_a_pipe() {
+    let Some(script) = support::tool("script") else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    write(d, "evil\x1b[2Jx", b"abc");
+    let custos = env!("CARGO_BIN_EXE_custos");
+    let command =
+        format!("'{custos}' hash -q --algo sha256 evil*; '{custos}' hash -q --algo sha256 evil* | od -c");
+    let shown = run(std::process::Command::new(script).current_dir(d).args(["-qec", &command, "/dev/null"]));
+    assert_eq!(shown.code, 0, "{}{}", shown.stdout, shown.stderr);
+    assert!(shown.stdout.contains(&format!("{ABC_SHA256}  evil\\u{{1b}}[2Jx")), "{:?}", shown.stdout);
+    assert!(!shown.stdout.contains('\x1b'), "{:?}", shown.stdout);
+    // Through the pipe, od shows the raw escape byte (octal 033).
+    assert!(shown.stdout.contains(" 033 "), "{:?}", shown.stdout);
+}

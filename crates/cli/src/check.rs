@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use custos_hash::checksum_file::{escape_path, parse_line, ChecksumLine, LineAlgorithm};
+use custos_hash::checksum_file::{parse_line, ChecksumLine, LineAlgorithm};
 use custos_hash::{Algorithm, Control, Digest, HashOutcome};
 use serde::Serialize;
 
@@ -114,11 +114,7 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
             let mut algorithms = algorithms.clone();
             algorithms.sort();
             let options = engine_options(args, algorithms, None).map_err(|e| e.to_string())?;
-            match jobs::hash_input(input, &options, &control) {
-                Some(Ok(outcome)) => Ok(outcome),
-                Some(Err(error)) => Err(render::error_chain(&error)),
-                None => Err("not a file".into()),
-            }
+            hash_listed(input.path(), &options, &control)
         },
         |_, outcome| -> Result<(), Infallible> {
             outcomes.push(outcome);
@@ -158,12 +154,13 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
         let hint = not_a_checksum_file_hint(source);
         if *count > MALFORMED_SHOWN {
             eprintln!(
-                "custos: {}: {} more improperly formatted lines not shown{hint}",
-                source.display(),
-                count - MALFORMED_SHOWN
+                "custos: {}: {} more improperly formatted lines not shown{}",
+                render::escape(&source.to_string_lossy()),
+                count - MALFORMED_SHOWN,
+                render::escape(&hint)
             );
         } else if !hint.is_empty() {
-            eprintln!("custos: {}{hint}", source.display());
+            eprintln!("custos: {}{}", render::escape(&source.to_string_lossy()), render::escape(&hint));
         }
     }
     let status = tally.status();
@@ -180,6 +177,19 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
         print_warnings(&tally);
     }
     Ok(status)
+}
+
+/// Hashes a file a checksum or segment list names. A list is input like any other: it may
+/// name `/dev/zero` (which never ends), a FIFO (which waits for a writer forever) or a
+/// socket, so the file is opened without blocking and read only when `fstat` says it is a
+/// regular file or a block device (which have a size); anything else fails its lines.
+fn hash_listed(
+    path: &Path,
+    options: &custos_hash::HashOptions,
+    control: &Control,
+) -> Result<HashOutcome, String> {
+    let file = custos_hash::open_evidence(path).map_err(|e| render::error_chain(&e))?;
+    custos_hash::hash_file(&file, path, options, control).map_err(|e| render::error_chain(&e))
 }
 
 /// How many malformed lines of one checksum file are named one by one.
@@ -215,7 +225,7 @@ fn read_checksum_file(source: &Path, hint: Option<&[Algorithm]>) -> Result<Vec<L
         io::stdin().lock().read_to_end(&mut bytes).context("cannot read checksums from stdin")?;
     } else {
         bytes = std::fs::read(source)
-            .with_context(|| format!("cannot read checksum file {}", source.display()))?;
+            .with_context(|| format!("cannot read checksum file {}", crate::hash::shown(source)))?;
     }
     if custos_interchange::hashdeep::is_hashdeep(&bytes) {
         return read_hashdeep_file(source, &bytes);
@@ -242,12 +252,12 @@ fn read_checksum_file(source: &Path, hint: Option<&[Algorithm]>) -> Result<Vec<L
 /// column's, never guessed), paths relative to where the check runs, as for sha256sum.
 fn read_hashdeep_file(source: &Path, bytes: &[u8]) -> Result<Vec<Line>> {
     let known = custos_interchange::hashdeep::parse(bytes)
-        .with_context(|| format!("cannot read hashdeep file {}", source.display()))?;
+        .with_context(|| format!("cannot read hashdeep file {}", crate::hash::shown(source)))?;
     if !known.ignored_columns.is_empty() {
         eprintln!(
             "custos: {}: {} columns are not checked (Custos does not compute them)",
-            source.display(),
-            known.ignored_columns.join(", ")
+            crate::hash::shown(source),
+            render::escape(&known.ignored_columns.join(", "))
         );
     }
     let mut lines = Vec::new();
@@ -397,17 +407,22 @@ impl<'a> LineReport<'a> {
         }
         if self.status == LineStatus::Malformed {
             let reason = self.error.as_deref().unwrap_or("malformed");
-            eprintln!("custos: {}:{}: improperly formatted line: {reason}", self.checksum_file, self.line);
+            eprintln!(
+                "custos: {}:{}: improperly formatted line: {}",
+                render::escape(&self.checksum_file),
+                self.line,
+                render::escape(reason)
+            );
             return Ok(());
         }
         if let (true, Some(error)) = (self.say_error, &self.error) {
-            eprintln!("custos: {error}");
+            eprintln!("custos: {}", render::escape(error));
         }
-        let (escaped, path) = escape_path(self.raw_path.as_deref().unwrap_or_default());
-        if escaped {
-            out.write_all(b"\\")?;
-        }
-        out.write_all(&path)?;
+        // A report for people, not a checksum file: the name as `escape` shows any text
+        // from input (controls, newlines and carriage returns included, as `\u{…}`), so a
+        // planted name can neither fake an `OK` line nor hide a `FAILED` one.
+        let path = String::from_utf8_lossy(self.raw_path.as_deref().unwrap_or_default());
+        out.write_all(render::escape(&path).as_bytes())?;
         let verdict: &[u8] = match self.status {
             LineStatus::Ok => b": OK\n",
             LineStatus::Failed => b": FAILED\n",
@@ -475,10 +490,10 @@ pub fn run_segment_lists(args: &HashArgs) -> Result<Status> {
     }
     for source in &args.paths {
         let text = std::fs::read_to_string(source)
-            .with_context(|| format!("cannot read segment list {}", source.display()))?;
+            .with_context(|| format!("cannot read segment list {}", crate::hash::shown(source)))?;
         for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let report = check_segment_record(args, line).unwrap_or_else(|error| SegmentReport {
-                path: format!("{}:{}", source.display(), number + 1),
+                path: format!("{}:{}", source.to_string_lossy(), number + 1),
                 status: "error",
                 changed_ranges: Vec::new(),
                 error: Some(error),
@@ -492,15 +507,17 @@ pub fn run_segment_lists(args: &HashArgs) -> Result<Status> {
                 render::json_line(&mut out, &report)?;
             } else {
                 match (&report.error, report.changed_ranges.is_empty()) {
-                    (Some(error), _) => eprintln!("custos: {}: {error}", report.path),
-                    (None, true) => writeln!(out, "{}: OK", report.path)?,
+                    (Some(error), _) => {
+                        eprintln!("custos: {}: {}", render::escape(&report.path), render::escape(error))
+                    }
+                    (None, true) => writeln!(out, "{}: OK", render::escape(&report.path))?,
                     (None, false) => {
                         let ranges: Vec<String> = report
                             .changed_ranges
                             .iter()
                             .map(|r| format!("bytes {}..{} ({} bytes)", r.start, r.end, r.end - r.start))
                             .collect();
-                        writeln!(out, "{}: CHANGED {}", report.path, ranges.join(", "))?;
+                        writeln!(out, "{}: CHANGED {}", render::escape(&report.path), ranges.join(", "))?;
                     }
                 }
             }
@@ -515,21 +532,14 @@ fn check_segment_record(args: &HashArgs, line: &str) -> Result<SegmentReport, St
         serde_json::from_str(line).map_err(|e| format!("not a segment list line: {e}"))?;
     let stored = record.to_list()?;
     let spec = stored.spec;
-    let path = match &record.path_hex {
-        Some(hex) => {
-            PathBuf::from(OsStr::from_bytes(&Digest::from_hex(hex).ok_or("path_hex is not hexadecimal")?.0))
-        }
-        None => PathBuf::from(&record.path),
-    };
+    // The file read is the one reported: its name comes from the bytes opened.
+    let path = PathBuf::from(OsStr::from_bytes(&record.path_bytes()?));
     let options = engine_options(args, Vec::new(), Some(spec)).map_err(|e| e.to_string())?;
-    let outcome =
-        jobs::hash_input(&Input::File { path, size: None, in_tree: false }, &options, &Control::default())
-            .unwrap_or_else(|| unreachable!("a file input is always hashed"))
-            .map_err(|e| render::error_chain(&e))?;
+    let outcome = hash_listed(&path, &options, &Control::default())?;
     let fresh = outcome.segments.ok_or("no segments computed")?;
     let changed = fresh.changed_ranges(&stored).map_err(|_| "segment specs differ".to_owned())?;
     Ok(SegmentReport {
-        path: record.path,
+        path: path.to_string_lossy().into_owned(),
         status: if changed.is_empty() { "ok" } else { "changed" },
         changed_ranges: changed.into_iter().map(|r| ByteRange { start: r.start, end: r.end }).collect(),
         error: None,

@@ -105,7 +105,7 @@ pub fn run(args: HashArgs) -> Result<Status> {
     // A segment list is a fixity record: never overwrite one.
     let mut segment_file = match &args.segments {
         Some(path) => Some(BufWriter::new(File::create_new(path).with_context(|| {
-            format!("cannot create segment list {} (an existing list is never overwritten)", path.display())
+            format!("cannot create segment list {} (an existing list is never overwritten)", shown(path))
         })?)),
         None => None,
     };
@@ -119,6 +119,9 @@ pub fn run(args: HashArgs) -> Result<Status> {
     let tick = |bytes: u64| bar.inc(bytes);
     let control = Control { progress: Some(&tick), cancel: None };
     let stdout = io::stdout();
+    // Digest lines are coreutils' bytes for pipes and files; on a terminal they are shown,
+    // so what a name could do to a terminal is escaped there (docs/hashing.md, Output).
+    let terminal = std::io::IsTerminal::is_terminal(&stdout);
     let mut out = BufWriter::new(stdout.lock());
     let mut status = Status::Ok;
     let window = options.window_size as u64;
@@ -140,7 +143,7 @@ pub fn run(args: HashArgs) -> Result<Status> {
                 }
                 Some(Ok(outcome)) => outcome,
             };
-            bar.suspend(|| write_outcome(&mut out, input, &outcome, args.json))?;
+            bar.suspend(|| write_outcome(&mut out, input, &outcome, args.json, terminal))?;
             if let (Some(file), Some(list)) = (segment_file.as_mut(), &outcome.segments) {
                 let json_path = JsonPath::new(input.path());
                 let record = SegmentRecord::new(json_path.path.into_owned(), json_path.path_hex, list);
@@ -185,27 +188,41 @@ pub fn engine_options(
     Ok(options)
 }
 
-/// Text: one algorithm prints `HEX  PATH` exactly as sha256sum and b3sum do; several print
-/// BSD tagged lines, which `sha256sum -c` reads too.
-fn write_outcome(out: &mut impl Write, input: &Input, outcome: &HashOutcome, json: bool) -> io::Result<()> {
+/// Text: one algorithm prints `HEX  PATH` exactly as sha256sum does (b3sum too, but for
+/// names with a carriage return, which coreutils escapes and b3sum 1.2 does not); several
+/// print BSD tagged lines, which `sha256sum -c` reads too. On a `terminal` the line is shown
+/// through `escape`: a name's other control characters and bidirectional overrides appear
+/// as `\u{…}` instead of acting on the terminal (a pipe or file gets coreutils' bytes).
+fn write_outcome(
+    out: &mut impl Write,
+    input: &Input,
+    outcome: &HashOutcome,
+    json: bool,
+    terminal: bool,
+) -> io::Result<()> {
     if json {
         return render::json_line(out, &HashRecord::outcome(input, outcome));
     }
     let tagged = outcome.digests.len() > 1;
     for (algorithm, digest) in &outcome.digests {
-        out.write_all(&custos_hash::checksum_file::format_line(
+        let line = custos_hash::checksum_file::format_line(
             *algorithm,
             digest,
             render::path_bytes(input.path()),
             tagged,
-        ))?;
+        );
+        if terminal {
+            out.write_all(render::escape(&String::from_utf8_lossy(&line)).as_bytes())?;
+        } else {
+            out.write_all(&line)?;
+        }
         out.write_all(b"\n")?;
     }
     if let Some(list) = &outcome.segments {
         // Segment roots go to stderr in text mode: stdout stays a valid checksum file.
         eprintln!(
             "custos: {}: {} segments of {} bytes, {} Merkle root {}",
-            input.path().display(),
+            shown(input.path()),
             list.digests.len(),
             list.spec.size,
             list.spec.algorithm,
@@ -226,15 +243,21 @@ fn write_error(
         let record = HashRecord { error: Some(message), verdict: Some("error"), ..HashRecord::bare(input) };
         return render::json_line(out, &record);
     }
-    eprintln!("custos: {message}");
+    eprintln!("custos: {}", render::escape(&message));
     Ok(())
+}
+
+/// A path from input as a message shows it: through `escape`, so a name cannot rewrite the
+/// terminal it is printed on.
+pub(crate) fn shown(path: &std::path::Path) -> String {
+    render::escape(&path.to_string_lossy()).into_owned()
 }
 
 /// Symlinks and special files found in trees; walk failures.
 fn report_unhashed(out: &mut impl Write, input: &Input, json: bool, quiet: bool) -> Result<Status> {
     let (note, record, status) = match input {
         Input::Skipped { kind: EntryKind::Symlink { target }, .. } => (
-            format!("symbolic link to {}, recorded, not followed", target.display()),
+            format!("symbolic link to {}, recorded, not followed", shown(target)),
             HashRecord {
                 kind: Some("symlink"),
                 target: Some(target.to_string_lossy().into_owned()),
@@ -256,9 +279,9 @@ fn report_unhashed(out: &mut impl Write, input: &Input, json: bool, quiet: bool)
     if json {
         render::json_line(out, &record)?;
     } else if status == Status::Error {
-        eprintln!("custos: {note}");
+        eprintln!("custos: {}", render::escape(&note));
     } else if !quiet {
-        eprintln!("custos: {}: {note}", input.path().display());
+        eprintln!("custos: {}: {note}", shown(input.path()));
     }
     Ok(status)
 }

@@ -22,16 +22,23 @@ pub fn run(args: &HashArgs) -> Result<Status> {
         bail!("--audit needs a hashdeep known file and at least one tree: custos hash --audit KNOWN TREE…");
     };
     if trees.is_empty() {
-        bail!("--audit needs at least one tree to audit after the known file {}", known_path.display());
+        bail!(
+            "--audit needs at least one tree to audit after the known file {}",
+            crate::hash::shown(known_path)
+        );
     }
     let bytes = std::fs::read(known_path)
-        .with_context(|| format!("cannot read known file {}", known_path.display()))?;
+        .with_context(|| format!("cannot read known file {}", crate::hash::shown(known_path)))?;
     let known = hashdeep::parse(&bytes)
-        .with_context(|| format!("{} is not a hashdeep known file", known_path.display()))?;
+        .with_context(|| format!("{} is not a hashdeep known file", crate::hash::shown(known_path)))?;
     let bad: Vec<String> =
         known.lines.iter().filter_map(|line| line.as_ref().err()).map(ToString::to_string).collect();
     for reason in bad.iter().take(10) {
-        eprintln!("custos: {}: {reason} (line ignored, as hashdeep does)", known_path.display());
+        eprintln!(
+            "custos: {}: {} (line ignored, as hashdeep does)",
+            crate::hash::shown(known_path),
+            render::escape(reason)
+        );
     }
     // hashdeep compares names as text: a list written with `-l` holds paths relative to where
     // it ran, one written without holds absolute paths. Walked paths follow the list's form.
@@ -69,17 +76,20 @@ pub fn run(args: &HashArgs) -> Result<Status> {
                 }
                 Some(Err(error)) => {
                     status = Status::Error;
-                    bar.suspend(|| eprintln!("custos: {}", render::error_chain(&error)));
+                    bar.suspend(|| eprintln!("custos: {}", render::escape(&render::error_chain(&error))));
                 }
                 // Links and special files: recorded by a walk, never read; hashdeep -r does
                 // not hash them either.
                 None => {
                     if let Input::WalkFailed { error, .. } = &input {
                         status = Status::Error;
-                        bar.suspend(|| eprintln!("custos: {}", render::error_chain(error)));
+                        bar.suspend(|| eprintln!("custos: {}", render::escape(&render::error_chain(error))));
                     } else if !args.quiet {
                         bar.suspend(|| {
-                            eprintln!("custos: {}: not a regular file, not audited", input.path().display())
+                            eprintln!(
+                                "custos: {}: not a regular file, not audited",
+                                crate::hash::shown(input.path())
+                            )
                         });
                     }
                 }

@@ -113,14 +113,16 @@ pub fn run(args: &HashArgs) -> Result<Status> {
             for (name, check) in &checks {
                 match check {
                     Some((stored, found)) if Some(stored) == found.as_ref() => {
-                        eprintln!("custos: {}: stored {name} {stored} matches the media", path.display())
+                        eprintln!("custos: {}: stored {name} {stored} matches the media", escape(&path.to_string_lossy()))
                     }
                     Some((stored, found)) => eprintln!(
                         "custos: {}: MEDIA MISMATCH: stored {name} {stored}, the media read has {} (the container itself reads whole)",
-                        path.display(),
+                        escape(&path.to_string_lossy()),
                         found.as_deref().unwrap_or("none")
                     ),
-                    None => eprintln!("custos: {}: no {name} is stored in the image", path.display()),
+                    None => {
+                        eprintln!("custos: {}: no {name} is stored in the image", escape(&path.to_string_lossy()))
+                    }
                 }
             }
         }
@@ -141,7 +143,7 @@ fn report_text(out: &mut impl Write, path: &std::path::Path, message: &str, json
             &json!({ "path": path.display().to_string(), "verdict": "error", "error": message }),
         )?;
     } else {
-        eprintln!("custos: {}: {message}", path.display());
+        eprintln!("custos: {}: {}", escape(&path.to_string_lossy()), escape(message));
     }
     Ok(())
 }

@@ -1,9 +1,13 @@
 //! Checksum-file lines as GNU coreutils (`sha256sum`) and b3sum write and read them.
 //!
 //! Two shapes exist: the GNU line `HEX  PATH` (or `HEX *PATH`, the "binary" marker) and the
-//! BSD tagged line `TAG (PATH) = HEX`. A path holding a backslash or a newline is escaped
-//! (`\\`, `\n`) and its line starts with a backslash, as GNU does, so every path can be
-//! written on one line and read back exactly. Paths are bytes: file names need not be UTF-8.
+//! BSD tagged line `TAG (PATH) = HEX`. A path holding a backslash, a newline or a carriage
+//! return is escaped (`\\`, `\n`, `\r`) and its line starts with a backslash, exactly as
+//! coreutils 9 writes it, so every path can be written on one line and read back exactly (a
+//! raw carriage return at a line's end would be taken for a CR LF line end). Reading follows
+//! coreutils too: one carriage return at the end of any line is a CR LF line end, blanks
+//! before the line are skipped, and only those three escapes exist. Paths are bytes: file
+//! names need not be UTF-8.
 
 use std::borrow::Cow;
 
@@ -30,10 +34,10 @@ pub fn format_line(algorithm: Algorithm, digest: &Digest, path: &[u8], tagged: b
     line
 }
 
-/// Escapes `\\` and newline the GNU way. Returns whether anything needed escaping: the
-/// line that carries the path must then start with a backslash.
+/// Escapes `\\`, newline and carriage return as coreutils 9 does. Returns whether anything
+/// needed escaping: the line that carries the path must then start with a backslash.
 pub fn escape_path(path: &[u8]) -> (bool, Cow<'_, [u8]>) {
-    if !path.iter().any(|&b| b == b'\\' || b == b'\n') {
+    if !path.iter().any(|&b| matches!(b, b'\\' | b'\n' | b'\r')) {
         return (false, Cow::Borrowed(path));
     }
     let mut escaped = Vec::with_capacity(path.len() + 8);
@@ -41,6 +45,7 @@ pub fn escape_path(path: &[u8]) -> (bool, Cow<'_, [u8]>) {
         match byte {
             b'\\' => escaped.extend_from_slice(b"\\\\"),
             b'\n' => escaped.extend_from_slice(b"\\n"),
+            b'\r' => escaped.extend_from_slice(b"\\r"),
             other => escaped.push(other),
         }
     }
@@ -81,7 +86,8 @@ pub enum LineError {
     /// The digest is not hexadecimal or has the wrong length for its algorithm.
     #[error("the digest is not {0}")]
     BadDigest(&'static str),
-    /// A backslash escape other than `\\` and `\n`.
+    /// A backslash escape other than `\\`, `\n` and `\r`, or a path ending in a lone
+    /// backslash.
     #[error("invalid escape in the path")]
     BadEscape,
     /// The path is empty.
@@ -89,18 +95,22 @@ pub enum LineError {
     EmptyPath,
 }
 
-/// Parses one line (without its newline). Returns `Ok(None)` for lines to skip: empty lines
-/// and `#` comments.
+/// Parses one line (without its newline) as coreutils' `sha256sum -c` does. Returns
+/// `Ok(None)` for lines to skip: empty lines and `#` comments.
 pub fn parse_line(line: &[u8]) -> Result<Option<ChecksumLine>, LineError> {
-    let (escaped, mut body) = match line.strip_prefix(b"\\") {
+    // One CR before the LF is a CR LF line end, on every line, escaped or not (a name that
+    // ends in CR is written escaped, `\r`, so it never ends a line raw).
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.starts_with(b"#") {
+        return Ok(None);
+    }
+    // Blanks before the line, then the backslash of an escaped path.
+    let line = &line[line.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(line.len())..];
+    let (escaped, body) = match line.strip_prefix(b"\\") {
         Some(rest) => (true, rest),
         None => (false, line),
     };
-    // Checksum files written on Windows end their lines in CR LF.
-    if !escaped {
-        body = body.strip_suffix(b"\r").unwrap_or(body);
-    }
-    if body.is_empty() || body.starts_with(b"#") {
+    if body.is_empty() {
         return if escaped { Err(LineError::Unrecognised) } else { Ok(None) };
     }
     let parsed = parse_bsd(body).or_else(|| parse_gnu(body)).ok_or(LineError::Unrecognised)?;
@@ -169,6 +179,7 @@ fn unescape(raw: &[u8]) -> Result<Vec<u8>, LineError> {
         match bytes.next() {
             Some(b'\\') => path.push(b'\\'),
             Some(b'n') => path.push(b'\n'),
+            Some(b'r') => path.push(b'\r'),
             _ => return Err(LineError::BadEscape),
         }
     }
@@ -185,8 +196,16 @@ mod tests {
 
     #[test]
     fn round_trips_every_algorithm_and_shape() {
-        let paths: [&[u8]; 5] =
-            [b"a.img", b"dir/with space", b"back\\slash", b"new\nline", b"\xff\xfe not utf-8"];
+        let paths: [&[u8]; 8] = [
+            b"a.img",
+            b"dir/with space",
+            b"back\\slash",
+            b"new\nline",
+            b"\xff\xfe not utf-8",
+            b"ends in cr\r",
+            b"trailing space ",
+            b"a\rb\\\n",
+        ];
         for algorithm in Algorithm::ALL {
             for path in paths {
                 for tagged in [false, true] {
@@ -244,5 +263,35 @@ mod tests {
             .expect("parses")
             .expect("a line");
         assert_eq!(parsed.path, b"odd) = name");
+    }
+
+    /// What `sha256sum` (coreutils 9.1) writes for such names, byte for byte, and what
+    /// `sha256sum -c` reads: one CR before the LF ends any line, escaped or not; blanks
+    /// before a line are skipped; `\r` is an escape.
+    #[test]
+    fn carriage_returns_are_escaped_and_cr_lf_line_ends_read_as_coreutils_does() {
+        let md5 = digest(Algorithm::Md5);
+        assert_eq!(
+            format_line(Algorithm::Md5, &md5, b"cr\r", false),
+            b"\\9dd4e461268c8034f5c8564e155c67a6  cr\\r".to_vec()
+        );
+        assert_eq!(
+            format_line(Algorithm::Md5, &md5, b"a\rb", true),
+            b"\\MD5 (a\\rb) = 9dd4e461268c8034f5c8564e155c67a6".to_vec()
+        );
+        let path = |line: &[u8]| parse_line(line).expect("parses").expect("a line").path;
+        assert_eq!(path(b"\\9dd4e461268c8034f5c8564e155c67a6  cr\\r\r"), b"cr\r");
+        assert_eq!(path(b"\\9dd4e461268c8034f5c8564e155c67a6  back\\\\slash\r"), b"back\\slash");
+        assert_eq!(path(b"\\MD5 (cr\\r) = 9dd4e461268c8034f5c8564e155c67a6\r"), b"cr\r");
+        assert_eq!(path(b"9dd4e461268c8034f5c8564e155c67a6  plain\r\r"), b"plain\r");
+        assert_eq!(path(b"9dd4e461268c8034f5c8564e155c67a6  trailing \r"), b"trailing ");
+        assert_eq!(path(b" \t9dd4e461268c8034f5c8564e155c67a6  indented"), b"indented");
+        assert_eq!(parse_line(b"\r"), Ok(None));
+        assert_eq!(parse_line(b"# comment\r"), Ok(None));
+        for bad in
+            [&b"\\9dd4e461268c8034f5c8564e155c67a6  tab\\t"[..], b"\\9dd4e461268c8034f5c8564e155c67a6  end\\"]
+        {
+            assert_eq!(parse_line(bad), Err(LineError::BadEscape), "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

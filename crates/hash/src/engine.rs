@@ -169,9 +169,9 @@ pub fn hash_tree_file(path: &Path, options: &HashOptions, control: &Control) -> 
 }
 
 /// Opens evidence a user named (a regular file or a block device; a link the user gave is
-/// followed) without blocking: a FIFO, socket, character device or folder is refused
-/// with [`Error::NotEvidence`], never read (a FIFO would wait forever, `/dev/zero`
-/// never end).
+/// followed) without blocking: a FIFO, socket or character device is refused with
+/// [`Error::NotEvidence`] naming which, a folder with [`Error::IsADirectory`], never read
+/// (a FIFO would wait forever, `/dev/zero` never end).
 pub fn open_evidence(path: &Path) -> Result<File, Error> {
     use std::os::unix::fs::FileTypeExt as _;
     let file = OpenOptions::new()
@@ -180,13 +180,20 @@ pub fn open_evidence(path: &Path) -> Result<File, Error> {
         .open(path)
         .map_err(|source| Error::Open { path: path.to_owned(), source })?;
     let kind = file.metadata().map_err(|source| Error::Open { path: path.to_owned(), source })?.file_type();
-    if !(kind.is_file() || kind.is_block_device()) {
-        return Err(Error::NotEvidence {
-            path: path.to_owned(),
-            found: "a FIFO, socket, character device or folder",
-        });
-    }
-    Ok(file)
+    let found = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_dir() {
+        return Err(Error::IsADirectory { path: path.to_owned() });
+    } else if kind.is_file() || kind.is_block_device() {
+        return Ok(file);
+    } else {
+        "a special file"
+    };
+    Err(Error::NotEvidence { path: path.to_owned(), found })
 }
 
 /// Opens a file found by a tree walk for reading without following a link and without

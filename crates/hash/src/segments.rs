@@ -331,6 +331,25 @@ impl SegmentRecord {
         }
     }
 
+    /// The exact bytes of the path of the input this record describes: `path_hex` when
+    /// present, `path` otherwise. With both, `path` must be what `path_hex` shows (its text,
+    /// lossy when not UTF-8): a record whose two names are two files is refused, so a check
+    /// never reads one file and reports another.
+    pub fn path_bytes(&self) -> Result<Vec<u8>, String> {
+        let Some(hex) = &self.path_hex else {
+            return Ok(self.path.as_bytes().to_vec());
+        };
+        let bytes = Digest::from_hex(hex).ok_or("path_hex is not hexadecimal")?.0;
+        if String::from_utf8_lossy(&bytes) != self.path {
+            return Err(format!(
+                "the record names two files: path {:?} and path_hex {hex} ({:?}); it must name one",
+                self.path,
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
+        Ok(bytes)
+    }
+
     /// The list this record describes, after checking it is internally consistent: known
     /// version and algorithm, digests of the right length, a count that fits the sizes, and
     /// a root that matches the digests.
@@ -482,5 +501,21 @@ mod tests {
         let fresh = SegmentList::of_bytes(spec(4096), &original);
         assert_eq!(fresh.changed_ranges(&stored), Ok(vec![]));
         assert!(SegmentList::of_bytes(spec(1024), &original).changed_ranges(&stored).is_err());
+    }
+
+    #[test]
+    fn a_record_whose_path_and_path_hex_disagree_names_no_file() {
+        let list = SegmentList::of_bytes(spec(4), b"evidence");
+        let mut record = SegmentRecord::new("a.img".into(), None, &list);
+        assert_eq!(record.path_bytes(), Ok(b"a.img".to_vec()));
+        record.path_hex = Some(Digest(b"b.img".to_vec()).to_hex());
+        let error = record.path_bytes().expect_err("two names");
+        assert!(error.contains("names two files"), "{error}");
+        record.path_hex = Some(Digest(b"a.img".to_vec()).to_hex());
+        assert_eq!(record.path_bytes(), Ok(b"a.img".to_vec()));
+        let record = SegmentRecord::new("x\u{fffd}".into(), Some("78ff".into()), &list);
+        assert_eq!(record.path_bytes(), Ok(b"x\xff".to_vec()));
+        let record = SegmentRecord::new("x".into(), Some("zz".into()), &list);
+        assert!(record.path_bytes().is_err());
     }
 }

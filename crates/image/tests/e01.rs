@@ -853,3 +853,216 @@ fn a_fifo_named_like_a_segment_is_refused_without_waiting() {
     let opened = E01Reader::open(&fifo);
     assert!(opened.is_err(), "a FIFO is no segment");
 }
+
+// ---- sections that may appear once, chunks stored once (bounded work) ----
+
+/// One section of a segment file: its kind and its body (what follows the descriptor).
+#[derive(Clone)]
+struct Section {
+    kind: String,
+    body: Vec<u8>,
+}
+
+/// The sections of a single segment file, in order, bodies included.
+fn read_sections(path: &Path) -> Vec<Section> {
+    let bytes = fs::read(path).expect("read segment");
+    sections(path)
+        .into_iter()
+        .map(|(kind, at, size)| {
+            let from = at as usize + 76;
+            let to = if size >= 76 { at as usize + size as usize } else { from };
+            Section { kind, body: bytes[from..to].to_vec() }
+        })
+        .collect()
+}
+
+/// A section descriptor with its Adler-32, as EWF writes it.
+fn descriptor(kind: &str, next: u64, size: u64) -> Vec<u8> {
+    let mut d = vec![0u8; 76];
+    d[..kind.len()].copy_from_slice(kind.as_bytes());
+    d[16..24].copy_from_slice(&next.to_le_bytes());
+    d[24..32].copy_from_slice(&size.to_le_bytes());
+    let sum = adler(&d[..72]);
+    d[72..76].copy_from_slice(&sum.to_le_bytes());
+    d
+}
+
+/// Writes segment 1 of a set from `sections`, every `next` offset and descriptor checksum
+/// recomputed. Sections up to the first one changed keep their offsets, so tables still
+/// point at their chunks.
+fn write_sections(path: &Path, sections: &[Section]) {
+    let mut bytes = fs::read(path).expect("read segment")[..13].to_vec();
+    for section in sections {
+        let at = bytes.len() as u64;
+        if section.kind == "next" || section.kind == "done" {
+            bytes.extend_from_slice(&descriptor(&section.kind, at, 0));
+        } else {
+            let size = 76 + section.body.len() as u64;
+            bytes.extend_from_slice(&descriptor(&section.kind, at + size, size));
+            bytes.extend_from_slice(&section.body);
+        }
+    }
+    fs::write(path, bytes).expect("write segment");
+}
+
+/// A volume (or data) body with `factor` times the chunks and sectors, checksum fixed.
+fn multiplied_volume(body: &[u8], factor: u64) -> Vec<u8> {
+    let mut body = body.to_vec();
+    let chunks = u32::from_le_bytes(body[4..8].try_into().expect("4")) as u64 * factor;
+    let sectors = u64::from_le_bytes(body[16..24].try_into().expect("8")) * factor;
+    body[4..8].copy_from_slice(&(chunks as u32).to_le_bytes());
+    body[16..24].copy_from_slice(&sectors.to_le_bytes());
+    let sum = adler(&body[..1048]);
+    body[1048..1052].copy_from_slice(&sum.to_le_bytes());
+    body
+}
+
+/// An error2 body listing `(first sector, count)` ranges.
+fn error2_body(ranges: &[(u32, u32)]) -> Vec<u8> {
+    let mut header = vec![0u8; 516];
+    header[..4].copy_from_slice(&(ranges.len() as u32).to_le_bytes());
+    let sum = adler(&header);
+    header.extend_from_slice(&sum.to_le_bytes());
+    let entries: Vec<u8> =
+        ranges.iter().flat_map(|(s, n)| s.to_le_bytes().into_iter().chain(n.to_le_bytes())).collect();
+    let sum = adler(&entries);
+    header.extend_from_slice(&entries);
+    header.extend_from_slice(&sum.to_le_bytes());
+    header
+}
+
+/// A chunk table that repeats itself (its table2 renamed `table`, a thousand copies of it
+/// appended) claims the same stored chunks again and again: before the fix a 100 KiB file
+/// claimed a thousand times its media and took as long to read. Every chunk must be stored
+/// once, so such a set is container damage, named, before any media is read.
+#[test]
+fn corrupt_a_chunk_table_that_reuses_chunks_is_refused_at_open() {
+    let written = write_e01(vec![0u8; 8 * 32_768], Compression::Best, 1 << 30, &[]);
+    let first = written.segments[0].clone();
+    let original = read_sections(&first);
+    let table = original.iter().find(|s| s.kind == "table").expect("a table").clone();
+    for copies in [1usize, 1000] {
+        let mut patched = Vec::new();
+        for section in &original {
+            match section.kind.as_str() {
+                "volume" | "data" => patched.push(Section {
+                    kind: section.kind.clone(),
+                    body: multiplied_volume(&section.body, copies as u64 + 1),
+                }),
+                "table2" => patched.extend(std::iter::repeat_n(table.clone(), copies)),
+                _ => patched.push(section.clone()),
+            }
+        }
+        write_sections(&first, &patched);
+        let started = std::time::Instant::now();
+        let error = open_and_read(&first).expect_err("chunks stored once, served once");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "refused without reading the media");
+        assert!(error.is_container_damage(), "{error:?}");
+        assert!(error.to_string().contains("that chunk 7 already holds"), "{copies} copies: {error}");
+    }
+}
+
+/// Chunk entries packed closer than any zlib stream of a chunk can be (one byte apart, so a
+/// few bytes claim gigabytes) are refused when the set is opened, naming the chunk.
+#[test]
+fn corrupt_chunks_too_small_to_hold_their_media_are_refused_at_open() {
+    let written = write_e01(vec![0u8; 8 * 32_768], Compression::Best, 1 << 30, &[]);
+    let first = written.segments[0].clone();
+    let mut sections = read_sections(&first);
+    for section in sections.iter_mut().filter(|s| s.kind == "table" || s.kind == "table2") {
+        // Entries 1..8 one byte after entry 0, still increasing, all compressed.
+        let base = u32::from_le_bytes(section.body[24..28].try_into().expect("4"));
+        for i in 1..8usize {
+            let entry = base + i as u32;
+            section.body[24 + i * 4..28 + i * 4].copy_from_slice(&entry.to_le_bytes());
+        }
+        let sum = adler(&section.body[24..24 + 32]);
+        section.body[56..60].copy_from_slice(&sum.to_le_bytes());
+    }
+    write_sections(&first, &sections);
+    match E01Reader::open(&first) {
+        Err(error @ E01Error::CorruptChunk { .. }) => {
+            assert!(error.to_string().contains("cannot hold 32768 bytes of media"), "{error}");
+        }
+        other => panic!("chunks of one byte must be refused at open, got {other:?}"),
+    }
+}
+
+/// A second error2 section: libewf (`ewfinfo -e`) reports the ranges of both, so a reader
+/// that kept one would say sectors were read that the tool filled. A set has one error2
+/// section; a second is container damage. The same for hash, digest and volume sections.
+#[test]
+fn corrupt_a_second_error2_hash_digest_or_volume_section_is_damage() {
+    let written = write_e01(media(100 * 512), Compression::Fast, 1 << 30, &[(10, 3)]);
+    let first = written.segments[0].clone();
+    let original = read_sections(&first);
+    let mut patched = Vec::new();
+    for section in &original {
+        patched.push(section.clone());
+        if section.kind == "error2" {
+            patched.push(Section { kind: "error2".into(), body: error2_body(&[(70, 2)]) });
+        }
+    }
+    write_sections(&first, &patched);
+    if tools(&["ewfinfo"]) {
+        let info = run("ewfinfo", &["-e", &first.to_string_lossy()]).expect("ewfinfo -e");
+        assert!(info.contains("at sector(s): 70 - 71 number: 2"), "libewf reads the second error2: {info}");
+    }
+    match E01Reader::open(&first) {
+        Err(error @ E01Error::Malformed { .. }) => {
+            assert!(error.to_string().contains("a second error2 section"), "{error}");
+            assert!(error.is_container_damage());
+        }
+        other => panic!("a second error2 section must be damage, got {other:?}"),
+    }
+    for kind in ["hash", "digest", "volume"] {
+        let mut patched = Vec::new();
+        for section in &original {
+            patched.push(section.clone());
+            if section.kind == kind {
+                patched.push(section.clone());
+            }
+        }
+        write_sections(&first, &patched);
+        let error = E01Reader::open(&first).expect_err("a second section");
+        assert!(error.to_string().contains(&format!("a second {kind} section")), "{kind}: {error}");
+    }
+}
+
+/// Header sections repeat by design (EnCase writes header2 twice): a third identical copy is
+/// read as before, as libewf does; a copy that says something else (another case number)
+/// is damage, since libewf shows the first and another parser could show the other.
+#[test]
+fn header_copies_are_merged_when_identical_and_refused_when_they_differ() {
+    let written = write_e01(media(64 * 512), Compression::Fast, 1 << 30, &[]);
+    let first = written.segments[0].clone();
+    let original = read_sections(&first);
+    let header = original.iter().find(|s| s.kind == "header").expect("a header").clone();
+    // The copy goes last, before `done`, so the chunks keep their offsets.
+    let with_extra = |extra: Section| {
+        let mut patched = original.clone();
+        let done = patched.len() - 1;
+        patched.insert(done, extra);
+        patched
+    };
+    write_sections(&first, &with_extra(header.clone()));
+    let (reader, media_read) = read_all(&first);
+    assert_eq!(media_read, written.data);
+    assert_eq!(reader.metadata().case_number.as_deref(), Some("CASE-42"));
+    if tools(&["ewfinfo"]) {
+        let info = run("ewfinfo", &[&first.to_string_lossy()]).expect("ewfinfo");
+        assert!(info.contains("Case number:\t\tCASE-42"), "{info}");
+    }
+
+    let mut text = Vec::new();
+    flate2::read::ZlibDecoder::new(&header.body[..]).read_to_end(&mut text).expect("inflate");
+    let at = text.windows(7).position(|w| w == b"CASE-42").expect("the case number");
+    text[at..at + 7].copy_from_slice(b"FORGED!");
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&text).expect("deflate");
+    let forged = Section { kind: "header".into(), body: encoder.finish().expect("deflate") };
+    write_sections(&first, &with_extra(forged));
+    let error = E01Reader::open(&first).expect_err("differing copies");
+    assert!(error.is_container_damage(), "{error:?}");
+    assert!(error.to_string().contains("differs from the first header section"), "{error}");
+}

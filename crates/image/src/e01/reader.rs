@@ -110,6 +110,82 @@ struct Walk {
     md5: Option<[u8; 16]>,
     sha1: Option<[u8; 20]>,
     errors: Vec<AcquisitionErrorRange>,
+    /// Sections that may appear once in a set, by kind, with the segment and offset of
+    /// the first: a second one is damage (see [`once_only`]).
+    seen: Vec<(&'static str, PathBuf, u64)>,
+    /// The inflated body of the first `header`, `header2` and `xheader` section: EnCase
+    /// writes copies (two `header2`, or two `header`), libewf shows the first, so a later
+    /// copy must say the same.
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+/// The section kinds that may appear once in a whole set, and the name a second one is
+/// reported by. `volume` and `disk` are one section under two names; `data` repeats (a copy
+/// of the volume in later segments), as do `sectors`/`table`/`table2` (one group per chunk
+/// run) and the header sections (copies, compared instead).
+fn once_only(kind: &str) -> Option<&'static str> {
+    match kind {
+        "volume" | "disk" => Some("volume"),
+        "error2" => Some("error2"),
+        "hash" => Some("hash"),
+        "digest" => Some("digest"),
+        _ => None,
+    }
+}
+
+/// The fewest stored bytes a zlib stream of `bytes` bytes can have: a 2-byte header, a
+/// 4-byte Adler-32, and deflate data, which cannot compress better than 1032 to 1 (one
+/// 258-byte match in two bits); 1100 leaves a margin. A table entry whose chunk is shorter
+/// cannot hold its media, so a set's media is at most about 1100 times its stored bytes.
+fn min_compressed(bytes: u64) -> u64 {
+    6 + bytes / 1100
+}
+
+/// Why chunk `index` cannot hold its media, or `None` when it can (or when the volume's
+/// geometry is unusable, which is refused on its own).
+fn lacks_room(volume: &Volume, index: u64, chunk: &Chunk) -> Option<String> {
+    let chunk_size = u64::from(volume.sectors_per_chunk) * u64::from(volume.bytes_per_sector);
+    if chunk_size == 0 || chunk_size > MAX_CHUNK_SIZE {
+        return None;
+    }
+    let media_size = volume.sector_count.checked_mul(u64::from(volume.bytes_per_sector))?;
+    let expected = media_size.checked_sub(index.checked_mul(chunk_size)?)?.min(chunk_size);
+    let needed = if chunk.compressed { min_compressed(expected) } else { expected + 4 };
+    (chunk.stored < needed).then(|| {
+        format!(
+            "its {} stored bytes cannot hold {expected} bytes of media ({} needs at least {needed})",
+            chunk.stored,
+            if chunk.compressed { "a zlib stream of them" } else { "a stored chunk and its checksum" }
+        )
+    })
+}
+
+impl Walk {
+    /// Adds the next chunk of the media. Once the volume is known, each chunk is checked as
+    /// it comes (no more chunks than the volume has, each with room for its media), so a
+    /// forged table cannot make the walk hold more entries than the file has bytes.
+    fn push(&mut self, chunk: Chunk, path: &Path, table_at: u64) -> Result<(), E01Error> {
+        if let Some(volume) = &self.volume {
+            let index = self.chunks.len() as u64;
+            if index >= u64::from(volume.chunk_count) {
+                return Err(E01Error::Malformed {
+                    path: path.to_owned(),
+                    offset: table_at,
+                    detail: format!("the tables list more chunks than the volume's {}", volume.chunk_count),
+                });
+            }
+            if let Some(detail) = lacks_room(volume, index, &chunk) {
+                return Err(E01Error::CorruptChunk {
+                    path: path.to_owned(),
+                    chunk: index,
+                    offset: chunk.offset,
+                    detail,
+                });
+            }
+        }
+        self.chunks.push(chunk);
+        Ok(())
+    }
 }
 
 impl E01Reader {
@@ -231,6 +307,21 @@ impl E01Reader {
                 volume.chunk_count,
                 volume.sector_count
             )));
+        }
+        // Every chunk must have room for its media: with chunks that do not overlap (checked
+        // in the walk), the media can be no larger than what the segment files can hold,
+        // so a small file cannot claim terabytes and keep a reader busy for hours.
+        // (Checked as tables are read too, once the volume is known; here for a set whose
+        // tables came first.)
+        for (index, chunk) in walk.chunks.iter().enumerate() {
+            if let Some(detail) = lacks_room(&volume, index as u64, chunk) {
+                return Err(E01Error::CorruptChunk {
+                    path: segments[chunk.segment].path.clone(),
+                    chunk: index as u64,
+                    offset: chunk.offset,
+                    detail,
+                });
+            }
         }
         let paths: Vec<PathBuf> = if by_fd {
             // The same open files, whatever their names now point to.
@@ -586,6 +677,20 @@ fn walk_segment(
                 file_size: size,
             });
         }
+        // A second volume, error2, hash or digest section would make two readers tell two
+        // stories (libewf merges error2 ranges, keeps one of two hashes): refused.
+        if let Some(name) = once_only(kind) {
+            if let Some((_, first_path, first_at)) = walk.seen.iter().find(|(seen, ..)| *seen == name) {
+                return Err(malformed(
+                    offset,
+                    format!(
+                        "a second {name} section (the first is in {} at offset {first_at}); a set has one",
+                        first_path.display()
+                    ),
+                ));
+            }
+            walk.seen.push((name, path.to_owned(), offset));
+        }
         // Bodies read into memory are small structures; chunks stay on disk.
         let small = |limit: u64| -> Result<Vec<u8>, E01Error> {
             if body_len > limit {
@@ -667,12 +772,32 @@ fn walk_segment(
                     let at = at.filter(|&a| a >= start && a < end).ok_or_else(|| {
                         malformed(offset, format!("{kind} entry {i} points outside its sectors section"))
                     })?;
+                    // Each chunk is stored once: an entry pointing into bytes an earlier
+                    // table already gave a chunk (a second table for one sectors section,
+                    // overlapping sectors sections) would serve the same bytes again and
+                    // again, so a small file could claim any media size. Within a table the
+                    // entries go forwards and each chunk ends where the next begins.
+                    if previous.is_none() {
+                        if let Some(last) = walk.chunks.last().filter(|c| c.segment == index) {
+                            if at < last.offset + last.stored {
+                                return Err(malformed(
+                                    offset,
+                                    format!(
+                                        "{kind} entry {i} points at bytes {}..{} that chunk {} already holds; every chunk must be stored once",
+                                        at,
+                                        last.offset + last.stored,
+                                        walk.chunks.len() - 1
+                                    ),
+                                ));
+                            }
+                        }
+                    }
                     if let Some(mut p) = previous.take() {
                         if at <= p.offset {
                             return Err(malformed(offset, format!("{kind} entry {i} goes backwards")));
                         }
                         p.stored = at - p.offset;
-                        walk.chunks.push(p);
+                        walk.push(p, path, offset)?;
                     }
                     previous = Some(Chunk {
                         segment: index,
@@ -683,7 +808,7 @@ fn walk_segment(
                 }
                 if let Some(mut p) = previous {
                     p.stored = end - p.offset;
-                    walk.chunks.push(p);
+                    walk.push(p, path, offset)?;
                 }
                 table = Some(body);
             }
@@ -743,9 +868,21 @@ fn walk_segment(
                 // The descriptor's checksum does not cover the body; zlib's own Adler-32 does.
                 // Case metadata that fails it is damage, not "no metadata".
                 let body = small(16 << 20)?;
-                inflate_all(&body, 64 << 20).map_err(|detail| {
+                let text = inflate_all(&body, 64 << 20).map_err(|detail| {
                     malformed(offset, format!("the {kind} section does not decompress: {detail}"))
                 })?;
+                // Copies are normal (EnCase writes two); libewf shows the first, the
+                // metadata parser may take another: copies that differ are damage.
+                match walk.headers.iter().find(|(seen, _)| seen == kind) {
+                    Some((_, first)) if *first != text => {
+                        return Err(malformed(
+                            offset,
+                            format!("this {kind} section differs from the first {kind} section; copies must be identical"),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => walk.headers.push((kind.to_owned(), text)),
+                }
             }
             "ltypes" | "ltree" => {
                 return Err(E01Error::Unsupported {
@@ -762,8 +899,8 @@ fn walk_segment(
 }
 
 /// Inflates a whole zlib stream (checking its Adler-32) of at most `limit` bytes; the
-/// inflated size, or why it failed.
-fn inflate_all(data: &[u8], limit: usize) -> Result<usize, String> {
+/// inflated bytes, or why it failed.
+fn inflate_all(data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
     let mut inflate = Decompress::new(true);
     let mut out = Vec::with_capacity((data.len() * 4).clamp(4096, limit));
     loop {
@@ -775,7 +912,7 @@ fn inflate_all(data: &[u8], limit: usize) -> Result<usize, String> {
             .decompress_vec(&data[consumed..], &mut out, FlushDecompress::None)
             .map_err(|e| format!("bad zlib data: {e}"))?;
         if status == Status::StreamEnd {
-            return Ok(out.len());
+            return Ok(out);
         }
         if out.len() == out.capacity() {
             if out.len() >= limit {
@@ -897,7 +1034,7 @@ mod tests {
         std::io::Write::write_all(&mut encoder, &[7u8; 100_000]).expect("compress");
         let stream = encoder.finish().expect("finish");
         let got = inflate_all(&stream, 1 << 20);
-        assert_eq!(got, Ok(100_000), "{got:?}");
+        assert_eq!(got.map(|out| out.len()), Ok(100_000));
         assert!(inflate_all(&stream[..stream.len() - 2], 1 << 20).is_err());
         assert!(inflate_all(&stream, 50_000).is_err());
         let mut flipped = stream.clone();

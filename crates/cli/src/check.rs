@@ -153,14 +153,14 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
     for (source, count) in &malformed_shown {
         let hint = not_a_checksum_file_hint(source);
         if *count > MALFORMED_SHOWN {
-            eprintln!(
-                "custos: {}: {} more improperly formatted lines not shown{}",
+            crate::render::say(&format!(
+                "{}: {} more improperly formatted lines not shown{}",
                 render::escape(&source.to_string_lossy()),
                 count - MALFORMED_SHOWN,
                 render::escape(&hint)
-            );
+            ));
         } else if !hint.is_empty() {
-            eprintln!("custos: {}{}", render::escape(&source.to_string_lossy()), render::escape(&hint));
+            crate::render::say(&format!("{}{}", render::escape(&source.to_string_lossy()), render::escape(&hint)));
         }
     }
     let status = tally.status();
@@ -254,11 +254,11 @@ fn read_hashdeep_file(source: &Path, bytes: &[u8]) -> Result<Vec<Line>> {
     let known = custos_interchange::hashdeep::parse(bytes)
         .with_context(|| format!("cannot read hashdeep file {}", crate::hash::shown(source)))?;
     if !known.ignored_columns.is_empty() {
-        eprintln!(
-            "custos: {}: {} columns are not checked (Custos does not compute them)",
+        crate::render::say(&format!(
+            "{}: {} columns are not checked (Custos does not compute them)",
             crate::hash::shown(source),
             render::escape(&known.ignored_columns.join(", "))
-        );
+        ));
     }
     let mut lines = Vec::new();
     for line in known.lines {
@@ -407,16 +407,16 @@ impl<'a> LineReport<'a> {
         }
         if self.status == LineStatus::Malformed {
             let reason = self.error.as_deref().unwrap_or("malformed");
-            eprintln!(
-                "custos: {}:{}: improperly formatted line: {}",
+            crate::render::say(&format!(
+                "{}:{}: improperly formatted line: {}",
                 render::escape(&self.checksum_file),
                 self.line,
                 render::escape(reason)
-            );
+            ));
             return Ok(());
         }
         if let (true, Some(error)) = (self.say_error, &self.error) {
-            eprintln!("custos: {}", render::escape(error));
+            crate::render::say(&format!("{}", render::escape(error)));
         }
         // A report for people, not a checksum file: the name as `escape` shows any text
         // from input (controls, newlines and carriage returns included, as `\u{…}`), so a
@@ -437,30 +437,30 @@ fn print_warnings(tally: &Tally) {
     let plural =
         |n: usize, one: &str, many: &str| if n == 1 { format!("{n} {one}") } else { format!("{n} {many}") };
     if tally.malformed > 0 {
-        eprintln!(
-            "custos: WARNING: {} improperly formatted",
+        crate::render::say(&format!(
+            "WARNING: {} improperly formatted",
             plural(tally.malformed, "line is", "lines are")
-        );
+        ));
     }
     if tally.unreadable > 0 {
-        eprintln!(
-            "custos: WARNING: {} could not be read",
+        crate::render::say(&format!(
+            "WARNING: {} could not be read",
             plural(tally.unreadable, "listed file", "listed files")
-        );
+        ));
     }
     if tally.failed > 0 {
-        eprintln!(
-            "custos: WARNING: {} did NOT match",
+        crate::render::say(&format!(
+            "WARNING: {} did NOT match",
             plural(tally.failed, "computed checksum", "computed checksums")
-        );
+        ));
     }
     if tally.ok + tally.failed + tally.unreadable == 0 {
-        eprintln!("custos: no properly formatted checksum lines found");
+        crate::render::say("no properly formatted checksum lines found");
     }
-    eprintln!(
-        "custos: {} OK, {} FAILED, {} unreadable, {} malformed",
+    crate::render::say(&format!(
+        "{} OK, {} FAILED, {} unreadable, {} malformed",
         tally.ok, tally.failed, tally.unreadable, tally.malformed
-    );
+    ));
 }
 
 /// The verdict on one segment list entry.
@@ -508,7 +508,7 @@ pub fn run_segment_lists(args: &HashArgs) -> Result<Status> {
             } else {
                 match (&report.error, report.changed_ranges.is_empty()) {
                     (Some(error), _) => {
-                        eprintln!("custos: {}: {}", render::escape(&report.path), render::escape(error))
+                        crate::render::say(&format!("{}: {}", render::escape(&report.path), render::escape(error)))
                     }
                     (None, true) => writeln!(out, "{}: OK", render::escape(&report.path))?,
                     (None, false) => {

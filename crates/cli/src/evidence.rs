@@ -186,10 +186,10 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
                         println!("FAIL  {}", escape(failure));
                     }
                 }
-                eprintln!(
-                    "custos: the fixity check failed; nothing was recorded. To record the failure: custos custody record {} --action fixity_failed --key …",
+                crate::render::say(&format!(
+                    "the fixity check failed; nothing was recorded. To record the failure: custos custody record {} --action fixity_failed --key …",
                     package.display()
-                );
+                ));
                 return Ok(Status::Failed);
             }
             (Action::FixityFailed, true) => {
@@ -323,13 +323,13 @@ pub fn write_receipt(out: &Path, receipt: &custos_manifest::receipt::Receipt) ->
         .with_context(|| {
             format!("cannot write the receipt {} (existing files are never overwritten)", out.display())
         })?;
-    eprintln!(
+    crate::render::say_lines(&format!(
         "receipt of event {} (head {}) written to {}: keep it; `custos verify --receipt {}` shows whether the log still holds it",
         receipt.sequence,
         receipt.head,
         out.display(),
         out.display()
-    );
+    ));
     Ok(())
 }
 
@@ -356,10 +356,10 @@ fn show_log(package: &Path, json: bool) -> Result<Status> {
     let problems: Vec<&Finding> =
         findings.iter().filter(|f| f.verdict == Verdict::Fail && f.check != "trust.signer").collect();
     for finding in &problems {
-        eprintln!("custos: {} {}: {}", finding.check, escape(&finding.subject), escape(&finding.detail));
+        crate::render::say(&format!("{} {}: {}", finding.check, escape(&finding.subject), escape(&finding.detail)));
     }
     if !json {
-        eprintln!("custos: signatures checked against the keys shipped in the package only; use `custos verify --trust` to check who signed");
+        crate::render::say("signatures checked against the keys shipped in the package only; use `custos verify --trust` to check who signed");
     }
     Ok(if problems.is_empty() { Status::Ok } else { Status::Failed })
 }
@@ -699,10 +699,10 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                     .iter()
                     .map(|k| format!("{} ({})", escape(&k.owner.name), short(&k.id().to_string())))
                     .collect();
-                eprintln!(
-                    "custos: the digests are the manifest's as signed by {}, checked against the keys the package ships only: custos verify --trust checks who that is",
+                crate::render::say(&format!(
+                    "the digests are the manifest's as signed by {}, checked against the keys the package ships only: custos verify --trust checks who that is",
                     names.join(", ")
-                );
+                ));
                 // Absolute paths, so the command works from wherever the user stands.
                 let sums = out_at.join("SHA256SUMS");
                 println!("check with: cd {} && sha256sum -c {}", package_at.display(), sums.display());

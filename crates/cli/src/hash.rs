@@ -220,14 +220,14 @@ fn write_outcome(
     }
     if let Some(list) = &outcome.segments {
         // Segment roots go to stderr in text mode: stdout stays a valid checksum file.
-        eprintln!(
-            "custos: {}: {} segments of {} bytes, {} Merkle root {}",
+        crate::render::say(&format!(
+            "{}: {} segments of {} bytes, {} Merkle root {}",
             shown(input.path()),
             list.digests.len(),
             list.spec.size,
             list.spec.algorithm,
             list.root()
-        );
+        ));
     }
     Ok(())
 }
@@ -243,7 +243,7 @@ fn write_error(
         let record = HashRecord { error: Some(message), verdict: Some("error"), ..HashRecord::bare(input) };
         return render::json_line(out, &record);
     }
-    eprintln!("custos: {}", render::escape(&message));
+    crate::render::say(&format!("{}", render::escape(&message)));
     Ok(())
 }
 
@@ -279,9 +279,9 @@ fn report_unhashed(out: &mut impl Write, input: &Input, json: bool, quiet: bool)
     if json {
         render::json_line(out, &record)?;
     } else if status == Status::Error {
-        eprintln!("custos: {}", render::escape(&note));
+        crate::render::say(&format!("{}", render::escape(&note)));
     } else if !quiet {
-        eprintln!("custos: {}: {note}", shown(input.path()));
+        crate::render::say(&format!("{}: {note}", shown(input.path())));
     }
     Ok(status)
 }

@@ -34,11 +34,11 @@ pub fn run(args: &HashArgs) -> Result<Status> {
     let bad: Vec<String> =
         known.lines.iter().filter_map(|line| line.as_ref().err()).map(ToString::to_string).collect();
     for reason in bad.iter().take(10) {
-        eprintln!(
-            "custos: {}: {} (line ignored, as hashdeep does)",
+        crate::render::say(&format!(
+            "{}: {} (line ignored, as hashdeep does)",
             crate::hash::shown(known_path),
             render::escape(reason)
-        );
+        ));
     }
     // hashdeep compares names as text: a list written with `-l` holds paths relative to where
     // it ran, one written without holds absolute paths. Walked paths follow the list's form.
@@ -76,20 +76,20 @@ pub fn run(args: &HashArgs) -> Result<Status> {
                 }
                 Some(Err(error)) => {
                     status = Status::Error;
-                    bar.suspend(|| eprintln!("custos: {}", render::escape(&render::error_chain(&error))));
+                    bar.suspend(|| crate::render::say(&format!("{}", render::escape(&render::error_chain(&error)))));
                 }
                 // Links and special files: recorded by a walk, never read; hashdeep -r does
                 // not hash them either.
                 None => {
                     if let Input::WalkFailed { error, .. } = &input {
                         status = Status::Error;
-                        bar.suspend(|| eprintln!("custos: {}", render::escape(&render::error_chain(error))));
+                        bar.suspend(|| crate::render::say(&format!("{}", render::escape(&render::error_chain(error)))));
                     } else if !args.quiet {
                         bar.suspend(|| {
-                            eprintln!(
-                                "custos: {}: not a regular file, not audited",
+                            crate::render::say(&format!(
+                                "{}: not a regular file, not audited",
                                 crate::hash::shown(input.path())
-                            )
+                            ))
                         });
                     }
                 }

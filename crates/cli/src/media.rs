@@ -113,15 +113,15 @@ pub fn run(args: &HashArgs) -> Result<Status> {
             for (name, check) in &checks {
                 match check {
                     Some((stored, found)) if Some(stored) == found.as_ref() => {
-                        eprintln!("custos: {}: stored {name} {stored} matches the media", escape(&path.to_string_lossy()))
+                        crate::render::say(&format!("{}: stored {name} {stored} matches the media", escape(&path.to_string_lossy())))
                     }
-                    Some((stored, found)) => eprintln!(
-                        "custos: {}: MEDIA MISMATCH: stored {name} {stored}, the media read has {} (the container itself reads whole)",
+                    Some((stored, found)) => crate::render::say(&format!(
+                        "{}: MEDIA MISMATCH: stored {name} {stored}, the media read has {} (the container itself reads whole)",
                         escape(&path.to_string_lossy()),
                         found.as_deref().unwrap_or("none")
-                    ),
+                    )),
                     None => {
-                        eprintln!("custos: {}: no {name} is stored in the image", escape(&path.to_string_lossy()))
+                        crate::render::say(&format!("{}: no {name} is stored in the image", escape(&path.to_string_lossy())))
                     }
                 }
             }
@@ -143,7 +143,7 @@ fn report_text(out: &mut impl Write, path: &std::path::Path, message: &str, json
             &json!({ "path": path.display().to_string(), "verdict": "error", "error": message }),
         )?;
     } else {
-        eprintln!("custos: {}: {}", escape(&path.to_string_lossy()), escape(message));
+        crate::render::say(&format!("{}: {}", escape(&path.to_string_lossy()), escape(message)));
     }
     Ok(())
 }

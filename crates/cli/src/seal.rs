@@ -488,16 +488,16 @@ fn sudo_user() -> Option<(u32, u32)> {
 pub fn give_to_sudo_user(package: &std::path::Path, json: bool) {
     let Some((uid, gid)) = sudo_user() else { return };
     match chown_package(package, uid, gid) {
-        Ok(()) if !json => eprintln!(
-            "custos: {} is given to the user who ran sudo (uid {uid}, gid {gid}), for the custody commands that follow",
+        Ok(()) if !json => crate::render::say(&format!(
+            "{} is given to the user who ran sudo (uid {uid}, gid {gid}), for the custody commands that follow",
             package.display()
-        ),
+        )),
         Ok(()) => {}
-        Err(error) => eprintln!(
-            "custos: warning: cannot give {} to the user who ran sudo (uid {uid}): {error}; her custody commands will be refused until `sudo chown -R {uid}:{gid} {}`",
+        Err(error) => crate::render::say(&format!(
+            "warning: cannot give {} to the user who ran sudo (uid {uid}): {error}; her custody commands will be refused until `sudo chown -R {uid}:{gid} {}`",
             package.display(),
             package.display()
-        ),
+        )),
     }
 }
 

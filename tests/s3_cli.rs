@@ -106,7 +106,7 @@ fn packages_in_a_store_verify_and_tampering_there_is_named() {
     assert_eq!(missing.code, 2, "{}", missing.stdout);
     assert!(missing.stderr.contains("not an evidence package"), "{}", missing.stderr);
     let bad = custos_s3(&server, d, &["verify", "s3://evidence/cases/../one", trust[0], trust[1]]);
-    assert_eq!(bad.code, 2, "{}", bad.stdout);
+    support::assert_refused(&bad, "not a usable s3:// location (a `.` or `..` segment)");
 
     // Pull, then the copy verifies on disk; never into an existing folder.
     let pulled = custos_s3(
@@ -122,7 +122,7 @@ fn packages_in_a_store_verify_and_tampering_there_is_named() {
     assert_eq!(local.code, 0, "{}{}", local.stdout, local.stderr);
     let over =
         custos_s3(&server, d, &["store", "pull", "s3://evidence/cases/one", "copy", trust[0], trust[1]]);
-    assert_eq!(over.code, 2, "{}", over.stdout);
+    support::assert_refused(&over, "copy: already exists (never overwritten)");
 
     // Each tampering on its own fresh copy in the store.
     let tampered = |name: &str, tamper: &dyn Fn(&str)| -> Run {
@@ -212,6 +212,15 @@ fn retention_and_legal_hold_are_what_the_store_reports() {
             .expect("date")
             .starts_with("2099-01-01T00:00:00"));
     }
+    // What Custos read back is what the store itself says, asked directly, for every
+    // object under the prefix (not only those Custos lists).
+    let held: Vec<String> = server.keys("locked").into_iter().filter(|k| k.starts_with("held/")).collect();
+    assert_eq!(held.len(), record["objects"].as_array().expect("objects").len(), "{held:?}");
+    for key in &held {
+        let (mode, until, hold) = server.lock_state("locked", key);
+        assert_eq!((mode.as_str(), hold.as_str()), ("GOVERNANCE", "ON"), "{key}");
+        assert_eq!(until, 4_070_908_800, "{key}: retained until 2099-01-01T00:00:00Z");
+    }
     let human = custos_s3(
         &server,
         d,
@@ -231,7 +240,7 @@ fn retention_and_legal_hold_are_what_the_store_reports() {
     // A mode without a date (and the reverse) is a usage error.
     let usage =
         custos_s3(&server, d, &["store", "push", "pkg", "s3://locked/x", "--lock-mode", "governance"]);
-    assert_eq!(usage.code, 2, "{}", usage.stdout);
+    support::assert_refused(&usage, "--retain-until");
 }
 
 #[test]
@@ -286,7 +295,7 @@ fn an_audit_of_a_store_names_exactly_the_damaged_packages() {
     // A bucket that does not exist is an error for that root, not a pass.
     let nowhere =
         custos_s3(&server, d, &["audit", "s3://no-such-bucket/x", "--trust", "rfc8032-test1.pub", "--json"]);
-    assert_eq!(nowhere.code, 2, "{}{}", nowhere.stdout, nowhere.stderr);
+    support::assert_refused(&nowhere, "no-such-bucket");
 }
 
 #[test]

@@ -220,6 +220,34 @@ impl Seaweed {
         })
     }
 
+    /// An object's Object Lock state as the store reports it to the SDK's own calls, not
+    /// through Custos's readback: `(mode, retain-until in seconds since the epoch, legal hold)`.
+    pub fn lock_state(&self, bucket: &str, key: &str) -> (String, i64, String) {
+        self.client.block_on(async {
+            let sdk = self.client.sdk();
+            let retention = sdk
+                .get_object_retention()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("retention of {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
+            let hold = sdk
+                .get_object_legal_hold()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("legal hold of {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
+            let retention = retention.retention();
+            (
+                retention.and_then(|r| r.mode()).map(|m| m.as_str().to_owned()).unwrap_or_default(),
+                retention.and_then(|r| r.retain_until_date()).map_or(0, |d| d.secs()),
+                hold.legal_hold().and_then(|h| h.status()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            )
+        })
+    }
+
     /// Deletes an object.
     pub fn delete(&self, bucket: &str, key: &str) {
         let request = self.client.sdk().delete_object().bucket(bucket).key(key);

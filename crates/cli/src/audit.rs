@@ -1114,7 +1114,10 @@ mod tests {
     /// `st_dev` of a `MAJOR:MINOR` pair, glibc's `makedev` encoding (the inverse of what
     /// [`sysfs_block`] decodes).
     fn makedev(major: u64, minor: u64) -> u64 {
-        ((major & 0xffff_f000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0xff)
+        ((major & 0xffff_f000) << 32)
+            | ((major & 0xfff) << 8)
+            | ((minor & 0xffff_ff00) << 12)
+            | (minor & 0xff)
     }
 
     /// The `st_dev` of every whole disk in /sys/block, from its `dev` file (`254:0`).
@@ -1151,7 +1154,9 @@ mod tests {
             (real.to_string_lossy().contains("/virtio") && says_it_spins(&real)).then_some((device, real))
         });
         let Some((device, real)) = virtio else {
-            return skip_or_fail("no virtio disk here says it spins, so the virtual-disk rule is not exercised");
+            return skip_or_fail(
+                "no virtio disk here says it spins, so the virtual-disk rule is not exercised",
+            );
         };
         assert!(!is_rotating(device), "{} is a virtio disk", real.display());
     }

@@ -120,18 +120,37 @@ fn eku_is_checked_for_itself(tsa: &Tsa) {
             Some("the extendedKeyUsage is not exactly timeStamping"),
         ),
     ];
-    let mut certificates = Vec::new();
+    let mut issued = Vec::new();
     for (serial, (extension, _)) in cases.iter().enumerate() {
         let name = format!("case{serial}");
-        std::fs::write(work.path().join(format!("{name}.cnf")), format!("basicConstraints=CA:FALSE\n{extension}\n"))
-            .expect("write");
+        std::fs::write(
+            work.path().join(format!("{name}.cnf")),
+            format!("basicConstraints=CA:FALSE\n{extension}\n"),
+        )
+        .expect("write");
         // Issued before the token below is stamped: the stamped time is within its validity.
-        openssl(work.path(), &[
-            "x509", "-req", "-in", &path(tsa, "tsa.csr"), "-CA", &path(tsa, "ca.crt"), "-CAkey",
-            &path(tsa, "ca.key"), "-set_serial", &format!("{}", 1000 + serial), "-days", "3650",
-            "-extfile", &format!("{name}.cnf"), "-out", &format!("{name}.crt"),
-        ]);
-        certificates.push(name);
+        openssl(
+            work.path(),
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &path(tsa, "tsa.csr"),
+                "-CA",
+                &path(tsa, "ca.crt"),
+                "-CAkey",
+                &path(tsa, "ca.key"),
+                "-set_serial",
+                &format!("{}", 1000 + serial),
+                "-days",
+                "3650",
+                "-extfile",
+                &format!("{name}.cnf"),
+                "-out",
+                &format!("{name}.crt"),
+            ],
+        );
+        issued.push(name);
     }
     let message = b"signature three";
     let token = stamp(tsa, message);
@@ -141,12 +160,32 @@ fn eku_is_checked_for_itself(tsa: &Tsa) {
     let tst_info: der::asn1::OctetString = econtent.decode_as().expect("an OCTET STRING");
     std::fs::write(work.path().join("tstinfo.der"), tst_info.as_bytes()).expect("write");
     let trusted = certificates(tsa, "ca.crt");
-    for ((extension, refusal), name) in cases.iter().zip(&certificates) {
-        openssl(work.path(), &[
-            "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-nosmimecap", "-cades", "-md",
-            "sha256", "-econtent_type", "1.2.840.113549.1.9.16.1.4", "-signer", &format!("{name}.crt"),
-            "-inkey", &path(tsa, "tsa.key"), "-in", "tstinfo.der", "-out", &format!("{name}.token"),
-        ]);
+    for ((extension, refusal), name) in cases.iter().zip(&issued) {
+        openssl(
+            work.path(),
+            &[
+                "cms",
+                "-sign",
+                "-binary",
+                "-nodetach",
+                "-outform",
+                "DER",
+                "-nosmimecap",
+                "-cades",
+                "-md",
+                "sha256",
+                "-econtent_type",
+                "1.2.840.113549.1.9.16.1.4",
+                "-signer",
+                &format!("{name}.crt"),
+                "-inkey",
+                &path(tsa, "tsa.key"),
+                "-in",
+                "tstinfo.der",
+                "-out",
+                &format!("{name}.token"),
+            ],
+        );
         let token = std::fs::read(work.path().join(format!("{name}.token"))).expect("token");
         match (verify_token(&token, message, &trusted), refusal) {
             (Ok(stamped), None) => assert!(stamped.tsa.contains("Custos Test TSA"), "{}", stamped.tsa),

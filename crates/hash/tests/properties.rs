@@ -1,5 +1,6 @@
 //! Property tests: whatever the window size, segment size, reading path and algorithm set,
-//! the engine gives the digests of a single-buffer reference.
+//! the engine gives the digests of an independent reference: the digest crates called
+//! directly on the whole buffer, and on segments cut by `slice::chunks`.
 
 mod common;
 
@@ -42,16 +43,19 @@ fn segments_are_independent(
             bytes.len()
         ));
     }
-    let found: Vec<&[u8]> = list.digests.iter().map(|d| d.as_bytes()).collect();
     let expected = independent_segments(spec, bytes);
-    if found != expected.iter().map(Vec::as_slice).collect::<Vec<_>>() {
-        return Err(format!(
-            "{} segment digests where {} were expected, or other digests",
-            found.len(),
-            expected.len()
-        ));
+    if list.digests.len() != expected.len() {
+        return Err(format!("{} segments where there are {}", list.digests.len(), expected.len()));
     }
-    Ok(())
+    match list
+        .digests
+        .iter()
+        .zip(&expected)
+        .position(|(found, expected)| found.as_bytes() != expected.as_slice())
+    {
+        Some(index) => Err(format!("segment {index} (of {}) has another digest", expected.len())),
+        None => Ok(()),
+    }
 }
 
 fn algorithm_subset() -> impl Strategy<Value = Vec<Algorithm>> {

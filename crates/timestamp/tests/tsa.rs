@@ -110,6 +110,16 @@ fn wrong_tokens_fail_for_their_reason() {
 /// the test CA issues for the TSA's key with the extensions of each case. The same
 /// construction with the right usage verifies, so each refusal is for its usage alone.
 fn eku_is_checked_for_itself(tsa: &Tsa) {
+    // `-cades` (the ESS attribute a token needs) came with OpenSSL 3.0.
+    let help = Command::new("openssl").args(["cms", "-help"]).output().expect("openssl");
+    if ![&help.stdout, &help.stderr].iter().any(|text| String::from_utf8_lossy(text).contains("-cades")) {
+        let why = "`openssl cms` has no -cades (OpenSSL 3.0 or later is needed): the EKU refusals are not exercised";
+        if std::env::var("CUSTOS_INTEROP").as_deref() == Ok("require") {
+            panic!("CUSTOS_INTEROP=require, but {why}");
+        }
+        eprintln!("skipping: {why} (set CUSTOS_INTEROP=require to make this fail)");
+        return;
+    }
     let work = tempfile::tempdir().expect("temp dir");
     let cases: [(&str, Option<&str>); 4] = [
         ("extendedKeyUsage=critical,timeStamping", None),

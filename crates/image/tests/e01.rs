@@ -849,9 +849,24 @@ fn a_fifo_named_like_a_segment_is_refused_without_waiting() {
     let fifo = written.dir.path().join("fifo.E01");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(made.success());
-    // Opening would block forever if the segment were opened for reading the plain way.
-    let opened = E01Reader::open(&fifo);
-    assert!(opened.is_err(), "a FIFO is no segment");
+    // Opening would block forever if the segment were opened for reading the plain way: the
+    // refusal runs on a thread of its own and must come within a deadline.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let segment = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = sender.send(E01Reader::open(&segment).map(|_| ()).map_err(|error| match error {
+            E01Error::Io { action, source, .. } => format!("{action}: {source}"),
+            other => format!("another error than the refusal to open: {other}"),
+        }));
+    });
+    let deadline = std::time::Duration::from_secs(10);
+    let opened = receiver.recv_timeout(deadline).unwrap_or_else(|_| {
+        // Opening the writing end waits for a reader: the stuck open is one, and returns.
+        std::thread::spawn(move || drop(fs::OpenOptions::new().write(true).open(fifo)));
+        panic!("E01Reader::open still blocked on a FIFO after {deadline:?}");
+    });
+    let error = opened.expect_err("a FIFO is no segment");
+    assert!(error.starts_with("open: ") && error.contains("not a regular file"), "{error}");
 }
 
 // ---- sections that may appear once, chunks stored once (bounded work) ----

@@ -2030,8 +2030,23 @@ mod acquisition_tests {
         );
         // An E01 item not named by its first segment; parts outside data/; no parts.
         assert!(fails(&manifest_findings(vec![parted("data/x", E01, &["data/x.E01"])]), "first segment"));
-        assert!(!manifest_findings(vec![parted("data/x.raw", Split, &["../x.001"])]).is_empty());
-        assert!(!manifest_findings(vec![parted("data/x.raw", Split, &["/etc/passwd"])]).is_empty());
+        // A part outside data/ fails by its own path and for that reason (a warning, or a
+        // finding about something else, would leave it unchecked).
+        for (outside, reason) in [
+            ("../x.001", "path traversal"),
+            ("/etc/passwd", "path traversal"),
+            ("data/../../x.001", "path traversal"),
+            ("bag-info.txt", "must start with data/"),
+        ] {
+            let found = manifest_findings(vec![parted("data/x.raw", Split, &[outside])]);
+            assert!(
+                found.iter().any(|f| f.verdict == Verdict::Fail
+                    && f.check == "manifest.path"
+                    && f.subject == outside
+                    && f.detail.contains(reason)),
+                "{outside}: {found:?}"
+            );
+        }
         assert!(fails(&manifest_findings(vec![parted("data/x.raw", Split, &[])]), "none is listed"));
     }
 }

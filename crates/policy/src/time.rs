@@ -19,8 +19,12 @@ mod tests {
 
     #[test]
     fn plain_dates_are_the_start_of_the_day_in_utc() {
-        assert_eq!(parse_rfc3339("2026-01-01"), parse_rfc3339("2026-01-01T00:00:00Z"));
+        // Pinned from `date -u -d 2026-01-01 +%s` (and Python's datetime for the others).
+        assert_eq!(parse_rfc3339("2026-01-01"), Some(1_767_225_600));
+        assert_eq!(parse_rfc3339("2026-01-01T00:00:00Z"), Some(1_767_225_600));
+        assert_eq!(parse_rfc3339("2024-02-29"), Some(1_709_164_800));
         assert_eq!(parse_rfc3339("1970-01-02"), Some(86_400));
+        assert_eq!(parse_rfc3339("1970-01-01"), Some(0));
         for bad in ["2026-13-01", "2026-02-30", "2026-1-01", "20260101", "2026-01-0é"] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }

@@ -299,99 +299,126 @@ proptest! {
     }
 }
 
+/// The evidence of a large case at `scale`: a seal, then `scale` hand-overs (a release and
+/// its acceptance each), `scale / 4` items and as many recorded legal bases, and `scale / 2`
+/// manifest signers.
+struct LargeCase {
+    events: Vec<Event>,
+    manifest: Manifest,
+    signers: Vec<String>,
+}
+
+impl LargeCase {
+    fn new(scale: u64) -> LargeCase {
+        let mut events = Vec::new();
+        let mut push = |action: Action, key: &str, release: Option<String>| {
+            let sequence = events.len() as u64;
+            events.push(Event {
+                custos_event: 1,
+                sequence,
+                previous: sequence.checked_sub(1).map(|n| format!("line-{n}")),
+                manifest: "m".into(),
+                time: "2026-03-01T10:00:00+00:00".into(),
+                actor: Actor {
+                    key_id: key.into(),
+                    name: "x".into(),
+                    role: "x".into(),
+                    organisation: None,
+                    jurisdiction: None,
+                },
+                action,
+                location: None,
+                purpose: None,
+                legal_basis: None,
+                items: vec![],
+                observed_digests: BTreeMap::new(),
+                receiver: (action == Action::Released).then(|| CUSTODIAN.to_owned()),
+                release,
+                note: None,
+            });
+        };
+        push(Action::Sealed, EXAMINER, None);
+        for i in 0..scale {
+            push(Action::Released, EXAMINER, None);
+            let released = format!("line-{}", 2 * i + 1);
+            push(Action::Accepted, CUSTODIAN, Some(released));
+        }
+        let manifest = Manifest {
+            custos_manifest: 1,
+            links: Vec::new(),
+            case: Case { reference: "C".into(), exhibit: None },
+            sealed_at: "2026-03-01T10:00:00+00:00".into(),
+            location: None,
+            jurisdiction: None,
+            tool: Tool { name: "custos".into(), version: "0".into() },
+            legal_basis: (0..scale / 4)
+                .map(|i| LegalBasis { kind: format!("kind_{i}"), reference: "r".into(), authority: None })
+                .collect(),
+            items: (0..scale / 4)
+                .map(|i| Item {
+                    path: format!("data/{i}"),
+                    reference: false,
+                    size: 1,
+                    category: Some(Category::Content),
+                    digests: [("sha256".to_owned(), "00".to_owned())].into_iter().collect(),
+                    segments: None,
+                    acquisition: None,
+                    stored_as: None,
+                    copy_verification: None,
+                })
+                .collect(),
+        };
+        LargeCase { events, manifest, signers: vec![EXAMINER.to_owned(); (scale / 2) as usize] }
+    }
+}
+
+// The example policy's keys (the RFC 8032 test keys): Ada seals and releases, Bob accepts.
+const EXAMINER: &str = "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9";
+const CUSTODIAN: &str = "39f713d0a644253f04529421b9f51b9b08979d08295959c4f3990ee617f5139f";
+
 /// Many events and many legal bases: the work stays linear and every finding's text stays
 /// short. Acceptance checks were releases × acceptances × events, and every item's finding
 /// listed every recorded basis (items × bases of text).
+///
+/// Linear is shown by the clock without a deadline: the same evaluation at n and at 4n, on
+/// the same machine in the same test, the best of several runs each. Linear work takes about
+/// 4 times as long at 4n, quadratic work 16 times; the bar is between the two.
 #[test]
 fn large_logs_are_judged_in_linear_work_with_bounded_text() {
-    let policy = Policy::parse(XB_POLICY.as_bytes()).expect("example policy");
-    let transfers = 20_000u64;
-    let mut events = Vec::new();
-    let mut push = |action: Action, key: &str, release: Option<String>| {
-        let sequence = events.len() as u64;
-        events.push(Event {
-            custos_event: 1,
-            sequence,
-            previous: sequence.checked_sub(1).map(|n| format!("line-{n}")),
-            manifest: "m".into(),
-            time: "2026-03-01T10:00:00+00:00".into(),
-            actor: Actor {
-                key_id: key.into(),
-                name: "x".into(),
-                role: "x".into(),
-                organisation: None,
-                jurisdiction: None,
-            },
-            action,
-            location: None,
-            purpose: None,
-            legal_basis: None,
-            items: vec![],
-            observed_digests: BTreeMap::new(),
-            receiver: (action == Action::Released)
-                .then(|| "39f713d0a644253f04529421b9f51b9b08979d08295959c4f3990ee617f5139f".to_owned()),
-            release,
-            note: None,
-        });
-    };
-    // The example policy's keys (the RFC 8032 test keys): Ada seals and releases, Bob accepts.
-    const EXAMINER: &str = "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9";
-    const CUSTODIAN: &str = "39f713d0a644253f04529421b9f51b9b08979d08295959c4f3990ee617f5139f";
-    push(Action::Sealed, EXAMINER, None);
-    for i in 0..transfers {
-        push(Action::Released, EXAMINER, None);
-        let released = format!("line-{}", 2 * i + 1);
-        push(Action::Accepted, CUSTODIAN, Some(released));
-    }
-    let manifest = Manifest {
-        custos_manifest: 1,
-        links: Vec::new(),
-        case: Case { reference: "C".into(), exhibit: None },
-        sealed_at: "2026-03-01T10:00:00+00:00".into(),
-        location: None,
-        jurisdiction: None,
-        tool: Tool { name: "custos".into(), version: "0".into() },
-        legal_basis: (0..5_000)
-            .map(|i| LegalBasis { kind: format!("kind_{i}"), reference: "r".into(), authority: None })
-            .collect(),
-        items: (0..5_000)
-            .map(|i| Item {
-                path: format!("data/{i}"),
-                reference: false,
-                size: 1,
-                category: Some(Category::Content),
-                digests: [("sha256".to_owned(), "00".to_owned())].into_iter().collect(),
-                segments: None,
-                acquisition: None,
-                stored_as: None,
-                copy_verification: None,
-            })
-            .collect(),
-    };
-    let mut legal = policy.clone();
+    let mut legal = Policy::parse(XB_POLICY.as_bytes()).expect("example policy");
     legal.legal_basis = Some(LegalBasisRule {
         required: true,
         per_category: [("content".to_owned(), vec!["mla_request".to_owned()])].into_iter().collect(),
         cite: "c".into(),
     });
-    let signers = vec!["21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9".to_owned(); 10_000];
-    let started = std::time::Instant::now();
-    let findings = evaluate(
-        &legal,
-        &Evidence {
-            manifest: &manifest,
-            events: &events,
-            manifest_signers: &signers,
-            trusted_times: &Default::default(),
-        },
-        1_780_000_000,
-    );
-    let elapsed = started.elapsed();
-    // Quadratic work here takes minutes; linear work, well under a second.
-    assert!(elapsed.as_secs() < 20, "took {elapsed:?}");
+    let best_of = |runs: usize, case: &LargeCase| {
+        (0..runs)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let evidence = Evidence {
+                    manifest: &case.manifest,
+                    events: &case.events,
+                    manifest_signers: &case.signers,
+                    trusted_times: &Default::default(),
+                };
+                let findings = evaluate(&legal, &evidence, 1_780_000_000);
+                (started.elapsed(), findings)
+            })
+            .min_by_key(|(elapsed, _)| *elapsed)
+            .expect("at least one run")
+    };
+    const SMALL: u64 = 5_000;
+    let (small, _) = best_of(5, &LargeCase::new(SMALL));
+    let (large, findings) = best_of(3, &LargeCase::new(4 * SMALL));
+    let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-6);
+    eprintln!("evaluated in {small:?} at n, {large:?} at 4n: {ratio:.1} times");
+    assert!(ratio < 8.0, "{large:?} at 4n against {small:?} at n: {ratio:.1} times the work, not linear");
+
     let acceptance =
         findings.iter().find(|f| f.rule == "custody.require_acceptance").expect("acceptance finding");
     assert_eq!(acceptance.verdict, PolicyVerdict::Pass, "{}", acceptance.evidence);
+    let all = format!("all {} release(s) accepted", 4 * SMALL);
+    assert!(acceptance.evidence.contains(&all), "{}", acceptance.evidence);
     let longest = findings.iter().map(|f| f.evidence.len()).max().unwrap_or_default();
     assert!(longest < 2_000, "a finding of {longest} bytes");
     let threshold = findings.iter().find(|f| f.rule == "signatures.seal_threshold").expect("threshold");

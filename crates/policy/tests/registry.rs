@@ -1,6 +1,8 @@
 //! Trust across borders: a policy recognises another authority's signed key registry, and
 //! only a registry that verifies under that authority's key contributes trusted keys.
 
+mod support;
+
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -10,6 +12,7 @@ use custos_manifest::keys::KeyId;
 use custos_policy::registry::REGISTRY_PAYLOAD_TYPE;
 use custos_policy::{Policy, PolicyError};
 use ed25519_dalek::SigningKey;
+use support::within_deadline;
 
 const EXAMINER: &str = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
 
@@ -212,7 +215,8 @@ fn a_registry_that_is_a_fifo_is_refused_without_blocking() {
     let path = write_policy(dir.path(), &issuer);
     let fifo = dir.path().join("xb-registry.json");
     assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
-    assert!(registry_error(Policy::load(&path)).contains("not a regular file"));
+    let message = registry_error(within_deadline(&fifo, move || Policy::load(&path)));
+    assert!(message.contains("not a regular file"), "{message}");
 }
 
 #[test]

@@ -388,7 +388,9 @@ fn an_acquisition_killed_at_any_point_never_leaves_a_package_that_verifies() {
             .expect("list")
             .filter_map(|e| e.ok())
             .map(|e| e.path())
-            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".pkg.custos-partial-")))
+            .filter(|p| {
+                p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".pkg.custos-partial-"))
+            })
             .collect();
         found.sort();
         found
@@ -416,8 +418,16 @@ fn an_acquisition_killed_at_any_point_never_leaves_a_package_that_verifies() {
         for leftover in leftovers() {
             let name = leftover.file_name().expect("name").to_string_lossy().into_owned();
             let checked = custos_in(d, &["verify", &name, "--trust", "rfc8032-test1.pub"]);
-            assert_eq!(checked.code, 2, "a partial folder never verifies: {}{}", checked.stdout, checked.stderr);
-            assert!(checked.stderr.contains("is not an evidence package (no custos/manifest.json)"), "{}", checked.stderr);
+            assert_eq!(
+                checked.code, 2,
+                "a partial folder never verifies: {}{}",
+                checked.stdout, checked.stderr
+            );
+            assert!(
+                checked.stderr.contains("is not an evidence package (no custos/manifest.json)"),
+                "{}",
+                checked.stderr
+            );
         }
         killed_midway += usize::from(!leftovers().is_empty());
         let again = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);
@@ -565,7 +575,8 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     let forged = run(&["--resume"]);
     assert_eq!(forged.code, 2, "{}", forged.stderr);
     assert!(
-        forged.stderr.contains("the checkpoint cannot be trusted") && forged.stderr.contains("does not verify"),
+        forged.stderr.contains("the checkpoint cannot be trusted")
+            && forged.stderr.contains("does not verify"),
         "{}",
         forged.stderr
     );
@@ -589,7 +600,10 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
         assert!(unfinished[0].join("data/disk.img").exists(), "kept after a refusal");
         std::fs::write(&checkpoint_path, &genuine).expect("restore");
     };
-    lie(&|c| c["started_at"] = serde_json::json!("2099-01-01T00:00:00+00:00"), "which is not a time before now");
+    lie(
+        &|c| c["started_at"] = serde_json::json!("2099-01-01T00:00:00+00:00"),
+        "which is not a time before now",
+    );
     lie(
         &|c| {
             c["checkpoint"]["summary"]["read_errors"]["ranges"] = serde_json::json!([{

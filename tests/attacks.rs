@@ -563,7 +563,10 @@ fn class10_verify_during_appends_never_reports_false_failures() {
     }
     appender.join().expect("appender");
     assert_eq!(log_lines(&case).len(), 3 + 15);
-    assert!(lengths.len() >= 2, "verify never overlapped an append (it saw the log at {lengths:?} events only)");
+    assert!(
+        lengths.len() >= 2,
+        "verify never overlapped an append (it saw the log at {lengths:?} events only)"
+    );
 }
 
 // Found by attacking our own code (a red-team pass with fresh eyes).
@@ -585,11 +588,23 @@ fn redteam_a_long_log_of_replayed_lines_is_checked_in_linear_time() {
                 let started = std::time::Instant::now();
                 let run = run_with_deadline(
                     &case.root,
-                    &["verify", "pkg", "--fast", "--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"],
+                    &[
+                        "verify",
+                        "pkg",
+                        "--fast",
+                        "--trust",
+                        "rfc8032-test1.pub",
+                        "--trust",
+                        "rfc8032-test2.pub",
+                    ],
                     Duration::from_secs(120),
                 );
                 assert_eq!(run.code, 1);
-                assert!(run.stdout.contains("custody.sequence"), "{}", &run.stdout[..run.stdout.len().min(2000)]);
+                assert!(
+                    run.stdout.contains("custody.sequence"),
+                    "{}",
+                    &run.stdout[..run.stdout.len().min(2000)]
+                );
                 started.elapsed()
             })
             .min()
@@ -598,7 +613,10 @@ fn redteam_a_long_log_of_replayed_lines_is_checked_in_linear_time() {
     let small = time(5_000);
     let large = time(20_000);
     let ratio = large.as_secs_f64() / small.as_secs_f64();
-    assert!(ratio < 8.0, "4 times the lines took {ratio:.1} times as long ({small:?}, {large:?}): not linear");
+    assert!(
+        ratio < 8.0,
+        "4 times the lines took {ratio:.1} times as long ({small:?}, {large:?}): not linear"
+    );
 }
 
 #[test]
@@ -678,8 +696,10 @@ fn redteam_planted_minisign_files_and_fetch_txt_fail() {
 fn class1_unsigned_a_minisign_signature_by_a_key_that_never_signed_the_manifest_fails() {
     let case = genuine();
     make_writable(&case.pkg);
-    let made =
-        custos_in(&case.root, &["keygen", "--name", "Mallory", "--role", "examiner", "--out", "m", "--no-passphrase"]);
+    let made = custos_in(
+        &case.root,
+        &["keygen", "--name", "Mallory", "--role", "examiner", "--out", "m", "--no-passphrase"],
+    );
     assert_eq!(made.code, 0, "{}", made.stderr);
     let public_text = std::fs::read_to_string(case.root.join("m.pub")).expect("m.pub");
     let public = custos_manifest::keys::PublicKey::parse(&public_text).expect("public key");
@@ -693,9 +713,11 @@ fn class1_unsigned_a_minisign_signature_by_a_key_that_never_signed_the_manifest_
     )
     .expect("minisign key file");
     let manifest = std::fs::read(case.pkg.join("custos/manifest.json")).expect("manifest");
-    let signature = custos_manifest::export::minisign_signature(&secret, &manifest, "custos manifest of CASE-9")
-        .expect("signature");
-    std::fs::write(case.pkg.join(custos_manifest::export::MINISIGN_SIGNATURE_PATH), signature).expect("write");
+    let signature =
+        custos_manifest::export::minisign_signature(&secret, &manifest, "custos manifest of CASE-9")
+            .expect("signature");
+    std::fs::write(case.pkg.join(custos_manifest::export::MINISIGN_SIGNATURE_PATH), signature)
+        .expect("write");
     recompute_tag_manifests(&case.pkg);
     assert_caught(&case, "package.minisign", "neither signed the manifest nor is trusted");
 }
@@ -956,42 +978,54 @@ fn redteam2_key_verify_and_acquire_refuse_fifos_devices_and_absurd_sizes() {
     std::os::unix::fs::symlink("/dev/zero", d.join("zero.html")).expect("link");
     write(d, "zero.html.minisig", b"untrusted comment: x\n");
     for (args, reason) in [
-        (vec!["key", "verify", "r.html", "--trust", "rfc8032-test1.pub"], "r.html.minisig: is not a regular file"),
-        (vec![
-            "key",
-            "verify",
-            "fifo.html",
-            "--signature",
-            "zero.html.minisig",
-            "--trust",
-            "rfc8032-test1.pub",
-        ], "fifo.html: is not a regular file"),
+        (
+            vec!["key", "verify", "r.html", "--trust", "rfc8032-test1.pub"],
+            "r.html.minisig: is not a regular file",
+        ),
+        (
+            vec![
+                "key",
+                "verify",
+                "fifo.html",
+                "--signature",
+                "zero.html.minisig",
+                "--trust",
+                "rfc8032-test1.pub",
+            ],
+            "fifo.html: is not a regular file",
+        ),
         (vec!["key", "verify", "zero.html", "--trust", "rfc8032-test1.pub"], "zero.html: is a symbolic link"),
-        (vec![
-            "acquire",
-            "--key",
-            "rfc8032-test1",
-            "--case",
-            "B",
-            "--block-size",
-            "1T",
-            "--out",
-            "pkg",
-            "r.html",
-            "--json",
-        ], "--block-size 1099511627776: at most 67108864"),
-        (vec![
-            "acquire",
-            "--key",
-            "rfc8032-test1",
-            "--case",
-            "B",
-            "--retries",
-            "4294967295",
-            "--out",
-            "pkg",
-            "r.html",
-        ], "4294967295 is not in 0..=100"),
+        (
+            vec![
+                "acquire",
+                "--key",
+                "rfc8032-test1",
+                "--case",
+                "B",
+                "--block-size",
+                "1T",
+                "--out",
+                "pkg",
+                "r.html",
+                "--json",
+            ],
+            "--block-size 1099511627776: at most 67108864",
+        ),
+        (
+            vec![
+                "acquire",
+                "--key",
+                "rfc8032-test1",
+                "--case",
+                "B",
+                "--retries",
+                "4294967295",
+                "--out",
+                "pkg",
+                "r.html",
+            ],
+            "4294967295 is not in 0..=100",
+        ),
         (
             vec!["seal", "--key", "rfc8032-test1", "--case", "F", "--dry-run", "--out", "pkg", "fifo.html"],
             "fifo.html is a FIFO, socket or character device",
@@ -1058,8 +1092,11 @@ fn redteam2_a_case_reference_cannot_pose_as_the_digest_or_the_signer() {
 /// return included: they start a fake line), DEL, every C1 control (CSI among them), and
 /// the bidirectional and invisible characters that reorder or hide what is shown.
 fn hostile_characters() -> Vec<char> {
-    let mut all: Vec<char> = (1u32..0x20).chain([0x7f]).chain(0x80..0xa0).filter_map(char::from_u32).collect();
-    all.extend(['\u{061c}', '\u{200b}', '\u{200e}', '\u{200f}', '\u{2028}', '\u{202a}', '\u{202e}', '\u{2066}']);
+    let mut all: Vec<char> =
+        (1u32..0x20).chain([0x7f]).chain(0x80..0xa0).filter_map(char::from_u32).collect();
+    all.extend([
+        '\u{061c}', '\u{200b}', '\u{200e}', '\u{200f}', '\u{2028}', '\u{202a}', '\u{202e}', '\u{2066}',
+    ]);
     all.extend(['\u{2069}', '\u{feff}']);
     all
 }
@@ -1067,10 +1104,7 @@ fn hostile_characters() -> Vec<char> {
 /// Asserts `marker` (which holds a hostile character) appears in neither output raw.
 fn assert_never_raw(run: &Run, marker: &str, what: &str) {
     for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
-        assert!(
-            !text.contains(marker),
-            "{what}: {marker:?} reached {stream} raw:\n{text}"
-        );
+        assert!(!text.contains(marker), "{what}: {marker:?} reached {stream} raw:\n{text}");
     }
 }
 
@@ -1142,7 +1176,8 @@ fn class3_escaping_policy_names_and_citations_in_verdict_lines() {
     let d = dir.path();
     copy_test_keys(d);
     support::seal_content_package(d, "CASE-3", 10_000);
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples/xb-borealia-strict.json");
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples/xb-borealia-strict.json");
     let mut policy: serde_json::Value =
         serde_json::from_slice(&std::fs::read(source).expect("policy")).expect("JSON");
     policy["name"] = serde_json::Value::String("Borealia\u{1b}[2K\rVERIFIED\u{202e}".to_owned());

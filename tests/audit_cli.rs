@@ -351,14 +351,20 @@ fn packages_that_vanish_or_change_during_the_audit_do_not_stop_it() {
                 "run {runs}: {name} passes: {found:?}"
             );
         }
-        let moving: Vec<&String> =
-            found.iter().filter(|(path, _)| path.ends_with("case-5") || path == "store").map(|(_, v)| v).collect();
+        let moving: Vec<&String> = found
+            .iter()
+            .filter(|(path, _)| path.ends_with("case-5") || path == "store")
+            .map(|(_, v)| v)
+            .collect();
         assert!(moving.iter().all(|v| *v == "pass" || *v == "error"), "run {runs}: {moving:?}");
         disrupted += usize::from(!moving.contains(&&"pass".to_owned()));
         let expected = if summary["error"] == 0 { 0 } else { 2 };
         assert_eq!(run.code, expected, "{summary}");
     }
-    assert!(disrupted > 0, "in {runs} audits the moving package was never caught moving: the race never happened");
+    assert!(
+        disrupted > 0,
+        "in {runs} audits the moving package was never caught moving: the race never happened"
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     mover.join().expect("mover");
 }
@@ -481,7 +487,13 @@ fn class2_memory_a_package_replaced_by_another_fails_and_its_receipt_is_reported
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
 
     let case0 = d.join("store/2026/case-0");
-    assert!(std::process::Command::new("chmod").arg("-R").arg("u+w").arg(&case0).status().expect("chmod").success());
+    assert!(std::process::Command::new("chmod")
+        .arg("-R")
+        .arg("u+w")
+        .arg(&case0)
+        .status()
+        .expect("chmod")
+        .success());
     std::fs::remove_dir_all(&case0).expect("remove");
     let copied =
         std::process::Command::new("cp").arg("-a").arg(d.join("store/2026/case-1")).arg(&case0).status();
@@ -541,11 +553,7 @@ fn class2_memory_events_dropped_or_replaced_since_the_last_audit_fail() {
     assert_eq!(rolled_back.code, 1, "{}", rolled_back.stdout);
     let (packages, _) = records(&rolled_back);
     assert!(checks(&packages[0]).contains(&"audit.rollback".to_owned()), "{}", packages[0]);
-    assert!(
-        packages[0]["failures"].to_string().contains("events were removed since"),
-        "{}",
-        packages[0]
-    );
+    assert!(packages[0]["failures"].to_string().contains("events were removed since"), "{}", packages[0]);
     // Another event where the dropped one was.
     record("examined");
     let forked = audit(d, &["--state", "audit.state"]);
@@ -595,7 +603,11 @@ fn class6_operator_an_audit_without_trust_is_a_mistake_not_a_verdict() {
     store(d, 2);
     let run = custos_in(d, &["audit", "store", "--json"]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("no --trust key") && run.stderr.contains("--allow-untrusted"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no --trust key") && run.stderr.contains("--allow-untrusted"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stdout.contains("\"fail\""), "no package is called failed: {}", run.stdout);
     let allowed = custos_in(d, &["audit", "store", "--allow-untrusted", "--json"]);
     assert_ne!(allowed.code, 2, "{}", allowed.stderr);

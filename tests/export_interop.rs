@@ -83,6 +83,21 @@ fn exported_checksums_pass_coreutils_and_b3sum() {
         let ok = external(&pkg, &sha256sum, &["-c", "manifest-sha256.txt"]);
         assert_eq!(ok.matches(": OK").count(), 2, "{ok}");
     }
+    // The same lists refuse one flipped bit, naming the file: they check something.
+    let payload =
+        std::fs::read_dir(pkg.join("data")).expect("data").next().expect("a file").expect("entry").path();
+    let name = format!("data/{}", payload.file_name().expect("name").to_string_lossy());
+    support::flip_bit(&payload, 10);
+    for (tool_name, args) in [
+        ("sha256sum", ["-c", "../sums/SHA256SUMS"]),
+        ("b3sum", ["--check", "../sums/B3SUMS"]),
+        ("sha256sum", ["-c", "manifest-sha256.txt"]),
+    ] {
+        let Some(program) = tool(tool_name) else { continue };
+        let refused = run(Command::new(&program).current_dir(&pkg).args(args));
+        assert_ne!(refused.code, 0, "{tool_name} {args:?} accepted a flipped bit");
+        assert!(refused.stdout.contains(&format!("{name}: FAILED")), "{tool_name}: {}", refused.stdout);
+    }
 }
 
 #[test]
@@ -100,6 +115,18 @@ fn bagit_python_accepts_the_package() {
     assert_eq!(custos_in(d, &["custody", "accept", "pkg", "--key", "bob"]).code, 0);
     let valid = run(Command::new(&bagit).current_dir(d).args(["--validate", "pkg"]));
     assert_eq!(valid.code, 0, "bagit.py: {}", valid.stderr);
+    // And refuses the bag once one payload bit is flipped.
+    let payload =
+        std::fs::read_dir(d.join("pkg/data")).expect("data").next().expect("a file").expect("entry").path();
+    support::flip_bit(&payload, 10);
+    let refused = run(Command::new(&bagit).current_dir(d).args(["--validate", "pkg"]));
+    assert_ne!(refused.code, 0, "bagit.py accepted a flipped bit: {}", refused.stderr);
+    let name = format!("data/{}", payload.file_name().expect("name").to_string_lossy());
+    assert!(
+        refused.stderr.contains(&format!("{name} sha256 validation failed")),
+        "bagit.py names the file: {}",
+        refused.stderr
+    );
 }
 
 /// A package of one split raw image (three 1 MiB parts) as `dir/split`, and one of the

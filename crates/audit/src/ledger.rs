@@ -472,7 +472,8 @@ mod tests {
         assert!(error.to_string().contains("its last line cannot be continued: signed by key"), "{error}");
         assert_eq!(std::fs::read(&path).expect("read"), forged, "nothing appended");
         // A tail signed by another key the auditor trusts (an earlier auditor's) continues.
-        Ledger::open(&path, auditor.clone(), std::slice::from_ref(&mallory_public)).expect("a trusted signer");
+        Ledger::open(&path, auditor.clone(), std::slice::from_ref(&mallory_public))
+            .expect("a trusted signer");
         // A genuine line whose entry was edited after signing.
         let edited = String::from_utf8(genuine.clone()).expect("utf8").replacen("pkg-1-0", "pkg-1-X", 1);
         std::fs::write(&path, edited).expect("write");

@@ -342,7 +342,9 @@ fn read_records(path: &Path, file: File, now: i64) -> Result<Loaded, StateError>
         match record {
             Record::Run { custos_audit_state, run, scope, started } => {
                 if custos_audit_state != STATE_FORMAT {
-                    return Err(corrupt(format!("format {custos_audit_state}, this version reads {STATE_FORMAT}")));
+                    return Err(corrupt(format!(
+                        "format {custos_audit_state}, this version reads {STATE_FORMAT}"
+                    )));
                 }
                 let started = checked_date(&started, now).map_err(corrupt)?;
                 newest = Some(Unfinished { run, scope, started, done: HashSet::new() });
@@ -381,7 +383,8 @@ fn checked_date(text: &str, now: i64) -> Result<i64, String> {
 /// recorded it.
 fn check_dates(result: &PackageState, now: i64) -> Result<(), String> {
     let checked = checked_date(&result.checked_at, now)?;
-    for date in [result.full_at.as_deref(), result.seen.as_ref().map(|s| s.at.as_str())].into_iter().flatten() {
+    for date in [result.full_at.as_deref(), result.seen.as_ref().map(|s| s.at.as_str())].into_iter().flatten()
+    {
         if checked_date(date, now)? > checked {
             return Err(format!(
                 "{}: a check at {date} recorded by the check at {}: the state file was edited; move it aside to start afresh",
@@ -557,15 +560,18 @@ mod tests {
         drop(state);
         let genuine = std::fs::read_to_string(&path).expect("read");
         // A full check moved into the future would keep the package on fast checks forever.
-        let moved = genuine.replace(r#""full_at":"2026-12-01T00:00:00Z""#, r#""full_at":"2031-01-01T00:00:00Z""#);
+        let moved =
+            genuine.replace(r#""full_at":"2026-12-01T00:00:00Z""#, r#""full_at":"2031-01-01T00:00:00Z""#);
         assert_ne!(moved, genuine, "the edit applies");
         std::fs::write(&path, &moved).expect("write");
         let error = State::open(&path, "s", "2026-12-02T00:00:00Z").expect_err("a future full check");
         assert!(error.to_string().contains("dated 2031-01-01T00:00:00Z, after now"), "{error}");
         // A full check after the check that recorded it, but not in the future.
-        let later = genuine.replace(r#""full_at":"2026-12-01T00:00:00Z""#, r#""full_at":"2026-12-01T12:00:00Z""#);
+        let later =
+            genuine.replace(r#""full_at":"2026-12-01T00:00:00Z""#, r#""full_at":"2026-12-01T12:00:00Z""#);
         std::fs::write(&path, &later).expect("write");
-        let error = State::open(&path, "s", "2026-12-02T00:00:00Z").expect_err("a full check after its check");
+        let error =
+            State::open(&path, "s", "2026-12-02T00:00:00Z").expect_err("a full check after its check");
         assert!(error.to_string().contains("recorded by the check at 2026-12-01T00:00:00Z"), "{error}");
         std::fs::write(&path, &genuine).expect("write");
         State::open(&path, "s", "2026-12-02T00:00:00Z").expect("the genuine file is read");

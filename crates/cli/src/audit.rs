@@ -272,7 +272,8 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 // shown again, so the resumed run's verdict covers the whole store. The
                 // state is an unsigned hint: a package whose files changed since is checked
                 // again rather than given its earlier verdict.
-                let unchanged = remote || (earlier.fingerprint.is_some() && earlier.fingerprint == fingerprint);
+                let unchanged =
+                    remote || (earlier.fingerprint.is_some() && earlier.fingerprint == fingerprint);
                 if unchanged {
                     resumed += 1;
                     earlier_results.push(earlier_record(earlier));

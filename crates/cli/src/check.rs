@@ -160,7 +160,11 @@ pub fn run_checksum_files(args: &HashArgs) -> Result<Status> {
                 render::escape(&hint)
             ));
         } else if !hint.is_empty() {
-            crate::render::say(&format!("{}{}", render::escape(&source.to_string_lossy()), render::escape(&hint)));
+            crate::render::say(&format!(
+                "{}{}",
+                render::escape(&source.to_string_lossy()),
+                render::escape(&hint)
+            ));
         }
     }
     let status = tally.status();
@@ -507,9 +511,11 @@ pub fn run_segment_lists(args: &HashArgs) -> Result<Status> {
                 render::json_line(&mut out, &report)?;
             } else {
                 match (&report.error, report.changed_ranges.is_empty()) {
-                    (Some(error), _) => {
-                        crate::render::say(&format!("{}: {}", render::escape(&report.path), render::escape(error)))
-                    }
+                    (Some(error), _) => crate::render::say(&format!(
+                        "{}: {}",
+                        render::escape(&report.path),
+                        render::escape(error)
+                    )),
                     (None, true) => writeln!(out, "{}: OK", render::escape(&report.path))?,
                     (None, false) => {
                         let ranges: Vec<String> = report

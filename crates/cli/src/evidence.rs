@@ -356,7 +356,12 @@ fn show_log(package: &Path, json: bool) -> Result<Status> {
     let problems: Vec<&Finding> =
         findings.iter().filter(|f| f.verdict == Verdict::Fail && f.check != "trust.signer").collect();
     for finding in &problems {
-        crate::render::say(&format!("{} {}: {}", finding.check, escape(&finding.subject), escape(&finding.detail)));
+        crate::render::say(&format!(
+            "{} {}: {}",
+            finding.check,
+            escape(&finding.subject),
+            escape(&finding.detail)
+        ));
     }
     if !json {
         crate::render::say("signatures checked against the keys shipped in the package only; use `custos verify --trust` to check who signed");

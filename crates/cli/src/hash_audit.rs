@@ -76,14 +76,18 @@ pub fn run(args: &HashArgs) -> Result<Status> {
                 }
                 Some(Err(error)) => {
                     status = Status::Error;
-                    bar.suspend(|| crate::render::say(&format!("{}", render::escape(&render::error_chain(&error)))));
+                    bar.suspend(|| {
+                        crate::render::say(&format!("{}", render::escape(&render::error_chain(&error))))
+                    });
                 }
                 // Links and special files: recorded by a walk, never read; hashdeep -r does
                 // not hash them either.
                 None => {
                     if let Input::WalkFailed { error, .. } = &input {
                         status = Status::Error;
-                        bar.suspend(|| crate::render::say(&format!("{}", render::escape(&render::error_chain(error)))));
+                        bar.suspend(|| {
+                            crate::render::say(&format!("{}", render::escape(&render::error_chain(error))))
+                        });
                     } else if !args.quiet {
                         bar.suspend(|| {
                             crate::render::say(&format!(

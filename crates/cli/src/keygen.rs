@@ -61,7 +61,11 @@ pub fn run(args: KeygenArgs) -> Result<Status> {
         }
     }
     let passphrase = if args.no_passphrase {
-        crate::render::say(&format!("warning: the secret key is NOT protected by a passphrase; anyone who can read {} can sign as {}", secret_path.display(), owner.name));
+        crate::render::say(&format!(
+            "warning: the secret key is NOT protected by a passphrase; anyone who can read {} can sign as {}",
+            secret_path.display(),
+            owner.name
+        ));
         None
     } else {
         Some(read_new_passphrase(args.passphrase_file.as_deref())?)

@@ -193,7 +193,8 @@ pub fn find_unfinished(out: &Path, signer: &PublicKey) -> Result<(PathBuf, Check
         if checkpoint.format != CHECKPOINT_FORMAT {
             bail!("{}: not a {CHECKPOINT_FORMAT} checkpoint", folder.display());
         }
-        let now = custos_manifest::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or(i64::MAX);
+        let now =
+            custos_manifest::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or(i64::MAX);
         match custos_manifest::time::parse_rfc3339(&checkpoint.started_at) {
             Some(started) if started <= now.saturating_add(SKEW_SECONDS) => {}
             _ => bail!(

@@ -296,7 +296,10 @@ impl SignedLine {
         if KeyId::of(&key).to_string() != entry.key_id
             || key.verify_strict(&pae(expected_type, line.payload.as_bytes()), &signature).is_err()
         {
-            return Err(format!("the signature does not verify under key {}: the line was edited", entry.key_id));
+            return Err(format!(
+                "the signature does not verify under key {}: the line was edited",
+                entry.key_id
+            ));
         }
         Ok(line.payload)
     }

@@ -345,7 +345,8 @@ fn seal_into(
         let mut copy_verification = None;
         let outcome = match evidence {
             Evidence::Acquired(acquirer) => {
-                let made = MadeFiles { store, folder: "data", made: Default::default(), signer: request.signer };
+                let made =
+                    MadeFiles { store, folder: "data", made: Default::default(), signer: request.signer };
                 let acquired = acquire_into(&made, &path, acquirer, &options, control);
                 let AcquiredItem { outcome, record, parted: parts } = match acquired {
                     Ok(acquired) => acquired,
@@ -380,7 +381,8 @@ fn seal_into(
             }
             Evidence::E01Set(first) => {
                 copy_verification = copy_check;
-                let made = MadeFiles { store, folder: "data", made: Default::default(), signer: request.signer };
+                let made =
+                    MadeFiles { store, folder: "data", made: Default::default(), signer: request.signer };
                 let copied = copy_e01_set(&made, first, &options, control);
                 let (outcome, parts) = copied.inspect_err(|_| made.remove_all())?;
                 stored_as = Some(parts);
@@ -726,7 +728,8 @@ impl ImageFiles for MadeFiles<'_> {
     }
 
     fn save_checkpoint(&self, bytes: &[u8]) -> Result<(), String> {
-        let payload = String::from_utf8(bytes.to_vec()).map_err(|_| "a checkpoint is JSON text".to_owned())?;
+        let payload =
+            String::from_utf8(bytes.to_vec()).map_err(|_| "a checkpoint is JSON text".to_owned())?;
         let mut line = SignedLine::sign(CHECKPOINT_PAYLOAD_TYPE, payload, self.signer)
             .to_bytes()
             .map_err(|e| format!("cannot sign the checkpoint: {e}"))?;

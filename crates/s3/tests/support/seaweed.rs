@@ -225,20 +225,13 @@ impl Seaweed {
     pub fn lock_state(&self, bucket: &str, key: &str) -> (String, i64, String) {
         self.client.block_on(async {
             let sdk = self.client.sdk();
-            let retention = sdk
-                .get_object_retention()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("retention of {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
-            let hold = sdk
-                .get_object_legal_hold()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("legal hold of {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)));
+            let retention =
+                sdk.get_object_retention().bucket(bucket).key(key).send().await.unwrap_or_else(|e| {
+                    panic!("retention of {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
+                });
+            let hold = sdk.get_object_legal_hold().bucket(bucket).key(key).send().await.unwrap_or_else(|e| {
+                panic!("legal hold of {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
+            });
             let retention = retention.retention();
             (
                 retention.and_then(|r| r.mode()).map(|m| m.as_str().to_owned()).unwrap_or_default(),

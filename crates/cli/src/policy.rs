@@ -300,14 +300,14 @@ pub fn print_matrix(reports: &[PolicyReport]) {
             let cite = if group.citation.is_empty() {
                 String::new()
             } else {
-                format!(" [{}]", escape(&group.citation))
+                format!(" [{}]", escape(group.citation))
             };
             let about = if group.subjects.is_empty() {
                 String::new()
             } else {
                 format!(" ({})", escape(&group.subjects_text()))
             };
-            println!("  {} {}: {}{about}{cite}", label(group.verdict), group.rule, escape(&group.reason));
+            println!("  {} {}: {}{about}{cite}", label(group.verdict), group.rule, escape(group.reason));
         }
     }
 }

@@ -137,7 +137,7 @@ fn adler(bytes: &[u8]) -> u32 {
 /// serves every stored chunk twice: before the fix `hash --media` read it as media twice as
 /// large (a thousand copies: a thousand times, for hours). It is container damage, named.
 #[test]
-fn a_repeated_chunk_table_is_container_damage_not_more_media() {
+fn class4_bounded_a_repeated_chunk_table_is_container_damage_not_more_media() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     let mut writer =

@@ -332,7 +332,7 @@ fn running_as_root() -> bool {
 }
 
 #[test]
-fn a_package_acquired_under_sudo_is_given_to_the_user_who_ran_sudo() {
+fn class6_operator_a_package_acquired_under_sudo_is_given_to_the_user_who_ran_sudo() {
     use std::os::unix::fs::MetadataExt as _;
     if !running_as_root() {
         eprintln!("skipping: changing owners needs root");
@@ -383,7 +383,7 @@ fn a_package_acquired_under_sudo_is_given_to_the_user_who_ran_sudo() {
 }
 
 #[test]
-fn a_custody_command_denied_by_permissions_says_whose_the_package_is_and_the_fix() {
+fn class6_operator_a_custody_command_denied_by_permissions_says_whose_the_package_is_and_the_fix() {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     use std::os::unix::process::CommandExt as _;
     if !running_as_root() {

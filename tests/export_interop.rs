@@ -194,7 +194,7 @@ fn recheck_passes(dir: &Path, command: &str, expect: &str) -> bool {
 }
 
 #[test]
-fn report_recheck_commands_work_for_split_and_e01_items_and_refuse_a_flipped_byte() {
+fn class6_operator_report_recheck_commands_work_for_split_and_e01_items_and_refuse_a_flipped_byte() {
     let (Some(_), Some(_)) = (tool("sha256sum"), tool("ewfverify")) else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
@@ -219,7 +219,7 @@ fn report_recheck_commands_work_for_split_and_e01_items_and_refuse_a_flipped_byt
 }
 
 #[test]
-fn exported_checksums_of_split_and_e01_items_list_the_files_and_pass_the_tools() {
+fn class6_operator_exported_checksums_of_split_and_e01_items_list_the_files_and_pass_the_tools() {
     let (Some(sha256sum), Some(b3sum)) = (tool("sha256sum"), tool("b3sum")) else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();

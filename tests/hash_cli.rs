@@ -296,7 +296,7 @@ fn demo_runs_on_the_bundled_images() {
 /// for a writer forever) or a socket. Each such line fails on its own, with the reason, at
 /// once; the regular files listed beside them are still checked.
 #[test]
-fn check_refuses_devices_fifos_and_sockets_per_line_without_blocking() {
+fn class4_bounded_check_refuses_devices_fifos_and_sockets_per_line_without_blocking() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     write(d, "abc.txt", b"abc");
@@ -338,7 +338,7 @@ fn check_refuses_devices_fifos_and_sockets_per_line_without_blocking() {
 /// it did not read: before the fix it hashed `b.img` (from `path_hex`) and said
 /// "a.img: OK" of a file it never opened.
 #[test]
-fn a_segment_list_naming_two_files_is_refused_not_reported_ok() {
+fn class1_unsigned_a_segment_list_naming_two_files_is_refused_not_reported_ok() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     write(d, "a.img", &noise(10_000, 1));
@@ -366,7 +366,7 @@ fn a_segment_list_naming_two_files_is_refused_not_reported_ok() {
 /// and writes the same lines for every name without a CR (b3sum 1.2 writes a CR raw and
 /// knows no `\r` escape; a raw CR inside a name still reads back; docs/hashing.md).
 #[test]
-fn awkward_names_interoperate_with_sha256sum_and_b3sum() {
+fn class6_operator_awkward_names_interoperate_with_sha256sum_and_b3sum() {
     use std::os::unix::ffi::OsStrExt;
     let Some(sha256sum) = support::tool("sha256sum") else { return };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -446,7 +446,7 @@ fn awkward_names_interoperate_with_sha256sum_and_b3sum() {
 /// links and special files, errors, check results), never raw; digest lines to a pipe stay
 /// coreutils' bytes.
 #[test]
-fn hostile_names_never_reach_the_terminal_raw() {
+fn class3_escaping_hostile_names_never_reach_the_terminal_raw() {
     use std::os::unix::ffi::OsStrExt;
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
@@ -493,7 +493,7 @@ fn hostile_names_never_reach_the_terminal_raw() {
 /// On a terminal a digest line is shown escaped (a name cannot clear the screen); in a pipe
 /// it is coreutils' bytes. `script` gives the command a terminal.
 #[test]
-fn digest_lines_are_escaped_on_a_terminal_and_exact_in_a_pipe() {
+fn class3_escaping_digest_lines_are_escaped_on_a_terminal_and_exact_in_a_pipe() {
     let Some(script) = support::tool("script") else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();

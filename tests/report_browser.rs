@@ -370,7 +370,7 @@ fn a_pdf_is_printed_from_the_report_just_written_whatever_its_path() {
 }
 
 #[test]
-fn a_report_that_cannot_be_written_in_full_leaves_nothing_and_the_rerun_works() {
+fn class6_operator_a_report_that_cannot_be_written_in_full_leaves_nothing_and_the_rerun_works() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     seal(d);

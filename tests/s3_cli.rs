@@ -299,7 +299,7 @@ fn an_audit_of_a_store_names_exactly_the_damaged_packages() {
 }
 
 #[test]
-fn retention_on_a_bucket_without_object_lock_is_refused_before_any_upload() {
+fn class6_operator_retention_on_a_bucket_without_object_lock_is_refused_before_any_upload() {
     let Some(server) = Seaweed::start() else { return };
     server.create_bucket("plain", false);
     let dir = tempfile::tempdir().expect("temp dir");
@@ -329,7 +329,7 @@ fn retention_on_a_bucket_without_object_lock_is_refused_before_any_upload() {
 }
 
 #[test]
-fn pull_checks_the_signed_manifest_first_and_fetches_only_what_it_lists() {
+fn class4_bounded_pull_checks_the_signed_manifest_first_and_fetches_only_what_it_lists() {
     let Some(server) = Seaweed::start() else { return };
     server.create_bucket("pulls", false);
     let dir = tempfile::tempdir().expect("temp dir");

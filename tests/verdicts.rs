@@ -71,7 +71,7 @@ fn example_policy(name: &str) -> String {
 }
 
 #[test]
-fn verify_ends_with_the_overall_outcome_naming_every_rejecting_jurisdiction() {
+fn class6_operator_verify_ends_with_the_overall_outcome_naming_every_rejecting_jurisdiction() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     seal_content_package(d, "V-3", 2_000);
@@ -113,7 +113,7 @@ fn verify_ends_with_the_overall_outcome_naming_every_rejecting_jurisdiction() {
 }
 
 #[test]
-fn trusting_keys_from_inside_the_package_is_refused_as_a_mistake() {
+fn class6_operator_trusting_keys_from_inside_the_package_is_refused_as_a_mistake() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     seal_content_package(d, "V-4", 2_000);
@@ -154,7 +154,7 @@ fn trusting_keys_from_inside_the_package_is_refused_as_a_mistake() {
 }
 
 #[test]
-fn a_report_without_a_trusted_key_is_a_usage_error_unless_untrusted_is_allowed() {
+fn class6_operator_a_report_without_a_trusted_key_is_a_usage_error_unless_untrusted_is_allowed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     seal_content_package(d, "V-5", 2_000);

@@ -950,7 +950,7 @@ fn error2_body(ranges: &[(u32, u32)]) -> Vec<u8> {
 /// claimed a thousand times its media and took as long to read. Every chunk must be stored
 /// once, so such a set is container damage, named, before any media is read.
 #[test]
-fn corrupt_a_chunk_table_that_reuses_chunks_is_refused_at_open() {
+fn class4_bounded_a_chunk_table_that_reuses_chunks_is_refused_at_open() {
     let written = write_e01(vec![0u8; 8 * 32_768], Compression::Best, 1 << 30, &[]);
     let first = written.segments[0].clone();
     let original = read_sections(&first);
@@ -979,7 +979,7 @@ fn corrupt_a_chunk_table_that_reuses_chunks_is_refused_at_open() {
 /// Chunk entries packed closer than any zlib stream of a chunk can be (one byte apart, so a
 /// few bytes claim gigabytes) are refused when the set is opened, naming the chunk.
 #[test]
-fn corrupt_chunks_too_small_to_hold_their_media_are_refused_at_open() {
+fn class4_bounded_chunks_too_small_to_hold_their_media_are_refused_at_open() {
     let written = write_e01(vec![0u8; 8 * 32_768], Compression::Best, 1 << 30, &[]);
     let first = written.segments[0].clone();
     let mut sections = read_sections(&first);
@@ -1006,7 +1006,7 @@ fn corrupt_chunks_too_small_to_hold_their_media_are_refused_at_open() {
 /// that kept one would say sectors were read that the tool filled. A set has one error2
 /// section; a second is container damage. The same for hash, digest and volume sections.
 #[test]
-fn corrupt_a_second_error2_hash_digest_or_volume_section_is_damage() {
+fn class5_once_a_second_error2_hash_digest_or_volume_section_is_damage() {
     let written = write_e01(media(100 * 512), Compression::Fast, 1 << 30, &[(10, 3)]);
     let first = written.segments[0].clone();
     let original = read_sections(&first);
@@ -1047,7 +1047,7 @@ fn corrupt_a_second_error2_hash_digest_or_volume_section_is_damage() {
 /// read as before, as libewf does; a copy that says something else (another case number)
 /// is damage, since libewf shows the first and another parser could show the other.
 #[test]
-fn header_copies_are_merged_when_identical_and_refused_when_they_differ() {
+fn class5_once_header_copies_are_merged_when_identical_and_refused_when_they_differ() {
     let written = write_e01(media(64 * 512), Compression::Fast, 1 << 30, &[]);
     let first = written.segments[0].clone();
     let original = read_sections(&first);

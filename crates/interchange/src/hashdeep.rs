@@ -482,7 +482,7 @@ mod tests {
     /// scanned the whole known list for every file: 64 and more). Timed without a fixed
     /// budget: runs at n and at 8n, compared with the geometric middle, 32.
     #[test]
-    fn audit_time_grows_linearly_with_the_known_list() {
+    fn class4_bounded_audit_time_grows_linearly_with_the_known_list() {
         fn fixture(n: usize) -> (KnownFile, Vec<Observed>) {
             let mut text = format!("{HEADER}\n%%%% size,md5,sha256,filename\n");
             let mut tree = Vec::with_capacity(n);

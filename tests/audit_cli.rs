@@ -625,3 +625,40 @@ fn class6_operator_an_audit_trusting_keys_inside_a_package_is_refused() {
     support::assert_refused(&run, "never trust");
     assert!(!run.stdout.contains("\"pass\""), "no package is called passed: {}", run.stdout);
 }
+
+/// Class 1: with the auditor's key, every line of the state is signed. Whoever can write the
+/// state but holds no key cannot move a full check's date or fingerprint to keep a changed
+/// package on fast checks: the audit stops and says why.
+#[test]
+fn class1_unsigned_a_state_signed_by_the_auditor_refuses_edits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 2);
+    let signed = ["--state", "audit.state", "--key", "rfc8032-test2"];
+    let first = audit(d, &signed);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = audit(d, &signed);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(records(&second).1["fast"], 2, "unchanged packages are checked fast");
+    let state = d.join("audit.state");
+    let genuine = std::fs::read_to_string(&state).expect("state");
+    assert!(genuine.lines().all(|l| l.contains("audit-state+json")), "{genuine}");
+    // The tamperer changes a package and writes its new fingerprint into the state.
+    support::flip_bit(&d.join("store/2026/case-0/data/evidence-0.img"), 10);
+    let edited = {
+        let mut lines: Vec<String> = genuine.lines().map(str::to_owned).collect();
+        let at = lines.iter().position(|l| l.contains("case-0")).expect("case-0's line");
+        lines[at] = lines[at].replacen("full_fingerprint", "full_fingerprinT", 1);
+        lines.join("\n") + "\n"
+    };
+    std::fs::write(&state, edited).expect("write");
+    let refused = audit(d, &signed);
+    support::assert_refused(&refused, "does not verify");
+    // Without the key the signed state is not read as if it were a hint.
+    std::fs::write(&state, &genuine).expect("write");
+    let keyless = audit(d, &["--state", "audit.state"]);
+    support::assert_refused(&keyless, "give the auditor's --key");
+    // The genuine state still works, and the changed package is checked in full and fails.
+    let caught = audit(d, &signed);
+    assert_eq!(caught.code, 1, "{}", caught.stdout);
+}

@@ -18,6 +18,10 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use custos_manifest::envelope::SignedLine;
+use custos_manifest::keys::KeyId;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+
 use crate::file::open_regular;
 use crate::shard::Shard;
 
@@ -35,6 +39,39 @@ pub const MAX_RESUME_SECONDS: i64 = 7 * 86_400;
 
 /// Clock skew allowed before a date in the state counts as in the future.
 const SKEW_SECONDS: i64 = 300;
+
+/// The DSSE payload type of a signed state line (with the auditor's key, `--key`).
+pub const STATE_PAYLOAD_TYPE: &str = "application/vnd.custos.audit-state+json; version=1";
+
+/// Who signs a state file's lines, and whose signatures it reads: with the auditor's key,
+/// every line is signed, and a line nobody trusted signed stops the audit, so whoever can
+/// write the file but holds no key cannot move a full check's date or fingerprint and keep
+/// a damaged package on fast checks.
+#[derive(Debug, Clone)]
+pub struct StateSigner {
+    /// Signs new lines.
+    pub key: SigningKey,
+    /// Other keys whose lines are believed (an earlier auditor's); the signing key always is.
+    pub trusted: Vec<VerifyingKey>,
+}
+
+impl StateSigner {
+    /// The line for `record`: its JSON, signed.
+    fn line(&self, record: &Record) -> std::io::Result<Vec<u8>> {
+        let payload = serde_json::to_string(record)?;
+        SignedLine::sign(STATE_PAYLOAD_TYPE, payload, &self.key)
+            .to_bytes()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+
+    /// The record's JSON in a line, when a key this signer believes signed it.
+    fn open(&self, line: &[u8]) -> Result<String, String> {
+        let own = self.key.verifying_key();
+        SignedLine::open(line, STATE_PAYLOAD_TYPE, |id| {
+            std::iter::once(own).chain(self.trusted.iter().copied()).find(|k| KeyId::of(k).to_string() == id)
+        })
+    }
+}
 
 /// How a package was (or is to be) checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,14 +181,35 @@ pub struct State {
     done: HashSet<String>,
     resumed: bool,
     synced: Instant,
+    signer: Option<StateSigner>,
 }
 
 impl State {
     /// Opens (or creates) the state file for a run over `scope` (what is audited and how:
     /// roots, shard, options). If the newest run in the file has the same scope and did not
     /// finish, this run continues it: packages it already checked are [`State::done`].
-    /// Otherwise a new run starts.
+    /// Otherwise a new run starts. Its lines are not signed: see [`State::open_signed`].
     pub fn open(path: &Path, scope: &str, now: &str) -> Result<State, StateError> {
+        State::open_with(path, scope, now, None)
+    }
+
+    /// [`State::open`] for a state whose every line is signed by `signer` (the auditor's
+    /// key): a line without a believed signature stops the audit.
+    pub fn open_signed(
+        path: &Path,
+        scope: &str,
+        now: &str,
+        signer: StateSigner,
+    ) -> Result<State, StateError> {
+        State::open_with(path, scope, now, Some(signer))
+    }
+
+    fn open_with(
+        path: &Path,
+        scope: &str,
+        now: &str,
+        signer: Option<StateSigner>,
+    ) -> Result<State, StateError> {
         let io = |source| StateError::Io { path: path.to_owned(), source };
         // One audit per state file: two would compact and rename under each other. The lock
         // is on a file beside it, since compaction replaces the state file itself.
@@ -167,7 +225,7 @@ impl State {
         })?;
         let now_seconds = custos_manifest::time::parse_rfc3339(now).unwrap_or(i64::MAX);
         let (latest, unfinished) = match open_regular(path, OpenOptions::new().read(true)) {
-            Ok(file) => read_records(path, file, now_seconds)?,
+            Ok(file) => read_records(path, file, now_seconds, signer.as_ref())?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (HashMap::new(), None),
             Err(e) => return Err(io(e)),
         };
@@ -179,7 +237,7 @@ impl State {
             Some(Unfinished { run, done, .. }) => (run, done, true),
             None => {
                 let run = run_id(scope, now);
-                compact(path, &latest).map_err(io)?;
+                compact(path, &latest, signer.as_ref()).map_err(io)?;
                 (run, HashSet::new(), false)
             }
         };
@@ -194,6 +252,7 @@ impl State {
             done,
             resumed,
             synced: Instant::now(),
+            signer,
         };
         if !resumed {
             let record = Record::Run {
@@ -249,7 +308,7 @@ impl State {
 
     fn append(&mut self, record: &Record, sync: bool) -> Result<(), StateError> {
         let io = |source| StateError::Io { path: self.path.clone(), source };
-        let mut line = serde_json::to_vec(record).map_err(|e| io(e.into()))?;
+        let mut line = record_line(record, self.signer.as_ref()).map_err(io)?;
         line.push(b'\n');
         // One write per record: a process killed between records leaves whole lines.
         self.file.write_all(&line).map_err(io)?;
@@ -308,7 +367,12 @@ type Loaded = (HashMap<String, PackageState>, Option<Unfinished>);
 /// Reads the records of a state file. The file is nobody's signed statement: records dated
 /// after `now` (seconds), or with a full check after the check that recorded it, are
 /// refused, since trusting them would keep a package on fast checks or resumed forever.
-fn read_records(path: &Path, file: File, now: i64) -> Result<Loaded, StateError> {
+fn read_records(
+    path: &Path,
+    file: File,
+    now: i64,
+    signer: Option<&StateSigner>,
+) -> Result<Loaded, StateError> {
     let io = |source| StateError::Io { path: path.to_owned(), source };
     let size = file.metadata().map_err(io)?.len();
     if size > MAX_STATE_BYTES {
@@ -326,16 +390,24 @@ fn read_records(path: &Path, file: File, now: i64) -> Result<Loaded, StateError>
         if line.is_empty() {
             continue;
         }
-        let record: Record = match serde_json::from_slice(&line) {
+        let record: Result<Record, String> = match signer {
+            Some(signer) => signer.open(&line).and_then(|payload| {
+                serde_json::from_str(&payload).map_err(|e| format!("not an audit state record: {e}"))
+            }),
+            None => serde_json::from_slice(&line).map_err(|e| {
+                let signed = custos_manifest::strict_json::parse::<SignedLine>(&line).is_ok();
+                match signed {
+                    true => "a signed line: give the auditor's --key to read this state".to_owned(),
+                    false => e.to_string(),
+                }
+            }),
+        };
+        let record = match record {
             Ok(record) => record,
             // The last line may be torn by a power loss: what it held is checked again.
             Err(_) if lines.peek().is_none() => break,
-            Err(e) => {
-                return Err(StateError::Corrupt {
-                    path: path.to_owned(),
-                    line: index + 1,
-                    reason: e.to_string(),
-                })
+            Err(reason) => {
+                return Err(StateError::Corrupt { path: path.to_owned(), line: index + 1, reason })
             }
         };
         let corrupt = |reason: String| StateError::Corrupt { path: path.to_owned(), line: index + 1, reason };
@@ -395,8 +467,20 @@ fn check_dates(result: &PackageState, now: i64) -> Result<(), String> {
     Ok(())
 }
 
+/// A record's line (without its newline): signed when there is a signer.
+fn record_line(record: &Record, signer: Option<&StateSigner>) -> std::io::Result<Vec<u8>> {
+    match signer {
+        Some(signer) => signer.line(record),
+        None => Ok(serde_json::to_vec(record)?),
+    }
+}
+
 /// Rewrites the file to the latest record of each package, atomically.
-fn compact(path: &Path, latest: &HashMap<String, PackageState>) -> std::io::Result<()> {
+fn compact(
+    path: &Path,
+    latest: &HashMap<String, PackageState>,
+    signer: Option<&StateSigner>,
+) -> std::io::Result<()> {
     if latest.is_empty() && !path.exists() {
         return Ok(());
     }
@@ -404,7 +488,7 @@ fn compact(path: &Path, latest: &HashMap<String, PackageState>) -> std::io::Resu
     records.sort_by(|a, b| a.package.cmp(&b.package));
     let mut bytes = Vec::new();
     for record in records {
-        let line = serde_json::to_vec(&Record::Package(record.clone()))?;
+        let line = record_line(&Record::Package(record.clone()), signer)?;
         bytes.extend_from_slice(&line);
         bytes.push(b'\n');
     }
@@ -610,6 +694,62 @@ mod tests {
         let error = State::open(&path, "s", "2026-12-01T00:00:00Z").expect_err("a link as the lock");
         assert!(error.to_string().contains("symbolic link"), "{error}");
         assert!(!elsewhere.exists(), "nothing was created through the link");
+    }
+
+    #[test]
+    fn class1_unsigned_a_signed_state_believes_only_lines_its_auditor_signed() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.state");
+        let auditor = StateSigner { key: SigningKey::from_bytes(&[7; 32]), trusted: Vec::new() };
+        let mut state =
+            State::open_signed(&path, "s", "2026-12-01T00:00:00Z", auditor.clone()).expect("open");
+        state.record(result("a", "pass")).expect("record");
+        state.finish("2026-12-01T00:00:00Z").expect("finish");
+        drop(state);
+        let genuine = std::fs::read_to_string(&path).expect("read");
+        assert!(genuine.lines().all(|l| l.contains(STATE_PAYLOAD_TYPE)), "every line is signed: {genuine}");
+        // A new run compacts and re-signs, and reads its own lines back.
+        let state = State::open_signed(&path, "s", "2026-12-02T00:00:00Z", auditor.clone()).expect("reopen");
+        assert_eq!(state.previous("a").map(|p| p.verdict.as_str()), Some("pass"));
+        drop(state);
+
+        // Whoever can write the file but holds no key: an edited fingerprint (what keeps a
+        // changed package on fast checks) breaks the signature; an unsigned line is refused.
+        let signed = std::fs::read_to_string(&path).expect("read");
+        let edited = signed.replacen(r#"\"full_fingerprint\":\"f\""#, r#"\"full_fingerprint\":\"g\""#, 1);
+        assert_ne!(edited, signed, "the edit applies");
+        std::fs::write(
+            &path,
+            format!("{edited}{{\"record\":\"finished\",\"run\":\"x\",\"finished\":\"y\"}}\n"),
+        )
+        .expect("write");
+        let error =
+            State::open_signed(&path, "s", "2026-12-02T00:00:00Z", auditor.clone()).expect_err("edited");
+        assert!(error.to_string().contains("does not verify"), "{error}");
+        let unsigned = format!(
+            "{}\n{signed}",
+            serde_json::to_string(&Record::Package(result("b", "pass"))).expect("json")
+        );
+        std::fs::write(&path, unsigned).expect("write");
+        let error =
+            State::open_signed(&path, "s", "2026-12-02T00:00:00Z", auditor.clone()).expect_err("unsigned");
+        assert!(
+            error.to_string().contains("line 1") && error.to_string().contains("not a signed document"),
+            "{error}"
+        );
+        // Another key's lines are believed only when trusted.
+        std::fs::write(&path, &signed).expect("write");
+        let other = StateSigner { key: SigningKey::from_bytes(&[9; 32]), trusted: Vec::new() };
+        let error =
+            State::open_signed(&path, "s", "2026-12-02T00:00:00Z", other.clone()).expect_err("another key");
+        assert!(error.to_string().contains("which is not trusted here"), "{error}");
+        drop(error);
+        let trusting = StateSigner { trusted: vec![auditor.key.verifying_key()], ..other };
+        State::open_signed(&path, "s", "2026-12-02T00:00:00Z", trusting).expect("a trusted earlier auditor");
+        // A signed state read without the key says what to do.
+        std::fs::write(&path, &signed).expect("write");
+        let error = State::open(&path, "s", "2026-12-03T00:00:00Z").expect_err("no key");
+        assert!(error.to_string().contains("give the auditor's --key"), "{error}");
     }
 
     #[test]

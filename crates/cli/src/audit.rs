@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 use custos_audit::discover::{discover, Found};
 use custos_audit::ledger::{Ledger, NewEntry};
 use custos_audit::shard::Shard;
-use custos_audit::state::{needs_full, Mode, PackageState, Seen, State};
+use custos_audit::state::{needs_full, Mode, PackageState, Seen, State, StateSigner};
 use custos_manifest::findings::Verdict;
 use custos_manifest::package::MANIFEST_PATH;
 use custos_manifest::receipt::Receipt;
@@ -63,8 +63,9 @@ pub struct AuditArgs {
     /// Append a signed, hash-chained entry per package to FILE (outside the packages)
     #[arg(long, value_name = "FILE", requires = "key")]
     pub ledger: Option<PathBuf>,
-    /// The auditor's key that signs the ledger: PATH or PATH.key, with PATH.pub beside it
-    #[arg(long, value_name = "KEY", requires = "ledger")]
+    /// The auditor's key that signs the ledger and every line of the state file: PATH or
+    /// PATH.key, with PATH.pub beside it
+    #[arg(long, value_name = "KEY")]
     pub key: Option<PathBuf>,
     /// Read the key's passphrase from the first line of FILE
     #[arg(long, value_name = "FILE", requires = "key")]
@@ -192,14 +193,18 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         Some(folder) => read_receipts(folder)?,
         None => HashMap::new(),
     };
-    let mut ledger = match (&args.ledger, &args.key) {
-        (Some(path), Some(key)) => {
-            let (secret, _) = crate::keygen::load_signer(key, args.passphrase_file.as_deref())?;
-            Some(
-                Ledger::open(path, secret, &verifier.given_keys())
-                    .with_context(|| format!("cannot append to the ledger {}", path.display()))?,
-            )
-        }
+    if args.key.is_some() && args.ledger.is_none() && args.state.is_none() {
+        bail!("--key signs the audit's --ledger and --state: give one of them, or leave the key out");
+    }
+    let secret = match &args.key {
+        Some(key) => Some(crate::keygen::load_signer(key, args.passphrase_file.as_deref())?.0),
+        None => None,
+    };
+    let mut ledger = match (&args.ledger, &secret) {
+        (Some(path), Some(secret)) => Some(
+            Ledger::open(path, secret.clone(), &verifier.given_keys())
+                .with_context(|| format!("cannot append to the ledger {}", path.display()))?,
+        ),
         _ => None,
     };
     for root in &args.roots {
@@ -218,10 +223,16 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 "full_every": args.full_every,
             })
             .to_string();
-            Some(
-                State::open(path, &scope, &now)
-                    .with_context(|| format!("cannot use the state file {}", path.display()))?,
-            )
+            // With the auditor's key every line is signed, and read back only when it verifies;
+            // without it the state is an unsigned hint (docs/audit.md, Limits).
+            let opened = match &secret {
+                Some(key) => {
+                    let trusted = verifier.given_keys().iter().map(|k| k.key).collect();
+                    State::open_signed(path, &scope, &now, StateSigner { key: key.clone(), trusted })
+                }
+                None => State::open(path, &scope, &now),
+            };
+            Some(opened.with_context(|| format!("cannot use the state file {}", path.display()))?)
         }
         None => None,
     };

@@ -396,7 +396,7 @@ fn an_acquisition_killed_at_any_point_never_leaves_a_package_that_verifies() {
         found
     };
     let mut killed_midway = 0;
-    for delay in [0u64, 20, 80, 150] {
+    for delay in [0u64, 20, 80, 150, 300, 600, 1000] {
         let mut child = support::custos()
             .current_dir(d)
             .args(["acquire", "--key", "rfc8032-test1", "--case", "K-1", "--out", "pkg", "sparse.img"])

@@ -131,7 +131,7 @@ impl Ledger {
                     reason: "its last line is incomplete (a write was cut off)".into(),
                 })
             }
-            Tail::Line(line) => {
+            Tail::Line(line, before) => {
                 let own = key.verifying_key();
                 let own_id = KeyId::of(&own).to_string();
                 let signer = |id: &str| {
@@ -140,10 +140,12 @@ impl Ledger {
                     }
                     trusted.iter().find(|k| k.id().to_string() == id).map(|k| k.key)
                 };
-                let entry = check_line_with(&line, signer).map_err(|reason| LedgerError::Tail {
-                    path: name.clone(),
-                    reason: format!("its last line cannot be continued: {reason}"),
-                })?;
+                let entry = check_line_with(&line, signer)
+                    .and_then(|entry| chained(&entry, before.as_deref()).map(|()| entry))
+                    .map_err(|reason| LedgerError::Tail {
+                        path: name.clone(),
+                        reason: format!("its last line cannot be continued: {reason}"),
+                    })?;
                 (entry.sequence + 1, Some(sha256_hex(&line)))
             }
         };
@@ -183,24 +185,54 @@ impl Ledger {
 enum Tail {
     Empty,
     Torn,
-    Line(Vec<u8>),
+    /// The last line, and the line before it (`None`: the last is the first).
+    Line(Vec<u8>, Option<Vec<u8>>),
 }
 
+/// The ledger's last two lines, read from its end (a line is at most [`MAX_LINE_BYTES`]).
 fn last_line(file: &mut File) -> std::io::Result<Tail> {
     let length = file.seek(SeekFrom::End(0))?;
     if length == 0 {
         return Ok(Tail::Empty);
     }
-    let start = length.saturating_sub(MAX_LINE_BYTES as u64 + 1);
+    let start = length.saturating_sub(2 * (MAX_LINE_BYTES as u64 + 1));
     file.seek(SeekFrom::Start(start))?;
     let mut tail = Vec::new();
     file.take(length - start).read_to_end(&mut tail)?;
     let Some(body) = tail.strip_suffix(b"\n") else { return Ok(Tail::Torn) };
-    match body.iter().rposition(|&b| b == b'\n') {
-        Some(at) => Ok(Tail::Line(body[at + 1..].to_vec())),
-        None if start == 0 => Ok(Tail::Line(body.to_vec())),
-        None => Ok(Tail::Torn),
+    let (before, last) = match body.iter().rposition(|&b| b == b'\n') {
+        Some(at) => (Some(&body[..at]), &body[at + 1..]),
+        None if start == 0 => (None, body),
+        None => return Ok(Tail::Torn),
+    };
+    let previous = match before {
+        None => None,
+        Some(before) => match before.iter().rposition(|&b| b == b'\n') {
+            Some(at) => Some(before[at + 1..].to_vec()),
+            None if start == 0 => Some(before.to_vec()),
+            None => return Ok(Tail::Torn),
+        },
+    };
+    Ok(Tail::Line(last.to_vec(), previous))
+}
+
+/// Whether `entry` (the last line's) is chained to `previous`, the line before it: a valid
+/// line copied to the end (a replay) names another line before it, or another number.
+fn chained(entry: &Entry, previous: Option<&[u8]>) -> Result<(), String> {
+    let expected = match previous {
+        None => (0, None),
+        Some(line) => (parse_entry(line)?.sequence.wrapping_add(1), Some(sha256_hex(line))),
+    };
+    if (entry.sequence, entry.previous.clone()) != expected {
+        return Err(format!(
+            "it is numbered {} after {}, but follows line {} ({}): a line copied or moved there",
+            entry.sequence,
+            entry.previous.as_deref().unwrap_or("no line"),
+            expected.0,
+            expected.1.as_deref().unwrap_or("the start")
+        ));
     }
+    Ok(())
 }
 
 /// The entry in a line, read strictly, without checking its signature.
@@ -494,5 +526,30 @@ mod tests {
         let error = Ledger::open(&link, auditor, &[]).expect_err("a link");
         assert!(error.to_string().contains("symbolic link"), "{error}");
         assert!(!folder.path().join("elsewhere").exists());
+    }
+
+    #[test]
+    fn class1_unsigned_nothing_is_chained_onto_a_replayed_line() {
+        let (_folder, path, _) = ledger_with(6);
+        let (auditor, _) = key(7);
+        let genuine = std::fs::read(&path).expect("read");
+        let lines: Vec<&[u8]> = genuine.strip_suffix(b"\n").expect("newline").split(|&b| b == b'\n').collect();
+        // A genuine, validly signed line copied to the end.
+        let mut replayed = genuine.clone();
+        replayed.extend_from_slice(lines[1]);
+        replayed.push(b'\n');
+        std::fs::write(&path, &replayed).expect("write");
+        let error = Ledger::open(&path, auditor.clone(), &[]).expect_err("a replayed tail");
+        assert!(error.to_string().contains("a line copied or moved there"), "{error}");
+        assert_eq!(std::fs::read(&path).expect("read"), replayed, "nothing appended");
+        // The first line alone at the end of another: numbered 0 after a line.
+        let mut first = genuine.clone();
+        first.extend_from_slice(lines[0]);
+        first.push(b'\n');
+        std::fs::write(&path, &first).expect("write");
+        assert!(Ledger::open(&path, auditor.clone(), &[]).is_err());
+        // The genuine ledger continues.
+        std::fs::write(&path, &genuine).expect("write");
+        Ledger::open(&path, auditor, &[]).expect("the genuine chain continues");
     }
 }

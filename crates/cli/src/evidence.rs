@@ -221,7 +221,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             println!(
                 "custody passes only when {} accepts: custos custody accept {} --key THEIR-KEY",
                 escape(&receiver.owner.name),
-                package.display()
+                crate::render::shell_word(&package)
             );
         }
     }
@@ -265,7 +265,7 @@ pub fn run_cosign(args: CosignArgs) -> Result<Status> {
     } else {
         println!(
             "co-signed the manifest of {} as {} ({}); recorded as event {}",
-            args.package.display(),
+            crate::render::shown(&args.package),
             escape(&public.owner.name),
             short(&public.id().to_string()),
             appended.event.sequence
@@ -587,14 +587,14 @@ fn print_report(package: &Path, judgement: &Judgement) {
         count(Verdict::Fail)
     );
     if judgement.policies.is_empty() {
-        println!("{}: {} ({counts})", package.display(), escape(&judgement.outcome()));
+        println!("{}: {} ({counts})", crate::render::shown(package), escape(&judgement.outcome()));
         return;
     }
     // Integrity is one part of the outcome: said as such, never as the last word while a
     // jurisdiction rejects the package.
     println!("integrity: {} ({counts})", judgement.integrity_word());
     print_matrix(&judgement.policies);
-    println!("{}: {}", package.display(), escape(&judgement.outcome()));
+    println!("{}: {}", crate::render::shown(package), escape(&judgement.outcome()));
 }
 
 #[derive(Debug, Subcommand)]
@@ -698,7 +698,7 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                 println!("{report}");
             } else {
                 for (path, _) in &written {
-                    println!("wrote {}", path.display());
+                    println!("wrote {}", crate::render::shown(path));
                 }
                 let names: Vec<String> = signers
                     .iter()
@@ -710,7 +710,11 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                 ));
                 // Absolute paths, so the command works from wherever the user stands.
                 let sums = out_at.join("SHA256SUMS");
-                println!("check with: cd {} && sha256sum -c {}", package_at.display(), sums.display());
+                println!(
+                    "check with: cd {} && sha256sum -c {}",
+                    crate::render::shell_word(&package_at),
+                    crate::render::shell_word(&sums)
+                );
             }
             Ok(Status::Ok)
         }
@@ -734,11 +738,12 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                 println!("{record}");
                 return Ok(Status::Ok);
             }
+            let signature = package.join(custos_manifest::export::MINISIGN_SIGNATURE_PATH);
             println!(
-                "wrote {0}/{1}; verify with: minisign -Vm {0}/custos/manifest.json -p {0}/custos/keys/{2}.minisign.pub",
-                package.display(),
-                custos_manifest::export::MINISIGN_SIGNATURE_PATH,
-                public.id()
+                "wrote {}; verify with: minisign -Vm {} -p {}",
+                crate::render::shown(&signature),
+                crate::render::shell_word(&package.join(custos_manifest::package::MANIFEST_PATH)),
+                crate::render::shell_word(&key)
             );
             Ok(Status::Ok)
         }

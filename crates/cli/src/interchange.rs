@@ -95,14 +95,14 @@ pub fn run(format: Format, package: &Path, out: Option<&Path>, json: bool) -> Re
         println!("{record}");
         return Ok(Status::Ok);
     }
-    println!("wrote {} ({})", out.display(), format.described());
+    println!("wrote {} ({})", crate::render::shown(out), format.described());
     say_who_signed(&source);
     if let Format::Hashdeep = format {
         let known = out.canonicalize().unwrap_or_else(|_| out.to_path_buf());
         println!(
             "audit with: cd {} && hashdeep -a -l -vv -k {} -r data",
-            package_at.display(),
-            known.display()
+            crate::render::shell_word(&package_at),
+            crate::render::shell_word(&known)
         );
     }
     Ok(Status::Ok)

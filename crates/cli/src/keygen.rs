@@ -355,7 +355,7 @@ fn verify_detached(
                 });
                 println!("{record}");
             } else {
-                println!("BAD signature {} over {}: {reason}", signature.display(), file.display());
+                println!("BAD signature {} over {}: {}", crate::render::shown(&signature), crate::render::shown(&file), crate::render::escape(&reason));
             }
             Ok(crate::Status::Failed)
         }

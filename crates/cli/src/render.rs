@@ -74,6 +74,22 @@ pub fn say_lines(text: &str) {
     }
 }
 
+/// A path for a line of text output: escaped like any text from input (a folder name can
+/// hold an escape sequence that would otherwise redraw the verdict line).
+pub fn shown(path: &Path) -> String {
+    escape(&path.display().to_string()).into_owned()
+}
+
+/// A path inside a shell command the user may paste: escaped, then single-quoted, so no
+/// `$(…)`, backquote, space or `;` in a folder name runs or splits anything.
+pub fn shell_word(path: &Path) -> String {
+    let text = shown(path);
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:,=@%".contains(&b)) {
+        return text;
+    }
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
 /// An error and every cause under it, on one line.
 pub fn error_chain(error: &(dyn Error + 'static)) -> String {
     let mut text = error.to_string();
@@ -110,6 +126,17 @@ pub fn json_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Resul
 #[cfg(test)]
 mod tests {
     use super::escape;
+
+    #[test]
+    fn shell_words_cannot_run_or_split_anything() {
+        use super::shell_word;
+        use std::path::Path;
+        assert_eq!(shell_word(Path::new("/evidence/case-1/pkg")), "/evidence/case-1/pkg");
+        assert_eq!(shell_word(Path::new("a b")), "'a b'");
+        assert_eq!(shell_word(Path::new("$(rm -rf ~)")), "'$(rm -rf ~)'");
+        assert_eq!(shell_word(Path::new("it's")), r"'it'\''s'");
+        assert_eq!(shell_word(Path::new("x\u{1b}[2J;`id`")), r"'x\u{1b}[2J;`id`'");
+    }
 
     #[test]
     fn escapes_what_could_rewrite_a_terminal() {

@@ -1209,3 +1209,79 @@ fn class3_escaping_policy_names_and_citations_in_verdict_lines() {
     assert_never_raw(&run, "\u{202e}", "policy names");
     assert_never_raw(&run, "\u{7}", "policy citations");
 }
+
+/// Red team (round 3): a package's own folder name drew a fake `VERIFIED` verdict line over
+/// a failed one, since the verdict line printed the path raw.
+#[test]
+fn class3_escaping_a_package_path_cannot_forge_the_verdict_line() {
+    let case = genuine();
+    let forged = "\u{1b}[H\u{1b}[2Jcase7: VERIFIED (17 passed, 0 warnings, 0 failed)\u{1b}[8m";
+    std::fs::rename(&case.pkg, case.root.join(forged)).expect("rename");
+    let mut args = vec!["verify", forged, "--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"];
+    let run = custos_in(&case.root, &args);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_never_raw(&run, "\u{1b}", "the verdict line");
+    args.push("--json");
+    assert_eq!(custos_in(&case.root, &args).code, 0);
+}
+
+/// Red team (round 3): the operator's input files (keys, receipts, TSA certificates,
+/// checksum lists, receipts folders) never hang on a FIFO nor read a device without end.
+#[test]
+fn class4_bounded_the_operators_input_files_are_regular_files_of_bounded_size() {
+    let case = genuine();
+    let d = &case.root;
+    assert!(Command::new("mkfifo").arg(d.join("fifo")).status().expect("mkfifo").success());
+    std::fs::create_dir(d.join("keys")).expect("keys");
+    std::fs::copy(d.join("rfc8032-test1.pub"), d.join("keys/ada.pub")).expect("copy");
+    assert!(Command::new("mkfifo").arg(d.join("keys/x.pub")).status().expect("mkfifo").success());
+    std::fs::create_dir(d.join("receipts")).expect("receipts");
+    assert!(Command::new("mkfifo").arg(d.join("receipts/r.json")).status().expect("mkfifo").success());
+    let sparse = std::fs::File::create(d.join("huge.sha256")).expect("create");
+    sparse.set_len(20 << 30).expect("a 20 GiB sparse list");
+    let deadline = Duration::from_secs(30);
+    for (args, reason) in [
+        (vec!["verify", "pkg", "--trust", "rfc8032-test1.pub", "--receipt", "fifo"], "not a regular file"),
+        (vec!["verify", "pkg", "--trust", "fifo"], "not a regular file"),
+        (vec!["verify", "pkg", "--trust", "keys"], "not a regular file"),
+        (vec!["verify", "pkg", "--trust", "rfc8032-test1.pub", "--tsa-cert", "fifo"], "not a regular file"),
+        (vec!["audit", ".", "--trust", "rfc8032-test1.pub", "--receipts", "receipts"], "not a regular file"),
+        (vec!["hash", "--check", "huge.sha256"], "is larger than"),
+        (vec!["hash", "--check", "/dev/zero"], "not a regular file"),
+        (vec!["hash", "--check-segments", "/dev/zero"], "not a regular file"),
+    ] {
+        let run = run_with_deadline(d, &args, deadline);
+        support::assert_refused(&run, reason);
+    }
+}
+
+/// Red team (round 3): operator mistakes that read as verdicts. No --trust, an empty
+/// --trust folder, a --trust path inside another package, a mistyped --evidence path, a
+/// report written into the package.
+#[test]
+fn class6_operator_mistakes_found_by_the_third_red_team_are_said_as_mistakes() {
+    let case = genuine();
+    let d = &case.root;
+    std::fs::create_dir(d.join("empty")).expect("empty");
+    let other = d.join("other");
+    std::fs::create_dir(&other).expect("other");
+    write(&other, "e.img", b"other evidence");
+    let sealed = custos_in(&other, &["seal", "--key", "../rfc8032-test2", "--case", "O", "--out", "pkg", "e.img"]);
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    for (args, reason) in [
+        (vec!["verify", "pkg"], "no --trust key"),
+        (vec!["report", "pkg", "--trust", "empty", "--out", "r.html"], "--trust"),
+        (vec!["audit", ".", "--trust", "empty"], "no --trust key"),
+        (vec!["verify", "pkg", "--trust", "other/pkg/custos/keys"], "is inside the evidence package"),
+        (vec!["verify", "pkg", "--trust", "rfc8032-test1.pub", "--evidence", "no/such/typo"], "does not exist"),
+        (
+            vec!["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", "pkg/data/r.html"],
+            "is inside the package",
+        ),
+    ] {
+        let run = custos_in(d, &args);
+        support::assert_refused(&run, reason);
+    }
+    assert!(!d.join("pkg/data/r.html").exists());
+    assert_eq!(verify(&case, &[]).code, 0, "the package is untouched");
+}

@@ -176,19 +176,20 @@ pub fn run(args: AuditArgs) -> Result<Status> {
     if let Some(AuditCommand::Ledger(LedgerCommand::Verify { file, trust, head, json })) = &args.command {
         return verify_ledger(file, trust, head.as_deref(), *json);
     }
-    // Without a trusted key every package fails for want of a trusted signer, which says
-    // nothing about the evidence: that is the operator's mistake, not a verdict.
-    if args.judge.trust.is_empty() && !args.judge.allow_untrusted {
-        bail!(
-            "no --trust key: an audit judges who signed each package by the keys it trusts. Give them with --trust KEY.pub or --trust FOLDER (repeatable), or --allow-untrusted to check integrity against the keys the packages ship"
-        );
-    }
     let started = Instant::now();
     let shard = match &args.shard {
         Some(text) => Shard::parse(text).map_err(|e| anyhow::anyhow!("--shard {text}: {e}"))?,
         None => Shard::ALL,
     };
     let verifier = Verifier::load(&args.judge)?;
+    // Without a trusted key (none given, or an empty --trust folder: an unmounted volume)
+    // every package fails for want of a trusted signer, which says nothing about the
+    // evidence: that is the operator's mistake, not a verdict, and no ledger entry is signed.
+    if !verifier.trusts_any_key() && !args.judge.allow_untrusted {
+        bail!(
+            "no --trust key: an audit judges who signed each package by the keys it trusts, and none was found in what --trust names. Give them with --trust KEY.pub or --trust FOLDER (repeatable), or --allow-untrusted to check integrity against the keys the packages ship"
+        );
+    }
     let receipts = match &args.receipts {
         Some(folder) => read_receipts(folder)?,
         None => HashMap::new(),
@@ -1066,6 +1067,9 @@ impl custos_manifest::verify::VerifyProgress for Counted<'_> {
 
 fn verify_ledger(file: &Path, trust: &[PathBuf], head: Option<&str>, json: bool) -> Result<Status> {
     let keys = crate::policy::load_trusted_keys(trust)?;
+    if keys.is_empty() {
+        bail!("no public key in what --trust names: give the auditor's public key file (the ledger cannot be judged without it)");
+    }
     // A regular file only (a FIFO would block the verifier), through any link the user named.
     let real =
         std::fs::canonicalize(file).with_context(|| format!("cannot read the ledger {}", file.display()))?;

@@ -223,13 +223,21 @@ fn not_a_checksum_file_hint(source: &Path) -> String {
     }
 }
 
+/// The largest checksum or segment list read: 1 GiB (some ten million lines), so a list
+/// that claims terabytes (a sparse file, `/dev/zero`) is refused instead of filling memory.
+pub const MAX_LIST_BYTES: u64 = 1 << 30;
+
 fn read_checksum_file(source: &Path, hint: Option<&[Algorithm]>) -> Result<Vec<Line>> {
     let mut bytes = Vec::new();
     if source.as_os_str() == "-" {
-        io::stdin().lock().read_to_end(&mut bytes).context("cannot read checksums from stdin")?;
+        io::Read::take(io::stdin().lock(), MAX_LIST_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .context("cannot read checksums from stdin")?;
+        if bytes.len() as u64 > MAX_LIST_BYTES {
+            anyhow::bail!("the checksums on stdin run past {MAX_LIST_BYTES} bytes: not a checksum list");
+        }
     } else {
-        bytes = std::fs::read(source)
-            .with_context(|| format!("cannot read checksum file {}", crate::hash::shown(source)))?;
+        bytes = crate::render::read_input_file(source, MAX_LIST_BYTES, "checksum file")?;
     }
     if custos_interchange::hashdeep::is_hashdeep(&bytes) {
         return read_hashdeep_file(source, &bytes);
@@ -493,8 +501,9 @@ pub fn run_segment_lists(args: &HashArgs) -> Result<Status> {
         anyhow::bail!("--check-segments needs at least one segment list (written by --segments)");
     }
     for source in &args.paths {
-        let text = std::fs::read_to_string(source)
-            .with_context(|| format!("cannot read segment list {}", crate::hash::shown(source)))?;
+        let bytes = crate::render::read_input_file(source, MAX_LIST_BYTES, "segment list")?;
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("the segment list {} is not UTF-8 text", crate::hash::shown(source)))?;
         for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let report = check_segment_record(args, line).unwrap_or_else(|error| SegmentReport {
                 path: format!("{}:{}", source.to_string_lossy(), number + 1),

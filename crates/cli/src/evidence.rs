@@ -503,6 +503,22 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
 /// [`judge`] with a verifier already loaded (`report` looks at its trust first).
 pub fn judge_with(verifier: &Verifier, args: &VerifyArgs) -> Result<Judgement> {
     verifier.refuse_trust_inside(&args.package)?;
+    // No key to judge signers by: every package would fail for want of one, which says
+    // nothing about the evidence.
+    if !verifier.trusts_any_key() && !args.judge.allow_untrusted {
+        bail!(
+            "no --trust key: verification judges who signed the package by the keys you trust. Give them with --trust KEY.pub or --trust FOLDER (repeatable), or --allow-untrusted to check integrity against the keys the package ships"
+        );
+    }
+    // The operator's path to evidence sealed by reference: a typo is a mistake, not damage.
+    if let Some(evidence) = args.evidence.as_deref().filter(|e| !crate::location::is_remote(e)) {
+        if std::fs::symlink_metadata(evidence).is_err() {
+            bail!(
+                "--evidence {} does not exist: give the path where the referenced evidence is now",
+                crate::render::shown(evidence)
+            );
+        }
+    }
     let store = crate::location::open_package(&args.package)?;
     let mut receipts = Vec::new();
     for path in &args.receipt {
@@ -523,15 +539,7 @@ pub fn judge_with(verifier: &Verifier, args: &VerifyArgs) -> Result<Judgement> {
 
 /// Reads a custody receipt (bounded: a receipt is one line).
 pub fn read_receipt(path: &Path) -> Result<custos_manifest::receipt::Receipt> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| {
-            std::io::Read::read_to_end(
-                &mut std::io::Read::take(file, custos_manifest::receipt::MAX_RECEIPT_BYTES + 1),
-                &mut bytes,
-            )
-        })
-        .with_context(|| format!("cannot read the receipt {}", path.display()))?;
+    let bytes = crate::render::read_input_file(path, custos_manifest::receipt::MAX_RECEIPT_BYTES, "receipt")?;
     custos_manifest::receipt::Receipt::parse(&bytes)
         .with_context(|| format!("{} is not a usable receipt", path.display()))
 }

@@ -27,8 +27,7 @@ pub fn run(args: &HashArgs) -> Result<Status> {
             crate::hash::shown(known_path)
         );
     }
-    let bytes = std::fs::read(known_path)
-        .with_context(|| format!("cannot read known file {}", crate::hash::shown(known_path)))?;
+    let bytes = crate::render::read_input_file(known_path, crate::check::MAX_LIST_BYTES, "known file")?;
     let known = hashdeep::parse(&bytes)
         .with_context(|| format!("{} is not a hashdeep known file", crate::hash::shown(known_path)))?;
     let bad: Vec<String> =

@@ -19,6 +19,26 @@ use crate::keygen::load_public_key;
 use crate::policy::{read_policy, PolicyReport};
 use crate::Status;
 
+/// Refuses a --trust path that lies inside an evidence package (a folder holding
+/// `custos/manifest.json` above it): a key file there is whoever holds that package's
+/// claim, and one planted in another package would otherwise vouch for a forgery.
+fn refuse_inside_any_package(path: &Path) -> Result<()> {
+    let Ok(real) = path.canonicalize() else { return Ok(()) };
+    for folder in real.ancestors().skip(1) {
+        if folder.join(custos_manifest::package::MANIFEST_PATH).is_file() {
+            bail!(
+                "--trust {} is inside the evidence package {}: the keys a package holds are claims by whoever holds it, never trust. Give the signer's public key file as you received it from them, kept outside any package",
+                crate::render::shown(path),
+                crate::render::shown(folder)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The largest TSA certificate file read (PEM chains are a few KiB).
+const MAX_CERTIFICATE_BYTES: u64 = 1 << 20;
+
 /// Whom and what the verifier trusts, and by which rules it judges: shared by `verify`,
 /// `report` and `audit`.
 #[derive(Debug, Args, Clone)]
@@ -123,6 +143,9 @@ impl Verifier {
                 });
             }
         }
+        for path in &trust_paths {
+            refuse_inside_any_package(path)?;
+        }
         let keys: Vec<PublicKey> = given.iter().map(|t| t.key.clone()).collect();
         let policies = args
             .policy
@@ -139,7 +162,7 @@ impl Verifier {
         }
         let mut tsa_certificates = Vec::new();
         for path in &tsa_paths {
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes = crate::render::read_input_file(path, MAX_CERTIFICATE_BYTES, "TSA certificate")?;
             tsa_certificates.extend(
                 custos_timestamp::parse_certificates(&bytes)
                     .with_context(|| format!("{} is not a certificate (PEM or DER)", path.display()))?,

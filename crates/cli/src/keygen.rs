@@ -211,9 +211,13 @@ pub fn load_signer(
 }
 
 /// Reads and checks a `.pub` file.
+/// The largest public key file read (a key file is a few hundred bytes).
+const MAX_PUBLIC_KEY_BYTES: u64 = 64 << 10;
+
 pub fn load_public_key(path: &Path) -> Result<custos_manifest::keys::PublicKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the public key {}", path.display()))?;
+    let bytes = crate::render::read_input_file(path, MAX_PUBLIC_KEY_BYTES, "public key")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{} is not a public key file (not UTF-8 text)", crate::render::shown(path)))?;
     if text.lines().any(|line| line.starts_with("custos-secret-key:")) {
         bail!(
             "{} is a secret key file; this takes a public key file (.pub). Never hand a secret key to anyone, a court included",

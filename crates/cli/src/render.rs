@@ -90,6 +90,18 @@ pub fn shell_word(path: &Path) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
+/// The bytes of a file the operator named (a key, a receipt, a certificate, a checksum
+/// list): through links the operator chose, but only a regular file of at most `limit`
+/// bytes, never waiting on a FIFO nor reading a device without end, since a folder of keys
+/// or receipts is often shared and anyone may plant one there.
+pub fn read_input_file(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context as _;
+    let real = std::fs::canonicalize(path).with_context(|| format!("cannot read the {what} {}", shown(path)))?;
+    custos_policy::read_regular_file(&real, limit)
+        .with_context(|| format!("cannot read the {what} {}", shown(path)))?
+        .with_context(|| format!("the {what} {} does not exist", shown(path)))
+}
+
 /// An error and every cause under it, on one line.
 pub fn error_chain(error: &(dyn Error + 'static)) -> String {
     let mut text = error.to_string();

@@ -50,6 +50,21 @@ struct Written {
     sha256: String,
 }
 
+/// Refuses to write `output` inside the package being reported on: a file there is one no
+/// manifest lists, and the package would no longer verify.
+fn refuse_inside(output: &Path, package: &Path) -> Result<()> {
+    let folder = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let (Ok(folder), Ok(package)) = (folder.canonicalize(), package.canonicalize()) else { return Ok(()) };
+    if folder.starts_with(&package) {
+        bail!(
+            "{} is inside the package {}: a report written there would be a file no manifest lists, and the package would no longer verify; write it outside",
+            crate::render::shown(output),
+            crate::render::shown(&package)
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: ReportArgs) -> Result<Status> {
     // Cheap checks first: nothing is verified, and no passphrase asked, for a command that
     // cannot finish.
@@ -66,6 +81,7 @@ pub fn run(args: ReportArgs) -> Result<Status> {
     }
     for path in &outputs {
         refuse_existing(path)?;
+        refuse_inside(path, &args.verify.package)?;
     }
     let chromium = match &args.pdf {
         Some(_) => Some(find_chromium()?),

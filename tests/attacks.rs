@@ -1266,14 +1266,18 @@ fn class6_operator_mistakes_found_by_the_third_red_team_are_said_as_mistakes() {
     let other = d.join("other");
     std::fs::create_dir(&other).expect("other");
     write(&other, "e.img", b"other evidence");
-    let sealed = custos_in(&other, &["seal", "--key", "../rfc8032-test2", "--case", "O", "--out", "pkg", "e.img"]);
+    let sealed =
+        custos_in(&other, &["seal", "--key", "../rfc8032-test2", "--case", "O", "--out", "pkg", "e.img"]);
     assert_eq!(sealed.code, 0, "{}", sealed.stderr);
     for (args, reason) in [
         (vec!["verify", "pkg"], "no --trust key"),
         (vec!["report", "pkg", "--trust", "empty", "--out", "r.html"], "--trust"),
         (vec!["audit", ".", "--trust", "empty"], "no --trust key"),
         (vec!["verify", "pkg", "--trust", "other/pkg/custos/keys"], "is inside the evidence package"),
-        (vec!["verify", "pkg", "--trust", "rfc8032-test1.pub", "--evidence", "no/such/typo"], "does not exist"),
+        (
+            vec!["verify", "pkg", "--trust", "rfc8032-test1.pub", "--evidence", "no/such/typo"],
+            "does not exist",
+        ),
         (
             vec!["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", "pkg/data/r.html"],
             "is inside the package",

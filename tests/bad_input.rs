@@ -31,7 +31,7 @@ fn directory_where_a_file_is_expected() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("d")).expect("mkdir");
     // As a checksum file.
-    assert_clean(&custos_in(dir.path(), &["hash", "--check", "d"]), 2, "cannot read checksum file d");
+    assert_clean(&custos_in(dir.path(), &["hash", "--check", "d"]), 2, "cannot read the checksum file d");
     // Named in a checksum file.
     write(dir.path(), "sums", b"d41d8cd98f00b204e9800998ecf8427e  d\n");
     let result = custos_in(dir.path(), &["hash", "--check", "sums"]);

@@ -91,8 +91,15 @@ fn seal_transfer_verify_and_catch_tampering() {
         log.stdout
     );
 
-    // Untrusted signer.
-    let untrusted = custos_in(d, &["verify", "pkg"]);
+    // No key trusted at all: the operator's mistake, said with its fix.
+    support::assert_refused(&custos_in(d, &["verify", "pkg"]), "no --trust key");
+    // Untrusted signer: the key trusted is not the one that signed.
+    let carol = custos_in(
+        d,
+        &["keygen", "--name", "Carol", "--role", "examiner", "--out", "carol", "--no-passphrase"],
+    );
+    assert_eq!(carol.code, 0, "{}", carol.stderr);
+    let untrusted = custos_in(d, &["verify", "pkg", "--trust", "carol.pub"]);
     assert_eq!(untrusted.code, 1);
     assert!(untrusted.stdout.contains("trust.signer"), "{}", untrusted.stdout);
 

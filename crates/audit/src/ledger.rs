@@ -533,7 +533,8 @@ mod tests {
         let (_folder, path, _) = ledger_with(6);
         let (auditor, _) = key(7);
         let genuine = std::fs::read(&path).expect("read");
-        let lines: Vec<&[u8]> = genuine.strip_suffix(b"\n").expect("newline").split(|&b| b == b'\n').collect();
+        let lines: Vec<&[u8]> =
+            genuine.strip_suffix(b"\n").expect("newline").split(|&b| b == b'\n').collect();
         // A genuine, validly signed line copied to the end.
         let mut replayed = genuine.clone();
         replayed.extend_from_slice(lines[1]);

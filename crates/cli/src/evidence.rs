@@ -503,13 +503,6 @@ pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
 /// [`judge`] with a verifier already loaded (`report` looks at its trust first).
 pub fn judge_with(verifier: &Verifier, args: &VerifyArgs) -> Result<Judgement> {
     verifier.refuse_trust_inside(&args.package)?;
-    // No key to judge signers by: every package would fail for want of one, which says
-    // nothing about the evidence.
-    if !verifier.trusts_any_key() && !args.judge.allow_untrusted {
-        bail!(
-            "no --trust key: verification judges who signed the package by the keys you trust. Give them with --trust KEY.pub or --trust FOLDER (repeatable), or --allow-untrusted to check integrity against the keys the package ships"
-        );
-    }
     // The operator's path to evidence sealed by reference: a typo is a mistake, not damage.
     if let Some(evidence) = args.evidence.as_deref().filter(|e| !crate::location::is_remote(e)) {
         if std::fs::symlink_metadata(evidence).is_err() {
@@ -520,6 +513,13 @@ pub fn judge_with(verifier: &Verifier, args: &VerifyArgs) -> Result<Judgement> {
         }
     }
     let store = crate::location::open_package(&args.package)?;
+    // No key to judge signers by: every package would fail for want of one, which says
+    // nothing about the evidence.
+    if !verifier.trusts_any_key() && !args.judge.allow_untrusted {
+        bail!(
+            "no --trust key: verification judges who signed the package by the keys you trust. Give them with --trust KEY.pub or --trust FOLDER (repeatable), or --allow-untrusted to check integrity against the keys the package ships"
+        );
+    }
     let mut receipts = Vec::new();
     for path in &args.receipt {
         receipts.push((path.display().to_string(), read_receipt(path)?));

@@ -143,9 +143,6 @@ impl Verifier {
                 });
             }
         }
-        for path in &trust_paths {
-            refuse_inside_any_package(path)?;
-        }
         let keys: Vec<PublicKey> = given.iter().map(|t| t.key.clone()).collect();
         let policies = args
             .policy
@@ -220,6 +217,10 @@ impl Verifier {
                     package.display()
                 );
             }
+        }
+        // A key file inside any other package is that package holder's claim just the same.
+        for path in &self.trust_paths {
+            refuse_inside_any_package(path)?;
         }
         Ok(())
     }

@@ -216,8 +216,9 @@ const MAX_PUBLIC_KEY_BYTES: u64 = 64 << 10;
 
 pub fn load_public_key(path: &Path) -> Result<custos_manifest::keys::PublicKey> {
     let bytes = crate::render::read_input_file(path, MAX_PUBLIC_KEY_BYTES, "public key")?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("{} is not a public key file (not UTF-8 text)", crate::render::shown(path)))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!("{} is not a public key file (not UTF-8 text)", crate::render::shown(path))
+    })?;
     if text.lines().any(|line| line.starts_with("custos-secret-key:")) {
         bail!(
             "{} is a secret key file; this takes a public key file (.pub). Never hand a secret key to anyone, a court included",
@@ -359,7 +360,12 @@ fn verify_detached(
                 });
                 println!("{record}");
             } else {
-                println!("BAD signature {} over {}: {}", crate::render::shown(&signature), crate::render::shown(&file), crate::render::escape(&reason));
+                println!(
+                    "BAD signature {} over {}: {}",
+                    crate::render::shown(&signature),
+                    crate::render::shown(&file),
+                    crate::render::escape(&reason)
+                );
             }
             Ok(crate::Status::Failed)
         }

@@ -96,7 +96,8 @@ pub fn shell_word(path: &Path) -> String {
 /// or receipts is often shared and anyone may plant one there.
 pub fn read_input_file(path: &Path, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context as _;
-    let real = std::fs::canonicalize(path).with_context(|| format!("cannot read the {what} {}", shown(path)))?;
+    let real =
+        std::fs::canonicalize(path).with_context(|| format!("cannot read the {what} {}", shown(path)))?;
     custos_policy::read_regular_file(&real, limit)
         .with_context(|| format!("cannot read the {what} {}", shown(path)))?
         .with_context(|| format!("the {what} {} does not exist", shown(path)))

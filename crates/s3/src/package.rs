@@ -22,6 +22,14 @@ use crate::{S3Client, S3Error, S3Url};
 pub const RANGE_BYTES: u64 = 8 << 20;
 /// A body that yields nothing for this long is abandoned and its range asked for again.
 const STALL: Duration = Duration::from_secs(60);
+/// The slowest a body may deliver on average (64 KiB/s): a store that trickles a byte every
+/// few seconds, never stalling for [`STALL`], would otherwise hold a verification for days.
+const MIN_BYTES_PER_SECOND: u64 = 64 << 10;
+
+/// When a body of `bytes` must have arrived, if it is not to count as stalled.
+fn body_deadline(bytes: u64) -> tokio::time::Instant {
+    tokio::time::Instant::now() + STALL + Duration::from_secs(bytes / MIN_BYTES_PER_SECOND)
+}
 /// How many times one range is tried (on top of the SDK's own retries of each request).
 const RANGE_ATTEMPTS: u32 = 4;
 /// The `kind` of a listed object whose key is not a plain relative path: listed so that the
@@ -183,8 +191,10 @@ impl PackageStore for S3Package {
             // the body turns out to hold.
             let mut body = object.body;
             let mut bytes = Vec::with_capacity(announced as usize);
+            let whole = body_deadline(announced.min(cap));
             loop {
-                let chunk = match tokio::time::timeout(STALL, body.next()).await {
+                let deadline = whole.min(tokio::time::Instant::now() + STALL);
+                let chunk = match tokio::time::timeout_at(deadline, body.next()).await {
                     Err(_) => return Err(stalled(path)),
                     Ok(None) => break,
                     Ok(Some(chunk)) => chunk.map_err(|e| transfer_error(path, e))?,
@@ -219,6 +229,7 @@ impl PackageStore for S3Package {
             range_end: 0,
             chunk: bytes::Bytes::new(),
             attempts: 0,
+            deadline: tokio::time::Instant::now(),
         };
         Ok(Payload { body: PayloadBody::Stream(Box::new(reader)), size, links: 1 })
     }
@@ -254,6 +265,8 @@ struct RangedReader {
     range_end: u64,
     chunk: bytes::Bytes,
     attempts: u32,
+    /// When the open range's body must have arrived ([`body_deadline`]).
+    deadline: tokio::time::Instant,
 }
 
 /// Why a range failed, and whether asking again can help.
@@ -294,6 +307,7 @@ impl RangedReader {
                 }
                 self.body = Some(object.body);
                 self.range_end = end;
+                self.deadline = body_deadline(end - start);
                 Ok(())
             }
             Err(e) => {
@@ -315,9 +329,14 @@ impl RangedReader {
     /// The next chunk of the open range's body (empty at its end).
     fn next_chunk(&mut self) -> Result<bytes::Bytes, RangeError> {
         let Some(body) = self.body.as_mut() else { return Ok(bytes::Bytes::new()) };
-        let next = self.client.block_on(async { tokio::time::timeout(STALL, body.next()).await });
+        let deadline = self.deadline.min(tokio::time::Instant::now() + STALL);
+        let next = self.client.block_on(async { tokio::time::timeout_at(deadline, body.next()).await });
         match next {
-            Err(_) => Err(RangeError::Retry(format!("no bytes for {} s", STALL.as_secs()))),
+            Err(_) => Err(RangeError::Retry(format!(
+                "no bytes for {} s, or fewer than {} KiB/s",
+                STALL.as_secs(),
+                MIN_BYTES_PER_SECOND >> 10
+            ))),
             Ok(None) if self.position < self.range_end => Err(RangeError::Retry(format!(
                 "the body ended {} bytes early",
                 self.range_end - self.position
@@ -381,7 +400,7 @@ fn stalled(path: &str) -> StoreError {
         path: path.to_owned(),
         source: std::io::Error::new(
             std::io::ErrorKind::TimedOut,
-            format!("no bytes for {} s", STALL.as_secs()),
+            format!("no bytes for {} s, or fewer than {} KiB/s", STALL.as_secs(), MIN_BYTES_PER_SECOND >> 10),
         ),
     }
 }

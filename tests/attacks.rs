@@ -88,6 +88,15 @@ fn make_writable(path: &Path) {
     assert!(Command::new("chmod").arg("-R").arg("u+w").arg(path).status().expect("chmod").success());
 }
 
+/// Makes an examiner's key pair `dir/out.key`, `dir/out.pub` (no passphrase) and returns the
+/// public key file's text.
+fn new_examiner_key(dir: &Path, name: &str, out: &str) -> String {
+    let made =
+        custos_in(dir, &["keygen", "--name", name, "--role", "examiner", "--out", out, "--no-passphrase"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    std::fs::read_to_string(dir.join(format!("{out}.pub"))).expect("the public key")
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -328,12 +337,7 @@ fn class3_a_dangling_key_link_creates_nothing_outside() {
     let case = genuine();
     make_writable(&case.pkg);
     // Carol's key is not in the package yet; a link waits where it would be shipped.
-    let carol = custos_in(
-        &case.root,
-        &["keygen", "--name", "Carol", "--role", "examiner", "--out", "carol", "--no-passphrase"],
-    );
-    assert_eq!(carol.code, 0, "{}", carol.stderr);
-    let text = std::fs::read_to_string(case.root.join("carol.pub")).expect("read");
+    let text = new_examiner_key(&case.root, "Carol", "carol");
     let id = text.lines().find_map(|l| l.strip_prefix("key-id: ")).expect("key id");
     let target = case.root.join("created-outside.pub");
     std::os::unix::fs::symlink(&target, case.pkg.join(format!("custos/keys/{id}.pub"))).expect("link");
@@ -712,12 +716,7 @@ fn redteam_planted_minisign_files_and_fetch_txt_fail() {
 fn class1_unsigned_a_minisign_signature_by_a_key_that_never_signed_the_manifest_fails() {
     let case = genuine();
     make_writable(&case.pkg);
-    let made = custos_in(
-        &case.root,
-        &["keygen", "--name", "Mallory", "--role", "examiner", "--out", "m", "--no-passphrase"],
-    );
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let public_text = std::fs::read_to_string(case.root.join("m.pub")).expect("m.pub");
+    let public_text = new_examiner_key(&case.root, "Mallory", "m");
     let public = custos_manifest::keys::PublicKey::parse(&public_text).expect("public key");
     let secret_text = std::fs::read_to_string(case.root.join("m.key")).expect("m.key");
     let secret = custos_manifest::keys::open_secret_key(&secret_text, None).expect("secret key");

@@ -88,9 +88,12 @@ pub struct Inputs<'a> {
 pub struct Verifier {
     /// The keys given with --trust.
     given: Vec<TrustedKey>,
-    /// What was given with --trust, and every key file read from it (folders expanded), to
-    /// refuse keys that come from inside the package being judged.
-    trust_paths: Vec<PathBuf>,
+    /// What was given with --trust, and every key file read from it (folders expanded), with
+    /// its canonical path: to refuse keys that come from inside the package being judged.
+    trust_paths: Vec<(PathBuf, Option<PathBuf>)>,
+    /// Why a --trust path inside some evidence package must be refused, found once on
+    /// loading and said for every package judged.
+    trust_in_a_package: Option<String>,
     policies: Vec<LoadedPolicy>,
     tsa_certificates: Vec<custos_timestamp::Certificate>,
     /// When policies are evaluated (seconds since the epoch).
@@ -165,9 +168,17 @@ impl Verifier {
                     .with_context(|| format!("{} is not a certificate (PEM or DER)", path.display()))?,
             );
         }
+        // Once, not per package: where the trusted files are does not depend on the package.
+        let trust_in_a_package =
+            trust_paths.iter().find_map(|path| refuse_inside_any_package(path).err().map(|e| e.to_string()));
+        let trust_paths = trust_paths.into_iter().map(|path| {
+            let real = path.canonicalize().ok();
+            (path, real)
+        });
         Ok(Verifier {
             given,
-            trust_paths,
+            trust_paths: trust_paths.collect(),
+            trust_in_a_package,
             policies,
             tsa_certificates,
             at,
@@ -204,11 +215,12 @@ impl Verifier {
             .filter(|metadata| metadata.is_file())
             .map(|metadata| (metadata.dev(), metadata.ino()))
             .collect();
-        for path in &self.trust_paths {
-            let Ok(at) = path.canonicalize() else { continue };
-            let linked =
-                std::fs::metadata(&at).is_ok_and(|m| m.is_file() && shipped.contains(&(m.dev(), m.ino())));
-            if at.starts_with(&inside) || linked {
+        for (path, at) in &self.trust_paths {
+            let Some(at) = at else { continue };
+            let within = at.starts_with(&inside);
+            let linked = !within
+                && std::fs::metadata(at).is_ok_and(|m| m.is_file() && shipped.contains(&(m.dev(), m.ino())));
+            if within || linked {
                 bail!(
                     "--trust {} ({}) is {} the package {} being checked: the keys a package ships are claims by whoever holds it, never trust. Give the signer's public key file as you received it from them, kept outside the package",
                     path.display(),
@@ -219,10 +231,10 @@ impl Verifier {
             }
         }
         // A key file inside any other package is that package holder's claim just the same.
-        for path in &self.trust_paths {
-            refuse_inside_any_package(path)?;
+        match &self.trust_in_a_package {
+            Some(reason) => bail!("{reason}"),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Verifies the package in `store` and evaluates every policy on what was established.

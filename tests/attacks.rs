@@ -1224,6 +1224,30 @@ fn class3_escaping_a_package_path_cannot_forge_the_verdict_line() {
     assert_eq!(custos_in(&case.root, &args).code, 0);
 }
 
+/// Red team (round 3): JSON output carried bidirectional overrides and C1 controls raw
+/// (serde_json escapes only U+0000 to U+001F), so a record shown by `cat` or a log viewer
+/// could reorder what it says. They are `\uXXXX` escapes now, and the text reads back exact.
+#[test]
+fn class3_escaping_json_records_carry_no_raw_bidi_or_c1_characters() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    let name = "evil\u{202e}gpj.exe\u{9b}\u{200b}";
+    write(d, name, b"evidence");
+    let sealed = custos_in(d, &["seal", "--key", "rfc8032-test1", "--case", "C\u{2067}", "--out", "pkg", name, "--json"]);
+    assert_eq!(sealed.code, 0, "{}{}", sealed.stdout, sealed.stderr);
+    let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--json"]);
+    let hashed = custos_in(d, &["hash", "--json", name]);
+    for (what, run) in [("seal", &sealed), ("verify", &verified), ("hash", &hashed)] {
+        for raw in ["\u{202e}", "\u{9b}", "\u{200b}", "\u{2067}"] {
+            assert!(!run.stdout.contains(raw), "{what} --json printed {raw:?} raw: {}", run.stdout);
+        }
+    }
+    assert!(hashed.stdout.contains("evil\\u202egpj.exe\\u009b\\u200b"), "{}", hashed.stdout);
+    let record: serde_json::Value = serde_json::from_str(hashed.stdout.trim()).expect("one JSON record");
+    assert_eq!(record["path"], name, "the exact name reads back: {}", hashed.stdout);
+}
+
 /// Red team (round 3): the operator's input files (keys, receipts, TSA certificates,
 /// checksum lists, receipts folders) never hang on a FIFO nor read a device without end.
 #[test]

@@ -1089,7 +1089,7 @@ fn verify_ledger(file: &Path, trust: &[PathBuf], head: Option<&str>, json: bool)
             "verdicts": verified.verdicts,
             "problems": verified.problems,
         });
-        println!("{record}");
+        crate::render::print_json(&record)?;
     } else {
         for problem in &verified.problems {
             println!("FAIL  line {}: {}", problem.line, escape(&problem.reason));

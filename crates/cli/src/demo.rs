@@ -286,7 +286,7 @@ pub fn run(args: DemoArgs) -> Result<Status> {
     let _ = std::fs::remove_dir_all(&scratch);
 
     if args.json {
-        println!("{}", serde_json::json!({ "demo": { "ok": ok } }));
+        crate::render::print_json(&serde_json::json!({ "demo": { "ok": ok } }))?;
     } else if ok {
         println!(
             "\nDemo complete: every digest matched the independent tools, custody passed from Ada to Bob and a release by the former holder was refused, Bob's co-signature met Borealia's four-eyes rule, three jurisdictions judged the package differently, the package was exported as CASE 1.5.0 JSON-LD, both tampered copies were caught, and a receipt caught a truncated log{}.",
@@ -441,7 +441,7 @@ fn run_steps(steps: &[Step], json: bool) -> Result<bool> {
         let status = run_words(&words).unwrap_or_else(|error| {
             let message = crate::render::error_chain(error.as_ref());
             if json {
-                println!("{}", serde_json::json!({ "verdict": "error", "error": message }));
+                let _ = crate::render::print_json(&serde_json::json!({ "verdict": "error", "error": message }));
             } else {
                 println!("custos: error: {message}");
             }

@@ -132,7 +132,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
                     "head": receipt.head,
                     "written": [crate::render::written(&out, "receipt")],
                 });
-                println!("{summary}");
+                crate::render::print_json(&summary)?;
             }
             return Ok(Status::Ok);
         }
@@ -180,7 +180,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             (Action::FixityVerified, false) => {
                 if json {
                     let record = serde_json::json!({ "verdict": "fail", "failures": fixity.failures, "recorded": false });
-                    println!("{record}");
+                    crate::render::print_json(&record)?;
                 } else {
                     for failure in &fixity.failures {
                         println!("FAIL  {}", escape(failure));
@@ -208,7 +208,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         .with_context(|| format!("cannot add to the custody log of {}", package.display()))?;
     let event = &appended.event;
     if json {
-        println!("{}", serde_json::to_string(event)?);
+        crate::render::print_json(&event)?;
     } else {
         println!(
             "event {}: {} by {} at {}",
@@ -261,7 +261,7 @@ pub fn run_cosign(args: CosignArgs) -> Result<Status> {
     .map_err(|e| explain_permission(&args.package, anyhow::Error::new(e)))
     .with_context(|| format!("cannot co-sign {}", args.package.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string(&appended.event)?);
+        crate::render::print_json(&appended.event)?;
     } else {
         println!(
             "co-signed the manifest of {} as {} ({}); recorded as event {}",
@@ -338,7 +338,7 @@ fn show_log(package: &Path, json: bool) -> Result<Status> {
         .with_context(|| format!("cannot read the custody log of {}", package.display()))?;
     for event in &events {
         if json {
-            println!("{}", serde_json::to_string(event)?);
+            crate::render::print_json(&event)?;
         } else {
             let receiver =
                 event.receiver.as_deref().map(|r| format!(" to {}", escape(short(r)))).unwrap_or_default();
@@ -465,7 +465,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
                 "verdict": "error",
                 "error": crate::render::error_chain(error.as_ref()),
             });
-            println!("{record}");
+            crate::render::print_json(&record)?;
             return Ok(Status::Error);
         }
         Err(error) => return Err(error),
@@ -487,7 +487,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
             findings: &judgement.verification.findings,
             policies: &judgement.policies,
         };
-        println!("{}", serde_json::to_string(&report)?);
+        crate::render::print_json(&report)?;
     } else {
         print_report(&args.package, &judgement);
     }
@@ -743,7 +743,7 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
                         crate::render::written(&key, "minisign_public_key"),
                     ],
                 });
-                println!("{record}");
+                crate::render::print_json(&record)?;
                 return Ok(Status::Ok);
             }
             let signature = package.join(custos_manifest::export::MINISIGN_SIGNATURE_PATH);

@@ -92,7 +92,7 @@ pub fn run(format: Format, package: &Path, out: Option<&Path>, json: bool) -> Re
             "signature": "verified_with_shipped_keys",
             "written": [crate::render::written(out, format.kind())],
         });
-        println!("{record}");
+        crate::render::print_json(&record)?;
         return Ok(Status::Ok);
     }
     println!("wrote {} ({})", crate::render::shown(out), format.described());

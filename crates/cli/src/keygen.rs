@@ -338,7 +338,7 @@ fn verify_detached(
                     "signer": crate::render::signer(signer),
                     "trusted_comment": comment,
                 });
-                println!("{record}");
+                crate::render::print_json(&record)?;
             } else {
                 println!(
                     "good signature over {} by {} ({})\n  trusted comment: {}",
@@ -358,7 +358,7 @@ fn verify_detached(
                     "verdict": "fail",
                     "reason": reason,
                 });
-                println!("{record}");
+                crate::render::print_json(&record)?;
             } else {
                 println!(
                     "BAD signature {} over {}: {}",

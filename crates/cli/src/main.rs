@@ -178,7 +178,7 @@ fn main() -> ExitCode {
                 let what =
                     message.split("\n\nUsage").next().unwrap_or_default().trim_start_matches("error: ");
                 let what = what.split_whitespace().collect::<Vec<_>>().join(" ");
-                println!("{}", serde_json::json!({ "verdict": "error", "error": what }));
+                let _ = render::print_json(&serde_json::json!({ "verdict": "error", "error": what }));
             }
             let _ = error.print();
             return ExitCode::from(if error.use_stderr() { Status::Error as u8 } else { 0 });
@@ -197,7 +197,7 @@ fn main() -> ExitCode {
             let message = render::error_chain(error.as_ref());
             // Automation reads stdout: it gets a record for a failed run too.
             if json {
-                println!("{}", serde_json::json!({ "verdict": "error", "error": message }));
+                let _ = render::print_json(&serde_json::json!({ "verdict": "error", "error": message }));
             }
             // The one boundary where an error's text reaches a terminal: E01 section names,
             // unknown fields, S3 keys and paths from input are shown, never obeyed.

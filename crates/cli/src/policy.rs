@@ -442,7 +442,7 @@ fn sign(file: &Path, signer: &SignerArgs, json: bool) -> Result<Status> {
             "signatures": signatures.signatures.len(),
             "written": [crate::render::written(&signature_path, "signature")],
         });
-        println!("{record}");
+        crate::render::print_json(&record)?;
     } else {
         println!(
             "signed {} as {} ({}); {} signature(s) in {}",

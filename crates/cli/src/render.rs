@@ -39,15 +39,6 @@ impl<'a> JsonPath<'a> {
 /// newlines) and the bidirectional overrides that reorder what is shown are written as
 /// `\u{…}`, so a planted name can neither forge nor hide a line of the report.
 pub fn escape(text: &str) -> Cow<'_, str> {
-    // Controls, bidirectional marks and overrides, and the invisible characters that make
-    // two different names look the same (zero-width spaces and joiners, word joiner, BOM,
-    // line and paragraph separators, Arabic letter mark, Mongolian vowel separator).
-    let unsafe_char = |c: char| {
-        c.is_control()
-            || matches!(c,
-                '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{2069}' | '\u{feff}')
-    };
     if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
     }
@@ -56,6 +47,16 @@ pub fn escape(text: &str) -> Cow<'_, str> {
             .map(|c| if unsafe_char(c) { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
             .collect(),
     )
+}
+
+/// Controls, bidirectional marks and overrides, and the invisible characters that make two
+/// different names look the same (zero-width spaces and joiners, word joiner, BOM, line and
+/// paragraph separators, Arabic letter mark, Mongolian vowel separator).
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 /// The one way a message reaches standard error: `custos: ` and the text, escaped whole
@@ -130,10 +131,35 @@ pub fn signer(key: &custos_manifest::keys::PublicKey) -> serde_json::Value {
     serde_json::json!({ "key_id": key.id().to_string(), "name": key.owner.name })
 }
 
-/// Writes one JSON value and a newline.
+/// Writes one JSON value and a newline, through the same boundary as text: every character
+/// [`escape`] would show as a code is written as a JSON `\uXXXX` escape. The value is the
+/// same to any JSON reader (nothing is lost), but a record shown on a terminal, in a log
+/// viewer or with `jq -c` can neither redraw a line nor reorder one.
 pub fn json_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, value)?;
+    value.serialize(&mut serde_json::Serializer::with_formatter(&mut *out, EscapingFormatter))?;
     out.write_all(b"\n")
+}
+
+/// [`json_line`] on standard output.
+pub fn print_json(value: &impl Serialize) -> std::io::Result<()> {
+    json_line(&mut std::io::stdout().lock(), value)
+}
+
+/// serde_json's compact format, with the characters of [`unsafe_char`] escaped as well as the
+/// ones JSON requires (serde_json escapes only U+0000 to U+001F, `"` and `\`).
+struct EscapingFormatter;
+
+impl serde_json::ser::Formatter for EscapingFormatter {
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()> {
+        let mut plain_from = 0;
+        for (at, c) in fragment.char_indices().filter(|&(_, c)| unsafe_char(c)) {
+            writer.write_all(&fragment.as_bytes()[plain_from..at])?;
+            // Every unsafe character lies in the Basic Multilingual Plane: one escape each.
+            write!(writer, "\\u{:04x}", c as u32)?;
+            plain_from = at + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[plain_from..])
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +175,20 @@ mod tests {
         assert_eq!(shell_word(Path::new("$(rm -rf ~)")), "'$(rm -rf ~)'");
         assert_eq!(shell_word(Path::new("it's")), r"'it'\''s'");
         assert_eq!(shell_word(Path::new("x\u{1b}[2J;`id`")), r"'x\u{1b}[2J;`id`'");
+    }
+
+    #[test]
+    fn class3_escaping_json_lines_escape_what_text_escapes_and_lose_nothing() {
+        let name = "evil\u{202e}gpj.exe \u{1b}[2K\u{9b}\u{7f} \u{200b}Zoë \"q\" \\ 😀\n";
+        let mut out = Vec::new();
+        super::json_line(&mut out, &serde_json::json!({ "path": name })).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert_eq!(
+            line,
+            "{\"path\":\"evil\\u202egpj.exe \\u001b[2K\\u009b\\u007f \\u200bZoë \\\"q\\\" \\\\ 😀\\n\"}\n"
+        );
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["path"], name, "a JSON reader gets the name back exactly");
     }
 
     #[test]

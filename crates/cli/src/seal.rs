@@ -262,7 +262,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     };
     if args.dry_run {
         if args.json {
-            println!("{}", summary.json());
+            crate::render::print_json(&summary.json())?;
         } else {
             print!("{}", summary.text());
             println!("dry run: nothing was signed or written");
@@ -345,7 +345,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
             "written": [crate::render::written(&args.out, "package")],
             "verdict": if held { "pass" } else { "fail" },
         });
-        println!("{record}");
+        crate::render::print_json(&record)?;
     } else {
         println!(
             "sealed {} ({} item(s), case {}), signed by {} ({})",

@@ -106,7 +106,7 @@ fn push(args: PushArgs) -> Result<Status> {
     let report = custos_s3::push(&client, &args.package, &url, &retention)
         .with_context(|| format!("cannot push {} to {url}", args.package.display()))?;
     if args.json {
-        println!("{}", push_record(&args, &report));
+        crate::render::print_json(&push_record(&args, &report))?;
     } else {
         println!(
             "pushed {} objects ({} bytes) from {} to {}; the store checked every object's MD5 and answered the expected ETag",
@@ -182,7 +182,7 @@ fn pull(args: PullArgs) -> Result<Status> {
             "bytes": pulled.bytes,
             "written": [{ "path": args.dir.display().to_string(), "kind": "package" }],
         });
-        println!("{record}");
+        crate::render::print_json(&record)?;
     } else {
         println!(
             "pulled {} files ({} bytes) from {} into {}; verifying the copy:\n",

@@ -164,19 +164,20 @@ pub fn run(args: ReportArgs) -> Result<Status> {
             "package": args.verify.package.display().to_string(),
             "verdict": judgement.overall(),
             "integrity": judgement.verdict,
+            "outcome": judgement.outcome(),
             "written": records,
         });
-        println!("{record}");
+        crate::render::print_json(&record)?;
     } else {
         for record in &records {
-            println!("wrote {} (SHA-256 {})", record.path, record.sha256);
+            println!("wrote {} (SHA-256 {})", crate::render::escape(&record.path), record.sha256);
         }
         if signer.is_some() {
             println!(
                 "check with: custos key verify {} --trust {}.pub   (or minisign -Vm {} -p KEY.minisign.pub, the key from custos key export-minisign)",
-                args.out.display(),
+                crate::render::shell_word(&args.out),
                 public_key_stem(args.sign.as_deref()),
-                args.out.display()
+                crate::render::shell_word(&args.out)
             );
         }
         println!("outcome: {}", judgement.overall());

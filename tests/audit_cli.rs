@@ -520,6 +520,53 @@ fn class2_memory_a_package_replaced_by_another_fails_and_its_receipt_is_reported
     }
 }
 
+/// Red team (round 3): the audit's memory was keyed by the root as spelled, so a package
+/// replaced after an audit of `store` passed an audit of `./store` or `/abs/store`. Every
+/// spelling is one name now, and a state written with the old names keeps its memory.
+#[test]
+fn class2_memory_holds_however_the_store_is_spelled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    store(d, 2);
+    let first = audit(d, &["--state", "audit.state"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    // The state as 0.2 wrote it: packages named as the root was spelled.
+    let state = std::fs::read_to_string(d.join("audit.state")).expect("state");
+    let real = std::fs::canonicalize(d.join("store")).expect("real path");
+    let legacy = state.replace(&format!("\"package\":\"{}/", real.display()), "\"package\":\"store/");
+    assert!(legacy.contains("\"package\":\"store/2026/case-0\""), "{legacy}");
+    std::fs::write(d.join("legacy.state"), legacy).expect("write");
+
+    let case0 = d.join("store/2026/case-0");
+    assert!(std::process::Command::new("chmod").arg("-R").arg("u+w").arg(&case0).status().expect("chmod").success());
+    std::fs::remove_dir_all(&case0).expect("remove");
+    let copied =
+        std::process::Command::new("cp").arg("-a").arg(d.join("store/2026/case-1")).arg(&case0).status();
+    assert!(copied.expect("cp").success());
+
+    let absolute = real.display().to_string();
+    for (state, root) in [
+        ("audit.state", "./store"),
+        ("audit.state", absolute.as_str()),
+        ("audit.state", "store/2026/.."),
+        ("legacy.state", "./store"),
+    ] {
+        let run = custos_in(d, &["audit", root, "--trust", "rfc8032-test1.pub", "--json", "--state", state]);
+        assert_eq!(run.code, 1, "{state} {root}: {}", run.stdout);
+        let (packages, _) = records(&run);
+        let replaced = packages
+            .iter()
+            .find(|p| p["path"].as_str().is_some_and(|p| p.ends_with("case-0")))
+            .unwrap_or_else(|| panic!("{state} {root}: case-0 reported: {}", run.stdout));
+        assert!(checks(replaced).contains(&"audit.replaced".to_owned()), "{state} {root}: {replaced}");
+        assert!(
+            !packages.iter().any(|p| checks(p).contains(&"audit.missing".to_owned())),
+            "{state} {root}: nothing is missing under another spelling: {}",
+            run.stdout
+        );
+    }
+}
+
 /// Class 2: the last custody event dropped between two audits (the holder silently goes
 /// back) fails `audit.rollback`; another event put in its place fails `audit.fork`.
 #[test]

@@ -291,6 +291,30 @@ impl State {
         self.latest.get(package)
     }
 
+    /// Moves every package recorded under a name that `rename` maps to another (a path as
+    /// an earlier version spelled it, mapped to the one name it has now) to that name, unless
+    /// the new name has a record of its own, which is newer. The file is rewritten with the
+    /// new names when it is next compacted; until then, results of this run are recorded
+    /// under the new names.
+    pub fn rename(&mut self, rename: impl Fn(&str) -> Option<String>) {
+        let renamed: Vec<(String, String)> = self
+            .latest
+            .keys()
+            .filter_map(|old| rename(old).filter(|new| new != old).map(|new| (old.clone(), new)))
+            .collect();
+        for (old, new) in renamed {
+            if let Some(mut known) = self.latest.remove(&old) {
+                if !self.latest.contains_key(&new) {
+                    known.package = new.clone();
+                    self.latest.insert(new.clone(), known);
+                }
+            }
+            if self.done.remove(&old) {
+                self.done.insert(new);
+            }
+        }
+    }
+
     /// Records a result (in this run).
     pub fn record(&mut self, mut result: PackageState) -> Result<(), StateError> {
         result.run = self.run.clone();
@@ -584,6 +608,22 @@ mod tests {
         assert!(!state.done("a"));
         assert_eq!(state.previous("b").map(|p| p.verdict.as_str()), Some("fail"));
         assert_eq!(state.previous("c").map(|p| p.run.as_str()), Some(run.as_str()));
+    }
+
+    #[test]
+    fn class2_memory_renamed_packages_keep_their_memory_and_a_newer_record_wins() {
+        let folder = tempfile::tempdir().expect("tempdir");
+        let path = folder.path().join("audit.state");
+        let mut state = State::open(&path, "s", "2026-12-01T00:00:00Z").expect("open");
+        state.record(result("store/a", "pass")).expect("record");
+        state.record(result("store/b", "fail")).expect("record");
+        state.record(result("/abs/store/b", "pass")).expect("record");
+        state.rename(|old| old.strip_prefix("store/").map(|rest| format!("/abs/store/{rest}")));
+        let a = state.previous("/abs/store/a").expect("moved to its new name");
+        assert_eq!(a.package, "/abs/store/a");
+        assert!(state.previous("store/a").is_none(), "the old name is gone");
+        assert_eq!(state.previous("/abs/store/b").map(|p| p.verdict.as_str()), Some("pass"));
+        assert!(state.done("/abs/store/a") && !state.done("store/a"));
     }
 
     #[test]

@@ -170,6 +170,8 @@ struct Planned {
     mode: Mode,
     /// What an earlier passing check saw there (with --state).
     seen: Option<Seen>,
+    /// Its name in the state ([`state_key`]).
+    state_key: String,
 }
 
 pub fn run(args: AuditArgs) -> Result<Status> {
@@ -214,10 +216,13 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         }
     }
     let now = custos_manifest::time::now_rfc3339();
+    // The state knows each root and package by one name however the operator spells it
+    // (`store`, `./store`, `/evidence/store`), or another spelling would find no memory.
+    let root_keys: Vec<String> = args.roots.iter().map(|root| state_key(root)).collect();
     let mut state = match &args.state {
         Some(path) => {
             let scope = serde_json::json!({
-                "roots": args.roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
+                "roots": root_keys,
                 "shard": shard.to_string(),
                 "fast": args.fast,
                 "by_segments": args.by_segments,
@@ -233,7 +238,10 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 }
                 None => State::open(path, &scope, &now),
             };
-            Some(opened.with_context(|| format!("cannot use the state file {}", path.display()))?)
+            let mut opened = opened.with_context(|| format!("cannot use the state file {}", path.display()))?;
+            // States written before 0.3 named packages as the roots were spelled then.
+            opened.rename(|known| Some(state_key(Path::new(known))));
+            Some(opened)
         }
         None => None,
     };
@@ -268,7 +276,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         for found in discovery.packages.into_iter().filter(|f| shard.holds(&f.key)) {
             // Trusting the keys a package ships would let its holder sign it as anyone.
             verifier.refuse_trust_inside(&found.path)?;
-            let name = found.path.display().to_string();
+            let name = state_key(&found.path);
             seen.insert(name.clone());
             let remote = crate::location::is_remote(&found.path);
             // Only a state needs it to choose, and only local stores have one.
@@ -288,7 +296,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                     remote || (earlier.fingerprint.is_some() && earlier.fingerprint == fingerprint);
                 if unchanged {
                     resumed += 1;
-                    earlier_results.push(earlier_record(earlier));
+                    earlier_results.push(earlier_record(earlier, &found.path));
                     continue;
                 }
             }
@@ -307,7 +315,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 _ => Mode::Full,
             };
             let seen = state.as_ref().and_then(|s| s.previous(&name)).and_then(|p| p.seen.clone());
-            plan.push(Planned { found, mode, seen });
+            plan.push(Planned { found, mode, seen, state_key: name });
         }
     }
 
@@ -316,7 +324,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
     if let Some(state) = &state {
         for known in state.all() {
             let path = Path::new(&known.package);
-            let in_scope = args.roots.iter().any(|root| {
+            let in_scope = root_keys.iter().any(|root| {
                 path.strip_prefix(root).is_ok_and(|relative| {
                     let key =
                         if relative.as_os_str().is_empty() { ".".into() } else { relative.to_string_lossy() };
@@ -354,7 +362,8 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         }
     }
     let results = Mutex::new((&mut state, &mut ledger, &mut tally));
-    let record_result = |record: PackageRecord, fingerprint: Option<String>| -> Result<()> {
+    // `key`: the package's name in the state.
+    let record_result = |record: PackageRecord, fingerprint: Option<String>, key: &str| -> Result<()> {
         let mut guard = results.lock().map_err(|_| anyhow::anyhow!("a verification thread failed"))?;
         let (state, ledger, tally) = &mut *guard;
         // The ledger first: a result in the state but not in the ledger would be skipped
@@ -376,7 +385,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
             }
         }
         if let Some(state) = state.as_mut() {
-            let previous = state.previous(&record.path).cloned();
+            let previous = state.previous(key).cloned();
             // The memory moves on only with a pass; anything else keeps what was seen.
             let seen = match (&record.manifest_sha256, record.verdict, record.events) {
                 (Some(manifest_sha256), "pass", Some(events)) => Some(Seen {
@@ -397,7 +406,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
             };
             state.record(PackageState {
                 run: String::new(),
-                package: record.path.clone(),
+                package: key.to_owned(),
                 verdict: record.verdict.to_owned(),
                 mode: record.mode,
                 checked_at: custos_manifest::time::now_rfc3339(),
@@ -420,11 +429,12 @@ pub fn run(args: AuditArgs) -> Result<Status> {
     let jobs = args.jobs.unwrap_or(default_jobs).clamp(1, MAX_JOBS);
     let failed_to_record = Mutex::new(None);
     for record in missing {
-        record_result(record, None)?;
+        let key = record.path.clone();
+        record_result(record, None, &key)?;
     }
     schedule(plan, jobs, |planned| {
         let (record, fingerprint) = check(&verifier, args.by_segments, &receipts, &planned, &out);
-        if let Err(error) = record_result(record, fingerprint) {
+        if let Err(error) = record_result(record, fingerprint, &planned.state_key) {
             if let Ok(mut slot) = failed_to_record.lock() {
                 slot.get_or_insert(error);
             }
@@ -793,14 +803,31 @@ fn record_of(path: &Path, mode: Mode, judgement: &Judgement) -> PackageRecord {
     }
 }
 
-/// The record of a package checked before this (resumed) run was interrupted.
-fn earlier_record(earlier: &PackageState) -> PackageRecord {
+/// The one name of a package or root in the audit state: its folder's real path (links and
+/// `.` resolved, the last component as it is, so a link planted there is not followed), or
+/// an `s3://` location as given.
+fn state_key(path: &Path) -> String {
+    if crate::location::is_remote(path) {
+        return path.display().to_string();
+    }
+    let resolved = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+            std::fs::canonicalize(parent).map(|parent| parent.join(name))
+        }
+        _ => std::fs::canonicalize(path),
+    };
+    resolved.or_else(|_| std::path::absolute(path)).unwrap_or_else(|_| path.to_owned()).display().to_string()
+}
+
+/// The record of the package at `path`, checked before this (resumed) run was interrupted.
+fn earlier_record(earlier: &PackageState, path: &Path) -> PackageRecord {
     let failures = if earlier.verdict == "pass" {
         Vec::new()
     } else {
         vec![Failure {
             check: "audit.earlier".into(),
-            subject: earlier.package.clone(),
+            subject: path.display().to_string(),
             reason: format!(
                 "{} when checked at {}, before this run was interrupted (its findings are in that output and the ledger)",
                 earlier.verdict, earlier.checked_at
@@ -817,7 +844,7 @@ fn earlier_record(earlier: &PackageState) -> PackageRecord {
         mode: earlier.mode,
         failures,
         manifest_sha256: earlier.manifest_sha256.clone(),
-        ..error_record(Path::new(&earlier.package), "", String::new())
+        ..error_record(path, "", String::new())
     }
 }
 

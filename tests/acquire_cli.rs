@@ -703,3 +703,62 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
     let left = std::fs::read_dir(&small).expect("list").filter_map(|e| e.ok()).count();
     assert_eq!(left, 1, "only the package is left");
 }
+
+/// Red team (round 3): a destination with room for the image but not for the package around
+/// it lost the whole image at the seal (the medium may be gone by then), and a continued run
+/// failing there advised `--resume` after removing the checkpoint it needs. The image and
+/// its checkpoint are kept now, and `--resume` seals them once there is room.
+#[test]
+fn class1_unsigned_a_destination_full_at_the_seal_keeps_the_image_and_resume_seals_it() {
+    if !is_root() {
+        return skip_or_fail("mounting a small file system needs root");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    let source = pattern(3_000_000);
+    support::write(d, "disk.img", &source);
+    let small = d.join("small");
+    // Room for the image's 733 pages and the checkpoint, not for the manifest, log and bag.
+    let Some(_unmount) = mount_tmpfs(&small, "2944k") else { return };
+    let run = |extra: &[&str]| {
+        let mut args =
+            vec!["acquire", "--key", "rfc8032-test1", "--case", "RES-2", "--checkpoint-every", "256K", "-q"];
+        args.extend_from_slice(&["--out", "small/pkg"]);
+        args.extend_from_slice(extra);
+        args.push("disk.img");
+        custos_in(d, &args)
+    };
+    let full = run(&[]);
+    assert_eq!(full.code, 2, "{}", full.stderr);
+    assert!(
+        full.stderr.contains("No space left on device")
+            && full.stderr.contains("kept in")
+            && full.stderr.contains("--resume"),
+        "{}",
+        full.stderr
+    );
+    let unfinished: Vec<PathBuf> = std::fs::read_dir(&small)
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("custos-partial"))
+        .collect();
+    assert_eq!(unfinished.len(), 1, "the unfinished package is kept: {unfinished:?}");
+    let image = std::fs::read(unfinished[0].join("data/disk.img")).expect("the image is kept");
+    assert_eq!(image, source, "whole");
+    assert!(unfinished[0].join("custos/acquisition-checkpoint.json").exists(), "and its checkpoint");
+    assert!(!unfinished[0].join("custos/manifest.json").exists(), "nothing there could verify");
+
+    // Room again: the continued run reads the image back against the checkpoint and seals.
+    output("mount", &["-o", "remount,size=16m", &small.to_string_lossy()]).expect("remount");
+    let resumed = run(&["--resume"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let checked = custos_in(d, &["verify", "small/pkg", "--trust", "rfc8032-test1.pub"]);
+    assert_eq!(checked.code, 0, "{}{}", checked.stdout, checked.stderr);
+    assert!(!small.join("pkg/custos/acquisition-checkpoint.json").exists(), "no stray checkpoint");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(small.join("pkg/custos/manifest.json")).expect("manifest"))
+            .expect("JSON");
+    assert_eq!(manifest["items"][0]["digests"]["sha256"], sha256_hex_of(&source));
+}

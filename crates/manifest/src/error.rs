@@ -69,6 +69,17 @@ pub enum Error {
         /// The unfinished package's folder.
         kept: std::path::PathBuf,
     },
+    /// A seal failed after the evidence was safe (an image read whole, or a package complete
+    /// but not given its name): what there is, is kept where it was built, never removed.
+    #[error("package: {message}; the {what} is kept in {} (nothing has the package's name: move it there, copy it out, or remove it)", kept.display())]
+    Kept {
+        /// What stopped it.
+        message: String,
+        /// The folder kept.
+        kept: std::path::PathBuf,
+        /// What it holds.
+        what: &'static str,
+    },
     /// Hashing or copying evidence failed.
     #[error(transparent)]
     Hash(#[from] custos_hash::Error),

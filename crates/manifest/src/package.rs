@@ -217,7 +217,9 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
             return Err(Error::Package(error.to_string()));
         }
     };
-    let result = seal_into(&store, &partial, request, control).and_then(|manifest| {
+    let stage = std::cell::Cell::new(Stage::Started);
+    let result = seal_into(&store, &partial, request, control, &stage).and_then(|manifest| {
+        stage.set(Stage::Sealed);
         let parent = rustix::fs::CWD;
         rustix::fs::renameat_with(parent, &partial, parent, package, rustix::fs::RenameFlags::NOREPLACE)
             .map_err(|e| {
@@ -230,6 +232,17 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
     });
     match result {
         Err(Error::Resumable { message, .. }) => Err(Error::Resumable { message, kept: partial }),
+        // Complete and signed, only not given its name (taken meanwhile): kept whole.
+        Err(error) if stage.get() == Stage::Sealed => {
+            let message = match error {
+                Error::Package(message) => message,
+                other => other.to_string(),
+            };
+            Err(Error::Kept { message, kept: partial, what: "complete, sealed package" })
+        }
+        // An image read whole may be all that is left of a medium now gone: a full
+        // destination while the package around it is written must never cost it.
+        Err(error) if stage.get() == Stage::Acquired => Err(keep_acquired(&store, partial, error)),
         // A failed continuation keeps what the interrupted run wrote: it may be continued
         // once the cause is fixed, or be the trace of what changed it.
         Err(error) if resuming => Err(Error::Resumable { message: error.to_string(), kept: partial }),
@@ -238,6 +251,46 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
             Err(error)
         }
         ok => ok,
+    }
+}
+
+/// How far a seal got, which decides what a failure keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Started,
+    /// An acquisition's image was read whole and proven equal to what was hashed.
+    Acquired,
+    /// Every file of the package was written and signed.
+    Sealed,
+}
+
+/// After a seal failed once its acquisition was whole: removes what the seal wrote around
+/// the image (manifest, log, keys, lists, tag files), keeping the image and its signed
+/// checkpoint, so that the package can be continued with `--resume` (it reads the image back
+/// against the checkpoint) or, without a checkpoint, the image is at least not lost.
+fn keep_acquired(store: &PackageDir, partial: PathBuf, error: Error) -> Error {
+    let message = match error {
+        Error::Package(message) => message,
+        other => other.to_string(),
+    };
+    let entries = match store.list() {
+        Ok(entries) => entries,
+        Err(e) => return Error::Kept { message: format!("{message}; {e}"), kept: partial, what: "acquired image (read whole, not sealed)" },
+    };
+    let mut checkpoint = false;
+    for entry in entries {
+        let path = String::from_utf8_lossy(&entry.path).into_owned();
+        if path == CHECKPOINT_PATH {
+            checkpoint = true;
+        } else if !path.starts_with("data/") && store.remove(&path).is_err() {
+            // Left in place: a continuation refuses it and says so.
+            break;
+        }
+    }
+    if checkpoint {
+        Error::Resumable { message, kept: partial }
+    } else {
+        Error::Kept { message, kept: partial, what: "acquired image (read whole, not sealed)" }
     }
 }
 
@@ -299,6 +352,7 @@ fn seal_into(
     package: &Path,
     request: &SealRequest,
     control: &Control,
+    stage: &std::cell::Cell<Stage>,
 ) -> Result<Manifest, Error> {
     // Every folder and file below is made through the store, relative to the folder just
     // created: no link on a path is followed, and a swapped path changes nothing.
@@ -362,6 +416,7 @@ fn seal_into(
                 };
                 acquisition = Some(record);
                 stored_as = parts;
+                stage.set(Stage::Acquired);
                 outcome
             }
             Evidence::File(source) if request.reference => custos_hash::hash_path(source, &options, control)?,
@@ -513,6 +568,12 @@ fn seal_into(
         info.push(("External-Description".to_owned(), format!("Exhibit {exhibit}")));
     }
     let date = request.sealed_at.get(..10).unwrap_or_default();
+    // The checkpoint stays until now, so that a seal failing after its acquisition can be
+    // continued; the package holds no stray tag file.
+    match store.remove(CHECKPOINT_PATH) {
+        Ok(()) | Err(crate::store::StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(Error::Package(format!("cannot remove the checkpoint: {e}"))),
+    }
     bagit::write_tag_files(package, &payload, &bag_algorithms, &info, date)?;
     Ok(manifest)
 }
@@ -774,11 +835,6 @@ fn acquire_into(
     let Acquired { outcome, mut record, parts } =
         acquirer.acquire(made, options, control).map_err(&failed)?;
     made.settle(acquirer.verify_image())?;
-    // Read whole: nothing is left to continue, and the package holds no stray tag file.
-    match made.store.remove(CHECKPOINT_PATH) {
-        Ok(()) | Err(crate::store::StoreError::NotFound { .. }) => {}
-        Err(e) => return Err(failed(format!("cannot remove the checkpoint: {e}"))),
-    }
     let algorithm = read_back_algorithm(options);
     let expected = outcome.digest(algorithm).map(|d| d.to_hex());
     let differs = |size: u64, found: Option<String>| {

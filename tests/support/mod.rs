@@ -181,13 +181,14 @@ pub fn seal_content_package(dir: &Path, case: &str, size: usize) {
 /// Runs `custos` with a deadline: a hang is a failure, not a stuck test run. Output is read
 /// while the command runs, so a long report cannot block it on a full pipe.
 pub fn run_with_deadline(dir: &Path, args: &[&str], deadline: std::time::Duration) -> Run {
-    let child = custos()
-        .current_dir(dir)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
+    run_command_with_deadline(custos().current_dir(dir).args(args), deadline)
+}
+
+/// Runs any command and fails the test, after killing it, if it has not ended within
+/// `deadline`.
+pub fn run_command_with_deadline(command: &mut Command, deadline: std::time::Duration) -> Run {
+    let shown = format!("{command:?}");
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starts");
     let pid = child.id();
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -197,7 +198,7 @@ pub fn run_with_deadline(dir: &Path, args: &[&str], deadline: std::time::Duratio
         Ok(output) => output.expect("output"),
         Err(_) => {
             let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("custos {args:?} hung for more than {deadline:?}");
+            panic!("{shown} hung for more than {deadline:?}");
         }
     };
     Run {

@@ -631,7 +631,7 @@ pub enum ExportCommand {
         #[command(flatten)]
         args: InterchangeArgs,
     },
-    /// A hashdeep known-hash file of the payload, for `hashdeep -a -l -k FILE -r data` run
+    /// A hashdeep known-hash file of the payload, for `hashdeep -a -o f -l -k FILE -r data` run
     /// from inside the package (docs/formats/hashdeep.md)
     Hashdeep {
         #[command(flatten)]

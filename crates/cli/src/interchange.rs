@@ -99,8 +99,10 @@ pub fn run(format: Format, package: &Path, out: Option<&Path>, json: bool) -> Re
     say_who_signed(&source);
     if let Format::Hashdeep = format {
         let known = out.canonicalize().unwrap_or_else(|_| out.to_path_buf());
+        // `-o f`: regular files only, so a FIFO or a link to a device planted in data/ is
+        // passed over (custos verify names it) instead of hanging hashdeep.
         println!(
-            "audit with: cd {} && hashdeep -a -l -vv -k {} -r data",
+            "audit with: cd {} && hashdeep -a -o f -l -vv -k {} -r data",
             crate::render::shell_word(&package_at),
             crate::render::shell_word(&known)
         );

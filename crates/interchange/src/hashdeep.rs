@@ -39,7 +39,7 @@ struct Listed<'a> {
 }
 
 /// A hashdeep known file for the package's payload: paths as the manifest stores them
-/// (`data/…`), so `hashdeep -a -l -k FILE -r data` run from inside the package audits it.
+/// (`data/…`), so `hashdeep -a -o f -l -k FILE -r data` run from inside the package audits it.
 /// Columns are the MD5, SHA-1 and SHA-256 that every item in the package has (SHA-256
 /// always). Referenced items (outside the package) are named in a comment, not listed. An
 /// item kept in several files (a split image, an E01 set) is listed as those files, with

@@ -211,10 +211,19 @@ fn class6_operator_report_recheck_commands_work_for_split_and_e01_items_and_refu
         let (command, expect) = &commands[0];
         assert!(command.contains(tool_name), "{command}");
         assert!(recheck_passes(Path::new("/"), command, expect), "{command} must print {expect}");
+        let signed = html
+            .split("<code class=\"signed-recheck\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</code>").next())
+            .map(unescape)
+            .expect("a check against the signed digests");
+        let signed_passes = || tool("jq").is_none() || run(Command::new("sh").arg("-c").arg(&signed)).code == 0;
+        assert!(signed_passes(), "{signed}: every part checks out");
         let part = d.join(package).join(part);
         let middle = std::fs::metadata(&part).expect("part").len() as usize / 2;
         support::flip_bit(&part, middle);
         assert!(!recheck_passes(Path::new("/"), command, expect), "{command} accepted a flipped byte");
+        assert!(tool("jq").is_none() || !signed_passes(), "{signed} accepted a flipped byte");
     }
 }
 
@@ -243,4 +252,45 @@ fn class6_operator_exported_checksums_of_split_and_e01_items_list_the_files_and_
         assert_ne!(refused.code, 0, "b3sum accepted a flipped byte");
         assert!(refused.stdout.contains(&format!("{part}: FAILED")), "{}", refused.stdout);
     }
+}
+
+/// Red team (round 3): the report's first re-check commands were the bag's own lists
+/// (`sha256sum -c manifest-sha256.txt`, `bagit.py --validate`), which pass after whoever holds
+/// the package changes a file and rewrites them. The first commands now check the bytes
+/// against the signed manifest, and the bag's lists come after, said to be unsigned.
+#[test]
+fn class6_operator_report_rechecks_against_signed_digests_first_and_calls_the_bag_lists_unsigned() {
+    let (Some(sha256sum), Some(_jq)) = (tool("sha256sum"), tool("jq")) else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    sealed_package(d);
+    let made = custos_in(d, &["report", "pkg", "--trust", "ada.pub", "--out", "r.html"]);
+    assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);
+    let html = std::fs::read_to_string(d.join("r.html")).expect("report");
+    let signed = unescape(
+        html.split("<code class=\"signed-recheck\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</code>").next())
+            .expect("a check against the signed digests"),
+    );
+    let bag_list = html.find("manifest-sha256.txt").expect("the bag's list is still offered");
+    assert!(html.find("signed-recheck").expect("signed") < bag_list, "the signed check comes first");
+    assert!(html[..bag_list].contains("Its lists are not signed"), "and the bag's lists are said to be unsigned");
+
+    let genuine = run(Command::new("sh").arg("-c").arg(&signed));
+    assert_eq!(genuine.code, 0, "{signed}: {}{}", genuine.stdout, genuine.stderr);
+    assert_eq!(genuine.stdout.matches(": OK").count(), 2, "{}", genuine.stdout);
+
+    // Change a file and rewrite the bag's lists, as anyone holding the package can.
+    let pkg = d.join("pkg");
+    support::flip_bit(&pkg.join("data/disk.img"), 1000);
+    let rewritten = run(Command::new(&sha256sum).current_dir(&pkg).args(["data/disk.img", "data/log.txt"]));
+    std::fs::write(pkg.join("manifest-sha256.txt"), &rewritten.stdout).expect("rewrite");
+    let _ = std::fs::remove_file(pkg.join("manifest-md5.txt"));
+    support::recompute_tag_manifests(&pkg);
+    let bag = run(Command::new(&sha256sum).current_dir(&pkg).args(["-c", "manifest-sha256.txt"]));
+    assert_eq!(bag.code, 0, "the bag's own list is fooled, as the report says: {}", bag.stderr);
+    let caught = run(Command::new("sh").arg("-c").arg(&signed));
+    assert_ne!(caught.code, 0, "the signed digests catch it: {}", caught.stdout);
+    assert!(caught.stdout.contains("data/disk.img: FAILED"), "{}", caught.stdout);
 }

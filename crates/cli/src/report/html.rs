@@ -646,30 +646,16 @@ fn glossary(html: &mut String) {
 }
 
 /// Commands a technician can run with tools other than Custos, with the package's real path.
+/// The signed facts come first: the seal's signature, then the bytes against the digests it
+/// covers. The bag's own lists come last and are said to be unsigned: whoever holds the
+/// package can rewrite them, so on their own they prove nothing about what was sealed.
 fn recheck(html: &mut String, judgement: &Judgement, context: &Context) {
     let pkg = context.package_absolute.display().to_string();
     let quoted = shell_quote(&pkg);
     html.push_str("<h2>Re-check with independent tools</h2>\n<p class=\"note\">For a technical expert: these confirm the key facts without Custos.</p><ul>");
-    let algorithms: Vec<&str> = ["sha256", "sha512", "sha1", "md5"]
-        .into_iter()
-        .filter(|a| context.package_absolute.join(format!("manifest-{a}.txt")).is_file())
-        .collect();
-    if let Some(algorithm) = algorithms.first() {
-        let _ = write!(
-            html,
-            "<li>The evidence bytes against the package's list of {} fingerprints (GNU coreutils): <code>cd {} &amp;&amp; {algorithm}sum -c manifest-{algorithm}.txt</code></li>",
-            algorithm.to_uppercase(),
-            esc(&quoted)
-        );
-    }
-    let _ = write!(
-        html,
-        "<li>The package as a BagIt bag (Library of Congress bagit-python): <code>bagit.py --validate {}</code></li>",
-        esc(&quoted)
-    );
     let minisig = context.package_absolute.join(custos_manifest::export::MINISIGN_SIGNATURE_PATH);
     if minisig.is_file() {
-        html.push_str("<li>The seal's signature with minisign, using a signer's public key in minisign form (made from the key file you trust with <code>custos key export-minisign KEY.pub --out KEY.minisign.pub</code>): ");
+        html.push_str("<li>The seal's signature over the manifest (the signed list of every evidence file's fingerprints) with minisign, using a signer's public key in minisign form (made from the key file you trust with <code>custos key export-minisign KEY.pub --out KEY.minisign.pub</code>): ");
         let _ = write!(
             html,
             "<code>minisign -Vm {} -x {} -p KEY.minisign.pub</code></li>",
@@ -679,19 +665,48 @@ fn recheck(html: &mut String, judgement: &Judgement, context: &Context) {
     } else {
         html.push_str("<li>The seal's signature can also be checked with minisign once a signer exports it (<code>custos export minisign</code>); this package holds no such export.</li>");
     }
+    let _ = write!(
+        html,
+        "<li>Every evidence file against the SHA-256 fingerprints in that signed manifest (jq and GNU coreutils; every line must end in OK): <code class=\"signed-recheck\">cd {} &amp;&amp; {}</code></li>",
+        esc(&quoted),
+        esc(SIGNED_DIGESTS_CHECK)
+    );
     if let Some(manifest) = &judgement.verification.manifest {
         for (command, digest) in item_rechecks(manifest, &pkg) {
             let _ = write!(
                 html,
-                "<li>{}: <code class=\"recheck\">{}</code> must print <span class=\"mono expect\">{}</span></li>",
+                "<li>{}: <code class=\"recheck\">{}</code> must print <span class=\"mono expect\">{}</span> (the fingerprint the seal signed)</li>",
                 esc(command.what),
                 esc(&command.line),
                 esc(&digest)
             );
         }
     }
+    html.push_str("</ul>\n<p class=\"note\">The package is also a BagIt bag. Its lists are not signed: whoever holds the package can rewrite them after changing a file, so these show only that the bag is consistent with itself, never that it holds what was sealed.</p><ul>");
+    let algorithms: Vec<&str> = ["sha256", "sha512", "sha1", "md5"]
+        .into_iter()
+        .filter(|a| context.package_absolute.join(format!("manifest-{a}.txt")).is_file())
+        .collect();
+    if let Some(algorithm) = algorithms.first() {
+        let _ = write!(
+            html,
+            "<li>The files against the bag's own (unsigned) list of {} fingerprints (GNU coreutils): <code>cd {} &amp;&amp; {algorithm}sum -c manifest-{algorithm}.txt</code></li>",
+            algorithm.to_uppercase(),
+            esc(&quoted)
+        );
+    }
+    let _ = write!(
+        html,
+        "<li>The bag's structure and its own lists (Library of Congress bagit-python): <code>bagit.py --validate {}</code></li>",
+        esc(&quoted)
+    );
     html.push_str("</ul>\n<p class=\"note\">Fingerprints prove that bytes match a list; only a signature proves who made the list.</p>\n");
 }
+
+/// Reads every file's SHA-256 out of the signed manifest (each part of an item kept in
+/// several files, otherwise the item) and has `sha256sum -c` check them: run inside the
+/// package, after the manifest's signature was checked.
+const SIGNED_DIGESTS_CHECK: &str = r#"jq -r '.items[] | select(.reference != true) | (.stored_as.parts // [.])[] | .digests.sha256 + "  " + .path' custos/manifest.json | sha256sum -c"#;
 
 /// One command that re-checks an item with tools other than Custos.
 struct Recheck {

@@ -1312,3 +1312,45 @@ fn class6_operator_mistakes_found_by_the_third_red_team_are_said_as_mistakes() {
     assert!(!d.join("pkg/data/r.html").exists());
     assert_eq!(verify(&case, &[]).code, 0, "the package is untouched");
 }
+
+/// Red team (round 4): a policy, receipt or TSA certificate kept inside the package was
+/// relied on (a policy planted there trusting the planter's key read ACCEPTABLE; a receipt
+/// rewritten with the log hid a rollback). Like --trust keys, each is refused from inside
+/// the package being checked, or any other, as the operator's mistake it is.
+#[test]
+fn class6_operator_nothing_the_verifier_relies_on_comes_from_inside_a_package() {
+    let case = genuine();
+    let d = &case.root;
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples/xa-auria-legacy-court.json");
+    std::fs::copy(&policy, d.join("pkg/policy.json")).expect("plant a policy");
+    let receipt = custos_in(d, &["custody", "receipt", "pkg", "--out", "r.json"]);
+    assert_eq!(receipt.code, 0, "{}", receipt.stderr);
+    std::fs::copy(d.join("r.json"), d.join("pkg/custos/r.json")).expect("plant a receipt");
+    std::fs::create_dir(d.join("receipts")).expect("receipts");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "1", "-subj", "/CN=TSA"])
+        .args(["-keyout", "tsa.key", "-out", "pkg/custos/tsa.pem"])
+        .current_dir(d)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let trust = ["--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"];
+    let with = |extra: &[&'static str], command: &[&'static str]| -> Vec<&'static str> {
+        let mut args = command.to_vec();
+        args.extend_from_slice(&trust);
+        args.extend_from_slice(extra);
+        args
+    };
+    for (args, reason) in [
+        (with(&["--policy", "pkg/policy.json"], &["verify", "pkg"]), "--policy pkg/policy.json"),
+        (with(&["--receipt", "pkg/custos/r.json"], &["verify", "pkg"]), "--receipt pkg/custos/r.json"),
+        (with(&["--tsa-cert", "pkg/custos/tsa.pem"], &["verify", "pkg"]), "--tsa-cert pkg/custos/tsa.pem"),
+        (with(&["--policy", "pkg/policy.json", "--out", "r.html"], &["report", "pkg"]), "--policy"),
+        (with(&["--policy", "pkg/policy.json"], &["audit", "."]), "--policy"),
+    ] {
+        let run = custos_in(d, &args);
+        support::assert_refused(&run, reason);
+        support::assert_refused(&run, "is inside");
+        assert!(run.stderr.contains("never the verifier's own rules"), "{args:?}: {}", run.stderr);
+    }
+}

@@ -183,7 +183,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         Some(text) => Shard::parse(text).map_err(|e| anyhow::anyhow!("--shard {text}: {e}"))?,
         None => Shard::ALL,
     };
-    let verifier = Verifier::load(&args.judge)?;
+    let verifier = Verifier::load_with_receipts(&args.judge, args.receipts.as_slice())?;
     // Without a trusted key (none given, or an empty --trust folder: an unmounted volume)
     // every package fails for want of a trusted signer, which says nothing about the
     // evidence: that is the operator's mistake, not a verdict, and no ledger entry is signed.

@@ -496,7 +496,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
 
 /// Verifies the package and evaluates every policy on what verification established.
 pub fn judge(args: &VerifyArgs) -> Result<Judgement> {
-    let verifier = Verifier::load(&args.judge)?;
+    let verifier = Verifier::load_with_receipts(&args.judge, &args.receipt)?;
     judge_with(&verifier, args)
 }
 

@@ -22,18 +22,42 @@ use crate::Status;
 /// Refuses a --trust path that lies inside an evidence package (a folder holding
 /// `custos/manifest.json` above it): a key file there is whoever holds that package's
 /// claim, and one planted in another package would otherwise vouch for a forgery.
-fn refuse_inside_any_package(path: &Path) -> Result<()> {
+fn refuse_inside_any_package(flag: &str, path: &Path) -> Result<()> {
     let Ok(real) = path.canonicalize() else { return Ok(()) };
     for folder in real.ancestors().skip(1) {
         if folder.join(custos_manifest::package::MANIFEST_PATH).is_file() {
             bail!(
-                "--trust {} is inside the evidence package {}: the keys a package holds are claims by whoever holds it, never trust. Give the signer's public key file as you received it from them, kept outside any package",
+                "{flag} {} is inside the evidence package {}: {}",
                 crate::render::shown(path),
-                crate::render::shown(folder)
+                crate::render::shown(folder),
+                never_trust(flag)
             );
         }
     }
     Ok(())
+}
+
+/// Why a file the verifier relies on must come from outside any package, and the fix.
+fn never_trust(flag: &str) -> &'static str {
+    match flag {
+        "--trust" => "the keys a package holds are claims by whoever holds it, never trust. Give the signer's public key file as you received it from them, kept outside any package",
+        _ => "what a package holds is a claim by whoever holds it, never the verifier's own rules, receipts or certificates. Give the file you received, kept outside any package",
+    }
+}
+
+/// A file (or folder) the verifier relies on, as given, with its canonical path.
+#[derive(Debug)]
+struct ReliedOn {
+    /// The option that gave it (`--trust`, `--policy`, `--tsa-cert`, `--receipt`, …).
+    flag: &'static str,
+    given: PathBuf,
+    real: Option<PathBuf>,
+}
+
+impl ReliedOn {
+    fn new(flag: &'static str, given: &Path) -> ReliedOn {
+        ReliedOn { flag, given: given.to_owned(), real: given.canonicalize().ok() }
+    }
 }
 
 /// The largest TSA certificate file read (PEM chains are a few KiB).
@@ -88,12 +112,13 @@ pub struct Inputs<'a> {
 pub struct Verifier {
     /// The keys given with --trust.
     given: Vec<TrustedKey>,
-    /// What was given with --trust, and every key file read from it (folders expanded), with
-    /// its canonical path: to refuse keys that come from inside the package being judged.
-    trust_paths: Vec<(PathBuf, Option<PathBuf>)>,
-    /// Why a --trust path inside some evidence package must be refused, found once on
-    /// loading and said for every package judged.
-    trust_in_a_package: Option<String>,
+    /// What was given with --trust (and every key file read from it, folders expanded),
+    /// --policy, --tsa-cert and --receipt(s): to refuse any that comes from inside the
+    /// package being judged.
+    relied_on: Vec<ReliedOn>,
+    /// Why one of them, inside some evidence package, must be refused: found once on loading
+    /// and said for every package judged.
+    relied_on_in_a_package: Option<String>,
     policies: Vec<LoadedPolicy>,
     tsa_certificates: Vec<custos_timestamp::Certificate>,
     /// When policies are evaluated (seconds since the epoch).
@@ -107,6 +132,12 @@ impl Verifier {
     /// file shipped in a package must never vouch for the policy that judges it) and the
     /// TSA certificates.
     pub fn load(args: &JudgeArgs) -> Result<Verifier> {
+        Verifier::load_with_receipts(args, &[])
+    }
+
+    /// [`Verifier::load`], with the receipt files or folders the run holds packages to, so
+    /// that they are refused from inside a package as keys and policies are.
+    pub fn load_with_receipts(args: &JudgeArgs, receipts: &[PathBuf]) -> Result<Verifier> {
         let at = match &args.at {
             Some(text) => custos_policy::time::parse_rfc3339(text).with_context(|| {
                 format!("--at {text}: not an RFC 3339 time (2026-01-01T00:00:00Z) nor a date (2026-01-01)")
@@ -168,17 +199,18 @@ impl Verifier {
                     .with_context(|| format!("{} is not a certificate (PEM or DER)", path.display()))?,
             );
         }
-        // Once, not per package: where the trusted files are does not depend on the package.
-        let trust_in_a_package =
-            trust_paths.iter().find_map(|path| refuse_inside_any_package(path).err().map(|e| e.to_string()));
-        let trust_paths = trust_paths.into_iter().map(|path| {
-            let real = path.canonicalize().ok();
-            (path, real)
-        });
+        let mut relied_on: Vec<ReliedOn> = trust_paths.iter().map(|path| ReliedOn::new("--trust", path)).collect();
+        relied_on.extend(args.policy.iter().map(|path| ReliedOn::new("--policy", path)));
+        relied_on.extend(tsa_paths.iter().map(|path| ReliedOn::new("--tsa-cert", path)));
+        relied_on.extend(receipts.iter().map(|path| ReliedOn::new("--receipt", path)));
+        // Once, not per package: where these files are does not depend on the package.
+        let relied_on_in_a_package = relied_on
+            .iter()
+            .find_map(|input| refuse_inside_any_package(input.flag, &input.given).err().map(|e| e.to_string()));
         Ok(Verifier {
             given,
-            trust_paths: trust_paths.collect(),
-            trust_in_a_package,
+            relied_on,
+            relied_on_in_a_package,
             policies,
             tsa_certificates,
             at,
@@ -197,10 +229,11 @@ impl Verifier {
         !self.given.is_empty() || self.policies.iter().any(|p| p.policy.trusted_keys().next().is_some())
     }
 
-    /// Refuses a --trust path inside the package at `package` (compared as canonical paths,
-    /// so a link into the package is caught too): the keys a package ships are its holder's
-    /// claims, and trusting them would let whoever edits the package sign it as anyone.
-    /// Packages in object stores are not local paths and are not compared.
+    /// Refuses a --trust, --policy, --tsa-cert or --receipt path inside the package at
+    /// `package` (compared as canonical paths, so a link into the package is caught too): the
+    /// keys, rules and receipts a package holds are its holder's claims, and relying on them
+    /// would let whoever edits the package judge it. Packages in object stores are not local
+    /// paths and are not compared.
     pub fn refuse_trust_inside(&self, package: &Path) -> Result<()> {
         if crate::location::is_remote(package) {
             return Ok(());
@@ -215,23 +248,24 @@ impl Verifier {
             .filter(|metadata| metadata.is_file())
             .map(|metadata| (metadata.dev(), metadata.ino()))
             .collect();
-        for (path, at) in &self.trust_paths {
-            let Some(at) = at else { continue };
+        for ReliedOn { flag, given, real } in &self.relied_on {
+            let Some(at) = real else { continue };
             let within = at.starts_with(&inside);
             let linked = !within
                 && std::fs::metadata(at).is_ok_and(|m| m.is_file() && shipped.contains(&(m.dev(), m.ino())));
             if within || linked {
                 bail!(
-                    "--trust {} ({}) is {} the package {} being checked: the keys a package ships are claims by whoever holds it, never trust. Give the signer's public key file as you received it from them, kept outside the package",
-                    path.display(),
-                    at.display(),
+                    "{flag} {} ({}) is {} the package {} being checked: {}",
+                    crate::render::shown(given),
+                    crate::render::shown(at),
                     if linked { "a hard link to a key file of" } else { "inside" },
-                    package.display()
+                    crate::render::shown(package),
+                    never_trust(flag)
                 );
             }
         }
-        // A key file inside any other package is that package holder's claim just the same.
-        match &self.trust_in_a_package {
+        // A file inside any other package is that package holder's claim just the same.
+        match &self.relied_on_in_a_package {
             Some(reason) => bail!("{reason}"),
             None => Ok(()),
         }

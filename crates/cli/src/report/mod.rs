@@ -87,7 +87,7 @@ pub fn run(args: ReportArgs) -> Result<Status> {
         Some(_) => Some(find_chromium()?),
         None => None,
     };
-    let verifier = Verifier::load(&args.verify.judge)?;
+    let verifier = Verifier::load_with_receipts(&args.verify.judge, &args.verify.receipt)?;
     verifier.refuse_trust_inside(&args.verify.package)?;
     // A report for a court names who signed; with no key to check signatures against it
     // could only say that none is trusted, which reads as a verdict on the evidence. That

@@ -1354,3 +1354,37 @@ fn class6_operator_nothing_the_verifier_relies_on_comes_from_inside_a_package() 
         assert!(run.stderr.contains("never the verifier's own rules"), "{args:?}: {}", run.stderr);
     }
 }
+
+/// Red team (round 4): receipts, keys, an audit's state and ledger, and a package written
+/// into a package made it fail (a file no manifest lists): the operator's mistake read as a
+/// verdict. Each is refused before anything is written or read, as exports and reports were.
+#[test]
+fn class6_operator_nothing_is_written_inside_a_package_by_mistake() {
+    let case = genuine();
+    let d = &case.root;
+    let key = ["--key", "rfc8032-test2"];
+    let with = |command: &[&'static str], extra: &[&'static str]| -> Vec<&'static str> {
+        let mut args = command.to_vec();
+        args.extend_from_slice(extra);
+        args
+    };
+    for (args, flag) in [
+        (with(&["seal", "--key", "rfc8032-test1", "--case", "C", "--out", "new"], &["--receipt", "new/data/r.json", "evidence/disk.img"]), "--receipt new/data/r.json"),
+        (with(&["seal", "--key", "rfc8032-test1", "--case", "C", "--out", "pkg/data/inner"], &["evidence/disk.img"]), "--out pkg/data/inner"),
+        (with(&["custody", "record", "pkg", "--action", "accessed"], &[key[0], key[1], "--receipt", "pkg/data/r.json"]), "--receipt pkg/data/r.json"),
+        (with(&["cosign", "pkg"], &[key[0], key[1], "--receipt", "pkg/custos/r.json"]), "--receipt pkg/custos/r.json"),
+        (vec!["custody", "receipt", "pkg", "--out", "pkg/r.json"], "--out pkg/r.json"),
+        (vec!["keygen", "--name", "X", "--role", "examiner", "--no-passphrase", "--out", "pkg/custos/keys/x"], "--out pkg/custos/keys/x"),
+        (vec!["audit", ".", "--trust", "rfc8032-test1.pub", "--state", "pkg/data/audit.state"], "--state pkg/data/audit.state"),
+        (with(&["audit", ".", "--trust", "rfc8032-test1.pub"], &[key[0], key[1], "--ledger", "pkg/audit.ledger"]), "--ledger pkg/audit.ledger"),
+        (vec!["export", "checksums", "pkg", "--out", "pkg/sums/deeper"], "--out pkg/sums/deeper"),
+        (vec!["export", "hashdeep", "pkg", "--out", "pkg/custos/x.hashdeep"], "--out pkg/custos/x.hashdeep"),
+    ] {
+        let run = custos_in(d, &args);
+        support::assert_refused(&run, flag);
+        support::assert_refused(&run, "is inside the evidence package");
+    }
+    assert!(!d.join("new").exists(), "nothing was sealed");
+    assert!(!d.join("pkg/sums").exists(), "no folder was made");
+    assert_eq!(verify(&case, &["--strict"]).code, 0, "the package is untouched");
+}

@@ -199,6 +199,12 @@ pub fn run(args: AuditArgs) -> Result<Status> {
     if args.key.is_some() && args.ledger.is_none() && args.state.is_none() {
         bail!("--key signs the audit's --ledger and --state: give one of them, or leave the key out");
     }
+    // The audit's own files, written into an audited package, would fail it.
+    for (flag, file) in [("--state", &args.state), ("--ledger", &args.ledger)] {
+        if let Some(file) = file {
+            crate::location::refuse_output_in_a_package(flag, file, None)?;
+        }
+    }
     let secret = match &args.key {
         Some(key) => Some(crate::keygen::load_signer(key, args.passphrase_file.as_deref())?.0),
         None => None,

@@ -122,6 +122,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     let (args, action, receiver, note) = match command {
         CustodyCommand::Log { package, json } => return show_log(&package, json),
         CustodyCommand::Receipt { package, out, json } => {
+            crate::location::refuse_output_in_a_package("--out", &out, Some(&package))?;
             let receipt = custos_manifest::package::head_receipt(&package)
                 .with_context(|| format!("cannot write a receipt for {}", package.display()))?;
             write_receipt(&out, &receipt)?;
@@ -158,6 +159,9 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     // Cheap checks first: nobody should type a passphrase for a command that cannot run.
     if !package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
         bail!("{} is not an evidence package (no custos/manifest.json)", package.display());
+    }
+    if let Some(receipt) = &receipt {
+        crate::location::refuse_output_in_a_package("--receipt", receipt, Some(&package))?;
     }
     if let Some(out) = &receipt {
         if out.symlink_metadata().is_ok() {
@@ -249,6 +253,9 @@ pub struct CosignArgs {
 pub fn run_cosign(args: CosignArgs) -> Result<Status> {
     if !args.package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
         bail!("{} is not an evidence package (no custos/manifest.json)", args.package.display());
+    }
+    if let Some(receipt) = &args.anchors.receipt {
+        crate::location::refuse_output_in_a_package("--receipt", receipt, Some(&args.package))?;
     }
     let (secret, public) = load_signer(&args.signer.key, args.signer.passphrase_file.as_deref())?;
     let appended = custos_manifest::package::cosign(
@@ -674,17 +681,10 @@ pub fn run_export(command: ExportCommand) -> Result<Status> {
         ExportCommand::Checksums { package, out, json } => {
             let (manifest, signers) = custos_manifest::package::read_manifest(&package)
                 .with_context(|| format!("cannot export checksums of {}", package.display()))?;
-            // Written inside the package, they would be files no tag manifest lists: the
-            // package would no longer verify.
+            // Refused before any folder is made.
+            crate::location::refuse_output_in_a_package("--out", &out, Some(&package))?;
             std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
             let (package_at, out_at) = (package.canonicalize()?, out.canonicalize()?);
-            if out_at.starts_with(&package_at) {
-                bail!(
-                    "--out {} is inside the package {}: choose a folder outside it (the package would no longer verify)",
-                    out.display(),
-                    package.display()
-                );
-            }
             let mut written: Vec<(PathBuf, &str)> = Vec::new();
             for (name, text) in custos_manifest::export::checksum_files(&manifest)? {
                 let path = out.join(name);

@@ -2,7 +2,7 @@
 //! The mapping is `custos_interchange`'s; this module loads the package, calls it and writes.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use custos_interchange::{ExportSource, Exporter};
@@ -77,7 +77,7 @@ pub fn run(format: Format, package: &Path, out: Option<&Path>, json: bool) -> Re
         say_who_signed(&source);
         return Ok(Status::Ok);
     };
-    write_outside(package, &package_at, out, &text)?;
+    write_outside(package, out, &text)?;
     if json {
         let signers: Vec<serde_json::Value> = source
             .signers
@@ -123,21 +123,10 @@ fn say_who_signed(source: &ExportSource) {
     ));
 }
 
-/// Writes `text` to `out`, never overwriting and never inside the package (a file there
+/// Writes `text` to `out`, never overwriting and never inside a package (a file there
 /// would be one no tag manifest lists: the package would no longer verify).
-fn write_outside(package: &Path, package_at: &Path, out: &Path, text: &str) -> Result<()> {
-    let parent = match out.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let parent_at = parent.canonicalize().with_context(|| format!("cannot write {}", out.display()))?;
-    if parent_at.starts_with(package_at) {
-        bail!(
-            "--out {} is inside the package {}: choose a file outside it (the package would no longer verify)",
-            out.display(),
-            package.display()
-        );
-    }
+fn write_outside(package: &Path, out: &Path, text: &str) -> Result<()> {
+    crate::location::refuse_output_in_a_package("--out", out, Some(package))?;
     std::fs::File::create_new(out)
         .and_then(|mut file| file.write_all(text.as_bytes()))
         .with_context(|| format!("cannot write {} (existing files are never overwritten)", out.display()))

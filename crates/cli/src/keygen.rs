@@ -56,6 +56,7 @@ pub fn run(args: KeygenArgs) -> Result<Status> {
     let secret_path = with_suffix(&args.out, "key");
     let public_path = with_suffix(&args.out, "pub");
     for path in [&secret_path, &public_path] {
+        crate::location::refuse_output_in_a_package("--out", path, None)?;
         if path.exists() {
             bail!("{} already exists; keys are never overwritten (choose another --out)", path.display());
         }

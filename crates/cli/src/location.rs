@@ -48,3 +48,48 @@ pub fn find_packages(root: &Path) -> Result<Vec<PathBuf>> {
     let found = custos_s3::find_packages(&client, &url).with_context(|| format!("cannot list {url}"))?;
     Ok(found.iter().map(|url| PathBuf::from(url.to_string())).collect())
 }
+
+/// Refuses `output`, a file or folder a command is about to write (a receipt, a key, a
+/// report, an export, an audit's state or ledger), inside an evidence package: `package`
+/// (the one the command makes or works on, which may not exist yet) or any other. A file
+/// there is one no manifest lists, so the package would no longer verify: the operator's
+/// mistake would become a verdict about the evidence. Checked before anything is written,
+/// through links (a link into a package counts).
+pub fn refuse_output_in_a_package(flag: &str, output: &Path, package: Option<&Path>) -> Result<()> {
+    if is_remote(output) {
+        return Ok(());
+    }
+    let at = resolved(output);
+    let made_here = package.filter(|p| !is_remote(p)).map(resolved).filter(|package| at.starts_with(package));
+    let inside = made_here.or_else(|| {
+        at.ancestors().skip(1).find(|folder| folder.join(MANIFEST_PATH).is_file()).map(Path::to_path_buf)
+    });
+    match inside {
+        Some(package) => bail!(
+            "{flag} {} is inside the evidence package {}: a file written there is one no manifest lists, and the package would no longer verify. Write it outside the package",
+            crate::render::shown(output),
+            crate::render::shown(&package)
+        ),
+        None => Ok(()),
+    }
+}
+
+/// `path` with its deepest existing folder resolved (links, `.`, `..`) and the rest, which
+/// does not exist yet, appended as given.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |at, part| at.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}

@@ -206,6 +206,14 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     if args.out.symlink_metadata().is_ok() {
         bail!("{} already exists (packages are never overwritten)", args.out.display());
     }
+    // Before a byte is read: an acquisition may take hours, and its source may not come back.
+    crate::location::refuse_output_in_a_package("--out", &args.out, None)?;
+    if let Some(receipt) = &args.anchors.receipt {
+        crate::location::refuse_output_in_a_package("--receipt", receipt, Some(&args.out))?;
+        if receipt.symlink_metadata().is_ok() {
+            bail!("--receipt {} already exists (receipts are never overwritten)", crate::render::shown(receipt));
+        }
+    }
     let resuming = match contents {
         Contents::Acquired { resume, .. } => *resume,
         Contents::Files { .. } => None,

@@ -50,20 +50,6 @@ struct Written {
     sha256: String,
 }
 
-/// Refuses to write `output` inside the package being reported on: a file there is one no
-/// manifest lists, and the package would no longer verify.
-fn refuse_inside(output: &Path, package: &Path) -> Result<()> {
-    let folder = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let (Ok(folder), Ok(package)) = (folder.canonicalize(), package.canonicalize()) else { return Ok(()) };
-    if folder.starts_with(&package) {
-        bail!(
-            "{} is inside the package {}: a report written there would be a file no manifest lists, and the package would no longer verify; write it outside",
-            crate::render::shown(output),
-            crate::render::shown(&package)
-        );
-    }
-    Ok(())
-}
 
 pub fn run(args: ReportArgs) -> Result<Status> {
     // Cheap checks first: nothing is verified, and no passphrase asked, for a command that
@@ -81,7 +67,11 @@ pub fn run(args: ReportArgs) -> Result<Status> {
     }
     for path in &outputs {
         refuse_existing(path)?;
-        refuse_inside(path, &args.verify.package)?;
+        crate::location::refuse_output_in_a_package(
+            if Some(path) == args.pdf.as_ref() { "--pdf" } else { "--out" },
+            path,
+            Some(&args.verify.package),
+        )?;
     }
     let chromium = match &args.pdf {
         Some(_) => Some(find_chromium()?),

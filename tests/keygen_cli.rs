@@ -107,3 +107,36 @@ fn unprotected_keys_warn_and_bad_owners_are_refused() {
     assert_eq!(no_tty.code, 2);
     assert!(no_tty.stderr.contains("--passphrase-file"), "{}", no_tty.stderr);
 }
+
+/// Red team (round 4): `--passphrase-file /dev/zero` grew to gigabytes, where every other
+/// input file is bounded. A device is refused at once, a file is read to 64 KiB at most, and
+/// a pipe (process substitution, which keeps the passphrase off the disk) still works.
+#[test]
+fn class4_bounded_the_passphrase_file_is_read_to_a_bound_and_never_from_a_device() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let keygen = |file: &str, out: &str| {
+        support::run_with_deadline(
+            d,
+            &["keygen", "--name", "Ada", "--role", "examiner", "--out", out, "--passphrase-file", file],
+            std::time::Duration::from_secs(60),
+        )
+    };
+    let device = keygen("/dev/zero", "a");
+    support::assert_refused(&device, "is a device, socket or folder");
+    write(d, "long", &vec![b'x'; 1 << 20]);
+    support::assert_refused(&keygen("long", "b"), "longer than 65536 bytes");
+    assert!(!d.join("a.key").exists() && !d.join("b.key").exists());
+
+    // A pipe: the passphrase given by `--passphrase-file <(…)` in a shell.
+    let custos = support::custos().get_program().to_owned();
+    let piped = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#""$0" keygen --name Ada --role examiner --out c --passphrase-file <(printf 'correct horse\n')"#)
+        .arg(&custos)
+        .current_dir(d)
+        .output()
+        .expect("bash");
+    assert!(piped.status.success(), "{}", String::from_utf8_lossy(&piped.stderr));
+    assert!(std::fs::read_to_string(d.join("c.key")).expect("key").contains("kdf: argon2id"));
+}

@@ -140,18 +140,42 @@ fn read_new_passphrase(file: Option<&Path>) -> Result<Zeroizing<String>> {
     Ok(first)
 }
 
-/// The first line of FILE, without its line ending.
+/// The first line of FILE, without its line ending. A regular file or a pipe (`<(pass show
+/// …)` hands the passphrase over without writing it to disk), read to at most
+/// [`MAX_PASSPHRASE_FILE_BYTES`]; a device (`/dev/zero`) or socket is refused, never read
+/// without end.
 pub fn read_passphrase_file(file: &Path) -> Result<Zeroizing<String>> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read the passphrase file {}", file.display()))?,
-    );
+    use std::io::Read as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let cannot = || format!("cannot read the passphrase file {}", crate::render::shown(file));
+    let kind = std::fs::metadata(file).with_context(cannot)?.file_type();
+    if !(kind.is_file() || kind.is_fifo()) {
+        bail!(
+            "the passphrase file {} is a device, socket or folder: give a file (or a pipe) holding the passphrase on its first line",
+            crate::render::shown(file)
+        );
+    }
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_PASSPHRASE_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .with_context(cannot)?;
+    if bytes.len() as u64 > MAX_PASSPHRASE_FILE_BYTES {
+        bail!(
+            "the passphrase file {} is longer than {MAX_PASSPHRASE_FILE_BYTES} bytes: it holds the passphrase on its first line, nothing else",
+            crate::render::shown(file)
+        );
+    }
+    let text = std::str::from_utf8(&bytes)
+        .with_context(|| format!("the passphrase file {} is not UTF-8 text", crate::render::shown(file)))?;
     let line = text.lines().next().unwrap_or_default();
     if line.is_empty() {
-        bail!("the passphrase file {} is empty", file.display());
+        bail!("the passphrase file {} is empty", crate::render::shown(file));
     }
     Ok(Zeroizing::new(line.to_owned()))
 }
+
+/// The most read from a passphrase file.
+const MAX_PASSPHRASE_FILE_BYTES: u64 = 64 * 1024;
 
 /// The secret and public key files of a signer's `--key`: `PATH` or `PATH.key` names
 /// `PATH.key` and `PATH.pub`.

@@ -1388,3 +1388,40 @@ fn class6_operator_nothing_is_written_inside_a_package_by_mistake() {
     assert!(!d.join("pkg/sums").exists(), "no folder was made");
     assert_eq!(verify(&case, &["--strict"]).code, 0, "the package is untouched");
 }
+
+/// Red team (round 4): two files of one name sealed by reference could never verify (found
+/// by file name), and a wrong --evidence path (a file for several items, another folder)
+/// read as a failed check. The seal is refused; a path that holds none of the items is the
+/// operator's mistake; one item missing from the right folder is still a failed check.
+#[test]
+fn class6_operator_evidence_by_reference_is_found_by_a_name_and_a_wrong_path_is_a_mistake() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    write(d, "r1/d.img", b"one");
+    write(d, "r2/d.img", b"two");
+    write(d, "r2/e.img", b"three");
+    let seal = |out: &str, files: &[&str]| {
+        let mut args = vec!["seal", "--key", "rfc8032-test1", "--case", "C", "--reference", "--out", out];
+        args.extend_from_slice(files);
+        custos_in(d, &args)
+    };
+    support::assert_refused(&seal("same", &["r1/d.img", "r2/d.img"]), "are both named d.img");
+    assert!(!d.join("same").exists());
+    let sealed = seal("pkg", &["r1/d.img", "r2/e.img"]);
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    std::fs::create_dir(d.join("wrong")).expect("wrong");
+    std::fs::create_dir(d.join("right")).expect("right");
+    std::fs::copy(d.join("r1/d.img"), d.join("right/d.img")).expect("copy");
+    std::fs::copy(d.join("r2/e.img"), d.join("right/e.img")).expect("copy");
+    let verify = |evidence: &str| {
+        custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--evidence", evidence])
+    };
+    support::assert_refused(&verify("r1/d.img"), "is a file, and 2 items were sealed by reference");
+    support::assert_refused(&verify("wrong"), "holds none of the 2 item(s) sealed by reference (d.img, e.img)");
+    assert_eq!(verify("right").code, 0, "the right folder verifies");
+    std::fs::remove_file(d.join("right/e.img")).expect("remove one");
+    let missing = verify("right");
+    assert_eq!(missing.code, 1, "one item gone from the right folder is a failed check: {}", missing.stdout);
+    assert!(missing.stdout.contains("item.reference"), "{}", missing.stdout);
+}

@@ -541,7 +541,46 @@ pub fn judge_with(verifier: &Verifier, args: &VerifyArgs) -> Result<Judgement> {
     };
     let judgement = verifier.judge(store.as_ref(), &inputs);
     bar.finish();
+    if let Some(evidence) = args.evidence.as_deref() {
+        refuse_evidence_path_that_holds_none(evidence, &judgement)?;
+    }
     Ok(judgement)
+}
+
+/// When every item sealed by reference failed to be found at `--evidence`, and nothing else
+/// failed, the path is wrong (a file for several items, another folder): the operator's
+/// mistake, said with its fix. Only on a manifest whose signature verified, so that an edit
+/// of the package can never turn its verdict into a usage error.
+fn refuse_evidence_path_that_holds_none(evidence: &Path, judgement: &Judgement) -> Result<()> {
+    let Some(manifest) = &judgement.verification.manifest else { return Ok(()) };
+    let referenced: Vec<&str> =
+        manifest.items.iter().filter(|i| i.reference).map(|i| i.path.as_str()).collect();
+    let failed: Vec<&custos_manifest::findings::Finding> =
+        judgement.verification.findings.iter().filter(|f| f.verdict == Verdict::Fail).collect();
+    let unreachable = |f: &&custos_manifest::findings::Finding| {
+        f.check == "item.reference" && referenced.contains(&f.subject.as_str())
+    };
+    if failed.is_empty() || failed.len() != referenced.len() || !failed.iter().all(unreachable) {
+        return Ok(());
+    }
+    let names: Vec<String> = referenced
+        .iter()
+        .map(|p| Path::new(p).file_name().map_or_else(|| p.to_string(), |n| n.to_string_lossy().into_owned()))
+        .collect();
+    if evidence.is_dir() {
+        bail!(
+            "--evidence {} holds none of the {} item(s) sealed by reference ({}): give the folder where they are now",
+            crate::render::shown(evidence),
+            referenced.len(),
+            names.join(", ")
+        );
+    }
+    bail!(
+        "--evidence {} is a file, and {} items were sealed by reference ({}): give the folder that holds them by file name",
+        crate::render::shown(evidence),
+        referenced.len(),
+        names.join(", ")
+    )
 }
 
 /// Reads a custody receipt (bounded: a receipt is one line).

@@ -688,6 +688,23 @@ fn plan<'a>(request: &'a SealRequest) -> Result<(Vec<Planned<'a>>, Vec<Link>), E
             .iter()
             .map(|a| Planned { evidence: Evidence::Acquired(*a), path: format!("data/{}", a.name()) }),
     );
+    // `verify --evidence FOLDER` finds evidence sealed by reference by its file name.
+    if request.reference {
+        let mut named: Vec<(&std::ffi::OsStr, &Path)> = request
+            .evidence
+            .iter()
+            .filter_map(|source| source.file_name().map(|name| (name, source.as_path())))
+            .collect();
+        named.sort();
+        if let Some(pair) = named.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(Error::Package(format!(
+                "{} and {} are both named {}: evidence sealed by reference is found by its file name (verify --evidence FOLDER); give them distinct names, or seal them in separate packages",
+                pair[0].1.display(),
+                pair[1].1.display(),
+                pair[0].0.to_string_lossy()
+            )));
+        }
+    }
     Ok((planned, links))
 }
 

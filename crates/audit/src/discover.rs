@@ -87,6 +87,15 @@ pub fn discover(root: &Path) -> Discovery {
                     reason: "holds custos/ but custos/manifest.json is not a regular file (missing, a link, a FIFO or a folder)"
                         .into(),
                 });
+            } else if std::fs::symlink_metadata(entry.path().join("bagit.txt")).is_ok() {
+                // A bag without its custos folder: a package whose signed part was removed
+                // or renamed looks like this, and Custos never makes one. Said, not passed
+                // over, and not walked into (its data/ is not the store's).
+                found.skipped.push(Skipped {
+                    path: entry.path().to_owned(),
+                    reason: "a BagIt bag with no custos/ folder: a package whose custos folder was removed or renamed, or a bag Custos did not make; not an evidence package that can be checked".into(),
+                });
+                walk.skip_current_dir();
             }
             continue;
         }
@@ -123,6 +132,21 @@ mod tests {
     fn package(at: &Path) {
         std::fs::create_dir_all(at.join("custos")).expect("mkdir");
         std::fs::write(at.join(MANIFEST_PATH), b"{}").expect("write");
+    }
+
+    #[test]
+    fn class2_memory_a_bag_whose_custos_folder_was_renamed_is_said_not_passed_over() {
+        let root = tempfile::tempdir().expect("tempdir");
+        package(&root.path().join("case-1"));
+        let gutted = root.path().join("case-2");
+        package(&gutted);
+        std::fs::write(gutted.join("bagit.txt"), b"BagIt-Version: 1.0\n").expect("bagit.txt");
+        std::fs::rename(gutted.join("custos"), gutted.join(".old")).expect("rename");
+        let found = discover(root.path());
+        assert_eq!(found.packages.len(), 1);
+        assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
+        assert_eq!(found.skipped[0].path, gutted);
+        assert!(found.skipped[0].reason.contains("no custos/ folder"), "{}", found.skipped[0].reason);
     }
 
     #[test]

@@ -762,3 +762,64 @@ fn class1_unsigned_a_destination_full_at_the_seal_keeps_the_image_and_resume_sea
             .expect("JSON");
     assert_eq!(manifest["items"][0]["digests"]["sha256"], sha256_hex_of(&source));
 }
+
+/// Red team (round 4): a case reference with a line break, or segments too small for the
+/// source, refused the package only after the whole source was read, and the image was lost;
+/// an unreachable time-stamping authority at the end lost it too. The first two are refused
+/// before a byte is read (dry run alike); a failure after the image was read keeps it.
+#[test]
+fn class6_operator_what_would_refuse_the_package_is_refused_before_the_source_is_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    support::copy_test_keys(d);
+    let source = pattern(1_100_000);
+    support::write(d, "disk.img", &source);
+    let acquire = |extra: &[&str]| {
+        let mut args = vec!["acquire", "--key", "rfc8032-test1", "-q", "--out", "pkg"];
+        args.extend_from_slice(extra);
+        custos_in(d, &args)
+    };
+    for dry in [true, false] {
+        let with = |extra: &[&'static str]| {
+            let mut args = extra.to_vec();
+            if dry {
+                args.push("--dry-run");
+            }
+            args.push("disk.img");
+            acquire(&args)
+        };
+        support::assert_refused(&with(&["--case", "C\n1"]), "must be one line");
+        support::assert_refused(&with(&["--case", "C", "--exhibit", "A\r1"]), "must be one line");
+        support::assert_refused(&with(&["--case", "C", "--segment-size", "1"]), "more than the");
+    }
+    assert!(
+        std::fs::read_dir(d).expect("list").all(|e| {
+            let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+            !name.contains("pkg")
+        }),
+        "nothing was made"
+    );
+
+    // A stream read to its end, then the time-stamping authority cannot be reached: the
+    // image, which cannot be read again, is kept.
+    let stream = std::fs::File::open(d.join("disk.img")).expect("open");
+    let run = support::custos()
+        .current_dir(d)
+        .args(["acquire", "-", "--name", "disk.raw", "--key", "rfc8032-test1", "--case", "C", "-q"])
+        .args(["--out", "pkg", "--tsa", "http://127.0.0.1:1/"])
+        .stdin(stream)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("time-stamping authority") && stderr.contains("is kept in"), "{stderr}");
+    let kept: Vec<PathBuf> = std::fs::read_dir(d)
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("custos-partial"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(kept[0].join("data/disk.raw")).expect("the image is kept"), source);
+    assert!(!d.join("pkg").exists());
+}

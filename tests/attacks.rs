@@ -1234,7 +1234,10 @@ fn class3_escaping_json_records_carry_no_raw_bidi_or_c1_characters() {
     copy_test_keys(d);
     let name = "evil\u{202e}gpj.exe\u{9b}\u{200b}";
     write(d, name, b"evidence");
-    let sealed = custos_in(d, &["seal", "--key", "rfc8032-test1", "--case", "C\u{2067}", "--out", "pkg", name, "--json"]);
+    let sealed = custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "C\u{2067}", "--out", "pkg", name, "--json"],
+    );
     assert_eq!(sealed.code, 0, "{}{}", sealed.stdout, sealed.stderr);
     let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--json"]);
     let hashed = custos_in(d, &["hash", "--json", name]);
@@ -1321,7 +1324,8 @@ fn class6_operator_mistakes_found_by_the_third_red_team_are_said_as_mistakes() {
 fn class6_operator_nothing_the_verifier_relies_on_comes_from_inside_a_package() {
     let case = genuine();
     let d = &case.root;
-    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples/xa-auria-legacy-court.json");
+    let policy =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples/xa-auria-legacy-court.json");
     std::fs::copy(&policy, d.join("pkg/policy.json")).expect("plant a policy");
     let receipt = custos_in(d, &["custody", "receipt", "pkg", "--out", "r.json"]);
     assert_eq!(receipt.code, 0, "{}", receipt.stderr);
@@ -1369,14 +1373,56 @@ fn class6_operator_nothing_is_written_inside_a_package_by_mistake() {
         args
     };
     for (args, flag) in [
-        (with(&["seal", "--key", "rfc8032-test1", "--case", "C", "--out", "new"], &["--receipt", "new/data/r.json", "evidence/disk.img"]), "--receipt new/data/r.json"),
-        (with(&["seal", "--key", "rfc8032-test1", "--case", "C", "--out", "pkg/data/inner"], &["evidence/disk.img"]), "--out pkg/data/inner"),
-        (with(&["custody", "record", "pkg", "--action", "accessed"], &[key[0], key[1], "--receipt", "pkg/data/r.json"]), "--receipt pkg/data/r.json"),
-        (with(&["cosign", "pkg"], &[key[0], key[1], "--receipt", "pkg/custos/r.json"]), "--receipt pkg/custos/r.json"),
+        (
+            with(
+                &["seal", "--key", "rfc8032-test1", "--case", "C", "--out", "new"],
+                &["--receipt", "new/data/r.json", "evidence/disk.img"],
+            ),
+            "--receipt new/data/r.json",
+        ),
+        (
+            with(
+                &["seal", "--key", "rfc8032-test1", "--case", "C", "--out", "pkg/data/inner"],
+                &["evidence/disk.img"],
+            ),
+            "--out pkg/data/inner",
+        ),
+        (
+            with(
+                &["custody", "record", "pkg", "--action", "accessed"],
+                &[key[0], key[1], "--receipt", "pkg/data/r.json"],
+            ),
+            "--receipt pkg/data/r.json",
+        ),
+        (
+            with(&["cosign", "pkg"], &[key[0], key[1], "--receipt", "pkg/custos/r.json"]),
+            "--receipt pkg/custos/r.json",
+        ),
         (vec!["custody", "receipt", "pkg", "--out", "pkg/r.json"], "--out pkg/r.json"),
-        (vec!["keygen", "--name", "X", "--role", "examiner", "--no-passphrase", "--out", "pkg/custos/keys/x"], "--out pkg/custos/keys/x"),
-        (vec!["audit", ".", "--trust", "rfc8032-test1.pub", "--state", "pkg/data/audit.state"], "--state pkg/data/audit.state"),
-        (with(&["audit", ".", "--trust", "rfc8032-test1.pub"], &[key[0], key[1], "--ledger", "pkg/audit.ledger"]), "--ledger pkg/audit.ledger"),
+        (
+            vec![
+                "keygen",
+                "--name",
+                "X",
+                "--role",
+                "examiner",
+                "--no-passphrase",
+                "--out",
+                "pkg/custos/keys/x",
+            ],
+            "--out pkg/custos/keys/x",
+        ),
+        (
+            vec!["audit", ".", "--trust", "rfc8032-test1.pub", "--state", "pkg/data/audit.state"],
+            "--state pkg/data/audit.state",
+        ),
+        (
+            with(
+                &["audit", ".", "--trust", "rfc8032-test1.pub"],
+                &[key[0], key[1], "--ledger", "pkg/audit.ledger"],
+            ),
+            "--ledger pkg/audit.ledger",
+        ),
         (vec!["export", "checksums", "pkg", "--out", "pkg/sums/deeper"], "--out pkg/sums/deeper"),
         (vec!["export", "hashdeep", "pkg", "--out", "pkg/custos/x.hashdeep"], "--out pkg/custos/x.hashdeep"),
     ] {
@@ -1418,7 +1464,10 @@ fn class6_operator_evidence_by_reference_is_found_by_a_name_and_a_wrong_path_is_
         custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--evidence", evidence])
     };
     support::assert_refused(&verify("r1/d.img"), "is a file, and 2 items were sealed by reference");
-    support::assert_refused(&verify("wrong"), "holds none of the 2 item(s) sealed by reference (d.img, e.img)");
+    support::assert_refused(
+        &verify("wrong"),
+        "holds none of the 2 item(s) sealed by reference (d.img, e.img)",
+    );
     assert_eq!(verify("right").code, 0, "the right folder verifies");
     std::fs::remove_file(d.join("right/e.img")).expect("remove one");
     let missing = verify("right");

@@ -132,7 +132,9 @@ fn class4_bounded_the_passphrase_file_is_read_to_a_bound_and_never_from_a_device
     let custos = support::custos().get_program().to_owned();
     let piped = std::process::Command::new("bash")
         .arg("-c")
-        .arg(r#""$0" keygen --name Ada --role examiner --out c --passphrase-file <(printf 'correct horse\n')"#)
+        .arg(
+            r#""$0" keygen --name Ada --role examiner --out c --passphrase-file <(printf 'correct horse\n')"#,
+        )
         .arg(&custos)
         .current_dir(d)
         .output()

@@ -301,6 +301,7 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
             );
         }
     }
+    check_segment_count(&args, info.size_bytes)?;
     if let (ImageFormat::E01(options), Some(size)) = (&format, info.size_bytes) {
         if !size.is_multiple_of(u64::from(options.sector_size)) {
             bail!(
@@ -393,6 +394,21 @@ pub fn run(args: AcquireArgs) -> Result<Status> {
 }
 
 /// What would be acquired, from the source's metadata alone: a dry run opens nothing.
+/// Refuses segments too small for a source of `size` bytes: a segment list too long to keep
+/// would refuse the package after the whole source was read.
+fn check_segment_count(args: &AcquireArgs, size: Option<u64>) -> Result<()> {
+    let (Some(segment), Some(size)) = (args.package.segment_size, size) else { return Ok(()) };
+    let most = custos_manifest::package::max_segments(args.package.segment_algo);
+    let count = size.div_ceil(segment.max(1));
+    if count > most {
+        bail!(
+            "--segment-size {segment}: {size} bytes would make {count} segments, more than the {most} a segment list holds; give at least {} bytes",
+            size.div_ceil(most)
+        );
+    }
+    Ok(())
+}
+
 fn dry_run(args: &AcquireArgs, verify: Verify) -> Result<Status> {
     use std::os::unix::fs::FileTypeExt as _;
     let stdin = args.source.as_os_str() == "-";
@@ -426,6 +442,7 @@ fn dry_run(args: &AcquireArgs, verify: Verify) -> Result<Status> {
     };
     let name = if args.format == "e01" { item_name(name, &ImageFormat::E01(Box::default())) } else { name };
     check_name(&name)?;
+    check_segment_count(args, size)?;
     let described = format!("{} ({}; not opened in a dry run)", args.source.display(), kind_word(kind));
     let contents = Contents::Acquired {
         acquirer: None,

@@ -199,14 +199,15 @@ impl Verifier {
                     .with_context(|| format!("{} is not a certificate (PEM or DER)", path.display()))?,
             );
         }
-        let mut relied_on: Vec<ReliedOn> = trust_paths.iter().map(|path| ReliedOn::new("--trust", path)).collect();
+        let mut relied_on: Vec<ReliedOn> =
+            trust_paths.iter().map(|path| ReliedOn::new("--trust", path)).collect();
         relied_on.extend(args.policy.iter().map(|path| ReliedOn::new("--policy", path)));
         relied_on.extend(tsa_paths.iter().map(|path| ReliedOn::new("--tsa-cert", path)));
         relied_on.extend(receipts.iter().map(|path| ReliedOn::new("--receipt", path)));
         // Once, not per package: where these files are does not depend on the package.
-        let relied_on_in_a_package = relied_on
-            .iter()
-            .find_map(|input| refuse_inside_any_package(input.flag, &input.given).err().map(|e| e.to_string()));
+        let relied_on_in_a_package = relied_on.iter().find_map(|input| {
+            refuse_inside_any_package(input.flag, &input.given).err().map(|e| e.to_string())
+        });
         Ok(Verifier {
             given,
             relied_on,

@@ -25,10 +25,10 @@ pub struct PackageArgs {
     #[command(flatten)]
     pub signer: SignerArgs,
     /// Case reference
-    #[arg(long)]
+    #[arg(long, value_parser = one_line)]
     pub case: String,
     /// Exhibit number
-    #[arg(long)]
+    #[arg(long, value_parser = one_line)]
     pub exhibit: Option<String>,
     /// ISO 3166-1 alpha-2 code of the sealing jurisdiction
     #[arg(long, value_name = "CC")]
@@ -170,6 +170,15 @@ impl Contents<'_> {
     }
 }
 
+/// A field written on one line of the bag's bag-info.txt (and shown on one line): refused
+/// with a line break at parsing, before `acquire` reads a byte.
+fn one_line(text: &str) -> Result<String, String> {
+    if text.contains(['\n', '\r']) {
+        return Err("must be one line, without a line break".into());
+    }
+    Ok(text.to_owned())
+}
+
 pub fn run_seal(args: SealArgs) -> Result<Status> {
     if args.evidence.iter().any(|p| p.as_os_str() == "-") {
         // A stream is read once, as `acquire` reads it: hashed while it is written.
@@ -211,7 +220,10 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     if let Some(receipt) = &args.anchors.receipt {
         crate::location::refuse_output_in_a_package("--receipt", receipt, Some(&args.out))?;
         if receipt.symlink_metadata().is_ok() {
-            bail!("--receipt {} already exists (receipts are never overwritten)", crate::render::shown(receipt));
+            bail!(
+                "--receipt {} already exists (receipts are never overwritten)",
+                crate::render::shown(receipt)
+            );
         }
     }
     let resuming = match contents {
@@ -324,7 +336,9 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
             kept.display()
         );
     }
-    if let (true, Err(kept @ custos_manifest::Error::Kept { .. })) = (interrupted.load(Ordering::Relaxed), &sealed) {
+    if let (true, Err(kept @ custos_manifest::Error::Kept { .. })) =
+        (interrupted.load(Ordering::Relaxed), &sealed)
+    {
         bail!("interrupted: {kept}");
     }
     if interrupted.load(Ordering::Relaxed) && sealed.is_err() {

@@ -59,13 +59,9 @@ pub fn write_tag_files(
         )));
     }
     let store = PackageDir::open(bag).map_err(store_error)?;
+    check_info_fields(info)?;
     let mut bag_info = String::new();
     for (label, value) in info {
-        if label.contains(':') || label.contains('\n') || value.contains('\n') {
-            return Err(Error::Bag(format!(
-                "bag-info field `{label}` must be one line without a colon in its label"
-            )));
-        }
         bag_info.push_str(&format!("{label}: {value}\n"));
     }
     let bytes: u64 = payload.iter().map(|f| f.size).sum();
@@ -96,6 +92,24 @@ pub fn write_tag_files(
         store.replace(&name, &bytes).map_err(store_error)?;
     }
     write_tag_manifests_in(&store, algorithms)
+}
+
+/// Refuses bag-info.txt fields that cannot be written as one line each (a line break in a
+/// case reference or exhibit, a colon in a label).
+pub fn check_info_fields(info: &[(String, String)]) -> Result<(), Error> {
+    for (label, value) in info {
+        if label.contains(':') || label.contains(['\n', '\r']) || value.contains(['\n', '\r']) {
+            let field = match label.as_str() {
+                "External-Identifier" => " (the case reference, --case)",
+                "External-Description" => " (the exhibit, --exhibit)",
+                _ => "",
+            };
+            return Err(Error::Bag(format!(
+                "bag-info field `{label}`{field} must be one line, without a line break (nor a colon in its label)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Writes `tagmanifest-ALG.txt` over every tag file: everything outside `data/` except the

@@ -71,7 +71,7 @@ pub enum Error {
     },
     /// A seal failed after the evidence was safe (an image read whole, or a package complete
     /// but not given its name): what there is, is kept where it was built, never removed.
-    #[error("package: {message}; the {what} is kept in {} (nothing has the package's name: move it there, copy it out, or remove it)", kept.display())]
+    #[error("package: {message}; the {what} is kept in {}: {hint}", kept.display())]
     Kept {
         /// What stopped it.
         message: String,
@@ -79,6 +79,8 @@ pub enum Error {
         kept: std::path::PathBuf,
         /// What it holds.
         what: &'static str,
+        /// What to do with it.
+        hint: &'static str,
     },
     /// Hashing or copying evidence failed.
     #[error(transparent)]

@@ -179,6 +179,9 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
             package.display()
         )));
     }
+    // What would refuse the bag at the end is refused before the evidence is read: an
+    // acquisition's source may not come back.
+    bagit::check_info_fields(&bag_info(request))?;
     // Built under a temporary name beside the target and renamed at the end: an interrupted
     // seal (a crash, kill -9, Ctrl-C) never leaves anything under the package's name that
     // looks like a package, and never blocks the next try.
@@ -238,7 +241,7 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
                 Error::Package(message) => message,
                 other => other.to_string(),
             };
-            Err(Error::Kept { message, kept: partial, what: "complete, sealed package" })
+            Err(Error::Kept { message, kept: partial, what: "complete, sealed package", hint: SEALED_HINT })
         }
         // An image read whole may be all that is left of a medium now gone: a full
         // destination while the package around it is written must never cost it.
@@ -253,6 +256,32 @@ pub fn seal(package: &Path, request: &SealRequest, control: &Control) -> Result<
         ok => ok,
     }
 }
+
+/// The most segments an item's segment list may hold: the list is a tag file, read back
+/// within [`crate::store::MAX_TAG_FILE_BYTES`] (a quoted hex digest and a comma per segment,
+/// and room for the rest of the record).
+pub fn max_segments(algorithm: Algorithm) -> u64 {
+    let per_segment = algorithm.output_len() as u64 * 2 + 3;
+    (crate::store::MAX_TAG_FILE_BYTES - 64 * 1024) / per_segment
+}
+
+/// The bag-info.txt fields of the package `request` makes.
+fn bag_info(request: &SealRequest) -> Vec<(String, String)> {
+    let owner = &request.signer_public.owner;
+    let mut info = vec![
+        ("Source-Organization".to_owned(), owner.organisation.clone().unwrap_or_else(|| owner.name.clone())),
+        ("External-Identifier".to_owned(), request.case.reference.clone()),
+        ("Bag-Software-Agent".to_owned(), format!("custos {}", env!("CARGO_PKG_VERSION"))),
+    ];
+    if let Some(exhibit) = &request.case.exhibit {
+        info.push(("External-Description".to_owned(), format!("Exhibit {exhibit}")));
+    }
+    info
+}
+
+const SEALED_HINT: &str = "give it the package's name with mv once that name is free";
+const IMAGE_KEPT: &str = "acquired image (read whole, not sealed)";
+const IMAGE_HINT: &str = "it cannot be continued (no checkpoint); seal the image under data/ with `custos seal`, or copy it out, before removing the folder";
 
 /// How far a seal got, which decides what a failure keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,7 +304,14 @@ fn keep_acquired(store: &PackageDir, partial: PathBuf, error: Error) -> Error {
     };
     let entries = match store.list() {
         Ok(entries) => entries,
-        Err(e) => return Error::Kept { message: format!("{message}; {e}"), kept: partial, what: "acquired image (read whole, not sealed)" },
+        Err(e) => {
+            return Error::Kept {
+                message: format!("{message}; {e}"),
+                kept: partial,
+                what: IMAGE_KEPT,
+                hint: IMAGE_HINT,
+            }
+        }
     };
     let mut checkpoint = false;
     for entry in entries {
@@ -290,7 +326,7 @@ fn keep_acquired(store: &PackageDir, partial: PathBuf, error: Error) -> Error {
     if checkpoint {
         Error::Resumable { message, kept: partial }
     } else {
-        Error::Kept { message, kept: partial, what: "acquired image (read whole, not sealed)" }
+        Error::Kept { message, kept: partial, what: IMAGE_KEPT, hint: IMAGE_HINT }
     }
 }
 
@@ -551,22 +587,7 @@ fn seal_into(
 
     let bag_algorithms: Vec<Algorithm> =
         algorithms.iter().copied().filter(|a| BAGIT_ALGORITHMS.contains(a)).collect();
-    let mut info = vec![
-        (
-            "Source-Organization".to_owned(),
-            request
-                .signer_public
-                .owner
-                .organisation
-                .clone()
-                .unwrap_or_else(|| request.signer_public.owner.name.clone()),
-        ),
-        ("External-Identifier".to_owned(), request.case.reference.clone()),
-        ("Bag-Software-Agent".to_owned(), format!("custos {}", env!("CARGO_PKG_VERSION"))),
-    ];
-    if let Some(exhibit) = &request.case.exhibit {
-        info.push(("External-Description".to_owned(), format!("Exhibit {exhibit}")));
-    }
+    let info = bag_info(request);
     let date = request.sealed_at.get(..10).unwrap_or_default();
     // The checkpoint stays until now, so that a seal failing after its acquisition can be
     // continued; the package holds no stray tag file.

@@ -50,7 +50,6 @@ struct Written {
     sha256: String,
 }
 
-
 pub fn run(args: ReportArgs) -> Result<Status> {
     // Cheap checks first: nothing is verified, and no passphrase asked, for a command that
     // cannot finish.

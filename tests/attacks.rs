@@ -1474,3 +1474,72 @@ fn class6_operator_evidence_by_reference_is_found_by_a_name_and_a_wrong_path_is_
     assert_eq!(missing.code, 1, "one item gone from the right folder is a failed check: {}", missing.stdout);
     assert!(missing.stdout.contains("item.reference"), "{}", missing.stdout);
 }
+
+/// Red team (round 4), smaller mistakes: an empty folder (a mount point with nothing
+/// mounted) sealed as a package of nothing that verified; --evidence ignored without a word;
+/// a dry run accepting a --name the real run refuses; `./r.html` and `r.html` taken for two
+/// files; a segment list planted for an item sealed without segments passing unnamed.
+#[test]
+fn class6_operator_smaller_mistakes_found_by_the_fourth_red_team() {
+    let case = genuine();
+    let d = &case.root;
+    std::fs::create_dir(d.join("mnt")).expect("mnt");
+    let empty = custos_in(d, &["seal", "--key", "rfc8032-test1", "--case", "C", "--out", "nothing", "mnt"]);
+    support::assert_refused(&empty, "nothing to seal: mnt holds no regular file");
+    assert!(!d.join("nothing").exists());
+
+    let unused = verify(&case, &["--evidence", "evidence"]);
+    assert_eq!(unused.code, 0, "{}", unused.stderr);
+    assert!(unused.stderr.contains("--evidence evidence is not used"), "{}", unused.stderr);
+
+    let named = custos_in(
+        d,
+        &[
+            "acquire",
+            "evidence/disk.img",
+            "--name",
+            "disk\\1.raw",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "C",
+            "--out",
+            "a",
+        ],
+    );
+    let dry = custos_in(
+        d,
+        &[
+            "acquire",
+            "evidence/disk.img",
+            "--name",
+            "disk\\1.raw",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "C",
+            "--out",
+            "a",
+            "--dry-run",
+        ],
+    );
+    for run in [&named, &dry] {
+        support::assert_refused(run, "--name \"disk\\\\1.raw\"");
+    }
+
+    let same = custos_in(
+        d,
+        &["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", "r.html", "--pdf", "./r.html"],
+    );
+    support::assert_refused(&same, "must be different files");
+
+    write(d, "pkg/custos/segments/disk.img.json", b"{}");
+    recompute_tag_manifests(&d.join("pkg"));
+    let planted = verify(&case, &[]);
+    assert!(
+        planted.stdout.contains("package.unknown_file")
+            && planted.stdout.contains("custos/segments/disk.img.json"),
+        "{}",
+        planted.stdout
+    );
+}

@@ -231,7 +231,9 @@ fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name.contains('/') || name.starts_with('.') || name.chars().any(char::is_control) {
         bail!("--name {name:?}: a plain file name (no folders, not hidden, no control characters)");
     }
-    Ok(())
+    // What the bag would refuse at the end, refused before a byte is read (dry run alike).
+    custos_manifest::bagit::check_payload_path(&format!("data/{name}"))
+        .map_err(|reason| anyhow::anyhow!("--name {name:?}: {reason}"))
 }
 
 pub fn run(args: AcquireArgs) -> Result<Status> {

@@ -555,6 +555,13 @@ fn refuse_evidence_path_that_holds_none(evidence: &Path, judgement: &Judgement) 
     let Some(manifest) = &judgement.verification.manifest else { return Ok(()) };
     let referenced: Vec<&str> =
         manifest.items.iter().filter(|i| i.reference).map(|i| i.path.as_str()).collect();
+    if referenced.is_empty() {
+        crate::render::say(&format!(
+            "note: --evidence {} is not used: the package holds every item itself (none was sealed by reference)",
+            crate::render::shown(evidence)
+        ));
+        return Ok(());
+    }
     let failed: Vec<&custos_manifest::findings::Finding> =
         judgement.verification.findings.iter().filter(|f| f.verdict == Verdict::Fail).collect();
     let unreachable = |f: &&custos_manifest::findings::Finding| {

@@ -709,6 +709,15 @@ fn plan<'a>(request: &'a SealRequest) -> Result<(Vec<Planned<'a>>, Vec<Link>), E
             .iter()
             .map(|a| Planned { evidence: Evidence::Acquired(*a), path: format!("data/{}", a.name()) }),
     );
+    // A package of nothing would verify, and say nothing: most often the folder is a mount
+    // point with nothing mounted.
+    if planned.is_empty() && request.acquired.is_empty() {
+        let named: Vec<String> = request.evidence.iter().map(|p| p.display().to_string()).collect();
+        return Err(Error::Package(format!(
+            "nothing to seal: {} holds no regular file (an empty folder, or a mount point with nothing mounted?)",
+            named.join(", ")
+        )));
+    }
     // `verify --evidence FOLDER` finds evidence sealed by reference by its file name.
     if request.reference {
         let mut named: Vec<(&std::ffi::OsStr, &Path)> = request

@@ -280,6 +280,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
     check_minisign(&snapshot, &shipped, options.trust, &established.manifest_signers, &mut findings);
     if let Some(manifest) = &manifest {
         check_manifest(manifest, &claims, &snapshot, options.now, &mut findings);
+        check_segment_lists(manifest, &snapshot, &mut findings);
         check_acquisitions(manifest, &mut findings);
         check_copy_verifications(manifest, &mut findings);
     }
@@ -482,6 +483,26 @@ fn check_timestamps(
 enum Slot {
     Manifest(String),
     Event(u64),
+}
+
+/// Segment lists that belong to no item with segments are named like any file Custos does
+/// not write: a list planted for an item sealed without segments is never read, and must
+/// not pass for part of the package.
+fn check_segment_lists(manifest: &Manifest, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    let expected: std::collections::HashSet<String> = manifest
+        .items
+        .iter()
+        .filter(|item| item.segments.is_some())
+        .map(|item| crate::package::segment_list_path(&item.path))
+        .collect();
+    let prefix = format!("{}/", crate::package::SEGMENTS_DIR);
+    for path in snapshot.tags.keys().filter(|p| p.starts_with(&prefix) && !expected.contains(*p)) {
+        findings.push(Finding::warn(
+            "package.unknown_file",
+            path.clone(),
+            "a segment list of no item sealed with segments; no signature covers it, and it says nothing about the evidence",
+        ));
+    }
 }
 
 /// Files under `custos/` that Custos does not write are named (they are in no signature).

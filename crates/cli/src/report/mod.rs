@@ -58,7 +58,11 @@ pub fn run(args: ReportArgs) -> Result<Status> {
     if args.sign.is_some() {
         outputs.extend(outputs.clone().iter().map(|p| signature_path(p)));
     }
-    let mut distinct = outputs.clone();
+    // Compared as absolute paths without `.` (`./r.html` is `r.html`).
+    let mut distinct: Vec<PathBuf> = outputs
+        .iter()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()).components().collect())
+        .collect();
     distinct.sort();
     distinct.dedup();
     if distinct.len() != outputs.len() {

@@ -1306,7 +1306,7 @@ fn class6_operator_mistakes_found_by_the_third_red_team_are_said_as_mistakes() {
         ),
         (
             vec!["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", "pkg/data/r.html"],
-            "is inside the package",
+            "is inside the evidence package",
         ),
     ] {
         let run = custos_in(d, &args);

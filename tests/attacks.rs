@@ -1234,10 +1234,7 @@ fn class3_escaping_json_records_carry_no_raw_bidi_or_c1_characters() {
     copy_test_keys(d);
     let name = "evil\u{202e}gpj.exe\u{9b}\u{200b}";
     write(d, name, b"evidence");
-    let sealed = custos_in(
-        d,
-        &["seal", "--key", "rfc8032-test1", "--case", "C\u{2067}", "--out", "pkg", name, "--json"],
-    );
+    let sealed = custos_in(d, &["seal", "--key", "rfc8032-test1", "--case", "C\u{2067}", "--out", "pkg", name, "--json"]);
     assert_eq!(sealed.code, 0, "{}{}", sealed.stdout, sealed.stderr);
     let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--json"]);
     let hashed = custos_in(d, &["hash", "--json", name]);

@@ -538,13 +538,7 @@ fn class2_memory_holds_however_the_store_is_spelled() {
     std::fs::write(d.join("legacy.state"), legacy).expect("write");
 
     let case0 = d.join("store/2026/case-0");
-    assert!(std::process::Command::new("chmod")
-        .arg("-R")
-        .arg("u+w")
-        .arg(&case0)
-        .status()
-        .expect("chmod")
-        .success());
+    assert!(std::process::Command::new("chmod").arg("-R").arg("u+w").arg(&case0).status().expect("chmod").success());
     std::fs::remove_dir_all(&case0).expect("remove");
     let copied =
         std::process::Command::new("cp").arg("-a").arg(d.join("store/2026/case-1")).arg(&case0).status();

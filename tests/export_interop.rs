@@ -217,8 +217,7 @@ fn class6_operator_report_recheck_commands_work_for_split_and_e01_items_and_refu
             .and_then(|rest| rest.split("</code>").next())
             .map(unescape)
             .expect("a check against the signed digests");
-        let signed_passes =
-            || tool("jq").is_none() || run(Command::new("sh").arg("-c").arg(&signed)).code == 0;
+        let signed_passes = || tool("jq").is_none() || run(Command::new("sh").arg("-c").arg(&signed)).code == 0;
         assert!(signed_passes(), "{signed}: every part checks out");
         let part = d.join(package).join(part);
         let middle = std::fs::metadata(&part).expect("part").len() as usize / 2;
@@ -276,10 +275,7 @@ fn class6_operator_report_rechecks_against_signed_digests_first_and_calls_the_ba
     );
     let bag_list = html.find("manifest-sha256.txt").expect("the bag's list is still offered");
     assert!(html.find("signed-recheck").expect("signed") < bag_list, "the signed check comes first");
-    assert!(
-        html[..bag_list].contains("Its lists are not signed"),
-        "and the bag's lists are said to be unsigned"
-    );
+    assert!(html[..bag_list].contains("Its lists are not signed"), "and the bag's lists are said to be unsigned");
 
     let genuine = run(Command::new("sh").arg("-c").arg(&signed));
     assert_eq!(genuine.code, 0, "{signed}: {}{}", genuine.stdout, genuine.stderr);

@@ -194,29 +194,16 @@ fn hashdeep_accepts_the_export_and_custos_reads_it() {
                 .status()
                 .expect("mkfifo")
                 .success()),
-            Some(_) => {
-                std::os::unix::fs::symlink("/dev/zero", d.join("pkg/data/planted.link")).expect("link")
-            }
+            Some(_) => std::os::unix::fs::symlink("/dev/zero", d.join("pkg/data/planted.link")).expect("link"),
             None => {}
         }
         // timeout(1) kills the shell and hashdeep alike (its own process group) when late.
         let passed = support::run_command_with_deadline(
-            std::process::Command::new("timeout")
-                .args(["-s", "KILL", "50", "sh", "-c", &command])
-                .current_dir(d),
+            std::process::Command::new("timeout").args(["-s", "KILL", "50", "sh", "-c", &command]).current_dir(d),
             std::time::Duration::from_secs(60),
         );
-        assert_eq!(
-            passed.code, 0,
-            "{planted:?}: the printed command ended in time: {}{}",
-            passed.stdout, passed.stderr
-        );
-        assert!(
-            passed.stdout.contains("hashdeep: Audit passed"),
-            "{planted:?}: {}{}",
-            passed.stdout,
-            passed.stderr
-        );
+        assert_eq!(passed.code, 0, "{planted:?}: the printed command ended in time: {}{}", passed.stdout, passed.stderr);
+        assert!(passed.stdout.contains("hashdeep: Audit passed"), "{planted:?}: {}{}", passed.stdout, passed.stderr);
         assert!(passed.stdout.contains("Files matched: 2"), "{planted:?}: {}", passed.stdout);
     }
 }

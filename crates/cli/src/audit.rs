@@ -238,8 +238,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
                 }
                 None => State::open(path, &scope, &now),
             };
-            let mut opened =
-                opened.with_context(|| format!("cannot use the state file {}", path.display()))?;
+            let mut opened = opened.with_context(|| format!("cannot use the state file {}", path.display()))?;
             // States written before 0.3 named packages as the roots were spelled then.
             opened.rename(|known| Some(state_key(Path::new(known))));
             Some(opened)

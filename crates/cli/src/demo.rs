@@ -441,8 +441,7 @@ fn run_steps(steps: &[Step], json: bool) -> Result<bool> {
         let status = run_words(&words).unwrap_or_else(|error| {
             let message = crate::render::error_chain(error.as_ref());
             if json {
-                let _ =
-                    crate::render::print_json(&serde_json::json!({ "verdict": "error", "error": message }));
+                let _ = crate::render::print_json(&serde_json::json!({ "verdict": "error", "error": message }));
             } else {
                 println!("custos: error: {message}");
             }

@@ -150,11 +150,7 @@ pub fn print_json(value: &impl Serialize) -> std::io::Result<()> {
 struct EscapingFormatter;
 
 impl serde_json::ser::Formatter for EscapingFormatter {
-    fn write_string_fragment<W: ?Sized + Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()> {
         let mut plain_from = 0;
         for (at, c) in fragment.char_indices().filter(|&(_, c)| unsafe_char(c)) {
             writer.write_all(&fragment.as_bytes()[plain_from..at])?;

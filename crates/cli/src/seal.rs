@@ -316,9 +316,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
             kept.display()
         );
     }
-    if let (true, Err(kept @ custos_manifest::Error::Kept { .. })) =
-        (interrupted.load(Ordering::Relaxed), &sealed)
-    {
+    if let (true, Err(kept @ custos_manifest::Error::Kept { .. })) = (interrupted.load(Ordering::Relaxed), &sealed) {
         bail!("interrupted: {kept}");
     }
     if interrupted.load(Ordering::Relaxed) && sealed.is_err() {

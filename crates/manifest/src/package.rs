@@ -275,13 +275,7 @@ fn keep_acquired(store: &PackageDir, partial: PathBuf, error: Error) -> Error {
     };
     let entries = match store.list() {
         Ok(entries) => entries,
-        Err(e) => {
-            return Error::Kept {
-                message: format!("{message}; {e}"),
-                kept: partial,
-                what: "acquired image (read whole, not sealed)",
-            }
-        }
+        Err(e) => return Error::Kept { message: format!("{message}; {e}"), kept: partial, what: "acquired image (read whole, not sealed)" },
     };
     let mut checkpoint = false;
     for entry in entries {

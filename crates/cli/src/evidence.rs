@@ -207,29 +207,12 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         let fixity = custos_manifest::package::observe_fixity(&package, Some(&bar));
         bar.finish();
         let fixity = fixity?;
-        match (action, fixity.failures.is_empty()) {
-            (Action::FixityVerified, false) => {
-                if json {
-                    let record = serde_json::json!({ "verdict": "fail", "failures": fixity.failures, "recorded": false });
-                    crate::render::print_json(&record)?;
-                } else {
-                    for failure in &fixity.failures {
-                        println!("FAIL  {}", escape(failure));
-                    }
-                }
-                crate::render::say(&format!(
-                    "the fixity check failed; nothing was recorded. To record the failure: custos custody record {} --action fixity_failed --key …",
-                    package.display()
-                ));
-                return Ok(Status::Failed);
-            }
-            (Action::FixityFailed, true) => {
-                bail!("the fixity check passed: record it as fixity_verified, not fixity_failed")
-            }
-            _ => {}
+        // What re-hashing the items observed; a check that passed is no failure to record.
+        if fixity.failures.is_empty() {
+            bail!("the fixity check passed: record it as fixity_verified, not fixity_failed")
         }
         event.observed_digests = fixity.observed;
-        if action == Action::FixityFailed && event.note.is_none() {
+        if event.note.is_none() {
             event.note = Some(fixity.failures.join("; "));
         }
     }

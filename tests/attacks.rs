@@ -1543,3 +1543,203 @@ fn class6_operator_smaller_mistakes_found_by_the_fourth_red_team() {
         planted.stdout
     );
 }
+
+// Custody commands sign only what a full check established, and a command killed midway
+// never leaves a good package failing for good.
+
+/// The package's custody log and every tag manifest, to show a refused command wrote nothing.
+fn written_by_custody(case: &Case) -> Vec<Vec<u8>> {
+    ["custos/custody.jsonl", "tagmanifest-md5.txt", "tagmanifest-sha256.txt"]
+        .iter()
+        .map(|name| std::fs::read(case.pkg.join(name)).unwrap_or_default())
+        .collect()
+}
+
+/// Class 6 (operator): `fixity_verified` is a signed claim that the package verifies. It is
+/// made only after the judgement `verify` makes passed, never over a planted file or an
+/// edited bag-info.txt (whose edit the refreshed tag manifests would otherwise cover), and a
+/// package sealed by reference is read from `--evidence` (refused without it, as a mistake).
+#[test]
+fn class6_operator_fixity_verified_is_signed_only_after_a_full_verify() {
+    let record = |case: &Case, extra: &[&str]| {
+        let mut args =
+            vec!["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "fixity_verified", "-q"];
+        args.extend(extra);
+        custos_in(&case.root, &args)
+    };
+    // A genuine package: recorded, with the sealed digests, and it still verifies.
+    let case = genuine();
+    let recorded = record(&case, &[]);
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    let event =
+        custos_manifest::custody::parse_line_unverified(log_lines(&case).last().expect("a line").as_bytes())
+            .expect("an event");
+    assert_eq!(event.action, custos_manifest::custody::Action::FixityVerified);
+    let sealed = std::fs::read_to_string(case.pkg.join("manifest-sha256.txt")).expect("manifest");
+    let disk = &event.observed_digests["data/disk.img"]["sha256"];
+    assert!(sealed.contains(&format!("{disk}  data/disk.img")), "{sealed}");
+    assert_eq!(event.observed_digests.len(), 2, "every item: {:?}", event.observed_digests);
+    assert_eq!(verify(&case, &[]).code, 0);
+
+    // A file planted under data/ with the bag's manifests recomputed: the items re-hash fine,
+    // but the package does not verify (manifest.coverage); nothing is signed or rewritten.
+    let case = genuine();
+    make_writable(&case.pkg);
+    write(&case.pkg, "data/planted.txt", b"planted\n");
+    support::recompute_bag(&case.pkg);
+    let before = written_by_custody(&case);
+    let refused = record(&case, &[]);
+    assert_eq!(refused.code, 1, "a failed check: {}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("the fixity check failed") && refused.stderr.contains("manifest.coverage"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.contains("FAIL  manifest.coverage data/planted.txt"), "{}", refused.stdout);
+    assert_eq!(written_by_custody(&case), before, "nothing signed, no tag manifest refreshed");
+
+    // bag-info.txt naming another case (an unsigned edit the tag manifests would otherwise
+    // be refreshed over).
+    let case = genuine();
+    make_writable(&case.pkg);
+    let info = std::fs::read_to_string(case.pkg.join("bag-info.txt")).expect("bag-info");
+    std::fs::write(
+        case.pkg.join("bag-info.txt"),
+        info.replace("External-Identifier: CASE-9", "External-Identifier: CASE-OTHER"),
+    )
+    .expect("write");
+    let before = written_by_custody(&case);
+    let refused = record(&case, &[]);
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("bag.external_identifier"), "{}", refused.stderr);
+    assert_eq!(written_by_custody(&case), before);
+
+    // Sealed by reference: without --evidence a mistake (exit 2) that says what to give;
+    // with it, the event records the referenced bytes' digests and verify accepts it; the
+    // evidence changed, nothing is signed.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().to_owned();
+    let d = root.as_path();
+    copy_test_keys(d);
+    write(d, "ev/disk.img", &noise(5_000, 3));
+    let sealed = custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "C-1", "--reference", "--out", "pkg", "ev/disk.img"],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    let ref_case = Case { _dir: dir, root: root.clone(), pkg: root.join("pkg") };
+    let before = written_by_custody(&ref_case);
+    let mistake =
+        custos_in(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "fixity_verified"]);
+    assert_eq!(mistake.code, 2, "an operator's mistake: {}", mistake.stderr);
+    assert!(mistake.stderr.contains("give --evidence"), "{}", mistake.stderr);
+    assert_eq!(written_by_custody(&ref_case), before);
+    let recorded = custos_in(
+        d,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--action",
+            "fixity_verified",
+            "--evidence",
+            "ev",
+        ],
+    );
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--evidence", "ev"]);
+    assert_eq!(verified.code, 0, "{}", verified.stdout);
+    assert!(!verified.stdout.contains("custody.fixity"), "{}", verified.stdout);
+    make_writable(&d.join("ev"));
+    write(d, "ev/disk.img", &noise(5_000, 4));
+    let before = written_by_custody(&ref_case);
+    let refused = custos_in(
+        d,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--action",
+            "fixity_verified",
+            "--evidence",
+            "ev",
+        ],
+    );
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("item.digest"), "{}", refused.stderr);
+    assert_eq!(written_by_custody(&ref_case), before);
+}
+
+/// Class 5 (once): cosign replaces the signature file, then appends its event. Killed in
+/// between, the package holds a signature no event records (custody.cosign fails); the rerun
+/// of the same cosign, by the same key, completes it instead of saying "already signed".
+#[test]
+fn class5_once_a_cosign_killed_midway_is_completed_by_its_rerun() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    // What the killed cosign left: Bob's signature added to the signature file, no event.
+    let manifest = std::fs::read(case.pkg.join("custos/manifest.json")).expect("manifest");
+    let signatures_path = case.pkg.join("custos/manifest.json.sig");
+    let mut signatures =
+        custos_manifest::envelope::SignatureFile::parse(&std::fs::read(&signatures_path).expect("sig"))
+            .expect("signature file");
+    signatures.sign(&seed(TEST2_SEED), &manifest);
+    std::fs::write(&signatures_path, signatures.to_bytes()).expect("write");
+    assert_caught(&case, "custody.cosign", "no `sealed` or `cosigned` event records it");
+
+    let completed = custos_in(&case.root, &["cosign", "pkg", "--key", "rfc8032-test2"]);
+    assert_eq!(completed.code, 0, "{}", completed.stderr);
+    let event =
+        custos_manifest::custody::parse_line_unverified(log_lines(&case).last().expect("a line").as_bytes())
+            .expect("an event");
+    assert_eq!(event.action, custos_manifest::custody::Action::Cosigned);
+    assert_eq!(
+        std::fs::read(&signatures_path).expect("sig"),
+        signatures.to_bytes(),
+        "the signature is kept as made"
+    );
+    let run = verify(&case, &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // Once recorded, signing again is refused, as before.
+    let again = custos_in(&case.root, &["cosign", "pkg", "--key", "rfc8032-test2"]);
+    support::assert_refused(&again, "has already signed this manifest");
+}
+
+/// Class 6 (operator): a custody command killed before renaming its temporary tag manifest
+/// (or key file) into place leaves `.NAME.custos-PID-N.tmp`. Verify names it as such; the
+/// next custody command removes it under the lock and never lists it, so the package does
+/// not carry it for good.
+#[test]
+fn class6_operator_a_temporary_left_by_a_killed_custody_command_is_removed_not_listed() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    let top = ".tagmanifest-sha256.txt.custos-4242-123456.tmp";
+    let key = "custos/keys/.0123.pub.custos-4242-99.tmp";
+    std::fs::write(case.pkg.join(top), b"stale\n").expect("write");
+    std::fs::write(case.pkg.join(key), b"stale\n").expect("write");
+    let run = verify(&case, &[]);
+    assert_eq!(run.code, 0, "the package is as before, with a warning: {}", run.stdout);
+    for name in [top, key] {
+        assert!(
+            run.stdout.lines().any(|l| l.starts_with("WARN  package.interrupted_write")
+                && l.contains(name)
+                && l.contains("The next custody command on this package removes it")),
+            "{}",
+            run.stdout
+        );
+    }
+    let recorded = custos_in(
+        &case.root,
+        &["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "examined"],
+    );
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    assert!(!case.pkg.join(top).exists() && !case.pkg.join(key).exists(), "removed");
+    let listed = std::fs::read_to_string(case.pkg.join("tagmanifest-sha256.txt")).expect("tag manifest");
+    assert!(!listed.contains(".tmp"), "{listed}");
+    let strict = verify(&case, &["--strict"]);
+    assert_eq!(strict.code, 0, "{}", strict.stdout);
+}

@@ -95,6 +95,15 @@ pub enum CustodyCommand {
         /// Free text
         #[arg(long)]
         note: Option<String>,
+        /// fixity_verified: the bytes of items sealed with --reference, the file or a folder
+        /// holding them (as `verify --evidence`); required when the package has such items
+        #[arg(long, value_name = "PATH")]
+        evidence: Option<PathBuf>,
+        /// fixity_verified: a trusted public key file, or a folder of them (repeatable), to
+        /// judge the signers by; without it the signatures are checked against the keys the
+        /// package ships (integrity only, as `verify --allow-untrusted`)
+        #[arg(long, value_name = "PUBKEY|DIR")]
+        trust: Vec<PathBuf>,
     },
     /// Write a receipt of the log's newest event (its head) to FILE, after checking the log
     Receipt {
@@ -119,6 +128,7 @@ pub enum CustodyCommand {
 
 pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     let now = custos_manifest::time::now_rfc3339();
+    let mut check_with: (Option<PathBuf>, Vec<PathBuf>) = (None, Vec::new());
     let (args, action, receiver, note) = match command {
         CustodyCommand::Log { package, json } => return show_log(&package, json),
         CustodyCommand::Receipt { package, out, json } => {
@@ -140,7 +150,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         CustodyCommand::Release { event, to } => (event, Action::Released, Some(load_public_key(&to)?), None),
         CustodyCommand::Accept { event } => (event, Action::Accepted, None, None),
         CustodyCommand::Withdraw { event } => (event, Action::Withdrawn, None, None),
-        CustodyCommand::Record { event, action, note } => {
+        CustodyCommand::Record { event, action, note, evidence, trust } => {
             let action = Action::parse(&action).with_context(|| format!("unknown action `{action}`"))?;
             if matches!(
                 action,
@@ -151,6 +161,10 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
                     action.name()
                 );
             }
+            if action != Action::FixityVerified && (evidence.is_some() || !trust.is_empty()) {
+                bail!("--evidence and --trust are for --action fixity_verified, which checks the package as verify does");
+            }
+            check_with = (evidence, trust);
             (event, action, None, note)
         }
     };
@@ -173,42 +187,65 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     event.purpose = purpose;
     event.location = location;
     event.note = note;
-    if matches!(action, Action::FixityVerified | Action::FixityFailed) {
+    // What the package must still be when a `fixity_verified` event is appended: as judged.
+    let mut judged_as: Option<Option<String>> = None;
+    if action == Action::FixityVerified {
+        // Signed only after the judgement `verify` makes passed with no failure: re-hashing
+        // the items alone would sign "verified" over a planted file, an edited bag-info.txt
+        // or a broken log, and (for the tag manifests refreshed after the append) list edits
+        // nobody checked. The event records the sealed digests the check recomputed.
+        let (evidence, trust) = std::mem::take(&mut check_with);
+        let store = custos_manifest::store::PackageDir::open(&package)
+            .with_context(|| format!("cannot open {}", package.display()))?;
+        let before = custos_manifest::store::PackageStore::fingerprint(&store)
+            .with_context(|| format!("cannot read {}", package.display()))?;
+        match full_fixity_check(&package, evidence, trust, quiet, json)? {
+            Some(digests) => event.observed_digests = digests,
+            None => return Ok(Status::Failed),
+        }
+        judged_as = Some(before);
+    } else if action == Action::FixityFailed {
         // The event records what was observed. A failed check is never recorded as a
         // verified one; it is custody information too, recorded as `fixity_failed`.
         let bar = progress::PayloadBar::new(quiet);
         let fixity = custos_manifest::package::observe_fixity(&package, Some(&bar));
         bar.finish();
         let fixity = fixity?;
-        match (action, fixity.failures.is_empty()) {
-            (Action::FixityVerified, false) => {
-                if json {
-                    let record = serde_json::json!({ "verdict": "fail", "failures": fixity.failures, "recorded": false });
-                    crate::render::print_json(&record)?;
-                } else {
-                    for failure in &fixity.failures {
-                        println!("FAIL  {}", escape(failure));
-                    }
-                }
-                crate::render::say(&format!(
-                    "the fixity check failed; nothing was recorded. To record the failure: custos custody record {} --action fixity_failed --key …",
-                    package.display()
-                ));
-                return Ok(Status::Failed);
-            }
-            (Action::FixityFailed, true) => {
-                bail!("the fixity check passed: record it as fixity_verified, not fixity_failed")
-            }
-            _ => {}
+        // What re-hashing the items observed; a check that passed is no failure to record.
+        if fixity.failures.is_empty() {
+            bail!("the fixity check passed: record it as fixity_verified, not fixity_failed")
         }
         event.observed_digests = fixity.observed;
-        if action == Action::FixityFailed && event.note.is_none() {
+        if event.note.is_none() {
             event.note = Some(fixity.failures.join("; "));
         }
     }
     let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
-    let appended = add_event_stamped(&package, event, &secret, &public, receiver.as_ref(), tsa.as_deref())
-        .map_err(|e| explain_permission(&package, anyhow::Error::new(e)))
+    let appended = match &judged_as {
+        None => add_event_stamped(&package, event, &secret, &public, receiver.as_ref(), tsa.as_deref()),
+        Some(before) => {
+            let unchanged = |store: &custos_manifest::store::PackageDir| {
+                let now = custos_manifest::store::PackageStore::fingerprint(store)
+                    .map_err(|e| custos_manifest::Error::Package(e.to_string()))?;
+                if now.is_none() || now != *before {
+                    return Err(custos_manifest::Error::Package(
+                        "the package changed after it was checked (another command wrote to it, or a temporary file an interrupted command left was removed); nothing was signed: run the command again".into(),
+                    ));
+                }
+                Ok(())
+            };
+            custos_manifest::package::add_event_if_unchanged(
+                &package,
+                event,
+                &secret,
+                &public,
+                receiver.as_ref(),
+                tsa.as_deref(),
+                &unchanged,
+            )
+        }
+    }
+    .map_err(|e| explain_permission(&package, anyhow::Error::new(e)))
         .with_context(|| format!("cannot add to the custody log of {}", package.display()))?;
     let event = &appended.event;
     if json {
@@ -233,6 +270,94 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         write_receipt(&out, &appended.receipt()?)?;
     }
     Ok(Status::Ok)
+}
+
+/// The check a `fixity_verified` event claims: the full judgement `custos verify` makes
+/// (bag, tag manifests, signatures, custody log, every item re-hashed, referenced ones from
+/// `evidence`), under the `trust` keys or, without them, the keys the package ships. Returns
+/// the sealed digests it recomputed, item by item, when nothing failed and every item was
+/// re-hashed; otherwise prints what failed and returns `None` (nothing is signed). A package
+/// with referenced items and no `evidence` is an operator's mistake (an error).
+fn full_fixity_check(
+    package: &Path,
+    evidence: Option<PathBuf>,
+    trust: Vec<PathBuf>,
+    quiet: bool,
+    json: bool,
+) -> Result<Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>>> {
+    if evidence.is_none() {
+        if let Ok((manifest, _)) = custos_manifest::package::read_manifest(package) {
+            if let Some(item) = manifest.items.iter().find(|item| item.reference) {
+                bail!(
+                    "{} has items sealed with --reference ({} among them), kept outside the package: give --evidence PATH (the file, or a folder holding them), as for custos verify, so that the fixity check reads their bytes",
+                    crate::render::shown(package),
+                    escape(&item.path)
+                );
+            }
+        }
+    }
+    let args = VerifyArgs {
+        package: package.to_owned(),
+        judge: JudgeArgs {
+            allow_untrusted: trust.is_empty(),
+            trust,
+            policy: Vec::new(),
+            require_signed_policy: false,
+            at: None,
+            tsa_cert: Vec::new(),
+            strict: false,
+        },
+        evidence,
+        fast: false,
+        by_segments: false,
+        receipt: Vec::new(),
+        json,
+        quiet,
+    };
+    let judgement = judge(&args)?;
+    let verification = &judgement.verification;
+    let digests = custos_manifest::verify::verified_digests(verification);
+    let mut failures: Vec<String> = verification
+        .findings
+        .iter()
+        .filter(|f| f.verdict == Verdict::Fail)
+        .map(|f| format!("{} {}: {}", f.check, f.subject, f.detail))
+        .collect();
+    let mut checks: Vec<&str> =
+        verification.findings.iter().filter(|f| f.verdict == Verdict::Fail).map(|f| f.check).collect();
+    checks.dedup();
+    if failures.is_empty() {
+        // Nothing failed, yet an item whose bytes were not re-hashed is not verified.
+        for item in verification.manifest.iter().flat_map(|m| &m.items) {
+            if !digests.contains_key(&item.path) {
+                failures.push(format!("fixity.unchecked {}: its bytes were not re-hashed", item.path));
+                checks.push("fixity.unchecked");
+            }
+        }
+        if verification.manifest.is_none() {
+            failures.push("fixity.unchecked custos/manifest.json: the manifest was not read".to_owned());
+            checks.push("fixity.unchecked");
+        }
+    }
+    if failures.is_empty() {
+        return Ok(Some(digests));
+    }
+    if json {
+        let record = serde_json::json!({ "verdict": "fail", "failures": failures, "recorded": false });
+        crate::render::print_json(&record)?;
+    } else {
+        for failure in &failures {
+            println!("FAIL  {}", escape(failure));
+        }
+    }
+    checks.sort_unstable();
+    checks.dedup();
+    crate::render::say(&format!(
+        "the fixity check failed ({}); nothing was signed. `custos verify` names every finding. To record the failure: custos custody record {} --action fixity_failed --key …",
+        checks.join(", "),
+        crate::render::shell_word(package)
+    ));
+    Ok(None)
 }
 
 #[derive(Debug, Args)]

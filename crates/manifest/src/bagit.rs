@@ -139,7 +139,9 @@ pub fn tag_manifests(
         let Some(path) = entry.utf8_path() else {
             return Err(Error::Bag(format!("{}: names must be UTF-8", String::from_utf8_lossy(&entry.path))));
         };
-        if !is_tag_file(path) {
+        // A temporary an interrupted write left is never listed: listed, it would be part
+        // of the package for good (custody commands remove it first, under the lock).
+        if !is_tag_file(path) || crate::store::is_writer_temporary(path) {
             continue;
         }
         if !matches!(entry.kind, EntryKind::File { .. }) {
@@ -243,7 +245,11 @@ pub fn check_structure(snapshot: &Snapshot) -> (Vec<Finding>, BagClaims) {
     }
     for (algorithm, entries) in &tags {
         let name = format!("tagmanifest-{algorithm}.txt");
-        for path in snapshot.tags.keys().filter(|p| is_tag_file(p) && !entries.contains_key(*p)) {
+        // A writer's temporary is named by `package.interrupted_write` instead (a warning).
+        let unlisted = |p: &&String| {
+            is_tag_file(p) && !entries.contains_key(*p) && !crate::store::is_writer_temporary(p)
+        };
+        for path in snapshot.tags.keys().filter(unlisted) {
             findings.push(Finding::fail(
                 "bag.unlisted_tag_file",
                 path.clone(),

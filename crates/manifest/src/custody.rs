@@ -267,6 +267,12 @@ pub fn append(
     // queue instead of interleaving or both chaining to the same previous line, and
     // verifiers (shared lock) never see a half-finished append.
     store.lock(&file).map_err(|e| refused("cannot lock the custody log", e))?;
+    // Temporaries an earlier command left when it was killed before renaming them into place
+    // (`PackageDir::replace`): under this lock no other writer has one in flight, and they
+    // must go before the tag manifests are made, or they would be listed for good.
+    store
+        .remove_temporaries()
+        .map_err(|e| refused("cannot remove a temporary file left by an interrupted command", e))?;
 
     let manifest = store
         .read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES)

@@ -80,6 +80,10 @@ pub fn export_minisign(package: &Path, secret: &SigningKey, public: &PublicKey) 
         .map_err(|e| failed("refusing to write to a package that holds links or special files", e))?;
     // The custody appends' exclusive lock: the tag manifests are rewritten below.
     let _lock = store.write_lock().map_err(|e| failed("cannot lock the package", e))?;
+    // What an earlier, interrupted write left is removed before the tag manifests are made.
+    store
+        .remove_temporaries()
+        .map_err(|e| failed("cannot remove a temporary file left by an interrupted command", e))?;
     let manifest = store
         .read_small(MANIFEST_PATH, MAX_TAG_FILE_BYTES)
         .map_err(|e| failed("cannot read the manifest", e))?;

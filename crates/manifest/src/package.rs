@@ -1109,6 +1109,27 @@ pub fn add_event_stamped(
     custody::append(&store, event, key, public, &along)
 }
 
+/// [`add_event_stamped`], appending only if `unchanged` (run under the package's exclusive
+/// lock, after every check of the log and before anything is written) says the package is
+/// still what the caller judged: a signed claim about a package (`fixity_verified`) must be
+/// about the package as it was checked, not as someone changed it meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub fn add_event_if_unchanged(
+    package: &Path,
+    event: NewEvent,
+    key: &SigningKey,
+    public: &PublicKey,
+    receiver: Option<&PublicKey>,
+    tsa: Option<&str>,
+    unchanged: &dyn Fn(&PackageDir) -> Result<(), Error>,
+) -> Result<Appended, Error> {
+    let store = open_package(package)?;
+    let ship: Vec<&PublicKey> = std::iter::once(public).chain(receiver).collect();
+    let check = |store: &PackageDir| unchanged(store).map(|()| Vec::new());
+    let along = custody::AlongWith { ship: &ship, tsa, replace: &check, then: &refresh_tag_manifests };
+    custody::append(&store, event, key, public, &along)
+}
+
 /// Adds `key`'s signature over the exact manifest bytes to `custos/manifest.json.sig` and
 /// records a `cosigned` event, together, under the package's lock: a second (third, …)
 /// principal vouches for the same manifest. Refused when the key already signed it, or when
@@ -1129,7 +1150,42 @@ pub fn cosign(
         let mut signatures = SignatureFile::parse(&read(MANIFEST_SIGNATURES_PATH)?)?;
         let me = public.id().to_string();
         if signatures.signatures.iter().any(|entry| entry.key_id == me) {
-            return Err(Error::Package(format!("{} has already signed this manifest", public.owner.name)));
+            // The signature file is replaced before the event is appended (one file, then one
+            // line; no write to two files is atomic). A cosign killed in between leaves this
+            // key's signature with no `cosigned` event, which verify fails. Signing again is
+            // refused, but that state is completed here: the same key's own valid signature
+            // over these exact bytes, with no event of this key recording it, gets its event.
+            // That is no new claim (the key already made it in the signature file), and only
+            // the holder of the same key can complete it. The file is left as it is.
+            let log = read(custody::CUSTODY_PATH)?;
+            let manifest_digest = custody::sha256_hex(&manifest);
+            let recorded = log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).any(|line| {
+                custody::parse_line_unverified(line).is_some_and(|event| {
+                    event.actor.key_id == me
+                        && event.manifest == manifest_digest
+                        && matches!(event.action, Action::Sealed | Action::Cosigned)
+                })
+            });
+            let mine =
+                signatures.verify(MANIFEST_PAYLOAD_TYPE, &manifest, |id| (id == me).then_some(public.key))?;
+            let valid =
+                mine.contains(&crate::envelope::SignatureVerdict::Valid(crate::keys::KeyId::of(&public.key)));
+            if recorded || !valid {
+                return Err(Error::Package(format!(
+                    "{} has already signed this manifest",
+                    public.owner.name
+                )));
+            }
+            let mut files = Vec::new();
+            let token = manifest_token_path(&me);
+            if let (Some(url), Err(crate::store::StoreError::NotFound { .. })) =
+                (tsa, store.read_small(&token, MAX_TAG_FILE_BYTES))
+            {
+                if let Some(entry) = signatures.signatures.iter().find(|entry| entry.key_id == me) {
+                    files.push((token, stamp_signature(url, entry)?));
+                }
+            }
+            return Ok(files);
         }
         let shipped = shipped_keys_in(store)?;
         let verdicts =

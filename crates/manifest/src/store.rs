@@ -412,6 +412,26 @@ impl PackageDir {
         Ok(log.file)
     }
 
+    /// Removes the temporary files [`PackageDir::replace`] leaves when the process is killed
+    /// between writing one and renaming it over its target (see [`is_writer_temporary`]):
+    /// regular files only, outside `data/`, each unlinked by name through its folder (a link
+    /// is never followed). Returns the paths removed. Call it only under the package's
+    /// exclusive lock, where no other writer can have a temporary in flight.
+    pub fn remove_temporaries(&self) -> Result<Vec<String>, StoreError> {
+        let mut removed = Vec::new();
+        for entry in self.list()? {
+            let Some(path) = entry.utf8_path() else { continue };
+            if path.starts_with("data/") || !is_writer_temporary(path) {
+                continue;
+            }
+            if matches!(entry.kind, EntryKind::File { .. }) {
+                self.remove(path)?;
+                removed.push(path.to_owned());
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes a file (not a folder).
     pub fn remove(&self, path: &str) -> Result<(), StoreError> {
         let (dir, name) = self.parent_of(path)?;
@@ -638,6 +658,19 @@ fn io_error(path: &str, errno: Errno) -> StoreError {
 
 /// A number that differs between calls in one process, for temporary names (which are
 /// created with `O_EXCL`, so a collision fails rather than overwrites).
+/// Whether the last component of `path` is named as [`PackageDir::replace`] names its
+/// temporary files, `.NAME.custos-PID-NUMBER.tmp`: exactly that pattern, nothing looser, so
+/// no file anyone else wrote is taken for one.
+pub fn is_writer_temporary(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let Some(rest) = name.strip_prefix('.').and_then(|rest| rest.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let Some((target, numbers)) = rest.rsplit_once(".custos-") else { return false };
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    !target.is_empty() && numbers.split_once('-').is_some_and(|(pid, unique)| digits(pid) && digits(unique))
+}
+
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -737,5 +770,27 @@ mod tests {
         assert_eq!(store.read_small("custos/b.txt", 10).expect("read"), b"new");
         let listed: Vec<Vec<u8>> = store.list().expect("list").into_iter().map(|e| e.path).collect();
         assert_eq!(listed, vec![b"custos/a.txt".to_vec(), b"custos/b.txt".to_vec()]);
+    }
+
+    #[test]
+    fn names_exactly_the_temporaries_replace_writes() {
+        let (_dir, store) = package();
+        store.create_new("bag-info.txt", b"x").expect("create");
+        let name = format!(".bag-info.txt.custos-{}-{}.tmp", std::process::id(), 12);
+        assert!(is_writer_temporary(&name));
+        assert!(is_writer_temporary(&format!("custos/keys/{name}")));
+        for other in [
+            ".custos-1-2.tmp",
+            ".a.custos-1-2.txt",
+            "a.custos-1-2.tmp",
+            ".a.custos-x-2.tmp",
+            ".a.custos-1.tmp",
+            ".a.custos-1-.tmp",
+        ] {
+            assert!(!is_writer_temporary(other), "{other}");
+        }
+        store.create_new(&name, b"left").expect("create");
+        assert_eq!(store.remove_temporaries().expect("removed"), vec![name]);
+        assert!(store.read_small("bag-info.txt", 10).is_ok());
     }
 }

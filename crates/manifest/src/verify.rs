@@ -531,7 +531,13 @@ fn check_custos_files(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
                 && path.ends_with(".txt"))
     };
     for path in snapshot.tags.keys().filter(|p| !known(p) && !bag_file(p)) {
-        if path == "fetch.txt" {
+        if crate::store::is_writer_temporary(path) {
+            findings.push(Finding::warn(
+                "package.interrupted_write",
+                path.clone(),
+                "a temporary file left by an interrupted custos command (killed before renaming it into place); no signature covers it. The next custody command on this package removes it",
+            ));
+        } else if path == "fetch.txt" {
             findings.push(Finding::fail(
                 "bag.fetch",
                 path.clone(),
@@ -1307,7 +1313,7 @@ fn compare_signed<'d>(
     for (name, recorded) in signed {
         let Some(digest) = name.parse::<Algorithm>().ok().and_then(&found) else { continue };
         if digest.to_hex() == recorded.to_ascii_lowercase() {
-            findings.push(Finding::pass(check, subject, format!("{name} matches the signed manifest")));
+            findings.push(Finding::pass(check, subject, matches_detail(name)));
         } else {
             changed = true;
             findings.push(Finding::fail(
@@ -1318,6 +1324,39 @@ fn compare_signed<'d>(
         }
     }
     changed
+}
+
+/// The words of a digest found equal to the signed one ([`verified_digests`] reads them).
+fn matches_detail(algorithm: &str) -> String {
+    format!("{algorithm} matches the signed manifest")
+}
+
+/// What a verification recomputed and found equal to the signed manifest, item by item and
+/// algorithm by algorithm: exactly the pairs an `item.digest` pass names (the sealed digest,
+/// which the bytes were just shown to have). What a `fixity_verified` event records after a
+/// full verification passed; an item verification did not re-hash (`--fast`, a reference
+/// without `--evidence`) has no entry.
+pub fn verified_digests(verification: &Verification) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut found: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let Some(manifest) = &verification.manifest else { return found };
+    for item in &manifest.items {
+        for (algorithm, sealed) in &item.digests {
+            let detail = matches_detail(algorithm);
+            let matched = verification.findings.iter().any(|f| {
+                f.check == "item.digest"
+                    && f.verdict == Verdict::Pass
+                    && f.subject == item.path
+                    && f.detail == detail
+            });
+            if matched {
+                found
+                    .entry(item.path.clone())
+                    .or_default()
+                    .insert(algorithm.clone(), sealed.to_ascii_lowercase());
+            }
+        }
+    }
+    found
 }
 
 /// Findings for one item from the outcome of hashing its bytes.

@@ -185,7 +185,8 @@ fn checksums_are_never_exported_into_the_package() {
     support::seal_content_package(dir.path(), "P-2", 1_000);
     let inside = support::custos_in(dir.path(), &["export", "checksums", "pkg", "--out", "pkg/sums"]);
     assert_eq!(inside.code, 2, "{}", inside.stdout);
-    assert!(inside.stderr.contains("inside the package"), "{}", inside.stderr);
+    assert!(inside.stderr.contains("inside the evidence package"), "{}", inside.stderr);
+    assert!(!dir.path().join("pkg/sums").exists(), "refused before any folder is made");
     let outside = support::custos_in(dir.path(), &["export", "checksums", "pkg", "--out", "sums"]);
     assert_eq!(outside.code, 0, "{}", outside.stderr);
     // The printed command works from anywhere.

@@ -246,7 +246,7 @@ fn exports_refuse_what_cannot_be_vouched_for_or_written() {
     // Inside the package: refused (the package would no longer verify).
     let inside = custos_in(d, &["export", "case", "pkg", "--out", "pkg/case.jsonld"]);
     assert_eq!(inside.code, 2, "{}", inside.stderr);
-    assert!(inside.stderr.contains("inside the package"), "{}", inside.stderr);
+    assert!(inside.stderr.contains("inside the evidence package"), "{}", inside.stderr);
     // An edited manifest no longer verifies: nothing is exported as if it did.
     let manifest = d.join("pkg/custos/manifest.json");
     let mut permissions = std::fs::metadata(&manifest).expect("manifest").permissions();

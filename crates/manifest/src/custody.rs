@@ -54,11 +54,14 @@ pub enum Action {
     Cosigned,
     /// A fixity check found the bytes differ from the manifest (records what it observed).
     FixityFailed,
+    /// The holder moved the evidence (to the event's `country` and `location`) without a
+    /// change of holder.
+    Moved,
 }
 
 impl Action {
     /// Every action, in the order the format lists them.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Sealed,
         Action::Released,
         Action::Accepted,
@@ -73,6 +76,7 @@ impl Action {
         Action::PreservationRenewed,
         Action::Returned,
         Action::Destroyed,
+        Action::Moved,
     ];
 
     /// Parses the snake_case name (`fixity_verified`), exactly.
@@ -98,6 +102,7 @@ impl Action {
             Action::PreservationRenewed => "preservation_renewed",
             Action::Returned => "returned",
             Action::Destroyed => "destroyed",
+            Action::Moved => "moved",
         }
     }
 }
@@ -150,6 +155,11 @@ pub struct Event {
     /// Where.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The country the evidence is in at this event (ISO 3166-1 alpha-2, or `XA`–`XZ`): it
+    /// stays there until an event states another. Added in 0.3; events without it are
+    /// unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
@@ -187,6 +197,8 @@ pub struct NewEvent {
     pub time: String,
     /// Where.
     pub location: Option<String>,
+    /// In which country the evidence is (a code [`crate::vocabulary::country`] accepts).
+    pub country: Option<String>,
     /// Why.
     pub purpose: Option<String>,
     /// Legal basis reference.
@@ -210,6 +222,7 @@ impl NewEvent {
             action,
             time,
             location: None,
+            country: None,
             purpose: None,
             legal_basis: None,
             items: Vec::new(),
@@ -349,6 +362,16 @@ pub fn append(
                 .ok_or_else(|| Error::Package("no pending release by this key to withdraw".into()))?,
         );
     }
+    if let Some(country) = &new.country {
+        if crate::vocabulary::country(country).as_deref() != Ok(country.as_str()) {
+            return Err(Error::Package(format!(
+                "`{country}` is not a country code as events write it (ISO 3166-1 alpha-2 in capitals, or XA to XZ)"
+            )));
+        }
+    }
+    if new.action == Action::Moved && new.country.is_none() && new.location.is_none() {
+        return Err(Error::Package("a move says where to: give its country, its location, or both".into()));
+    }
     let event = Event {
         custos_event: EVENT_FORMAT,
         sequence: lines.len() as u64,
@@ -358,6 +381,7 @@ pub fn append(
         actor: Actor::of(public),
         action: new.action,
         location: new.location,
+        country: new.country,
         purpose: new.purpose,
         legal_basis: new.legal_basis,
         items: new.items,
@@ -580,6 +604,8 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
     }
     let mut state = CustodyState::default();
     let mut last_time: Option<(usize, i64)> = None;
+    // The country the evidence is in, and the event that said so: it stays until another says.
+    let mut country: Option<(String, usize)> = None;
     for (index, line) in lines.iter().take(complete).enumerate() {
         let subject = format!("event {index}");
         // This event's own findings start here (counted without rescanning earlier ones).
@@ -653,6 +679,18 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
         }
         check_time(&event, index, sealed_at, input.now, &mut last_time, &mut findings);
         check_items(&event, input.manifest, &mut findings);
+        match &event.country {
+            Some(code) if crate::vocabulary::country(code).as_deref() != Ok(code.as_str()) => fail(
+                &mut findings,
+                "custody.country",
+                format!("`{code}` is not a country code (ISO 3166-1 alpha-2 in capitals, or XA to XZ)"),
+            ),
+            Some(code) => country = Some((code.clone(), index)),
+            None => {}
+        }
+        if event.action == Action::Moved && event.country.is_none() && event.location.is_none() {
+            fail(&mut findings, "custody.country", "a move that says neither where to nor in which country".into());
+        }
         if event.receiver.is_some() && event.action != Action::Released {
             fail(&mut findings, "custody.transfer", "only a `released` event names a receiver".into());
         }
@@ -687,10 +725,15 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
             );
         }
         let own_failures = findings[first_finding..].iter().filter(|f| f.verdict == Verdict::Fail).count();
+        let place = match &country {
+            Some((code, stated)) if *stated == index => format!("in {code}"),
+            Some((code, stated)) => format!("in {code} (as event {stated} stated)"),
+            None => "country unknown".to_owned(),
+        };
         findings.push(Finding::pass(
             "custody.event",
             subject,
-            format!("{} by {} at {}", event.action.name(), event.actor.name, event.time),
+            format!("{} by {} at {}, {place}", event.action.name(), event.actor.name, event.time),
         ));
         events.push((event, own_failures == 0 && is_trusted));
     }

@@ -137,7 +137,12 @@ impl CustodyState {
                 self.pending = None;
                 return Ok(());
             }
-            Action::Released | Action::Returned | Action::Destroyed | Action::Copied | Action::Disclosed
+            Action::Released
+            | Action::Returned
+            | Action::Destroyed
+            | Action::Copied
+            | Action::Disclosed
+            | Action::Moved
                 if actor.key_id != holder.key_id =>
             {
                 return Err(holder_rule(format!(

@@ -31,6 +31,38 @@ pub const ROLES: [&str; 11] = [
     "policy_officer",
 ];
 
+/// The 249 codes ISO 3166-1 assigns (alpha-2), as Debian's iso-codes lists them.
+const ASSIGNED_COUNTRIES: &str = "
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
+    BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM
+    DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS
+    GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN
+    KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ
+    MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM
+    PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
+    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI
+    VN VU WF WS YE YT ZA ZM ZW
+";
+
+/// A country as events and policies write it: an ISO 3166-1 alpha-2 code that the standard
+/// assigns, or one of the user-assigned `XA` to `XZ` (fictional jurisdictions, or a state the
+/// standard does not list), in capitals. Taken in any case; anything else is refused, since a
+/// signed `Germany` or `UK` would never match a policy's `DE` or `GB`.
+pub fn country(text: &str) -> Result<String, String> {
+    let code = text.trim().to_ascii_uppercase();
+    let user_assigned = code.len() == 2 && code.starts_with('X') && code.as_bytes()[1].is_ascii_uppercase();
+    if user_assigned || (code.len() == 2 && ASSIGNED_COUNTRIES.split_whitespace().any(|c| c == code)) {
+        return Ok(code);
+    }
+    let hint = match code.as_str() {
+        "UK" => " (the United Kingdom is GB)",
+        "EL" => " (Greece is GR)",
+        _ if code.len() != 2 => " (two letters, such as DE, FR or XA)",
+        _ => "",
+    };
+    Err(format!("`{text}` is not an ISO 3166-1 alpha-2 country code{hint}"))
+}
+
 /// `word` in its canonical form if it is one of `known` (any case; spaces and hyphens
 /// taken as underscores), else why not, with the closest known name.
 pub fn canonical(word: &str, known: &[&'static str], what: &str) -> Result<&'static str, String> {
@@ -82,6 +114,32 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn countries_are_the_iso_3166_codes_and_the_user_assigned_ones() {
+        assert_eq!(super::country("de").as_deref(), Ok("DE"));
+        assert_eq!(super::country(" XB ").as_deref(), Ok("XB"));
+        assert!(super::country("UK").expect_err("not a code").contains("GB"));
+        assert!(super::country("Germany").is_err() && super::country("QQ").is_err() && super::country("").is_err());
+        assert!(super::country("X1").is_err());
+        // Independently: every code Debian's iso-codes lists, and no other assigned one.
+        let listed = std::fs::read_to_string("/usr/share/iso-codes/json/iso_3166-1.json");
+        let Ok(listed) = listed else {
+            assert!(
+                std::env::var("CUSTOS_INTEROP").as_deref() != Ok("require"),
+                "CUSTOS_INTEROP=require, but iso-codes is not installed"
+            );
+            eprintln!("skipped: iso-codes is not installed");
+            return;
+        };
+        let listed: serde_json::Value = serde_json::from_str(&listed).expect("JSON");
+        let codes: Vec<&str> =
+            listed["3166-1"].as_array().expect("list").iter().filter_map(|c| c["alpha_2"].as_str()).collect();
+        assert_eq!(codes.len(), super::ASSIGNED_COUNTRIES.split_whitespace().count());
+        for code in codes {
+            assert_eq!(super::country(code).as_deref(), Ok(code));
+        }
+    }
+
     use super::*;
 
     #[test]

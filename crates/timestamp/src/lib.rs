@@ -41,6 +41,8 @@ const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 const ID_EXTENDED_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+const ID_CE_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 const ID_ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const ID_SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 const ID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -417,12 +419,46 @@ fn check_chain(
                     current.tbs_certificate.subject
                 ))
             })?;
+        // A signature by any certificate is not an issue: only a CA's (RFC 5280 §6.1.4), or
+        // the holder of any end-entity certificate under a trusted root could mint a TSA.
+        check_may_issue(issuer)?;
         if trusted.contains(issuer) {
             return Ok(());
         }
         current = issuer.clone();
     }
     Err(TimestampError::Untrusted("the certificate chain is longer than four links".into()))
+}
+
+/// RFC 5280 §4.2.1.9 and §4.2.1.3: a certificate that issues another is a CA (basicConstraints
+/// with cA set) and, when it states its key usages, may sign certificates (keyCertSign).
+fn check_may_issue(issuer: &Certificate) -> Result<(), TimestampError> {
+    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
+    let extensions = issuer.tbs_certificate.extensions.iter().flatten();
+    let not_a_ca = || {
+        TimestampError::Untrusted(format!(
+            "{} issued a certificate in the chain but is not a certificate authority (no basicConstraints cA)",
+            issuer.tbs_certificate.subject
+        ))
+    };
+    let constraints = extensions
+        .clone()
+        .find(|ext| ext.extn_id == ID_CE_BASIC_CONSTRAINTS)
+        .ok_or_else(not_a_ca)?;
+    let constraints = BasicConstraints::from_der(constraints.extn_value.as_bytes()).map_err(malformed)?;
+    if !constraints.ca {
+        return Err(not_a_ca());
+    }
+    if let Some(usage) = extensions.clone().find(|ext| ext.extn_id == ID_CE_KEY_USAGE) {
+        let usage = KeyUsage::from_der(usage.extn_value.as_bytes()).map_err(malformed)?;
+        if !usage.key_cert_sign() {
+            return Err(TimestampError::Untrusted(format!(
+                "{} issued a certificate in the chain, but its key usage does not allow signing certificates",
+                issuer.tbs_certificate.subject
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Verifies `signature` over `message` with `certificate`'s key: ECDSA P-256 with SHA-256 or

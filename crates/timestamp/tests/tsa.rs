@@ -239,3 +239,54 @@ fn garbage_never_panics() {
     }
     assert!(parse_certificates(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
 }
+
+/// Red team (round 5): a TSA certificate issued by an end-entity certificate (basicConstraints
+/// CA:FALSE, key usage digitalSignature) of a trusted CA was accepted, so whoever holds any
+/// certificate under a trusted root could mint "trusted time". Only a CA issues; OpenSSL
+/// refuses the same token ("invalid CA certificate"), and so does Custos now, for that reason.
+#[test]
+fn a_certificate_in_the_chain_that_is_not_a_ca_issues_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The real TSA's folder only for its tsa.cnf (and the skip when openssl is missing).
+    let Some(tsa) = Tsa::start(&dir.path().join("tsa"), &[]) else { return };
+    let work = dir.path().join("rogue");
+    std::fs::create_dir(&work).expect("folder");
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    let mut root = vec!["req", "-x509"];
+    root.extend_from_slice(&ec);
+    root.extend_from_slice(&["-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=Trusted Root"]);
+    root.extend_from_slice(&["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    openssl(&work, &root);
+    let issue = |name: &str, subject: &str, by: &str, extensions: &str| {
+        let mut request = vec!["req"];
+        request.extend_from_slice(&ec);
+        let (key, csr, ext, pem) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.ext"), format!("{name}.pem"));
+        request.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", subject]);
+        openssl(&work, &request);
+        std::fs::write(work.join(&ext), extensions).expect("extensions");
+        let (by_pem, by_key) = (format!("{by}.pem"), format!("{by}.key"));
+        openssl(
+            &work,
+            &["x509", "-req", "-in", &csr, "-CA", &by_pem, "-CAkey", &by_key, "-CAcreateserial", "-days", "30", "-out", &pem, "-extfile", &ext],
+        );
+    };
+    issue("leaf", "/CN=Some client", "ca", "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
+    issue("rogue", "/CN=Rogue TSA", "leaf", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n");
+
+    let query = request(b"signature one").expect("query");
+    std::fs::write(work.join("q.tsq"), &query.der).expect("query");
+    let config = tsa.dir.join("tsa.cnf");
+    let config = config.to_string_lossy();
+    openssl(
+        &work,
+        &["ts", "-reply", "-config", &config, "-queryfile", "q.tsq", "-signer", "rogue.pem", "-inkey", "rogue.key", "-chain", "leaf.pem", "-out", "r.tsr"],
+    );
+    let reply = std::fs::read(work.join("r.tsr")).expect("reply");
+    let token = custos_timestamp::token_from_reply(&reply, &query).expect("a well-formed token");
+    let trusted = parse_certificates(&std::fs::read(work.join("ca.pem")).expect("ca")).expect("PEM");
+    let error = verify_token(&token, b"signature one", &trusted).expect_err("not trusted time");
+    assert!(
+        matches!(&error, TimestampError::Untrusted(reason) if reason.contains("is not a certificate authority")),
+        "{error}"
+    );
+}

@@ -143,3 +143,70 @@ fn an_unreachable_authority_leaves_the_package_as_it_was() {
     assert_eq!(std::fs::read(d.join("pkg/custos/custody.jsonl")).expect("log"), before);
     assert_eq!(verify(d, &[]).code, 0);
 }
+
+/// Red team (round 5): a signed policy named its TSA certificates by file name only, so
+/// replacing `tsa-root.pem` beside it changed whose time was trusted while the policy still
+/// showed as signed. A policy binds a certificate by its SHA-256 (a different file is
+/// refused); a signed policy naming one without it is refused with --require-signed-policy
+/// and warned about otherwise.
+#[test]
+fn class1_unsigned_a_signed_policy_binds_its_tsa_certificates_by_digest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let Some(tsa) = Tsa::start(&d.join("tsa"), &[]) else { return };
+    let Some(other) = Tsa::start(&d.join("other"), &[]) else { return };
+    support::copy_test_keys(d);
+    write(d, "disk.img", &support::noise(2_000, 5));
+    let sealed = custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "T-1", "--tsa", &other.url, "--out", "pkg", "disk.img"],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    let chosen = std::fs::read(tsa.dir.join("ca.crt")).expect("the author's choice");
+    let sha256 = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(&chosen).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let policy = |certificate: &str| {
+        format!(
+            r#"{{"custos_policy":1,"id":"xt","jurisdiction":"XT","name":"Test","effective_from":"2026-01-01T00:00:00Z",
+            "time":{{"trusted_timestamps":"required","tsa_certificates":[{certificate}],"cite":"test"}}}}"#
+        )
+    };
+    // The holder of the folder puts the other authority's root in the chosen one's place.
+    std::fs::copy(other.dir.join("ca.crt"), d.join("tsa-root.pem")).expect("swap");
+    for (name, certificate) in [
+        ("bound.json", format!(r#"{{"file":"tsa-root.pem","sha256":"{sha256}"}}"#)),
+        ("named.json", r#""tsa-root.pem""#.to_owned()),
+    ] {
+        write(d, name, policy(&certificate).as_bytes());
+        let signed = custos_in(d, &["policy", "sign", name, "--key", "rfc8032-test2"]);
+        assert_eq!(signed.code, 0, "{}", signed.stderr);
+    }
+    let judge = |policy: &str, extra: &[&str]| {
+        let mut args = vec!["--trust", "rfc8032-test2.pub", "--policy", policy];
+        args.extend_from_slice(extra);
+        verify(d, &args)
+    };
+    support::assert_refused(&judge("bound.json", &[]), "it is not the certificate the policy's author chose");
+    support::assert_refused(
+        &judge("named.json", &["--require-signed-policy"]),
+        "names the TSA certificate tsa-root.pem without its SHA-256",
+    );
+    let warned = judge("named.json", &[]);
+    assert!(
+        warned.stderr.contains("warning: the signed policy named.json names the TSA certificate"),
+        "{}",
+        warned.stderr
+    );
+
+    // The file the author chose, bound: trusted time as the policy says.
+    std::fs::write(d.join("tsa-root.pem"), &chosen).expect("restore");
+    let bound = judge("bound.json", &["--require-signed-policy"]);
+    assert!(!bound.stderr.contains("without its SHA-256"), "{}", bound.stderr);
+    assert!(
+        bound.stdout.contains("not a trusted"),
+        "the other authority's tokens are not trusted: {}",
+        bound.stdout
+    );
+}

@@ -37,6 +37,43 @@ fn refuse_inside_any_package(flag: &str, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A TSA certificate file a policy names must have the bytes the policy binds it to; a
+/// signed policy that names one without its digest does not cover it (whoever can write the
+/// file chooses whose time is trusted): refused with --require-signed-policy, said otherwise.
+fn check_bound(
+    policy: &Path,
+    loaded: &LoadedPolicy,
+    named: &custos_policy::CertificateFile,
+    path: &Path,
+    bytes: &[u8],
+    require_signed: bool,
+) -> Result<()> {
+    let found = custos_hash::Algorithm::Sha256.digest(bytes).to_hex();
+    match named.sha256() {
+        Some(expected) if expected == found => Ok(()),
+        Some(expected) => bail!(
+            "the policy {} binds the TSA certificate {} to SHA-256 {}, but the file has SHA-256 {found}: it is not the certificate the policy's author chose",
+            crate::render::shown(policy),
+            crate::render::shown(path),
+            crate::render::escape(expected)
+        ),
+        None if matches!(loaded.signature, custos_policy::PolicySignature::SignedBy { .. }) => {
+            let why = format!(
+                "the signed policy {} names the TSA certificate {} without its SHA-256, so its signature does not cover that file and whoever can write it chooses whose time is trusted. Name it as {{\"file\": \"{}\", \"sha256\": \"{found}\"}} and sign the policy again",
+                crate::render::shown(policy),
+                crate::render::shown(path),
+                crate::render::escape(named.file())
+            );
+            if require_signed {
+                bail!("{why}");
+            }
+            crate::render::say(&format!("warning: {why}"));
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
 /// Why a file the verifier relies on must come from outside any package, and the fix.
 fn never_trust(flag: &str) -> &'static str {
     match flag {
@@ -186,14 +223,22 @@ impl Verifier {
         // TSA certificates: given on the command line, and named by the policies (relative
         // to each policy's file).
         let mut tsa_paths: Vec<PathBuf> = args.tsa_cert.clone();
+        let mut named_by = Vec::new();
         for (file, loaded) in args.policy.iter().zip(&policies) {
             let folder = file.parent().unwrap_or(Path::new("."));
-            let named = loaded.policy.time.iter().flat_map(|rule| &rule.tsa_certificates);
-            tsa_paths.extend(named.map(|name| folder.join(name)));
+            for named in loaded.policy.time.iter().flat_map(|rule| &rule.tsa_certificates) {
+                tsa_paths.push(folder.join(named.file()));
+                named_by.push((file, loaded, named));
+            }
         }
         let mut tsa_certificates = Vec::new();
-        for path in &tsa_paths {
+        let from_policies =
+            std::iter::repeat(None).take(args.tsa_cert.len()).chain(named_by.into_iter().map(Some));
+        for (path, named_by) in tsa_paths.iter().zip(from_policies) {
             let bytes = crate::render::read_input_file(path, MAX_CERTIFICATE_BYTES, "TSA certificate")?;
+            if let Some((policy, loaded, named)) = named_by {
+                check_bound(policy, loaded, named, path, &bytes, args.require_signed_policy)?;
+            }
             tsa_certificates.extend(
                 custos_timestamp::parse_certificates(&bytes)
                     .with_context(|| format!("{} is not a certificate (PEM or DER)", path.display()))?,

@@ -76,7 +76,7 @@ pub fn refuse_output_in_a_package(flag: &str, output: &Path, package: Option<&Pa
 
 /// `path` with its deepest existing folder resolved (links, `.`, `..`) and the rest, which
 /// does not exist yet, appended as given.
-fn resolved(path: &Path) -> PathBuf {
+pub fn resolved(path: &Path) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();

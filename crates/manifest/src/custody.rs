@@ -689,7 +689,11 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
             None => {}
         }
         if event.action == Action::Moved && event.country.is_none() && event.location.is_none() {
-            fail(&mut findings, "custody.country", "a move that says neither where to nor in which country".into());
+            fail(
+                &mut findings,
+                "custody.country",
+                "a move that says neither where to nor in which country".into(),
+            );
         }
         if event.receiver.is_some() && event.action != Action::Released {
             fail(&mut findings, "custody.transfer", "only a `released` event names a receiver".into());

@@ -119,7 +119,11 @@ mod tests {
         assert_eq!(super::country("de").as_deref(), Ok("DE"));
         assert_eq!(super::country(" XB ").as_deref(), Ok("XB"));
         assert!(super::country("UK").expect_err("not a code").contains("GB"));
-        assert!(super::country("Germany").is_err() && super::country("QQ").is_err() && super::country("").is_err());
+        assert!(
+            super::country("Germany").is_err()
+                && super::country("QQ").is_err()
+                && super::country("").is_err()
+        );
         assert!(super::country("X1").is_err());
         // Independently: every code Debian's iso-codes lists, and no other assigned one.
         let listed = std::fs::read_to_string("/usr/share/iso-codes/json/iso_3166-1.json");

@@ -21,6 +21,7 @@ pub use load::{
     read_regular_file, LoadedPolicy, PolicySignature, PolicySigner, MAX_DOCUMENT_BYTES, MAX_SIGNATURE_BYTES,
 };
 pub use policy::{
-    CustodyRule, DigestRule, LegalBasisRule, Policy, PolicyError, PreservationRule, RegistryRef,
-    RetentionRule, SignatureRule, StorageRule, TimeRule, TimestampRequirement, TrustedKey, POLICY_FORMAT,
+    BoundFile, CertificateFile, CustodyRule, DigestRule, LegalBasisRule, Policy, PolicyError,
+    PreservationRule, RegistryRef, RetentionRule, SignatureRule, StorageRule, TimeRule, TimestampRequirement,
+    TrustedKey, POLICY_FORMAT,
 };

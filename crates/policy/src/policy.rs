@@ -118,9 +118,48 @@ pub struct TimeRule {
     /// Certificates (PEM or DER files, relative to the policy file) of the time-stamping
     /// authorities this jurisdiction trusts; used with any given by `--tsa-cert`.
     #[serde(default)]
-    pub tsa_certificates: Vec<String>,
+    pub tsa_certificates: Vec<CertificateFile>,
     /// What the rule is modelled on.
     pub cite: String,
+}
+
+/// A certificate file a policy names: by its name alone (`"tsa-root.pem"`), or with its
+/// SHA-256 (`{"file": "tsa-root.pem", "sha256": "…"}`), which binds the file's bytes to the
+/// policy, so that a signature over the policy covers the certificate too.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum CertificateFile {
+    /// Named only: whoever can write the file chooses its content.
+    Named(String),
+    /// Named with the SHA-256 (lowercase hex) its bytes must have.
+    Bound(BoundFile),
+}
+
+/// A file and the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundFile {
+    /// The file, relative to the policy file.
+    pub file: String,
+    /// SHA-256 of its bytes, lowercase hex.
+    pub sha256: String,
+}
+
+impl CertificateFile {
+    /// The file, relative to the policy file.
+    pub fn file(&self) -> &str {
+        match self {
+            CertificateFile::Named(file) | CertificateFile::Bound(BoundFile { file, .. }) => file,
+        }
+    }
+
+    /// The SHA-256 its bytes must have, when the policy binds it.
+    pub fn sha256(&self) -> Option<&str> {
+        match self {
+            CertificateFile::Named(_) => None,
+            CertificateFile::Bound(BoundFile { sha256, .. }) => Some(sha256),
+        }
+    }
 }
 
 /// `required` or `optional`.

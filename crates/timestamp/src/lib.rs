@@ -441,10 +441,8 @@ fn check_may_issue(issuer: &Certificate) -> Result<(), TimestampError> {
             issuer.tbs_certificate.subject
         ))
     };
-    let constraints = extensions
-        .clone()
-        .find(|ext| ext.extn_id == ID_CE_BASIC_CONSTRAINTS)
-        .ok_or_else(not_a_ca)?;
+    let constraints =
+        extensions.clone().find(|ext| ext.extn_id == ID_CE_BASIC_CONSTRAINTS).ok_or_else(not_a_ca)?;
     let constraints = BasicConstraints::from_der(constraints.extn_value.as_bytes()).map_err(malformed)?;
     if !constraints.ca {
         return Err(not_a_ca());

@@ -254,20 +254,51 @@ fn a_certificate_in_the_chain_that_is_not_a_ca_issues_nothing() {
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
     let mut root = vec!["req", "-x509"];
     root.extend_from_slice(&ec);
-    root.extend_from_slice(&["-keyout", "ca.key", "-out", "ca.pem", "-days", "30", "-subj", "/CN=Trusted Root"]);
-    root.extend_from_slice(&["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    root.extend_from_slice(&[
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=Trusted Root",
+    ]);
+    root.extend_from_slice(&[
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
     openssl(&work, &root);
     let issue = |name: &str, subject: &str, by: &str, extensions: &str| {
         let mut request = vec!["req"];
         request.extend_from_slice(&ec);
-        let (key, csr, ext, pem) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.ext"), format!("{name}.pem"));
+        let (key, csr, ext, pem) =
+            (format!("{name}.key"), format!("{name}.csr"), format!("{name}.ext"), format!("{name}.pem"));
         request.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", subject]);
         openssl(&work, &request);
         std::fs::write(work.join(&ext), extensions).expect("extensions");
         let (by_pem, by_key) = (format!("{by}.pem"), format!("{by}.key"));
         openssl(
             &work,
-            &["x509", "-req", "-in", &csr, "-CA", &by_pem, "-CAkey", &by_key, "-CAcreateserial", "-days", "30", "-out", &pem, "-extfile", &ext],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &by_pem,
+                "-CAkey",
+                &by_key,
+                "-CAcreateserial",
+                "-days",
+                "30",
+                "-out",
+                &pem,
+                "-extfile",
+                &ext,
+            ],
         );
     };
     issue("leaf", "/CN=Some client", "ca", "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
@@ -279,7 +310,22 @@ fn a_certificate_in_the_chain_that_is_not_a_ca_issues_nothing() {
     let config = config.to_string_lossy();
     openssl(
         &work,
-        &["ts", "-reply", "-config", &config, "-queryfile", "q.tsq", "-signer", "rogue.pem", "-inkey", "rogue.key", "-chain", "leaf.pem", "-out", "r.tsr"],
+        &[
+            "ts",
+            "-reply",
+            "-config",
+            &config,
+            "-queryfile",
+            "q.tsq",
+            "-signer",
+            "rogue.pem",
+            "-inkey",
+            "rogue.key",
+            "-chain",
+            "leaf.pem",
+            "-out",
+            "r.tsr",
+        ],
     );
     let reply = std::fs::read(work.join("r.tsr")).expect("reply");
     let token = custos_timestamp::token_from_reply(&reply, &query).expect("a well-formed token");

@@ -58,11 +58,9 @@ pub fn run(args: ReportArgs) -> Result<Status> {
     if args.sign.is_some() {
         outputs.extend(outputs.clone().iter().map(|p| signature_path(p)));
     }
-    // Compared as absolute paths without `.` (`./r.html` is `r.html`).
-    let mut distinct: Vec<PathBuf> = outputs
-        .iter()
-        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()).components().collect())
-        .collect();
+    // Compared with their folders resolved (`./r.html` is `r.html`, and so is `link/r.html`
+    // when `link` leads here).
+    let mut distinct: Vec<PathBuf> = outputs.iter().map(|p| crate::location::resolved(p)).collect();
     distinct.sort();
     distinct.dedup();
     if distinct.len() != outputs.len() {

@@ -208,6 +208,7 @@ pub(crate) mod tests_support {
             actor: Actor::of(&key),
             action,
             location: Some("Lab 1".into()),
+            country: None,
             purpose: None,
             legal_basis: Some("W-1".into()),
             items: Vec::new(),

@@ -110,6 +110,7 @@ fn revocations_in_a_registry_are_honoured() {
         },
         action: Action::Sealed,
         location: None,
+        country: None,
         purpose: None,
         legal_basis: None,
         items: vec![],

@@ -51,6 +51,7 @@ fn event(sequence: u64, action: Action, key: &str, time: &str) -> Event {
         },
         action,
         location: None,
+        country: None,
         purpose: None,
         legal_basis: None,
         items: vec![],

@@ -1743,3 +1743,32 @@ fn class6_operator_a_temporary_left_by_a_killed_custody_command_is_removed_not_l
     let strict = verify(&case, &["--strict"]);
     assert_eq!(strict.code, 0, "{}", strict.stdout);
 }
+
+/// Issue 21 (where the evidence is): a country in an event is signed, but the signer is
+/// the only one who vouches for it. An insider who does not hold the evidence cannot move it;
+/// the holder cannot state a country that is not a code (`Germany`, `de`), nor move it
+/// without saying where to.
+#[test]
+fn an_insider_cannot_move_the_evidence_or_state_a_country_that_is_no_code() {
+    let case = genuine();
+    make_writable(&case.pkg);
+    // Ada, trusted, released the evidence to Bob and no longer holds it.
+    forge_event(&case, &seed(TEST1_SEED), |event| {
+        event["action"] = "moved".into();
+        event["country"] = "XB".into();
+    });
+    assert_caught(&case, "custody.holder", "`moved` by Ada Examiner");
+
+    for (country, action) in [(Some("Germany"), "examined"), (Some("de"), "examined"), (None, "moved")] {
+        let case = genuine();
+        make_writable(&case.pkg);
+        forge_event(&case, &seed(TEST2_SEED), |event| {
+            event["action"] = action.into();
+            if let Some(country) = country {
+                event["country"] = country.into();
+            }
+        });
+        let needle = if country.is_some() { "is not a country code" } else { "neither where to" };
+        assert_caught(&case, "custody.country", needle);
+    }
+}

@@ -41,6 +41,11 @@ pub struct AnchorArgs {
     pub tsa: Option<String>,
 }
 
+/// A country as events write it (`de` is taken as `DE`; `Germany` or `UK` are refused).
+pub fn country_code(text: &str) -> Result<String, String> {
+    custos_manifest::vocabulary::country(text)
+}
+
 /// What every custody event takes.
 #[derive(Debug, Args)]
 pub struct EventArgs {
@@ -54,6 +59,10 @@ pub struct EventArgs {
     /// Where
     #[arg(long)]
     pub location: Option<String>,
+    /// The country the evidence is in (ISO 3166-1 alpha-2, such as DE; XA to XZ for others),
+    /// signed in the event; it stays there until an event states another
+    #[arg(long, value_name = "CC", value_parser = country_code)]
+    pub country: Option<String>,
     #[command(flatten)]
     pub anchors: AnchorArgs,
     /// Print the appended event as JSON
@@ -168,7 +177,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             (event, action, None, note)
         }
     };
-    let EventArgs { package, signer, purpose, location, anchors, json, quiet } = args;
+    let EventArgs { package, signer, purpose, location, country, anchors, json, quiet } = args;
     let AnchorArgs { receipt, tsa } = anchors;
     // Cheap checks first: nobody should type a passphrase for a command that cannot run.
     if !package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
@@ -185,7 +194,11 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     let mut event = NewEvent::new(action, now);
     event.receiver = receiver.as_ref().map(|r| r.id().to_string());
     event.purpose = purpose;
+    if action == Action::Moved && country.is_none() && location.is_none() {
+        bail!("a move says where to: give --country CC, --location TEXT, or both");
+    }
     event.location = location;
+    event.country = country;
     event.note = note;
     // What the package must still be when a `fixity_verified` event is appended: as judged.
     let mut judged_as: Option<Option<String>> = None;
@@ -366,6 +379,9 @@ pub struct CosignArgs {
     pub package: PathBuf,
     #[command(flatten)]
     pub signer: SignerArgs,
+    /// The country the evidence is in (ISO 3166-1 alpha-2), signed in the event
+    #[arg(long, value_name = "CC", value_parser = country_code)]
+    pub country: Option<String>,
     #[command(flatten)]
     pub anchors: AnchorArgs,
     /// Print the appended event as JSON
@@ -386,6 +402,7 @@ pub fn run_cosign(args: CosignArgs) -> Result<Status> {
     let appended = custos_manifest::package::cosign(
         &args.package,
         custos_manifest::time::now_rfc3339(),
+        args.country.clone(),
         &secret,
         &public,
         args.anchors.tsa.as_deref(),
@@ -468,16 +485,28 @@ pub fn write_receipt(out: &Path, receipt: &custos_manifest::receipt::Receipt) ->
 fn show_log(package: &Path, json: bool) -> Result<Status> {
     let (findings, events) = custos_manifest::package::log_with_shipped_keys(package)
         .with_context(|| format!("cannot read the custody log of {}", package.display()))?;
+    // The country the evidence is in at each event: stated, or carried from the last event
+    // that stated one (in brackets), or unknown (`??`); never guessed from a key file.
+    let mut country: Option<&str> = None;
     for event in &events {
         if json {
             crate::render::print_json(&event)?;
         } else {
             let receiver =
                 event.receiver.as_deref().map(|r| format!(" to {}", escape(short(r)))).unwrap_or_default();
+            let place = match (event.country.as_deref(), country) {
+                (Some(stated), _) => format!("{stated}  "),
+                (None, Some(carried)) => format!("({carried})"),
+                (None, None) => "??  ".to_owned(),
+            };
+            country = event.country.as_deref().or(country);
+            let location =
+                event.location.as_deref().map(|l| format!(" at {}", escape(l))).unwrap_or_default();
             println!(
-                "{:>3}  {}  {:<20} {} ({}, key {}){receiver}",
+                "{:>3}  {}  {}  {:<20} {} ({}, key {}){receiver}{location}",
                 event.sequence,
                 escape(&event.time),
+                escape(&place),
                 event.action.name(),
                 escape(&event.actor.name),
                 escape(&event.actor.role),
@@ -519,8 +548,12 @@ pub fn custody_summary(custody: &CustodySummary) -> String {
         .ended
         .map(|(sequence, action)| format!("; custody ended with `{}` at event {sequence}", action.name()))
         .unwrap_or_default();
+    let place = match &custody.holder.place {
+        Some(place) => format!("; in {} since event {}", escape(&place.country), place.since),
+        None => "; country unknown (no event states one)".to_owned(),
+    };
     format!(
-        "custody: {} event(s), head {}; {holder}{ended}\n  a log proves only what it still holds: compare the head with your receipt (--receipt FILE)",
+        "custody: {} event(s), head {}; {holder}{place}{ended}\n  a log proves only what it still holds: compare the head with your receipt (--receipt FILE)",
         custody.events,
         custody.head.as_deref().unwrap_or("none")
     )

@@ -42,6 +42,10 @@ pub struct PackageArgs {
     /// Where the sealing happens
     #[arg(long)]
     pub location: Option<String>,
+    /// The country the evidence is in when sealed (ISO 3166-1 alpha-2, such as DE; XA to XZ
+    /// for others), signed in the `sealed` event
+    #[arg(long, value_name = "CC", value_parser = crate::evidence::country_code)]
+    pub country: Option<String>,
     /// Digests to record (sha256 is always added) [default: sha256,blake3]
     #[arg(long, value_name = "LIST")]
     pub algo: Option<String>,
@@ -316,6 +320,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
         category,
         legal_basis,
         location: args.location.clone(),
+        country: args.country.clone(),
         algorithms,
         segments: args.segment_size.map(|size| SegmentSpec { size, algorithm: args.segment_algo }),
         signer: &secret,

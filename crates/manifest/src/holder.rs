@@ -42,6 +42,19 @@ pub struct CustodyState {
     pub pending: Option<Pending>,
     /// The event that ended custody (`returned` or `destroyed`), by number.
     pub ended: Option<(u64, Action)>,
+    /// The country the evidence is in, as the last event that stated one said (`None`: no
+    /// event has said; never guessed from a key file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub place: Option<Place>,
+}
+
+/// Where the evidence is, and since which event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Place {
+    /// ISO 3166-1 alpha-2 (or `XA`–`XZ`).
+    pub country: String,
+    /// The event that stated it.
+    pub since: u64,
 }
 
 /// Why an event breaks the rules: the check that fails and the reason.
@@ -73,8 +86,17 @@ impl Action {
 
 impl CustodyState {
     /// Applies `event` (whose line has SHA-256 `line_digest`), or says why the rules forbid
-    /// it; a forbidden event leaves the state as it was.
+    /// it; a forbidden event leaves the state as it was. An event that states a country puts
+    /// the evidence there from then on.
     pub fn apply(&mut self, event: &Event, line_digest: &str) -> Result<(), Violation> {
+        self.apply_holder_rules(event, line_digest)?;
+        if let Some(country) = &event.country {
+            self.place = Some(Place { country: country.clone(), since: event.sequence });
+        }
+        Ok(())
+    }
+
+    fn apply_holder_rules(&mut self, event: &Event, line_digest: &str) -> Result<(), Violation> {
         let actor = Party { key_id: event.actor.key_id.clone(), name: event.actor.name.clone() };
         if event.action == Action::Sealed {
             if self.holder.is_some() {

@@ -83,6 +83,8 @@ pub struct SealRequest<'a> {
     pub legal_basis: Vec<LegalBasis>,
     /// Where the sealing happens.
     pub location: Option<String>,
+    /// The country the evidence is in when sealed (the `sealed` event states it).
+    pub country: Option<String>,
     /// Digests to record; SHA-256 is always added (the BagIt manifest needs it).
     pub algorithms: Vec<Algorithm>,
     /// Segment digests, if wanted.
@@ -575,6 +577,7 @@ fn seal_into(
 
     let mut sealed = NewEvent::new(Action::Sealed, request.sealed_at.clone());
     sealed.location = request.location.clone();
+    sealed.country = request.country.clone();
     sealed.legal_basis = request.legal_basis.first().map(|b| b.reference.clone());
     // The tag manifests are written once, below, around the finished package.
     let along = custody::AlongWith {
@@ -1134,9 +1137,11 @@ pub fn add_event_if_unchanged(
 /// records a `cosigned` event, together, under the package's lock: a second (third, …)
 /// principal vouches for the same manifest. Refused when the key already signed it, or when
 /// the manifest has no valid signature by a key the package ships (nothing to vouch for).
+/// `country`: where the evidence is, as the event states it.
 pub fn cosign(
     package: &Path,
     time: String,
+    country: Option<String>,
     key: &SigningKey,
     public: &PublicKey,
     tsa: Option<&str>,
@@ -1205,7 +1210,8 @@ pub fn cosign(
         }
         Ok(files)
     };
-    let event = NewEvent::new(Action::Cosigned, time);
+    let mut event = NewEvent::new(Action::Cosigned, time);
+    event.country = country;
     let along = custody::AlongWith { ship: &[public], tsa, replace: &sign, then: &refresh_tag_manifests };
     custody::append(&store, event, key, public, &along)
 }

@@ -40,6 +40,7 @@ fn fixture() -> Fixture {
         category: None,
         legal_basis: vec![],
         location: None,
+        country: None,
         algorithms: vec![Algorithm::Sha256],
         segments: None,
         signer: &ada.secret,

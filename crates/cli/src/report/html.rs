@@ -516,8 +516,16 @@ fn acquisition(record: &serde_json::Map<String, serde_json::Value>) -> String {
 }
 
 fn custody(html: &mut String, judgement: &Judgement, context: &Context) {
-    html.push_str("<h2>Chain of custody</h2>\n<table><tr><th>#</th><th>When (UTC)</th><th>What happened</th><th>By</th><th>Details</th></tr>\n");
+    html.push_str("<h2>Chain of custody</h2>\n<table><tr><th>#</th><th>When (UTC)</th><th>What happened</th><th>By</th><th>Where the evidence was</th><th>Details</th></tr>\n");
+    // The country each event states, or the last one stated before it; never guessed.
+    let mut country: Option<&str> = None;
     for event in &judgement.verification.events {
+        let place = match (event.country.as_deref(), country) {
+            (Some(stated), _) => esc(stated),
+            (None, Some(carried)) => format!("{} (as stated before)", esc(carried)),
+            (None, None) => "unknown".to_owned(),
+        };
+        country = event.country.as_deref().or(country);
         let action = match (event.action, event.receiver.as_deref()) {
             (Action::Released, Some(to)) => format!("released to {}", esc(&context.names.of(to))),
             (action, _) => esc(&action.name().replace('_', " ")),
@@ -533,7 +541,7 @@ fn custody(html: &mut String, judgement: &Judgement, context: &Context) {
         .collect();
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td class=\"when\">{}</td><td>{action}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"when\">{}</td><td>{action}</td><td>{}</td><td class=\"country\">{place}</td><td>{}</td></tr>",
             event.sequence,
             esc(&human::time(&event.time)),
             person(event, &context.names),

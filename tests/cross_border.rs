@@ -91,3 +91,124 @@ fn a_package_whose_events_state_no_country_says_so_and_guesses_nothing() {
     let log = custos_in(d, &["custody", "log", "pkg"]);
     assert!(log.stdout.lines().next().is_some_and(|l| l.contains("  ??    sealed")), "{}", log.stdout);
 }
+
+#[test]
+fn each_item_may_hold_its_own_kind_of_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    write(d, "takeout/mail/inbox.mbox", b"From: a\n");
+    write(d, "takeout/logs/dhcp.log", b"10.0.0.7 leased 2026-03-01T10:00:00Z\n");
+    let seal = |out: &str, extra: &[&str]| {
+        let mut args =
+            vec!["seal", "--key", "rfc8032-test1", "--case", "X-3", "--category", "content", "--out", out];
+        args.extend_from_slice(extra);
+        args.push("takeout");
+        custos_in(d, &args)
+    };
+    support::assert_refused(
+        &seal("typo", &["--item-category", "takeout/logs/dchp.log=identification"]),
+        "no item has that path",
+    );
+    assert!(!d.join("typo").exists(), "refused before anything was copied");
+    support::assert_refused(
+        &seal("bad", &["--item-category", "takeout/logs/dhcp.log=ip"]),
+        "is not a category",
+    );
+    let sealed = seal("pkg", &["--item-category", "takeout/logs/dhcp.log=identification"]);
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("pkg/custos/manifest.json")).expect("manifest"))
+            .expect("JSON");
+    let categories: Vec<(&str, &str)> = manifest["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| (i["path"].as_str().expect("path"), i["category"].as_str().expect("category")))
+        .collect();
+    assert_eq!(
+        categories,
+        [("data/takeout/logs/dhcp.log", "identification"), ("data/takeout/mail/inbox.mbox", "content")]
+    );
+    let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);
+    assert_eq!(verified.code, 0, "{}", verified.stdout);
+}
+
+/// Red team (round 6): the storage rule read only where the signers' keys come from, so
+/// evidence moved abroad by a signed `moved` event was still ACCEPTABLE where it must stay;
+/// and an observation by someone who does not hold the evidence could state where it is.
+#[test]
+fn the_storage_rule_reads_the_signed_country_and_only_the_holder_states_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    write(d, "disk.img", b"evidence");
+    write(
+        d,
+        "xb.json",
+        br#"{"custos_policy":1,"id":"xb-storage","jurisdiction":"XB","name":"Borealia storage","effective_from":"2026-01-01T00:00:00Z",
+            "storage":{"allowed_countries":["XB"],"cite":"art. 1"}}"#,
+    );
+    let sealed = custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "X-4", "--country", "XB", "--out", "pkg", "disk.img"],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    let judge = || {
+        custos_in(
+            d,
+            &[
+                "verify",
+                "pkg",
+                "--trust",
+                "rfc8032-test1.pub",
+                "--trust",
+                "rfc8032-test2.pub",
+                "--policy",
+                "xb.json",
+            ],
+        )
+    };
+    let home = judge();
+    assert_eq!(home.code, 0, "kept in Borealia: {}", home.stdout);
+
+    // Bob, trusted but not the holder, cannot say where the evidence is.
+    let observed = custos_in(
+        d,
+        &["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "examined", "--country", "XZ"],
+    );
+    support::assert_refused(&observed, "only the holder says where the evidence is");
+
+    let moved = custos_in(
+        d,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--action",
+            "moved",
+            "--country",
+            "XZ",
+            "--location",
+            "offshore vault",
+        ],
+    );
+    assert_eq!(moved.code, 0, "{}", moved.stderr);
+    let abroad = judge();
+    assert_eq!(abroad.code, 1, "{}", abroad.stdout);
+    assert!(abroad.stdout.contains("NOT ACCEPTABLE in XB"), "{}", abroad.stdout);
+    let json =
+        custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--policy", "xb.json", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(json.stdout.trim()).expect("JSON");
+    let storage: Vec<String> = report["policies"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "storage.allowed_countries" && f["verdict"] == "fail")
+        .map(|f| f["evidence"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(storage.len(), 1, "{storage:?}");
+    assert!(storage[0].contains("held in XZ, as the event states; allowed: XB"), "{storage:?}");
+}

@@ -210,3 +210,48 @@ fn class1_unsigned_a_signed_policy_binds_its_tsa_certificates_by_digest() {
         bound.stdout
     );
 }
+
+/// Red team (round 6): the TSA certificates one policy names were pooled for every policy, so
+/// a jurisdiction that names no authority was credited with trusted time from another's, and
+/// its verdict depended on which other policies were on the command line. Each policy now
+/// trusts --tsa-cert's authorities and its own, never another policy's.
+#[test]
+fn one_jurisdictions_time_stamping_authority_never_decides_anothers_verdict() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let Some(tsa) = Tsa::start(&d.join("tsa"), &[]) else { return };
+    support::copy_test_keys(d);
+    write(d, "disk.img", &support::noise(2_000, 5));
+    let sealed = custos_in(
+        d,
+        &["seal", "--key", "rfc8032-test1", "--case", "T-2", "--tsa", &tsa.url, "--out", "pkg", "disk.img"],
+    );
+    assert_eq!(sealed.code, 0, "{}", sealed.stderr);
+    std::fs::copy(tsa.dir.join("ca.crt"), d.join("xa-tsa.pem")).expect("copy");
+    write(
+        d,
+        "xa.json",
+        br#"{"custos_policy":1,"id":"xa","jurisdiction":"XA","name":"A","effective_from":"2026-01-01T00:00:00Z",
+            "time":{"trusted_timestamps":"required","tsa_certificates":["xa-tsa.pem"],"cite":"a"}}"#,
+    );
+    write(
+        d,
+        "xb.json",
+        br#"{"custos_policy":1,"id":"xb","jurisdiction":"XB","name":"B","effective_from":"2026-01-01T00:00:00Z",
+            "time":{"trusted_timestamps":"required","cite":"b"}}"#,
+    );
+    let alone = verify(d, &["--policy", "xb.json"]);
+    assert!(alone.stdout.contains("NOT ACCEPTABLE in XB"), "{}", alone.stdout);
+    let together = verify(d, &["--policy", "xb.json", "--policy", "xa.json"]);
+    assert_eq!(together.code, 1, "{}", together.stdout);
+    assert!(together.stdout.contains("NOT ACCEPTABLE in XB"), "XB's verdict is its own: {}", together.stdout);
+    let json = verify(d, &["--policy", "xb.json", "--policy", "xa.json", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(json.stdout.trim()).expect("JSON");
+    let verdict = |id: &str| {
+        report["policies"].as_array().expect("policies").iter().find(|p| p["id"] == id).expect("policy")
+            ["verdict"]
+            .clone()
+    };
+    assert_eq!(verdict("xa"), "pass", "{}", json.stdout);
+    assert_eq!(verdict("xb"), "fail", "{}", json.stdout);
+}

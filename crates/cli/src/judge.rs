@@ -158,6 +158,8 @@ pub struct Verifier {
     relied_on_in_a_package: Option<String>,
     policies: Vec<LoadedPolicy>,
     tsa_certificates: Vec<custos_timestamp::Certificate>,
+    /// Per policy, in order: the certificates given with --tsa-cert and those it names.
+    tsa_certificate_sets: Vec<Vec<custos_timestamp::Certificate>>,
     /// When policies are evaluated (seconds since the epoch).
     at: i64,
     allow_untrusted: bool,
@@ -222,27 +224,36 @@ impl Verifier {
             .collect::<Result<Vec<LoadedPolicy>>>()?;
         // TSA certificates: given on the command line, and named by the policies (relative
         // to each policy's file).
+        let read_certificates = |path: &Path| -> Result<(Vec<u8>, Vec<custos_timestamp::Certificate>)> {
+            let bytes = crate::render::read_input_file(path, MAX_CERTIFICATE_BYTES, "TSA certificate")?;
+            let certificates = custos_timestamp::parse_certificates(&bytes)
+                .with_context(|| format!("{} is not a certificate (PEM or DER)", path.display()))?;
+            Ok((bytes, certificates))
+        };
         let mut tsa_paths: Vec<PathBuf> = args.tsa_cert.clone();
-        let mut named_by = Vec::new();
+        let mut tsa_certificates = Vec::new();
+        for path in &args.tsa_cert {
+            tsa_certificates.extend(read_certificates(path)?.1);
+        }
+        // Each jurisdiction trusts the authorities given with --tsa-cert and those its own
+        // policy names, never another policy's.
+        let mut tsa_certificate_sets = Vec::new();
         for (file, loaded) in args.policy.iter().zip(&policies) {
             let folder = file.parent().unwrap_or(Path::new("."));
+            let mut own = tsa_certificates.clone();
             for named in loaded.policy.time.iter().flat_map(|rule| &rule.tsa_certificates) {
-                tsa_paths.push(folder.join(named.file()));
-                named_by.push((file, loaded, named));
+                let path = folder.join(named.file());
+                let (bytes, certificates) = read_certificates(&path)?;
+                check_bound(file, loaded, named, &path, &bytes, args.require_signed_policy)?;
+                own.extend(certificates);
+                tsa_paths.push(path);
             }
+            tsa_certificate_sets.push(own);
         }
-        let mut tsa_certificates = Vec::new();
-        let from_policies =
-            std::iter::repeat(None).take(args.tsa_cert.len()).chain(named_by.into_iter().map(Some));
-        for (path, named_by) in tsa_paths.iter().zip(from_policies) {
-            let bytes = crate::render::read_input_file(path, MAX_CERTIFICATE_BYTES, "TSA certificate")?;
-            if let Some((policy, loaded, named)) = named_by {
-                check_bound(policy, loaded, named, path, &bytes, args.require_signed_policy)?;
-            }
-            tsa_certificates.extend(
-                custos_timestamp::parse_certificates(&bytes)
-                    .with_context(|| format!("{} is not a certificate (PEM or DER)", path.display()))?,
-            );
+        // Integrity's own findings take every authority the run was given.
+        let given_on_the_command_line = tsa_certificates.len();
+        for set in &tsa_certificate_sets {
+            tsa_certificates.extend(set[given_on_the_command_line..].iter().cloned());
         }
         let mut relied_on: Vec<ReliedOn> =
             trust_paths.iter().map(|path| ReliedOn::new("--trust", path)).collect();
@@ -259,6 +270,7 @@ impl Verifier {
             relied_on_in_a_package,
             policies,
             tsa_certificates,
+            tsa_certificate_sets,
             at,
             allow_untrusted: args.allow_untrusted,
             strict: args.strict,
@@ -332,6 +344,7 @@ impl Verifier {
             now,
             receipts: inputs.receipts,
             tsa_certificates: &self.tsa_certificates,
+            tsa_certificate_sets: &self.tsa_certificate_sets,
             progress: inputs.progress,
         };
         let verification = custos_manifest::verify::verify_store(store, &options);

@@ -48,14 +48,19 @@ pub fn judge_policies(policies: &[LoadedPolicy], verification: &Verification, at
     });
     policies
         .iter()
-        .map(|LoadedPolicy { policy, signature }| {
+        .enumerate()
+        .map(|(index, LoadedPolicy { policy, signature })| {
+            // Trusted time under this policy's own authorities (and --tsa-cert's), not
+            // under another policy's.
+            let none = custos_policy::TrustedTimes::default();
+            let trusted_times = verification.trusted_times_by_set.get(index).unwrap_or(&none);
             let mut findings = match &verification.manifest {
                 Some(manifest) => {
                     let evidence = Evidence {
                         manifest,
                         events: &verification.events,
                         manifest_signers: &verification.manifest_signers,
-                        trusted_times: &verification.trusted_times,
+                        trusted_times,
                     };
                     evaluate(policy, &evidence, at)
                 }

@@ -33,9 +33,14 @@ pub struct PackageArgs {
     /// ISO 3166-1 alpha-2 code of the sealing jurisdiction
     #[arg(long, value_name = "CC")]
     pub jurisdiction: Option<String>,
-    /// The kind of data: content, traffic or subscriber
-    #[arg(long, value_parser = ["content", "traffic", "subscriber"])]
+    /// The kind of data every item holds: subscriber, identification (only to identify a
+    /// user: IP addresses, ports, times), traffic or content
+    #[arg(long, value_parser = ["subscriber", "identification", "traffic", "content"])]
     pub category: Option<String>,
+    /// The kind of data one item holds, overriding --category: PATH=CATEGORY, PATH as the
+    /// item's path in the package (`data/mail/inbox.mbox`, or without `data/`) (repeatable)
+    #[arg(long, value_name = "PATH=CATEGORY", value_parser = item_category)]
+    pub item_category: Vec<(String, Category)>,
     /// KIND:REFERENCE[:AUTHORITY], e.g. warrant:AG-Berlin-1-Gs-1/26 (repeatable)
     #[arg(long, value_name = "BASIS")]
     pub legal_basis: Vec<String>,
@@ -174,6 +179,18 @@ impl Contents<'_> {
     }
 }
 
+/// `--item-category PATH=CATEGORY`: the item's path in the package (`data/` added when
+/// missing) and a category.
+fn item_category(text: &str) -> Result<(String, Category), String> {
+    let (path, name) =
+        text.rsplit_once('=').ok_or("PATH=CATEGORY, such as data/logs/dhcp.log=identification")?;
+    let category = Category::parse(name).ok_or_else(|| {
+        format!("`{name}` is not a category: subscriber, identification, traffic or content")
+    })?;
+    let path = if path.starts_with("data/") { path.to_owned() } else { format!("data/{path}") };
+    Ok((path, category))
+}
+
 /// A field written on one line of the bag's bag-info.txt (and shown on one line): refused
 /// with a line break at parsing, before `acquire` reads a byte.
 fn one_line(text: &str) -> Result<String, String> {
@@ -264,11 +281,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     if !algorithms.contains(&Algorithm::Sha256) {
         algorithms.push(Algorithm::Sha256);
     }
-    let category = args.category.as_deref().map(|c| match c {
-        "traffic" => Category::Traffic,
-        "subscriber" => Category::Subscriber,
-        _ => Category::Content,
-    });
+    let category = args.category.as_deref().and_then(Category::parse);
     let legal_basis = args.legal_basis.iter().map(|b| LegalBasis::parse(b)).collect::<Result<Vec<_>, _>>()?;
     if legal_basis.is_empty() {
         crate::render::say(
@@ -318,6 +331,7 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
         case: Case { reference: args.case.clone(), exhibit: args.exhibit.clone() },
         jurisdiction: args.jurisdiction.clone(),
         category,
+        item_categories: &args.item_category,
         legal_basis,
         location: args.location.clone(),
         country: args.country.clone(),
@@ -445,6 +459,9 @@ impl SealSummary<'_> {
             ));
         }
         text.push_str(&format!("  category     {}\n", args.category.as_deref().unwrap_or("not stated")));
+        for (path, category) in &args.item_category {
+            text.push_str(&format!("    {}: {}\n", escape(path), category.name()));
+        }
         if let Some(jurisdiction) = &args.jurisdiction {
             text.push_str(&format!("  jurisdiction {}\n", escape(jurisdiction)));
         }
@@ -485,6 +502,7 @@ impl SealSummary<'_> {
             "case": { "reference": args.case, "exhibit": args.exhibit },
             "legal_basis": self.legal_basis,
             "category": args.category,
+            "item_categories": args.item_category.iter().map(|(path, category)| (path.clone(), category.name())).collect::<std::collections::BTreeMap<_, _>>(),
             "jurisdiction": args.jurisdiction,
             "location": args.location,
             "tsa": args.anchors.tsa,

@@ -604,8 +604,6 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
     }
     let mut state = CustodyState::default();
     let mut last_time: Option<(usize, i64)> = None;
-    // The country the evidence is in, and the event that said so: it stays until another says.
-    let mut country: Option<(String, usize)> = None;
     for (index, line) in lines.iter().take(complete).enumerate() {
         let subject = format!("event {index}");
         // This event's own findings start here (counted without rescanning earlier ones).
@@ -679,15 +677,6 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
         }
         check_time(&event, index, sealed_at, input.now, &mut last_time, &mut findings);
         check_items(&event, input.manifest, &mut findings);
-        match &event.country {
-            Some(code) if crate::vocabulary::country(code).as_deref() != Ok(code.as_str()) => fail(
-                &mut findings,
-                "custody.country",
-                format!("`{code}` is not a country code (ISO 3166-1 alpha-2 in capitals, or XA to XZ)"),
-            ),
-            Some(code) => country = Some((code.clone(), index)),
-            None => {}
-        }
         if event.action == Action::Moved && event.country.is_none() && event.location.is_none() {
             fail(
                 &mut findings,
@@ -729,9 +718,10 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
             );
         }
         let own_failures = findings[first_finding..].iter().filter(|f| f.verdict == Verdict::Fail).count();
-        let place = match &country {
-            Some((code, stated)) if *stated == index => format!("in {code}"),
-            Some((code, stated)) => format!("in {code} (as event {stated} stated)"),
+        // Where the evidence is after this event, as the holder model established it.
+        let place = match &state.place {
+            Some(place) if place.since == event.sequence => format!("in {}", place.country),
+            Some(place) => format!("in {} (as event {} stated)", place.country, place.since),
             None => "country unknown".to_owned(),
         };
         findings.push(Finding::pass(

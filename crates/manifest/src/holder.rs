@@ -88,11 +88,38 @@ impl CustodyState {
     /// Applies `event` (whose line has SHA-256 `line_digest`), or says why the rules forbid
     /// it; a forbidden event leaves the state as it was. An event that states a country puts
     /// the evidence there from then on.
+    ///
+    /// Only the holder says where the evidence is (the event that makes them holder, such as
+    /// an acceptance, included; after custody ended, only the event that ended it): a
+    /// country stated by anyone else is refused (`custody.country`), or an examiner's
+    /// observation could move the evidence on paper.
     pub fn apply(&mut self, event: &Event, line_digest: &str) -> Result<(), Violation> {
-        self.apply_holder_rules(event, line_digest)?;
+        let mut next = self.clone();
+        next.apply_holder_rules(event, line_digest)?;
         if let Some(country) = &event.country {
-            self.place = Some(Place { country: country.clone(), since: event.sequence });
+            if crate::vocabulary::country(country).as_deref() != Ok(country.as_str()) {
+                return Err(Violation {
+                    check: "custody.country",
+                    reason: format!(
+                        "`{country}` is not a country code (ISO 3166-1 alpha-2 in capitals, or XA to XZ)"
+                    ),
+                });
+            }
+            let holds = next.holder.as_ref().is_some_and(|holder| holder.key_id == event.actor.key_id);
+            let ended_before = next.ended.is_some_and(|(sequence, _)| sequence != event.sequence);
+            if !holds || ended_before {
+                return Err(Violation {
+                    check: "custody.country",
+                    reason: format!(
+                        "states that the evidence is in {country}, but {} {}: only the holder says where the evidence is",
+                        event.actor.name,
+                        if holds { "recorded it after custody ended" } else { "does not hold it" }
+                    ),
+                });
+            }
+            next.place = Some(Place { country: country.clone(), since: event.sequence });
         }
+        *self = next;
         Ok(())
     }
 

@@ -123,6 +123,31 @@ pub enum Category {
     Traffic,
     /// Subscriber information.
     Subscriber,
+    /// Data requested only to identify a user (IP addresses, ports, times of a connection).
+    /// Added in 0.3.
+    Identification,
+}
+
+impl Category {
+    /// Every category, in the order the format lists them.
+    pub const ALL: [Category; 4] =
+        [Category::Subscriber, Category::Identification, Category::Traffic, Category::Content];
+
+    /// The name manifests, policies and the command line use (an exhaustive match: a new
+    /// category cannot be added without its name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Content => "content",
+            Category::Traffic => "traffic",
+            Category::Subscriber => "subscriber",
+            Category::Identification => "identification",
+        }
+    }
+
+    /// Parses a name, exactly.
+    pub fn parse(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|category| category.name() == name)
+    }
 }
 
 /// One evidence item.

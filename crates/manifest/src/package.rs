@@ -79,6 +79,9 @@ pub struct SealRequest<'a> {
     pub jurisdiction: Option<String>,
     /// The kind of data every item holds.
     pub category: Option<Category>,
+    /// The kind of data of single items (item path, `data/…`), over `category`; each must
+    /// name an item, or the seal is refused before anything is copied.
+    pub item_categories: &'a [(String, Category)],
     /// Legal-basis records.
     pub legal_basis: Vec<LegalBasis>,
     /// Where the sealing happens.
@@ -419,6 +422,16 @@ fn seal_into(
     let mut items: Vec<Item> = Vec::new();
     let mut payload = Vec::new();
     let (planned, links) = plan(request)?;
+    // Before anything is copied: a category for no item is a mistyped path.
+    for (path, _) in request.item_categories {
+        if !planned.iter().any(|p| p.path == *path) {
+            let some: Vec<&str> = planned.iter().take(3).map(|p| p.path.as_str()).collect();
+            return Err(Error::Package(format!(
+                "--item-category {path}: no item has that path (items are named as in the package, such as {})",
+                some.join(", ")
+            )));
+        }
+    }
     for Planned { evidence, path } in planned {
         if items.iter().any(|item| item.path == path) {
             return Err(Error::Package(format!("two evidence files would both be {path}")));
@@ -498,7 +511,12 @@ fn seal_into(
             path: path.clone(),
             reference: request.reference,
             size: outcome.size,
-            category: request.category,
+            category: request
+                .item_categories
+                .iter()
+                .find(|(item, _)| *item == path)
+                .map(|(_, category)| *category)
+                .or(request.category),
             digests: outcome.digests.iter().map(|(a, d)| (a.name().to_owned(), d.to_hex())).collect(),
             segments: outcome.segments.as_ref().map(|list| Segments {
                 size: list.spec.size,
@@ -1553,6 +1571,7 @@ pub fn verify_full(package: &Path, trust: &Trust, fast: bool, evidence: Option<&
             now,
             receipts: &[],
             tsa_certificates: &[],
+            tsa_certificate_sets: &[],
             progress: None,
         },
     )

@@ -66,6 +66,10 @@ pub struct VerifyOptions<'a> {
     pub receipts: &'a [(String, Receipt)],
     /// Certificates of the time-stamping authorities whose tokens are trusted.
     pub tsa_certificates: &'a [custos_timestamp::Certificate],
+    /// Narrower sets of them (each jurisdiction's own): the trusted times under each are
+    /// established too ([`Verification::trusted_times_by_set`]), so that one jurisdiction's
+    /// authority never decides another's verdict.
+    pub tsa_certificate_sets: &'a [Vec<custos_timestamp::Certificate>],
     /// Told how many payload bytes will be read, then of each window read (for a progress
     /// bar); `None` for none.
     pub progress: Option<&'a dyn VerifyProgress>,
@@ -107,6 +111,8 @@ pub struct Verification {
     pub custody: CustodySummary,
     /// Trusted times from verified time-stamp tokens.
     pub trusted_times: TrustedTimes,
+    /// The trusted times under each of [`VerifyOptions::tsa_certificate_sets`], in order.
+    pub trusted_times_by_set: Vec<TrustedTimes>,
     /// SHA-256 (hex) of `custos/manifest.json` as read.
     pub manifest_sha256: Option<String>,
 }
@@ -362,7 +368,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
                 "signed the manifest, but no `sealed` or `cosigned` event records it",
             ));
         }
-        established.trusted_times =
+        (established.trusted_times, established.trusted_times_by_set) =
             check_timestamps(&snapshot, &manifest, signatures.as_ref(), &log.events, options, &mut findings);
         let manifest_digest = custody::sha256_hex(input.manifest_bytes);
         for (name, receipt) in options.receipts {
@@ -383,7 +389,8 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
 }
 
 /// Verifies every time-stamp token in `custos/timestamps/` against the signature it names,
-/// under the trusted TSA certificates, and returns the trusted times.
+/// under the trusted TSA certificates, and returns the trusted times, and those under each
+/// narrower set of [`VerifyOptions::tsa_certificate_sets`].
 fn check_timestamps(
     snapshot: &Snapshot,
     manifest: &Manifest,
@@ -391,12 +398,13 @@ fn check_timestamps(
     events: &[(Event, bool)],
     options: &VerifyOptions,
     findings: &mut Vec<Finding>,
-) -> TrustedTimes {
+) -> (TrustedTimes, Vec<TrustedTimes>) {
     let mut times = TrustedTimes::default();
+    let mut by_set = vec![TrustedTimes::default(); options.tsa_certificate_sets.len()];
     let prefix = format!("{}/", crate::package::TIMESTAMPS_DIR);
     let tokens: Vec<&String> = snapshot.tags.keys().filter(|p| p.starts_with(&prefix)).collect();
     if tokens.is_empty() {
-        return times;
+        return (times, by_set);
     }
     let log = snapshot.tag(custody::CUSTODY_PATH).unwrap_or_default();
     let lines: Vec<&[u8]> = log.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
@@ -465,18 +473,24 @@ fn check_timestamps(
                     path.clone(),
                     format!("signature existed at {at}{claimed_text}, stamped by {}", stamp.tsa),
                 ));
-                match slot {
-                    Slot::Manifest(key_id) => {
-                        times.manifest.insert(key_id, stamp.time);
-                    }
-                    Slot::Event(sequence) => {
-                        times.events.insert(sequence, stamp.time);
+                let under = options.tsa_certificate_sets.iter().zip(by_set.iter_mut());
+                let narrower = under
+                    .filter(|(set, _)| custos_timestamp::verify_token(token, &stamped, set).is_ok())
+                    .map(|(_, times)| times);
+                for times in std::iter::once(&mut times).chain(narrower) {
+                    match &slot {
+                        Slot::Manifest(key_id) => {
+                            times.manifest.insert(key_id.clone(), stamp.time);
+                        }
+                        Slot::Event(sequence) => {
+                            times.events.insert(*sequence, stamp.time);
+                        }
                     }
                 }
             }
         }
     }
-    times
+    (times, by_set)
 }
 
 /// Which signature a token stamps.

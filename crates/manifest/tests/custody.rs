@@ -38,6 +38,7 @@ fn fixture() -> Fixture {
         case: Case { reference: "CASE-9".into(), exhibit: None },
         jurisdiction: Some("DE".into()),
         category: None,
+        item_categories: &[],
         legal_basis: vec![],
         location: None,
         country: None,

@@ -465,11 +465,34 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
     match &policy.storage {
         None => out.add("storage", PolicyVerdict::NotApplicable, "no storage rule", ""),
         Some(rule) => {
-            // Where custody was held: the jurisdiction the policy records for the key that
-            // signed each event. Not the event's `actor.jurisdiction`: that is copied from the
-            // key file shipped in the package, which its holder can rewrite at will.
+            // Where the evidence was at each event: the country the last event that stated one
+            // signed (only the holder may state it; the verifier fails any other). Before any
+            // event states one, version 1 falls back to the jurisdiction the policy records
+            // for the key that signed the event; never the event's `actor.jurisdiction`,
+            // copied from the key file shipped in the package, which its holder can rewrite.
+            let mut place: Option<(&str, u64)> = None;
             for event in evidence.events {
                 let subject = keys.subject(event);
+                if let Some(country) = event.country.as_deref() {
+                    place = Some((country, event.sequence));
+                }
+                if let Some((country, stated)) = place {
+                    let said = if stated == event.sequence {
+                        format!("held in {}, as the event states", quoted(country))
+                    } else {
+                        format!("held in {}, as event {stated} stated", quoted(country))
+                    };
+                    let (verdict, text) = if rule.allowed_countries.iter().any(|c| c == country) {
+                        (PolicyVerdict::Pass, about(&subject, said))
+                    } else {
+                        (
+                            PolicyVerdict::Fail,
+                            about(&subject, format!("{said}; allowed: {}", names(&rule.allowed_countries))),
+                        )
+                    };
+                    out.add("storage.allowed_countries", verdict, text, &rule.cite);
+                    continue;
+                }
                 let (verdict, text) = match keys.get(&event.actor.key_id) {
                     None => (
                         PolicyVerdict::Fail,

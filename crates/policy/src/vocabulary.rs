@@ -20,14 +20,10 @@ pub(crate) const ACTIONS: [Action; Action::ALL.len()] = Action::ALL;
 
 /// The name of a data category, as manifests and policies spell it (exhaustive, as above).
 pub(crate) fn category_name(category: Category) -> &'static str {
-    match category {
-        Category::Content => "content",
-        Category::Traffic => "traffic",
-        Category::Subscriber => "subscriber",
-    }
+    category.name()
 }
 
-const CATEGORIES: [Category; 3] = [Category::Content, Category::Traffic, Category::Subscriber];
+const CATEGORIES: [Category; Category::ALL.len()] = Category::ALL;
 
 /// A kind of name a policy uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

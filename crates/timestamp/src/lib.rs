@@ -250,7 +250,7 @@ pub fn verify_token(token: &[u8], message: &[u8], trusted: &[Certificate]) -> Re
         .map_err(|e| TimestampError::BadSignature(format!("over the signed attributes: {e}")))?;
     let time = info.gen_time.to_unix_duration().as_secs() as i64;
     check_time_stamping_certificate(&certificate, time)?;
-    check_chain(&certificate, &embedded, trusted)?;
+    check_chain(&certificate, &embedded, trusted, time)?;
     Ok(Stamp {
         time,
         tsa: certificate.tbs_certificate.subject.to_string(),
@@ -380,12 +380,20 @@ fn check_time_stamping_certificate(certificate: &Certificate, time: i64) -> Resu
     if usages != [ID_KP_TIME_STAMPING] {
         return Err(TimestampError::Untrusted("the extendedKeyUsage is not exactly timeStamping".into()));
     }
-    let from = tbs.validity.not_before.to_unix_duration().as_secs() as i64;
-    let until = tbs.validity.not_after.to_unix_duration().as_secs() as i64;
+    check_valid_at(certificate, time)
+}
+
+/// A certificate counts only at a time within its validity: the signer's, every CA's above
+/// it, and the trusted one's (as `openssl ts -verify` has it), at the stamped time.
+fn check_valid_at(certificate: &Certificate, time: i64) -> Result<(), TimestampError> {
+    let validity = &certificate.tbs_certificate.validity;
+    let from = validity.not_before.to_unix_duration().as_secs() as i64;
+    let until = validity.not_after.to_unix_duration().as_secs() as i64;
     if time < from || time > until {
-        return Err(TimestampError::Untrusted(
-            "the stamped time is outside the certificate's validity".into(),
-        ));
+        return Err(TimestampError::Untrusted(format!(
+            "the stamped time is outside the validity of the certificate of {}",
+            certificate.tbs_certificate.subject
+        )));
     }
     Ok(())
 }
@@ -396,9 +404,12 @@ fn check_chain(
     signer: &Certificate,
     embedded: &[Certificate],
     trusted: &[Certificate],
+    time: i64,
 ) -> Result<(), TimestampError> {
     let mut current = signer.clone();
-    for _ in 0..4 {
+    // CA certificates between the issuer being checked and the signer (RFC 5280 §4.2.1.9:
+    // an issuer's pathLenConstraint bounds them).
+    for below in 0..4u8 {
         if trusted.contains(&current) {
             return Ok(());
         }
@@ -408,20 +419,29 @@ fn check_chain(
             .signature
             .as_bytes()
             .ok_or_else(|| malformed("a certificate signature with unused bits"))?;
-        let issuer = trusted
+        // A signature by any certificate is not an issue: only a CA's (RFC 5280 §6.1.4), or
+        // the holder of any end-entity certificate under a trusted root could mint a TSA;
+        // and only while it is valid. Of several candidates (a renewed CA keeps its name),
+        // one that satisfies every rule is taken; else the first one's reason is said.
+        let signed_it: Vec<&Certificate> = trusted
             .iter()
             .chain(embedded)
             .filter(|c| &c.tbs_certificate.subject == issuer_name)
-            .find(|c| verify_signature(c, &current.signature_algorithm, &tbs, signature).is_ok())
-            .ok_or_else(|| {
-                TimestampError::Untrusted(format!(
-                    "{} is not a trusted TSA certificate, nor issued by one",
-                    current.tbs_certificate.subject
-                ))
-            })?;
-        // A signature by any certificate is not an issue: only a CA's (RFC 5280 §6.1.4), or
-        // the holder of any end-entity certificate under a trusted root could mint a TSA.
-        check_may_issue(issuer)?;
+            .filter(|c| verify_signature(c, &current.signature_algorithm, &tbs, signature).is_ok())
+            .collect();
+        let may_issue = |c: &Certificate| check_may_issue(c, below).and_then(|()| check_valid_at(c, time));
+        let issuer = match signed_it.iter().find(|c| may_issue(c).is_ok()) {
+            Some(issuer) => *issuer,
+            None => {
+                return Err(match signed_it.first() {
+                    Some(first) => may_issue(first).err().unwrap_or_else(|| malformed("no issuer")),
+                    None => TimestampError::Untrusted(format!(
+                        "{} is not a trusted TSA certificate, nor issued by one",
+                        current.tbs_certificate.subject
+                    )),
+                })
+            }
+        };
         if trusted.contains(issuer) {
             return Ok(());
         }
@@ -431,8 +451,9 @@ fn check_chain(
 }
 
 /// RFC 5280 §4.2.1.9 and §4.2.1.3: a certificate that issues another is a CA (basicConstraints
-/// with cA set) and, when it states its key usages, may sign certificates (keyCertSign).
-fn check_may_issue(issuer: &Certificate) -> Result<(), TimestampError> {
+/// with cA set), with at most its pathLenConstraint of CA certificates below it (`below`),
+/// and, when it states its key usages, may sign certificates (keyCertSign).
+fn check_may_issue(issuer: &Certificate, below: u8) -> Result<(), TimestampError> {
     use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
     let extensions = issuer.tbs_certificate.extensions.iter().flatten();
     let not_a_ca = || {
@@ -446,6 +467,13 @@ fn check_may_issue(issuer: &Certificate) -> Result<(), TimestampError> {
     let constraints = BasicConstraints::from_der(constraints.extn_value.as_bytes()).map_err(malformed)?;
     if !constraints.ca {
         return Err(not_a_ca());
+    }
+    if constraints.path_len_constraint.is_some_and(|most| below > most) {
+        return Err(TimestampError::Untrusted(format!(
+            "{} may have at most {} CA certificate(s) below it, and has {below}: its path length constraint is exceeded",
+            issuer.tbs_certificate.subject,
+            constraints.path_len_constraint.unwrap_or_default()
+        )));
     }
     if let Some(usage) = extensions.clone().find(|ext| ext.extn_id == ID_CE_KEY_USAGE) {
         let usage = KeyUsage::from_der(usage.extn_value.as_bytes()).map_err(malformed)?;

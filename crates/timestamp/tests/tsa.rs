@@ -249,90 +249,181 @@ fn a_certificate_in_the_chain_that_is_not_a_ca_issues_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The real TSA's folder only for its tsa.cnf (and the skip when openssl is missing).
     let Some(tsa) = Tsa::start(&dir.path().join("tsa"), &[]) else { return };
-    let work = dir.path().join("rogue");
-    std::fs::create_dir(&work).expect("folder");
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    let mut root = vec!["req", "-x509"];
-    root.extend_from_slice(&ec);
-    root.extend_from_slice(&[
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "30",
-        "-subj",
-        "/CN=Trusted Root",
-    ]);
-    root.extend_from_slice(&[
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(&work, &root);
-    let issue = |name: &str, subject: &str, by: &str, extensions: &str| {
-        let mut request = vec!["req"];
-        request.extend_from_slice(&ec);
-        let (key, csr, ext, pem) =
-            (format!("{name}.key"), format!("{name}.csr"), format!("{name}.ext"), format!("{name}.pem"));
-        request.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", subject]);
-        openssl(&work, &request);
-        std::fs::write(work.join(&ext), extensions).expect("extensions");
-        let (by_pem, by_key) = (format!("{by}.pem"), format!("{by}.key"));
-        openssl(
-            &work,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                &by_pem,
-                "-CAkey",
-                &by_key,
-                "-CAcreateserial",
-                "-days",
-                "30",
-                "-out",
-                &pem,
-                "-extfile",
-                &ext,
-            ],
-        );
-    };
-    issue("leaf", "/CN=Some client", "ca", "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
-    issue("rogue", "/CN=Rogue TSA", "leaf", "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n");
-
-    let query = request(b"signature one").expect("query");
-    std::fs::write(work.join("q.tsq"), &query.der).expect("query");
-    let config = tsa.dir.join("tsa.cnf");
-    let config = config.to_string_lossy();
-    openssl(
-        &work,
-        &[
-            "ts",
-            "-reply",
-            "-config",
-            &config,
-            "-queryfile",
-            "q.tsq",
-            "-signer",
-            "rogue.pem",
-            "-inkey",
-            "rogue.key",
-            "-chain",
-            "leaf.pem",
-            "-out",
-            "r.tsr",
-        ],
-    );
-    let reply = std::fs::read(work.join("r.tsr")).expect("reply");
-    let token = custos_timestamp::token_from_reply(&reply, &query).expect("a well-formed token");
-    let trusted = parse_certificates(&std::fs::read(work.join("ca.pem")).expect("ca")).expect("PEM");
-    let error = verify_token(&token, b"signature one", &trusted).expect_err("not trusted time");
+    let work = Chain::new(dir.path(), "basicConstraints=critical,CA:TRUE");
+    work.issue("leaf", "/CN=Some client", "ca", "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n", None);
+    work.issue("rogue", "/CN=Rogue TSA", "leaf", TSA_EXTENSIONS, None);
+    let error = work.verify(&tsa, "rogue", "leaf.pem").expect_err("not trusted time");
     assert!(
         matches!(&error, TimestampError::Untrusted(reason) if reason.contains("is not a certificate authority")),
         "{error}"
     );
 }
+
+/// Red team (round 6): a CA's path length constraint, and the validity of the CAs above the
+/// TSA, were not checked: a root that may not delegate, or an intermediate long expired, still
+/// vouched for time. Both are refused, as `openssl ts -verify` refuses them.
+#[test]
+fn path_length_and_the_validity_of_every_ca_in_the_chain_count() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(tsa) = Tsa::start(&dir.path().join("tsa"), &[]) else { return };
+    let ca = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n";
+
+    let strict = Chain::new(&dir.path().join("strict"), "basicConstraints=critical,CA:TRUE,pathlen:0");
+    strict.issue("inter", "/CN=Intermediate", "ca", ca, None);
+    strict.issue("tsa", "/CN=TSA under an intermediate", "inter", TSA_EXTENSIONS, None);
+    let error = strict.verify(&tsa, "tsa", "inter.pem").expect_err("path too long");
+    assert!(
+        matches!(&error, TimestampError::Untrusted(r) if r.contains("path length constraint is exceeded")),
+        "{error}"
+    );
+
+    let Some(faketime) = which("faketime") else { return };
+    let expired = Chain::new(&dir.path().join("expired"), "basicConstraints=critical,CA:TRUE");
+    expired.issue("inter", "/CN=Retired intermediate", "ca", ca, Some((&faketime, "2020-01-01 00:00:00")));
+    expired.issue("tsa", "/CN=TSA under a retired intermediate", "inter", TSA_EXTENSIONS, None);
+    let error = expired.verify(&tsa, "tsa", "inter.pem").expect_err("expired CA");
+    assert!(
+        matches!(&error, TimestampError::Untrusted(r) if r.contains("outside the validity of the certificate of CN=Retired intermediate")),
+        "{error}"
+    );
+}
+
+const TSA_EXTENSIONS: &str =
+    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n";
+
+/// A tool's path, or `None` (the caller then skips that part) unless CUSTOS_INTEROP=require.
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(tool)).find(|p| p.is_file()));
+    if found.is_none() {
+        assert!(
+            std::env::var("CUSTOS_INTEROP").as_deref() != Ok("require"),
+            "CUSTOS_INTEROP=require, but {tool} is not installed"
+        );
+        eprintln!("skipped: {tool} is not installed");
+    }
+    found
+}
+
+/// Certificates made with openssl in one folder: a root `ca` (P-256) with the given
+/// basicConstraints, and any chain below it.
+struct Chain {
+    work: std::path::PathBuf,
+}
+
+impl Chain {
+    fn new(at: &std::path::Path, constraints: &str) -> Chain {
+        let work = at.join("chain");
+        std::fs::create_dir_all(&work).expect("folder");
+        let mut root = vec!["req", "-x509"];
+        root.extend_from_slice(&EC);
+        root.extend_from_slice(&[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Trusted Root",
+        ]);
+        let constraints = constraints.to_owned();
+        root.extend_from_slice(&[
+            "-addext",
+            &constraints,
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&work, &root);
+        Chain { work }
+    }
+
+    /// `name.pem`, issued by `by` with `extensions`, at a faked time when given.
+    fn issue(
+        &self,
+        name: &str,
+        subject: &str,
+        by: &str,
+        extensions: &str,
+        at: Option<(&std::path::Path, &str)>,
+    ) {
+        let mut request = vec!["req"];
+        request.extend_from_slice(&EC);
+        let (key, csr, ext, pem) =
+            (format!("{name}.key"), format!("{name}.csr"), format!("{name}.ext"), format!("{name}.pem"));
+        request.extend_from_slice(&["-keyout", &key, "-out", &csr, "-subj", subject]);
+        openssl(&self.work, &request);
+        std::fs::write(self.work.join(&ext), extensions).expect("extensions");
+        let (by_pem, by_key) = (format!("{by}.pem"), format!("{by}.key"));
+        let args = [
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &by_pem,
+            "-CAkey",
+            &by_key,
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-out",
+            &pem,
+            "-extfile",
+            &ext,
+        ];
+        match at {
+            None => openssl(&self.work, &args),
+            Some((faketime, time)) => {
+                let output = Command::new(faketime)
+                    .arg(time)
+                    .arg("openssl")
+                    .args(args)
+                    .current_dir(&self.work)
+                    .output()
+                    .expect("faketime");
+                assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            }
+        }
+    }
+
+    /// A token over "signature one" signed by `signer` with `chain` in it, verified under
+    /// the root alone.
+    fn verify(
+        &self,
+        tsa: &Tsa,
+        signer: &str,
+        chain: &str,
+    ) -> Result<custos_timestamp::Stamp, TimestampError> {
+        let query = request(b"signature one").expect("query");
+        std::fs::write(self.work.join("q.tsq"), &query.der).expect("query");
+        let config = tsa.dir.join("tsa.cnf");
+        let config = config.to_string_lossy();
+        let (pem, key) = (format!("{signer}.pem"), format!("{signer}.key"));
+        openssl(
+            &self.work,
+            &[
+                "ts",
+                "-reply",
+                "-config",
+                &config,
+                "-queryfile",
+                "q.tsq",
+                "-signer",
+                &pem,
+                "-inkey",
+                &key,
+                "-chain",
+                chain,
+                "-out",
+                "r.tsr",
+            ],
+        );
+        let reply = std::fs::read(self.work.join("r.tsr")).expect("reply");
+        let token = custos_timestamp::token_from_reply(&reply, &query).expect("a well-formed token");
+        let trusted = parse_certificates(&std::fs::read(self.work.join("ca.pem")).expect("ca")).expect("PEM");
+        verify_token(&token, b"signature one", &trusted)
+    }
+}
+
+const EC: [&str; 5] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];

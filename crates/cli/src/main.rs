@@ -16,6 +16,7 @@ mod judge;
 mod keygen;
 mod location;
 mod media;
+mod order;
 mod policy;
 mod progress;
 mod render;
@@ -72,6 +73,9 @@ enum Command {
     /// Add to or show a package's custody log.
     #[command(subcommand)]
     Custody(evidence::CustodyCommand),
+    /// Record or list the legal orders a package is held under, in its custody log.
+    #[command(subcommand)]
+    Order(order::OrderCommand),
     /// Verify a package: its bytes, signatures, signers and custody chain.
     Verify(evidence::VerifyArgs),
     /// Write a self-contained HTML report for a court (the same checks as verify).
@@ -111,6 +115,7 @@ impl Command {
             | Command::Custody(C::Withdraw { event })
             | Command::Custody(C::Record { event, .. }) => event.json,
             Command::Custody(C::Receipt { json, .. }) | Command::Custody(C::Log { json, .. }) => *json,
+            Command::Order(command) => command.json(),
             Command::Verify(args) => args.json,
             Command::Report(args) => args.verify.json,
             Command::Policy(policy::PolicyCommand::Sign { json, .. })
@@ -136,6 +141,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Acquire(args) => acquire::run(args),
         Command::Cosign(args) => evidence::run_cosign(args),
         Command::Custody(command) => evidence::run_custody(command),
+        Command::Order(command) => order::run(command),
         Command::Verify(args) => evidence::run_verify(args),
         Command::Export(command) => evidence::run_export(command),
         Command::Audit(args) => audit::run(args),

@@ -57,11 +57,13 @@ pub enum Action {
     /// The holder moved the evidence (to the event's `country` and `location`) without a
     /// change of holder.
     Moved,
+    /// A legal order was recorded (the event's `order`; docs/formats/orders.md).
+    OrderRecorded,
 }
 
 impl Action {
     /// Every action, in the order the format lists them.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::Sealed,
         Action::Released,
         Action::Accepted,
@@ -77,6 +79,7 @@ impl Action {
         Action::Returned,
         Action::Destroyed,
         Action::Moved,
+        Action::OrderRecorded,
     ];
 
     /// Parses the snake_case name (`fixity_verified`), exactly.
@@ -103,6 +106,7 @@ impl Action {
             Action::Returned => "returned",
             Action::Destroyed => "destroyed",
             Action::Moved => "moved",
+            Action::OrderRecorded => "order_recorded",
         }
     }
 }
@@ -181,6 +185,9 @@ pub struct Event {
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// `order_recorded`: the order. Added in 0.3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::order::Order>,
 }
 
 /// SHA-256 hex of bytes.
@@ -213,6 +220,8 @@ pub struct NewEvent {
     pub release: Option<String>,
     /// Free text.
     pub note: Option<String>,
+    /// For `order_recorded`: the order.
+    pub order: Option<crate::order::Order>,
 }
 
 impl NewEvent {
@@ -230,6 +239,7 @@ impl NewEvent {
             receiver: None,
             release: None,
             note: None,
+            order: None,
         }
     }
 }
@@ -306,6 +316,7 @@ pub fn append(
         .ok_or_else(|| Error::Package(format!("the event time `{}` is not RFC 3339", new.time)))?;
     let lines: Vec<&[u8]> = existing.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
     let mut state = CustodyState::default();
+    let mut earlier_orders: Vec<String> = Vec::new();
     if !existing.is_empty() {
         let shipped = crate::package::shipped_keys_in(store)?;
         let lookup = |id: &str| shipped.get(id).map(|k| (k.clone(), false));
@@ -331,6 +342,12 @@ pub fn append(
             )));
         }
         state = verified.state;
+        earlier_orders = verified
+            .events
+            .iter()
+            .filter_map(|(event, _)| event.order.as_ref())
+            .map(|o| o.reference.clone())
+            .collect();
         if let Some((last, _)) = verified.events.last() {
             if crate::time::parse_rfc3339(&last.time).is_some_and(|t| t > now) {
                 return Err(Error::Package(format!(
@@ -372,6 +389,8 @@ pub fn append(
     if new.action == Action::Moved && new.country.is_none() && new.location.is_none() {
         return Err(Error::Package("a move says where to: give its country, its location, or both".into()));
     }
+    check_order(new.action, new.order.as_ref(), &earlier_orders)
+        .map_err(|reason| Error::Package(format!("refused, nothing was signed: {reason}")))?;
     let event = Event {
         custos_event: EVENT_FORMAT,
         sequence: lines.len() as u64,
@@ -389,6 +408,7 @@ pub fn append(
         receiver: new.receiver,
         release: new.release,
         note: new.note,
+        order: new.order,
     };
     // The holder model decides before anything is signed.
     state
@@ -604,6 +624,8 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
     }
     let mut state = CustodyState::default();
     let mut last_time: Option<(usize, i64)> = None;
+    // References of the orders recorded so far, for `extends` and duplicates.
+    let mut orders: Vec<String> = Vec::new();
     for (index, line) in lines.iter().take(complete).enumerate() {
         let subject = format!("event {index}");
         // This event's own findings start here (counted without rescanning earlier ones).
@@ -677,6 +699,12 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
         }
         check_time(&event, index, sealed_at, input.now, &mut last_time, &mut findings);
         check_items(&event, input.manifest, &mut findings);
+        if let Err(reason) = check_order(event.action, event.order.as_ref(), &orders) {
+            fail(&mut findings, "custody.order_record", reason);
+        }
+        if let Some(order) = &event.order {
+            orders.push(order.reference.clone());
+        }
         if event.action == Action::Moved && event.country.is_none() && event.location.is_none() {
             fail(
                 &mut findings,
@@ -749,6 +777,35 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
         count: complete,
         head: line_digests.last().cloned(),
         line_digests,
+    }
+}
+
+/// An `order_recorded` event holds an order that can be believed, with a reference of its
+/// own, extending only an order recorded before it; no other event holds one.
+fn check_order(
+    action: Action,
+    order: Option<&crate::order::Order>,
+    earlier: &[String],
+) -> Result<(), String> {
+    match (action, order) {
+        (Action::OrderRecorded, None) => Err("records an order, but holds none".into()),
+        (Action::OrderRecorded, Some(order)) => {
+            order.check()?;
+            if earlier.contains(&order.reference) {
+                return Err(format!(
+                    "order {} is recorded already: an order is amended or extended by a new one that names it (extends), never recorded twice",
+                    order.reference
+                ));
+            }
+            match &order.extends {
+                Some(old) if !earlier.contains(old) => {
+                    Err(format!("extends order {old}, which is not recorded before it in this log"))
+                }
+                _ => Ok(()),
+            }
+        }
+        (_, Some(_)) => Err("only an `order_recorded` event holds an order".into()),
+        (_, None) => Ok(()),
     }
 }
 

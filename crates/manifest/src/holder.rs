@@ -79,7 +79,11 @@ impl Action {
     pub fn is_observation(self) -> bool {
         matches!(
             self,
-            Action::Accessed | Action::Examined | Action::FixityVerified | Action::PreservationRenewed
+            Action::Accessed
+                | Action::Examined
+                | Action::FixityVerified
+                | Action::PreservationRenewed
+                | Action::OrderRecorded
         )
     }
 }

@@ -17,6 +17,7 @@ pub mod findings;
 pub mod holder;
 pub mod keys;
 pub mod manifest;
+pub mod order;
 pub mod package;
 pub mod parts;
 pub mod receipt;

@@ -1151,6 +1151,42 @@ pub fn add_event_if_unchanged(
     custody::append(&store, event, key, public, &along)
 }
 
+/// Records a legal order in the custody log (an `order_recorded` event signed with `key`),
+/// with its document, when given as (file name, bytes), kept in [`crate::order::ORDERS_DIR`]
+/// and its size and SHA-256 signed in the event; both under the package's lock.
+#[allow(clippy::too_many_arguments)]
+pub fn record_order(
+    package: &Path,
+    time: String,
+    country: Option<String>,
+    mut order: crate::order::Order,
+    document: Option<(&str, &[u8])>,
+    key: &SigningKey,
+    public: &PublicKey,
+    tsa: Option<&str>,
+) -> Result<Appended, Error> {
+    let store = open_package(package)?;
+    if let Some((name, bytes)) = document {
+        let sha256 = custody::sha256_hex(bytes);
+        let path = crate::order::Order::document_path(name, &sha256);
+        order.document = Some(crate::order::Document { path, size: bytes.len() as u64, sha256 });
+    }
+    order.check().map_err(|reason| Error::Package(format!("refused, nothing was signed: {reason}")))?;
+    let kept = order.document.clone();
+    let mut event = NewEvent::new(Action::OrderRecorded, time);
+    event.order = Some(order);
+    event.country = country;
+    let keep = |store: &PackageDir| -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let (Some(kept), Some((_, bytes))) = (&kept, document) else { return Ok(Vec::new()) };
+        store
+            .create_folders(crate::order::ORDERS_DIR)
+            .map_err(|e| Error::Package(format!("cannot create {e}")))?;
+        Ok(vec![(kept.path.clone(), bytes.to_vec())])
+    };
+    let along = custody::AlongWith { ship: &[public], tsa, replace: &keep, then: &refresh_tag_manifests };
+    custody::append(&store, event, key, public, &along)
+}
+
 /// Adds `key`'s signature over the exact manifest bytes to `custos/manifest.json.sig` and
 /// records a `cosigned` event, together, under the package's lock: a second (third, …)
 /// principal vouches for the same manifest. Refused when the key already signed it, or when

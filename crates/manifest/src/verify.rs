@@ -368,6 +368,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
                 "signed the manifest, but no `sealed` or `cosigned` event records it",
             ));
         }
+        check_order_documents(&log.events, &snapshot, &mut findings);
         (established.trusted_times, established.trusted_times_by_set) =
             check_timestamps(&snapshot, &manifest, signatures.as_ref(), &log.events, options, &mut findings);
         let manifest_digest = custody::sha256_hex(input.manifest_bytes);
@@ -499,6 +500,51 @@ enum Slot {
     Event(u64),
 }
 
+/// Every order document an `order_recorded` event names is in the package with the bytes the
+/// event signed (`order.document`); a file in `custos/orders/` that no event names is named
+/// like any file Custos does not write.
+fn check_order_documents(events: &[(Event, bool)], snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    let documents: Vec<(&Event, &crate::order::Document)> = events
+        .iter()
+        .filter_map(|(event, _)| Some((event, event.order.as_ref()?.document.as_ref()?)))
+        .collect();
+    for (event, document) in &documents {
+        let subject = format!("event {} ({})", event.sequence, document.path);
+        match snapshot.tag(&document.path) {
+            Err(_) => {
+                findings.push(Finding::fail("order.document", subject, "the order's document is missing"))
+            }
+            Ok(bytes) => {
+                let found = custody::sha256_hex(bytes);
+                if bytes.len() as u64 != document.size || found != document.sha256 {
+                    findings.push(Finding::fail(
+                        "order.document",
+                        subject,
+                        format!(
+                            "{} bytes with SHA-256 {found}; the event signed {} bytes with {}",
+                            bytes.len(),
+                            document.size,
+                            document.sha256
+                        ),
+                    ));
+                } else {
+                    findings.push(Finding::pass("order.document", subject, "as the event signed it"));
+                }
+            }
+        }
+    }
+    let prefix = format!("{}/", crate::order::ORDERS_DIR);
+    for path in snapshot.tags.keys().filter(|p| p.starts_with(&prefix)) {
+        if !documents.iter().any(|(_, d)| d.path == *path) {
+            findings.push(Finding::warn(
+                "package.unknown_file",
+                path.clone(),
+                "an order document no recorded order names; no signature covers it, and it says nothing about the evidence",
+            ));
+        }
+    }
+}
+
 /// Segment lists that belong to no item with segments are named like any file Custos does
 /// not write: a list planted for an item sealed without segments is never read, and must
 /// not pass for part of the package.
@@ -533,6 +579,7 @@ fn check_custos_files(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
             || path
                 .strip_prefix("custos/timestamps/")
                 .is_some_and(|name| !name.contains('/') && name.ends_with(".tsr"))
+            || path.strip_prefix("custos/orders/").is_some_and(|name| !name.contains('/'))
             || path
                 .strip_prefix("custos/segments/")
                 .map(|name| name.strip_prefix("tree/").unwrap_or(name))

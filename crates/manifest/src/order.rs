@@ -1,0 +1,193 @@
+//! Legal orders as signed records (docs/formats/orders.md): a warrant, a production or
+//! preservation order, a European Production or Preservation Order Certificate, a mutual
+//! legal assistance request, recorded in the custody log by an `order_recorded` event, with
+//! the order's document kept in the package and its digest signed in the event. An order is
+//! amended or extended by recording a new one that names the old (`extends`), never by
+//! editing: the log is append-only.
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::Category;
+
+/// Where recorded orders' documents are kept in a package.
+pub const ORDERS_DIR: &str = "custos/orders";
+
+/// The largest order document kept (a scanned order is a few MiB).
+pub const MAX_DOCUMENT_BYTES: u64 = 32 << 20;
+
+/// Kinds of orders (`--kind`): the legal-basis kinds, and the instruments of cross-border
+/// requests (EPOC and EPOC-PR of Regulation (EU) 2023/1543, emergency requests).
+pub const ORDER_KINDS: [&str; 11] = [
+    "warrant",
+    "court_order",
+    "production_order",
+    "preservation_order",
+    "epoc",
+    "epoc_pr",
+    "mla_request",
+    "emergency_request",
+    "consent",
+    "seizure_record",
+    "statutory_power",
+];
+
+/// One order, as an `order_recorded` event signs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    /// One of [`ORDER_KINDS`].
+    pub kind: String,
+    /// The order's reference (its file number), unique among the package's orders.
+    pub reference: String,
+    /// Who issued it (a court, a prosecutor, an authority).
+    pub issuer: String,
+    /// The state whose authority issued it (ISO 3166-1 alpha-2, or `XA`–`XZ`).
+    pub issuing_state: String,
+    /// The state where it is to be executed, when another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcing_state: Option<String>,
+    /// When it was issued (RFC 3339).
+    pub issued_at: String,
+    /// From when it authorises (RFC 3339).
+    pub valid_from: String,
+    /// Until when (RFC 3339).
+    pub valid_until: String,
+    /// The kinds of data it covers (all, when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<Category>,
+    /// The reference of an earlier recorded order this one amends or extends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
+    /// The order's document, kept in the package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<Document>,
+}
+
+/// An order's document: where it is kept in the package, and what its bytes are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// `custos/orders/NAME`.
+    pub path: String,
+    /// Its length in bytes.
+    pub size: u64,
+    /// SHA-256 of its bytes, lowercase hex.
+    pub sha256: String,
+}
+
+impl Order {
+    /// Why the order cannot be signed or believed as it is, if it cannot: an unknown kind, a
+    /// country that is not a code, a time that is not RFC 3339, a validity that ends before
+    /// it starts or before the order was issued, a document kept elsewhere than
+    /// [`ORDERS_DIR`].
+    pub fn check(&self) -> Result<(), String> {
+        if !ORDER_KINDS.contains(&self.kind.as_str()) {
+            return Err(format!("`{}` is not an order kind: {}", self.kind, ORDER_KINDS.join(", ")));
+        }
+        for (what, text) in [("reference", &self.reference), ("issuer", &self.issuer)] {
+            if text.trim().is_empty() || text.chars().any(char::is_control) {
+                return Err(format!("the order's {what} must be one line of text"));
+            }
+        }
+        for state in std::iter::once(&self.issuing_state).chain(&self.enforcing_state) {
+            if crate::vocabulary::country(state).as_deref() != Ok(state.as_str()) {
+                return Err(format!(
+                    "`{state}` is not a country code (ISO 3166-1 alpha-2 in capitals, or XA to XZ)"
+                ));
+            }
+        }
+        let time = |what: &str, text: &str| {
+            crate::time::parse_rfc3339(text).ok_or_else(|| format!("{what} `{text}` is not an RFC 3339 time"))
+        };
+        let issued = time("issued_at", &self.issued_at)?;
+        let from = time("valid_from", &self.valid_from)?;
+        let until = time("valid_until", &self.valid_until)?;
+        if until < from {
+            return Err(format!("valid until {} is before valid from {}", self.valid_until, self.valid_from));
+        }
+        if until < issued {
+            return Err(format!(
+                "valid until {} is before it was issued, {}",
+                self.valid_until, self.issued_at
+            ));
+        }
+        if let Some(document) = &self.document {
+            let name = document.path.strip_prefix(&format!("{ORDERS_DIR}/")).unwrap_or_default();
+            if name.is_empty()
+                || name.contains('/')
+                || name.starts_with('.')
+                || name.chars().any(char::is_control)
+            {
+                return Err(format!(
+                    "the order's document must be a file in {ORDERS_DIR}/, not {}",
+                    document.path
+                ));
+            }
+            if document.sha256.len() != 64
+                || !document.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return Err("the order's document digest is not a lowercase hex SHA-256".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a document named `name` (its file name as given) is kept: under
+    /// [`ORDERS_DIR`], prefixed with the start of its digest, so that two documents of one
+    /// name never collide.
+    pub fn document_path(name: &str, sha256: &str) -> String {
+        let safe: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+            .collect();
+        format!("{ORDERS_DIR}/{}-{}", &sha256[..16.min(sha256.len())], safe.trim_start_matches('.'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order() -> Order {
+        Order {
+            kind: "preservation_order".into(),
+            reference: "PO-1/26".into(),
+            issuer: "Amtsgericht Berlin".into(),
+            issuing_state: "DE".into(),
+            enforcing_state: Some("XB".into()),
+            issued_at: "2026-03-01T09:00:00Z".into(),
+            valid_from: "2026-03-01T09:00:00Z".into(),
+            valid_until: "2026-05-30T09:00:00Z".into(),
+            categories: vec![Category::Traffic],
+            extends: None,
+            document: None,
+        }
+    }
+
+    #[test]
+    fn orders_that_cannot_be_believed_are_refused_for_their_reason() {
+        assert_eq!(order().check(), Ok(()));
+        let refused = |edit: &dyn Fn(&mut Order), needle: &str| {
+            let mut order = order();
+            edit(&mut order);
+            let reason = order.check().expect_err(needle);
+            assert!(reason.contains(needle), "{needle}: {reason}");
+        };
+        refused(&|o| o.kind = "warant".into(), "is not an order kind");
+        refused(&|o| o.issuing_state = "Germany".into(), "is not a country code");
+        refused(&|o| o.valid_until = "2026-02-01T00:00:00Z".into(), "is before valid from");
+        refused(&|o| o.valid_from = "next week".into(), "is not an RFC 3339 time");
+        refused(&|o| o.reference = "PO\n2".into(), "must be one line");
+        refused(
+            &|o| {
+                o.document =
+                    Some(Document { path: "custos/manifest.json".into(), size: 1, sha256: "0".repeat(64) })
+            },
+            "must be a file in custos/orders/",
+        );
+        assert_eq!(
+            Order::document_path("../Beschluss 1.pdf", &"ab".repeat(32)),
+            "custos/orders/abababababababab-_Beschluss_1.pdf"
+        );
+    }
+}

@@ -715,3 +715,81 @@ fn class1_unsigned_a_state_signed_by_the_auditor_refuses_edits() {
     let caught = audit(d, &signed);
     assert_eq!(caught.code, 1, "{}", caught.stdout);
 }
+
+/// Red team (round 7): the audit believed state and ledger lines signed by any --trust key,
+/// and those are the examiners being audited: one of them signed a state line calling her
+/// own tampered package a full pass, and the auditor's next run passed it on a fast check.
+/// Only the auditor's own key (and earlier auditors' named with --previous-auditor) writes
+/// an audit's memory; a line by anyone else stops the audit.
+#[test]
+fn class1_unsigned_an_examiner_trusted_to_sign_packages_cannot_write_the_audits_memory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    store(d, 1);
+    let made = custos_in(
+        d,
+        &["keygen", "--name", "Aud Itor", "--role", "auditor", "--out", "aud", "--no-passphrase"],
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let audit = |extra: &[&str]| {
+        let mut args = vec!["audit", "store", "--trust", "rfc8032-test1.pub", "--key", "aud", "--json"];
+        args.extend_from_slice(extra);
+        custos_in(d, &args)
+    };
+    let first = audit(&["--state", "a.state", "--ledger", "a.ledger"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+
+    // Ada, whose key the audit trusts to judge her packages, signs lines of her own.
+    let ada = ed25519_dalek::SigningKey::from_bytes(
+        &(0..32)
+            .map(|i| {
+                u8::from_str_radix(
+                    &"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"[2 * i..2 * i + 2],
+                    16,
+                )
+                .expect("hex")
+            })
+            .collect::<Vec<u8>>()
+            .try_into()
+            .expect("32 bytes"),
+    );
+    let forged = |file: &str, payload_type: &str, payload: String| {
+        let line = custos_manifest::envelope::SignedLine::sign(payload_type, payload, &ada)
+            .to_bytes()
+            .expect("line");
+        let mut bytes = std::fs::read(d.join(file)).expect("file");
+        bytes.extend_from_slice(&line);
+        bytes.push(b'\n');
+        std::fs::write(d.join(file), bytes).expect("write");
+    };
+    let state = std::fs::read(d.join("a.state")).expect("state");
+    // Two lines: a last line that does not verify could be a torn write, one before it cannot.
+    for _ in 0..2 {
+        forged(
+            "a.state",
+            custos_audit::state::STATE_PAYLOAD_TYPE,
+            r#"{"record":"finished","run":"forged","finished":"2026-12-01T00:00:00+00:00"}"#.to_owned(),
+        );
+    }
+    let refused = audit(&["--state", "a.state"]);
+    support::assert_refused(&refused, "a.state");
+    std::fs::write(d.join("a.state"), state).expect("restore");
+
+    let ledger_line = std::fs::read_to_string(d.join("a.ledger")).expect("ledger");
+    let entry: Value = serde_json::from_str(ledger_line.lines().last().expect("a line")).expect("line");
+    let mut payload: Value =
+        serde_json::from_str(entry["payload"].as_str().expect("payload")).expect("entry");
+    {
+        use sha2::Digest as _;
+        let last = ledger_line.lines().last().expect("a line");
+        payload["previous"] = sha2::Sha256::digest(last.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+            .into();
+    }
+    payload["sequence"] = (payload["sequence"].as_u64().expect("sequence") + 1).into();
+    forged("a.ledger", custos_audit::ledger::ENTRY_PAYLOAD_TYPE, payload.to_string());
+    let refused = audit(&["--ledger", "a.ledger"]);
+    support::assert_refused(&refused, "its last line cannot be continued");
+}

@@ -115,6 +115,17 @@ fn each_item_may_hold_its_own_kind_of_data() {
         &seal("bad", &["--item-category", "takeout/logs/dhcp.log=ip"]),
         "is not a category",
     );
+    // Red team (round 7): two categories for one item, spelled two ways, took the first.
+    let twice = [
+        "--item-category",
+        "takeout/logs/dhcp.log=traffic",
+        "--item-category",
+        "data/takeout/logs/dhcp.log=content",
+    ];
+    support::assert_refused(&seal("twice", &twice), "is given twice (traffic and content)");
+    let mut dry = twice.to_vec();
+    dry.push("--dry-run");
+    support::assert_refused(&seal("twice", &dry), "is given twice");
     let sealed = seal("pkg", &["--item-category", "takeout/logs/dhcp.log=identification"]);
     assert_eq!(sealed.code, 0, "{}", sealed.stderr);
     let manifest: serde_json::Value =

@@ -70,6 +70,11 @@ pub struct AuditArgs {
     /// Read the key's passphrase from the first line of FILE
     #[arg(long, value_name = "FILE", requires = "key")]
     pub passphrase_file: Option<PathBuf>,
+    /// An earlier auditor's public key, whose signed state and ledger lines this audit
+    /// continues from (repeatable; by default only --key's own lines are believed: the
+    /// --trust keys judge packages, and their holders must never write an audit's memory)
+    #[arg(long, value_name = "PUBKEY", requires = "key")]
+    pub previous_auditor: Vec<PathBuf>,
     /// One JSON line per package, then a summary line
     #[arg(long)]
     pub json: bool,
@@ -209,9 +214,16 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         Some(key) => Some(crate::keygen::load_signer(key, args.passphrase_file.as_deref())?.0),
         None => None,
     };
+    // Whose lines of the state and the ledger are believed: the auditor's own, and earlier
+    // auditors' named as such; never the --trust keys of the examiners being audited.
+    let auditors = args
+        .previous_auditor
+        .iter()
+        .map(|path| crate::keygen::load_public_key(path))
+        .collect::<Result<Vec<_>>>()?;
     let mut ledger = match (&args.ledger, &secret) {
         (Some(path), Some(secret)) => Some(
-            Ledger::open(path, secret.clone(), &verifier.given_keys())
+            Ledger::open(path, secret.clone(), &auditors)
                 .with_context(|| format!("cannot append to the ledger {}", path.display()))?,
         ),
         _ => None,
@@ -239,7 +251,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
             // without it the state is an unsigned hint (docs/audit.md, Limits).
             let opened = match &secret {
                 Some(key) => {
-                    let trusted = verifier.given_keys().iter().map(|k| k.key).collect();
+                    let trusted = auditors.iter().map(|k| k.key).collect();
                     State::open_signed(path, &scope, &now, StateSigner { key: key.clone(), trusted })
                 }
                 None => State::open(path, &scope, &now),

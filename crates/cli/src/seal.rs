@@ -238,6 +238,16 @@ pub fn seal_package(args: &PackageArgs, contents: &Contents) -> Result<(Status, 
     }
     // Before a byte is read: an acquisition may take hours, and its source may not come back.
     crate::location::refuse_output_in_a_package("--out", &args.out, None)?;
+    for (at, (path, category)) in args.item_category.iter().enumerate() {
+        if let Some((_, other)) = args.item_category[..at].iter().find(|(earlier, _)| earlier == path) {
+            bail!(
+                "--item-category {} is given twice ({} and {}): an item holds one kind of data, signed for good; give it once",
+                escape(path),
+                other.name(),
+                category.name()
+            );
+        }
+    }
     if let Some(receipt) = &args.anchors.receipt {
         crate::location::refuse_output_in_a_package("--receipt", receipt, Some(&args.out))?;
         if receipt.symlink_metadata().is_ok() {

@@ -1772,3 +1772,44 @@ fn an_insider_cannot_move_the_evidence_or_state_a_country_that_is_no_code() {
         assert_caught(&case, "custody.country", needle);
     }
 }
+
+/// Issue 21 (orders as signed records): an insider who signs events directly cannot record
+/// an order without one, an order on another kind of event, an order that cannot be
+/// believed, or one that extends an order never recorded.
+#[test]
+fn an_insider_cannot_record_an_order_the_format_refuses() {
+    let order = serde_json::json!({
+        "kind": "production_order", "reference": "P-1", "issuer": "Court", "issuing_state": "XB",
+        "issued_at": "2026-03-01T00:00:00+00:00", "valid_from": "2026-03-01T00:00:00+00:00",
+        "valid_until": "2026-04-01T00:00:00+00:00"
+    });
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        ("records an order, but holds none", Box::new(|e| e["action"] = "order_recorded".into())),
+        ("only an `order_recorded` event holds an order", {
+            let order = order.clone();
+            Box::new(move |e| e["order"] = order.clone())
+        }),
+        ("is before valid from", {
+            let order = order.clone();
+            Box::new(move |e| {
+                e["action"] = "order_recorded".into();
+                e["order"] = order.clone();
+                e["order"]["valid_until"] = "2026-01-01T00:00:00+00:00".into();
+            })
+        }),
+        ("which is not recorded before it", {
+            let order = order.clone();
+            Box::new(move |e| {
+                e["action"] = "order_recorded".into();
+                e["order"] = order.clone();
+                e["order"]["extends"] = "P-0".into();
+            })
+        }),
+    ];
+    for (needle, edit) in cases {
+        let case = genuine();
+        make_writable(&case.pkg);
+        forge_event(&case, &seed(TEST2_SEED), |event| edit(event));
+        assert_caught(&case, "custody.order_record", needle);
+    }
+}

@@ -223,3 +223,106 @@ fn the_storage_rule_reads_the_signed_country_and_only_the_holder_states_it() {
     assert_eq!(storage.len(), 1, "{storage:?}");
     assert!(storage[0].contains("held in XZ, as the event states; allowed: XB"), "{storage:?}");
 }
+
+/// Issue 21 (orders as signed records): an order is recorded with its document, listed,
+/// extended by a new order naming it (never edited), and verify checks the document against
+/// the digest the event signed.
+#[test]
+fn orders_are_recorded_with_their_documents_and_extended_never_edited() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    support::seal_content_package(d, "X-5", 1_000);
+    write(d, "PO-1.pdf", b"%PDF-1.4 preservation order PO-1/26\n");
+    let order = |extra: &[&str]| {
+        let mut args =
+            vec!["order", "add", "pkg", "--key", "rfc8032-test1", "--issuer", "Amtsgericht Berlin"];
+        args.extend_from_slice(&[
+            "--issuing-state",
+            "DE",
+            "--issued-at",
+            "2026-03-01",
+            "--valid-from",
+            "2026-03-01",
+        ]);
+        args.extend_from_slice(extra);
+        custos_in(d, &args)
+    };
+    let first = order(&[
+        "--kind",
+        "preservation order",
+        "--reference",
+        "PO-1/26",
+        "--valid-until",
+        "2026-05-30",
+        "--categories",
+        "traffic,subscriber",
+        "--enforcing-state",
+        "XB",
+        "--file",
+        "PO-1.pdf",
+    ]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    support::assert_refused(
+        &order(&["--kind", "warant", "--reference", "W", "--valid-until", "2026-05-30"]),
+        "did you mean `warrant`",
+    );
+    support::assert_refused(
+        &order(&["--kind", "warrant", "--reference", "W", "--valid-until", "2026-02-01"]),
+        "is before valid from",
+    );
+    support::assert_refused(
+        &order(&["--kind", "preservation_order", "--reference", "PO-1/26", "--valid-until", "2026-06-29"]),
+        "is recorded already",
+    );
+    support::assert_refused(
+        &order(&[
+            "--kind",
+            "preservation_order",
+            "--reference",
+            "PO-2/26",
+            "--valid-until",
+            "2026-06-29",
+            "--extends",
+            "PO-9",
+        ]),
+        "which is not recorded before it",
+    );
+    let extended = order(&[
+        "--kind",
+        "preservation_order",
+        "--reference",
+        "PO-2/26",
+        "--valid-until",
+        "2026-06-29",
+        "--extends",
+        "PO-1/26",
+    ]);
+    assert_eq!(extended.code, 0, "{}", extended.stderr);
+
+    let listed = custos_in(d, &["order", "list", "pkg", "--json"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let orders: Vec<serde_json::Value> =
+        listed.stdout.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(orders.len(), 2, "{}", listed.stdout);
+    assert_eq!(orders[0]["order"]["kind"], "preservation_order");
+    assert_eq!(orders[0]["order"]["categories"], serde_json::json!(["traffic", "subscriber"]));
+    assert_eq!(orders[0]["order"]["valid_until"], "2026-05-30T00:00:00+00:00");
+    assert_eq!(orders[1]["order"]["extends"], "PO-1/26");
+    let document = orders[0]["order"]["document"]["path"].as_str().expect("a document").to_owned();
+    assert!(document.starts_with("custos/orders/") && document.ends_with("-PO-1.pdf"), "{document}");
+    assert_eq!(
+        std::fs::read(d.join("pkg").join(&document)).expect("kept"),
+        b"%PDF-1.4 preservation order PO-1/26\n"
+    );
+
+    let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--strict"]);
+    assert_eq!(verified.code, 0, "{}", verified.stdout);
+
+    // The document changed, and the bag's lists rewritten: the signed digest catches it.
+    std::fs::write(d.join("pkg").join(&document), b"%PDF-1.4 another order\n").expect("edit");
+    support::recompute_tag_manifests(&d.join("pkg"));
+    let changed = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);
+    assert_eq!(changed.code, 1, "{}", changed.stdout);
+    assert!(changed.stdout.contains("FAIL  order.document"), "{}", changed.stdout);
+}

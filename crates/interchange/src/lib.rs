@@ -216,6 +216,7 @@ pub(crate) mod tests_support {
             receiver: None,
             release: None,
             note: Some("a note with <xml> & \"quotes\"".into()),
+            order: None,
         };
         ExportSource {
             manifest,

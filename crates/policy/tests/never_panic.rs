@@ -123,6 +123,7 @@ prop_compose! {
             receiver,
             release,
             note: None,
+            order: None,
         }
     }
 }
@@ -337,6 +338,7 @@ impl LargeCase {
                 receiver: (action == Action::Released).then(|| CUSTODIAN.to_owned()),
                 release,
                 note: None,
+                order: None,
             });
         };
         push(Action::Sealed, EXAMINER, None);

@@ -59,6 +59,7 @@ fn event(sequence: u64, action: Action, key: &str, time: &str) -> Event {
         receiver: (action == Action::Released).then(|| BOB.into()),
         release: (action == Action::Accepted).then(|| format!("line-{}", sequence - 1)),
         note: None,
+        order: None,
     }
 }
 

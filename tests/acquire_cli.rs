@@ -328,6 +328,16 @@ impl Drop for Unmount {
     }
 }
 
+/// The unfinished packages (hidden `.NAME.custos-partial-PID` folders) in `folder`.
+fn unfinished_in(folder: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(folder)
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("custos-partial"))
+        .collect()
+}
+
 /// A small tmpfs at `at` (a destination that fills up), or `None` after skipping (failing
 /// under CUSTOS_INTEROP=require) where it cannot be mounted.
 fn mount_tmpfs(at: &Path, size: &str) -> Option<Unmount> {
@@ -525,12 +535,7 @@ fn an_interrupted_acquisition_continues_with_resume_after_reading_back_what_it_w
         "{}",
         full.stderr
     );
-    let unfinished: Vec<PathBuf> = std::fs::read_dir(&small)
-        .expect("list")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().contains("custos-partial"))
-        .collect();
+    let unfinished = unfinished_in(&small);
     assert_eq!(unfinished.len(), 1, "{unfinished:?}");
     assert!(!small.join("pkg").exists());
     assert!(!unfinished[0].join("custos/manifest.json").exists(), "nothing there could verify");
@@ -738,12 +743,7 @@ fn class1_unsigned_a_destination_full_at_the_seal_keeps_the_image_and_resume_sea
         "{}",
         full.stderr
     );
-    let unfinished: Vec<PathBuf> = std::fs::read_dir(&small)
-        .expect("list")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().contains("custos-partial"))
-        .collect();
+    let unfinished = unfinished_in(&small);
     assert_eq!(unfinished.len(), 1, "the unfinished package is kept: {unfinished:?}");
     let image = std::fs::read(unfinished[0].join("data/disk.img")).expect("the image is kept");
     assert_eq!(image, source, "whole");
@@ -813,12 +813,7 @@ fn class6_operator_what_would_refuse_the_package_is_refused_before_the_source_is
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("time-stamping authority") && stderr.contains("is kept in"), "{stderr}");
-    let kept: Vec<PathBuf> = std::fs::read_dir(d)
-        .expect("list")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().contains("custos-partial"))
-        .collect();
+    let kept = unfinished_in(d);
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(std::fs::read(kept[0].join("data/disk.raw")).expect("the image is kept"), source);
     assert!(!d.join("pkg").exists());

@@ -1492,37 +1492,9 @@ fn class6_operator_smaller_mistakes_found_by_the_fourth_red_team() {
     assert_eq!(unused.code, 0, "{}", unused.stderr);
     assert!(unused.stderr.contains("--evidence evidence is not used"), "{}", unused.stderr);
 
-    let named = custos_in(
-        d,
-        &[
-            "acquire",
-            "evidence/disk.img",
-            "--name",
-            "disk\\1.raw",
-            "--key",
-            "rfc8032-test1",
-            "--case",
-            "C",
-            "--out",
-            "a",
-        ],
-    );
-    let dry = custos_in(
-        d,
-        &[
-            "acquire",
-            "evidence/disk.img",
-            "--name",
-            "disk\\1.raw",
-            "--key",
-            "rfc8032-test1",
-            "--case",
-            "C",
-            "--out",
-            "a",
-            "--dry-run",
-        ],
-    );
+    let acquire = ["acquire", "evidence/disk.img", "--name", "disk\\1.raw", "--key", "rfc8032-test1"];
+    let named = custos_in(d, &[&acquire[..], &["--case", "C", "--out", "a"]].concat());
+    let dry = custos_in(d, &[&acquire[..], &["--case", "C", "--out", "a", "--dry-run"]].concat());
     for run in [&named, &dry] {
         support::assert_refused(run, "--name \"disk\\\\1.raw\"");
     }

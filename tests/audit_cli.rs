@@ -35,6 +35,17 @@ fn records(run: &Run) -> (Vec<Value>, Value) {
     (lines, summary)
 }
 
+/// Another case's package put in case-0's place: a copy of case-1 (which verifies on its own).
+fn replace_case_0_by_a_copy_of_case_1(d: &Path) {
+    let case0 = d.join("store/2026/case-0");
+    let writable = std::process::Command::new("chmod").arg("-R").arg("u+w").arg(&case0).status();
+    assert!(writable.expect("chmod").success());
+    std::fs::remove_dir_all(&case0).expect("remove");
+    let copied =
+        std::process::Command::new("cp").arg("-a").arg(d.join("store/2026/case-1")).arg(&case0).status();
+    assert!(copied.expect("cp").success());
+}
+
 fn audit(dir: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["audit", "store", "--trust", "rfc8032-test1.pub", "--json"];
     args.extend_from_slice(extra);
@@ -486,18 +497,7 @@ fn class2_memory_a_package_replaced_by_another_fails_and_its_receipt_is_reported
     let first = audit(d, &["--state", "audit.state", "--receipts", "receipts"]);
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
 
-    let case0 = d.join("store/2026/case-0");
-    assert!(std::process::Command::new("chmod")
-        .arg("-R")
-        .arg("u+w")
-        .arg(&case0)
-        .status()
-        .expect("chmod")
-        .success());
-    std::fs::remove_dir_all(&case0).expect("remove");
-    let copied =
-        std::process::Command::new("cp").arg("-a").arg(d.join("store/2026/case-1")).arg(&case0).status();
-    assert!(copied.expect("cp").success());
+    replace_case_0_by_a_copy_of_case_1(d);
     let alone = custos_in(d, &["verify", "store/2026/case-0", "--trust", "rfc8032-test1.pub"]);
     assert_eq!(alone.code, 0, "the copy verifies on its own: {}", alone.stdout);
 
@@ -537,18 +537,7 @@ fn class2_memory_holds_however_the_store_is_spelled() {
     assert!(legacy.contains("\"package\":\"store/2026/case-0\""), "{legacy}");
     std::fs::write(d.join("legacy.state"), legacy).expect("write");
 
-    let case0 = d.join("store/2026/case-0");
-    assert!(std::process::Command::new("chmod")
-        .arg("-R")
-        .arg("u+w")
-        .arg(&case0)
-        .status()
-        .expect("chmod")
-        .success());
-    std::fs::remove_dir_all(&case0).expect("remove");
-    let copied =
-        std::process::Command::new("cp").arg("-a").arg(d.join("store/2026/case-1")).arg(&case0).status();
-    assert!(copied.expect("cp").success());
+    replace_case_0_by_a_copy_of_case_1(d);
 
     let absolute = real.display().to_string();
     for (state, root) in [

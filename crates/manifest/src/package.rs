@@ -1119,15 +1119,7 @@ pub fn add_event_stamped(
     receiver: Option<&PublicKey>,
     tsa: Option<&str>,
 ) -> Result<Appended, Error> {
-    let store = open_package(package)?;
-    let ship: Vec<&PublicKey> = std::iter::once(public).chain(receiver).collect();
-    let along = custody::AlongWith {
-        ship: &ship,
-        tsa,
-        replace: &custody::nothing_to_replace,
-        then: &refresh_tag_manifests,
-    };
-    custody::append(&store, event, key, public, &along)
+    add_event_if_unchanged(package, event, key, public, receiver, tsa, &|_| Ok(()))
 }
 
 /// [`add_event_stamped`], appending only if `unchanged` (run under the package's exclusive

@@ -1769,6 +1769,24 @@ fn an_insider_cannot_record_an_order_the_format_refuses() {
                 e["order"]["valid_until"] = "2026-01-01T00:00:00+00:00".into();
             })
         }),
+        ("covers no kind of data", {
+            let order = order.clone();
+            Box::new(move |e| {
+                e["action"] = "order_recorded".into();
+                e["order"] = order.clone();
+                e["order"]["categories"] = serde_json::json!([]);
+            })
+        }),
+        ("after the event that records it", {
+            let order = order.clone();
+            Box::new(move |e| {
+                e["action"] = "order_recorded".into();
+                e["order"] = order.clone();
+                e["order"]["issued_at"] = "2031-01-01T00:00:00+00:00".into();
+                e["order"]["valid_from"] = "2031-01-01T00:00:00+00:00".into();
+                e["order"]["valid_until"] = "2032-01-01T00:00:00+00:00".into();
+            })
+        }),
         ("which is not recorded before it", {
             let order = order.clone();
             Box::new(move |e| {

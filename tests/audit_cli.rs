@@ -781,4 +781,8 @@ fn class1_unsigned_an_examiner_trusted_to_sign_packages_cannot_write_the_audits_
     forged("a.ledger", custos_audit::ledger::ENTRY_PAYLOAD_TYPE, payload.to_string());
     let refused = audit(&["--ledger", "a.ledger"]);
     support::assert_refused(&refused, "its last line cannot be continued");
+
+    // Red team (round 8): the examiner named as an earlier auditor, by mistake.
+    let named = audit(&["--state", "b.state", "--previous-auditor", "rfc8032-test1.pub"]);
+    support::assert_refused(&named, "is also a --trust key");
 }

@@ -288,6 +288,26 @@ fn orders_are_recorded_with_their_documents_and_extended_never_edited() {
         ]),
         "which is not recorded before it",
     );
+    support::assert_refused(
+        &order(&["--kind", "preservation_order", "--reference", " po-1/26 ", "--valid-until", "2026-06-29"]),
+        "is recorded already",
+    );
+    let future = [
+        "--kind",
+        "warrant",
+        "--reference",
+        "W-2031",
+        "--issued-at",
+        "2031-01-01",
+        "--valid-from",
+        "2031-01-01",
+        "--valid-until",
+        "2032-01-01",
+    ];
+    let mut args =
+        vec!["order", "add", "pkg", "--key", "rfc8032-test1", "--issuer", "Court", "--issuing-state", "DE"];
+    args.extend_from_slice(&future);
+    support::assert_refused(&custos_in(d, &args), "after the event that records it");
     let extended = order(&[
         "--kind",
         "preservation_order",

@@ -221,6 +221,15 @@ pub fn run(args: AuditArgs) -> Result<Status> {
         .iter()
         .map(|path| crate::keygen::load_public_key(path))
         .collect::<Result<Vec<_>>>()?;
+    let examiners = verifier.given_keys();
+    for (path, auditor) in args.previous_auditor.iter().zip(&auditors) {
+        if examiners.iter().any(|examiner| examiner.id() == auditor.id()) {
+            bail!(
+                "--previous-auditor {} is also a --trust key: the keys that sign the packages audited must never write the audit's memory. Give only earlier auditors' keys",
+                crate::render::shown(path)
+            );
+        }
+    }
     let mut ledger = match (&args.ledger, &secret) {
         (Some(path), Some(secret)) => Some(
             Ledger::open(path, secret.clone(), &auditors)

@@ -133,7 +133,7 @@ fn add(args: AddArgs) -> Result<Status> {
         issued_at: time("--issued-at", &args.issued_at)?,
         valid_from: time("--valid-from", &args.valid_from)?,
         valid_until: time("--valid-until", &args.valid_until)?,
-        categories,
+        categories: (!categories.is_empty()).then_some(categories),
         extends: args.extends.clone(),
         document: None,
     };
@@ -175,10 +175,9 @@ fn add(args: AddArgs) -> Result<Status> {
 
 /// One line about an order: kind, reference, issuer and state, validity, categories.
 pub fn describe(order: &Order) -> String {
-    let categories = if order.categories.is_empty() {
-        "all kinds of data".to_owned()
-    } else {
-        order.categories.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+    let categories = match &order.categories {
+        None => "all kinds of data".to_owned(),
+        Some(categories) => categories.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "),
     };
     let enforcing =
         order.enforcing_state.as_deref().map(|s| format!(", executed in {s}")).unwrap_or_default();

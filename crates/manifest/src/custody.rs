@@ -389,7 +389,7 @@ pub fn append(
     if new.action == Action::Moved && new.country.is_none() && new.location.is_none() {
         return Err(Error::Package("a move says where to: give its country, its location, or both".into()));
     }
-    check_order(new.action, new.order.as_ref(), &earlier_orders)
+    check_order(new.action, &new.time, new.order.as_ref(), &earlier_orders)
         .map_err(|reason| Error::Package(format!("refused, nothing was signed: {reason}")))?;
     let event = Event {
         custos_event: EVENT_FORMAT,
@@ -699,7 +699,7 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
         }
         check_time(&event, index, sealed_at, input.now, &mut last_time, &mut findings);
         check_items(&event, input.manifest, &mut findings);
-        if let Err(reason) = check_order(event.action, event.order.as_ref(), &orders) {
+        if let Err(reason) = check_order(event.action, &event.time, event.order.as_ref(), &orders) {
             fail(&mut findings, "custody.order_record", reason);
         }
         if let Some(order) = &event.order {
@@ -784,21 +784,33 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
 /// own, extending only an order recorded before it; no other event holds one.
 fn check_order(
     action: Action,
+    time: &str,
     order: Option<&crate::order::Order>,
     earlier: &[String],
 ) -> Result<(), String> {
+    use crate::order::Order;
+    let recorded = |reference: &str| earlier.iter().any(|e| Order::same_reference(e, reference));
     match (action, order) {
         (Action::OrderRecorded, None) => Err("records an order, but holds none".into()),
         (Action::OrderRecorded, Some(order)) => {
             order.check()?;
-            if earlier.contains(&order.reference) {
+            // An order is recorded after it was issued, never before.
+            let issued = crate::time::parse_rfc3339(&order.issued_at);
+            let at = crate::time::parse_rfc3339(time);
+            if issued.zip(at).is_some_and(|(issued, at)| issued > at + MAX_CLOCK_SKEW_SECONDS) {
+                return Err(format!(
+                    "issued at {}, after the event that records it ({time})",
+                    order.issued_at
+                ));
+            }
+            if recorded(&order.reference) {
                 return Err(format!(
                     "order {} is recorded already: an order is amended or extended by a new one that names it (extends), never recorded twice",
                     order.reference
                 ));
             }
             match &order.extends {
-                Some(old) if !earlier.contains(old) => {
+                Some(old) if !recorded(old) => {
                     Err(format!("extends order {old}, which is not recorded before it in this log"))
                 }
                 _ => Ok(()),

@@ -52,9 +52,9 @@ pub struct Order {
     pub valid_from: String,
     /// Until when (RFC 3339).
     pub valid_until: String,
-    /// The kinds of data it covers (all, when empty).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub categories: Vec<Category>,
+    /// The kinds of data it covers; all when absent (never empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<Category>>,
     /// The reference of an earlier recorded order this one amends or extends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extends: Option<String>,
@@ -88,6 +88,12 @@ impl Order {
             if text.trim().is_empty() || text.chars().any(char::is_control) {
                 return Err(format!("the order's {what} must be one line of text"));
             }
+        }
+        if self.categories.as_ref().is_some_and(Vec::is_empty) {
+            return Err(
+                "the order covers no kind of data: list the kinds it covers, or leave categories out for all"
+                    .into(),
+            );
         }
         for state in std::iter::once(&self.issuing_state).chain(&self.enforcing_state) {
             if crate::vocabulary::country(state).as_deref() != Ok(state.as_str()) {
@@ -132,6 +138,12 @@ impl Order {
         Ok(())
     }
 
+    /// Whether two references name the same order: compared without case and the spaces
+    /// around them, as people say them (`PO-1/26` and ` po-1/26` are one order).
+    pub fn same_reference(a: &str, b: &str) -> bool {
+        a.trim().eq_ignore_ascii_case(b.trim())
+    }
+
     /// Where a document named `name` (its file name as given) is kept: under
     /// [`ORDERS_DIR`], prefixed with the start of its digest, so that two documents of one
     /// name never collide.
@@ -140,7 +152,9 @@ impl Order {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
             .collect();
-        format!("{ORDERS_DIR}/{}-{}", &sha256[..16.min(sha256.len())], safe.trim_start_matches('.'))
+        // A file name is at most 255 bytes: the digest's start, and the name's first 200.
+        let safe: String = safe.trim_start_matches('.').chars().take(200).collect();
+        format!("{ORDERS_DIR}/{}-{safe}", &sha256[..16.min(sha256.len())])
     }
 }
 
@@ -158,7 +172,7 @@ mod tests {
             issued_at: "2026-03-01T09:00:00Z".into(),
             valid_from: "2026-03-01T09:00:00Z".into(),
             valid_until: "2026-05-30T09:00:00Z".into(),
-            categories: vec![Category::Traffic],
+            categories: Some(vec![Category::Traffic]),
             extends: None,
             document: None,
         }
@@ -178,6 +192,7 @@ mod tests {
         refused(&|o| o.valid_until = "2026-02-01T00:00:00Z".into(), "is before valid from");
         refused(&|o| o.valid_from = "next week".into(), "is not an RFC 3339 time");
         refused(&|o| o.reference = "PO\n2".into(), "must be one line");
+        refused(&|o| o.categories = Some(Vec::new()), "covers no kind of data");
         refused(
             &|o| {
                 o.document =

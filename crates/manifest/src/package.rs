@@ -1170,6 +1170,26 @@ pub fn record_order(
     event.country = country;
     let keep = |store: &PackageDir| -> Result<Vec<(String, Vec<u8>)>, Error> {
         let (Some(kept), Some((_, bytes))) = (&kept, document) else { return Ok(Vec::new()) };
+        // Every file outside data/ is read whole by verify, within one budget: a document
+        // that would pass it would leave a genuine package that never verifies again.
+        let outside: u64 = store
+            .list()
+            .map_err(|e| Error::Package(e.to_string()))?
+            .iter()
+            .filter(|e| !e.path.starts_with(b"data/"))
+            .map(|e| match e.kind {
+                custos_hash::EntryKind::File { size } => size,
+                _ => 0,
+            })
+            .sum();
+        // Room for the tag manifests and the events still to come.
+        let budget = crate::verify::MAX_TAG_BYTES - (16 << 20);
+        if outside + bytes.len() as u64 > budget {
+            return Err(Error::Package(format!(
+                "refused, nothing was signed: the files outside data/ would hold {} bytes, more than the {budget} a verifier reads; keep the document elsewhere and record its digest in a note",
+                outside + bytes.len() as u64
+            )));
+        }
         store
             .create_folders(crate::order::ORDERS_DIR)
             .map_err(|e| Error::Package(format!("cannot create {e}")))?;

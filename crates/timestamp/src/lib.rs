@@ -445,6 +445,13 @@ fn check_chain(
         if trusted.contains(issuer) {
             return Ok(());
         }
+        // A root nobody trusts signs itself: the chain ends there, untrusted.
+        if issuer == &current {
+            return Err(TimestampError::Untrusted(format!(
+                "{} is not a trusted TSA certificate, nor issued by one (its chain ends at {}, which is not trusted)",
+                signer.tbs_certificate.subject, current.tbs_certificate.subject
+            )));
+        }
         current = issuer.clone();
     }
     Err(TimestampError::Untrusted("the certificate chain is longer than four links".into()))

@@ -1755,7 +1755,8 @@ fn an_insider_cannot_record_an_order_the_format_refuses() {
         "issued_at": "2026-03-01T00:00:00+00:00", "valid_from": "2026-03-01T00:00:00+00:00",
         "valid_until": "2026-04-01T00:00:00+00:00"
     });
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("records an order, but holds none", Box::new(|e| e["action"] = "order_recorded".into())),
         ("only an `order_recorded` event holds an order", {
             let order = order.clone();

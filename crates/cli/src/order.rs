@@ -18,7 +18,7 @@ use crate::Status;
 pub enum OrderCommand {
     /// Record an order (a warrant, a production or preservation order, an EPOC, an MLA
     /// request, …) in the package's custody log, with its document kept in the package
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the orders recorded in a package
     List {
         /// The package
@@ -93,7 +93,7 @@ impl OrderCommand {
 
 pub fn run(command: OrderCommand) -> Result<Status> {
     match command {
-        OrderCommand::Add(args) => add(args),
+        OrderCommand::Add(args) => add(*args),
         OrderCommand::List { package, json } => list(&package, json),
     }
 }

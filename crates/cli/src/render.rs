@@ -185,13 +185,13 @@ mod tests {
     fn class3_escaping_json_lines_escape_what_text_escapes_and_lose_nothing() {
         let name = "evil\u{202e}gpj.exe \u{1b}[2K\u{9b}\u{7f} \u{200b}Zoë \"q\" \\ 😀\n";
         let mut out = Vec::new();
-        super::json_line(&mut out, &serde_json::json!({ "path": name })).unwrap();
-        let line = String::from_utf8(out).unwrap();
+        super::json_line(&mut out, &serde_json::json!({ "path": name })).expect("written");
+        let line = String::from_utf8(out).expect("UTF-8");
         assert_eq!(
             line,
             "{\"path\":\"evil\\u202egpj.exe \\u001b[2K\\u009b\\u007f \\u200bZoë \\\"q\\\" \\\\ 😀\\n\"}\n"
         );
-        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&line).expect("JSON");
         assert_eq!(back["path"], name, "a JSON reader gets the name back exactly");
     }
 

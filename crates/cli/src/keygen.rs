@@ -387,8 +387,8 @@ fn verify_detached(
             } else {
                 println!(
                     "BAD signature {} over {}: {}",
-                    crate::render::shown(signature),
-                    crate::render::shown(&file),
+                    crate::render::shown(&signature),
+                    crate::render::shown(file),
                     crate::render::escape(&reason)
                 );
             }

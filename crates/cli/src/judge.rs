@@ -19,9 +19,10 @@ use crate::keygen::load_public_key;
 use crate::policy::{read_policy, PolicyReport};
 use crate::Status;
 
-/// Refuses a --trust path that lies inside an evidence package (a folder holding
-/// `custos/manifest.json` above it): a key file there is whoever holds that package's
-/// claim, and one planted in another package would otherwise vouch for a forgery.
+/// Refuses a file the verifier relies on (given with `flag`: --trust, --policy, --tsa-cert,
+/// --receipt) that lies inside an evidence package (a folder holding `custos/manifest.json`
+/// above it): a file there is whoever holds that package's claim, and one planted in another
+/// package would otherwise vouch for a forgery.
 fn refuse_inside_any_package(flag: &str, path: &Path) -> Result<()> {
     let Ok(real) = path.canonicalize() else { return Ok(()) };
     for folder in real.ancestors().skip(1) {

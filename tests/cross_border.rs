@@ -338,6 +338,12 @@ fn orders_are_recorded_with_their_documents_and_extended_never_edited() {
 
     let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--strict"]);
     assert_eq!(verified.code, 0, "{}", verified.stdout);
+    let made = custos_in(d, &["report", "pkg", "--trust", "rfc8032-test1.pub", "--out", "r.html"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let html = std::fs::read_to_string(d.join("r.html")).expect("report");
+    assert!(html.contains("<h2>Orders</h2>"), "the report lists the orders");
+    assert!(html.contains("preservation order <strong>PO-1/26</strong>"), "{html}");
+    assert!(html.contains("<br>extends PO-1/26"), "the extension names what it extends");
 
     // The document changed, and the bag's lists rewritten: the signed digest catches it.
     std::fs::write(d.join("pkg").join(&document), b"%PDF-1.4 another order\n").expect("edit");

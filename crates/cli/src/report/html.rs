@@ -91,6 +91,7 @@ pub fn render(judgement: &Judgement, context: &Context) -> String {
     damage(&mut html, &judgement.verification.findings);
     exhibits(&mut html, judgement);
     custody(&mut html, judgement, context);
+    orders(&mut html, judgement, context);
     jurisdictions(&mut html, judgement);
     integrity_checks(&mut html, &judgement.verification.findings);
     glossary(&mut html);
@@ -513,6 +514,52 @@ fn acquisition(record: &serde_json::Map<String, serde_json::Value>) -> String {
         _ => {}
     }
     out
+}
+
+/// The legal orders recorded in the custody log (docs/formats/orders.md), when there are any:
+/// what each authorises, for which data, from when until when, and the document kept.
+fn orders(html: &mut String, judgement: &Judgement, context: &Context) {
+    let recorded: Vec<_> =
+        judgement.verification.events.iter().filter_map(|e| e.order.as_ref().map(|o| (e, o))).collect();
+    if recorded.is_empty() {
+        return;
+    }
+    html.push_str("<h2>Orders</h2>\n<table><tr><th>Order</th><th>Issued by</th><th>Valid</th><th>Kinds of data</th><th>Recorded</th></tr>\n");
+    for (event, order) in recorded {
+        let data = match &order.categories {
+            None => "all".to_owned(),
+            Some(categories) => categories.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "),
+        };
+        let extends = order.extends.as_deref().map(|r| format!("<br>extends {}", esc(r))).unwrap_or_default();
+        let document = order
+            .document
+            .as_ref()
+            .map(|d| {
+                format!(
+                    "<br>document <code>{}</code> (SHA-256 <span class=\"mono\">{}</span>)",
+                    esc(&d.path),
+                    esc(&d.sha256)
+                )
+            })
+            .unwrap_or_default();
+        let enforcing =
+            order.enforcing_state.as_deref().map(|s| format!(", executed in {}", esc(s))).unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<tr><td>{} <strong>{}</strong>{extends}{document}</td><td>{} ({}{enforcing}), {}</td><td class=\"when\">{} to {}</td><td>{}</td><td>event {} by {}</td></tr>",
+            esc(&order.kind.replace('_', " ")),
+            esc(&order.reference),
+            esc(&order.issuer),
+            esc(&order.issuing_state),
+            esc(&human::time(&order.issued_at)),
+            esc(&human::time(&order.valid_from)),
+            esc(&human::time(&order.valid_until)),
+            esc(&data),
+            event.sequence,
+            person(event, &context.names)
+        );
+    }
+    html.push_str("</table>\n");
 }
 
 fn custody(html: &mut String, judgement: &Judgement, context: &Context) {

@@ -323,9 +323,10 @@ fn keep_acquired(store: &PackageDir, partial: PathBuf, error: Error) -> Error {
         let path = String::from_utf8_lossy(&entry.path).into_owned();
         if path == CHECKPOINT_PATH {
             checkpoint = true;
-        } else if !path.starts_with("data/") && store.remove(&path).is_err() {
-            // Left in place: a continuation refuses it and says so.
-            break;
+        } else if !path.starts_with("data/") {
+            // One that cannot be removed is left in place: a continuation refuses it and
+            // says so.
+            let _ = store.remove(&path);
         }
     }
     if checkpoint {

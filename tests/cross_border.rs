@@ -352,3 +352,53 @@ fn orders_are_recorded_with_their_documents_and_extended_never_edited() {
     assert_eq!(changed.code, 1, "{}", changed.stdout);
     assert!(changed.stdout.contains("FAIL  order.document"), "{}", changed.stdout);
 }
+
+/// Issue 21: a court adds the keys it trusts to a policy with a command, not by editing JSON;
+/// a signature over the policy's old bytes is said to need renewing.
+#[test]
+fn a_policy_trusts_a_key_by_command_and_its_old_signature_is_said_to_be_stale() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    copy_test_keys(d);
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../policies/examples/xb-borealia-strict.json");
+    std::fs::copy(example, d.join("xb.json")).expect("copy");
+    let signed = custos_in(d, &["policy", "sign", "xb.json", "--key", "rfc8032-test2"]);
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    let made = custos_in(
+        d,
+        &["keygen", "--name", "Carl Court", "--role", "examiner", "--out", "carl", "--no-passphrase"],
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let trust = |extra: &[&str]| {
+        let mut args = vec!["policy", "trust", "xb.json", "carl.pub", "--principal", "Carl Court"];
+        args.extend_from_slice(extra);
+        custos_in(d, &args)
+    };
+    support::assert_refused(
+        &trust(&["--roles", "examiner", "--country", "Borealia"]),
+        "is not an ISO 3166-1",
+    );
+    support::assert_refused(&trust(&["--roles", "exmainer"]), "did you mean `examiner`");
+    let added = trust(&["--roles", "examiner,evidence custodian", "--country", "xb"]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert!(
+        added.stderr.contains("xb.json.sig was a signature over the policy before this change"),
+        "{}",
+        added.stderr
+    );
+    let policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("xb.json")).expect("policy")).expect("JSON");
+    let carl = policy["signatures"]["trusted_keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["principal"] == "Carl Court")
+        .expect("Carl is trusted")
+        .clone();
+    assert_eq!(carl["roles"], serde_json::json!(["examiner", "evidence_custodian"]));
+    assert_eq!(carl["jurisdiction"], "XB");
+    support::assert_refused(&trust(&["--roles", "examiner"]), "already");
+    let checked = custos_in(d, &["policy", "check", "xb.json"]);
+    assert_eq!(checked.code, 0, "the policy reads as it will be used: {}", checked.stderr);
+}

@@ -77,18 +77,15 @@ pub fn run(args: KeygenArgs) -> Result<Status> {
     write_new(&public_path, pair.public.to_text().as_bytes(), 0o644)?;
     let id = pair.public.id();
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "key_id": id.to_string(),
-                "fingerprint": fingerprint(&id.to_string()),
-                "protected": passphrase.is_some(),
-                "written": [
-                    crate::render::written(&secret_path, "secret_key"),
-                    crate::render::written(&public_path, "public_key"),
-                ],
-            })
-        );
+        crate::render::print_json(&serde_json::json!({
+            "key_id": id.to_string(),
+            "fingerprint": fingerprint(&id.to_string()),
+            "protected": passphrase.is_some(),
+            "written": [
+                crate::render::written(&secret_path, "secret_key"),
+                crate::render::written(&public_path, "public_key"),
+            ],
+        }))?;
     } else {
         println!("key id {id}");
         println!(

@@ -119,7 +119,8 @@ impl Command {
             Command::Verify(args) => args.json,
             Command::Report(args) => args.verify.json,
             Command::Policy(policy::PolicyCommand::Sign { json, .. })
-            | Command::Policy(policy::PolicyCommand::Check { json, .. }) => *json,
+            | Command::Policy(policy::PolicyCommand::Check { json, .. })
+            | Command::Policy(policy::PolicyCommand::Trust { json, .. }) => *json,
             Command::Export(E::Checksums { json, .. }) | Command::Export(E::Minisign { json, .. }) => *json,
             Command::Export(E::Case { args })
             | Command::Export(E::Dfxml { args })

@@ -345,11 +345,35 @@ pub enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Add a trusted key to a policy's signatures rule (a signed policy must then be signed
+    /// again): compare the key's fingerprint with its holder first (`custos key show`)
+    Trust {
+        /// The policy
+        policy: PathBuf,
+        /// The public key file to trust
+        #[arg(value_name = "PUBKEY")]
+        key: PathBuf,
+        /// The person or office it belongs to (thresholds count principals, not keys)
+        #[arg(long)]
+        principal: String,
+        /// The roles it may act in (comma-separated: examiner, evidence_custodian, …)
+        #[arg(long, value_name = "LIST", value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// Where its holder keeps custody (ISO 3166-1 alpha-2)
+        #[arg(long, value_name = "CC", value_parser = crate::evidence::country_code)]
+        country: Option<String>,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run_policy(command: PolicyCommand) -> Result<Status> {
     match command {
         PolicyCommand::Sign { file, signer, json } => sign(&file, &signer, json),
+        PolicyCommand::Trust { policy, key, principal, roles, country, json } => {
+            trust(&policy, &key, &principal, &roles, country, json)
+        }
         PolicyCommand::Check { file, trust, require_signed, json } => {
             let trusted = load_trusted_keys(&trust)?;
             let LoadedPolicy { policy, signature } =
@@ -368,17 +392,14 @@ pub fn run_policy(command: PolicyCommand) -> Result<Status> {
             .filter_map(|(name, present)| present.then_some(name))
             .collect();
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "valid": true,
-                        "verdict": "pass",
-                        "id": policy.id,
-                        "jurisdiction": policy.jurisdiction,
-                        "rules": rules,
-                        "signature": signature,
-                    })
-                );
+                crate::render::print_json(&serde_json::json!({
+                    "valid": true,
+                    "verdict": "pass",
+                    "id": policy.id,
+                    "jurisdiction": policy.jurisdiction,
+                    "rules": rules,
+                    "signature": signature,
+                }))?;
             } else {
                 println!(
                     "{}: valid policy {} for {} ({}); rules: {}; {}",
@@ -457,6 +478,86 @@ fn sign(file: &Path, signer: &SignerArgs, json: bool) -> Result<Status> {
             signatures.signatures.len(),
             signature_path.display()
         );
+    }
+    Ok(Status::Ok)
+}
+
+/// `custos policy trust`: adds a key to the policy's `signatures.trusted_keys`, checked as it
+/// will be read, and says that a signature over the old bytes no longer counts.
+fn trust(
+    file: &Path,
+    key: &Path,
+    principal: &str,
+    roles: &[String],
+    country: Option<String>,
+    json: bool,
+) -> Result<Status> {
+    let bytes = read_regular_file(file, MAX_DOCUMENT_BYTES)?
+        .with_context(|| format!("cannot read {}: no such file", crate::render::shown(file)))?;
+    Policy::parse(&bytes)
+        .with_context(|| format!("{} is not a usable policy", crate::render::shown(file)))?;
+    let mut document: serde_json::Value = custos_manifest::strict_json::parse(&bytes)
+        .with_context(|| format!("{} is not strict JSON", crate::render::shown(file)))?;
+    let public = load_public_key(key)?;
+    let key_id = public.id().to_string();
+    let roles = roles
+        .iter()
+        .map(|role| custos_manifest::vocabulary::canonical(role, &custos_manifest::vocabulary::ROLES, "role"))
+        .collect::<std::result::Result<Vec<&str>, String>>()
+        .map_err(anyhow::Error::msg)
+        .context("--roles")?;
+    if principal.trim().is_empty() || principal.chars().any(char::is_control) {
+        bail!("--principal: one line naming the person or office");
+    }
+    let Some(keys) = document
+        .get_mut("signatures")
+        .and_then(|rule| rule.as_object_mut())
+        .map(|rule| rule.entry("trusted_keys").or_insert_with(|| serde_json::json!([])))
+        .and_then(|keys| keys.as_array_mut())
+    else {
+        bail!(
+            "{} has no signatures rule: add one (with its cite, docs/formats/policy.md) before trusting keys in it",
+            crate::render::shown(file)
+        );
+    };
+    if keys.iter().any(|entry| entry["key_id"] == key_id.as_str()) {
+        bail!("{} trusts key {} already", crate::render::shown(file), key_id);
+    }
+    let mut entry = serde_json::json!({ "key_id": key_id, "principal": principal, "roles": roles });
+    if let Some(country) = &country {
+        entry["jurisdiction"] = country.as_str().into();
+    }
+    keys.push(entry);
+    let mut updated = serde_json::to_vec_pretty(&document)?;
+    updated.push(b'\n');
+    Policy::parse(&updated).context("the policy with the new key would not read back")?;
+    write_new_or_replace(file, &updated, true)?;
+    let signature = PathBuf::from(format!("{}.sig", file.display()));
+    let stale = signature.symlink_metadata().is_ok();
+    if json {
+        crate::render::print_json(&serde_json::json!({
+            "policy": file.display().to_string(),
+            "key_id": key_id,
+            "principal": principal,
+            "roles": roles,
+            "jurisdiction": country,
+            "signature_stale": stale,
+        }))?;
+    } else {
+        println!(
+            "{}: trusts {} ({}) as {}{}",
+            crate::render::shown(file),
+            escape(principal),
+            crate::evidence::short(&key_id),
+            roles.join(", "),
+            country.as_deref().map(|c| format!(", keeping custody in {c}")).unwrap_or_default()
+        );
+        if stale {
+            crate::render::say(&format!(
+                "{} was a signature over the policy before this change and no longer verifies: sign the policy again (custos policy sign)",
+                crate::render::shown(&signature)
+            ));
+        }
     }
     Ok(Status::Ok)
 }

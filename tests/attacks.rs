@@ -1606,20 +1606,18 @@ fn class6_operator_fixity_verified_is_signed_only_after_a_full_verify() {
     assert_eq!(mistake.code, 2, "an operator's mistake: {}", mistake.stderr);
     assert!(mistake.stderr.contains("give --evidence"), "{}", mistake.stderr);
     assert_eq!(written_by_custody(&ref_case), before);
-    let recorded = custos_in(
-        d,
-        &[
-            "custody",
-            "record",
-            "pkg",
-            "--key",
-            "rfc8032-test1",
-            "--action",
-            "fixity_verified",
-            "--evidence",
-            "ev",
-        ],
-    );
+    let fixity_with_evidence = [
+        "custody",
+        "record",
+        "pkg",
+        "--key",
+        "rfc8032-test1",
+        "--action",
+        "fixity_verified",
+        "--evidence",
+        "ev",
+    ];
+    let recorded = custos_in(d, &fixity_with_evidence);
     assert_eq!(recorded.code, 0, "{}", recorded.stderr);
     let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--evidence", "ev"]);
     assert_eq!(verified.code, 0, "{}", verified.stdout);
@@ -1627,20 +1625,7 @@ fn class6_operator_fixity_verified_is_signed_only_after_a_full_verify() {
     make_writable(&d.join("ev"));
     write(d, "ev/disk.img", &noise(5_000, 4));
     let before = written_by_custody(&ref_case);
-    let refused = custos_in(
-        d,
-        &[
-            "custody",
-            "record",
-            "pkg",
-            "--key",
-            "rfc8032-test1",
-            "--action",
-            "fixity_verified",
-            "--evidence",
-            "ev",
-        ],
-    );
+    let refused = custos_in(d, &fixity_with_evidence);
     assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
     assert!(refused.stderr.contains("item.digest"), "{}", refused.stderr);
     assert_eq!(written_by_custody(&ref_case), before);

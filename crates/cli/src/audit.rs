@@ -838,14 +838,12 @@ fn state_key(path: &Path) -> String {
     if crate::location::is_remote(path) {
         return path.display().to_string();
     }
-    let resolved = match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) => {
-            let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
-            std::fs::canonicalize(parent).map(|parent| parent.join(name))
-        }
-        _ => std::fs::canonicalize(path),
-    };
-    resolved.or_else(|_| std::path::absolute(path)).unwrap_or_else(|_| path.to_owned()).display().to_string()
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => crate::location::resolved(parent).join(name),
+        _ => crate::location::resolved(path),
+    }
+    .display()
+    .to_string()
 }
 
 /// The record of the package at `path`, checked before this (resumed) run was interrupted.

@@ -77,6 +77,8 @@ pub fn refuse_output_in_a_package(flag: &str, output: &Path, package: Option<&Pa
 /// `path` with its deepest existing folder resolved (links, `.`, `..`) and the rest, which
 /// does not exist yet, appended as given.
 pub fn resolved(path: &Path) -> PathBuf {
+    // The parent of a bare name (`store`) is the empty path: the current folder.
+    let path = if path.as_os_str().is_empty() { Path::new(".") } else { path };
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();

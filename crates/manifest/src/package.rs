@@ -32,38 +32,16 @@ use crate::parts::{hash_parts, OpenedPart, PartsOutcome};
 use crate::store::{PackageDir, PackageStore, MAX_TAG_FILE_BYTES};
 pub use crate::verify::{verify_package, Trust, Verification, VerifyOptions};
 use crate::Error;
+pub use crate::layout::{
+    event_token_path, manifest_token_path, shipped_keys_in, KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH,
+    MAX_KEY_FILE_BYTES, SEGMENTS_DIR, TIMESTAMPS_DIR,
+};
 
-/// Where the manifest lives in a package.
-pub const MANIFEST_PATH: &str = "custos/manifest.json";
-/// Where its signatures live.
-pub const MANIFEST_SIGNATURES_PATH: &str = "custos/manifest.json.sig";
-/// Where segment lists are kept (`NAME.json`, one record as in `docs/segments.md`).
-pub const SEGMENTS_DIR: &str = "custos/segments";
-/// Where RFC 3161 time-stamp tokens are kept: `manifest-KEYID.tsr` over the raw bytes of
-/// that key's manifest signature, `event-N.tsr` over the signature of custody event N.
-pub const TIMESTAMPS_DIR: &str = "custos/timestamps";
 
-/// The path of the token over a manifest signature by `key_id`.
-pub fn manifest_token_path(key_id: &str) -> String {
-    format!("{TIMESTAMPS_DIR}/manifest-{key_id}.tsr")
-}
 
-/// The path of the token over custody event `sequence`'s signature.
-pub fn event_token_path(sequence: u64) -> String {
-    format!("{TIMESTAMPS_DIR}/event-{sequence}.tsr")
-}
 
-/// Asks the TSA at `url` for a token over a signature's raw bytes.
-pub fn stamp_signature(url: &str, entry: &crate::envelope::SignatureEntry) -> Result<Vec<u8>, Error> {
-    let bytes = entry.bytes().ok_or_else(|| Error::Package("a signature that is not base64".into()))?;
-    custos_timestamp::stamp(url, &bytes).map_err(|e| Error::Package(e.to_string()))
-}
 
-/// The most bytes a public key file may hold: 64 KiB (they hold a few hundred).
-pub const MAX_KEY_FILE_BYTES: u64 = 64 << 10;
 
-/// Where the signers' public keys are shipped (`KEYID.pub`), so verification needs no network.
-pub const KEYS_DIR: &str = "custos/keys";
 
 /// What to seal and how.
 #[derive(Debug)]
@@ -591,7 +569,7 @@ fn seal_into(
     write_new(MANIFEST_PATH, &bytes)?;
     write_new(MANIFEST_SIGNATURES_PATH, &signatures.to_bytes())?;
     if let (Some(url), Some(entry)) = (request.tsa, signatures.signatures.last()) {
-        write_new(&manifest_token_path(&entry.key_id), &stamp_signature(url, entry)?)?;
+        write_new(&manifest_token_path(&entry.key_id), &entry.time_stamp(url)?)?;
     }
 
     let mut sealed = NewEvent::new(Action::Sealed, request.sealed_at.clone());
@@ -1254,7 +1232,7 @@ pub fn cosign(
                 (tsa, store.read_small(&token, MAX_TAG_FILE_BYTES))
             {
                 if let Some(entry) = signatures.signatures.iter().find(|entry| entry.key_id == me) {
-                    files.push((token, stamp_signature(url, entry)?));
+                    files.push((token, entry.time_stamp(url)?));
                 }
             }
             return Ok(files);
@@ -1273,7 +1251,7 @@ pub fn cosign(
         signatures.sign(key, &manifest);
         let mut files = vec![(MANIFEST_SIGNATURES_PATH.to_owned(), signatures.to_bytes())];
         if let (Some(url), Some(entry)) = (tsa, signatures.signatures.last()) {
-            files.push((manifest_token_path(&entry.key_id), stamp_signature(url, entry)?));
+            files.push((manifest_token_path(&entry.key_id), entry.time_stamp(url)?));
         }
         Ok(files)
     };
@@ -1659,23 +1637,3 @@ pub fn package_keys(package: &Path) -> BTreeMap<String, PublicKey> {
     PackageDir::open(package).ok().and_then(|store| shipped_keys_in(&store).ok()).unwrap_or_default()
 }
 
-/// The public keys shipped in `custos/keys/` of an open package, read through its store;
-/// files that do not parse or whose name is not their key id are left out.
-pub fn shipped_keys_in(store: &dyn PackageStore) -> Result<BTreeMap<String, PublicKey>, Error> {
-    let mut keys = BTreeMap::new();
-    let entries = store.list().map_err(|e| Error::Package(e.to_string()))?;
-    let files = entries
-        .iter()
-        .filter_map(|e| e.utf8_path())
-        .filter(|p| p.starts_with("custos/keys/") && p.ends_with(".pub") && !p.ends_with(".minisign.pub"));
-    for path in files.take(crate::verify::MAX_KEY_FILES) {
-        let Ok(bytes) = store.read_small(path, MAX_KEY_FILE_BYTES) else { continue };
-        let Some(key) = std::str::from_utf8(&bytes).ok().and_then(|t| PublicKey::parse(t).ok()) else {
-            continue;
-        };
-        if path == format!("{KEYS_DIR}/{}.pub", key.id()) {
-            keys.insert(key.id().to_string(), key);
-        }
-    }
-    Ok(keys)
-}

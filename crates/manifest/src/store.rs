@@ -401,14 +401,14 @@ impl PackageDir {
 
     /// Takes the exclusive lock on an open custody log, waiting at most [`LOCK_WAIT`].
     pub fn lock(&self, log: &File) -> Result<(), StoreError> {
-        lock_within(log, crate::custody::CUSTODY_PATH, true)
+        lock_within(log, crate::layout::CUSTODY_PATH, true)
     }
 
     /// Takes the package's exclusive lock (the one custody appends take), held until the
     /// returned file is dropped.
     pub fn write_lock(&self) -> Result<File, StoreError> {
-        let log = self.open_append(crate::custody::CUSTODY_PATH)?;
-        lock_within(&log.file, crate::custody::CUSTODY_PATH, true)?;
+        let log = self.open_append(crate::layout::CUSTODY_PATH)?;
+        lock_within(&log.file, crate::layout::CUSTODY_PATH, true)?;
         Ok(log.file)
     }
 
@@ -531,10 +531,10 @@ impl PackageStore for PackageDir {
 
     fn read_lock(&self) -> Result<Option<File>, StoreError> {
         // No log (or not a regular file): nothing to lock; the snapshot reports it.
-        let Ok(log) = self.open_regular(crate::custody::CUSTODY_PATH, OFlags::RDONLY, Mode::empty()) else {
+        let Ok(log) = self.open_regular(crate::layout::CUSTODY_PATH, OFlags::RDONLY, Mode::empty()) else {
             return Ok(None);
         };
-        lock_within(&log.file, crate::custody::CUSTODY_PATH, false)?;
+        lock_within(&log.file, crate::layout::CUSTODY_PATH, false)?;
         Ok(Some(log.file))
     }
 }

@@ -34,8 +34,7 @@ use crate::store::{PackageDir, PackageStore, PayloadBody, StoreError, StoredEntr
 pub const MAX_TAG_BYTES: u64 = 256 << 20;
 /// The most signatures a manifest's signature file may hold: 64.
 pub const MAX_MANIFEST_SIGNATURES: usize = 64;
-/// The most public key files a package may ship: 1,024.
-pub const MAX_KEY_FILES: usize = 1024;
+pub use crate::layout::MAX_KEY_FILES;
 
 /// Whom to trust when verifying.
 #[derive(Debug, Default)]
@@ -709,7 +708,7 @@ fn shipped_keys(snapshot: &Snapshot, findings: &mut Vec<Finding>) -> BTreeMap<St
         let parsed =
             snapshot.tag_text(path).and_then(|text| PublicKey::parse(text).map_err(|e| e.to_string()));
         match parsed {
-            Ok(key) if *path == format!("{KEYS_DIR}/{}.pub", key.id()) => {
+            Ok(key) if *path == crate::layout::shipped_key_path(&key) => {
                 keys.insert(key.id().to_string(), key);
             }
             Ok(key) => findings.push(Finding::fail(

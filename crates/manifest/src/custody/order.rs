@@ -7,10 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{Action, MAX_CLOCK_SKEW_SECONDS};
 use crate::manifest::Category;
 
-/// Where recorded orders' documents are kept in a package.
-pub const ORDERS_DIR: &str = "custos/orders";
+pub use crate::layout::ORDERS_DIR;
 
 /// The largest order document kept (a scanned order is a few MiB).
 pub const MAX_DOCUMENT_BYTES: u64 = 32 << 20;
@@ -155,6 +155,47 @@ impl Order {
         // A file name is at most 255 bytes: the digest's start, and the name's first 200.
         let safe: String = safe.trim_start_matches('.').chars().take(200).collect();
         format!("{ORDERS_DIR}/{}-{safe}", &sha256[..16.min(sha256.len())])
+    }
+}
+
+/// An `order_recorded` event holds an order that can be believed, with a reference of its
+/// own, extending only an order recorded before it; no other event holds one.
+pub(crate) fn check_order(
+    action: Action,
+    time: &str,
+    order: Option<&crate::order::Order>,
+    earlier: &[String],
+) -> Result<(), String> {
+    use crate::order::Order;
+    let recorded = |reference: &str| earlier.iter().any(|e| Order::same_reference(e, reference));
+    match (action, order) {
+        (Action::OrderRecorded, None) => Err("records an order, but holds none".into()),
+        (Action::OrderRecorded, Some(order)) => {
+            order.check()?;
+            // An order is recorded after it was issued, never before.
+            let issued = crate::time::parse_rfc3339(&order.issued_at);
+            let at = crate::time::parse_rfc3339(time);
+            if issued.zip(at).is_some_and(|(issued, at)| issued > at + MAX_CLOCK_SKEW_SECONDS) {
+                return Err(format!(
+                    "issued at {}, after the event that records it ({time})",
+                    order.issued_at
+                ));
+            }
+            if recorded(&order.reference) {
+                return Err(format!(
+                    "order {} is recorded already: an order is amended or extended by a new one that names it (extends), never recorded twice",
+                    order.reference
+                ));
+            }
+            match &order.extends {
+                Some(old) if !recorded(old) => {
+                    Err(format!("extends order {old}, which is not recorded before it in this log"))
+                }
+                _ => Ok(()),
+            }
+        }
+        (_, Some(_)) => Err("only an `order_recorded` event holds an order".into()),
+        (_, None) => Ok(()),
     }
 }
 

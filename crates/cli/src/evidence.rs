@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use custos_manifest::custody::{Action, NewEvent};
+use custos_manifest::custody::{Action, Event, NewEvent, Onward};
 use custos_manifest::findings::{Finding, Verdict};
 use custos_manifest::package::add_event_stamped;
 use custos_manifest::verify::CustodySummary;
@@ -73,6 +73,43 @@ pub struct EventArgs {
     pub quiet: bool,
 }
 
+/// `custos custody disclose`.
+#[derive(Debug, Args)]
+pub struct DiscloseArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    /// The recipient authority's public key file
+    #[arg(long, value_name = "RECIPIENT.pub")]
+    pub to: PathBuf,
+    /// The reference of the recorded order the disclosure relies on
+    #[arg(long, value_name = "REF")]
+    pub order: String,
+    /// Conditions the recipient must keep to
+    #[arg(long)]
+    pub conditions: Option<String>,
+    /// Until when the recipient may keep the data (RFC 3339, or a date)
+    #[arg(long, value_name = "TIME")]
+    pub retain_until: Option<String>,
+    /// Whether the recipient may pass the data on: forbidden, or authorised (then only with
+    /// your `custody authorise-onward`)
+    #[arg(long, value_name = "forbidden|authorised", default_value = "forbidden", value_parser = onward)]
+    pub onward: Onward,
+    /// The items disclosed (all when not given)
+    #[arg(long, value_name = "PATH,...", value_delimiter = ',')]
+    pub items: Vec<String>,
+    /// Passing on what you received: the reference of the discloser's onward authorisation
+    #[arg(long, value_name = "REF")]
+    pub authorisation: Option<String>,
+}
+
+fn onward(text: &str) -> Result<Onward, String> {
+    match text {
+        "forbidden" => Ok(Onward::Forbidden),
+        "authorised" | "authorized" => Ok(Onward::Authorised),
+        _ => Err("forbidden or authorised".into()),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CustodyCommand {
     /// Release custody to another key holder (pending until they accept)
@@ -83,10 +120,30 @@ pub enum CustodyCommand {
         #[arg(long, value_name = "RECEIVER.pub")]
         to: PathBuf,
     },
-    /// Accept custody released to your key
+    /// Accept custody released to your key, or a disclosure made to it
     Accept {
         #[command(flatten)]
         event: EventArgs,
+        /// The disclosure to acknowledge, by event number, when several await you
+        #[arg(long, value_name = "SEQ")]
+        disclosure: Option<u64>,
+    },
+    /// Disclose data to another authority under a recorded order (you hold the evidence, or
+    /// pass on what you received under an onward authorisation)
+    Disclose(Box<DiscloseArgs>),
+    /// Authorise the recipient of your disclosure to pass it on to one more recipient
+    AuthoriseOnward {
+        #[command(flatten)]
+        event: EventArgs,
+        /// Your disclosure, by event number
+        #[arg(long, value_name = "SEQ")]
+        disclosure: u64,
+        /// The onward recipient's public key file
+        #[arg(long, value_name = "RECIPIENT.pub")]
+        to: PathBuf,
+        /// The authorisation's reference (the recipient cites it when passing the data on)
+        #[arg(long, value_name = "REF")]
+        reference: String,
     },
     /// Withdraw your pending release (before the receiver accepts)
     Withdraw {
@@ -94,7 +151,7 @@ pub enum CustodyCommand {
         event: EventArgs,
     },
     /// Record another event (accessed, examined, fixity_verified, fixity_failed, copied,
-    /// disclosed, preservation_renewed, returned, destroyed)
+    /// moved, notified, preservation_renewed, returned, destroyed)
     Record {
         #[command(flatten)]
         event: EventArgs,
@@ -104,6 +161,16 @@ pub enum CustodyCommand {
         /// Free text
         #[arg(long)]
         note: Option<String>,
+        /// The recorded order the event relies on or concerns (required for notified)
+        #[arg(long, value_name = "REF")]
+        order: Option<String>,
+        /// notified: the state notified (ISO 3166-1 alpha-2)
+        #[arg(long, value_name = "CC", value_parser = country_code)]
+        to_state: Option<String>,
+        /// returned, destroyed: the disclosure whose copy you, its recipient, give back or
+        /// destroy, by event number
+        #[arg(long, value_name = "SEQ")]
+        disclosure: Option<u64>,
         /// fixity_verified: the bytes of items sealed with --reference, the file or a folder
         /// holding them (as `verify --evidence`); required when the package has such items
         #[arg(long, value_name = "PATH")]
@@ -138,7 +205,7 @@ pub enum CustodyCommand {
 pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     let now = custos_manifest::time::now_rfc3339();
     let mut check_with: (Option<PathBuf>, Vec<PathBuf>) = (None, Vec::new());
-    let (args, action, receiver, note) = match command {
+    let (args, mut event, receiver) = match command {
         CustodyCommand::Log { package, json } => return show_log(&package, json),
         CustodyCommand::Receipt { package, out, json } => {
             crate::location::refuse_output_in_a_package("--out", &out, Some(&package))?;
@@ -156,27 +223,75 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             }
             return Ok(Status::Ok);
         }
-        CustodyCommand::Release { event, to } => (event, Action::Released, Some(load_public_key(&to)?), None),
-        CustodyCommand::Accept { event } => (event, Action::Accepted, None, None),
-        CustodyCommand::Withdraw { event } => (event, Action::Withdrawn, None, None),
-        CustodyCommand::Record { event, action, note, evidence, trust } => {
+        CustodyCommand::Release { event, to } => {
+            (event, NewEvent::new(Action::Released, now), Some(load_public_key(&to)?))
+        }
+        CustodyCommand::Accept { event, disclosure } => {
+            let mut new = NewEvent::new(Action::Accepted, now);
+            new.disclosure = disclosure;
+            (event, new, None)
+        }
+        CustodyCommand::Withdraw { event } => (event, NewEvent::new(Action::Withdrawn, now), None),
+        CustodyCommand::Disclose(args) => {
+            let DiscloseArgs { event, to, order, conditions, retain_until, onward, items, authorisation } = *args;
+            if event.purpose.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                bail!("a disclosure states its purpose: give --purpose TEXT");
+            }
+            let mut new = NewEvent::new(Action::Disclosed, now);
+            new.legal_basis = Some(order);
+            new.conditions = conditions;
+            new.retain_until = retain_until.map(|t| crate::order::time_arg("--retain-until", &t)).transpose()?;
+            new.onward = Some(onward);
+            new.items = items;
+            new.authorisation = authorisation;
+            (event, new, Some(load_public_key(&to)?))
+        }
+        CustodyCommand::AuthoriseOnward { event, disclosure, to, reference } => {
+            let mut new = NewEvent::new(Action::OnwardAuthorised, now);
+            new.disclosure = Some(disclosure);
+            new.authorisation = Some(reference);
+            (event, new, Some(load_public_key(&to)?))
+        }
+        CustodyCommand::Record { event, action, note, order, to_state, disclosure, evidence, trust } => {
             let action = Action::parse(&action).with_context(|| format!("unknown action `{action}`"))?;
             if matches!(
                 action,
-                Action::Sealed | Action::Released | Action::Accepted | Action::Withdrawn | Action::Cosigned
+                Action::Sealed
+                    | Action::Released
+                    | Action::Accepted
+                    | Action::Withdrawn
+                    | Action::Cosigned
+                    | Action::Disclosed
+                    | Action::OnwardAuthorised
+                    | Action::OrderRecorded
             ) {
                 bail!(
-                    "`{}` events are made by seal, custody release, accept and withdraw, and cosign",
+                    "`{}` events are made by seal, custody release, accept, withdraw, disclose and authorise-onward, cosign, and order add",
                     action.name()
                 );
             }
             if action != Action::FixityVerified && (evidence.is_some() || !trust.is_empty()) {
                 bail!("--evidence and --trust are for --action fixity_verified, which checks the package as verify does");
             }
+            if action == Action::Notified && (order.is_none() || to_state.is_none()) {
+                bail!("a notification names the order and the state notified: give --order REF and --to-state CC");
+            }
+            if action != Action::Notified && to_state.is_some() {
+                bail!("--to-state is for --action notified");
+            }
+            if disclosure.is_some() && !matches!(action, Action::Returned | Action::Destroyed) {
+                bail!("--disclosure is for --action returned or destroyed (of a disclosed copy), and for custody accept");
+            }
             check_with = (evidence, trust);
-            (event, action, None, note)
+            let mut new = NewEvent::new(action, now);
+            new.note = note;
+            new.legal_basis = order;
+            new.to_state = to_state;
+            new.disclosure = disclosure;
+            (event, new, None)
         }
     };
+    let action = event.action;
     let EventArgs { package, signer, purpose, location, country, anchors, json, quiet } = args;
     let AnchorArgs { receipt, tsa } = anchors;
     // Cheap checks first: nobody should type a passphrase for a command that cannot run.
@@ -191,7 +306,6 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             bail!("{} already exists (receipts are never overwritten)", out.display());
         }
     }
-    let mut event = NewEvent::new(action, now);
     event.receiver = receiver.as_ref().map(|r| r.id().to_string());
     event.purpose = purpose;
     if action == Action::Moved && country.is_none() && location.is_none() {
@@ -199,7 +313,6 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     }
     event.location = location;
     event.country = country;
-    event.note = note;
     // What the package must still be when a `fixity_verified` event is appended: as judged.
     let mut judged_as: Option<Option<String>> = None;
     if action == Action::FixityVerified {
@@ -271,7 +384,7 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             escape(&event.actor.name),
             event.time
         );
-        if let Some(receiver) = &receiver {
+        if let (Some(receiver), Action::Released) = (&receiver, action) {
             println!(
                 "custody passes only when {} accepts: custos custody accept {} --key THEIR-KEY",
                 escape(&receiver.owner.name),
@@ -482,12 +595,77 @@ pub fn write_receipt(out: &Path, receipt: &custos_manifest::receipt::Receipt) ->
     Ok(())
 }
 
+/// Each log line's SHA-256 with its event number, from the events themselves (each names
+/// the digest of the line before it): what events that refer to a line by its digest
+/// (`release`, `disclosure`) are shown with.
+pub fn line_numbers(events: &[Event]) -> std::collections::BTreeMap<&str, u64> {
+    events
+        .iter()
+        .filter_map(|e| Some((e.previous.as_deref()?, e.sequence.checked_sub(1)?)))
+        .collect()
+}
+
+/// What an event says about orders and disclosures, escaped, for one line of text:
+/// ` under MLA-1 for "trial", onward forbidden, kept until …` (empty for other events).
+pub fn legal_terms(event: &Event, numbers: &std::collections::BTreeMap<&str, u64>) -> String {
+    let mut parts = Vec::new();
+    let disclosure = event.disclosure.as_deref().map(|line| match numbers.get(line) {
+        Some(n) => format!("disclosure {n}"),
+        None => "a disclosure not in this log".to_owned(),
+    });
+    match event.action {
+        Action::Disclosed => {
+            if let Some(order) = &event.legal_basis {
+                parts.push(format!("under {}", escape(order)));
+            }
+            if let Some(purpose) = &event.purpose {
+                parts.push(format!("for \"{}\"", escape(purpose)));
+            }
+            if let Some(onward) = event.onward {
+                parts.push(format!("onward {}", onward.name()));
+            }
+            if let Some(until) = &event.retain_until {
+                parts.push(format!("kept until {}", escape(until)));
+            }
+            if let Some(authorisation) = &event.authorisation {
+                parts.push(format!("passing on {} under authorisation {}", disclosure.unwrap_or_default(), escape(authorisation)));
+            }
+        }
+        Action::OnwardAuthorised => {
+            parts.push(format!(
+                "authorisation {} of {}",
+                escape(event.authorisation.as_deref().unwrap_or("?")),
+                disclosure.unwrap_or_default()
+            ));
+        }
+        Action::Notified => parts.push(format!(
+            "{} notified of {}",
+            escape(event.to_state.as_deref().unwrap_or("?")),
+            escape(event.legal_basis.as_deref().unwrap_or("?"))
+        )),
+        _ => {
+            if let Some(disclosure) = disclosure {
+                parts.push(format!("of {disclosure}"));
+            }
+            if let Some(order) = &event.legal_basis {
+                parts.push(format!("under {}", escape(order)));
+            }
+        }
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", parts.join(", "))
+    }
+}
+
 fn show_log(package: &Path, json: bool) -> Result<Status> {
     let (findings, events) = custos_manifest::package::log_with_shipped_keys(package)
         .with_context(|| format!("cannot read the custody log of {}", package.display()))?;
     // The country the evidence is in at each event: stated, or carried from the last event
     // that stated one (in brackets), or unknown (`??`); never guessed from a key file.
     let mut country: Option<&str> = None;
+    let numbers = line_numbers(&events);
     for event in &events {
         if json {
             crate::render::print_json(&event)?;
@@ -502,8 +680,9 @@ fn show_log(package: &Path, json: bool) -> Result<Status> {
             country = event.country.as_deref().or(country);
             let location =
                 event.location.as_deref().map(|l| format!(" at {}", escape(l))).unwrap_or_default();
+            let terms = legal_terms(event, &numbers);
             println!(
-                "{:>3}  {}  {}  {:<20} {} ({}, key {}){receiver}{location}",
+                "{:>3}  {}  {}  {:<20} {} ({}, key {}){receiver}{terms}{location}",
                 event.sequence,
                 escape(&event.time),
                 escape(&place),

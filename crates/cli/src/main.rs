@@ -111,9 +111,11 @@ impl Command {
             Command::Acquire(args) => args.package.json,
             Command::Cosign(args) => args.json,
             Command::Custody(C::Release { event, .. })
-            | Command::Custody(C::Accept { event })
+            | Command::Custody(C::Accept { event, .. })
             | Command::Custody(C::Withdraw { event })
+            | Command::Custody(C::AuthoriseOnward { event, .. })
             | Command::Custody(C::Record { event, .. }) => event.json,
+            Command::Custody(C::Disclose(args)) => args.event.json,
             Command::Custody(C::Receipt { json, .. }) | Command::Custody(C::Log { json, .. }) => *json,
             Command::Order(command) => command.json(),
             Command::Verify(args) => args.json,

@@ -118,12 +118,7 @@ fn add(args: AddArgs) -> Result<Status> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let time = |flag: &str, text: &str| -> Result<String> {
-        let seconds = custos_policy::time::parse_rfc3339(text).with_context(|| {
-            format!("{flag} {}: not an RFC 3339 time (2026-03-01T09:00:00Z) nor a date", escape(text))
-        })?;
-        Ok(custos_manifest::time::rfc3339_from_unix(seconds.max(0) as u64))
-    };
+    let time = time_arg;
     let order = Order {
         kind: kind.to_owned(),
         reference: args.reference.clone(),
@@ -171,6 +166,14 @@ fn add(args: AddArgs) -> Result<Status> {
         );
     }
     Ok(Status::Ok)
+}
+
+/// A time given on the command line (RFC 3339, or a date), as events write it (UTC, `Z`).
+pub fn time_arg(flag: &str, text: &str) -> Result<String> {
+    let seconds = custos_policy::time::parse_rfc3339(text).with_context(|| {
+        format!("{flag} {}: not an RFC 3339 time (2026-03-01T09:00:00Z) nor a date", escape(text))
+    })?;
+    Ok(custos_manifest::time::rfc3339_from_unix(seconds.max(0) as u64))
 }
 
 /// One line about an order: kind, reference, issuer and state, validity, categories.

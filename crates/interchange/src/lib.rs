@@ -217,6 +217,12 @@ pub(crate) mod tests_support {
             release: None,
             note: Some("a note with <xml> & \"quotes\"".into()),
             order: None,
+            conditions: None,
+            retain_until: None,
+            onward: None,
+            authorisation: None,
+            disclosure: None,
+            to_state: None,
         };
         ExportSource {
             manifest,

@@ -124,6 +124,12 @@ prop_compose! {
             release,
             note: None,
             order: None,
+            conditions: None,
+            retain_until: None,
+            onward: None,
+            authorisation: None,
+            disclosure: None,
+            to_state: None,
         }
     }
 }
@@ -339,6 +345,12 @@ impl LargeCase {
                 release,
                 note: None,
                 order: None,
+                conditions: None,
+                retain_until: None,
+                onward: None,
+                authorisation: None,
+                disclosure: None,
+                to_state: None,
             });
         };
         push(Action::Sealed, EXAMINER, None);

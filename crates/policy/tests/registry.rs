@@ -119,6 +119,12 @@ fn revocations_in_a_registry_are_honoured() {
         release: None,
         note: None,
         order: None,
+        conditions: None,
+        retain_until: None,
+        onward: None,
+        authorisation: None,
+        disclosure: None,
+        to_state: None,
     }];
     let signers = vec![EXAMINER.to_owned()];
     let at = custos_policy::time::parse_rfc3339("2026-04-01T00:00:00Z").expect("time");

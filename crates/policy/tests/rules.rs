@@ -60,6 +60,12 @@ fn event(sequence: u64, action: Action, key: &str, time: &str) -> Event {
         release: (action == Action::Accepted).then(|| format!("line-{}", sequence - 1)),
         note: None,
         order: None,
+        conditions: None,
+        retain_until: None,
+        onward: None,
+        authorisation: None,
+        disclosure: None,
+        to_state: None,
     }
 }
 

@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 
-use super::log::{verify_log, LogInput};
-use super::order::check_order;
+use super::log::{content_problems, verify_log, LogInput};
+use super::disclosure::awaiting;
 use super::{signature_of, signed_line, sha256_hex, Action, Actor, Event, NewEvent, EVENT_FORMAT};
 use crate::envelope::SignatureEntry;
 use crate::findings::Verdict;
@@ -126,7 +126,7 @@ pub fn append(
     }
     let mut new = new;
     let me = public.id().to_string();
-    if new.action == Action::Accepted && new.release.is_none() {
+    if new.action == Action::Accepted && new.release.is_none() && new.disclosure.is_none() && !awaits_disclosure(&state, &me) {
         new.release = Some(
             state
                 .pending
@@ -146,6 +146,7 @@ pub fn append(
                 .ok_or_else(|| Error::Package("no pending release by this key to withdraw".into()))?,
         );
     }
+    let disclosure = disclosure_line(&state, &new, &me)?;
     if let Some(country) = &new.country {
         if crate::vocabulary::country(country).as_deref() != Ok(country.as_str()) {
             return Err(Error::Package(format!(
@@ -153,11 +154,6 @@ pub fn append(
             )));
         }
     }
-    if new.action == Action::Moved && new.country.is_none() && new.location.is_none() {
-        return Err(Error::Package("a move says where to: give its country, its location, or both".into()));
-    }
-    check_order(new.action, &new.time, new.order.as_ref(), &earlier_orders)
-        .map_err(|reason| Error::Package(format!("refused, nothing was signed: {reason}")))?;
     let event = Event {
         custos_event: EVENT_FORMAT,
         sequence: lines.len() as u64,
@@ -176,7 +172,25 @@ pub fn append(
         release: new.release,
         note: new.note,
         order: new.order,
+        conditions: new.conditions,
+        retain_until: new.retain_until,
+        onward: new.onward,
+        authorisation: new.authorisation,
+        disclosure,
+        to_state: new.to_state,
     };
+    // An event made now that names an order names one recorded (older logs may hold any
+    // text there, so only new events are held to this).
+    if let Some(reference) = &event.legal_basis {
+        if !earlier_orders.iter().any(|e| crate::order::Order::same_reference(e, reference)) {
+            return Err(Error::Package(format!(
+                "refused, nothing was signed: order {reference} is not recorded in this package (custos order add)"
+            )));
+        }
+    }
+    if let Some((_, reason)) = content_problems(&event, &earlier_orders).into_iter().next() {
+        return Err(Error::Package(format!("refused, nothing was signed: {reason}")));
+    }
     // The holder model decides before anything is signed.
     state
         .apply(&event, "")
@@ -298,3 +312,44 @@ impl Appended {
     }
 }
 
+
+/// Whether `me` has no release pending to it but a disclosure awaiting its acceptance: its
+/// `accepted` then concerns the disclosure.
+fn awaits_disclosure(state: &CustodyState, me: &str) -> bool {
+    state.pending.as_ref().is_none_or(|pending| pending.to != me)
+        && !awaiting(state, me, Action::Accepted, None).is_empty()
+}
+
+/// The digest of the `disclosed` line a new event concerns: the one its number names, or
+/// the one only it can mean (see [`NewEvent::disclosure`]); `None` for events that concern
+/// none. Refused when the number names no disclosure, or when several could be meant.
+fn disclosure_line(state: &CustodyState, new: &NewEvent, me: &str) -> Result<Option<String>, Error> {
+    let refused = |reason: String| Error::Package(format!("refused, nothing was signed: {reason}"));
+    if let Some(number) = new.disclosure {
+        return state
+            .disclosures
+            .iter()
+            .find(|d| d.sequence == number)
+            .map(|d| Some(d.line.clone()))
+            .ok_or_else(|| refused(format!("event {number} is not a disclosure in this log")));
+    }
+    let holds = state.holder.as_ref().is_some_and(|holder| holder.key_id == me);
+    let candidates = match new.action {
+        Action::Accepted if new.release.is_none() && awaits_disclosure(state, me) => {
+            awaiting(state, me, Action::Accepted, None)
+        }
+        Action::Returned | Action::Destroyed if !holds => awaiting(state, me, new.action, None),
+        Action::Disclosed if new.authorisation.is_some() => {
+            awaiting(state, me, Action::Disclosed, new.authorisation.as_deref())
+        }
+        _ => return Ok(None),
+    };
+    match candidates.as_slice() {
+        [] => Ok(None),
+        [only] => Ok(Some(only.line.clone())),
+        several => Err(refused(format!(
+            "this could concern disclosure {}: say which",
+            several.iter().map(|d| d.sequence.to_string()).collect::<Vec<_>>().join(" or ")
+        ))),
+    }
+}

@@ -1,10 +1,12 @@
 //! Who holds the evidence: the holder model over a custody log (`docs/formats/custody.md`).
 //!
 //! After sealing, the sealer holds the evidence. Only the holder may release it (to someone
-//! else, one pending release at a time), return, destroy, copy or disclose it; the releaser
+//! else, one pending release at a time), return, destroy, copy, move or disclose it (a
+//! disclosure gives a copy and changes no holder: [`crate::custody::disclosure`]); the releaser
 //! may withdraw a pending release (`withdrawn`); an acceptance by the named receiver makes the receiver the
 //! holder. After `returned` or `destroyed` only observations may follow. Observations
-//! (`accessed`, `examined`, `fixity_verified`, `preservation_renewed`, `cosigned`) may be
+//! (`accessed`, `examined`, `fixity_verified`, `preservation_renewed`, `order_recorded`,
+//! `notified`) may be
 //! recorded by any trusted key: they say something about the evidence, not who has it.
 //!
 //! The same rules decide what a verifier accepts and what a custody command agrees to sign.
@@ -46,6 +48,9 @@ pub struct CustodyState {
     /// event has said; never guessed from a key file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub place: Option<Place>,
+    /// Every disclosure, in order, with what followed it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disclosures: Vec<crate::custody::disclosure::Disclosure>,
 }
 
 /// Where the evidence is, and since which event.
@@ -84,6 +89,7 @@ impl Action {
                 | Action::FixityVerified
                 | Action::PreservationRenewed
                 | Action::OrderRecorded
+                | Action::Notified
         )
     }
 }
@@ -139,6 +145,9 @@ impl CustodyState {
         let Some(holder) = self.holder.clone() else {
             return Err(holder_rule("nothing happens before the package is sealed".into()));
         };
+        if let Some(result) = crate::custody::disclosure::apply(self, event, line_digest, &holder) {
+            return result;
+        }
         if event.action.is_observation() {
             return Ok(());
         }
@@ -194,7 +203,6 @@ impl CustodyState {
             | Action::Returned
             | Action::Destroyed
             | Action::Copied
-            | Action::Disclosed
             | Action::Moved
                 if actor.key_id != holder.key_id =>
             {

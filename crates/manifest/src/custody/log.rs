@@ -5,7 +5,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::Signature;
 
-use super::order::check_order;
+use super::disclosure::misplaced_fields;
+use super::order::{check_order, check_order_named};
 use super::{sha256_hex, Action, Actor, Event, EVENT_FORMAT, EVENT_PAYLOAD_TYPE, MAX_CLOCK_SKEW_SECONDS, MAX_EVENTS};
 use crate::envelope::{pae, SignedLine as Line};
 use crate::findings::{Finding, Verdict};
@@ -176,28 +177,11 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
         }
         check_time(&event, index, sealed_at, input.now, &mut last_time, &mut findings);
         check_items(&event, input.manifest, &mut findings);
-        if let Err(reason) = check_order(event.action, &event.time, event.order.as_ref(), &orders) {
-            fail(&mut findings, "custody.order_record", reason);
+        for (check, reason) in content_problems(&event, &orders) {
+            fail(&mut findings, check, reason);
         }
         if let Some(order) = &event.order {
             orders.push(order.reference.clone());
-        }
-        if event.action == Action::Moved && event.country.is_none() && event.location.is_none() {
-            fail(
-                &mut findings,
-                "custody.country",
-                "a move that says neither where to nor in which country".into(),
-            );
-        }
-        if event.receiver.is_some() && event.action != Action::Released {
-            fail(&mut findings, "custody.transfer", "only a `released` event names a receiver".into());
-        }
-        if event.release.is_some() && !matches!(event.action, Action::Accepted | Action::Withdrawn) {
-            fail(
-                &mut findings,
-                "custody.transfer",
-                "only an `accepted` or `withdrawn` event names a release".into(),
-            );
         }
         let pending = state.pending.as_ref().map(|p| p.sequence);
         match state.apply(&event, &sha256_hex(line)) {
@@ -407,3 +391,49 @@ fn open_line(
     Ok((event, public, is_trusted))
 }
 
+
+/// What is wrong with an event's own fields, given the references of the orders recorded
+/// before it: each (check, reason). The verifier fails each; an append refuses to sign an
+/// event with any, so that nothing is signed that could never verify.
+pub(crate) fn content_problems(event: &Event, orders: &[String]) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if let Err(reason) = check_order(event.action, &event.time, event.order.as_ref(), orders) {
+        problems.push(("custody.order_record", reason));
+    }
+    if event.action == Action::Moved && event.country.is_none() && event.location.is_none() {
+        problems.push(("custody.country", "a move that says neither where to nor in which country".into()));
+    }
+    if event.receiver.is_some()
+        && !matches!(event.action, Action::Released | Action::Disclosed | Action::OnwardAuthorised)
+    {
+        problems.push((
+            "custody.transfer",
+            "only a `released`, `disclosed` or `onward_authorised` event names a receiver".into(),
+        ));
+    }
+    if event.release.is_some() && !matches!(event.action, Action::Accepted | Action::Withdrawn) {
+        problems.push(("custody.transfer", "only an `accepted` or `withdrawn` event names a release".into()));
+    }
+    let misplaced = misplaced_fields(event);
+    if !misplaced.is_empty() {
+        problems.push((
+            "custody.fields",
+            format!("`{}` events do not carry {}", event.action.name(), misplaced.join(", ")),
+        ));
+    }
+    if let Err(reason) = check_order_named(event.action, event.legal_basis.as_deref(), orders) {
+        let check = if event.action == Action::Notified { "custody.notification" } else { "custody.disclosure" };
+        problems.push((check, reason));
+    }
+    if event.action == Action::Notified {
+        match event.to_state.as_deref() {
+            None => problems.push(("custody.notification", "a notification names the state notified".into())),
+            Some(state) if crate::vocabulary::country(state).as_deref() != Ok(state) => problems.push((
+                "custody.notification",
+                format!("`{state}` is not a country code (ISO 3166-1 alpha-2 in capitals, or XA to XZ)"),
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
+}

@@ -19,6 +19,7 @@ use crate::keys::PublicKey;
 use crate::Error;
 
 mod append;
+pub mod disclosure;
 pub mod holder;
 mod log;
 pub mod order;
@@ -45,7 +46,6 @@ pub enum Action {
     Examined,
     FixityVerified,
     Copied,
-    Disclosed,
     PreservationRenewed,
     Returned,
     Destroyed,
@@ -60,11 +60,20 @@ pub enum Action {
     Moved,
     /// A legal order was recorded (the event's `order`; docs/formats/orders.md).
     OrderRecorded,
+    /// Data was disclosed to another authority (the event's `receiver`), under a recorded
+    /// order (`legal_basis`), for a purpose, with conditions, a retention date and whether
+    /// onward transfer is forbidden or needs the discloser's authorisation.
+    Disclosed,
+    /// The discloser authorised the recipient of a disclosure (`disclosure`) to pass it on to
+    /// `receiver`, under the reference `authorisation`.
+    OnwardAuthorised,
+    /// The enforcing state (`to_state`) was notified of an order (`legal_basis`).
+    Notified,
 }
 
 impl Action {
     /// Every action, in the order the format lists them.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 18] = [
         Action::Sealed,
         Action::Released,
         Action::Accepted,
@@ -76,6 +85,8 @@ impl Action {
         Action::Cosigned,
         Action::Copied,
         Action::Disclosed,
+        Action::OnwardAuthorised,
+        Action::Notified,
         Action::PreservationRenewed,
         Action::Returned,
         Action::Destroyed,
@@ -103,6 +114,8 @@ impl Action {
             Action::Cosigned => "cosigned",
             Action::Copied => "copied",
             Action::Disclosed => "disclosed",
+            Action::OnwardAuthorised => "onward_authorised",
+            Action::Notified => "notified",
             Action::PreservationRenewed => "preservation_renewed",
             Action::Returned => "returned",
             Action::Destroyed => "destroyed",
@@ -189,6 +202,48 @@ pub struct Event {
     /// `order_recorded`: the order. Added in 0.3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<crate::order::Order>,
+    /// `disclosed`: the conditions the recipient must keep to. Added in 0.3, as are the
+    /// fields below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<String>,
+    /// `disclosed`: until when the recipient may keep the data (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<String>,
+    /// `disclosed`: whether the recipient may pass the data on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onward: Option<Onward>,
+    /// `onward_authorised`: the authorisation's reference; a `disclosed` event that passes
+    /// on what its signer received: the authorisation it relies on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorisation: Option<String>,
+    /// SHA-256 (hex) of the `disclosed` line this event concerns: its acceptance by the
+    /// recipient, an onward authorisation, an onward disclosure of what it disclosed, its
+    /// return or destruction by the recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<String>,
+    /// `notified`: the state notified (ISO 3166-1 alpha-2, or `XA`–`XZ`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_state: Option<String>,
+}
+
+/// Whether the recipient of a disclosure may pass it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Onward {
+    /// Never.
+    Forbidden,
+    /// Only to a recipient the discloser authorises (`onward_authorised`).
+    Authorised,
+}
+
+impl Onward {
+    /// The name as events write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Onward::Forbidden => "forbidden",
+            Onward::Authorised => "authorised",
+        }
+    }
 }
 
 /// SHA-256 hex of bytes.
@@ -223,6 +278,21 @@ pub struct NewEvent {
     pub note: Option<String>,
     /// For `order_recorded`: the order.
     pub order: Option<crate::order::Order>,
+    /// For `disclosed`: conditions.
+    pub conditions: Option<String>,
+    /// For `disclosed`: retention date (RFC 3339).
+    pub retain_until: Option<String>,
+    /// For `disclosed`: onward transfer.
+    pub onward: Option<Onward>,
+    /// For `onward_authorised` (its reference) and an onward `disclosed` (the one relied on).
+    pub authorisation: Option<String>,
+    /// The number of the `disclosed` event concerned; [`append`] writes its line's digest.
+    /// Left out, [`append`] finds it where only one can be meant (an acceptance of the one
+    /// disclosure awaiting this signer's acceptance, a return of the one copy it holds, an
+    /// onward disclosure under the authorisation it cites).
+    pub disclosure: Option<u64>,
+    /// For `notified`: the state notified.
+    pub to_state: Option<String>,
 }
 
 impl NewEvent {
@@ -241,6 +311,12 @@ impl NewEvent {
             release: None,
             note: None,
             order: None,
+            conditions: None,
+            retain_until: None,
+            onward: None,
+            authorisation: None,
+            disclosure: None,
+            to_state: None,
         }
     }
 }

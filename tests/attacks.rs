@@ -155,7 +155,24 @@ fn forge_event(case: &Case, key: &SigningKey, edit: impl FnOnce(&mut serde_json:
     let object = event.as_object_mut().expect("object");
     object.insert("sequence".into(), (lines.len() as u64).into());
     object.insert("previous".into(), hex(&sha2::Sha256::digest(last.as_bytes())).into());
-    for field in ["release", "receiver", "note", "observed_digests", "items", "purpose", "location"] {
+    for field in [
+        "release",
+        "receiver",
+        "note",
+        "observed_digests",
+        "items",
+        "purpose",
+        "location",
+        "country",
+        "legal_basis",
+        "order",
+        "conditions",
+        "retain_until",
+        "onward",
+        "authorisation",
+        "disclosure",
+        "to_state",
+    ] {
         object.remove(field);
     }
     object.insert("action".into(), "examined".into());
@@ -1788,4 +1805,115 @@ fn an_insider_cannot_record_an_order_the_format_refuses() {
         forge_event(&case, &seed(TEST2_SEED), |event| edit(event));
         assert_caught(&case, "custody.order_record", needle);
     }
+}
+
+// Class 6 (insider with one trusted key): the facts of cross-border transfers.
+
+/// The genuine package, where Bob (the holder) then records the order MLA-1 and discloses
+/// it to Ada with onward transfer forbidden, and Ada accepts. Returns the case and the
+/// digest of the disclosure's line.
+fn disclosed_to_ada() -> (Case, String) {
+    let case = genuine();
+    let bob = |args: &[&str]| {
+        let done = custos_in(&case.root, args);
+        assert_eq!(done.code, 0, "{args:?}: {}", done.stderr);
+    };
+    bob(&[
+        "order", "add", "pkg", "--key", "rfc8032-test2", "--kind", "mla_request", "--reference", "MLA-1",
+        "--issuer", "Cascadia Ministry of Justice", "--issuing-state", "XC", "--issued-at", "2026-01-01",
+        "--valid-from", "2026-01-01", "--valid-until", "2036-01-01",
+    ]);
+    bob(&[
+        "custody", "disclose", "pkg", "--key", "rfc8032-test2", "--to", "rfc8032-test1.pub", "--order", "MLA-1",
+        "--purpose", "trial",
+    ]);
+    bob(&["custody", "accept", "pkg", "--key", "rfc8032-test1"]);
+    let lines = log_lines(&case);
+    let disclosure = hex(&sha2::Sha256::digest(lines[lines.len() - 2].as_bytes()));
+    assert_eq!(verify(&case, &[]).code, 0, "the genuine disclosure verifies");
+    (case, disclosure)
+}
+
+#[test]
+fn class6_a_recipient_cannot_pass_on_what_it_received_under_onward_forbidden() {
+    let (case, disclosure) = disclosed_to_ada();
+    forge_event(&case, &seed(TEST1_SEED), |event| {
+        event["action"] = "disclosed".into();
+        event["receiver"] = "aa".repeat(32).into();
+        event["purpose"] = "sold on".into();
+        event["legal_basis"] = "MLA-1".into();
+        event["onward"] = "forbidden".into();
+        event["disclosure"] = disclosure.into();
+        event["authorisation"] = "AUTH-FORGED".into();
+    });
+    assert_caught(&case, "custody.onward", "disclosure 4 forbids onward transfer");
+}
+
+#[test]
+fn class6_only_the_discloser_authorises_onward_transfer() {
+    let (case, disclosure) = disclosed_to_ada();
+    forge_event(&case, &seed(TEST1_SEED), |event| {
+        event["action"] = "onward_authorised".into();
+        event["receiver"] = "aa".repeat(32).into();
+        event["disclosure"] = disclosure.into();
+        event["authorisation"] = "AUTH-SELF".into();
+    });
+    assert_caught(&case, "custody.onward", "only Bob Custodian, who made disclosure 4, may authorise");
+}
+
+#[test]
+fn class6_a_disclosure_without_an_order_or_of_an_unrecorded_one_fails() {
+    for order in [None, Some("MLA-404")] {
+        let (case, _) = disclosed_to_ada();
+        forge_event(&case, &seed(TEST2_SEED), |event| {
+            event["action"] = "disclosed".into();
+            event["receiver"] = "aa".repeat(32).into();
+            event["purpose"] = "trial".into();
+            event["onward"] = "forbidden".into();
+            if let Some(order) = order {
+                event["legal_basis"] = order.into();
+            }
+        });
+        let needle = match order {
+            None => "`disclosed` names the order it concerns",
+            Some(_) => "names order MLA-404, which is not recorded before it",
+        };
+        assert_caught(&case, "custody.disclosure", needle);
+    }
+}
+
+#[test]
+fn class6_disclosure_fields_on_other_events_and_a_notification_of_no_state_fail() {
+    let (case, disclosure) = disclosed_to_ada();
+    forge_event(&case, &seed(TEST1_SEED), |event| {
+        event["action"] = "examined".into();
+        event["retain_until"] = "2099-01-01T00:00:00+00:00".into();
+        event["disclosure"] = disclosure.into();
+    });
+    assert_caught(&case, "custody.fields", "`examined` events do not carry retain_until, disclosure");
+
+    let (case, _) = disclosed_to_ada();
+    forge_event(&case, &seed(TEST1_SEED), |event| {
+        event["action"] = "notified".into();
+        event["legal_basis"] = "MLA-1".into();
+        event["to_state"] = "Borealia".into();
+    });
+    assert_caught(&case, "custody.notification", "`Borealia` is not a country code");
+}
+
+#[test]
+fn class6_a_recipient_cannot_accept_twice_nor_accept_anothers_disclosure() {
+    let (case, disclosure) = disclosed_to_ada();
+    forge_event(&case, &seed(TEST1_SEED), |event| {
+        event["action"] = "accepted".into();
+        event["disclosure"] = disclosure.clone().into();
+    });
+    assert_caught(&case, "custody.disclosure", "disclosure 4 was accepted already (event 5)");
+
+    let (case, disclosure) = disclosed_to_ada();
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "destroyed".into();
+        event["disclosure"] = disclosure.into();
+    });
+    assert_caught(&case, "custody.disclosure", "`destroyed` of disclosure 4, which was made to another key");
 }

@@ -180,15 +180,16 @@ pub fn append(
         to_state: new.to_state,
     };
     // An event made now that names an order names one recorded (older logs may hold any
-    // text there, so only new events are held to this).
-    if let Some(reference) = &event.legal_basis {
+    // text there, so only new events are held to this); the `sealed` event names the
+    // manifest's own legal basis, recorded before any order can be.
+    if let (Some(reference), false) = (&event.legal_basis, event.action == Action::Sealed) {
         if !earlier_orders.iter().any(|e| crate::order::Order::same_reference(e, reference)) {
             return Err(Error::Package(format!(
                 "refused, nothing was signed: order {reference} is not recorded in this package (custos order add)"
             )));
         }
     }
-    if let Some((_, reason)) = content_problems(&event, &earlier_orders).into_iter().next() {
+    if let Some((_, reason)) = content_problems(&event, &earlier_orders, parsed_manifest.as_ref()).into_iter().next() {
         return Err(Error::Package(format!("refused, nothing was signed: {reason}")));
     }
     // The holder model decides before anything is signed.

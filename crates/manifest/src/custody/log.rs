@@ -176,8 +176,7 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
             _ => {}
         }
         check_time(&event, index, sealed_at, input.now, &mut last_time, &mut findings);
-        check_items(&event, input.manifest, &mut findings);
-        for (check, reason) in content_problems(&event, &orders) {
+        for (check, reason) in content_problems(&event, &orders, input.manifest) {
             fail(&mut findings, check, reason);
         }
         if let Some(order) = &event.order {
@@ -305,9 +304,9 @@ fn check_time(
 }
 
 /// The items an event names, and a fixity event's digests, against the manifest.
-fn check_items(event: &Event, manifest: Option<&crate::manifest::Manifest>, findings: &mut Vec<Finding>) {
-    let Some(manifest) = manifest else { return };
-    let subject = format!("event {}", event.sequence);
+fn item_problems(event: &Event, manifest: Option<&crate::manifest::Manifest>) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    let Some(manifest) = manifest else { return problems };
     let item = |path: &str| manifest.items.iter().find(|i| i.path == path);
     let unknown: Vec<&str> = event
         .items
@@ -317,33 +316,25 @@ fn check_items(event: &Event, manifest: Option<&crate::manifest::Manifest>, find
         .filter(|path| item(path).is_none())
         .collect();
     if !unknown.is_empty() {
-        findings.push(Finding::fail(
-            "custody.items",
-            subject.clone(),
-            format!("names items the manifest does not have: {}", unknown.join(", ")),
-        ));
+        problems.push(("custody.items", format!("names items the manifest does not have: {}", unknown.join(", "))));
     }
     if event.action == Action::FixityVerified {
         if event.observed_digests.is_empty() {
-            findings.push(Finding::fail(
-                "custody.fixity",
-                subject.clone(),
-                "a fixity check that records no digests",
-            ));
+            problems.push(("custody.fixity", "a fixity check that records no digests".into()));
         }
         for (path, digests) in &event.observed_digests {
             let Some(item) = item(path) else { continue };
             for (algorithm, observed) in digests {
                 if item.digests.get(algorithm).is_none_or(|sealed| !sealed.eq_ignore_ascii_case(observed)) {
-                    findings.push(Finding::fail(
+                    problems.push((
                         "custody.fixity",
-                        subject.clone(),
                         format!("records {algorithm} {observed} for {path}, which is not the sealed digest"),
                     ));
                 }
             }
         }
     }
+    problems
 }
 
 /// Verifies one line's signature, then parses its event. Returns the event, the signer's
@@ -393,10 +384,14 @@ fn open_line(
 
 
 /// What is wrong with an event's own fields, given the references of the orders recorded
-/// before it: each (check, reason). The verifier fails each; an append refuses to sign an
+/// before it and the manifest (when it could be read): each (check, reason). The verifier fails each; an append refuses to sign an
 /// event with any, so that nothing is signed that could never verify.
-pub(crate) fn content_problems(event: &Event, orders: &[String]) -> Vec<(&'static str, String)> {
-    let mut problems = Vec::new();
+pub(crate) fn content_problems(
+    event: &Event,
+    orders: &[String],
+    manifest: Option<&crate::manifest::Manifest>,
+) -> Vec<(&'static str, String)> {
+    let mut problems = item_problems(event, manifest);
     if let Err(reason) = check_order(event.action, &event.time, event.order.as_ref(), orders) {
         problems.push(("custody.order_record", reason));
     }

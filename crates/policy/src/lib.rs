@@ -9,14 +9,14 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod evaluate;
+mod rules;
 mod load;
 mod policy;
 pub mod registry;
 pub mod time;
 mod vocabulary;
 
-pub use evaluate::{evaluate, rule_title, Evidence, PolicyFinding, PolicyVerdict, TrustedTimes};
+pub use rules::{evaluate, rule_title, Evidence, PolicyFinding, PolicyVerdict, TrustedTimes};
 pub use load::{
     read_regular_file, LoadedPolicy, PolicySignature, PolicySigner, MAX_DOCUMENT_BYTES, MAX_SIGNATURE_BYTES,
 };

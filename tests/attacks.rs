@@ -1819,13 +1819,38 @@ fn disclosed_to_ada() -> (Case, String) {
         assert_eq!(done.code, 0, "{args:?}: {}", done.stderr);
     };
     bob(&[
-        "order", "add", "pkg", "--key", "rfc8032-test2", "--kind", "mla_request", "--reference", "MLA-1",
-        "--issuer", "Cascadia Ministry of Justice", "--issuing-state", "XC", "--issued-at", "2026-01-01",
-        "--valid-from", "2026-01-01", "--valid-until", "2036-01-01",
+        "order",
+        "add",
+        "pkg",
+        "--key",
+        "rfc8032-test2",
+        "--kind",
+        "mla_request",
+        "--reference",
+        "MLA-1",
+        "--issuer",
+        "Cascadia Ministry of Justice",
+        "--issuing-state",
+        "XC",
+        "--issued-at",
+        "2026-01-01",
+        "--valid-from",
+        "2026-01-01",
+        "--valid-until",
+        "2036-01-01",
     ]);
     bob(&[
-        "custody", "disclose", "pkg", "--key", "rfc8032-test2", "--to", "rfc8032-test1.pub", "--order", "MLA-1",
-        "--purpose", "trial",
+        "custody",
+        "disclose",
+        "pkg",
+        "--key",
+        "rfc8032-test2",
+        "--to",
+        "rfc8032-test1.pub",
+        "--order",
+        "MLA-1",
+        "--purpose",
+        "trial",
     ]);
     bob(&["custody", "accept", "pkg", "--key", "rfc8032-test1"]);
     let lines = log_lines(&case);

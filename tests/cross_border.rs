@@ -407,7 +407,16 @@ fn a_policy_trusts_a_key_by_command_and_its_old_signature_is_said_to_be_stale() 
 fn cascadia_key(dir: &std::path::Path) {
     let made = custos_in(
         dir,
-        &["keygen", "--name", "Cascadia Prosecutor", "--role", "prosecutor", "--out", "xc", "--no-passphrase"],
+        &[
+            "keygen",
+            "--name",
+            "Cascadia Prosecutor",
+            "--role",
+            "prosecutor",
+            "--out",
+            "xc",
+            "--no-passphrase",
+        ],
     );
     assert_eq!(made.code, 0, "{}", made.stderr);
 }
@@ -420,15 +429,45 @@ fn sealed_with_an_order(d: &std::path::Path) {
     write(d, "notes.txt", b"notes");
     let sealed = custos_in(
         d,
-        &["seal", "--key", "rfc8032-test1", "--case", "X-1", "--country", "DE", "--out", "pkg", "disk.img", "notes.txt"],
+        &[
+            "seal",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "X-1",
+            "--country",
+            "DE",
+            "--out",
+            "pkg",
+            "disk.img",
+            "notes.txt",
+        ],
     );
     assert_eq!(sealed.code, 0, "{}", sealed.stderr);
     let order = custos_in(
         d,
         &[
-            "order", "add", "pkg", "--key", "rfc8032-test1", "--kind", "mla_request", "--reference", "MLA-1",
-            "--issuer", "Cascadia Ministry of Justice", "--issuing-state", "XC", "--enforcing-state", "DE",
-            "--issued-at", "2026-01-01", "--valid-from", "2026-01-01", "--valid-until", "2036-01-01",
+            "order",
+            "add",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--kind",
+            "mla_request",
+            "--reference",
+            "MLA-1",
+            "--issuer",
+            "Cascadia Ministry of Justice",
+            "--issuing-state",
+            "XC",
+            "--enforcing-state",
+            "DE",
+            "--issued-at",
+            "2026-01-01",
+            "--valid-from",
+            "2026-01-01",
+            "--valid-until",
+            "2036-01-01",
         ],
     );
     assert_eq!(order.code, 0, "{}", order.stderr);
@@ -461,15 +500,36 @@ fn a_disclosure_names_its_order_and_onward_transfer_needs_the_disclosers_authori
     ok(&with(
         &disclose,
         &[
-        "--order", "MLA-1", "--purpose", "trial in XB", "--conditions", "no use beyond case X-1",
-        "--retain-until", "2030-01-01", "--onward", "authorised", "--items", "data/disk.img",
+            "--order",
+            "MLA-1",
+            "--purpose",
+            "trial in XB",
+            "--conditions",
+            "no use beyond case X-1",
+            "--retain-until",
+            "2030-01-01",
+            "--onward",
+            "authorised",
+            "--items",
+            "data/disk.img",
         ],
     ));
     // Bob, not the holder, cannot disclose before accepting; nor without authorisation after.
     let bob_passes_on = |extra: &[&str]| {
         let mut args = vec![
-            "custody", "disclose", "pkg", "--key", "rfc8032-test2", "--to", "xc.pub", "--order", "MLA-1",
-            "--purpose", "onward", "--items", "data/disk.img",
+            "custody",
+            "disclose",
+            "pkg",
+            "--key",
+            "rfc8032-test2",
+            "--to",
+            "xc.pub",
+            "--order",
+            "MLA-1",
+            "--purpose",
+            "onward",
+            "--items",
+            "data/disk.img",
         ];
         args.extend_from_slice(extra);
         run(&args)
@@ -482,39 +542,113 @@ fn a_disclosure_names_its_order_and_onward_transfer_needs_the_disclosers_authori
     );
     support::assert_refused(
         &run(&[
-            "custody", "authorise-onward", "pkg", "--key", "rfc8032-test2", "--disclosure", "2", "--to", "xc.pub",
-            "--reference", "AUTH-1",
+            "custody",
+            "authorise-onward",
+            "pkg",
+            "--key",
+            "rfc8032-test2",
+            "--disclosure",
+            "2",
+            "--to",
+            "xc.pub",
+            "--reference",
+            "AUTH-1",
         ]),
         "only Ada Examiner, who made disclosure 2, may authorise",
     );
     ok(&[
-        "custody", "authorise-onward", "pkg", "--key", "rfc8032-test1", "--disclosure", "2", "--to", "xc.pub",
-        "--reference", "AUTH-1",
+        "custody",
+        "authorise-onward",
+        "pkg",
+        "--key",
+        "rfc8032-test1",
+        "--disclosure",
+        "2",
+        "--to",
+        "xc.pub",
+        "--reference",
+        "AUTH-1",
     ]);
     support::assert_refused(&bob_passes_on(&["--authorisation", "AUTH-2"]), "holds the evidence");
     let notes = run(&[
-        "custody", "disclose", "pkg", "--key", "rfc8032-test2", "--to", "xc.pub", "--order", "MLA-1",
-        "--purpose", "onward", "--items", "data/notes.txt", "--authorisation", "AUTH-1",
+        "custody",
+        "disclose",
+        "pkg",
+        "--key",
+        "rfc8032-test2",
+        "--to",
+        "xc.pub",
+        "--order",
+        "MLA-1",
+        "--purpose",
+        "onward",
+        "--items",
+        "data/notes.txt",
+        "--authorisation",
+        "AUTH-1",
     ]);
     support::assert_refused(&notes, "passes on data/notes.txt, which disclosure 2 did not disclose");
     ok(&[
-        "custody", "disclose", "pkg", "--key", "rfc8032-test2", "--to", "xc.pub", "--order", "MLA-1",
-        "--purpose", "onward", "--items", "data/disk.img", "--authorisation", "AUTH-1",
+        "custody",
+        "disclose",
+        "pkg",
+        "--key",
+        "rfc8032-test2",
+        "--to",
+        "xc.pub",
+        "--order",
+        "MLA-1",
+        "--purpose",
+        "onward",
+        "--items",
+        "data/disk.img",
+        "--authorisation",
+        "AUTH-1",
     ]);
     ok(&["custody", "accept", "pkg", "--key", "xc"]);
     // Cascadia received it with onward transfer forbidden (the default).
     let onward = run(&[
-        "custody", "disclose", "pkg", "--key", "xc", "--to", "rfc8032-test1.pub", "--order", "MLA-1",
-        "--purpose", "back", "--items", "data/disk.img",
+        "custody",
+        "disclose",
+        "pkg",
+        "--key",
+        "xc",
+        "--to",
+        "rfc8032-test1.pub",
+        "--order",
+        "MLA-1",
+        "--purpose",
+        "back",
+        "--items",
+        "data/disk.img",
     ]);
     support::assert_refused(&onward, "disclosure 5 forbids onward transfer");
     support::assert_refused(
-        &run(&["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "notified", "--order", "MLA-1"]),
+        &run(&[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--action",
+            "notified",
+            "--order",
+            "MLA-1",
+        ]),
         "give --order REF and --to-state CC",
     );
     ok(&[
-        "custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "notified", "--order", "MLA-1",
-        "--to-state", "DE",
+        "custody",
+        "record",
+        "pkg",
+        "--key",
+        "rfc8032-test1",
+        "--action",
+        "notified",
+        "--order",
+        "MLA-1",
+        "--to-state",
+        "DE",
     ]);
     ok(&["custody", "record", "pkg", "--key", "xc", "--action", "destroyed"]);
 
@@ -533,8 +667,17 @@ fn a_disclosure_names_its_order_and_onward_transfer_needs_the_disclosers_authori
     assert!(lines[7].ends_with("DE notified of MLA-1"), "{}", log.stdout);
     assert!(lines[8].contains("destroyed") && lines[8].ends_with("of disclosure 5"), "{}", log.stdout);
 
-    let verified =
-        run(&["verify", "pkg", "--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub", "--trust", "xc.pub", "--json"]);
+    let verified = run(&[
+        "verify",
+        "pkg",
+        "--trust",
+        "rfc8032-test1.pub",
+        "--trust",
+        "rfc8032-test2.pub",
+        "--trust",
+        "xc.pub",
+        "--json",
+    ]);
     assert_eq!(verified.code, 0, "{}", verified.stdout);
     let report: serde_json::Value = serde_json::from_str(verified.stdout.trim()).expect("JSON");
     let disclosures = &report["custody"]["disclosures"];

@@ -233,14 +233,16 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         }
         CustodyCommand::Withdraw { event } => (event, NewEvent::new(Action::Withdrawn, now), None),
         CustodyCommand::Disclose(args) => {
-            let DiscloseArgs { event, to, order, conditions, retain_until, onward, items, authorisation } = *args;
+            let DiscloseArgs { event, to, order, conditions, retain_until, onward, items, authorisation } =
+                *args;
             if event.purpose.as_deref().is_none_or(|p| p.trim().is_empty()) {
                 bail!("a disclosure states its purpose: give --purpose TEXT");
             }
             let mut new = NewEvent::new(Action::Disclosed, now);
             new.legal_basis = Some(order);
             new.conditions = conditions;
-            new.retain_until = retain_until.map(|t| crate::order::time_arg("--retain-until", &t)).transpose()?;
+            new.retain_until =
+                retain_until.map(|t| crate::order::time_arg("--retain-until", &t)).transpose()?;
             new.onward = Some(onward);
             new.items = items;
             new.authorisation = authorisation;
@@ -599,10 +601,7 @@ pub fn write_receipt(out: &Path, receipt: &custos_manifest::receipt::Receipt) ->
 /// the digest of the line before it): what events that refer to a line by its digest
 /// (`release`, `disclosure`) are shown with.
 pub fn line_numbers(events: &[Event]) -> std::collections::BTreeMap<&str, u64> {
-    events
-        .iter()
-        .filter_map(|e| Some((e.previous.as_deref()?, e.sequence.checked_sub(1)?)))
-        .collect()
+    events.iter().filter_map(|e| Some((e.previous.as_deref()?, e.sequence.checked_sub(1)?))).collect()
 }
 
 /// What an event says about orders and disclosures, escaped, for one line of text:
@@ -628,7 +627,11 @@ pub fn legal_terms(event: &Event, numbers: &std::collections::BTreeMap<&str, u64
                 parts.push(format!("kept until {}", escape(until)));
             }
             if let Some(authorisation) = &event.authorisation {
-                parts.push(format!("passing on {} under authorisation {}", disclosure.unwrap_or_default(), escape(authorisation)));
+                parts.push(format!(
+                    "passing on {} under authorisation {}",
+                    disclosure.unwrap_or_default(),
+                    escape(authorisation)
+                ));
             }
         }
         Action::OnwardAuthorised => {

@@ -58,7 +58,8 @@ impl SignatureEntry {
     /// Asks the RFC 3161 time-stamping authority at `url` for a token over this signature's
     /// raw bytes.
     pub fn time_stamp(&self, url: &str) -> Result<Vec<u8>, crate::Error> {
-        let bytes = self.bytes().ok_or_else(|| crate::Error::Package("a signature that is not base64".into()))?;
+        let bytes =
+            self.bytes().ok_or_else(|| crate::Error::Package("a signature that is not base64".into()))?;
         custos_timestamp::stamp(url, &bytes).map_err(|e| crate::Error::Package(e.to_string()))
     }
 }

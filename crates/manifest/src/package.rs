@@ -24,6 +24,10 @@ use crate::custody::{self, Action, Appended, Event, NewEvent};
 use crate::envelope::{SignatureFile, SignedLine};
 use crate::findings::Finding;
 use crate::keys::PublicKey;
+pub use crate::layout::{
+    event_token_path, manifest_token_path, shipped_keys_in, KEYS_DIR, MANIFEST_PATH,
+    MANIFEST_SIGNATURES_PATH, MAX_KEY_FILE_BYTES, SEGMENTS_DIR, TIMESTAMPS_DIR,
+};
 use crate::manifest::{
     Case, Category, CopyVerification, Item, LegalBasis, Link, Manifest, Part, PartFormat, Segments, StoredAs,
     Tool, MANIFEST_FORMAT, MANIFEST_PAYLOAD_TYPE,
@@ -32,16 +36,6 @@ use crate::parts::{hash_parts, OpenedPart, PartsOutcome};
 use crate::store::{PackageDir, PackageStore, MAX_TAG_FILE_BYTES};
 pub use crate::verify::{verify_package, Trust, Verification, VerifyOptions};
 use crate::Error;
-pub use crate::layout::{
-    event_token_path, manifest_token_path, shipped_keys_in, KEYS_DIR, MANIFEST_PATH, MANIFEST_SIGNATURES_PATH,
-    MAX_KEY_FILE_BYTES, SEGMENTS_DIR, TIMESTAMPS_DIR,
-};
-
-
-
-
-
-
 
 /// What to seal and how.
 #[derive(Debug)]
@@ -1636,4 +1630,3 @@ fn log_with_shipped_keys_in(
 pub fn package_keys(package: &Path) -> BTreeMap<String, PublicKey> {
     PackageDir::open(package).ok().and_then(|store| shipped_keys_in(&store).ok()).unwrap_or_default()
 }
-

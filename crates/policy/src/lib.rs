@@ -9,19 +9,19 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod rules;
 mod load;
 mod policy;
 pub mod registry;
+mod rules;
 pub mod time;
 mod vocabulary;
 
-pub use rules::{evaluate, rule_title, Evidence, PolicyFinding, PolicyVerdict, TrustedTimes};
 pub use load::{
     read_regular_file, LoadedPolicy, PolicySignature, PolicySigner, MAX_DOCUMENT_BYTES, MAX_SIGNATURE_BYTES,
 };
 pub use policy::{
-    BoundFile, CertificateFile, CustodyRule, DigestRule, LegalBasisRule, Policy, PolicyError,
-    PreservationRule, RegistryRef, RetentionRule, SignatureRule, StorageRule, TimeRule, TimestampRequirement,
-    TrustedKey, POLICY_FORMAT,
+    BoundFile, CertificateFile, CustodyRule, DigestRule, LegalBasisRule, NotificationRule, Policy,
+    PolicyError, PreservationPeriod, PreservationRule, ProductionRule, RegistryRef, RetentionRule,
+    SignatureRule, StorageRule, TimeRule, TimestampRequirement, TransferRule, TrustedKey, POLICY_FORMAT,
 };
+pub use rules::{evaluate, rule_title, Evidence, PolicyFinding, PolicyVerdict, TrustedTimes};

@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use crate::vocabulary::{country_code_error, is_country_code, member_path, quoted, Vocabulary};
 
-/// Format version of policies.
-pub const POLICY_FORMAT: u64 = 1;
+/// Format version of policies this version writes and reads; version 1 is read too.
+pub const POLICY_FORMAT: u64 = 2;
 
 /// Why a policy could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,7 @@ pub enum PolicyError {
         column: usize,
     },
     /// A version this build does not know.
-    #[error("unsupported policy format version {0} (this version of Custos reads version 1)")]
+    #[error("unsupported policy format version {0} (this version of Custos reads versions 1 and 2)")]
     UnsupportedVersion(u64),
     /// A key registry that cannot be read or whose signature does not verify.
     #[error("key registry {path}: {message}")]
@@ -104,6 +104,78 @@ pub struct Policy {
     /// Trusted time: RFC 3161 tokens over signatures.
     #[serde(default)]
     pub time: Option<TimeRule>,
+    /// Disclosures to other authorities (version 2).
+    #[serde(default)]
+    pub transfer: Option<TransferRule>,
+    /// Notification of the enforcing state (version 2).
+    #[serde(default)]
+    pub notification: Option<NotificationRule>,
+    /// Production deadlines per order kind (version 2).
+    #[serde(default)]
+    pub production: Option<ProductionRule>,
+}
+
+/// Disclosures to other authorities: each under an order in force, to a recipient the
+/// policy trusts, with a retention date honoured (modelled on CETS 224 art. 14).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRule {
+    /// The order kinds a disclosure may rely on (any recorded order, when empty).
+    #[serde(default)]
+    pub order_kinds: Vec<String>,
+    /// Roles a recipient's key must hold in the policy's trusted keys (any trusted key, when
+    /// empty).
+    #[serde(default)]
+    pub recipient_roles: Vec<String>,
+    /// Every disclosure states until when the recipient may keep the data.
+    #[serde(default)]
+    pub retention_date_required: bool,
+    /// What the rule is modelled on.
+    pub cite: String,
+}
+
+/// Notification of the enforcing state before data is produced under some orders
+/// (modelled on Regulation (EU) 2023/1543 art. 8).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationRule {
+    /// The order kinds that need it.
+    pub order_kinds: Vec<String>,
+    /// The data categories that need it (every category, when empty).
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// What the rule is modelled on.
+    pub cite: String,
+}
+
+/// How soon data must be produced under an order, per order kind (modelled on Regulation
+/// (EU) 2023/1543 art. 10).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductionRule {
+    /// Order kind → hours from the order's `valid_from` within which a disclosure under it
+    /// must be made.
+    pub due_hours: BTreeMap<String, u64>,
+    /// What the rule is modelled on.
+    pub cite: String,
+}
+
+/// One kind of preservation order's periods (version 2).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreservationPeriod {
+    /// The shortest period an order of this kind may order, in days.
+    #[serde(default)]
+    pub min_days: Option<u64>,
+    /// The longest, in days: preservation lapses this long after the order's `valid_from`
+    /// unless extended or turned into production.
+    pub max_days: u64,
+    /// What each extension adds, in days (no extension allowed when absent).
+    #[serde(default)]
+    pub extension_days: Option<u64>,
+    /// How many extensions are allowed (no limit when absent).
+    #[serde(default)]
+    pub max_extensions: Option<u64>,
 }
 
 /// Trusted time (RFC 3161 time-stamp tokens verified under a trusted TSA certificate).
@@ -177,11 +249,17 @@ pub enum TimestampRequirement {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreservationRule {
-    /// Length of one preservation period, from sealing or from the last renewal.
-    pub max_days: u64,
-    /// Whether `preservation_renewed` events may extend it (each must come before expiry).
+    /// Version 1: length of one preservation period, from sealing or from the last renewal.
+    #[serde(default)]
+    pub max_days: Option<u64>,
+    /// Version 1: whether `preservation_renewed` events may extend it (each must come
+    /// before expiry).
     #[serde(default)]
     pub renewable: bool,
+    /// Version 2: the periods of each kind of preservation order (`epoc_pr`,
+    /// `preservation_order`), counted from the recorded orders themselves.
+    #[serde(default)]
+    pub per_kind: BTreeMap<String, PreservationPeriod>,
     /// What the rule is modelled on.
     pub cite: String,
 }
@@ -322,6 +400,10 @@ pub struct LegalBasisRule {
     /// A legal basis must be recorded at all.
     #[serde(default)]
     pub required: bool,
+    /// Version 2: every event that touches the data is covered by a recorded order of a
+    /// kind `per_category` allows, for the data's categories, valid at the event's time.
+    #[serde(default)]
+    pub in_force: bool,
     /// For `content`, `traffic`, `subscriber`: the kinds of authority that suffice.
     #[serde(default)]
     pub per_category: BTreeMap<String, Vec<String>>,
@@ -349,7 +431,7 @@ impl Policy {
             column: e.column(),
         })?;
         if let Some(version) = value.get("custos_policy").and_then(serde_json::Value::as_u64) {
-            if version != POLICY_FORMAT {
+            if !(1..=POLICY_FORMAT).contains(&version) {
                 return Err(PolicyError::UnsupportedVersion(version));
             }
         }
@@ -366,6 +448,7 @@ impl Policy {
     /// Every check beyond the document's shape; the error is (JSON path, message).
     fn validate(&self) -> Result<(), (String, String)> {
         time("$.effective_from", &self.effective_from)?;
+        self.validate_version_2()?;
         if let Some(rule) = &self.digests {
             names("$.digests.required_any", &rule.required_any, Vocabulary::Digest)?;
             names("$.digests.never_sole", &rule.never_sole, Vocabulary::Digest)?;
@@ -451,6 +534,77 @@ impl Policy {
             for category in rule.max_days.keys() {
                 let path = member_path("$.retention.max_days", category);
                 Vocabulary::Category.check(category).map_err(|message| (path, message))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rules version 2 added: refused in a version 1 document (whose readers would
+    /// refuse them as unknown keys), and checked against the vocabulary.
+    fn validate_version_2(&self) -> Result<(), (String, String)> {
+        let used: Vec<&str> = [
+            ("$.transfer", self.transfer.is_some()),
+            ("$.notification", self.notification.is_some()),
+            ("$.production", self.production.is_some()),
+            ("$.legal_basis.in_force", self.legal_basis.as_ref().is_some_and(|r| r.in_force)),
+            ("$.preservation.per_kind", self.preservation.as_ref().is_some_and(|r| !r.per_kind.is_empty())),
+        ]
+        .into_iter()
+        .filter_map(|(path, used)| used.then_some(path))
+        .collect();
+        if self.custos_policy < 2 {
+            if let Some(path) = used.first() {
+                return Err((
+                    (*path).to_owned(),
+                    "is a version 2 rule: write \"custos_policy\": 2 (version 2 also fails the storage rule for an event that states no country)".into(),
+                ));
+            }
+        }
+        if let Some(rule) = &self.preservation {
+            match (rule.max_days, rule.per_kind.is_empty()) {
+                (None, true) => {
+                    return Err((
+                        "$.preservation".into(),
+                        "needs max_days (a period from sealing) or per_kind (periods per order kind)".into(),
+                    ))
+                }
+                (Some(_), false) => {
+                    return Err((
+                        "$.preservation".into(),
+                        "has both max_days and per_kind: preservation runs from sealing or from the orders, not both".into(),
+                    ))
+                }
+                _ => {}
+            }
+            for (kind, period) in &rule.per_kind {
+                let path = member_path("$.preservation.per_kind", kind);
+                Vocabulary::OrderKind.check(kind).map_err(|message| (path.clone(), message))?;
+                if period.min_days.is_some_and(|min| min > period.max_days) {
+                    return Err((format!("{path}.min_days"), "is more than max_days".into()));
+                }
+                if period.max_extensions.is_some() && period.extension_days.is_none() {
+                    return Err((format!("{path}.max_extensions"), "needs extension_days".into()));
+                }
+            }
+        }
+        if let Some(rule) = &self.transfer {
+            names("$.transfer.order_kinds", &rule.order_kinds, Vocabulary::OrderKind)?;
+            role_list("$.transfer.recipient_roles", &rule.recipient_roles)?;
+        }
+        if let Some(rule) = &self.notification {
+            if rule.order_kinds.is_empty() {
+                return Err((
+                    "$.notification.order_kinds".into(),
+                    "names no order kind: the rule would judge nothing".into(),
+                ));
+            }
+            names("$.notification.order_kinds", &rule.order_kinds, Vocabulary::OrderKind)?;
+            names("$.notification.categories", &rule.categories, Vocabulary::Category)?;
+        }
+        if let Some(rule) = &self.production {
+            for kind in rule.due_hours.keys() {
+                let path = member_path("$.production.due_hours", kind);
+                Vocabulary::OrderKind.check(kind).map_err(|message| (path, message))?;
             }
         }
         Ok(())

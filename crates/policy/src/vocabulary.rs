@@ -34,6 +34,8 @@ pub(crate) enum Vocabulary {
     Category,
     /// Digest algorithms (`md5`, `sha1`, `sha256`, `sha512`, `blake3`).
     Digest,
+    /// Kinds of recorded orders (`preservation_order`, `epoc_pr`, …).
+    OrderKind,
 }
 
 impl Vocabulary {
@@ -43,6 +45,7 @@ impl Vocabulary {
             Vocabulary::Action => "custody action",
             Vocabulary::Category => "data category",
             Vocabulary::Digest => "digest algorithm",
+            Vocabulary::OrderKind => "order kind",
         }
     }
 
@@ -52,6 +55,7 @@ impl Vocabulary {
             Vocabulary::Action => ACTIONS.into_iter().map(action_name).collect(),
             Vocabulary::Category => CATEGORIES.into_iter().map(category_name).collect(),
             Vocabulary::Digest => custos_hash::Algorithm::ALL.into_iter().map(|a| a.name()).collect(),
+            Vocabulary::OrderKind => custos_manifest::order::ORDER_KINDS.to_vec(),
         }
     }
 
@@ -62,6 +66,7 @@ impl Vocabulary {
             Vocabulary::Action => Action::parse(name).is_some_and(|a| action_name(a) == name),
             Vocabulary::Category => CATEGORIES.into_iter().any(|c| category_name(c) == name),
             Vocabulary::Digest => custos_hash::Algorithm::ALL.into_iter().any(|a| a.name() == name),
+            Vocabulary::OrderKind => custos_manifest::order::ORDER_KINDS.contains(&name),
         }
     }
 

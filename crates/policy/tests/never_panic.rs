@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 
 use custos_manifest::custody::{Action, Actor, Event};
 use custos_manifest::manifest::{Case, Category, Item, LegalBasis, Manifest, Tool};
+use custos_manifest::order::Order;
 use custos_policy::{
-    evaluate, CustodyRule, DigestRule, Evidence, LegalBasisRule, Policy, PolicyVerdict, PreservationRule,
-    RetentionRule, SignatureRule, StorageRule, TrustedKey,
+    evaluate, CustodyRule, DigestRule, Evidence, LegalBasisRule, NotificationRule, Policy, PolicyVerdict,
+    PreservationPeriod, PreservationRule, ProductionRule, RetentionRule, SignatureRule, StorageRule,
+    TransferRule, TrustedKey,
 };
 use proptest::prelude::*;
 
@@ -18,7 +20,10 @@ const BOB: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 const XB_POLICY: &str = include_str!("../../../policies/examples/xb-borealia-strict.json");
 const XC_POLICY: &str = include_str!("../../../policies/examples/xc-cascadia-mla.json");
 
-const ACTIONS: [Action; 11] = [
+const ACTIONS: [Action; 14] = [
+    Action::OrderRecorded,
+    Action::Notified,
+    Action::OnwardAuthorised,
     Action::Sealed,
     Action::Released,
     Action::Accepted,
@@ -87,7 +92,8 @@ const DIGESTS: &[&str] = &["md5", "sha1", "sha256", "sha512", "blake3"];
 const ACTION_NAMES: &[&str] =
     &["sealed", "released", "accepted", "accessed", "preservation_renewed", "destroyed"];
 const CATEGORIES: &[&str] = &["content", "traffic", "subscriber"];
-const KINDS: &[&str] = &["warrant", "production_order", "mla_request"];
+const KINDS: &[&str] = &["warrant", "production_order", "mla_request", "epoc_pr", "preservation_order"];
+const REFERENCES: &[&str] = &["R-1", "r-1 ", "R-2"];
 const ROLES: &[&str] = &["examiner", "evidence_custodian"];
 const COUNTRIES: &[&str] = &["XA", "XB", "DE"];
 
@@ -105,7 +111,15 @@ prop_compose! {
         action in action(),
         receiver in proptest::option::of(key_id()),
         release in proptest::option::of(prop_oneof![(0u64..6).prop_map(|n| format!("line-{n}")), hostile()]),
+        legal in (
+            proptest::option::of(name(REFERENCES)),
+            proptest::option::of(order()),
+            proptest::option::of(hostile()),
+            proptest::option::of(prop_oneof![(0u64..6).prop_map(|n| format!("line-{n}")), hostile()]),
+            proptest::option::of(name(COUNTRIES)),
+        ),
     ) -> Event {
+        let (legal_basis, order, retain_until, disclosure, to_state) = legal;
         Event {
             custos_event: 1,
             sequence,
@@ -117,19 +131,44 @@ prop_compose! {
             location: None,
             country: None,
             purpose: None,
-            legal_basis: None,
+            legal_basis,
             items: vec![],
             observed_digests: BTreeMap::new(),
             receiver,
             release,
             note: None,
-            order: None,
+            order,
             conditions: None,
-            retain_until: None,
+            retain_until,
             onward: None,
             authorisation: None,
-            disclosure: None,
-            to_state: None,
+            disclosure,
+            to_state,
+        }
+    }
+}
+
+prop_compose! {
+    fn order()(
+        kind in name(KINDS),
+        reference in name(REFERENCES),
+        times in (hostile(), hostile(), hostile()),
+        enforcing_state in proptest::option::of(name(COUNTRIES)),
+        extends in proptest::option::of(name(REFERENCES)),
+        categories in proptest::option::of(proptest::collection::vec(category(), 0..3)),
+    ) -> Order {
+        Order {
+            kind,
+            reference,
+            issuer: "I".into(),
+            issuing_state: "XA".into(),
+            enforcing_state,
+            issued_at: times.0,
+            valid_from: times.1,
+            valid_until: times.2,
+            categories: categories.map(|list| list.into_iter().flatten().collect()),
+            extends,
+            document: None,
         }
     }
 }
@@ -211,7 +250,22 @@ prop_compose! {
             any::<bool>(),
             proptest::collection::btree_map(name(CATEGORIES), proptest::collection::vec(name(KINDS), 0..3), 0..3),
         )),
-        preservation in proptest::option::of((number(), any::<bool>())),
+        preservation in proptest::option::of((
+            proptest::option::of(number()),
+            any::<bool>(),
+            proptest::collection::btree_map(
+                name(KINDS),
+                (proptest::option::of(number()), number(), proptest::option::of(number()), proptest::option::of(number())),
+                0..3,
+            ),
+        )),
+        version_2 in (
+            1u64..=2,
+            any::<bool>(),
+            proptest::option::of((proptest::collection::vec(name(KINDS), 0..3), proptest::collection::vec(name(ROLES), 0..2), any::<bool>())),
+            proptest::option::of((proptest::collection::vec(name(KINDS), 0..3), proptest::collection::vec(name(CATEGORIES), 0..2))),
+            proptest::option::of(proptest::collection::btree_map(name(KINDS), number(), 0..3)),
+        ),
         storage in proptest::option::of(proptest::collection::vec(name(COUNTRIES), 0..3)),
         retention in proptest::option::of((
             proptest::collection::btree_map(name(CATEGORIES), number(), 0..3),
@@ -219,8 +273,9 @@ prop_compose! {
         )),
     ) -> Policy {
         let cite = || "cite".to_owned();
+        let (custos_policy, in_force, transfer, notification, production) = version_2;
         Policy {
-            custos_policy: 1,
+            custos_policy,
             id: "p".into(),
             jurisdiction: "XA".into(),
             name: "P".into(),
@@ -240,11 +295,29 @@ prop_compose! {
                 start_with,
                 cite: cite(),
             }),
-            legal_basis: legal_basis.map(|(required, per_category)| LegalBasisRule { required, per_category, cite: cite() }),
-            preservation: preservation.map(|(max_days, renewable)| PreservationRule { max_days, renewable, cite: cite() }),
+            legal_basis: legal_basis.map(|(required, per_category)| LegalBasisRule { required, in_force, per_category, cite: cite() }),
+            preservation: preservation.map(|(max_days, renewable, per_kind)| PreservationRule {
+                max_days,
+                renewable,
+                per_kind: per_kind
+                    .into_iter()
+                    .map(|(kind, (min_days, max_days, extension_days, max_extensions))| {
+                        (kind, PreservationPeriod { min_days, max_days, extension_days, max_extensions })
+                    })
+                    .collect(),
+                cite: cite(),
+            }),
             storage: storage.map(|allowed_countries| StorageRule { allowed_countries, cite: cite() }),
             retention: retention.map(|(max_days, disposal_required)| RetentionRule { max_days, disposal_required, cite: cite() }),
             time: None,
+            transfer: transfer.map(|(order_kinds, recipient_roles, retention_date_required)| TransferRule {
+                order_kinds,
+                recipient_roles,
+                retention_date_required,
+                cite: cite(),
+            }),
+            notification: notification.map(|(order_kinds, categories)| NotificationRule { order_kinds, categories, cite: cite() }),
+            production: production.map(|due_hours| ProductionRule { due_hours, cite: cite() }),
         }
     }
 }
@@ -404,6 +477,7 @@ fn large_logs_are_judged_in_linear_work_with_bounded_text() {
     let mut legal = Policy::parse(XB_POLICY.as_bytes()).expect("example policy");
     legal.legal_basis = Some(LegalBasisRule {
         required: true,
+        in_force: false,
         per_category: [("content".to_owned(), vec!["mla_request".to_owned()])].into_iter().collect(),
         cite: "c".into(),
     });

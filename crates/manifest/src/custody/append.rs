@@ -7,9 +7,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 
-use super::log::{content_problems, verify_log, LogInput};
 use super::disclosure::awaiting;
-use super::{signature_of, signed_line, sha256_hex, Action, Actor, Event, NewEvent, EVENT_FORMAT};
+use super::log::{content_problems, verify_log, LogInput};
+use super::{sha256_hex, signature_of, signed_line, Action, Actor, Event, NewEvent, EVENT_FORMAT};
 use crate::envelope::SignatureEntry;
 use crate::findings::Verdict;
 use crate::holder::CustodyState;
@@ -126,7 +126,11 @@ pub fn append(
     }
     let mut new = new;
     let me = public.id().to_string();
-    if new.action == Action::Accepted && new.release.is_none() && new.disclosure.is_none() && !awaits_disclosure(&state, &me) {
+    if new.action == Action::Accepted
+        && new.release.is_none()
+        && new.disclosure.is_none()
+        && !awaits_disclosure(&state, &me)
+    {
         new.release = Some(
             state
                 .pending
@@ -189,7 +193,9 @@ pub fn append(
             )));
         }
     }
-    if let Some((_, reason)) = content_problems(&event, &earlier_orders, parsed_manifest.as_ref()).into_iter().next() {
+    if let Some((_, reason)) =
+        content_problems(&event, &earlier_orders, parsed_manifest.as_ref()).into_iter().next()
+    {
         return Err(Error::Package(format!("refused, nothing was signed: {reason}")));
     }
     // The holder model decides before anything is signed.
@@ -205,10 +211,7 @@ pub fn append(
         // Asked before anything is written: an unreachable TSA leaves the package as it was.
         let entry =
             SignatureEntry { key_id: public.id().to_string(), sig: BASE64.encode(signature_of(&line)?) };
-        replacements.push((
-            crate::layout::event_token_path(event.sequence),
-            entry.time_stamp(url)?,
-        ));
+        replacements.push((crate::layout::event_token_path(event.sequence), entry.time_stamp(url)?));
     }
     let mut originals = Vec::new();
     for (path, _) in &replacements {
@@ -312,7 +315,6 @@ impl Appended {
         crate::receipt::Receipt::new(self.manifest.clone(), self.event.sequence, &self.line)
     }
 }
-
 
 /// Whether `me` has no release pending to it but a disclosure awaiting its acceptance: its
 /// `accepted` then concerns the disclosure.

@@ -73,7 +73,11 @@ pub fn misplaced_fields(event: &Event) -> Vec<&'static str> {
         ("conditions", event.conditions.is_some(), disclosed),
         ("retain_until", event.retain_until.is_some(), disclosed),
         ("onward", event.onward.is_some(), disclosed),
-        ("authorisation", event.authorisation.is_some(), disclosed || event.action == Action::OnwardAuthorised),
+        (
+            "authorisation",
+            event.authorisation.is_some(),
+            disclosed || event.action == Action::OnwardAuthorised,
+        ),
         (
             "disclosure",
             event.disclosure.is_some(),
@@ -108,7 +112,9 @@ pub(crate) fn apply(
         (Action::Disclosed, _) => disclose(state, event, line_digest, holder),
         (Action::OnwardAuthorised, _) => authorise(state, event),
         (Action::Accepted, Some(line)) => with_disclosure(state, line, |d| accept(d, event)),
-        (Action::Returned | Action::Destroyed, Some(line)) => with_disclosure(state, line, |d| dispose(d, event)),
+        (Action::Returned | Action::Destroyed, Some(line)) => {
+            with_disclosure(state, line, |d| dispose(d, event))
+        }
         _ => return None,
     };
     Some(result)
@@ -125,7 +131,12 @@ fn with_disclosure(
     }
 }
 
-fn disclose(state: &mut CustodyState, event: &Event, line_digest: &str, holder: &Party) -> Result<(), Violation> {
+fn disclose(
+    state: &mut CustodyState,
+    event: &Event,
+    line_digest: &str,
+    holder: &Party,
+) -> Result<(), Violation> {
     let Some(to) = event.receiver.clone() else {
         return Err(rule("a disclosure names its recipient's key".into()));
     };
@@ -164,7 +175,8 @@ fn disclose(state: &mut CustodyState, event: &Event, line_digest: &str, holder: 
                         ),
                     })
                     .collect();
-                let terms = if received.is_empty() { String::new() } else { format!("; {}", received.join("; ")) };
+                let terms =
+                    if received.is_empty() { String::new() } else { format!("; {}", received.join("; ")) };
                 return Err(Violation {
                     check: "custody.holder",
                     reason: format!(
@@ -258,7 +270,9 @@ fn authorise(state: &mut CustodyState, event: &Event) -> Result<(), Violation> {
         return Err(rule("an onward authorisation names the disclosure it concerns".into()));
     };
     let (Some(reference), Some(to)) = (event.authorisation.clone(), event.receiver.clone()) else {
-        return Err(rule("an onward authorisation names its reference and the onward recipient's key".into()));
+        return Err(rule(
+            "an onward authorisation names its reference and the onward recipient's key".into(),
+        ));
     };
     with_disclosure(state, line, |disclosure| {
         let n = disclosure.sequence;
@@ -272,7 +286,9 @@ fn authorise(state: &mut CustodyState, event: &Event) -> Result<(), Violation> {
             return Err(onward_rule(format!("disclosure {n} forbids onward transfer")));
         }
         if disclosure.authorisations.iter().any(|(r, _, _)| *r == reference) {
-            return Err(onward_rule(format!("authorisation `{reference}` of disclosure {n} is recorded already")));
+            return Err(onward_rule(format!(
+                "authorisation `{reference}` of disclosure {n} is recorded already"
+            )));
         }
         if to == disclosure.to {
             return Err(onward_rule(format!("authorises onward transfer to disclosure {n}'s own recipient")));
@@ -332,8 +348,9 @@ pub fn awaiting<'a>(
         .filter(|d| match action {
             Action::Accepted => d.accepted.is_none(),
             Action::Returned | Action::Destroyed => d.accepted.is_some() && d.disposed.is_none(),
-            Action::Disclosed => authorisation
-                .is_some_and(|reference| d.authorisations.iter().any(|(r, _, _)| r == reference)),
+            Action::Disclosed => {
+                authorisation.is_some_and(|reference| d.authorisations.iter().any(|(r, _, _)| r == reference))
+            }
             _ => false,
         })
         .collect()

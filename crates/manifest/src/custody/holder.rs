@@ -199,11 +199,7 @@ impl CustodyState {
                 self.pending = None;
                 return Ok(());
             }
-            Action::Released
-            | Action::Returned
-            | Action::Destroyed
-            | Action::Copied
-            | Action::Moved
+            Action::Released | Action::Returned | Action::Destroyed | Action::Copied | Action::Moved
                 if actor.key_id != holder.key_id =>
             {
                 return Err(holder_rule(format!(

@@ -7,7 +7,9 @@ use ed25519_dalek::Signature;
 
 use super::disclosure::misplaced_fields;
 use super::order::{check_order, check_order_named};
-use super::{sha256_hex, Action, Actor, Event, EVENT_FORMAT, EVENT_PAYLOAD_TYPE, MAX_CLOCK_SKEW_SECONDS, MAX_EVENTS};
+use super::{
+    sha256_hex, Action, Actor, Event, EVENT_FORMAT, EVENT_PAYLOAD_TYPE, MAX_CLOCK_SKEW_SECONDS, MAX_EVENTS,
+};
 use crate::envelope::{pae, SignedLine as Line};
 use crate::findings::{Finding, Verdict};
 use crate::holder::CustodyState;
@@ -316,7 +318,10 @@ fn item_problems(event: &Event, manifest: Option<&crate::manifest::Manifest>) ->
         .filter(|path| item(path).is_none())
         .collect();
     if !unknown.is_empty() {
-        problems.push(("custody.items", format!("names items the manifest does not have: {}", unknown.join(", "))));
+        problems.push((
+            "custody.items",
+            format!("names items the manifest does not have: {}", unknown.join(", ")),
+        ));
     }
     if event.action == Action::FixityVerified {
         if event.observed_digests.is_empty() {
@@ -382,7 +387,6 @@ fn open_line(
     Ok((event, public, is_trusted))
 }
 
-
 /// What is wrong with an event's own fields, given the references of the orders recorded
 /// before it and the manifest (when it could be read): each (check, reason). The verifier fails each; an append refuses to sign an
 /// event with any, so that nothing is signed that could never verify.
@@ -417,7 +421,8 @@ pub(crate) fn content_problems(
         ));
     }
     if let Err(reason) = check_order_named(event.action, event.legal_basis.as_deref(), orders) {
-        let check = if event.action == Action::Notified { "custody.notification" } else { "custody.disclosure" };
+        let check =
+            if event.action == Action::Notified { "custody.notification" } else { "custody.disclosure" };
         problems.push((check, reason));
     }
     if event.action == Action::Notified {

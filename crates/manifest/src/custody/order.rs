@@ -202,7 +202,11 @@ pub(crate) fn check_order(
 /// A `disclosed` or `notified` event names the order it concerns (in `legal_basis`), and
 /// that order is recorded before it in the log: a disclosure under an order nobody recorded
 /// cannot be judged against the order's validity, kind or categories.
-pub(crate) fn check_order_named(action: Action, named: Option<&str>, earlier: &[String]) -> Result<(), String> {
+pub(crate) fn check_order_named(
+    action: Action,
+    named: Option<&str>,
+    earlier: &[String],
+) -> Result<(), String> {
     if !matches!(action, Action::Disclosed | Action::Notified) {
         return Ok(());
     }

@@ -82,5 +82,4 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, _keys: &KeyT
             }
         }
     }
-
 }

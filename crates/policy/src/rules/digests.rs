@@ -52,5 +52,4 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, _keys: &KeyT
             }
         }
     }
-
 }

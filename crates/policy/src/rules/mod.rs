@@ -4,11 +4,15 @@
 mod custody;
 mod digests;
 mod legal_basis;
+mod notification;
+mod orders;
 mod preservation;
+mod production;
 mod retention;
 mod signatures;
 mod storage;
 mod time;
+mod transfer;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -158,6 +162,9 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
     storage::judge(policy, evidence, at, &keys, &mut out);
     retention::judge(policy, evidence, at, &keys, &mut out);
     time::judge(policy, evidence, at, &keys, &mut out);
+    transfer::judge(policy, evidence, at, &keys, &mut out);
+    notification::judge(policy, evidence, at, &keys, &mut out);
+    production::judge(policy, evidence, at, &keys, &mut out);
     out.findings
 }
 
@@ -166,6 +173,11 @@ const DAY: i64 = 86_400;
 /// A policy's day count as seconds, saturating instead of overflowing on absurd values.
 fn days_to_seconds(days: u64) -> i64 {
     i64::try_from(days).unwrap_or(i64::MAX).saturating_mul(DAY)
+}
+
+/// A time as a date (`2026-03-01`).
+fn date(time: i64) -> String {
+    custos_manifest::time::rfc3339_from_unix(time.max(0) as u64).chars().take(10).collect()
 }
 
 /// Days from `from` to `to`, for display; no overflow whatever the times (`at` is any i64).
@@ -202,6 +214,11 @@ impl<'a> KeyTable<'a> {
 
     fn get(&self, key_id: &str) -> Option<&'a TrustedKey> {
         self.by_id.get(key_id).copied()
+    }
+
+    /// Whether the policy trusts no key at all.
+    fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
     }
 
     /// The trusted key with this id, if the policy trusted it at `time`.
@@ -384,7 +401,17 @@ pub fn rule_title(rule: &str) -> &'static str {
         "custody.max_gap_days" => "No long gaps in the custody record",
         "legal_basis" | "legal_basis.required" => "A legal basis is recorded",
         "legal_basis.per_category" => "The kind of legal basis the kind of data needs",
+        "legal_basis.in_force" => "An order in force covered every step that touched the data",
         "preservation" | "preservation.period" => "Kept within the preservation period",
+        "preservation.orders" => "Preservation orders kept in force, extended in time or ended by production",
+        "transfer" | "transfer.order" => "Every disclosure made under an order in force",
+        "transfer.recipient" => "Every disclosure made to a recipient these rules trust",
+        "transfer.retention" => "Disclosed data not kept past its retention date",
+        "transfer.onward" => "Onward transfers only with the discloser's authorisation",
+        "notification" | "notification.enforcing_state" => {
+            "The enforcing state notified before data was produced"
+        }
+        "production" | "production.due" => "Data produced within the time the order allows",
         "storage" | "storage.allowed_countries" => "Evidence held only in allowed countries",
         "retention" | "retention.max_days" => "Not kept longer than allowed",
         "time" | "time.trusted_timestamps" => "Times confirmed by a trusted time-stamping authority",

@@ -1,17 +1,32 @@
 //! `preservation`: kept within the preservation period (version 1: from sealing, renewed
 //! by events; version 2: per order kind, from the preservation order, extended by orders).
 
-use super::*;
+use custos_manifest::order::Order;
 
-pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, _keys: &KeyTable, out: &mut Collected) {
+use super::orders::{day, Orders, Recorded};
+use super::*;
+use crate::policy::PreservationRule;
+
+pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, keys: &KeyTable, out: &mut Collected) {
+    let Some(rule) = &policy.preservation else {
+        out.add("preservation", PolicyVerdict::NotApplicable, "no preservation rule", "");
+        return;
+    };
+    match rule.max_days {
+        Some(days) => from_sealing(rule, days, evidence, at, out),
+        None => per_order(rule, evidence, at, keys, out),
+    }
+}
+
+/// Version 1: one period from sealing, renewed by `preservation_renewed` events.
+fn from_sealing(rule: &PreservationRule, max_days: u64, evidence: &Evidence, at: i64, out: &mut Collected) {
     let sealed_at = parse_rfc3339(&evidence.manifest.sealed_at);
-    match (&policy.preservation, sealed_at) {
-        (None, _) => out.add("preservation", PolicyVerdict::NotApplicable, "no preservation rule", ""),
-        (Some(rule), None) => {
+    match (rule, sealed_at) {
+        (rule, None) => {
             out.add("preservation.period", PolicyVerdict::Fail, "the sealing time cannot be read", &rule.cite)
         }
-        (Some(rule), Some(start)) => {
-            let period = days_to_seconds(rule.max_days);
+        (rule, Some(start)) => {
+            let period = days_to_seconds(max_days);
             let mut expires = start.saturating_add(period);
             let mut problems = Vec::new();
             // Renewals form a chain: each must come before the period it extends runs out.
@@ -43,7 +58,7 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, _keys: &KeyTa
                     format!(
                         "held {:.1} days past the end of preservation (periods of {} days{renewable})",
                         days_between(expires, end),
-                        rule.max_days
+                        max_days
                     ),
                 )
             } else {
@@ -52,12 +67,132 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, _keys: &KeyTa
                     format!(
                         "within preservation; {:.1} days left (periods of {} days{renewable})",
                         days_between(end, expires),
-                        rule.max_days
+                        max_days
                     ),
                 )
             };
             out.add("preservation.period", verdict, text, &rule.cite);
         }
     }
+}
 
+/// Version 2: each preservation order (an order of a kind in `per_kind` that extends none)
+/// starts a preservation at its `valid_from`, which lapses `max_days` later unless an order
+/// of the same kind extending it is issued before the lapse (each adds `extension_days`, at
+/// most `max_extensions` times), or production ends it: an order of another kind that
+/// extends it, or a disclosure under it; the data's return or destruction ends it too.
+fn per_order(rule: &PreservationRule, evidence: &Evidence, at: i64, keys: &KeyTable, out: &mut Collected) {
+    let orders = Orders::new(evidence.events, keys);
+    let disposed = first_disposal(evidence.events);
+    let mut judged = 0;
+    for start in orders.all.iter().filter(|o| o.order.extends.is_none()) {
+        let Some(period) = rule.per_kind.get(&start.order.kind) else { continue };
+        judged += 1;
+        let subject = format!("{} {}", start.order.kind, quoted(&start.order.reference));
+        let (verdict, text) = match judge_one(start, period, &orders, evidence, disposed, at) {
+            Ok(text) => (PolicyVerdict::Pass, text),
+            Err(text) => (PolicyVerdict::Fail, text),
+        };
+        out.add("preservation.orders", verdict, about(&subject, text), &rule.cite);
+    }
+    if judged == 0 {
+        let kinds: Vec<&str> = rule.per_kind.keys().map(String::as_str).collect();
+        out.add(
+            "preservation.orders",
+            PolicyVerdict::NotApplicable,
+            format!("no preservation order of a kind this rule names ({}) is recorded", names(&kinds)),
+            &rule.cite,
+        );
+    }
+}
+
+/// One preservation: the text of a pass, or of a failure.
+fn judge_one(
+    start: &Recorded,
+    period: &crate::policy::PreservationPeriod,
+    orders: &Orders,
+    evidence: &Evidence,
+    disposed: Option<i64>,
+    at: i64,
+) -> Result<String, String> {
+    let (Some(from), Some(until)) = (start.valid_from, start.valid_until) else {
+        return Err("its validity cannot be read".into());
+    };
+    let ordered_days = days_between(from, until);
+    if ordered_days > period.max_days as f64 {
+        return Err(format!(
+            "orders preservation for {ordered_days:.1} days; at most {} allowed",
+            period.max_days
+        ));
+    }
+    if let Some(min) = period.min_days {
+        if ordered_days < min as f64 {
+            return Err(format!("orders preservation for {ordered_days:.1} days; at least {min} required"));
+        }
+    }
+    let mut lapse = from.saturating_add(days_to_seconds(period.max_days));
+    let mut extensions = 0u64;
+    let mut produced: Option<(i64, String)> = None;
+    // The chain in log order: each extension must be issued before the lapse it extends.
+    let mut chain = orders.chain(&start.order.reference);
+    chain.sort_by_key(|o| o.sequence);
+    for next in chain.iter().skip(1) {
+        let issued = next.issued_at.unwrap_or(i64::MAX);
+        if next.order.kind != start.order.kind {
+            // Production under the preserved data ends the preservation.
+            if produced.is_none() {
+                produced = Some((issued, format!("{} {}", next.order.kind, quoted(&next.order.reference))));
+            }
+            continue;
+        }
+        let Some(extension) = period.extension_days else {
+            return Err(format!(
+                "extended by {}, but this kind of order cannot be extended",
+                quoted(&next.order.reference)
+            ));
+        };
+        if issued > lapse {
+            return Err(format!(
+                "lapsed on {}; the extension {} was issued after it ({})",
+                date(lapse),
+                quoted(&next.order.reference),
+                day(&next.order.issued_at)
+            ));
+        }
+        extensions += 1;
+        if period.max_extensions.is_some_and(|max| extensions > max) {
+            return Err(format!(
+                "extended {extensions} times; at most {} allowed",
+                period.max_extensions.unwrap_or_default()
+            ));
+        }
+        lapse = lapse.saturating_add(days_to_seconds(extension));
+    }
+    // A disclosure under any order of the chain is production.
+    let references: Vec<&str> = chain.iter().map(|o| o.order.reference.as_str()).collect();
+    let disclosed = evidence
+        .events
+        .iter()
+        .filter(|e| e.action == Action::Disclosed)
+        .filter(|e| {
+            e.legal_basis.as_deref().is_some_and(|r| references.iter().any(|c| Order::same_reference(c, r)))
+        })
+        .find_map(|e| parse_rfc3339(&e.time).map(|t| (t, format!("the disclosure at event {}", e.sequence))));
+    let ended = [produced, disclosed, disposed.map(|t| (t, "the data's return or destruction".to_owned()))]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(time, _)| *time);
+    let extended = if extensions > 0 { format!(", extended {extensions} time(s)") } else { String::new() };
+    match ended {
+        Some((time, by)) if time <= lapse => {
+            Ok(format!("ended by {by} on {}, before it lapsed on {}{extended}", date(time), date(lapse)))
+        }
+        _ if at > lapse => Err(format!(
+            "lapsed on {}{extended}; no extension or production was recorded before it",
+            date(lapse)
+        )),
+        _ => {
+            Ok(format!("in force until {} ({:.1} days left){extended}", date(lapse), days_between(at, lapse)))
+        }
+    }
 }

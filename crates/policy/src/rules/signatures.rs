@@ -79,5 +79,4 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, keys: &KeyTa
             }
         }
     }
-
 }

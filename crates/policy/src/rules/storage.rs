@@ -34,6 +34,16 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, keys: &KeyTa
                     out.add("storage.allowed_countries", verdict, text, &rule.cite);
                     continue;
                 }
+                if policy.custos_policy >= 2 {
+                    // Version 2 places the evidence only where signed events say it is.
+                    out.add(
+                        "storage.allowed_countries",
+                        PolicyVerdict::Fail,
+                        about(&subject, "no event up to this one states where the evidence is (--country), so it cannot be shown to be in an allowed country"),
+                        &rule.cite,
+                    );
+                    continue;
+                }
                 let (verdict, text) = match keys.get(&event.actor.key_id) {
                     None => (
                         PolicyVerdict::Fail,
@@ -60,5 +70,4 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, keys: &KeyTa
             }
         }
     }
-
 }

@@ -387,6 +387,9 @@ pub fn run_policy(command: PolicyCommand) -> Result<Status> {
                 ("storage", policy.storage.is_some()),
                 ("retention", policy.retention.is_some()),
                 ("time", policy.time.is_some()),
+                ("transfer", policy.transfer.is_some()),
+                ("notification", policy.notification.is_some()),
+                ("production", policy.production.is_some()),
             ]
             .into_iter()
             .filter_map(|(name, present)| present.then_some(name))

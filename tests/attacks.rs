@@ -1927,7 +1927,7 @@ fn class6_disclosure_fields_on_other_events_and_a_notification_of_no_state_fail(
 }
 
 #[test]
-fn class6_a_recipient_cannot_accept_twice_nor_accept_anothers_disclosure() {
+fn class6_a_recipient_cannot_accept_twice_nor_dispose_of_anothers_copy() {
     let (case, disclosure) = disclosed_to_ada();
     forge_event(&case, &seed(TEST1_SEED), |event| {
         event["action"] = "accepted".into();
@@ -1941,4 +1941,11 @@ fn class6_a_recipient_cannot_accept_twice_nor_accept_anothers_disclosure() {
         event["disclosure"] = disclosure.into();
     });
     assert_caught(&case, "custody.disclosure", "`destroyed` of disclosure 4, which was made to another key");
+
+    let (case, disclosure) = disclosed_to_ada();
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "accepted".into();
+        event["disclosure"] = disclosure.into();
+    });
+    assert_caught(&case, "custody.disclosure", "accepts disclosure 4, which was made to another key");
 }

@@ -40,9 +40,27 @@ struct Order<'a> {
 fn record(d: &Path, order: &Order) {
     let (issued, from, until) = (day(order.issued), day(order.from), day(order.until));
     let mut args = vec![
-        "order", "add", "pkg", "--key", "rfc8032-test1", "--kind", order.kind, "--reference", order.reference,
-        "--issuer", "Court", "--issuing-state", "XC", "--enforcing-state", "DE", "--issued-at", &issued,
-        "--valid-from", &from, "--valid-until", &until,
+        "order",
+        "add",
+        "pkg",
+        "--key",
+        "rfc8032-test1",
+        "--kind",
+        order.kind,
+        "--reference",
+        order.reference,
+        "--issuer",
+        "Court",
+        "--issuing-state",
+        "XC",
+        "--enforcing-state",
+        "DE",
+        "--issued-at",
+        &issued,
+        "--valid-from",
+        &from,
+        "--valid-until",
+        &until,
     ];
     if let Some(old) = order.extends {
         args.extend(["--extends", old]);
@@ -68,21 +86,57 @@ struct Variant {
 /// trusted).
 fn build(d: &Path, variant: Variant) {
     copy_test_keys(d);
-    ok(d, &["keygen", "--name", "Cascadia Prosecutor", "--role", "prosecutor", "--out", "xc", "--no-passphrase"]);
+    ok(
+        d,
+        &[
+            "keygen",
+            "--name",
+            "Cascadia Prosecutor",
+            "--role",
+            "prosecutor",
+            "--out",
+            "xc",
+            "--no-passphrase",
+        ],
+    );
     write(d, "evidence/disk.img", b"a disk image");
     write(d, "evidence/traffic.log", b"10.0.0.1:443 2026-03-01T10:00Z");
     ok(
         d,
         &[
-            "seal", "--key", "rfc8032-test1", "--case", "X-21", "--country", "DE", "--location", "Lab Berlin",
-            "--legal-basis", "preservation_order:PRES-1", "--item-category", "data/disk.img=content",
-            "--item-category", "data/traffic.log=traffic", "--out", "pkg", "evidence/disk.img", "evidence/traffic.log",
+            "seal",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "X-21",
+            "--country",
+            "DE",
+            "--location",
+            "Lab Berlin",
+            "--legal-basis",
+            "preservation_order:PRES-1",
+            "--item-category",
+            "data/disk.img=content",
+            "--item-category",
+            "data/traffic.log=traffic",
+            "--out",
+            "pkg",
+            "evidence/disk.img",
+            "evidence/traffic.log",
         ],
     );
     let (pres_from, extension_issued) = if variant.late_extension { (-100, -5) } else { (-20, -1) };
     record(
         d,
-        &Order { kind: "preservation_order", reference: "PRES-1", issued: pres_from, from: pres_from, until: pres_from + 60, extends: None, extra: &[] },
+        &Order {
+            kind: "preservation_order",
+            reference: "PRES-1",
+            issued: pres_from,
+            from: pres_from,
+            until: pres_from + 60,
+            extends: None,
+            extra: &[],
+        },
     );
     record(
         d,
@@ -99,40 +153,124 @@ fn build(d: &Path, variant: Variant) {
     let (po_from, po_until) = if variant.expired_production_order { (-30, -10) } else { (-5, 60) };
     record(
         d,
-        &Order { kind: "production_order", reference: "PO-1", issued: po_from, from: po_from, until: po_until, extends: None, extra: &["--categories", "content,traffic"] },
+        &Order {
+            kind: "production_order",
+            reference: "PO-1",
+            issued: po_from,
+            from: po_from,
+            until: po_until,
+            extends: None,
+            extra: &["--categories", "content,traffic"],
+        },
     );
     let (mla_from, mla_until) = if variant.expired_mla { (-60, -1) } else { (-3, 180) };
-    record(d, &Order { kind: "mla_request", reference: "MLA-1", issued: mla_from, from: mla_from, until: mla_until, extends: None, extra: &[] });
+    record(
+        d,
+        &Order {
+            kind: "mla_request",
+            reference: "MLA-1",
+            issued: mla_from,
+            from: mla_from,
+            until: mla_until,
+            extends: None,
+            extra: &[],
+        },
+    );
     let to = variant.moved_to.unwrap_or("XB");
-    ok(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "moved", "--country", to, "--location", "Evidence vault"]);
+    ok(
+        d,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--action",
+            "moved",
+            "--country",
+            to,
+            "--location",
+            "Evidence vault",
+        ],
+    );
     ok(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "examined", "--order", "PO-1"]);
-    ok(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "notified", "--order", "MLA-1", "--to-state", "DE"]);
+    ok(
+        d,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--action",
+            "notified",
+            "--order",
+            "MLA-1",
+            "--to-state",
+            "DE",
+        ],
+    );
     let retain = day(365);
     ok(
         d,
         &[
-            "custody", "disclose", "pkg", "--key", "rfc8032-test1", "--to", "xc.pub", "--order", "MLA-1", "--purpose",
-            "trial of case X-21 in Cascadia", "--conditions", "no use beyond case X-21", "--retain-until", &retain,
-            "--onward", "forbidden",
+            "custody",
+            "disclose",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--to",
+            "xc.pub",
+            "--order",
+            "MLA-1",
+            "--purpose",
+            "trial of case X-21 in Cascadia",
+            "--conditions",
+            "no use beyond case X-21",
+            "--retain-until",
+            &retain,
+            "--onward",
+            "forbidden",
         ],
     );
     ok(d, &["custody", "accept", "pkg", "--key", "xc"]);
     // Each policy, with Cascadia's prosecutor trusted as a recipient.
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/examples");
-    for name in ["eu-e-evidence-2023-1543", "budapest-cets185-224", "un-cybercrime-2024", "xb-borealia-strict", "xc-cascadia-mla"] {
+    for name in [
+        "eu-e-evidence-2023-1543",
+        "budapest-cets185-224",
+        "un-cybercrime-2024",
+        "xb-borealia-strict",
+        "xc-cascadia-mla",
+    ] {
         let file = format!("{name}.json");
         std::fs::copy(examples.join(&file), d.join(&file)).expect("copy a policy");
         if name.starts_with('x') {
             continue;
         }
-        ok(d, &["policy", "trust", &file, "xc.pub", "--principal", "Cascadia Prosecutor", "--roles", "prosecutor", "--country", "XC"]);
+        ok(
+            d,
+            &[
+                "policy",
+                "trust",
+                &file,
+                "xc.pub",
+                "--principal",
+                "Cascadia Prosecutor",
+                "--roles",
+                "prosecutor",
+                "--country",
+                "XC",
+            ],
+        );
     }
     // A version 2 policy of a state that keeps evidence in DE or XB only.
     let storage = std::fs::read_to_string(d.join("budapest-cets185-224.json")).expect("policy");
     let mut storage: serde_json::Value = serde_json::from_str(&storage).expect("json");
     storage["id"] = "xd-storage".into();
     storage["storage"] = serde_json::json!({ "allowed_countries": ["DE", "XB"], "cite": "Fictional data-localisation act s. 1" });
-    std::fs::write(d.join("xd-storage.json"), serde_json::to_string_pretty(&storage).expect("json")).expect("write");
+    std::fs::write(d.join("xd-storage.json"), serde_json::to_string_pretty(&storage).expect("json"))
+        .expect("write");
 }
 
 fn judge(d: &Path, policies: &[&str]) -> (Run, serde_json::Value) {
@@ -141,7 +279,8 @@ fn judge(d: &Path, policies: &[&str]) -> (Run, serde_json::Value) {
         args.extend(["--policy", policy]);
     }
     let run = custos_in(d, &args);
-    let report = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr));
+    let report = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr));
     (run, report)
 }
 
@@ -189,12 +328,21 @@ fn the_cross_border_case_is_judged_by_each_instrument() {
     // recorded at sealing for content.
     assert_eq!(rejected, ["EU", "XB", "XC"], "{report:#}");
     for policy in ["budapest-cets185-224-example", "un-cybercrime-2024-example"] {
-        for rule in ["legal_basis.in_force", "preservation.orders", "transfer.order", "transfer.recipient", "transfer.retention"] {
+        for rule in [
+            "legal_basis.in_force",
+            "preservation.orders",
+            "transfer.order",
+            "transfer.recipient",
+            "transfer.retention",
+        ] {
             assert_eq!(verdict(&report, policy, rule).0, "pass", "{policy} {rule}: {report:#}");
         }
     }
     let (_, preservation) = verdict(&report, "budapest-cets185-224-example", "preservation.orders");
-    assert!(preservation[0].contains("in force until") && preservation[0].contains("extended 1 time(s)"), "{preservation:?}");
+    assert!(
+        preservation[0].contains("in force until") && preservation[0].contains("extended 1 time(s)"),
+        "{preservation:?}"
+    );
     let (eu, reasons) = verdict(&report, "eu-e-evidence-2023-1543-example", "legal_basis.in_force");
     assert_eq!(eu, "fail");
     assert!(reasons.iter().any(|r| r.contains("content data needs epoc or epoc_pr")), "{reasons:?}");
@@ -216,7 +364,12 @@ fn each_variant_fails_on_the_rule_it_breaks() {
             "preservation.orders",
             "the extension PRES-1-EXT was issued after it",
         ),
-        (Variant { moved_to: Some("XZ"), ..Variant::default() }, "xd-storage", "storage.allowed_countries", "held in XZ"),
+        (
+            Variant { moved_to: Some("XZ"), ..Variant::default() },
+            "xd-storage",
+            "storage.allowed_countries",
+            "held in XZ",
+        ),
         (
             Variant { expired_mla: true, ..Variant::default() },
             "un-cybercrime-2024-example",
@@ -250,29 +403,76 @@ fn a_missing_notification_fails_and_an_onward_transfer_without_authorisation_is_
     let d = dir.path();
     build(d, Variant::default());
     // An EPOC for traffic data, disclosed before the enforcing state DE was notified.
-    record(d, &Order { kind: "epoc", reference: "EPOC-1", issued: -2, from: -2, until: 30, extends: None, extra: &["--categories", "traffic"] });
+    record(
+        d,
+        &Order {
+            kind: "epoc",
+            reference: "EPOC-1",
+            issued: -2,
+            from: -2,
+            until: 30,
+            extends: None,
+            extra: &["--categories", "traffic"],
+        },
+    );
     ok(
         d,
         &[
-            "custody", "disclose", "pkg", "--key", "rfc8032-test1", "--to", "xc.pub", "--order", "EPOC-1", "--purpose",
-            "production", "--items", "data/traffic.log",
+            "custody",
+            "disclose",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--to",
+            "xc.pub",
+            "--order",
+            "EPOC-1",
+            "--purpose",
+            "production",
+            "--items",
+            "data/traffic.log",
         ],
     );
     let (_, report) = judge(d, &ALL);
-    let (verdict_, reasons) = verdict(&report, "eu-e-evidence-2023-1543-example", "notification.enforcing_state");
+    let (verdict_, reasons) =
+        verdict(&report, "eu-e-evidence-2023-1543-example", "notification.enforcing_state");
     assert_eq!(verdict_, "fail", "{reasons:?}");
     assert!(reasons[0].contains("before DE (the enforcing state) was notified"), "{reasons:?}");
     assert_eq!(verdict(&report, "eu-e-evidence-2023-1543-example", "production.due").0, "pass");
     // Cascadia received MLA-1's disclosure with onward transfer forbidden.
     let onward = custos_in(
         d,
-        &["custody", "disclose", "pkg", "--key", "xc", "--to", "rfc8032-test2.pub", "--order", "MLA-1", "--purpose", "onward"],
+        &[
+            "custody",
+            "disclose",
+            "pkg",
+            "--key",
+            "xc",
+            "--to",
+            "rfc8032-test2.pub",
+            "--order",
+            "MLA-1",
+            "--purpose",
+            "onward",
+        ],
     );
     support::assert_refused(&onward, "disclosure 8 forbids onward transfer");
     // And a disclosure under no recorded order is never signed.
     let unordered = custos_in(
         d,
-        &["custody", "disclose", "pkg", "--key", "rfc8032-test1", "--to", "xc.pub", "--order", "NONE-1", "--purpose", "x"],
+        &[
+            "custody",
+            "disclose",
+            "pkg",
+            "--key",
+            "rfc8032-test1",
+            "--to",
+            "xc.pub",
+            "--order",
+            "NONE-1",
+            "--purpose",
+            "x",
+        ],
     );
     support::assert_refused(&unordered, "order NONE-1 is not recorded in this package");
 }

@@ -265,5 +265,5 @@ fn the_example_policies_are_valid_and_place_every_key() {
             seen += 1;
         }
     }
-    assert_eq!(seen, 3);
+    assert_eq!(seen, 6);
 }

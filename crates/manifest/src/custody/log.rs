@@ -181,12 +181,21 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
         for (check, reason) in content_problems(&event, &orders, input.manifest) {
             fail(&mut findings, check, reason);
         }
-        if let Some(order) = &event.order {
-            orders.push(order.reference.clone());
-        }
         let pending = state.pending.as_ref().map(|p| p.sequence);
         match state.apply(&event, &sha256_hex(line)) {
             Err(violation) => fail(&mut findings, violation.check, violation.reason),
+            Ok(()) if event.action == Action::Accepted && event.disclosure.is_some() => {
+                let accepted = state.disclosures.iter().find(|d| d.accepted == Some(event.sequence));
+                findings.push(Finding::pass(
+                    "custody.disclosure",
+                    subject.clone(),
+                    format!(
+                        "{} acknowledges disclosure {}, as its named recipient",
+                        event.actor.name,
+                        accepted.map_or_else(|| "?".to_owned(), |d| d.sequence.to_string())
+                    ),
+                ))
+            }
             Ok(()) if event.action == Action::Accepted => findings.push(Finding::pass(
                 "custody.transfer",
                 subject.clone(),
@@ -208,6 +217,16 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
             );
         }
         let own_failures = findings[first_finding..].iter().filter(|f| f.verdict == Verdict::Fail).count();
+        // An order counts as recorded for later events only when its event failed nothing
+        // but (perhaps) trust, which appends do not judge: a broken record names no order.
+        if let Some(order) = &event.order {
+            let broken = findings[first_finding..]
+                .iter()
+                .any(|f| f.verdict == Verdict::Fail && f.check != "trust.signer");
+            if !broken {
+                orders.push(order.reference.clone());
+            }
+        }
         // Where the evidence is after this event, as the holder model established it.
         let place = match &state.place {
             Some(place) if place.since == event.sequence => format!("in {}", place.country),
@@ -220,6 +239,16 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
             format!("{} by {} at {}, {place}", event.action.name(), event.actor.name, event.time),
         ));
         events.push((event, own_failures == 0 && is_trusted));
+    }
+    for unaccepted in state.disclosures.iter().filter(|d| d.accepted.is_none()) {
+        findings.push(Finding::warn(
+            "custody.pending",
+            format!("event {}", unaccepted.sequence),
+            format!(
+                "disclosed by {} to {}, not yet acknowledged by the recipient",
+                unaccepted.from.name, unaccepted.to
+            ),
+        ));
     }
     if let Some(pending) = &state.pending {
         findings.push(Finding::warn(

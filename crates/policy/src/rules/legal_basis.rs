@@ -8,8 +8,14 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, keys: &KeyTa
     match &policy.legal_basis {
         None => out.add("legal_basis", PolicyVerdict::NotApplicable, "no legal-basis rule", ""),
         Some(rule) => {
-            let kinds: BTreeSet<&str> =
+            // The manifest's legal bases; in version 2 also the recorded orders, which are
+            // legal bases signed after sealing.
+            let orders = Orders::new(evidence, keys);
+            let mut kinds: BTreeSet<&str> =
                 evidence.manifest.legal_basis.iter().map(|b| b.kind.as_str()).collect();
+            if policy.custos_policy >= 2 {
+                kinds.extend(orders.all.iter().map(|o| o.order.kind.as_str()));
+            }
             // Shown once per item: made once, and bounded, so that many items and many
             // bases do not multiply into a quadratic report.
             let recorded = if kinds.is_empty() {
@@ -84,7 +90,7 @@ fn touches_the_data(action: Action) -> bool {
 /// the manifest's legal-basis references) is covered only by that order and the orders that
 /// extend it; other events by any recorded order.
 fn in_force(rule: &crate::policy::LegalBasisRule, evidence: &Evidence, keys: &KeyTable, out: &mut Collected) {
-    let orders = Orders::new(evidence.events, keys);
+    let orders = Orders::new(evidence, keys);
     let sealed_refs: Vec<&str> = evidence.manifest.legal_basis.iter().map(|b| b.reference.as_str()).collect();
     for event in evidence.events.iter().filter(|e| touches_the_data(e.action)) {
         let subject = keys.subject(event);

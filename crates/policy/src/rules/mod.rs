@@ -180,6 +180,12 @@ fn date(time: i64) -> String {
     custos_manifest::time::rfc3339_from_unix(time.max(0) as u64).chars().take(10).collect()
 }
 
+/// When an event happened, as far as the policy can tell: the time a verified time-stamp
+/// token established, else the time its signer claims (`None`: unreadable).
+fn event_time(evidence: &Evidence, event: &Event) -> Option<i64> {
+    evidence.trusted_times.events.get(&event.sequence).copied().or_else(|| parse_rfc3339(&event.time))
+}
+
 /// Days from `from` to `to`, for display; no overflow whatever the times (`at` is any i64).
 fn days_between(from: i64, to: i64) -> f64 {
     (i128::from(to) - i128::from(from)) as f64 / DAY as f64

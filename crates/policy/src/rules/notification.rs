@@ -14,7 +14,7 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, keys: &KeyTa
         out.add("notification", PolicyVerdict::NotApplicable, "no notification rule", "");
         return;
     };
-    let orders = Orders::new(evidence.events, keys);
+    let orders = Orders::new(evidence, keys);
     let mut judged = 0;
     for event in evidence.events.iter().filter(|e| e.action == Action::Disclosed) {
         let named = event.legal_basis.as_deref().unwrap_or_default();

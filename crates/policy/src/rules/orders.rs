@@ -1,11 +1,11 @@
 //! The recorded orders a policy may rely on: those of `order_recorded` events that verified
-//! and that a key this policy trusts signed (when it trusts any: a policy with no trusted
-//! keys leaves who signs to the verifier's `--trust`), with their times read once.
+//! and that a key this policy trusted at the time signed (when it trusts any: a policy with
+//! no trusted keys leaves who signs to the verifier's `--trust`), with their times read once.
 
-use custos_manifest::custody::{Action, Event};
+use custos_manifest::custody::Action;
 use custos_manifest::order::Order;
 
-use super::KeyTable;
+use super::{Evidence, KeyTable};
 use crate::time::parse_rfc3339;
 
 /// An order as recorded, with its times as seconds (`None`: unreadable, never in force).
@@ -53,11 +53,23 @@ pub(super) struct Orders<'a> {
 }
 
 impl<'a> Orders<'a> {
-    pub fn new(events: &'a [Event], keys: &KeyTable) -> Orders<'a> {
-        let all = events
+    pub fn new(evidence: &Evidence<'a>, keys: &KeyTable) -> Orders<'a> {
+        let all = evidence
+            .events
             .iter()
             .filter(|e| e.action == Action::OrderRecorded)
-            .filter(|e| keys.is_empty() || keys.get(&e.actor.key_id).is_some())
+            // Recorded by a key the policy trusted when it recorded the order (validity and
+            // revocation as for any signer).
+            .filter(|e| {
+                keys.is_empty()
+                    || keys
+                        .trusted_at(
+                            &e.actor.key_id,
+                            parse_rfc3339(&e.time),
+                            evidence.trusted_times.events.get(&e.sequence).copied(),
+                        )
+                        .is_ok()
+            })
             .filter_map(|e| {
                 let order = e.order.as_ref()?;
                 Some(Recorded {

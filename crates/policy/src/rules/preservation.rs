@@ -77,12 +77,13 @@ fn from_sealing(rule: &PreservationRule, max_days: u64, evidence: &Evidence, at:
 }
 
 /// Version 2: each preservation order (an order of a kind in `per_kind` that extends none)
-/// starts a preservation at its `valid_from`, which lapses `max_days` later unless an order
-/// of the same kind extending it is issued before the lapse (each adds `extension_days`, at
-/// most `max_extensions` times), or production ends it: an order of another kind that
+/// orders a preservation from its `valid_from` to its `valid_until` (between `min_days` and
+/// `max_days` long), which lapses then unless an order of the same kind extending it is
+/// issued before the lapse (each moving the end at most `extension_days` further, at most
+/// `max_extensions` times), or production ends it first: an order of another kind that
 /// extends it, or a disclosure under it; the data's return or destruction ends it too.
 fn per_order(rule: &PreservationRule, evidence: &Evidence, at: i64, keys: &KeyTable, out: &mut Collected) {
-    let orders = Orders::new(evidence.events, keys);
+    let orders = Orders::new(evidence, keys);
     let disposed = first_disposal(evidence.events);
     let mut judged = 0;
     for start in orders.all.iter().filter(|o| o.order.extends.is_none()) {
@@ -130,7 +131,8 @@ fn judge_one(
             return Err(format!("orders preservation for {ordered_days:.1} days; at least {min} required"));
         }
     }
-    let mut lapse = from.saturating_add(days_to_seconds(period.max_days));
+    // It lapses when the order says it ends (at most max_days after it starts, as checked).
+    let mut lapse = until;
     let mut extensions = 0u64;
     let mut produced: Option<(i64, String)> = None;
     // The chain in log order: each extension must be issued before the lapse it extends.
@@ -166,7 +168,20 @@ fn judge_one(
                 period.max_extensions.unwrap_or_default()
             ));
         }
-        lapse = lapse.saturating_add(days_to_seconds(extension));
+        let Some(new_end) = next.valid_until else {
+            return Err(format!(
+                "the extension {} has a validity that cannot be read",
+                quoted(&next.order.reference)
+            ));
+        };
+        if days_between(lapse, new_end) > extension as f64 {
+            return Err(format!(
+                "the extension {} adds {:.1} days; at most {extension} allowed",
+                quoted(&next.order.reference),
+                days_between(lapse, new_end)
+            ));
+        }
+        lapse = lapse.max(new_end);
     }
     // A disclosure under any order of the chain is production.
     let references: Vec<&str> = chain.iter().map(|o| o.order.reference.as_str()).collect();
@@ -177,7 +192,9 @@ fn judge_one(
         .filter(|e| {
             e.legal_basis.as_deref().is_some_and(|r| references.iter().any(|c| Order::same_reference(c, r)))
         })
-        .find_map(|e| parse_rfc3339(&e.time).map(|t| (t, format!("the disclosure at event {}", e.sequence))));
+        .find_map(|e| {
+            event_time(evidence, e).map(|t| (t, format!("the disclosure at event {}", e.sequence)))
+        });
     let ended = [produced, disclosed, disposed.map(|t| (t, "the data's return or destruction".to_owned()))]
         .into_iter()
         .flatten()

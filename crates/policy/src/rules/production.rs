@@ -13,9 +13,10 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, keys: &KeyTab
         out.add("production", PolicyVerdict::NotApplicable, "no production rule", "");
         return;
     };
-    let orders = Orders::new(evidence.events, keys);
+    let orders = Orders::new(evidence, keys);
     let mut judged = 0;
-    for order in orders.all.iter() {
+    // One deadline per order as issued: an order that extends another shares its chain's.
+    for order in orders.all.iter().filter(|o| o.order.extends.is_none()) {
         let Some(hours) = rule.due_hours.get(&order.order.kind) else { continue };
         judged += 1;
         let subject = format!("{} {}", order.order.kind, quoted(&order.order.reference));
@@ -39,7 +40,7 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, keys: &KeyTab
                     .as_deref()
                     .is_some_and(|r| chain.iter().any(|o| Order::same_reference(&o.order.reference, r)))
             })
-            .find_map(|e| parse_rfc3339(&e.time).map(|t| (t, e.sequence)));
+            .find_map(|e| event_time(evidence, e).map(|t| (t, e.sequence)));
         let (verdict, text) = match produced {
             Some((time, sequence)) if time <= due => (
                 PolicyVerdict::Pass,

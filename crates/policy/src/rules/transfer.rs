@@ -14,7 +14,7 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, keys: &KeyTab
         out.add("transfer", PolicyVerdict::NotApplicable, "no transfer rule", "");
         return;
     };
-    let orders = Orders::new(evidence.events, keys);
+    let orders = Orders::new(evidence, keys);
     let disclosures: Vec<&Event> = evidence.events.iter().filter(|e| e.action == Action::Disclosed).collect();
     if disclosures.is_empty() {
         out.add("transfer", PolicyVerdict::NotApplicable, "nothing was disclosed", &rule.cite);

@@ -476,3 +476,68 @@ fn a_missing_notification_fails_and_an_onward_transfer_without_authorisation_is_
     );
     support::assert_refused(&unordered, "order NONE-1 is not recorded in this package");
 }
+
+#[test]
+fn deadlines_are_listed_soonest_first_and_audits_warn_of_those_due_soon() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    build(d, Variant::default());
+    let trust =
+        ["--trust", "rfc8032-test1.pub", "--trust", "xc.pub", "--policy", "budapest-cets185-224.json"];
+    let listed = custos_in(d, &[&["deadlines", "pkg", "--json"][..], &trust[..]].concat());
+    assert_eq!(listed.code, 0, "{}{}", listed.stdout, listed.stderr);
+    let record: serde_json::Value = serde_json::from_str(listed.stdout.trim()).expect("JSON");
+    let deadlines = record["deadlines"].as_array().expect("deadlines");
+    let said: Vec<(String, String)> = deadlines
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap_or_default().to_owned(),
+                d["subject"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    // PO-1 ends in 60 days, PRES-1 (extended) lapses in 130 (as the extension ends: the
+    // lapse first), MLA-1 ends in 183, the disclosure's retention in 365.
+    let expected = [
+        ("order_end", "production_order PO-1"),
+        ("preservation_lapse", "preservation_order PRES-1"),
+        ("order_end", "preservation_order PRES-1"),
+        ("order_end", "mla_request MLA-1"),
+        ("retention_end", "disclosure 8 to key"),
+    ];
+    assert_eq!(said.len(), expected.len(), "{said:?}");
+    for ((kind, subject), (want_kind, want_subject)) in said.iter().zip(expected) {
+        assert!(kind == want_kind && subject.starts_with(want_subject), "{said:?}");
+    }
+    assert_eq!(deadlines[1]["policy"], "budapest-cets185-224-example");
+    let days: Vec<f64> = deadlines.iter().filter_map(|d| d["days_left"].as_f64()).collect();
+    assert!(days.windows(2).all(|w| w[0] <= w[1]), "soonest first: {days:?}");
+
+    let soon = custos_in(d, &[&["deadlines", "pkg", "--within", "61d"][..], &trust[..]].concat());
+    assert_eq!(soon.code, 0, "{}", soon.stderr);
+    let lines: Vec<&str> = soon.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", soon.stdout);
+    assert!(
+        lines[1].trim_start().starts_with("order ends") && lines[1].contains("production_order PO-1"),
+        "{}",
+        soon.stdout
+    );
+    support::assert_refused(&custos_in(d, &["deadlines", "pkg", "--within", "soon"]), "not a duration");
+    support::assert_refused(&custos_in(d, &["deadlines", "pkg"]), "no --trust key");
+
+    let audit =
+        custos_in(d, &[&["audit", ".", "--json", "--deadline-warning", "61"][..], &trust[..]].concat());
+    let record: serde_json::Value =
+        serde_json::from_str(audit.stdout.lines().next().expect("a record")).expect("JSON");
+    assert_eq!(record["deadlines"].as_array().map(Vec::len), Some(5), "{record:#}");
+    let quiet =
+        custos_in(d, &[&["audit", ".", "--json", "--deadline-warning", "1"][..], &trust[..]].concat());
+    let calm: serde_json::Value =
+        serde_json::from_str(quiet.stdout.lines().next().expect("a record")).expect("JSON");
+    assert_eq!(
+        record["warnings"].as_u64(),
+        calm["warnings"].as_u64().map(|w| w + 1),
+        "one deadline within 61 days"
+    );
+}

@@ -75,6 +75,10 @@ pub struct AuditArgs {
     /// --trust keys judge packages, and their holders must never write an audit's memory)
     #[arg(long, value_name = "PUBKEY", requires = "key")]
     pub previous_auditor: Vec<PathBuf>,
+    /// Warn of each deadline (a preservation's lapse, a production or retention date)
+    /// due within DAYS, or past
+    #[arg(long, value_name = "DAYS", default_value_t = 14)]
+    pub deadline_warning: u32,
     /// One JSON line per package, then a summary line
     #[arg(long)]
     pub json: bool,
@@ -163,6 +167,8 @@ struct PackageRecord {
     manifest_sha256: Option<String>,
     head: Option<String>,
     holder: Option<HolderRecord>,
+    /// Open deadlines, soonest first (docs/json.md).
+    deadlines: Vec<custos_policy::Deadline>,
     /// Complete custody events (for the audit's memory; not part of the record).
     #[serde(skip)]
     events: Option<u64>,
@@ -370,7 +376,7 @@ pub fn run(args: AuditArgs) -> Result<Status> {
     }
     missing.sort_by(|a, b| a.path.cmp(&b.path));
 
-    let out = Output::new(args.json, args.quiet, plan.len() as u64);
+    let out = Output::new(args.json, args.quiet, plan.len() as u64, args.deadline_warning);
     let mut tally = Tally::default();
     for record in &problems {
         tally.count(record);
@@ -827,6 +833,7 @@ fn record_of(path: &Path, mode: Mode, judgement: &Judgement) -> PackageRecord {
         manifest_sha256: verification.manifest_sha256.clone(),
         head: verification.custody.head.clone(),
         holder,
+        deadlines: judgement.deadlines.clone(),
         events: Some(verification.custody.events as u64),
     }
 }
@@ -888,6 +895,7 @@ fn error_record(path: &Path, check: &str, reason: String) -> PackageRecord {
         manifest_sha256: None,
         head: None,
         holder: None,
+        deadlines: Vec::new(),
         events: None,
     }
 }
@@ -988,10 +996,12 @@ struct Output {
     bar: indicatif::ProgressBar,
     lock: Mutex<()>,
     read: AtomicU64,
+    /// `--deadline-warning`, in days.
+    deadline_warning: f64,
 }
 
 impl Output {
-    fn new(json: bool, quiet: bool, packages: u64) -> Output {
+    fn new(json: bool, quiet: bool, packages: u64, deadline_warning: u32) -> Output {
         let bar = if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             indicatif::ProgressBar::hidden()
         } else {
@@ -1006,12 +1016,28 @@ impl Output {
             }
             bar
         };
-        Output { json, bar, lock: Mutex::new(()), read: AtomicU64::new(0) }
+        Output {
+            json,
+            bar,
+            lock: Mutex::new(()),
+            read: AtomicU64::new(0),
+            deadline_warning: f64::from(deadline_warning),
+        }
     }
 
     fn package(&self, record: &PackageRecord) {
         let _one_at_a_time = self.lock.lock();
         self.bar.inc(1);
+        // Each deadline due within --deadline-warning days (or past) is a warning.
+        let due_soon: Vec<&custos_policy::Deadline> =
+            record.deadlines.iter().filter(|d| d.days_left <= self.deadline_warning).collect();
+        let warned;
+        let record = if due_soon.is_empty() {
+            record
+        } else {
+            warned = PackageRecord { warnings: record.warnings + due_soon.len(), ..record.clone() };
+            &warned
+        };
         self.bar.suspend(|| {
             let mut stdout = std::io::stdout().lock();
             if self.json {
@@ -1038,6 +1064,9 @@ impl Output {
                         escape(&failure.subject),
                         escape(&failure.reason)
                     );
+                }
+                for deadline in &due_soon {
+                    let _ = writeln!(stdout, "      deadline {}", crate::deadlines::describe(deadline));
                 }
             }
         });

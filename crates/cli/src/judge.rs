@@ -351,7 +351,8 @@ impl Verifier {
         let verification = custos_manifest::verify::verify_store(store, &options);
         let verdict = overall(&verification.findings);
         let policies = crate::policy::judge_policies(&self.policies, &verification, self.at);
-        Judgement { verification, verdict, policies, strict: self.strict, trusted }
+        let deadlines = crate::policy::deadlines_of(&self.policies, &verification, self.at);
+        Judgement { verification, verdict, policies, strict: self.strict, trusted, deadlines }
     }
 
     /// The --trust keys, and the keys the policies trust by key id: their key material is
@@ -399,6 +400,8 @@ pub struct Judgement {
     pub strict: bool,
     /// The keys verification trusted, and why each was trusted.
     pub trusted: Vec<TrustedKey>,
+    /// Open deadlines, soonest first, from the events that verified and the policies.
+    pub deadlines: Vec<custos_policy::Deadline>,
 }
 
 /// A key the verifier trusted.

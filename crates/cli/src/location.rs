@@ -49,6 +49,28 @@ pub fn find_packages(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(found.iter().map(|url| PathBuf::from(url.to_string())).collect())
 }
 
+/// The packages a command given `root` works on: `root` itself when it is a package (or an
+/// `s3://` package), else every package under it (as `custos audit` finds them).
+pub fn packages_under(root: &Path) -> Result<Vec<PathBuf>> {
+    if is_remote(root) {
+        return match find_packages(root) {
+            Ok(found) if !found.is_empty() => Ok(found),
+            _ => Ok(vec![root.to_owned()]),
+        };
+    }
+    if root.join(MANIFEST_PATH).is_file() {
+        return Ok(vec![root.to_owned()]);
+    }
+    if !root.is_dir() {
+        bail!("{} is neither an evidence package nor a folder holding packages", crate::render::shown(root));
+    }
+    let discovery = custos_audit::discover::discover(root);
+    for skipped in &discovery.skipped {
+        crate::render::say(&format!("skipped {}: {}", crate::render::shown(&skipped.path), skipped.reason));
+    }
+    Ok(discovery.packages.into_iter().map(|found| found.path).collect())
+}
+
 /// Refuses `output`, a file or folder a command is about to write (a receipt, a key, a
 /// report, an export, an audit's state or ledger), inside an evidence package: `package`
 /// (the one the command makes or works on, which may not exist yet) or any other. A file

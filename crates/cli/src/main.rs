@@ -5,6 +5,7 @@
 mod acquire;
 mod audit;
 mod check;
+mod deadlines;
 mod demo;
 mod evidence;
 mod hash;
@@ -90,6 +91,9 @@ enum Command {
     /// Verify every package under one or more folders, unattended: one JSON line per
     /// package, resumable, with a signed ledger outside the evidence
     Audit(audit::AuditArgs),
+    /// List what must happen by when (preservation lapses, production and retention dates,
+    /// ends of orders), per package, soonest first
+    Deadlines(deadlines::DeadlinesArgs),
     /// Packages in S3-compatible object stores: push one there, pull one back.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -130,6 +134,7 @@ impl Command {
             Command::Store(command) => command.json(),
             Command::Demo(args) => args.json,
             Command::Audit(args) => args.wants_json(),
+            Command::Deadlines(args) => args.json,
         }
     }
 }
@@ -148,6 +153,7 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
         Command::Verify(args) => evidence::run_verify(args),
         Command::Export(command) => evidence::run_export(command),
         Command::Audit(args) => audit::run(args),
+        Command::Deadlines(args) => deadlines::run(args),
         Command::Policy(command) => policy::run_policy(command),
         Command::Report(args) => report::run(args),
         Command::Store(command) => store::run(command),

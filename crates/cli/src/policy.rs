@@ -116,6 +116,25 @@ pub fn judge_policies(policies: &[LoadedPolicy], verification: &Verification, at
         .collect()
 }
 
+/// Every open deadline of the verified package at `at` (`custos_policy::deadlines`): from
+/// the events that verified (a trusted signer, no failure of their own) and the policies'
+/// rules. None when no manifest was established.
+pub fn deadlines_of(
+    policies: &[LoadedPolicy],
+    verification: &Verification,
+    at: i64,
+) -> Vec<custos_policy::Deadline> {
+    let Some(manifest) = &verification.manifest else { return Vec::new() };
+    let evidence = Evidence {
+        manifest,
+        events: &verification.events,
+        manifest_signers: &verification.manifest_signers,
+        trusted_times: &verification.trusted_times,
+    };
+    let policies: Vec<&custos_policy::Policy> = policies.iter().map(|loaded| &loaded.policy).collect();
+    custos_policy::deadlines(&policies, &evidence, at)
+}
+
 /// Reads a policy, its key registries and its detached signatures (`FILE.sig`), checking
 /// each signature under the key in `trusted` with its id. A policy edited after signing, or
 /// with a damaged signature file, is an error. With `require_signed`, so is a policy no

@@ -24,4 +24,7 @@ pub use policy::{
     PolicyError, PreservationPeriod, PreservationRule, ProductionRule, RegistryRef, RetentionRule,
     SignatureRule, StorageRule, TimeRule, TimestampRequirement, TransferRule, TrustedKey, POLICY_FORMAT,
 };
-pub use rules::{evaluate, rule_title, Evidence, PolicyFinding, PolicyVerdict, TrustedTimes};
+pub use rules::{
+    deadlines, evaluate, rule_title, Deadline, DeadlineKind, Evidence, PolicyFinding, PolicyVerdict,
+    TrustedTimes,
+};

@@ -2,6 +2,7 @@
 //! each reading only what verification established ([`Evidence`]).
 
 mod custody;
+mod deadlines;
 mod digests;
 mod legal_basis;
 mod notification;
@@ -13,6 +14,8 @@ mod signatures;
 mod storage;
 mod time;
 mod transfer;
+
+pub use deadlines::{deadlines, Deadline, DeadlineKind};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -203,6 +206,7 @@ fn first_disposal(events: &[Event]) -> Option<i64> {
 
 /// The policy's trusted keys by key id, built once per evaluation so that each look-up is
 /// logarithmic, not a scan per event.
+#[derive(Default)]
 struct KeyTable<'a> {
     by_id: BTreeMap<&'a str, &'a TrustedKey>,
 }

@@ -109,3 +109,17 @@ impl<'a> Orders<'a> {
         chain
     }
 }
+
+/// The first disclosure relying on one of `chain`'s orders: its (policy) time and number.
+pub(super) fn first_disclosure(evidence: &Evidence, chain: &[&Recorded]) -> Option<(i64, u64)> {
+    evidence
+        .events
+        .iter()
+        .filter(|e| e.action == Action::Disclosed)
+        .filter(|e| {
+            e.legal_basis
+                .as_deref()
+                .is_some_and(|r| chain.iter().any(|o| Order::same_reference(&o.order.reference, r)))
+        })
+        .find_map(|e| super::event_time(evidence, e).map(|t| (t, e.sequence)))
+}

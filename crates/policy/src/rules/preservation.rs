@@ -1,9 +1,7 @@
 //! `preservation`: kept within the preservation period (version 1: from sealing, renewed
 //! by events; version 2: per order kind, from the preservation order, extended by orders).
 
-use custos_manifest::order::Order;
-
-use super::orders::{day, Orders, Recorded};
+use super::orders::{day, first_disclosure, Orders, Recorded};
 use super::*;
 use crate::policy::PreservationRule;
 
@@ -84,13 +82,12 @@ fn from_sealing(rule: &PreservationRule, max_days: u64, evidence: &Evidence, at:
 /// extends it, or a disclosure under it; the data's return or destruction ends it too.
 fn per_order(rule: &PreservationRule, evidence: &Evidence, at: i64, keys: &KeyTable, out: &mut Collected) {
     let orders = Orders::new(evidence, keys);
-    let disposed = first_disposal(evidence.events);
     let mut judged = 0;
     for start in orders.all.iter().filter(|o| o.order.extends.is_none()) {
         let Some(period) = rule.per_kind.get(&start.order.kind) else { continue };
         judged += 1;
         let subject = format!("{} {}", start.order.kind, quoted(&start.order.reference));
-        let (verdict, text) = match judge_one(start, period, &orders, evidence, disposed, at) {
+        let (verdict, text) = match judge_one(start, period, &orders, evidence, at) {
             Ok(text) => (PolicyVerdict::Pass, text),
             Err(text) => (PolicyVerdict::Fail, text),
         };
@@ -107,15 +104,21 @@ fn per_order(rule: &PreservationRule, evidence: &Evidence, at: i64, keys: &KeyTa
     }
 }
 
-/// One preservation: the text of a pass, or of a failure.
-fn judge_one(
+/// Where one preservation stands: when it lapses (after its extensions) and what ended it,
+/// if anything did; or why it broke the rule.
+pub(super) struct Preserved {
+    pub lapse: i64,
+    pub extensions: u64,
+    pub ended: Option<(i64, String)>,
+}
+
+/// One preservation's state, or the text of the failure that broke it.
+pub(super) fn preserved(
     start: &Recorded,
     period: &crate::policy::PreservationPeriod,
     orders: &Orders,
     evidence: &Evidence,
-    disposed: Option<i64>,
-    at: i64,
-) -> Result<String, String> {
+) -> Result<Preserved, String> {
     let (Some(from), Some(until)) = (start.valid_from, start.valid_until) else {
         return Err("its validity cannot be read".into());
     };
@@ -184,21 +187,23 @@ fn judge_one(
         lapse = lapse.max(new_end);
     }
     // A disclosure under any order of the chain is production.
-    let references: Vec<&str> = chain.iter().map(|o| o.order.reference.as_str()).collect();
-    let disclosed = evidence
-        .events
-        .iter()
-        .filter(|e| e.action == Action::Disclosed)
-        .filter(|e| {
-            e.legal_basis.as_deref().is_some_and(|r| references.iter().any(|c| Order::same_reference(c, r)))
-        })
-        .find_map(|e| {
-            event_time(evidence, e).map(|t| (t, format!("the disclosure at event {}", e.sequence)))
-        });
-    let ended = [produced, disclosed, disposed.map(|t| (t, "the data's return or destruction".to_owned()))]
-        .into_iter()
-        .flatten()
-        .min_by_key(|(time, _)| *time);
+    let disclosed = first_disclosure(evidence, &chain)
+        .map(|(time, sequence)| (time, format!("the disclosure at event {sequence}")));
+    let disposed =
+        first_disposal(evidence.events).map(|t| (t, "the data's return or destruction".to_owned()));
+    let ended = [produced, disclosed, disposed].into_iter().flatten().min_by_key(|(time, _)| *time);
+    Ok(Preserved { lapse, extensions, ended })
+}
+
+/// One preservation: the text of a pass, or of a failure.
+fn judge_one(
+    start: &Recorded,
+    period: &crate::policy::PreservationPeriod,
+    orders: &Orders,
+    evidence: &Evidence,
+    at: i64,
+) -> Result<String, String> {
+    let Preserved { lapse, extensions, ended } = preserved(start, period, orders, evidence)?;
     let extended = if extensions > 0 { format!(", extended {extensions} time(s)") } else { String::new() };
     match ended {
         Some((time, by)) if time <= lapse => {

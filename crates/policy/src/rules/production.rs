@@ -2,10 +2,7 @@
 //! the policy gives each order kind, counted from the order's `valid_from` (modelled on
 //! Regulation (EU) 2023/1543 art. 10: 10 days, 8 hours in an emergency).
 
-use custos_manifest::custody::Action;
-use custos_manifest::order::Order;
-
-use super::orders::Orders;
+use super::orders::{first_disclosure, Orders};
 use super::*;
 
 pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, keys: &KeyTable, out: &mut Collected) {
@@ -29,18 +26,9 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, keys: &KeyTab
             );
             continue;
         };
-        let due = from.saturating_add(i64::try_from(*hours).unwrap_or(i64::MAX).saturating_mul(3600));
+        let due = due_at(from, *hours);
         let chain = orders.chain(&order.order.reference);
-        let produced = evidence
-            .events
-            .iter()
-            .filter(|e| e.action == Action::Disclosed)
-            .filter(|e| {
-                e.legal_basis
-                    .as_deref()
-                    .is_some_and(|r| chain.iter().any(|o| Order::same_reference(&o.order.reference, r)))
-            })
-            .find_map(|e| event_time(evidence, e).map(|t| (t, e.sequence)));
+        let produced = first_disclosure(evidence, &chain);
         let (verdict, text) = match produced {
             Some((time, sequence)) if time <= due => (
                 PolicyVerdict::Pass,
@@ -78,4 +66,9 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, keys: &KeyTab
 fn moment(time: i64) -> String {
     let text = custos_manifest::time::rfc3339_from_unix(time.max(0) as u64);
     format!("{} {} UTC", &text[..10], &text[11..16])
+}
+
+/// When production under an order that authorises from `from` is due: `hours` later.
+pub(super) fn due_at(from: i64, hours: u64) -> i64 {
+    from.saturating_add(i64::try_from(hours).unwrap_or(i64::MAX).saturating_mul(3600))
 }

@@ -541,3 +541,49 @@ fn deadlines_are_listed_soonest_first_and_audits_warn_of_those_due_soon() {
         "one deadline within 61 days"
     );
 }
+
+#[test]
+fn the_report_draws_the_timeline_and_lists_the_disclosures() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    build(d, Variant::default());
+    let made = custos_in(
+        d,
+        &[
+            "report",
+            "pkg",
+            "--trust",
+            "rfc8032-test1.pub",
+            "--trust",
+            "xc.pub",
+            "--policy",
+            "budapest-cets185-224.json",
+            "--out",
+            "report.html",
+        ],
+    );
+    assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);
+    let html = std::fs::read_to_string(d.join("report.html")).expect("report");
+    assert!(!html.contains("<script"), "no script");
+    let svg = &html
+        [html.find("<svg class=\"timeline\"").expect("a timeline")..html.find("</svg>").expect("its end")];
+    // Two lanes (Ada, Cascadia), a disclosure arrow between them, one bar per order, the
+    // countries where they are stated, and the deadlines as dashed lines.
+    assert!(svg.contains(">Ada Examiner</text>") && svg.contains(">Cascadia Prosecutor</text>"), "{svg}");
+    assert!(svg.contains("stroke-dasharray=\"4 2\" marker-end=\"url(#arrow)\"><title>event 8: disclosed to Cascadia Prosecutor"), "{svg}");
+    assert_eq!(svg.matches("<rect ").count(), 4, "one bar per order: {svg}");
+    assert!(svg.contains(">DE</text>") && svg.contains(">XB</text>"), "{svg}");
+    assert!(svg.contains("preservation lapses") && svg.contains("stroke=\"#b33\""), "{svg}");
+    let disclosures = &html[html.find("<h2>Disclosures</h2>").expect("a Disclosures section")..];
+    assert!(
+        disclosures.contains(
+            "<td>MLA-1</td><td>trial of case X-21 in Cascadia<br>conditions: no use beyond case X-21</td>"
+        ),
+        "{disclosures}"
+    );
+    assert!(disclosures.contains("acknowledged by the recipient (event 9)"), "{disclosures}");
+    assert!(
+        html.contains("<td>disclosed to Cascadia Prosecutor</td>"),
+        "the custody table names the recipient"
+    );
+}

@@ -90,8 +90,10 @@ pub fn render(judgement: &Judgement, context: &Context) -> String {
     first_screen(&mut html, judgement, context, &case);
     damage(&mut html, &judgement.verification.findings);
     exhibits(&mut html, judgement);
+    super::legal::timeline(&mut html, judgement, context);
     custody(&mut html, judgement, context);
-    orders(&mut html, judgement, context);
+    super::legal::orders(&mut html, judgement, context);
+    super::legal::disclosures(&mut html, judgement, context);
     jurisdictions(&mut html, judgement);
     integrity_checks(&mut html, &judgement.verification.findings);
     glossary(&mut html);
@@ -328,7 +330,7 @@ fn what_was_checked(judgement: &Judgement) -> String {
 /// `Ada Examiner (examiner, DE)` with the key in a smaller line.
 /// Who signed an event, as the verifier's trusted keys name them (an event's own `actor`
 /// text is its signer's claim), with the key in a smaller line.
-fn person(event: &Event, names: &Names) -> String {
+pub(super) fn person(event: &Event, names: &Names) -> String {
     let key_id = &event.actor.key_id;
     format!("{}<span class=\"id\">key {}</span>", esc(&names.describe(key_id)), esc(plain::short(key_id)))
 }
@@ -516,52 +518,6 @@ fn acquisition(record: &serde_json::Map<String, serde_json::Value>) -> String {
     out
 }
 
-/// The legal orders recorded in the custody log (docs/formats/orders.md), when there are any:
-/// what each authorises, for which data, from when until when, and the document kept.
-fn orders(html: &mut String, judgement: &Judgement, context: &Context) {
-    let recorded: Vec<_> =
-        judgement.verification.events.iter().filter_map(|e| e.order.as_ref().map(|o| (e, o))).collect();
-    if recorded.is_empty() {
-        return;
-    }
-    html.push_str("<h2>Orders</h2>\n<table><tr><th>Order</th><th>Issued by</th><th>Valid</th><th>Kinds of data</th><th>Recorded</th></tr>\n");
-    for (event, order) in recorded {
-        let data = match &order.categories {
-            None => "all".to_owned(),
-            Some(categories) => categories.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "),
-        };
-        let extends = order.extends.as_deref().map(|r| format!("<br>extends {}", esc(r))).unwrap_or_default();
-        let document = order
-            .document
-            .as_ref()
-            .map(|d| {
-                format!(
-                    "<br>document <code>{}</code> (SHA-256 <span class=\"mono\">{}</span>)",
-                    esc(&d.path),
-                    esc(&d.sha256)
-                )
-            })
-            .unwrap_or_default();
-        let enforcing =
-            order.enforcing_state.as_deref().map(|s| format!(", executed in {}", esc(s))).unwrap_or_default();
-        let _ = writeln!(
-            html,
-            "<tr><td>{} <strong>{}</strong>{extends}{document}</td><td>{} ({}{enforcing}), {}</td><td class=\"when\">{} to {}</td><td>{}</td><td>event {} by {}</td></tr>",
-            esc(&order.kind.replace('_', " ")),
-            esc(&order.reference),
-            esc(&order.issuer),
-            esc(&order.issuing_state),
-            esc(&human::time(&order.issued_at)),
-            esc(&human::time(&order.valid_from)),
-            esc(&human::time(&order.valid_until)),
-            esc(&data),
-            event.sequence,
-            person(event, &context.names)
-        );
-    }
-    html.push_str("</table>\n");
-}
-
 fn custody(html: &mut String, judgement: &Judgement, context: &Context) {
     html.push_str("<h2>Chain of custody</h2>\n<table><tr><th>#</th><th>When (UTC)</th><th>What happened</th><th>By</th><th>Where the evidence was</th><th>Details</th></tr>\n");
     // The country each event states, or the last one stated before it; never guessed.
@@ -575,13 +531,25 @@ fn custody(html: &mut String, judgement: &Judgement, context: &Context) {
         country = event.country.as_deref().or(country);
         let action = match (event.action, event.receiver.as_deref()) {
             (Action::Released, Some(to)) => format!("released to {}", esc(&context.names.of(to))),
+            (Action::Disclosed, Some(to)) => format!("disclosed to {}", esc(&context.names.of(to))),
+            (Action::OnwardAuthorised, Some(to)) => {
+                format!("authorised onward transfer to {}", esc(&context.names.of(to)))
+            }
+            (Action::Notified, _) => {
+                format!("notified {}", esc(event.to_state.as_deref().unwrap_or("?")))
+            }
             (action, _) => esc(&action.name().replace('_', " ")),
         };
+        let onward = event.onward.map(|o| format!("onward transfer {}", o.name()));
         let details: Vec<String> = [
             ("purpose", event.purpose.as_deref()),
             ("location", event.location.as_deref()),
             ("note", event.note.as_deref()),
             ("legal basis", event.legal_basis.as_deref()),
+            ("conditions", event.conditions.as_deref()),
+            ("keep until", event.retain_until.as_deref()),
+            ("terms", onward.as_deref()),
+            ("authorisation", event.authorisation.as_deref()),
         ]
         .into_iter()
         .filter_map(|(label, value)| value.map(|v| format!("{label}: {}", esc(v))))

@@ -4,6 +4,7 @@
 //! of every file written is printed, so the report can be cited by its fingerprint.
 
 mod html;
+mod legal;
 mod plain;
 
 pub use plain::and_list;

@@ -587,3 +587,43 @@ fn the_report_draws_the_timeline_and_lists_the_disclosures() {
         "the custody table names the recipient"
     );
 }
+
+#[test]
+fn the_case_export_has_each_order_as_an_authorization_with_its_validity() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    build(d, Variant::default());
+    let exported = custos_in(d, &["export", "case", "pkg", "--out", "pkg.jsonld"]);
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    let graph: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("pkg.jsonld")).expect("graph")).expect("JSON");
+    let nodes = graph["@graph"].as_array().expect("@graph");
+    let mla = nodes
+        .iter()
+        .find(|n| {
+            n["@type"] == "case-investigation:Authorization"
+                && n["case-investigation:authorizationIdentifier"] == "MLA-1"
+        })
+        .expect("the MLA request is an Authorization");
+    assert_eq!(mla["case-investigation:authorizationType"], "mla_request");
+    assert_eq!(mla["uco-core:startTime"]["@type"], "xsd:dateTime");
+    assert_eq!(mla["uco-core:startTime"]["@value"], day(-3).replace('Z', "+00:00"));
+    assert!(mla["uco-core:description"].as_str().is_some_and(|t| t.contains("executed in DE")), "{mla:#}");
+    let orders = nodes.iter().filter(|n| n["@type"] == "case-investigation:Authorization").count();
+    assert_eq!(orders, 5, "the seal's legal basis and four recorded orders");
+    let disclosed = nodes
+        .iter()
+        .find(|n| n["@type"] == "case-investigation:InvestigativeAction" && n["uco-core:name"] == "disclosed")
+        .expect("the disclosure is an InvestigativeAction");
+    let about = disclosed["uco-core:description"].as_str().expect("description");
+    assert!(about.contains("legal basis: MLA-1") && about.contains("onward transfer: forbidden"), "{about}");
+
+    let Some(case_validate) = support::tool("case_validate") else { return };
+    let valid = support::run(std::process::Command::new(&case_validate).current_dir(d).args([
+        "--built-version",
+        "case-1.5.0",
+        "pkg.jsonld",
+    ]));
+    assert_eq!(valid.code, 0, "case_validate: {}{}", valid.stdout, valid.stderr);
+    assert!(valid.stdout.contains("Conforms: True"), "{}", valid.stdout);
+}

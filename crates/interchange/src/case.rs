@@ -8,8 +8,9 @@
 //!   version, for the seal), location, times as `xsd:dateTime`, the items as objects, and a
 //!   `ProvenanceRecord` (with the exhibit number) as result; each action names the one before
 //!   it with `wasInformedBy`, as the log chains its lines;
-//! - the legal basis records are `Authorization`s of the `Investigation` named by the case
-//!   reference;
+//! - the legal basis records, and every order recorded in the custody log (with its validity
+//!   as `startTime` and `endTime`), are `Authorization`s of the `Investigation` named by the
+//!   case reference;
 //! - digests UCO's vocabulary has no name for (BLAKE3) and segment Merkle roots stay in the
 //!   Custos manifest and are noted in an `Annotation`, never passed off as a `Hash`.
 //!
@@ -152,6 +153,38 @@ impl<'a> Graph<'a> {
                 reference(&id)
             })
             .collect();
+        // Each recorded order too: what it authorises, from when until when.
+        let mut authorizations = authorizations;
+        for event in &source.events {
+            let Some(order) = &event.order else { continue };
+            let id = graph.id("order", &event.sequence.to_string());
+            let mut about =
+                vec![format!("issued by {} ({}) at {}", order.issuer, order.issuing_state, order.issued_at)];
+            if let Some(state) = &order.enforcing_state {
+                about.push(format!("executed in {state}"));
+            }
+            if let Some(categories) = &order.categories {
+                let names: Vec<&str> = categories.iter().map(|c| c.name()).collect();
+                about.push(format!("for {} data", names.join(", ")));
+            }
+            if let Some(old) = &order.extends {
+                about.push(format!("extends order {old}"));
+            }
+            if let Some(document) = &order.document {
+                about.push(format!("document {} (SHA-256 {})", document.path, document.sha256));
+            }
+            about.push(format!("recorded by custody event {}", event.sequence));
+            graph.nodes.push(json!({
+                "@id": id,
+                "@type": "case-investigation:Authorization",
+                "case-investigation:authorizationType": order.kind,
+                "case-investigation:authorizationIdentifier": order.reference,
+                "uco-core:startTime": typed("xsd:dateTime", &order.valid_from),
+                "uco-core:endTime": typed("xsd:dateTime", &order.valid_until),
+                "uco-core:description": about.join("; "),
+            }));
+            authorizations.push(reference(&id));
+        }
         for key in &source.signers {
             graph.identity(&custos_manifest::custody::Actor::of(key));
         }
@@ -390,11 +423,24 @@ impl<'a> Graph<'a> {
         if let Some(previous) = &event.previous {
             about.push(format!("chained to the line before by SHA-256 {previous}"));
         }
+        let onward = event.onward.map(|o| o.name().to_owned());
+        let to = match event.action {
+            Action::Disclosed => "disclosed to key",
+            Action::OnwardAuthorised => "onward transfer authorised to key",
+            _ => "released to key",
+        };
         for (label, value) in [
             ("purpose", &event.purpose),
             ("legal basis", &event.legal_basis),
-            ("released to key", &event.receiver),
+            ("country", &event.country),
+            (to, &event.receiver),
             ("release line SHA-256", &event.release),
+            ("conditions", &event.conditions),
+            ("retain until", &event.retain_until),
+            ("onward transfer", &onward),
+            ("authorisation", &event.authorisation),
+            ("disclosure line SHA-256", &event.disclosure),
+            ("state notified", &event.to_state),
             ("note", &event.note),
         ] {
             if let Some(value) = value {

@@ -1949,3 +1949,22 @@ fn class6_a_recipient_cannot_accept_twice_nor_dispose_of_anothers_copy() {
     });
     assert_caught(&case, "custody.disclosure", "accepts disclosure 4, which was made to another key");
 }
+
+#[test]
+fn class6_a_bare_disclosure_as_0_2_recorded_it_still_verifies_and_grants_nothing() {
+    // Version 0.2 recorded `custody record --action disclosed --note …`: no recipient, no
+    // order, no terms. A package sealed then must verify now.
+    let case = genuine();
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "disclosed".into();
+        event["note"] = "copy to the defence".into();
+    });
+    let run = verify(&case, &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // By anyone but the holder, as then, it fails.
+    let case = genuine();
+    forge_event(&case, &seed(TEST1_SEED), |event| {
+        event["action"] = "disclosed".into();
+    });
+    assert_caught(&case, "custody.holder", "`disclosed` by Ada Examiner");
+}

@@ -92,7 +92,7 @@ fn a_receipt_catches_a_log_cut_short_or_rewritten() {
             "--key",
             "rfc8032-test1",
             "--action",
-            "disclosed",
+            "examined",
             "--receipt",
             "r1.json",
         ],
@@ -103,7 +103,7 @@ fn a_receipt_catches_a_log_cut_short_or_rewritten() {
     assert_eq!(intact.code, 0, "{}", intact.stdout);
     assert!(intact.stdout.contains("custody.receipt"), "{}", intact.stdout);
 
-    // The holder cuts the disclosure off the end: the shorter log verifies on its own...
+    // The holder cuts the examination off the end: the shorter log verifies on its own...
     drop_last_line(d);
     assert_eq!(verify(d, &[]).code, 0, "a log proves only its prefix");
     // ...but not against the receipt.

@@ -118,6 +118,26 @@ pub fn run(args: DemoArgs) -> Result<Status> {
             "\n== Two fictional key holders: the public RFC 8032 test keys (never use them for evidence) =="
         );
     }
+    // A third party, the defence, with a key of its own.
+    let dana = path("dana");
+    let dana_pub = format!("{dana}.pub");
+    ok &= run_steps(
+        &[Step {
+            title: "The defence makes a key of its own (no passphrase: a demo only)",
+            words: words(&[
+                "keygen",
+                "--name",
+                "Dana Defence",
+                "--role",
+                "defence_expert",
+                "--out",
+                &dana,
+                "--no-passphrase",
+            ]),
+            expect: Status::Ok,
+        }],
+        args.json,
+    )?;
     let package_steps = vec![
         Step {
             title: "Seal the image into a signed evidence package (a BagIt bag)",
@@ -176,17 +196,44 @@ pub fn run(args: DemoArgs) -> Result<Status> {
             expect: Status::Ok,
         },
         Step {
-            title: "Bob records a disclosure and keeps its receipt",
+            title: "Bob records the court's order to disclose a copy to the defence",
             words: words(&[
-                "custody",
-                "record",
+                "order",
+                "add",
                 &package,
                 "--key",
                 &bob,
-                "--action",
-                "disclosed",
-                "--note",
-                "copy to the defence",
+                "--kind",
+                "court_order",
+                "--reference",
+                "AG-Demo-1-Gs-7/26",
+                "--issuer",
+                "Fictional District Court",
+                "--issuing-state",
+                "DE",
+                "--issued-at",
+                "2026-01-01",
+                "--valid-from",
+                "2026-01-01",
+                "--valid-until",
+                "2099-12-31",
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Bob discloses a copy to the defence under that order, and keeps a receipt",
+            words: words(&[
+                "custody",
+                "disclose",
+                &package,
+                "--key",
+                &bob,
+                "--to",
+                &dana_pub,
+                "--order",
+                "AG-Demo-1-Gs-7/26",
+                "--purpose",
+                "disclosure to the defence",
                 "--receipt",
                 &path("bob-disclosed.receipt"),
             ]),
@@ -281,6 +328,7 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         },
     ];
     ok &= run_steps(&receipt_steps, args.json)?;
+    ok &= cross_border(&scratch, &policies, &evidence, &ada, &ada_pub, args.json)?;
     let stamped = timestamped_seal(&scratch, &evidence, &ada, &ada_pub, args.json)?;
     ok &= stamped.unwrap_or(true);
     let _ = std::fs::remove_dir_all(&scratch);
@@ -289,13 +337,267 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         crate::render::print_json(&serde_json::json!({ "demo": { "ok": ok } }))?;
     } else if ok {
         println!(
-            "\nDemo complete: every digest matched the independent tools, custody passed from Ada to Bob and a release by the former holder was refused, Bob's co-signature met Borealia's four-eyes rule, three jurisdictions judged the package differently, the package was exported as CASE 1.5.0 JSON-LD, both tampered copies were caught, and a receipt caught a truncated log{}.",
+            "\nDemo complete: every digest matched the independent tools, custody passed from Ada to Bob and a release by the former holder was refused, Bob's co-signature met Borealia's four-eyes rule, three jurisdictions judged the package differently, the package was exported as CASE 1.5.0 JSON-LD, both tampered copies were caught, a receipt caught a truncated log, and a cross-border case was judged by three instruments{}.",
             if stamped.is_some() { "; a time-stamped seal verified offline" } else { "" }
         );
     } else {
         println!("\nDemo FAILED: a step did not end as expected (see above).");
     }
     Ok(if ok { Status::Ok } else { Status::Failed })
+}
+
+/// The cross-border case (docs/formats/custody.md, policy.md): evidence sealed in DE under
+/// a preservation order that is extended once, moved to XB, examined under a production
+/// order, the enforcing state notified, disclosed to Cascadia under a mutual legal
+/// assistance request with onward transfer forbidden; then judged by the example policies
+/// modelled on the Budapest Convention, the UN Convention and the EU e-Evidence Regulation,
+/// and its deadlines listed. Orders are dated around today, when the events are signed.
+fn cross_border(
+    scratch: &Path,
+    policies: &Path,
+    evidence: &str,
+    ada: &str,
+    ada_pub: &str,
+    json: bool,
+) -> Result<bool> {
+    let path = |name: &str| scratch.join(name).display().to_string();
+    let (package, xc) = (path("package-cross-border"), path("cascadia"));
+    let xc_pub = format!("{xc}.pub");
+    let now = custos_manifest::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or_default();
+    let day = |days: i64| custos_manifest::time::rfc3339_from_unix((now + days * 86_400).max(0) as u64);
+    let (pres_from, pres_until, ext_issued, ext_until) = (day(-20), day(40), day(-1), day(130));
+    let (po_from, po_until, mla_from, mla_until, keep) = (day(-5), day(60), day(-3), day(180), day(365));
+    let instruments =
+        ["budapest-cets185-224.json", "un-cybercrime-2024.json", "eu-e-evidence-2023-1543.json"];
+    for name in instruments {
+        std::fs::copy(policies.join(name), scratch.join(name))
+            .with_context(|| format!("cannot copy {name}"))?;
+    }
+    if !json {
+        println!("\n== The cross-border case: sealed in DE, moved to XB, disclosed to Cascadia (XC) ==");
+    }
+    let order = |reference: &str, kind: &str, from: &str, until: &str, issued: &str, extra: &[&str]| {
+        let mut list = vec![
+            "order",
+            "add",
+            &package,
+            "--key",
+            ada,
+            "--kind",
+            kind,
+            "--reference",
+            reference,
+            "--issuer",
+            "Fictional Court",
+            "--issuing-state",
+            "DE",
+            "--issued-at",
+            issued,
+            "--valid-from",
+            from,
+            "--valid-until",
+            until,
+        ];
+        list.extend_from_slice(extra);
+        words(&list)
+    };
+    let mut steps = vec![
+        Step {
+            title: "Cascadia's prosecutor makes a key (no passphrase: a demo only)",
+            words: words(&[
+                "keygen",
+                "--name",
+                "Cascadia Prosecutor",
+                "--role",
+                "prosecutor",
+                "--out",
+                &xc,
+                "--no-passphrase",
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Ada seals the image in Germany under a preservation order",
+            words: words(&[
+                "seal",
+                "--key",
+                ada,
+                "--case",
+                "DEMO-XB-21",
+                "--country",
+                "DE",
+                "--category",
+                "content",
+                "--legal-basis",
+                "preservation_order:PRES-1",
+                "--out",
+                &package,
+                evidence,
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "She records the preservation order (60 days)",
+            words: order("PRES-1", "preservation_order", &pres_from, &pres_until, &pres_from, &[]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "and its extension, issued before it lapsed",
+            words: order(
+                "PRES-1-EXT",
+                "preservation_order",
+                &pres_until,
+                &ext_until,
+                &ext_issued,
+                &["--extends", "PRES-1"],
+            ),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "a production order",
+            words: order("PO-1", "production_order", &po_from, &po_until, &po_from, &[]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "and Cascadia's mutual legal assistance request, executed in Germany",
+            words: {
+                let mut list = order("MLA-1", "mla_request", &mla_from, &mla_until, &mla_from, &[]);
+                let issuing = list.iter().position(|w| w == "--issuing-state").map_or(0, |i| i + 1);
+                list[issuing] = "XC".into();
+                list.extend(words(&["--enforcing-state", "DE"]));
+                list
+            },
+            expect: Status::Ok,
+        },
+        Step {
+            title: "The evidence moves to Borealia (XB): a signed move, same holder",
+            words: words(&[
+                "custody",
+                "record",
+                &package,
+                "--key",
+                ada,
+                "--action",
+                "moved",
+                "--country",
+                "XB",
+                "--location",
+                "Borealia evidence vault",
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Ada examines it under the production order",
+            words: words(&[
+                "custody", "record", &package, "--key", ada, "--action", "examined", "--order", "PO-1",
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Germany, the enforcing state, is notified of the request",
+            words: words(&[
+                "custody",
+                "record",
+                &package,
+                "--key",
+                ada,
+                "--action",
+                "notified",
+                "--order",
+                "MLA-1",
+                "--to-state",
+                "DE",
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Ada discloses the evidence to Cascadia under the request, onward transfer forbidden",
+            words: words(&[
+                "custody",
+                "disclose",
+                &package,
+                "--key",
+                ada,
+                "--to",
+                &xc_pub,
+                "--order",
+                "MLA-1",
+                "--purpose",
+                "trial of case DEMO-XB-21 in Cascadia",
+                "--conditions",
+                "no use beyond this case",
+                "--retain-until",
+                &keep,
+                "--onward",
+                "forbidden",
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Cascadia acknowledges it",
+            words: words(&["custody", "accept", &package, "--key", &xc]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Cascadia may not pass it on: refused before anything is signed",
+            words: words(&[
+                "custody",
+                "disclose",
+                &package,
+                "--key",
+                &xc,
+                "--to",
+                ada_pub,
+                "--order",
+                "MLA-1",
+                "--purpose",
+                "onward",
+            ]),
+            expect: Status::Error,
+        },
+    ];
+    for name in instruments {
+        steps.push(Step {
+            title: "A court adds Cascadia's prosecutor to its policy as a recipient it trusts",
+            words: words(&[
+                "policy",
+                "trust",
+                &path(name),
+                &xc_pub,
+                "--principal",
+                "Cascadia Prosecutor",
+                "--roles",
+                "prosecutor",
+                "--country",
+                "XC",
+            ]),
+            expect: Status::Ok,
+        });
+    }
+    let mut judge = words(&["verify", &package, "--fast", "--trust", ada_pub, "--trust", &xc_pub]);
+    for name in instruments {
+        judge.extend(words(&["--policy", &path(name)]));
+    }
+    steps.push(Step {
+        title: "Three instruments judge it: the Budapest and UN models accept it; the EU model wants EPOCs, not an MLA request",
+        words: judge,
+        expect: Status::Failed,
+    });
+    steps.push(Step {
+        title: "What falls due when, soonest first",
+        words: words(&[
+            "deadlines",
+            &package,
+            "--trust",
+            ada_pub,
+            "--trust",
+            &xc_pub,
+            "--policy",
+            &path("budapest-cets185-224.json"),
+        ]),
+        expect: Status::Ok,
+    });
+    run_steps(&steps, json)
 }
 
 /// Runs case-utils' `case_validate` on the CASE export when it is installed (optional: the

@@ -64,6 +64,21 @@ fn onward_rule(reason: String) -> Violation {
     Violation { check: "custody.onward", reason }
 }
 
+/// Whether a `disclosed` event is a bare record as version 0.2 wrote them (`custody record
+/// --action disclosed`): no recipient and none of the terms 0.3 added. It stays valid (a
+/// package sealed then must verify now) as a note by the holder; it names nobody, so it
+/// opens no disclosure and gives no one any right, and a policy's transfer rule fails it
+/// for naming neither order nor recipient.
+pub fn is_bare(event: &Event) -> bool {
+    event.action == Action::Disclosed
+        && event.receiver.is_none()
+        && event.onward.is_none()
+        && event.disclosure.is_none()
+        && event.authorisation.is_none()
+        && event.conditions.is_none()
+        && event.retain_until.is_none()
+}
+
 /// The fields a disclosure's rules give meaning to, on an event they do not belong on: a
 /// field that means nothing where it stands would still be shown, and believed.
 pub fn misplaced_fields(event: &Event) -> Vec<&'static str> {
@@ -109,6 +124,7 @@ pub(crate) fn apply(
 ) -> Option<Result<(), Violation>> {
     let named = event.disclosure.as_deref();
     let result = match (event.action, named) {
+        (Action::Disclosed, _) if is_bare(event) => bare(state, event, holder),
         (Action::Disclosed, _) => disclose(state, event, line_digest, holder),
         (Action::OnwardAuthorised, _) => authorise(state, event),
         (Action::Accepted, Some(line)) => with_disclosure(state, line, |d| accept(d, event)),
@@ -128,6 +144,29 @@ fn with_disclosure(
     match state.disclosures.iter_mut().find(|d| d.line == line) {
         Some(disclosure) => then(disclosure),
         None => Err(rule("names a disclosure that is not in this log".into())),
+    }
+}
+
+/// A 0.2 disclosure record ([`is_bare`]): by the holder, before custody ended, as then.
+fn bare(state: &CustodyState, event: &Event, holder: &Party) -> Result<(), Violation> {
+    if holder.key_id != event.actor.key_id {
+        return Err(Violation {
+            check: "custody.holder",
+            reason: format!(
+                "`disclosed` by {} ({}), but {} ({}) holds the evidence",
+                event.actor.name, event.actor.key_id, holder.name, holder.key_id
+            ),
+        });
+    }
+    match state.ended {
+        Some((sequence, action)) => Err(Violation {
+            check: "custody.holder",
+            reason: format!(
+                "custody ended with `{}` at event {sequence}; only observations may follow",
+                action.name()
+            ),
+        }),
+        None => Ok(()),
     }
 }
 

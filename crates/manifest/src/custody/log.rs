@@ -449,7 +449,7 @@ pub(crate) fn content_problems(
             format!("`{}` events do not carry {}", event.action.name(), misplaced.join(", ")),
         ));
     }
-    if let Err(reason) = check_order_named(event.action, event.legal_basis.as_deref(), orders) {
+    if let Err(reason) = check_order_named(event, orders) {
         let check =
             if event.action == Action::Notified { "custody.notification" } else { "custody.disclosure" };
         problems.push((check, reason));

@@ -202,12 +202,10 @@ pub(crate) fn check_order(
 /// A `disclosed` or `notified` event names the order it concerns (in `legal_basis`), and
 /// that order is recorded before it in the log: a disclosure under an order nobody recorded
 /// cannot be judged against the order's validity, kind or categories.
-pub(crate) fn check_order_named(
-    action: Action,
-    named: Option<&str>,
-    earlier: &[String],
-) -> Result<(), String> {
-    if !matches!(action, Action::Disclosed | Action::Notified) {
+pub(crate) fn check_order_named(event: &super::Event, earlier: &[String]) -> Result<(), String> {
+    let (action, named) = (event.action, event.legal_basis.as_deref());
+    // A 0.2 disclosure record names what it likes there, and still verifies.
+    if !matches!(action, Action::Disclosed | Action::Notified) || super::disclosure::is_bare(event) {
         return Ok(());
     }
     let Some(reference) = named else {

@@ -22,6 +22,15 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, keys: &KeyTab
     let numbers = line_numbers(evidence.events);
     for event in disclosures {
         let subject = keys.subject(event);
+        if custos_manifest::custody::disclosure::is_bare(event) {
+            out.add(
+                "transfer.order",
+                PolicyVerdict::Fail,
+                about(&subject, "a disclosure recorded as version 0.2 recorded them, naming no order and no recipient: neither can be judged"),
+                &rule.cite,
+            );
+            continue;
+        }
         let time = evidence
             .trusted_times
             .events

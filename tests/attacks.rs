@@ -1968,3 +1968,27 @@ fn class6_a_bare_disclosure_as_0_2_recorded_it_still_verifies_and_grants_nothing
     });
     assert_caught(&case, "custody.holder", "`disclosed` by Ada Examiner");
 }
+
+#[test]
+fn class6_a_receiver_that_is_not_a_key_id_fails_whatever_its_spelling() {
+    // Compared as text, Ada's own key id in capitals, or no key at all, would pass the rule
+    // that a disclosure goes to someone else.
+    let ada_upper = hex(&sha2::Sha256::digest(seed(TEST1_SEED).verifying_key().as_bytes())).to_uppercase();
+    for receiver in [ada_upper.as_str(), "", "nobody"] {
+        let (case, _) = disclosed_to_ada();
+        forge_event(&case, &seed(TEST1_SEED), |event| {
+            event["action"] = "released".into();
+            event["receiver"] = receiver.into();
+        });
+        assert_caught(&case, "custody.transfer", "the receiver is not a key id");
+    }
+    let (case, _) = disclosed_to_ada();
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "disclosed".into();
+        event["receiver"] = ada_upper.clone().into();
+        event["purpose"] = "p".into();
+        event["legal_basis"] = "MLA-1".into();
+        event["onward"] = "forbidden".into();
+    });
+    assert_caught(&case, "custody.disclosure", "the receiver is not a key id");
+}

@@ -605,6 +605,25 @@ fn a_disclosure_names_its_order_and_onward_transfer_needs_the_disclosers_authori
         "--authorisation",
         "AUTH-1",
     ]);
+    // One authorisation, one transfer.
+    let again = run(&[
+        "custody",
+        "disclose",
+        "pkg",
+        "--key",
+        "rfc8032-test2",
+        "--to",
+        "xc.pub",
+        "--order",
+        "MLA-1",
+        "--purpose",
+        "again",
+        "--items",
+        "data/disk.img",
+        "--authorisation",
+        "AUTH-1",
+    ]);
+    support::assert_refused(&again, "authorisation `AUTH-1` of disclosure 2 was relied on already (event 5)");
     ok(&["custody", "accept", "pkg", "--key", "xc"]);
     // Cascadia received it with onward transfer forbidden (the default).
     let onward = run(&[

@@ -618,6 +618,31 @@ fn the_case_export_has_each_order_as_an_authorization_with_its_validity() {
     let about = disclosed["uco-core:description"].as_str().expect("description");
     assert!(about.contains("legal basis: MLA-1") && about.contains("onward transfer: forbidden"), "{about}");
 
+    // Text from input leaves through the one escaping boundary in the export too.
+    record(
+        d,
+        &Order {
+            kind: "court_order",
+            reference: "R-\u{202e}LIVE\u{2066}",
+            issued: -1,
+            from: -1,
+            until: 10,
+            extends: None,
+            extra: &["--categories", "content"],
+        },
+    );
+    let hostile = custos_in(d, &["export", "case", "pkg", "--out", "hostile.jsonld"]);
+    assert_eq!(hostile.code, 0, "{}", hostile.stderr);
+    let text = std::fs::read_to_string(d.join("hostile.jsonld")).expect("graph");
+    assert!(!text.contains('\u{202e}') && !text.contains('\u{2066}'), "no raw bidi characters");
+    assert!(text.contains("R-\\u202eLIVE\\u2066"), "escaped, and nothing lost");
+    let back: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert!(back["@graph"]
+        .as_array()
+        .expect("graph")
+        .iter()
+        .any(|n| n["case-investigation:authorizationIdentifier"] == "R-\u{202e}LIVE\u{2066}"));
+
     let Some(case_validate) = support::tool("case_validate") else { return };
     let valid = support::run(std::process::Command::new(&case_validate).current_dir(d).args([
         "--built-version",

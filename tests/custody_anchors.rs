@@ -116,7 +116,7 @@ fn a_receipt_catches_a_log_cut_short_or_rewritten() {
     );
 
     // Another history grown in its place is a fork.
-    let other = custos_in(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "examined"]);
+    let other = custos_in(d, &["custody", "record", "pkg", "--key", "rfc8032-test1", "--action", "accessed"]);
     assert_eq!(other.code, 0, "{}", other.stderr);
     let fork = verify(d, &["--receipt", "r1.json", "--receipt", "r0.json"]);
     assert_eq!(fork.code, 1);

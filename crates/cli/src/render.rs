@@ -49,14 +49,10 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     )
 }
 
-/// Controls, bidirectional marks and overrides, and the invisible characters that make two
-/// different names look the same (zero-width spaces and joiners, word joiner, BOM, line and
-/// paragraph separators, Arabic letter mark, Mongolian vowel separator).
+/// What [`escape`] writes as a code: [`custos_manifest::safe_text::is_unsafe`], the one
+/// definition every output shares.
 fn unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
-            | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    custos_manifest::safe_text::is_unsafe(c)
 }
 
 /// The one way a message reaches standard error: `custos: ` and the text, escaped whole
@@ -145,26 +141,7 @@ pub fn print_json(value: &impl Serialize) -> std::io::Result<()> {
     json_line(&mut std::io::stdout().lock(), value)
 }
 
-/// serde_json's compact format, with the characters of [`unsafe_char`] escaped as well as the
-/// ones JSON requires (serde_json escapes only U+0000 to U+001F, `"` and `\`).
-struct EscapingFormatter;
-
-impl serde_json::ser::Formatter for EscapingFormatter {
-    fn write_string_fragment<W: ?Sized + Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        let mut plain_from = 0;
-        for (at, c) in fragment.char_indices().filter(|&(_, c)| unsafe_char(c)) {
-            writer.write_all(&fragment.as_bytes()[plain_from..at])?;
-            // Every unsafe character lies in the Basic Multilingual Plane: one escape each.
-            write!(writer, "\\u{:04x}", c as u32)?;
-            plain_from = at + c.len_utf8();
-        }
-        writer.write_all(&fragment.as_bytes()[plain_from..])
-    }
-}
+use custos_manifest::safe_text::EscapingFormatter;
 
 #[cfg(test)]
 mod tests {

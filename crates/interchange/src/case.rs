@@ -51,7 +51,8 @@ pub fn export(source: &ExportSource, exporter: &Exporter) -> Result<String, Erro
         "@context": context(),
         "@graph": graph.nodes,
     });
-    let mut text = serde_json::to_string_pretty(&document).map_err(|e| Error::Unsupported(e.to_string()))?;
+    let mut text = custos_manifest::safe_text::to_string_pretty(&document)
+        .map_err(|e| Error::Unsupported(e.to_string()))?;
     text.push('\n');
     Ok(text)
 }

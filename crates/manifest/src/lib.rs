@@ -19,6 +19,7 @@ pub mod layout;
 pub mod manifest;
 pub mod package;
 pub mod parts;
+pub mod safe_text;
 pub mod store;
 pub mod strict_json;
 pub mod time;

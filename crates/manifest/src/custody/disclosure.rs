@@ -44,6 +44,10 @@ pub struct Disclosure {
     /// Onward authorisations the discloser recorded: (reference, recipient key id, event).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub authorisations: Vec<(String, String, u64)>,
+    /// The authorisations relied on, each by the onward disclosure that used it: (reference,
+    /// event). An authorisation is for one transfer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub used: Vec<(String, u64)>,
     /// The recipient's return or destruction of its copy: (event, action).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disposed: Option<(u64, Action)>,
@@ -241,7 +245,13 @@ fn disclose(
                 return Err(rule("passes on a disclosure that is not in this log".into()));
             };
             check_onward(received, event)?;
-            Some(received.sequence)
+            let sequence = received.sequence;
+            if let (Some(received), Some(reference)) =
+                (state.disclosures.iter_mut().find(|d| d.line == line), event.authorisation.clone())
+            {
+                received.used.push((reference, event.sequence));
+            }
+            Some(sequence)
         }
     };
     state.disclosures.push(Disclosure {
@@ -256,6 +266,7 @@ fn disclose(
         onward_of,
         accepted: None,
         authorisations: Vec::new(),
+        used: Vec::new(),
         disposed: None,
     });
     Ok(())
@@ -291,6 +302,11 @@ fn check_onward(received: &Disclosure, event: &Event) -> Result<(), Violation> {
         return Err(onward_rule(format!(
             "cites authorisation `{reference}`, but {} recorded no such authorisation of disclosure {n} to this recipient",
             received.from.name
+        )));
+    }
+    if let Some((_, first)) = received.used.iter().find(|(r, _)| r == reference) {
+        return Err(onward_rule(format!(
+            "authorisation `{reference}` of disclosure {n} was relied on already (event {first}): each authorises one transfer"
         )));
     }
     if let Some(item) = event.items.iter().find(|item| !received.covers(item)) {

@@ -439,6 +439,16 @@ pub(crate) fn content_problems(
             "only a `released`, `disclosed` or `onward_authorised` event names a receiver".into(),
         ));
     }
+    // A receiver is a key id as Custos writes them: compared as text, another spelling of a
+    // key (capitals) or no key at all would pass every "not your own key" rule.
+    if let Some(receiver) = &event.receiver {
+        let key_id = receiver.len() == 64 && receiver.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !key_id {
+            let check =
+                if event.action == Action::Released { "custody.transfer" } else { "custody.disclosure" };
+            problems.push((check, "the receiver is not a key id (64 lowercase hexadecimal digits)".into()));
+        }
+    }
     if event.release.is_some() && !matches!(event.action, Action::Accepted | Action::Withdrawn) {
         problems.push(("custody.transfer", "only an `accepted` or `withdrawn` event names a release".into()));
     }

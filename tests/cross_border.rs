@@ -403,28 +403,11 @@ fn a_policy_trusts_a_key_by_command_and_its_old_signature_is_said_to_be_stale() 
     assert_eq!(checked.code, 0, "the policy reads as it will be used: {}", checked.stderr);
 }
 
-/// A third authority's key (Cascadia's prosecutor), made without a passphrase in `dir`.
-fn cascadia_key(dir: &std::path::Path) {
-    let made = custos_in(
-        dir,
-        &[
-            "keygen",
-            "--name",
-            "Cascadia Prosecutor",
-            "--role",
-            "prosecutor",
-            "--out",
-            "xc",
-            "--no-passphrase",
-        ],
-    );
-    assert_eq!(made.code, 0, "{}", made.stderr);
-}
 
 /// A package sealed in DE by Ada (TEST 1) with the order MLA-1 recorded.
 fn sealed_with_an_order(d: &std::path::Path) {
     copy_test_keys(d);
-    cascadia_key(d);
+    support::party_key(d, "Cascadia Prosecutor", "prosecutor", "xc");
     write(d, "disk.img", b"evidence");
     write(d, "notes.txt", b"notes");
     let sealed = custos_in(
@@ -588,41 +571,10 @@ fn a_disclosure_names_its_order_and_onward_transfer_needs_the_disclosers_authori
         "AUTH-1",
     ]);
     support::assert_refused(&notes, "passes on data/notes.txt, which disclosure 2 did not disclose");
-    ok(&[
-        "custody",
-        "disclose",
-        "pkg",
-        "--key",
-        "rfc8032-test2",
-        "--to",
-        "xc.pub",
-        "--order",
-        "MLA-1",
-        "--purpose",
-        "onward",
-        "--items",
-        "data/disk.img",
-        "--authorisation",
-        "AUTH-1",
-    ]);
+    let passed = bob_passes_on(&["--authorisation", "AUTH-1"]);
+    assert_eq!(passed.code, 0, "{}", passed.stderr);
     // One authorisation, one transfer.
-    let again = run(&[
-        "custody",
-        "disclose",
-        "pkg",
-        "--key",
-        "rfc8032-test2",
-        "--to",
-        "xc.pub",
-        "--order",
-        "MLA-1",
-        "--purpose",
-        "again",
-        "--items",
-        "data/disk.img",
-        "--authorisation",
-        "AUTH-1",
-    ]);
+    let again = bob_passes_on(&["--authorisation", "AUTH-1"]);
     support::assert_refused(&again, "authorisation `AUTH-1` of disclosure 2 was relied on already (event 5)");
     ok(&["custody", "accept", "pkg", "--key", "xc"]);
     // Cascadia received it with onward transfer forbidden (the default).

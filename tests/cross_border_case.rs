@@ -86,19 +86,7 @@ struct Variant {
 /// trusted).
 fn build(d: &Path, variant: Variant) {
     copy_test_keys(d);
-    ok(
-        d,
-        &[
-            "keygen",
-            "--name",
-            "Cascadia Prosecutor",
-            "--role",
-            "prosecutor",
-            "--out",
-            "xc",
-            "--no-passphrase",
-        ],
-    );
+    support::party_key(d, "Cascadia Prosecutor", "prosecutor", "xc");
     write(d, "evidence/disk.img", b"a disk image");
     write(d, "evidence/traffic.log", b"10.0.0.1:443 2026-03-01T10:00Z");
     ok(

@@ -153,6 +153,13 @@ pub fn copy_test_keys(dir: &Path) {
     }
 }
 
+/// Makes a key pair without a passphrase in `dir` (`out.key`, `out.pub`) for a third party
+/// of a test (another authority), by `custos keygen`.
+pub fn party_key(dir: &Path, name: &str, role: &str, out: &str) {
+    let made = custos_in(dir, &["keygen", "--name", name, "--role", role, "--out", out, "--no-passphrase"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+}
+
 /// Seals `dir/disk.img` (`size` noise bytes) as content data under a warrant into `dir/pkg`
 /// with the RFC 8032 TEST 1 key, after copying the test keys into `dir`.
 pub fn seal_content_package(dir: &Path, case: &str, size: usize) {

@@ -401,6 +401,11 @@ fn cross_border(
         list.extend_from_slice(extra);
         words(&list)
     };
+    let record = |extra: &[&str]| {
+        let mut list = vec!["custody", "record", &package, "--key", ada];
+        list.extend_from_slice(extra);
+        words(&list)
+    };
     let mut steps = vec![
         Step {
             title: "Cascadia's prosecutor makes a key (no passphrase: a demo only)",
@@ -471,43 +476,17 @@ fn cross_border(
         },
         Step {
             title: "The evidence moves to Borealia (XB): a signed move, same holder",
-            words: words(&[
-                "custody",
-                "record",
-                &package,
-                "--key",
-                ada,
-                "--action",
-                "moved",
-                "--country",
-                "XB",
-                "--location",
-                "Borealia evidence vault",
-            ]),
+            words: record(&["--action", "moved", "--country", "XB", "--location", "Borealia evidence vault"]),
             expect: Status::Ok,
         },
         Step {
             title: "Ada examines it under the production order",
-            words: words(&[
-                "custody", "record", &package, "--key", ada, "--action", "examined", "--order", "PO-1",
-            ]),
+            words: record(&["--action", "examined", "--order", "PO-1"]),
             expect: Status::Ok,
         },
         Step {
             title: "Germany, the enforcing state, is notified of the request",
-            words: words(&[
-                "custody",
-                "record",
-                &package,
-                "--key",
-                ada,
-                "--action",
-                "notified",
-                "--order",
-                "MLA-1",
-                "--to-state",
-                "DE",
-            ]),
+            words: record(&["--action", "notified", "--order", "MLA-1", "--to-state", "DE"]),
             expect: Status::Ok,
         },
         Step {

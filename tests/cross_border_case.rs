@@ -356,7 +356,7 @@ fn each_variant_fails_on_the_rule_it_breaks() {
             Variant { moved_to: Some("XZ"), ..Variant::default() },
             "xd-storage",
             "storage.allowed_countries",
-            "held in XZ",
+            "the evidence was kept in XZ from ",
         ),
         (
             Variant { expired_mla: true, ..Variant::default() },

@@ -11,6 +11,7 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, keys: &KeyTa
             // event states one, version 1 falls back to the jurisdiction the policy records
             // for the key that signed the event; never the event's `actor.jurisdiction`,
             // copied from the key file shipped in the package, which its holder can rewrite.
+            let stays = stays(evidence.events);
             let mut place: Option<(&str, u64)> = None;
             for event in evidence.events {
                 let subject = keys.subject(event);
@@ -18,17 +19,27 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, keys: &KeyTa
                     place = Some((country, event.sequence));
                 }
                 if let Some((country, stated)) = place {
-                    let said = if stated == event.sequence {
-                        format!("held in {}, as the event states", quoted(country))
-                    } else {
-                        format!("held in {}, as event {stated} stated", quoted(country))
-                    };
                     let (verdict, text) = if rule.allowed_countries.iter().any(|c| c == country) {
+                        let said = if stated == event.sequence {
+                            format!("held in {}, as the event states", quoted(country))
+                        } else {
+                            format!("held in {}, as event {stated} stated", quoted(country))
+                        };
                         (PolicyVerdict::Pass, about(&subject, said))
                     } else {
+                        // In plain words, the same for every event of the stay, so that a
+                        // report says it once.
+                        let stay = stays.get(&stated).map(String::as_str).unwrap_or_default();
                         (
                             PolicyVerdict::Fail,
-                            about(&subject, format!("{said}; allowed: {}", names(&rule.allowed_countries))),
+                            about(
+                                &subject,
+                                format!(
+                                    "the evidence was kept in {} {stay}; these rules allow only {}",
+                                    quoted(country),
+                                    names_with(&rule.allowed_countries, " or ")
+                                ),
+                            ),
                         )
                     };
                     out.add("storage.allowed_countries", verdict, text, &rule.cite);
@@ -69,5 +80,55 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, keys: &KeyTa
                 out.add("storage.allowed_countries", verdict, text, &rule.cite);
             }
         }
+    }
+}
+
+/// Each stay of the evidence in one country, by the event that stated it: `from 3 March
+/// 2026 (event 0) to 9 March 2026 (event 5 moved it to XB)`, or `from … on`.
+fn stays(events: &[Event]) -> BTreeMap<u64, String> {
+    let stated: Vec<&Event> = events.iter().filter(|e| e.country.is_some()).collect();
+    let when =
+        |event: &Event| parse_rfc3339(&event.time).map_or_else(|| quoted(&event.time), |t| human_date(t));
+    let mut stays = BTreeMap::new();
+    for (i, start) in stated.iter().enumerate() {
+        // The next event that states another country ends the stay.
+        let end = stated[i + 1..].iter().find(|e| e.country != start.country);
+        let from = format!("from {} (event {})", when(start), start.sequence);
+        let text = match end {
+            Some(end) => format!(
+                "{from} to {} (event {} moved it to {})",
+                when(end),
+                end.sequence,
+                quoted(end.country.as_deref().unwrap_or_default())
+            ),
+            None => format!("{from} on"),
+        };
+        stays.insert(start.sequence, text);
+    }
+    stays
+}
+
+/// `3 March 2026`.
+fn human_date(time: i64) -> String {
+    let text = date(time);
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let month =
+        text.get(5..7).and_then(|m| m.parse::<usize>().ok()).and_then(|m| MONTHS.get(m.wrapping_sub(1)));
+    match (text.get(..4), month, text.get(8..10)) {
+        (Some(year), Some(month), Some(day)) => format!("{} {month} {year}", day.trim_start_matches('0')),
+        _ => text,
     }
 }

@@ -87,8 +87,7 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, keys: &KeyTa
 /// 2026 (event 0) to 9 March 2026 (event 5 moved it to XB)`, or `from … on`.
 fn stays(events: &[Event]) -> BTreeMap<u64, String> {
     let stated: Vec<&Event> = events.iter().filter(|e| e.country.is_some()).collect();
-    let when =
-        |event: &Event| parse_rfc3339(&event.time).map_or_else(|| quoted(&event.time), |t| human_date(t));
+    let when = |event: &Event| parse_rfc3339(&event.time).map_or_else(|| quoted(&event.time), human_date);
     let mut stays = BTreeMap::new();
     for (i, start) in stated.iter().enumerate() {
         // The next event that states another country ends the stay.

@@ -172,6 +172,11 @@ fn forge_event(case: &Case, key: &SigningKey, edit: impl FnOnce(&mut serde_json:
         "authorisation",
         "disclosure",
         "to_state",
+        "occurred_at",
+        "seal_number",
+        "condition",
+        "storage",
+        "exhibit",
     ] {
         object.remove(field);
     }
@@ -1991,4 +1996,54 @@ fn class6_a_receiver_that_is_not_a_key_id_fails_whatever_its_spelling() {
         event["onward"] = "forbidden".into();
     });
     assert_caught(&case, "custody.disclosure", "the receiver is not a key id");
+}
+
+// Class 6 (insider): when things happened (occurred_at), issue "custody record".
+
+#[test]
+fn class6_a_backdated_or_future_occurrence_fails() {
+    // Before the seal: only the physical exhibit's steps may have happened then.
+    let case = genuine();
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "examined".into();
+        event["occurred_at"] = "2000-01-01T00:00:00+00:00".into();
+    });
+    assert_caught(&case, "custody.occurred", "happened before the package was sealed");
+    // After it was signed: nothing is recorded in advance.
+    let case = genuine();
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "examined".into();
+        event["occurred_at"] = "2099-01-01T00:00:00+00:00".into();
+    });
+    assert_caught(&case, "custody.occurred", "happened after it was signed");
+    // A seizure that does not say when it happened.
+    let case = genuine();
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "seized".into();
+    });
+    assert_caught(&case, "custody.occurred", "`seized` says when it happened");
+    // A late record slipped in as an earlier step: the acceptance (event 2) happened at its
+    // signing time; an examination recorded after it cannot claim to have happened before.
+    let case = genuine();
+    let accepted_at = {
+        let lines = log_lines(&case);
+        let line: serde_json::Value = serde_json::from_str(&lines[2]).expect("line");
+        let event: serde_json::Value =
+            serde_json::from_str(line["payload"].as_str().expect("payload")).expect("event");
+        custos_test_time_minus(event["time"].as_str().expect("time"), 1)
+    };
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "examined".into();
+        event["occurred_at"] = accepted_at.into();
+    });
+    assert_caught(&case, "custody.occurred", "happened before event 2, which is recorded before it");
+}
+
+/// An RFC 3339 time `seconds` earlier (the log writes `…+00:00`).
+fn custos_test_time_minus(time: &str, seconds: i64) -> String {
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("{time} - {seconds} seconds"), "+%Y-%m-%dT%H:%M:%S+00:00"])
+        .output()
+        .expect("date");
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
 }

@@ -46,6 +46,28 @@ pub fn country_code(text: &str) -> Result<String, String> {
     custos_manifest::vocabulary::country(text)
 }
 
+/// What a custody form records, on any event: when it happened, the seal or bag, the
+/// condition, where it is stored, which exhibit.
+#[derive(Debug, Args)]
+pub struct CustodyFormArgs {
+    /// When it happened, when not now (RFC 3339, or a date): a seizure recorded after
+    /// sealing, a late record (shown as such)
+    #[arg(long, value_name = "TIME")]
+    pub occurred_at: Option<String>,
+    /// The number of the tamper-evident seal or evidence bag
+    #[arg(long, value_name = "TEXT")]
+    pub seal_number: Option<String>,
+    /// The condition of the exhibit or its packaging
+    #[arg(long, value_name = "TEXT")]
+    pub condition: Option<String>,
+    /// Where it is stored (a locker, a room)
+    #[arg(long, value_name = "TEXT")]
+    pub storage: Option<String>,
+    /// The exhibit the event concerns (its number)
+    #[arg(long, value_name = "TEXT")]
+    pub exhibit: Option<String>,
+}
+
 /// What every custody event takes.
 #[derive(Debug, Args)]
 pub struct EventArgs {
@@ -63,6 +85,8 @@ pub struct EventArgs {
     /// signed in the event; it stays there until an event states another
     #[arg(long, value_name = "CC", value_parser = country_code)]
     pub country: Option<String>,
+    #[command(flatten)]
+    pub form: CustodyFormArgs,
     #[command(flatten)]
     pub anchors: AnchorArgs,
     /// Print the appended event as JSON
@@ -294,7 +318,16 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
         }
     };
     let action = event.action;
-    let EventArgs { package, signer, purpose, location, country, anchors, json, quiet } = args;
+    let EventArgs { package, signer, purpose, location, country, form, anchors, json, quiet } = args;
+    let CustodyFormArgs { occurred_at, seal_number, condition, storage, exhibit } = form;
+    if action.is_about_the_exhibit() && occurred_at.is_none() {
+        bail!("`{}` is recorded after sealing: say when it happened with --occurred-at TIME", action.name());
+    }
+    event.occurred_at = occurred_at.map(|t| crate::order::time_arg("--occurred-at", &t)).transpose()?;
+    event.seal_number = seal_number;
+    event.condition = condition;
+    event.storage = storage;
+    event.exhibit = exhibit;
     let AnchorArgs { receipt, tsa } = anchors;
     // Cheap checks first: nobody should type a passphrase for a command that cannot run.
     if !package.join(custos_manifest::package::MANIFEST_PATH).is_file() {
@@ -498,6 +531,8 @@ pub struct CosignArgs {
     #[arg(long, value_name = "CC", value_parser = country_code)]
     pub country: Option<String>,
     #[command(flatten)]
+    pub form: CustodyFormArgs,
+    #[command(flatten)]
     pub anchors: AnchorArgs,
     /// Print the appended event as JSON
     #[arg(long)]
@@ -604,6 +639,34 @@ pub fn line_numbers(events: &[Event]) -> std::collections::BTreeMap<&str, u64> {
     events.iter().filter_map(|e| Some((e.previous.as_deref()?, e.sequence.checked_sub(1)?))).collect()
 }
 
+/// What an event's custody form says, escaped, for one line of text: `, happened …
+/// (recorded 3.0 days later), seal S-1, condition sealed, stored in locker 4, exhibit A-1`.
+pub fn form_terms(event: &Event) -> String {
+    let late = custos_manifest::custody::occurrence::recorded_after(event);
+    let happened = event.occurred_at.as_deref().map(|at| {
+        if late >= 3600 {
+            format!("happened {} (recorded {:.1} days later)", escape(at), late as f64 / 86_400.0)
+        } else {
+            format!("happened {}", escape(at))
+        }
+    });
+    let parts: Vec<String> = [
+        happened,
+        event.seal_number.as_deref().map(|s| format!("seal {}", escape(s))),
+        event.condition.as_deref().map(|c| format!("condition {}", escape(c))),
+        event.storage.as_deref().map(|s| format!("stored in {}", escape(s))),
+        event.exhibit.as_deref().map(|x| format!("exhibit {}", escape(x))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", parts.join(", "))
+    }
+}
+
 /// What an event says about orders and disclosures, escaped, for one line of text:
 /// ` under MLA-1 for "trial", onward forbidden, kept until …` (empty for other events).
 pub fn legal_terms(event: &Event, numbers: &std::collections::BTreeMap<&str, u64>) -> String {
@@ -683,7 +746,7 @@ fn show_log(package: &Path, json: bool) -> Result<Status> {
             country = event.country.as_deref().or(country);
             let location =
                 event.location.as_deref().map(|l| format!(" at {}", escape(l))).unwrap_or_default();
-            let terms = legal_terms(event, &numbers);
+            let terms = format!("{}{}", legal_terms(event, &numbers), form_terms(event));
             println!(
                 "{:>3}  {}  {}  {:<20} {} ({}, key {}){receiver}{terms}{location}",
                 event.sequence,

@@ -223,6 +223,11 @@ pub(crate) mod tests_support {
             authorisation: None,
             disclosure: None,
             to_state: None,
+            occurred_at: None,
+            seal_number: None,
+            condition: None,
+            storage: None,
+            exhibit: None,
         };
         ExportSource {
             manifest,

@@ -389,6 +389,11 @@ pub struct CustodyRule {
     /// The actions a log may start with.
     #[serde(default)]
     pub start_with: Vec<String>,
+    /// Version 2: for each custody action, the custody-form fields its events must carry
+    /// (`seal_number`, `condition`, `storage`, `exhibit`, `occurred_at`, `location`,
+    /// `country`, `purpose`, `note`).
+    #[serde(default)]
+    pub required_fields: BTreeMap<String, Vec<String>>,
     /// What the rule is modelled on.
     pub cite: String,
 }
@@ -548,6 +553,10 @@ impl Policy {
             ("$.production", self.production.is_some()),
             ("$.legal_basis.in_force", self.legal_basis.as_ref().is_some_and(|r| r.in_force)),
             ("$.preservation.per_kind", self.preservation.as_ref().is_some_and(|r| !r.per_kind.is_empty())),
+            (
+                "$.custody.required_fields",
+                self.custody.as_ref().is_some_and(|r| !r.required_fields.is_empty()),
+            ),
         ]
         .into_iter()
         .filter_map(|(path, used)| used.then_some(path))
@@ -600,6 +609,13 @@ impl Policy {
             }
             names("$.notification.order_kinds", &rule.order_kinds, Vocabulary::OrderKind)?;
             names("$.notification.categories", &rule.categories, Vocabulary::Category)?;
+        }
+        if let Some(rule) = &self.custody {
+            for (action, fields) in &rule.required_fields {
+                let path = member_path("$.custody.required_fields", action);
+                Vocabulary::Action.check(action).map_err(|message| (path.clone(), message))?;
+                names(&path, fields, Vocabulary::FormField)?;
+            }
         }
         if let Some(rule) = &self.production {
             for kind in rule.due_hours.keys() {

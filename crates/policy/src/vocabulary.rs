@@ -36,7 +36,22 @@ pub(crate) enum Vocabulary {
     Digest,
     /// Kinds of recorded orders (`preservation_order`, `epoc_pr`, …).
     OrderKind,
+    /// Fields of a custody event a policy may require (`seal_number`, `condition`, …).
+    FormField,
 }
+
+/// The custody-event fields `custody.required_fields` may name.
+pub(crate) const FORM_FIELDS: [&str; 9] = [
+    "occurred_at",
+    "seal_number",
+    "condition",
+    "storage",
+    "exhibit",
+    "location",
+    "country",
+    "purpose",
+    "note",
+];
 
 impl Vocabulary {
     /// What the names are called in messages.
@@ -46,6 +61,7 @@ impl Vocabulary {
             Vocabulary::Category => "data category",
             Vocabulary::Digest => "digest algorithm",
             Vocabulary::OrderKind => "order kind",
+            Vocabulary::FormField => "custody event field",
         }
     }
 
@@ -56,6 +72,7 @@ impl Vocabulary {
             Vocabulary::Category => CATEGORIES.into_iter().map(category_name).collect(),
             Vocabulary::Digest => custos_hash::Algorithm::ALL.into_iter().map(|a| a.name()).collect(),
             Vocabulary::OrderKind => custos_manifest::order::ORDER_KINDS.to_vec(),
+            Vocabulary::FormField => FORM_FIELDS.to_vec(),
         }
     }
 
@@ -67,6 +84,7 @@ impl Vocabulary {
             Vocabulary::Category => CATEGORIES.into_iter().any(|c| category_name(c) == name),
             Vocabulary::Digest => custos_hash::Algorithm::ALL.into_iter().any(|a| a.name() == name),
             Vocabulary::OrderKind => custos_manifest::order::ORDER_KINDS.contains(&name),
+            Vocabulary::FormField => FORM_FIELDS.contains(&name),
         }
     }
 

@@ -94,6 +94,7 @@ const ACTION_NAMES: &[&str] =
 const CATEGORIES: &[&str] = &["content", "traffic", "subscriber"];
 const KINDS: &[&str] = &["warrant", "production_order", "mla_request", "epoc_pr", "preservation_order"];
 const REFERENCES: &[&str] = &["R-1", "r-1 ", "R-2"];
+const FIELDS: &[&str] = &["seal_number", "occurred_at", "exhibit"];
 const ROLES: &[&str] = &["examiner", "evidence_custodian"];
 const COUNTRIES: &[&str] = &["XA", "XB", "DE"];
 
@@ -118,8 +119,10 @@ prop_compose! {
             proptest::option::of(prop_oneof![(0u64..6).prop_map(|n| format!("line-{n}")), hostile()]),
             proptest::option::of(name(COUNTRIES)),
         ),
+        form in (proptest::option::of(hostile()), proptest::option::of(hostile())),
     ) -> Event {
         let (legal_basis, order, retain_until, disclosure, to_state) = legal;
+        let (occurred_at, seal_number) = form;
         Event {
             custos_event: 1,
             sequence,
@@ -144,6 +147,11 @@ prop_compose! {
             authorisation: None,
             disclosure,
             to_state,
+            occurred_at,
+            seal_number,
+            condition: None,
+            storage: None,
+            exhibit: None,
         }
     }
 }
@@ -245,6 +253,7 @@ prop_compose! {
             proptest::option::of(number()),
             any::<bool>(),
             proptest::collection::vec(name(ACTION_NAMES), 0..3),
+            proptest::collection::btree_map(name(ACTION_NAMES), proptest::collection::vec(name(FIELDS), 0..3), 0..3),
         )),
         legal_basis in proptest::option::of((
             any::<bool>(),
@@ -289,10 +298,11 @@ prop_compose! {
                 roles_per_action,
                 cite: cite(),
             }),
-            custody: custody.map(|(max_gap_days, require_acceptance, start_with)| CustodyRule {
+            custody: custody.map(|(max_gap_days, require_acceptance, start_with, required_fields)| CustodyRule {
                 max_gap_days,
                 require_acceptance,
                 start_with,
+                required_fields,
                 cite: cite(),
             }),
             legal_basis: legal_basis.map(|(required, per_category)| LegalBasisRule { required, in_force, per_category, cite: cite() }),
@@ -424,6 +434,11 @@ impl LargeCase {
                 authorisation: None,
                 disclosure: None,
                 to_state: None,
+                occurred_at: None,
+                seal_number: None,
+                condition: None,
+                storage: None,
+                exhibit: None,
             });
         };
         push(Action::Sealed, EXAMINER, None);

@@ -125,6 +125,11 @@ fn revocations_in_a_registry_are_honoured() {
         authorisation: None,
         disclosure: None,
         to_state: None,
+        occurred_at: None,
+        seal_number: None,
+        condition: None,
+        storage: None,
+        exhibit: None,
     }];
     let signers = vec![EXAMINER.to_owned()];
     let at = custos_policy::time::parse_rfc3339("2026-04-01T00:00:00Z").expect("time");

@@ -66,6 +66,11 @@ fn event(sequence: u64, action: Action, key: &str, time: &str) -> Event {
         authorisation: None,
         disclosure: None,
         to_state: None,
+        occurred_at: None,
+        seal_number: None,
+        condition: None,
+        storage: None,
+        exhibit: None,
     }
 }
 

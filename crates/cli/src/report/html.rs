@@ -541,6 +541,14 @@ fn custody(html: &mut String, judgement: &Judgement, context: &Context) {
             (action, _) => esc(&action.name().replace('_', " ")),
         };
         let onward = event.onward.map(|o| format!("onward transfer {}", o.name()));
+        let late = custos_manifest::custody::occurrence::recorded_after(event);
+        let happened = event.occurred_at.as_deref().map(|at| {
+            if late >= 3600 {
+                format!("{} (recorded {:.1} days later)", human::time(at), late as f64 / 86_400.0)
+            } else {
+                human::time(at)
+            }
+        });
         let details: Vec<String> = [
             ("purpose", event.purpose.as_deref()),
             ("location", event.location.as_deref()),
@@ -550,6 +558,11 @@ fn custody(html: &mut String, judgement: &Judgement, context: &Context) {
             ("keep until", event.retain_until.as_deref()),
             ("terms", onward.as_deref()),
             ("authorisation", event.authorisation.as_deref()),
+            ("happened", happened.as_deref()),
+            ("seal", event.seal_number.as_deref()),
+            ("condition", event.condition.as_deref()),
+            ("stored in", event.storage.as_deref()),
+            ("exhibit", event.exhibit.as_deref()),
         ]
         .into_iter()
         .filter_map(|(label, value)| value.map(|v| format!("{label}: {}", esc(v))))

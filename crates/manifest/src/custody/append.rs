@@ -9,6 +9,7 @@ use ed25519_dalek::SigningKey;
 
 use super::disclosure::awaiting;
 use super::log::{content_problems, verify_log, LogInput};
+use super::occurrence::Chronology;
 use super::{sha256_hex, signature_of, signed_line, Action, Actor, Event, NewEvent, EVENT_FORMAT};
 use crate::envelope::SignatureEntry;
 use crate::findings::Verdict;
@@ -84,6 +85,7 @@ pub fn append(
     let lines: Vec<&[u8]> = existing.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
     let mut state = CustodyState::default();
     let mut earlier_orders: Vec<String> = Vec::new();
+    let mut earlier_events: Vec<Event> = Vec::new();
     if !existing.is_empty() {
         let shipped = crate::layout::shipped_keys_in(store)?;
         let lookup = |id: &str| shipped.get(id).map(|k| (k.clone(), false));
@@ -109,6 +111,7 @@ pub fn append(
             )));
         }
         state = verified.state;
+        earlier_events = verified.events.iter().map(|(event, _)| event.clone()).collect();
         earlier_orders = verified
             .events
             .iter()
@@ -182,6 +185,11 @@ pub fn append(
         authorisation: new.authorisation,
         disclosure,
         to_state: new.to_state,
+        occurred_at: new.occurred_at,
+        seal_number: new.seal_number,
+        condition: new.condition,
+        storage: new.storage,
+        exhibit: new.exhibit,
     };
     // An event made now that names an order names one recorded (older logs may hold any
     // text there, so only new events are held to this); the `sealed` event names the
@@ -192,6 +200,15 @@ pub fn append(
                 "refused, nothing was signed: order {reference} is not recorded in this package (custos order add)"
             )));
         }
+    }
+    // Chronology of when things happened, as the verifier reads it.
+    let sealed_at = parsed_manifest.as_ref().and_then(|m| crate::time::parse_rfc3339(&m.sealed_at));
+    let mut chronology = Chronology::default();
+    for earlier in &earlier_events {
+        chronology.check(earlier, sealed_at);
+    }
+    if let Some((_, reason)) = chronology.check(&event, sealed_at).into_iter().next() {
+        return Err(Error::Package(format!("refused, nothing was signed: {reason}")));
     }
     if let Some((_, reason)) =
         content_problems(&event, &earlier_orders, parsed_manifest.as_ref()).into_iter().next()

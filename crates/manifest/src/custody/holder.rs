@@ -90,6 +90,9 @@ impl Action {
                 | Action::PreservationRenewed
                 | Action::OrderRecorded
                 | Action::Notified
+                | Action::Seized
+                | Action::Transported
+                | Action::ReceivedAtLab
         )
     }
 }

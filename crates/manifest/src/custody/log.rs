@@ -6,6 +6,7 @@ use base64::Engine as _;
 use ed25519_dalek::Signature;
 
 use super::disclosure::misplaced_fields;
+use super::occurrence::{recorded_after, Chronology};
 use super::order::{check_order, check_order_named};
 use super::{
     sha256_hex, Action, Actor, Event, EVENT_FORMAT, EVENT_PAYLOAD_TYPE, MAX_CLOCK_SKEW_SECONDS, MAX_EVENTS,
@@ -104,6 +105,7 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
     }
     let mut state = CustodyState::default();
     let mut last_time: Option<(usize, i64)> = None;
+    let mut chronology = Chronology::default();
     // References of the orders recorded so far, for `extends` and duplicates.
     let mut orders: Vec<String> = Vec::new();
     for (index, line) in lines.iter().take(complete).enumerate() {
@@ -178,6 +180,9 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
             _ => {}
         }
         check_time(&event, index, sealed_at, input.now, &mut last_time, &mut findings);
+        for (check, reason) in chronology.check(&event, sealed_at) {
+            fail(&mut findings, check, reason);
+        }
         for (check, reason) in content_problems(&event, &orders, input.manifest) {
             fail(&mut findings, check, reason);
         }
@@ -233,10 +238,18 @@ pub fn verify_log(input: &LogInput, keys: &dyn Fn(&str) -> Option<(PublicKey, bo
             Some(place) => format!("in {} (as event {} stated)", place.country, place.since),
             None => "country unknown".to_owned(),
         };
+        // When it happened, when that is not when it was signed; a late record says so.
+        let happened = match (&event.occurred_at, recorded_after(&event)) {
+            (Some(at), late) if late >= 3600 => {
+                format!(", happened {at} (recorded {:.1} days later)", late as f64 / 86_400.0)
+            }
+            (Some(at), _) => format!(", happened {at}"),
+            (None, _) => String::new(),
+        };
         findings.push(Finding::pass(
             "custody.event",
             subject,
-            format!("{} by {} at {}, {place}", event.action.name(), event.actor.name, event.time),
+            format!("{} by {} at {}{happened}, {place}", event.action.name(), event.actor.name, event.time),
         ));
         events.push((event, own_failures == 0 && is_trusted));
     }

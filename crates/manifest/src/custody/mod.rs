@@ -22,6 +22,7 @@ mod append;
 pub mod disclosure;
 pub mod holder;
 mod log;
+pub mod occurrence;
 pub mod order;
 pub mod receipt;
 
@@ -69,11 +70,18 @@ pub enum Action {
     OnwardAuthorised,
     /// The enforcing state (`to_state`) was notified of an order (`legal_basis`).
     Notified,
+    /// The physical exhibit was seized (when: `occurred_at`; where, in which bag under which
+    /// seal, in what condition: `location`, `seal_number`, `condition`).
+    Seized,
+    /// The physical exhibit was moved between places.
+    Transported,
+    /// The physical exhibit arrived at the lab.
+    ReceivedAtLab,
 }
 
 impl Action {
     /// Every action, in the order the format lists them.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 21] = [
         Action::Sealed,
         Action::Released,
         Action::Accepted,
@@ -87,6 +95,9 @@ impl Action {
         Action::Disclosed,
         Action::OnwardAuthorised,
         Action::Notified,
+        Action::Seized,
+        Action::Transported,
+        Action::ReceivedAtLab,
         Action::PreservationRenewed,
         Action::Returned,
         Action::Destroyed,
@@ -116,6 +127,9 @@ impl Action {
             Action::Disclosed => "disclosed",
             Action::OnwardAuthorised => "onward_authorised",
             Action::Notified => "notified",
+            Action::Seized => "seized",
+            Action::Transported => "transported",
+            Action::ReceivedAtLab => "received_at_lab",
             Action::PreservationRenewed => "preservation_renewed",
             Action::Returned => "returned",
             Action::Destroyed => "destroyed",
@@ -224,6 +238,22 @@ pub struct Event {
     /// `notified`: the state notified (ISO 3166-1 alpha-2, or `XA`–`XZ`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_state: Option<String>,
+    /// When it happened (RFC 3339), when not when it was signed (`time`): a seizure recorded
+    /// after sealing, a late record. Added in 0.3, as are the custody-form fields below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<String>,
+    /// The number of the tamper-evident seal or evidence bag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_number: Option<String>,
+    /// The condition of the exhibit or its packaging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Where it is stored (a locker, a room).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    /// The exhibit the event concerns (its number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exhibit: Option<String>,
 }
 
 /// Whether the recipient of a disclosure may pass it on.
@@ -293,6 +323,16 @@ pub struct NewEvent {
     pub disclosure: Option<u64>,
     /// For `notified`: the state notified.
     pub to_state: Option<String>,
+    /// When it happened, when not now.
+    pub occurred_at: Option<String>,
+    /// Seal or bag number.
+    pub seal_number: Option<String>,
+    /// Condition.
+    pub condition: Option<String>,
+    /// Storage place.
+    pub storage: Option<String>,
+    /// Exhibit number.
+    pub exhibit: Option<String>,
 }
 
 impl NewEvent {
@@ -317,6 +357,11 @@ impl NewEvent {
             authorisation: None,
             disclosure: None,
             to_state: None,
+            occurred_at: None,
+            seal_number: None,
+            condition: None,
+            storage: None,
+            exhibit: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, _keys: &KeyTable, out: &mut Collected) {
+pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, keys: &KeyTable, out: &mut Collected) {
     match &policy.custody {
         None => out.add("custody", PolicyVerdict::NotApplicable, "no custody rule", ""),
         Some(rule) => {
@@ -80,6 +80,44 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, _at: i64, _keys: &KeyT
                 };
                 out.add("custody.max_gap_days", verdict, text, &rule.cite);
             }
+            if !rule.required_fields.is_empty() {
+                required_fields(rule, evidence, keys, out);
+            }
         }
+    }
+}
+
+/// `custody.required_fields`: each event of a listed action carries every field listed for
+/// it (a custody form filled in), one finding per such event.
+fn required_fields(
+    rule: &crate::policy::CustodyRule,
+    evidence: &Evidence,
+    keys: &KeyTable,
+    out: &mut Collected,
+) {
+    for event in evidence.events {
+        let Some(fields) = rule.required_fields.get(action_name(event.action)) else { continue };
+        let present = |field: &str| match field {
+            "occurred_at" => event.occurred_at.is_some(),
+            "seal_number" => event.seal_number.is_some(),
+            "condition" => event.condition.is_some(),
+            "storage" => event.storage.is_some(),
+            "exhibit" => event.exhibit.is_some(),
+            "location" => event.location.is_some(),
+            "country" => event.country.is_some(),
+            "purpose" => event.purpose.is_some(),
+            "note" => event.note.is_some(),
+            // A name this version does not know is refused when the policy is read; were it
+            // not, it would be missing, never present.
+            _ => false,
+        };
+        let missing: Vec<&str> = fields.iter().map(String::as_str).filter(|f| !present(f)).collect();
+        let subject = keys.subject(event);
+        let (verdict, text) = if missing.is_empty() {
+            (PolicyVerdict::Pass, about(&subject, format!("records {}", names(fields))))
+        } else {
+            (PolicyVerdict::Fail, about(&subject, format!("does not record {}", names(&missing))))
+        };
+        out.add("custody.required_fields", verdict, text, &rule.cite);
     }
 }

@@ -409,6 +409,7 @@ pub fn rule_title(rule: &str) -> &'static str {
         "custody" | "custody.start_with" => "The custody record starts where it must",
         "custody.require_acceptance" => "Every hand-over acknowledged by its receiver",
         "custody.max_gap_days" => "No long gaps in the custody record",
+        "custody.required_fields" => "Each custody step records what the custody form asks",
         "legal_basis" | "legal_basis.required" => "A legal basis is recorded",
         "legal_basis.per_category" => "The kind of legal basis the kind of data needs",
         "legal_basis.in_force" => "An order in force covered every step that touched the data",

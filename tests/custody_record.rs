@@ -1,0 +1,174 @@
+//! The custody record practice standards ask for (issue "The custody record that practice
+//! standards ask for"): what happened to the physical exhibit before sealing, when each
+//! event happened beside when it was signed, and the fields of a custody form.
+
+mod support;
+
+use std::path::Path;
+
+use support::{copy_test_keys, custos_in, write, Run};
+
+/// A time `days` from now (UTC), as `date` prints it.
+fn days_ago(days: i64) -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("{} days", -days), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .expect("date");
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+}
+
+fn sealed(d: &Path) {
+    copy_test_keys(d);
+    write(d, "phone.img", b"a phone image");
+    let done = custos_in(
+        d,
+        &[
+            "seal",
+            "--key",
+            "rfc8032-test1",
+            "--case",
+            "C-26",
+            "--exhibit",
+            "A-1",
+            "--out",
+            "pkg",
+            "phone.img",
+        ],
+    );
+    assert_eq!(done.code, 0, "{}", done.stderr);
+}
+
+fn record(d: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["custody", "record", "pkg", "--key", "rfc8032-test1"];
+    args.extend_from_slice(extra);
+    custos_in(d, &args)
+}
+
+#[test]
+fn the_exhibit_is_recorded_from_seizure_with_when_it_happened_and_the_custody_form() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    sealed(d);
+    let (seized, moved, arrived) = (days_ago(3), days_ago(2), days_ago(1));
+    let ok = |extra: &[&str]| {
+        let done = record(d, extra);
+        assert_eq!(done.code, 0, "{extra:?}: {}", done.stderr);
+    };
+    ok(&[
+        "--action",
+        "seized",
+        "--occurred-at",
+        &seized,
+        "--location",
+        "Flat 3, 12 High St",
+        "--seal-number",
+        "EB-0042",
+        "--condition",
+        "screen cracked, powered off",
+        "--exhibit",
+        "A-1",
+    ]);
+    ok(&[
+        "--action",
+        "transported",
+        "--occurred-at",
+        &moved,
+        "--seal-number",
+        "EB-0042",
+        "--condition",
+        "seal intact",
+    ]);
+    ok(&[
+        "--action",
+        "received_at_lab",
+        "--occurred-at",
+        &arrived,
+        "--storage",
+        "locker 4",
+        "--seal-number",
+        "EB-0042",
+    ]);
+    ok(&["--action", "examined", "--exhibit", "A-1", "--storage", "locker 4"]);
+
+    let log = custos_in(d, &["custody", "log", "pkg"]);
+    let lines: Vec<&str> = log.stdout.lines().collect();
+    assert!(lines[1].contains("seized") && lines[1].contains("recorded 3.0 days later"), "{}", log.stdout);
+    assert!(
+        lines[1].contains("seal EB-0042, condition screen cracked, powered off, exhibit A-1"),
+        "{}",
+        log.stdout
+    );
+    assert!(lines[3].contains("stored in locker 4"), "{}", log.stdout);
+    let verified = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--json"]);
+    assert_eq!(verified.code, 0, "{}", verified.stdout);
+    let report: serde_json::Value = serde_json::from_str(verified.stdout.trim()).expect("JSON");
+    let seizure = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == "custody.event" && f["subject"] == "event 1")
+        .expect("event 1");
+    let detail = seizure["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("seized by Ada Examiner at ")
+            && detail.contains(&format!(", happened {}", seized.replace('Z', "+00:00"))),
+        "{detail}"
+    );
+    assert!(detail.contains("(recorded 3.0 days later)"), "{detail}");
+
+    // A policy that asks for the custody form's fields.
+    let policy = r#"{"custos_policy":2,"id":"lab","jurisdiction":"GB","name":"Lab","effective_from":"2026-01-01",
+        "custody":{"required_fields":{"seized":["seal_number","condition","occurred_at"],"examined":["exhibit","seal_number"]},"cite":"Lab procedure 4.2"}}"#;
+    write(d, "lab.json", policy.as_bytes());
+    let judged =
+        custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--policy", "lab.json", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(judged.stdout.trim()).expect("JSON");
+    let findings: Vec<(String, String)> = report["policies"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "custody.required_fields")
+        .map(|f| {
+            (
+                f["verdict"].as_str().unwrap_or_default().to_owned(),
+                f["evidence"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert_eq!(findings[0].0, "pass", "{findings:?}");
+    assert_eq!(findings[1].0, "fail", "{findings:?}");
+    assert!(findings[1].1.ends_with("does not record seal_number"), "{findings:?}");
+    // Version 1 has no such rule: said with the fix.
+    write(d, "v1.json", policy.replace("\"custos_policy\":2", "\"custos_policy\":1").as_bytes());
+    let v1 = custos_in(d, &["policy", "check", "v1.json"]);
+    support::assert_refused(&v1, "$.custody.required_fields: is a version 2 rule");
+}
+
+#[test]
+fn when_it_happened_keeps_to_chronology() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    sealed(d);
+    support::assert_refused(
+        &record(d, &["--action", "seized"]),
+        "say when it happened with --occurred-at TIME",
+    );
+    support::assert_refused(
+        &record(d, &["--action", "examined", "--occurred-at", &days_ago(2)]),
+        "happened before the package was sealed: only seized, transported and received_at_lab may",
+    );
+    support::assert_refused(
+        &record(d, &["--action", "seized", "--occurred-at", &days_ago(-2)]),
+        "happened after it was signed",
+    );
+    assert_eq!(record(d, &["--action", "transported", "--occurred-at", &days_ago(2)]).code, 0);
+    support::assert_refused(
+        &record(d, &["--action", "seized", "--occurred-at", &days_ago(3)]),
+        "happened before event 1, which is recorded before it",
+    );
+    support::assert_refused(
+        &record(d, &["--action", "examined", "--occurred-at", "yesterday"]),
+        "--occurred-at yesterday: not an RFC 3339 time",
+    );
+}

@@ -177,6 +177,7 @@ fn forge_event(case: &Case, key: &SigningKey, edit: impl FnOnce(&mut serde_json:
         "condition",
         "storage",
         "exhibit",
+        "attachments",
     ] {
         object.remove(field);
     }
@@ -2046,4 +2047,22 @@ fn custos_test_time_minus(time: &str, seconds: i64) -> String {
         .output()
         .expect("date");
     String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+}
+
+#[test]
+fn class6_an_attachment_outside_its_folder_fails() {
+    for path in [
+        "custos/manifest.json",
+        "custos/attachments/../custody.jsonl",
+        "custos/attachments/.hidden",
+        "data/disk.img",
+    ] {
+        let case = genuine();
+        forge_event(&case, &seed(TEST2_SEED), |event| {
+            event["action"] = "examined".into();
+            event["attachments"] =
+                serde_json::json!([{ "path": path, "size": 1, "sha256": "ab".repeat(32) }]);
+        });
+        assert_caught(&case, "custody.attachment", "an attachment must be a file in custos/attachments/");
+    }
 }

@@ -172,3 +172,67 @@ fn when_it_happened_keeps_to_chronology() {
         "--occurred-at yesterday: not an RFC 3339 time",
     );
 }
+
+#[test]
+fn notes_and_attachments_are_kept_with_their_digests_signed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    sealed(d);
+    write(d, "photo 1.jpg", b"\xff\xd8 a photo of the phone");
+    write(d, "worksheet.txt", b"examined; nothing removed\n");
+    let done = record(
+        d,
+        &[
+            "--action",
+            "examined",
+            "--note",
+            "photographed, opened",
+            "--attach",
+            "photo 1.jpg",
+            "--attach",
+            "worksheet.txt",
+        ],
+    );
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let log = custos_in(d, &["custody", "log", "pkg", "--json"]);
+    let event: serde_json::Value =
+        serde_json::from_str(log.stdout.lines().nth(1).expect("event 1")).expect("JSON");
+    let attachments = event["attachments"].as_array().expect("attachments");
+    assert_eq!(attachments.len(), 2);
+    let photo = attachments[0]["path"].as_str().expect("path").to_owned();
+    assert!(photo.starts_with("custos/attachments/") && photo.ends_with("-photo_1.jpg"), "{photo}");
+    assert_eq!(attachments[0]["sha256"], support::digest_hex("sha256", b"\xff\xd8 a photo of the phone"));
+    let verify = || custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub"]);
+    let verified = verify();
+    assert_eq!(verified.code, 0, "{}", verified.stdout);
+    assert!(verified.stdout.contains("pass  custody.attachment   2 checks"), "{}", verified.stdout);
+    support::assert_refused(&record(d, &["--action", "examined", "--attach", "missing.jpg"]), "missing.jpg");
+    support::assert_refused(
+        &record(d, &["--action", "examined", "--attach", "worksheet.txt", "--attach", "worksheet.txt"]),
+        "is attached twice",
+    );
+
+    // A file planted beside them is named; an attachment edited (and the tag manifests
+    // recomputed by whoever holds the package) fails.
+    let pkg = d.join("pkg");
+    std::process::Command::new("chmod").arg("-R").arg("u+w").arg(&pkg).status().expect("chmod");
+    write(&pkg, "custos/attachments/planted.txt", b"planted");
+    support::recompute_tag_manifests(&pkg);
+    let planted = verify();
+    assert!(
+        planted.stdout.contains(
+            "WARN  package.unknown_file custos/attachments/planted.txt: an attachment no event names"
+        ),
+        "{}",
+        planted.stdout
+    );
+    std::fs::write(pkg.join(&photo), b"another photo").expect("edit");
+    support::recompute_tag_manifests(&pkg);
+    let edited = verify();
+    assert_eq!(edited.code, 1, "{}", edited.stdout);
+    assert!(
+        edited.stdout.contains("FAIL  custody.attachment") && edited.stdout.contains("the event signed"),
+        "{}",
+        edited.stdout
+    );
+}

@@ -195,6 +195,10 @@ pub enum CustodyCommand {
         /// destroy, by event number
         #[arg(long, value_name = "SEQ")]
         disclosure: Option<u64>,
+        /// A file to keep with the event (a photo, a worksheet, a tool's report), its digest
+        /// signed in the event (repeatable)
+        #[arg(long, value_name = "FILE")]
+        attach: Vec<PathBuf>,
         /// fixity_verified: the bytes of items sealed with --reference, the file or a folder
         /// holding them (as `verify --evidence`); required when the package has such items
         #[arg(long, value_name = "PATH")]
@@ -229,6 +233,7 @@ pub enum CustodyCommand {
 pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     let now = custos_manifest::time::now_rfc3339();
     let mut check_with: (Option<PathBuf>, Vec<PathBuf>) = (None, Vec::new());
+    let mut attachments: Vec<PathBuf> = Vec::new();
     let (args, mut event, receiver) = match command {
         CustodyCommand::Log { package, json } => return show_log(&package, json),
         CustodyCommand::Receipt { package, out, json } => {
@@ -278,7 +283,17 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             new.authorisation = Some(reference);
             (event, new, Some(load_public_key(&to)?))
         }
-        CustodyCommand::Record { event, action, note, order, to_state, disclosure, evidence, trust } => {
+        CustodyCommand::Record {
+            event,
+            action,
+            note,
+            order,
+            to_state,
+            disclosure,
+            attach,
+            evidence,
+            trust,
+        } => {
             let action = Action::parse(&action).with_context(|| format!("unknown action `{action}`"))?;
             if matches!(
                 action,
@@ -308,6 +323,12 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             if disclosure.is_some() && !matches!(action, Action::Returned | Action::Destroyed) {
                 bail!("--disclosure is for --action returned or destroyed (of a disclosed copy), and for custody accept");
             }
+            if !attach.is_empty() && matches!(action, Action::FixityVerified | Action::FixityFailed) {
+                bail!(
+                    "--attach is for a record of what was done (examined, seized, …), not for a fixity check"
+                );
+            }
+            attachments = attach;
             check_with = (evidence, trust);
             let mut new = NewEvent::new(action, now);
             new.note = note;
@@ -381,8 +402,25 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             event.note = Some(fixity.failures.join("; "));
         }
     }
+    // Attachments are read (regular files, bounded) before anyone types a passphrase.
+    let attached: Vec<(String, Vec<u8>)> = attachments
+        .iter()
+        .map(|file| {
+            let bytes = crate::render::read_input_file(
+                file,
+                custos_manifest::order::MAX_DOCUMENT_BYTES,
+                "attachment",
+            )?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            Ok((name, bytes))
+        })
+        .collect::<Result<_>>()?;
     let (secret, public) = load_signer(&signer.key, signer.passphrase_file.as_deref())?;
     let appended = match &judged_as {
+        None if !attached.is_empty() => {
+            let files: Vec<(&str, &[u8])> = attached.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+            custos_manifest::package::add_event_with_attachments(&package, event, &files, &secret, &public, tsa.as_deref())
+        }
         None => add_event_stamped(&package, event, &secret, &public, receiver.as_ref(), tsa.as_deref()),
         Some(before) => {
             let unchanged = |store: &custos_manifest::store::PackageDir| {
@@ -659,6 +697,12 @@ pub fn form_terms(event: &Event) -> String {
     ]
     .into_iter()
     .flatten()
+    .chain(
+        event
+            .attachments
+            .iter()
+            .map(|a| format!("attached {} (SHA-256 {})", escape(&a.path), short(&a.sha256))),
+    )
     .collect();
     if parts.is_empty() {
         String::new()

@@ -448,6 +448,9 @@ impl<'a> Graph<'a> {
                 about.push(format!("{label}: {value}"));
             }
         }
+        for attachment in &event.attachments {
+            about.push(format!("attached {} (SHA-256 {})", attachment.path, attachment.sha256));
+        }
         if !unlisted.is_empty() {
             about.push(format!("concerns paths the manifest does not list: {}", unlisted.join(", ")));
         }

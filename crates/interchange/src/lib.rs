@@ -228,6 +228,7 @@ pub(crate) mod tests_support {
             condition: None,
             storage: None,
             exhibit: None,
+            attachments: Vec::new(),
         };
         ExportSource {
             manifest,

@@ -23,6 +23,8 @@ pub const TIMESTAMPS_DIR: &str = "custos/timestamps";
 pub const KEYS_DIR: &str = "custos/keys";
 /// Where recorded orders' documents are kept.
 pub const ORDERS_DIR: &str = "custos/orders";
+/// Where custody events' attachments are kept.
+pub const ATTACHMENTS_DIR: &str = "custos/attachments";
 
 /// The most public key files a package may ship: 1,024.
 pub const MAX_KEY_FILES: usize = 1024;

@@ -1137,14 +1137,60 @@ pub fn record_order(
         order.document = Some(crate::order::Document { path, size: bytes.len() as u64, sha256 });
     }
     order.check().map_err(|reason| Error::Package(format!("refused, nothing was signed: {reason}")))?;
-    let kept = order.document.clone();
+    let kept: Vec<(crate::custody::kept::Document, &[u8])> =
+        order.document.clone().into_iter().zip(document.map(|(_, bytes)| bytes)).collect();
     let mut event = NewEvent::new(Action::OrderRecorded, time);
     event.order = Some(order);
     event.country = country;
+    append_keeping(&store, event, &kept, crate::order::ORDERS_DIR, key, public, tsa)
+}
+
+/// Appends a custody event (`event`, signed with `key`) whose attachments, given as (file
+/// name, bytes), are kept in [`crate::layout::ATTACHMENTS_DIR`] with their sizes and SHA-256
+/// signed in the event; all under the package's lock.
+pub fn add_event_with_attachments(
+    package: &Path,
+    mut event: NewEvent,
+    attachments: &[(&str, &[u8])],
+    key: &SigningKey,
+    public: &PublicKey,
+    tsa: Option<&str>,
+) -> Result<Appended, Error> {
+    let store = open_package(package)?;
+    let dir = crate::layout::ATTACHMENTS_DIR;
+    let kept: Vec<(crate::custody::kept::Document, &[u8])> = attachments
+        .iter()
+        .map(|(name, bytes)| (crate::custody::kept::Document::of(dir, name, bytes), *bytes))
+        .collect();
+    if let Some(twice) =
+        kept.iter().enumerate().find(|(i, (d, _))| kept[..*i].iter().any(|(e, _)| e.path == d.path))
+    {
+        return Err(Error::Package(format!(
+            "refused, nothing was signed: {} is attached twice",
+            twice.1 .0.path
+        )));
+    }
+    event.attachments = kept.iter().map(|(document, _)| document.clone()).collect();
+    append_keeping(&store, event, &kept, dir, key, public, tsa)
+}
+
+/// Appends `event` with `kept` files written into `folder` under the same lock, the files
+/// outside data/ kept within what a verifier reads.
+fn append_keeping(
+    store: &PackageDir,
+    event: NewEvent,
+    kept: &[(crate::custody::kept::Document, &[u8])],
+    folder: &str,
+    key: &SigningKey,
+    public: &PublicKey,
+    tsa: Option<&str>,
+) -> Result<Appended, Error> {
     let keep = |store: &PackageDir| -> Result<Vec<(String, Vec<u8>)>, Error> {
-        let (Some(kept), Some((_, bytes))) = (&kept, document) else { return Ok(Vec::new()) };
-        // Every file outside data/ is read whole by verify, within one budget: a document
-        // that would pass it would leave a genuine package that never verifies again.
+        if kept.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Every file outside data/ is read whole by verify, within one budget: a file that
+        // would pass it would leave a genuine package that never verifies again.
         let outside: u64 = store
             .list()
             .map_err(|e| Error::Package(e.to_string()))?
@@ -1155,21 +1201,20 @@ pub fn record_order(
                 _ => 0,
             })
             .sum();
+        let adding: u64 = kept.iter().map(|(_, bytes)| bytes.len() as u64).sum();
         // Room for the tag manifests and the events still to come.
         let budget = crate::verify::MAX_TAG_BYTES - (16 << 20);
-        if outside + bytes.len() as u64 > budget {
+        if outside + adding > budget {
             return Err(Error::Package(format!(
-                "refused, nothing was signed: the files outside data/ would hold {} bytes, more than the {budget} a verifier reads; keep the document elsewhere and record its digest in a note",
-                outside + bytes.len() as u64
+                "refused, nothing was signed: the files outside data/ would hold {} bytes, more than the {budget} a verifier reads; keep the file elsewhere and record its digest in a note",
+                outside + adding
             )));
         }
-        store
-            .create_folders(crate::order::ORDERS_DIR)
-            .map_err(|e| Error::Package(format!("cannot create {e}")))?;
-        Ok(vec![(kept.path.clone(), bytes.to_vec())])
+        store.create_folders(folder).map_err(|e| Error::Package(format!("cannot create {e}")))?;
+        Ok(kept.iter().map(|(document, bytes)| (document.path.clone(), bytes.to_vec())).collect())
     };
     let along = custody::AlongWith { ship: &[public], tsa, replace: &keep, then: &refresh_tag_manifests };
-    custody::append(&store, event, key, public, &along)
+    custody::append(store, event, key, public, &along)
 }
 
 /// Adds `key`'s signature over the exact manifest bytes to `custos/manifest.json.sig` and

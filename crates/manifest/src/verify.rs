@@ -367,7 +367,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
                 "signed the manifest, but no `sealed` or `cosigned` event records it",
             ));
         }
-        check_order_documents(&log.events, &snapshot, &mut findings);
+        check_kept_documents(&log.events, &snapshot, &mut findings);
         (established.trusted_times, established.trusted_times_by_set) =
             check_timestamps(&snapshot, &manifest, signatures.as_ref(), &log.events, options, &mut findings);
         let manifest_digest = custody::sha256_hex(input.manifest_bytes);
@@ -499,25 +499,26 @@ enum Slot {
     Event(u64),
 }
 
-/// Every order document an `order_recorded` event names is in the package with the bytes the
-/// event signed (`order.document`); a file in `custos/orders/` that no event names is named
-/// like any file Custos does not write.
-fn check_order_documents(events: &[(Event, bool)], snapshot: &Snapshot, findings: &mut Vec<Finding>) {
-    let documents: Vec<(&Event, &crate::order::Document)> = events
-        .iter()
-        .filter_map(|(event, _)| Some((event, event.order.as_ref()?.document.as_ref()?)))
-        .collect();
-    for (event, document) in &documents {
+/// The files events keep in the package (orders' documents, events' attachments): each as
+/// its event signed it; a file in their folders that no event names is unknown.
+fn check_kept_documents(events: &[(Event, bool)], snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    let mut kept: Vec<(&Event, &crate::custody::kept::Document, &'static str)> = Vec::new();
+    for (event, _) in events {
+        if let Some(document) = event.order.as_ref().and_then(|o| o.document.as_ref()) {
+            kept.push((event, document, "order.document"));
+        }
+        kept.extend(event.attachments.iter().map(|a| (event, a, "custody.attachment")));
+    }
+    for (event, document, check) in &kept {
         let subject = format!("event {} ({})", event.sequence, document.path);
+        let what = if *check == "order.document" { "the order's document" } else { "the attachment" };
         match snapshot.tag(&document.path) {
-            Err(_) => {
-                findings.push(Finding::fail("order.document", subject, "the order's document is missing"))
-            }
+            Err(_) => findings.push(Finding::fail(check, subject, format!("{what} is missing"))),
             Ok(bytes) => {
                 let found = custody::sha256_hex(bytes);
                 if bytes.len() as u64 != document.size || found != document.sha256 {
                     findings.push(Finding::fail(
-                        "order.document",
+                        check,
                         subject,
                         format!(
                             "{} bytes with SHA-256 {found}; the event signed {} bytes with {}",
@@ -527,19 +528,24 @@ fn check_order_documents(events: &[(Event, bool)], snapshot: &Snapshot, findings
                         ),
                     ));
                 } else {
-                    findings.push(Finding::pass("order.document", subject, "as the event signed it"));
+                    findings.push(Finding::pass(check, subject, "as the event signed it"));
                 }
             }
         }
     }
-    let prefix = format!("{}/", crate::order::ORDERS_DIR);
-    for path in snapshot.tags.keys().filter(|p| p.starts_with(&prefix)) {
-        if !documents.iter().any(|(_, d)| d.path == *path) {
-            findings.push(Finding::warn(
-                "package.unknown_file",
-                path.clone(),
-                "an order document no recorded order names; no signature covers it, and it says nothing about the evidence",
-            ));
+    for (folder, what) in [
+        (crate::order::ORDERS_DIR, "an order document no recorded order names"),
+        (crate::layout::ATTACHMENTS_DIR, "an attachment no event names"),
+    ] {
+        let prefix = format!("{folder}/");
+        for path in snapshot.tags.keys().filter(|p| p.starts_with(&prefix)) {
+            if !kept.iter().any(|(_, d, _)| d.path == *path) {
+                findings.push(Finding::warn(
+                    "package.unknown_file",
+                    path.clone(),
+                    format!("{what}; no signature covers it, and it says nothing about the evidence"),
+                ));
+            }
         }
     }
 }
@@ -578,7 +584,11 @@ fn check_custos_files(snapshot: &Snapshot, findings: &mut Vec<Finding>) {
             || path
                 .strip_prefix("custos/timestamps/")
                 .is_some_and(|name| !name.contains('/') && name.ends_with(".tsr"))
-            || path.strip_prefix("custos/orders/").is_some_and(|name| !name.contains('/'))
+            || [crate::layout::ORDERS_DIR, crate::layout::ATTACHMENTS_DIR].iter().any(|folder| {
+                path.strip_prefix(*folder)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .is_some_and(|name| !name.contains('/'))
+            })
             || path
                 .strip_prefix("custos/segments/")
                 .map(|name| name.strip_prefix("tree/").unwrap_or(name))

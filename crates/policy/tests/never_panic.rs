@@ -152,6 +152,7 @@ prop_compose! {
             condition: None,
             storage: None,
             exhibit: None,
+            attachments: Vec::new(),
         }
     }
 }
@@ -439,6 +440,7 @@ impl LargeCase {
                 condition: None,
                 storage: None,
                 exhibit: None,
+                attachments: Vec::new(),
             });
         };
         push(Action::Sealed, EXAMINER, None);

@@ -130,6 +130,7 @@ fn revocations_in_a_registry_are_honoured() {
         condition: None,
         storage: None,
         exhibit: None,
+        attachments: Vec::new(),
     }];
     let signers = vec![EXAMINER.to_owned()];
     let at = custos_policy::time::parse_rfc3339("2026-04-01T00:00:00Z").expect("time");

@@ -71,6 +71,7 @@ fn event(sequence: u64, action: Action, key: &str, time: &str) -> Event {
         condition: None,
         storage: None,
         exhibit: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -566,6 +566,13 @@ fn custody(html: &mut String, judgement: &Judgement, context: &Context) {
         ]
         .into_iter()
         .filter_map(|(label, value)| value.map(|v| format!("{label}: {}", esc(v))))
+        .chain(event.attachments.iter().map(|a| {
+            format!(
+                "attached: <code>{}</code> (SHA-256 <span class=\"mono\">{}</span>)",
+                esc(&a.path),
+                esc(&a.sha256)
+            )
+        }))
         .collect();
         let _ = writeln!(
             html,

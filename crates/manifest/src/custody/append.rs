@@ -190,6 +190,7 @@ pub fn append(
         condition: new.condition,
         storage: new.storage,
         exhibit: new.exhibit,
+        attachments: new.attachments,
     };
     // An event made now that names an order names one recorded (older logs may hold any
     // text there, so only new events are held to this); the `sealed` event names the

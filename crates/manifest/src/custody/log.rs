@@ -477,6 +477,11 @@ pub(crate) fn content_problems(
             if event.action == Action::Notified { "custody.notification" } else { "custody.disclosure" };
         problems.push((check, reason));
     }
+    for attachment in &event.attachments {
+        if let Err(reason) = attachment.check(crate::layout::ATTACHMENTS_DIR, "an attachment") {
+            problems.push(("custody.attachment", reason));
+        }
+    }
     if event.action == Action::Notified {
         match event.to_state.as_deref() {
             None => problems.push(("custody.notification", "a notification names the state notified".into())),

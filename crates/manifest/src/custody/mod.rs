@@ -21,6 +21,7 @@ use crate::Error;
 mod append;
 pub mod disclosure;
 pub mod holder;
+pub mod kept;
 mod log;
 pub mod occurrence;
 pub mod order;
@@ -254,6 +255,10 @@ pub struct Event {
     /// The exhibit the event concerns (its number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exhibit: Option<String>,
+    /// Files kept with the event (photos, worksheets, tool reports) in `custos/attachments/`,
+    /// each with its size and SHA-256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<kept::Document>,
 }
 
 /// Whether the recipient of a disclosure may pass it on.
@@ -333,6 +338,8 @@ pub struct NewEvent {
     pub storage: Option<String>,
     /// Exhibit number.
     pub exhibit: Option<String>,
+    /// Kept files ([`crate::package::add_event_with_attachments`] fills them in).
+    pub attachments: Vec<kept::Document>,
 }
 
 impl NewEvent {
@@ -362,6 +369,7 @@ impl NewEvent {
             condition: None,
             storage: None,
             exhibit: None,
+            attachments: Vec::new(),
         }
     }
 }

@@ -63,17 +63,7 @@ pub struct Order {
     pub document: Option<Document>,
 }
 
-/// An order's document: where it is kept in the package, and what its bytes are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Document {
-    /// `custos/orders/NAME`.
-    pub path: String,
-    /// Its length in bytes.
-    pub size: u64,
-    /// SHA-256 of its bytes, lowercase hex.
-    pub sha256: String,
-}
+pub use super::kept::Document;
 
 impl Order {
     /// Why the order cannot be signed or believed as it is, if it cannot: an unknown kind, a
@@ -118,22 +108,7 @@ impl Order {
             ));
         }
         if let Some(document) = &self.document {
-            let name = document.path.strip_prefix(&format!("{ORDERS_DIR}/")).unwrap_or_default();
-            if name.is_empty()
-                || name.contains('/')
-                || name.starts_with('.')
-                || name.chars().any(char::is_control)
-            {
-                return Err(format!(
-                    "the order's document must be a file in {ORDERS_DIR}/, not {}",
-                    document.path
-                ));
-            }
-            if document.sha256.len() != 64
-                || !document.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            {
-                return Err("the order's document digest is not a lowercase hex SHA-256".into());
-            }
+            document.check(ORDERS_DIR, "the order's document")?;
         }
         Ok(())
     }
@@ -145,16 +120,9 @@ impl Order {
     }
 
     /// Where a document named `name` (its file name as given) is kept: under
-    /// [`ORDERS_DIR`], prefixed with the start of its digest, so that two documents of one
-    /// name never collide.
+    /// [`ORDERS_DIR`], prefixed with the start of its digest.
     pub fn document_path(name: &str, sha256: &str) -> String {
-        let safe: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
-            .collect();
-        // A file name is at most 255 bytes: the digest's start, and the name's first 200.
-        let safe: String = safe.trim_start_matches('.').chars().take(200).collect();
-        format!("{ORDERS_DIR}/{}-{safe}", &sha256[..16.min(sha256.len())])
+        Document::path_for(ORDERS_DIR, name, sha256)
     }
 }
 

@@ -178,6 +178,8 @@ fn forge_event(case: &Case, key: &SigningKey, edit: impl FnOnce(&mut serde_json:
         "storage",
         "exhibit",
         "attachments",
+        "hold",
+        "witnessed",
     ] {
         object.remove(field);
     }
@@ -2065,4 +2067,45 @@ fn class6_an_attachment_outside_its_folder_fails() {
         });
         assert_caught(&case, "custody.attachment", "an attachment must be a file in custos/attachments/");
     }
+}
+
+#[test]
+fn class6_a_hold_is_lifted_only_by_who_placed_it_and_a_witness_is_someone_else() {
+    // Bob (the holder) places a hold; Ada (insider) lifts it herself, then Bob destroys.
+    let case = genuine();
+    let placed = custos_in(
+        &case.root,
+        &["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "legal_hold"],
+    );
+    assert_eq!(placed.code, 0, "{}", placed.stderr);
+    let hold_line = hex(&sha2::Sha256::digest(log_lines(&case)[3].as_bytes()));
+    forge_event(&case, &seed(TEST1_SEED), |event| {
+        event["action"] = "hold_lifted".into();
+        event["hold"] = hold_line.into();
+    });
+    assert_caught(&case, "custody.hold", "only Bob Custodian, who placed the hold at event 3, may lift it");
+    // Destroyed under the hold, signed directly.
+    let case = genuine();
+    let placed = custos_in(
+        &case.root,
+        &["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "legal_hold"],
+    );
+    assert_eq!(placed.code, 0, "{}", placed.stderr);
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "destroyed".into();
+    });
+    assert_caught(&case, "custody.hold", "`destroyed` while the evidence is on legal hold (event 3");
+    // The destroyer witnessing its own destruction.
+    let case = genuine();
+    let destroyed = custos_in(
+        &case.root,
+        &["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "destroyed"],
+    );
+    assert_eq!(destroyed.code, 0, "{}", destroyed.stderr);
+    let destroyed_line = hex(&sha2::Sha256::digest(log_lines(&case)[3].as_bytes()));
+    forge_event(&case, &seed(TEST2_SEED), |event| {
+        event["action"] = "witnessed".into();
+        event["witnessed"] = destroyed_line.into();
+    });
+    assert_caught(&case, "custody.hold", "a witness is a second principal");
 }

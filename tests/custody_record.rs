@@ -30,6 +30,8 @@ fn sealed(d: &Path) {
             "C-26",
             "--exhibit",
             "A-1",
+            "--category",
+            "content",
             "--out",
             "pkg",
             "phone.img",
@@ -234,5 +236,95 @@ fn notes_and_attachments_are_kept_with_their_digests_signed() {
         edited.stdout.contains("FAIL  custody.attachment") && edited.stdout.contains("the event signed"),
         "{}",
         edited.stdout
+    );
+}
+
+#[test]
+fn a_legal_hold_stops_disposal_and_a_policy_wants_it_witnessed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    sealed(d);
+    let bob = |extra: &[&str]| {
+        let mut args = vec!["custody", "record", "pkg", "--key", "rfc8032-test2"];
+        args.extend_from_slice(extra);
+        custos_in(d, &args)
+    };
+    assert_eq!(bob(&["--action", "legal_hold", "--note", "civil proceedings pending"]).code, 0);
+    support::assert_refused(
+        &record(d, &["--action", "destroyed"]),
+        "while the evidence is on legal hold (event 1, placed by Bob Custodian)",
+    );
+    support::assert_refused(
+        &record(d, &["--action", "hold_lifted"]),
+        "only Bob Custodian, who placed the hold at event 1, may lift it",
+    );
+    assert_eq!(bob(&["--action", "hold_lifted"]).code, 0);
+    assert_eq!(record(d, &["--action", "destroyed", "--note", "wiped and shredded"]).code, 0);
+    support::assert_refused(
+        &record(d, &["--action", "examined"]),
+        "the evidence was destroyed at event 3; only accessed and witnessed may follow",
+    );
+    support::assert_refused(&record(d, &["--action", "witnessed"]), "a witness is a second principal");
+
+    // The package still holds the bytes: said, not failed (a package from 0.2 may).
+    let trust = ["--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"];
+    let verified = custos_in(d, &[&["verify", "pkg"][..], &trust[..]].concat());
+    assert_eq!(verified.code, 0, "{}", verified.stdout);
+    assert!(
+        verified.stdout.contains("WARN  custody.destroyed")
+            && verified.stdout.contains("its bytes are still in the package"),
+        "{}",
+        verified.stdout
+    );
+
+    let policy = r#"{"custos_policy":2,"id":"lab","jurisdiction":"GB","name":"Lab","effective_from":"2026-01-01",
+        "signatures":{"trusted_keys":[
+          {"key_id":"21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9","principal":"Ada","roles":["examiner"]},
+          {"key_id":"39f713d0a644253f04529421b9f51b9b08979d08295959c4f3990ee617f5139f","principal":"Bob","roles":["evidence_custodian"]}],"cite":"c"},
+        "retention":{"min_days":{"content":30},"disposal_witnesses":1,"cite":"Lab procedure 9"}}"#;
+    write(d, "lab.json", policy.as_bytes());
+    let judge = || {
+        let run =
+            custos_in(d, &[&["verify", "pkg", "--policy", "lab.json", "--json"][..], &trust[..]].concat());
+        let report: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("JSON");
+        report["policies"][0]["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["rule"] == "retention.disposal_witnesses")
+            .map(|f| {
+                (
+                    f["verdict"].as_str().unwrap_or_default().to_owned(),
+                    f["evidence"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let unwitnessed = judge();
+    assert_eq!(unwitnessed[0].0, "fail", "{unwitnessed:?}");
+    assert!(
+        unwitnessed[0].1.ends_with("witnessed by 0 other principal(s) these rules trust; 1 required"),
+        "{unwitnessed:?}"
+    );
+    assert_eq!(bob(&["--action", "witnessed"]).code, 0);
+    let witnessed = judge();
+    assert_eq!(witnessed[0].0, "pass", "{witnessed:?}");
+    assert!(witnessed[0].1.ends_with("witnessed by Bob"), "{witnessed:?}");
+    support::assert_refused(&bob(&["--action", "witnessed"]), "Bob Custodian witnessed event 3 already");
+    // Destroyed the day it was sealed: content must be kept 30 days first.
+    let run = custos_in(d, &[&["verify", "pkg", "--policy", "lab.json", "--json"][..], &trust[..]].concat());
+    let report: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("JSON");
+    let kept = report["policies"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "retention.min_days")
+        .expect("a min_days finding");
+    assert_eq!(kept["verdict"], "fail");
+    assert!(
+        kept["evidence"]
+            .as_str()
+            .is_some_and(|e| e.contains("disposed of after 0.0 days; it must be kept at least 30")),
+        "{kept}"
     );
 }

@@ -199,6 +199,14 @@ pub enum CustodyCommand {
         /// signed in the event (repeatable)
         #[arg(long, value_name = "FILE")]
         attach: Vec<PathBuf>,
+        /// hold_lifted: the legal hold to lift, by event number (the one you placed, when
+        /// left out)
+        #[arg(long, value_name = "SEQ")]
+        hold: Option<u64>,
+        /// witnessed: the return or destruction witnessed, by event number (the last, when
+        /// left out)
+        #[arg(long, value_name = "SEQ")]
+        witnessed: Option<u64>,
         /// fixity_verified: the bytes of items sealed with --reference, the file or a folder
         /// holding them (as `verify --evidence`); required when the package has such items
         #[arg(long, value_name = "PATH")]
@@ -291,6 +299,8 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             to_state,
             disclosure,
             attach,
+            hold,
+            witnessed,
             evidence,
             trust,
         } => {
@@ -330,7 +340,15 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
             }
             attachments = attach;
             check_with = (evidence, trust);
+            if hold.is_some() && action != Action::HoldLifted {
+                bail!("--hold is for --action hold_lifted");
+            }
+            if witnessed.is_some() && action != Action::Witnessed {
+                bail!("--witnessed is for --action witnessed");
+            }
             let mut new = NewEvent::new(action, now);
+            new.hold = hold;
+            new.witnessed = witnessed;
             new.note = note;
             new.legal_basis = order;
             new.to_state = to_state;

@@ -229,6 +229,8 @@ pub(crate) mod tests_support {
             storage: None,
             exhibit: None,
             attachments: Vec::new(),
+            hold: None,
+            witnessed: None,
         };
         ExportSource {
             manifest,

@@ -368,6 +368,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
             ));
         }
         check_kept_documents(&log.events, &snapshot, &mut findings);
+        check_destroyed(&log, &snapshot, &mut findings);
         (established.trusted_times, established.trusted_times_by_set) =
             check_timestamps(&snapshot, &manifest, signatures.as_ref(), &log.events, options, &mut findings);
         let manifest_digest = custody::sha256_hex(input.manifest_bytes);
@@ -497,6 +498,36 @@ fn check_timestamps(
 enum Slot {
     Manifest(String),
     Event(u64),
+}
+
+/// After the evidence was destroyed (a `destroyed` event by its holder): its bytes should
+/// not still be in the package, and nothing but `accessed` and `witnessed` should follow.
+/// Both are warnings: a package from 0.2 may hold either, and still verifies.
+fn check_destroyed(log: &custody::LogVerification, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
+    let Some((destroyed, custody::Action::Destroyed)) = log.state.ended else { return };
+    if let Some((path, _)) = snapshot.payload_files().next() {
+        findings.push(Finding::warn(
+            "custody.destroyed",
+            format!("event {destroyed}"),
+            format!(
+                "the evidence was destroyed, but its bytes are still in the package ({path} among them): remove them, or record what was destroyed in a note"
+            ),
+        ));
+    }
+    for (event, _) in log.events.iter().filter(|(e, _)| e.sequence > destroyed) {
+        if !matches!(event.action, custody::Action::Accessed | custody::Action::Witnessed)
+            && event.disclosure.is_none()
+        {
+            findings.push(Finding::warn(
+                "custody.destroyed",
+                format!("event {}", event.sequence),
+                format!(
+                    "`{}` after the evidence was destroyed at event {destroyed}: only accessed and witnessed may follow",
+                    event.action.name()
+                ),
+            ));
+        }
+    }
 }
 
 /// The files events keep in the package (orders' documents, events' attachments): each as

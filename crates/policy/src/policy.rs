@@ -279,7 +279,16 @@ pub struct StorageRule {
 #[serde(deny_unknown_fields)]
 pub struct RetentionRule {
     /// For `content`, `traffic`, `subscriber`: the most days data may be kept after sealing.
+    #[serde(default)]
     pub max_days: BTreeMap<String, u64>,
+    /// Version 2: per category, the fewest days data must be kept after sealing before it
+    /// may be returned or destroyed.
+    #[serde(default)]
+    pub min_days: BTreeMap<String, u64>,
+    /// Version 2: how many principals other than the one who signed it must witness each
+    /// return or destruction (`witnessed` events by keys the policy trusts).
+    #[serde(default)]
+    pub disposal_witnesses: u64,
     /// Whether a `destroyed` or `returned` event must follow once the limit is reached.
     #[serde(default)]
     pub disposal_required: bool,
@@ -536,9 +545,19 @@ impl Policy {
             }
         }
         if let Some(rule) = &self.retention {
-            for category in rule.max_days.keys() {
-                let path = member_path("$.retention.max_days", category);
-                Vocabulary::Category.check(category).map_err(|message| (path, message))?;
+            for (field, map) in [("max_days", &rule.max_days), ("min_days", &rule.min_days)] {
+                for category in map.keys() {
+                    let path = member_path(&format!("$.retention.{field}"), category);
+                    Vocabulary::Category.check(category).map_err(|message| (path, message))?;
+                }
+            }
+            for (category, min) in &rule.min_days {
+                if rule.max_days.get(category).is_some_and(|max| max < min) {
+                    return Err((
+                        member_path("$.retention.min_days", category),
+                        "is more than max_days for the same category: no day would be allowed".into(),
+                    ));
+                }
             }
         }
         Ok(())
@@ -556,6 +575,11 @@ impl Policy {
             (
                 "$.custody.required_fields",
                 self.custody.as_ref().is_some_and(|r| !r.required_fields.is_empty()),
+            ),
+            ("$.retention.min_days", self.retention.as_ref().is_some_and(|r| !r.min_days.is_empty())),
+            (
+                "$.retention.disposal_witnesses",
+                self.retention.as_ref().is_some_and(|r| r.disposal_witnesses > 0),
             ),
         ]
         .into_iter()

@@ -20,7 +20,10 @@ const BOB: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 const XB_POLICY: &str = include_str!("../../../policies/examples/xb-borealia-strict.json");
 const XC_POLICY: &str = include_str!("../../../policies/examples/xc-cascadia-mla.json");
 
-const ACTIONS: [Action; 14] = [
+const ACTIONS: [Action; 17] = [
+    Action::Witnessed,
+    Action::LegalHold,
+    Action::Seized,
     Action::OrderRecorded,
     Action::Notified,
     Action::OnwardAuthorised,
@@ -123,6 +126,7 @@ prop_compose! {
     ) -> Event {
         let (legal_basis, order, retain_until, disclosure, to_state) = legal;
         let (occurred_at, seal_number) = form;
+        let referred = release.clone();
         Event {
             custos_event: 1,
             sequence,
@@ -153,6 +157,8 @@ prop_compose! {
             storage: None,
             exhibit: None,
             attachments: Vec::new(),
+            hold: referred.clone(),
+            witnessed: referred,
         }
     }
 }
@@ -280,6 +286,8 @@ prop_compose! {
         retention in proptest::option::of((
             proptest::collection::btree_map(name(CATEGORIES), number(), 0..3),
             any::<bool>(),
+            proptest::collection::btree_map(name(CATEGORIES), number(), 0..3),
+            0u64..3,
         )),
     ) -> Policy {
         let cite = || "cite".to_owned();
@@ -319,7 +327,13 @@ prop_compose! {
                 cite: cite(),
             }),
             storage: storage.map(|allowed_countries| StorageRule { allowed_countries, cite: cite() }),
-            retention: retention.map(|(max_days, disposal_required)| RetentionRule { max_days, disposal_required, cite: cite() }),
+            retention: retention.map(|(max_days, disposal_required, min_days, disposal_witnesses)| RetentionRule {
+                max_days,
+                disposal_required,
+                min_days,
+                disposal_witnesses,
+                cite: cite(),
+            }),
             time: None,
             transfer: transfer.map(|(order_kinds, recipient_roles, retention_date_required)| TransferRule {
                 order_kinds,
@@ -441,6 +455,8 @@ impl LargeCase {
                 storage: None,
                 exhibit: None,
                 attachments: Vec::new(),
+                hold: None,
+                witnessed: None,
             });
         };
         push(Action::Sealed, EXAMINER, None);

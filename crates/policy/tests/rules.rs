@@ -72,6 +72,8 @@ fn event(sequence: u64, action: Action, key: &str, time: &str) -> Event {
         storage: None,
         exhibit: None,
         attachments: Vec::new(),
+        hold: None,
+        witnessed: None,
     }
 }
 

@@ -154,6 +154,14 @@ pub fn append(
         );
     }
     let disclosure = disclosure_line(&state, &new, &me)?;
+    if let Some((destroyed, Action::Destroyed)) = state.ended {
+        if !matches!(new.action, Action::Accessed | Action::Witnessed) && disclosure.is_none() {
+            return Err(Error::Package(format!(
+                "refused, nothing was signed: the evidence was destroyed at event {destroyed}; only accessed and witnessed may follow"
+            )));
+        }
+    }
+    let (hold, witnessed) = hold_lines(&state, &new, &me)?;
     if let Some(country) = &new.country {
         if crate::vocabulary::country(country).as_deref() != Ok(country.as_str()) {
             return Err(Error::Package(format!(
@@ -191,6 +199,8 @@ pub fn append(
         storage: new.storage,
         exhibit: new.exhibit,
         attachments: new.attachments,
+        hold,
+        witnessed,
     };
     // An event made now that names an order names one recorded (older logs may hold any
     // text there, so only new events are held to this); the `sealed` event names the
@@ -372,5 +382,44 @@ fn disclosure_line(state: &CustodyState, new: &NewEvent, me: &str) -> Result<Opt
             "this could concern disclosure {}: say which",
             several.iter().map(|d| d.sequence.to_string()).collect::<Vec<_>>().join(" or ")
         ))),
+    }
+}
+
+/// The line digests a `hold_lifted` or `witnessed` event names: the event its number names,
+/// or the one only it can mean (the one hold this signer placed; the last return or
+/// destruction).
+fn hold_lines(
+    state: &CustodyState,
+    new: &NewEvent,
+    me: &str,
+) -> Result<(Option<String>, Option<String>), Error> {
+    let refused = |reason: String| Error::Package(format!("refused, nothing was signed: {reason}"));
+    match new.action {
+        Action::HoldLifted => {
+            let mine: Vec<_> =
+                state.holds.iter().filter(|h| new.hold.is_none_or(|n| h.sequence == n)).collect();
+            let own: Vec<_> = mine.iter().filter(|h| h.by.key_id == me).collect();
+            match (new.hold, own.as_slice(), mine.as_slice()) {
+                (_, [only], _) => Ok((Some(only.line.clone()), None)),
+                (_, [], [other]) => Err(refused(format!(
+                    "only {}, who placed the hold at event {}, may lift it",
+                    other.by.name, other.sequence
+                ))),
+                (Some(n), [], _) => Err(refused(format!("event {n} is not a hold in place"))),
+                (None, [], _) => Err(refused("this key placed no hold that is in place".into())),
+                (None, _, _) => Err(refused("this key placed several holds: say which (--hold SEQ)".into())),
+                (Some(_), _, _) => Err(refused("several holds match".into())),
+            }
+        }
+        Action::Witnessed => {
+            let disposal = match new.witnessed {
+                Some(n) => state.disposals.iter().find(|d| d.sequence == n),
+                None => state.disposals.last(),
+            };
+            disposal
+                .map(|d| (None, Some(d.line.clone())))
+                .ok_or_else(|| refused("no return or destruction of the evidence to witness".into()))
+        }
+        _ => Ok((None, None)),
     }
 }

@@ -110,6 +110,8 @@ pub fn misplaced_fields(event: &Event) -> Vec<&'static str> {
             ),
         ),
         ("to_state", event.to_state.is_some(), event.action == Action::Notified),
+        ("hold", event.hold.is_some(), event.action == Action::HoldLifted),
+        ("witnessed", event.witnessed.is_some(), event.action == Action::Witnessed),
     ] {
         if present && !allowed {
             misplaced.push(field);

@@ -51,6 +51,12 @@ pub struct CustodyState {
     /// Every disclosure, in order, with what followed it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub disclosures: Vec<crate::custody::disclosure::Disclosure>,
+    /// Legal holds in place.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<crate::custody::hold::Hold>,
+    /// Returns and destructions of the evidence, with their witnesses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disposals: Vec<crate::custody::hold::Disposal>,
 }
 
 /// Where the evidence is, and since which event.
@@ -93,6 +99,9 @@ impl Action {
                 | Action::Seized
                 | Action::Transported
                 | Action::ReceivedAtLab
+                | Action::LegalHold
+                | Action::HoldLifted
+                | Action::Witnessed
         )
     }
 }
@@ -150,6 +159,11 @@ impl CustodyState {
         };
         if let Some(result) = crate::custody::disclosure::apply(self, event, line_digest, &holder) {
             return result;
+        }
+        match crate::custody::hold::apply(self, event, line_digest) {
+            Some(Err(violation)) => return Err(violation),
+            Some(Ok(())) => return Ok(()),
+            None => {}
         }
         if event.action.is_observation() {
             return Ok(());
@@ -246,6 +260,13 @@ impl CustodyState {
                     )));
                 }
                 self.ended = Some((event.sequence, event.action));
+                self.disposals.push(crate::custody::hold::Disposal {
+                    sequence: event.sequence,
+                    line: line_digest.to_owned(),
+                    action: event.action,
+                    by: actor.clone(),
+                    witnesses: Vec::new(),
+                });
             }
             _ => {}
         }

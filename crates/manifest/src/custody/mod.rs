@@ -20,6 +20,7 @@ use crate::Error;
 
 mod append;
 pub mod disclosure;
+pub mod hold;
 pub mod holder;
 pub mod kept;
 mod log;
@@ -78,11 +79,17 @@ pub enum Action {
     Transported,
     /// The physical exhibit arrived at the lab.
     ReceivedAtLab,
+    /// The evidence was put on legal hold: nothing may return or destroy it until lifted.
+    LegalHold,
+    /// The key that placed a hold (`hold`) lifted it.
+    HoldLifted,
+    /// A second principal witnessed a return or destruction (`witnessed`).
+    Witnessed,
 }
 
 impl Action {
     /// Every action, in the order the format lists them.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 24] = [
         Action::Sealed,
         Action::Released,
         Action::Accepted,
@@ -99,6 +106,9 @@ impl Action {
         Action::Seized,
         Action::Transported,
         Action::ReceivedAtLab,
+        Action::LegalHold,
+        Action::HoldLifted,
+        Action::Witnessed,
         Action::PreservationRenewed,
         Action::Returned,
         Action::Destroyed,
@@ -131,6 +141,9 @@ impl Action {
             Action::Seized => "seized",
             Action::Transported => "transported",
             Action::ReceivedAtLab => "received_at_lab",
+            Action::LegalHold => "legal_hold",
+            Action::HoldLifted => "hold_lifted",
+            Action::Witnessed => "witnessed",
             Action::PreservationRenewed => "preservation_renewed",
             Action::Returned => "returned",
             Action::Destroyed => "destroyed",
@@ -259,6 +272,12 @@ pub struct Event {
     /// each with its size and SHA-256.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<kept::Document>,
+    /// `hold_lifted`: SHA-256 (hex) of the `legal_hold` line it lifts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
+    /// `witnessed`: SHA-256 (hex) of the `returned` or `destroyed` line witnessed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnessed: Option<String>,
 }
 
 /// Whether the recipient of a disclosure may pass it on.
@@ -340,6 +359,12 @@ pub struct NewEvent {
     pub exhibit: Option<String>,
     /// Kept files ([`crate::package::add_event_with_attachments`] fills them in).
     pub attachments: Vec<kept::Document>,
+    /// For `hold_lifted`: the hold's event number (written as its line's digest; left out,
+    /// the one hold this signer placed).
+    pub hold: Option<u64>,
+    /// For `witnessed`: the disposal's event number (written as its line's digest; left
+    /// out, the last return or destruction).
+    pub witnessed: Option<u64>,
 }
 
 impl NewEvent {
@@ -370,6 +395,8 @@ impl NewEvent {
             storage: None,
             exhibit: None,
             attachments: Vec::new(),
+            hold: None,
+            witnessed: None,
         }
     }
 }

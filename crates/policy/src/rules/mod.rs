@@ -425,6 +425,8 @@ pub fn rule_title(rule: &str) -> &'static str {
         "production" | "production.due" => "Data produced within the time the order allows",
         "storage" | "storage.allowed_countries" => "Evidence held only in allowed countries",
         "retention" | "retention.max_days" => "Not kept longer than allowed",
+        "retention.min_days" => "Kept at least as long as required before disposal",
+        "retention.disposal_witnesses" => "Each disposal witnessed by a second principal",
         "time" | "time.trusted_timestamps" => "Times confirmed by a trusted time-stamping authority",
         _ => "A rule of this policy",
     }

@@ -41,15 +41,14 @@ pub(crate) fn apply(
         }
         Action::HoldLifted => Some(lift(state, event, &by)),
         Action::Witnessed => Some(witness(state, event)),
-        Action::Returned | Action::Destroyed if event.disclosure.is_none() => match state.holds.first() {
-            Some(hold) => Some(Err(rule(format!(
+        Action::Returned | Action::Destroyed if event.disclosure.is_none() => state.holds.first().map(|hold| {
+            Err(rule(format!(
                 "`{}` while the evidence is on legal hold (event {}, placed by {}): nothing may be returned or destroyed until it is lifted",
                 event.action.name(),
                 hold.sequence,
                 hold.by.name
-            )))),
-            None => None,
-        },
+            )))
+        }),
         _ => None,
     }
 }

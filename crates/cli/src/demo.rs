@@ -138,6 +138,9 @@ pub fn run(args: DemoArgs) -> Result<Status> {
         }],
         args.json,
     )?;
+    let now = custos_manifest::time::parse_rfc3339(&custos_manifest::time::now_rfc3339()).unwrap_or_default();
+    let days_ago = |days: i64| custos_manifest::time::rfc3339_from_unix((now - days * 86_400).max(0) as u64);
+    let (seized_at, arrived_at) = (days_ago(3), days_ago(2));
     let package_steps = vec![
         Step {
             title: "Seal the image into a signed evidence package (a BagIt bag)",
@@ -162,6 +165,48 @@ pub fn run(args: DemoArgs) -> Result<Status> {
                 "--out",
                 &package,
                 &evidence,
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "Ada records the phone's seizure three days before, with its bag's seal number",
+            words: words(&[
+                "custody",
+                "record",
+                &package,
+                "--key",
+                &ada,
+                "--action",
+                "seized",
+                "--occurred-at",
+                &seized_at,
+                "--location",
+                "Flat 3, 12 High St",
+                "--seal-number",
+                "EB-0042",
+                "--condition",
+                "sealed bag, intact",
+                "--exhibit",
+                "A-1",
+            ]),
+            expect: Status::Ok,
+        },
+        Step {
+            title: "and its arrival at the lab the next day, stored in locker 4",
+            words: words(&[
+                "custody",
+                "record",
+                &package,
+                "--key",
+                &ada,
+                "--action",
+                "received_at_lab",
+                "--occurred-at",
+                &arrived_at,
+                "--seal-number",
+                "EB-0042",
+                "--storage",
+                "locker 4",
             ]),
             expect: Status::Ok,
         },

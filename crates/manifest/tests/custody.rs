@@ -178,17 +178,27 @@ fn only_the_holder_releases_returns_or_destroys() {
 }
 
 #[test]
-fn after_destruction_only_observations_follow() {
+fn after_destruction_only_access_and_witnesses_follow() {
     let f = fixture();
     let destroy = NewEvent::new(Action::Destroyed, "2026-11-29T15:00:00+00:00".into());
     add_event(&f.package, destroy, &f.ada.secret, &f.ada.public, None).expect("destroyed");
-    let examined = NewEvent::new(Action::Examined, "2026-11-29T15:10:00+00:00".into());
-    add_event(&f.package, examined, &f.bob.secret, &f.bob.public, None).expect("an observation");
+    let accessed = NewEvent::new(Action::Accessed, "2026-11-29T15:10:00+00:00".into());
+    add_event(&f.package, accessed, &f.bob.secret, &f.bob.public, None).expect("an access");
+    let witnessed = NewEvent::new(Action::Witnessed, "2026-11-29T15:11:00+00:00".into());
+    add_event(&f.package, witnessed, &f.bob.secret, &f.bob.public, None).expect("a witness");
+    // Nothing can be examined once destroyed (0.2 allowed any observation: verify only warns
+    // of one, so such a package still verifies).
+    let examined = NewEvent::new(Action::Examined, "2026-11-29T15:15:00+00:00".into());
+    assert!(add_event(&f.package, examined, &f.bob.secret, &f.bob.public, None)
+        .is_err_and(|e| e.to_string().contains("only accessed and witnessed may follow")));
     let mut release = NewEvent::new(Action::Released, "2026-11-29T15:20:00+00:00".into());
     release.receiver = Some(f.bob.public.id().to_string());
     assert!(add_event(&f.package, release, &f.ada.secret, &f.ada.public, Some(&f.bob.public))
-        .is_err_and(|e| e.to_string().contains("only observations")));
-    assert_eq!(overall(&findings(&f)), Verdict::Pass);
+        .is_err_and(|e| e.to_string().contains("only accessed and witnessed may follow")));
+    let found = findings(&f);
+    assert_eq!(overall(&found), Verdict::Warn);
+    let warned: Vec<&str> = found.iter().filter(|x| x.verdict == Verdict::Warn).map(|x| x.check).collect();
+    assert_eq!(warned, ["custody.destroyed"], "only that the destroyed evidence's bytes remain");
 }
 
 /// Appends an event signed by `by` that the library would refuse to sign, the way an

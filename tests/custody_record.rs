@@ -328,3 +328,87 @@ fn a_legal_hold_stops_disposal_and_a_policy_wants_it_witnessed() {
         "{kept}"
     );
 }
+
+#[test]
+fn verify_and_report_record_each_access_when_asked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    sealed(d);
+    let verified = custos_in(
+        d,
+        &[
+            "verify",
+            "pkg",
+            "--trust",
+            "rfc8032-test1.pub",
+            "--record-access",
+            "--key",
+            "rfc8032-test2",
+            "--json",
+        ],
+    );
+    assert_eq!(verified.code, 0, "{}{}", verified.stdout, verified.stderr);
+    assert_eq!(verified.stdout.lines().count(), 1, "the JSON record stays one line");
+    assert!(
+        verified
+            .stderr
+            .contains("recorded this access as event 1 of the custody log (signed by Bob Custodian)"),
+        "{}",
+        verified.stderr
+    );
+    let made = custos_in(
+        d,
+        &[
+            "report",
+            "pkg",
+            "--trust",
+            "rfc8032-test1.pub",
+            "--trust",
+            "rfc8032-test2.pub",
+            "--out",
+            "r.html",
+            "--record-access",
+            "--key",
+            "rfc8032-test2",
+        ],
+    );
+    assert_eq!(made.code, 0, "{}{}", made.stdout, made.stderr);
+    let log = custos_in(d, &["custody", "log", "pkg", "--json"]);
+    let events: Vec<serde_json::Value> =
+        log.stdout.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(events[1]["action"], "accessed");
+    assert!(
+        events[1]["note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("custos verify: ") && n.contains("VERIFIED")),
+        "{}",
+        events[1]
+    );
+    assert_eq!(events[2]["action"], "accessed");
+    let html = std::fs::read(d.join("r.html")).expect("report");
+    let digest = support::digest_hex("sha256", &html);
+    assert!(
+        events[2]["note"].as_str().is_some_and(|n| n.starts_with("custos report: ") && n.contains(&digest)),
+        "{}",
+        events[2]
+    );
+    // Asked without a key, or for a package in an object store: a mistake, said before any work.
+    let keyless = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--record-access"]);
+    assert_eq!(keyless.code, 2);
+    assert!(keyless.stderr.contains("--key"), "{}", keyless.stderr);
+    support::assert_refused(
+        &custos_in(
+            d,
+            &[
+                "verify",
+                "s3://bucket/pkg",
+                "--trust",
+                "rfc8032-test1.pub",
+                "--record-access",
+                "--key",
+                "rfc8032-test2",
+            ],
+        ),
+        "which is not done in an object store",
+    );
+}

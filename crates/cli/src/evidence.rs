@@ -528,6 +528,7 @@ fn full_fixity_check(
         fast: false,
         by_segments: false,
         receipt: Vec::new(),
+        access: AccessArgs::default(),
         json,
         quiet,
     };
@@ -712,6 +713,7 @@ pub fn form_terms(event: &Event) -> String {
         event.condition.as_deref().map(|c| format!("condition {}", escape(c))),
         event.storage.as_deref().map(|s| format!("stored in {}", escape(s))),
         event.exhibit.as_deref().map(|x| format!("exhibit {}", escape(x))),
+        event.note.as_deref().map(|n| format!("note \"{}\"", escape(n))),
     ]
     .into_iter()
     .flatten()
@@ -889,12 +891,64 @@ pub struct VerifyArgs {
     /// A custody receipt: fail if the log no longer holds its event (repeatable)
     #[arg(long, value_name = "FILE")]
     pub receipt: Vec<PathBuf>,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// Every finding as JSON
     #[arg(long)]
     pub json: bool,
     /// No progress bar
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// `--record-access --key KEY`: the command appends a signed `accessed` event saying what
+/// was done, so that the custody record shows every look at the evidence.
+#[derive(Debug, Default, Args)]
+pub struct AccessArgs {
+    /// Record this access in the package's custody log (an `accessed` event signed with
+    /// --key, saying what was done and what was found)
+    #[arg(long, requires = "key")]
+    pub record_access: bool,
+    /// The key that signs the access record: PATH or PATH.key, with PATH.pub beside it
+    #[arg(long, value_name = "KEY", requires = "record_access")]
+    pub key: Option<PathBuf>,
+    /// Read that key's passphrase from the first line of FILE
+    #[arg(long, value_name = "FILE", requires = "record_access")]
+    pub access_passphrase_file: Option<PathBuf>,
+}
+
+impl AccessArgs {
+    /// Refuses, before any work, an access record that cannot be written: to a package in
+    /// an object store (nothing is appended there), or with a key that cannot be read.
+    pub fn check(&self, package: &Path) -> Result<()> {
+        if self.record_access && crate::location::is_remote(package) {
+            bail!(
+                "--record-access appends to the package's custody log, which is not done in an object store: pull the package, or leave --record-access out"
+            );
+        }
+        Ok(())
+    }
+
+    /// Appends an `accessed` event whose note says what was done (`what`), signed with the
+    /// key given, when asked for; prints what was recorded (to stderr, so a JSON record on
+    /// stdout stays one line).
+    pub fn record(&self, package: &Path, what: &str) -> Result<()> {
+        let (true, Some(key)) = (self.record_access, &self.key) else { return Ok(()) };
+        let (secret, public) = load_signer(key, self.access_passphrase_file.as_deref())?;
+        let mut event = NewEvent::new(Action::Accessed, custos_manifest::time::now_rfc3339());
+        event.note = Some(what.to_owned());
+        let appended = add_event_stamped(package, event, &secret, &public, None, None)
+            .map_err(|e| explain_permission(package, anyhow::Error::new(e)))
+            .with_context(|| {
+                format!("cannot record the access in the custody log of {}", crate::render::shown(package))
+            })?;
+        crate::render::say(&format!(
+            "recorded this access as event {} of the custody log (signed by {})",
+            appended.event.sequence,
+            escape(&appended.event.actor.name)
+        ));
+        Ok(())
+    }
 }
 
 /// Version of `verify --json`'s report (docs/json.md).
@@ -926,6 +980,7 @@ struct Report<'a> {
 
 pub fn run_verify(args: VerifyArgs) -> Result<Status> {
     let started = std::time::Instant::now();
+    args.access.check(&args.package)?;
     let judgement = match judge(&args) {
         Ok(judgement) => judgement,
         // A batch job gets a record for every package, also for one it could not verify.
@@ -963,6 +1018,7 @@ pub fn run_verify(args: VerifyArgs) -> Result<Status> {
     } else {
         print_report(&args.package, &judgement);
     }
+    args.access.record(&args.package, &format!("custos verify: {}", judgement.outcome()))?;
     Ok(judgement.status())
 }
 

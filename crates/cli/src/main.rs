@@ -221,3 +221,15 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks its definitions only when a command runs in a debug build: two flags of one
+    /// name (a `--passphrase-file` flattened twice into `report`) would go unnoticed until a
+    /// user ran that very command. This checks every command at once.
+    #[test]
+    fn every_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

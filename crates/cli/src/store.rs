@@ -201,6 +201,7 @@ fn pull(args: PullArgs) -> Result<Status> {
         fast: false,
         by_segments: false,
         receipt: Vec::new(),
+        access: crate::evidence::AccessArgs::default(),
         json: args.json,
         quiet: args.quiet,
     })

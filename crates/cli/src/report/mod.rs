@@ -52,6 +52,7 @@ struct Written {
 }
 
 pub fn run(args: ReportArgs) -> Result<Status> {
+    args.verify.access.check(&args.verify.package)?;
     // Cheap checks first: nothing is verified, and no passphrase asked, for a command that
     // cannot finish.
     let mut outputs = vec![args.out.clone()];
@@ -174,6 +175,11 @@ pub fn run(args: ReportArgs) -> Result<Status> {
         }
         println!("outcome: {}", judgement.overall());
     }
+    let written: Vec<String> = records.iter().map(|r| format!("{} (SHA-256 {})", r.path, r.sha256)).collect();
+    args.verify.access.record(
+        &args.verify.package,
+        &format!("custos report: {}; wrote {}", judgement.outcome(), written.join(", ")),
+    )?;
     Ok(judgement.status())
 }
 

@@ -2109,3 +2109,72 @@ fn class6_a_hold_is_lifted_only_by_who_placed_it_and_a_witness_is_someone_else()
     });
     assert_caught(&case, "custody.hold", "a witness is a second principal");
 }
+
+#[test]
+fn class6_an_attachment_record_must_match_its_name_and_name_a_file_once() {
+    let case = genuine();
+    let added = custos_in(
+        &case.root,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test2",
+            "--action",
+            "examined",
+            "--attach",
+            "evidence/disk.img",
+        ],
+    );
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let path = {
+        let lines = log_lines(&case);
+        let line: serde_json::Value = serde_json::from_str(lines.last().expect("line")).expect("line");
+        let event: serde_json::Value =
+            serde_json::from_str(line["payload"].as_str().expect("payload")).expect("event");
+        event["attachments"][0]["path"].as_str().expect("path").to_owned()
+    };
+    // A record pointing at that file under another digest: it would make any later file of
+    // that name look like this record's.
+    forge_event(&case, &seed(TEST1_SEED), |event| {
+        event["action"] = "examined".into();
+        event["attachments"] = serde_json::json!([{ "path": path, "size": 3, "sha256": "cd".repeat(32) }]);
+    });
+    assert_caught(&case, "custody.attachment", "does not start with the first 16 digits of its SHA-256");
+    // One file named many times is named once too many, and read once.
+    let case = genuine();
+    let added = custos_in(
+        &case.root,
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test2",
+            "--action",
+            "examined",
+            "--attach",
+            "evidence/disk.img",
+        ],
+    );
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let record = {
+        let lines = log_lines(&case);
+        let line: serde_json::Value = serde_json::from_str(lines.last().expect("line")).expect("line");
+        let event: serde_json::Value =
+            serde_json::from_str(line["payload"].as_str().expect("payload")).expect("event");
+        event["attachments"][0].clone()
+    };
+    forge_event(&case, &seed(TEST1_SEED), |event| {
+        event["action"] = "examined".into();
+        event["attachments"] = serde_json::Value::Array(vec![record; 5000]);
+    });
+    let run = run_with_deadline(
+        &case.root,
+        &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--trust", "rfc8032-test2.pub"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("more than once"), "{}", run.stdout);
+}

@@ -359,6 +359,24 @@ pub fn run_custody(command: CustodyCommand) -> Result<Status> {
     let action = event.action;
     let EventArgs { package, signer, purpose, location, country, form, anchors, json, quiet } = args;
     let CustodyFormArgs { occurred_at, seal_number, condition, storage, exhibit } = form;
+    // A blank value is a mistake (an unset variable in a script), never a recorded field.
+    for (flag, value) in [
+        ("--seal-number", &seal_number),
+        ("--condition", &condition),
+        ("--storage", &storage),
+        ("--exhibit", &exhibit),
+        ("--location", &location),
+        ("--purpose", &purpose),
+    ] {
+        if value.as_deref().is_some_and(|v| {
+            !v.chars().any(|c| !c.is_whitespace() && !custos_manifest::safe_text::is_unsafe(c))
+        }) {
+            bail!("{flag} is empty: give its text, or leave the flag out");
+        }
+    }
+    if action == Action::LegalHold && event.note.is_none() && event.legal_basis.is_none() {
+        bail!("a legal hold says why: give --note TEXT or --order REF");
+    }
     if action.is_about_the_exhibit() && occurred_at.is_none() {
         bail!("`{}` is recorded after sealing: say when it happened with --occurred-at TIME", action.name());
     }

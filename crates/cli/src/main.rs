@@ -169,6 +169,7 @@ fn run_words(words: &[&std::ffi::OsStr]) -> anyhow::Result<Status> {
 }
 
 fn main() -> ExitCode {
+    custos_manifest::custody::build::set_commit(env!("CUSTOS_COMMIT"));
     // `custos … | head`: printing to a closed pipe is the reader's choice, not a crash.
     // println! panics on it; end quietly with status 0 instead of a panic's 101.
     let default_hook = std::panic::take_hook();

@@ -409,6 +409,7 @@ pub fn run_policy(command: PolicyCommand) -> Result<Status> {
                 ("transfer", policy.transfer.is_some()),
                 ("notification", policy.notification.is_some()),
                 ("production", policy.production.is_some()),
+                ("tools", policy.tools.is_some()),
             ]
             .into_iter()
             .filter_map(|(name, present)| present.then_some(name))

@@ -231,6 +231,7 @@ pub(crate) mod tests_support {
             attachments: Vec::new(),
             hold: None,
             witnessed: None,
+            tool: None,
         };
         ExportSource {
             manifest,

@@ -1211,7 +1211,26 @@ fn append_keeping(
             )));
         }
         store.create_folders(folder).map_err(|e| Error::Package(format!("cannot create {e}")))?;
-        Ok(kept.iter().map(|(document, bytes)| (document.path.clone(), bytes.to_vec())).collect())
+        // A kept file is never replaced: one of the same name with the same bytes is already
+        // what this event names; with other bytes, it belongs to another event (or was
+        // planted), and overwriting it would break that event's record.
+        let mut writes = Vec::new();
+        for (document, bytes) in kept {
+            match store.read_small(&document.path, crate::verify::MAX_TAG_BYTES) {
+                Ok(existing) if custody::sha256_hex(&existing) == document.sha256 => {}
+                Ok(_) => {
+                    return Err(Error::Package(format!(
+                        "refused, nothing was signed: {} already holds other bytes; it is not replaced",
+                        document.path
+                    )))
+                }
+                Err(crate::store::StoreError::NotFound { .. }) => {
+                    writes.push((document.path.clone(), bytes.to_vec()))
+                }
+                Err(e) => return Err(Error::Package(format!("cannot read {}: {e}", document.path))),
+            }
+        }
+        Ok(writes)
     };
     let along = custody::AlongWith { ship: &[public], tsa, replace: &keep, then: &refresh_tag_manifests };
     custody::append(store, event, key, public, &along)

@@ -368,6 +368,7 @@ pub fn verify_store(store: &dyn PackageStore, options: &VerifyOptions) -> Verifi
             ));
         }
         check_kept_documents(&log.events, &snapshot, &mut findings);
+        downgrade_orphans(&log.events, &snapshot, &mut findings);
         check_destroyed(&log, &snapshot, &mut findings);
         (established.trusted_times, established.trusted_times_by_set) =
             check_timestamps(&snapshot, &manifest, signatures.as_ref(), &log.events, options, &mut findings);
@@ -505,12 +506,18 @@ enum Slot {
 /// Both are warnings: a package from 0.2 may hold either, and still verifies.
 fn check_destroyed(log: &custody::LogVerification, snapshot: &Snapshot, findings: &mut Vec<Finding>) {
     let Some((destroyed, custody::Action::Destroyed)) = log.state.ended else { return };
-    if let Some((path, _)) = snapshot.payload_files().next() {
+    // A note saying what was destroyed (the device, other copies) explains bytes kept as the
+    // record of it.
+    let explained = log
+        .events
+        .iter()
+        .any(|(e, _)| e.sequence == destroyed && e.note.as_deref().is_some_and(|n| !n.trim().is_empty()));
+    if let (Some((path, _)), false) = (snapshot.payload_files().next(), explained) {
         findings.push(Finding::warn(
             "custody.destroyed",
             format!("event {destroyed}"),
             format!(
-                "the evidence was destroyed, but its bytes are still in the package ({path} among them): remove them, or record what was destroyed in a note"
+                "the evidence was destroyed, but its bytes are still in the package ({path} among them), and the event's note does not say what was destroyed: say it in the destroyed event's note (custody record --action destroyed --note …)"
             ),
         ));
     }
@@ -530,6 +537,42 @@ fn check_destroyed(log: &custody::LogVerification, snapshot: &Snapshot, findings
     }
 }
 
+/// Whether `path` is a kept file no event names whose bytes match the digest its name
+/// starts with: what a custody command killed after writing it and before appending its
+/// event leaves (the next custody command removes it).
+fn is_orphan_kept_file(events: &[(Event, bool)], snapshot: &Snapshot, path: &str) -> bool {
+    let in_kept_folder = [crate::layout::ATTACHMENTS_DIR, crate::layout::ORDERS_DIR].iter().any(|folder| {
+        path.strip_prefix(*folder)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|name| !name.contains('/'))
+    });
+    let named = events.iter().any(|(e, _)| {
+        e.attachments.iter().any(|a| a.path == path)
+            || e.order.as_ref().and_then(|o| o.document.as_ref()).is_some_and(|d| d.path == path)
+    });
+    let name = path.rsplit('/').next().unwrap_or_default();
+    in_kept_folder
+        && !named
+        && snapshot
+            .tag(path)
+            .is_ok_and(|bytes| name.starts_with(&format!("{}-", &custody::sha256_hex(bytes)[..16])))
+}
+
+/// An orphan kept file ([`is_orphan_kept_file`]) is an interrupted write, a warning, as a
+/// writer's temporary is: not a tag file someone planted to pass for the package's.
+fn downgrade_orphans(events: &[(Event, bool)], snapshot: &Snapshot, findings: &mut [Finding]) {
+    for finding in findings.iter_mut() {
+        if finding.check == "bag.unlisted_tag_file" && is_orphan_kept_file(events, snapshot, &finding.subject)
+        {
+            *finding = Finding::warn(
+                "package.interrupted_write",
+                finding.subject.clone(),
+                "a file kept for an event that was never appended (a custody command was interrupted); the next custody command removes it",
+            );
+        }
+    }
+}
+
 /// The files events keep in the package (orders' documents, events' attachments): each as
 /// its event signed it; a file in their folders that no event names is unknown.
 fn check_kept_documents(events: &[(Event, bool)], snapshot: &Snapshot, findings: &mut Vec<Finding>) {
@@ -540,22 +583,26 @@ fn check_kept_documents(events: &[(Event, bool)], snapshot: &Snapshot, findings:
         }
         kept.extend(event.attachments.iter().map(|a| (event, a, "custody.attachment")));
     }
+    // Each file is read and hashed once, however many records name it: a forged event
+    // naming one file thousands of times must not make verification hash it each time.
+    let mut hashed: BTreeMap<&str, Option<(u64, String)>> = BTreeMap::new();
     for (event, document, check) in &kept {
         let subject = format!("event {} ({})", event.sequence, document.path);
         let what = if *check == "order.document" { "the order's document" } else { "the attachment" };
-        match snapshot.tag(&document.path) {
-            Err(_) => findings.push(Finding::fail(check, subject, format!("{what} is missing"))),
-            Ok(bytes) => {
-                let found = custody::sha256_hex(bytes);
-                if bytes.len() as u64 != document.size || found != document.sha256 {
+        let found = hashed.entry(document.path.as_str()).or_insert_with(|| {
+            snapshot.tag(&document.path).ok().map(|b| (b.len() as u64, custody::sha256_hex(b)))
+        });
+        match found {
+            None => findings.push(Finding::fail(check, subject, format!("{what} is missing"))),
+            Some((length, found)) => {
+                let (length, found) = (*length, found.as_str());
+                if length != document.size || found != document.sha256 {
                     findings.push(Finding::fail(
                         check,
                         subject,
                         format!(
-                            "{} bytes with SHA-256 {found}; the event signed {} bytes with {}",
-                            bytes.len(),
-                            document.size,
-                            document.sha256
+                            "{length} bytes with SHA-256 {found}; the event signed {} bytes with {}",
+                            document.size, document.sha256
                         ),
                     ));
                 } else {
@@ -570,7 +617,7 @@ fn check_kept_documents(events: &[(Event, bool)], snapshot: &Snapshot, findings:
     ] {
         let prefix = format!("{folder}/");
         for path in snapshot.tags.keys().filter(|p| p.starts_with(&prefix)) {
-            if !kept.iter().any(|(_, d, _)| d.path == *path) {
+            if !kept.iter().any(|(_, d, _)| d.path == *path) && !is_orphan_kept_file(events, snapshot, path) {
                 findings.push(Finding::warn(
                     "package.unknown_file",
                     path.clone(),

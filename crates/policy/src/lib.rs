@@ -22,7 +22,8 @@ pub use load::{
 pub use policy::{
     BoundFile, CertificateFile, CustodyRule, DigestRule, LegalBasisRule, NotificationRule, Policy,
     PolicyError, PreservationPeriod, PreservationRule, ProductionRule, RegistryRef, RetentionRule,
-    SignatureRule, StorageRule, TimeRule, TimestampRequirement, TransferRule, TrustedKey, POLICY_FORMAT,
+    SignatureRule, StorageRule, TimeRule, TimestampRequirement, ToolsRule, TransferRule, TrustedKey,
+    POLICY_FORMAT,
 };
 pub use rules::{
     deadlines, evaluate, rule_title, Deadline, DeadlineKind, Evidence, PolicyFinding, PolicyVerdict,

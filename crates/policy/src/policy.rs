@@ -113,6 +113,20 @@ pub struct Policy {
     /// Production deadlines per order kind (version 2).
     #[serde(default)]
     pub production: Option<ProductionRule>,
+    /// The builds of Custos a lab validated (version 2).
+    #[serde(default)]
+    pub tools: Option<ToolsRule>,
+}
+
+/// The builds a lab validated: each custody event must have been signed by one of them, as
+/// the event's `tool` states (its version, or the SHA-256 of its program file).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsRule {
+    /// Versions (`0.3.0`) or program SHA-256 digests (64 lowercase hex) approved.
+    pub approved: Vec<String>,
+    /// What the rule is modelled on.
+    pub cite: String,
 }
 
 /// Disclosures to other authorities: each under an order in force, to a recipient the
@@ -570,6 +584,7 @@ impl Policy {
             ("$.transfer", self.transfer.is_some()),
             ("$.notification", self.notification.is_some()),
             ("$.production", self.production.is_some()),
+            ("$.tools", self.tools.is_some()),
             ("$.legal_basis.in_force", self.legal_basis.as_ref().is_some_and(|r| r.in_force)),
             ("$.preservation.per_kind", self.preservation.as_ref().is_some_and(|r| !r.per_kind.is_empty())),
             (
@@ -640,6 +655,15 @@ impl Policy {
                 Vocabulary::Action.check(action).map_err(|message| (path.clone(), message))?;
                 names(&path, fields, Vocabulary::FormField)?;
             }
+        }
+        if let Some(rule) = &self.tools {
+            if rule.approved.is_empty() {
+                return Err(("$.tools.approved".into(), "names no build: every event would fail".into()));
+            }
+            for (i, entry) in rule.approved.iter().enumerate() {
+                one_line(&format!("$.tools.approved[{i}]"), entry)?;
+            }
+            distinct("$.tools.approved", &rule.approved)?;
         }
         if let Some(rule) = &self.production {
             for kind in rule.due_hours.keys() {

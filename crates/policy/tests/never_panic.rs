@@ -11,7 +11,7 @@ use custos_manifest::order::Order;
 use custos_policy::{
     evaluate, CustodyRule, DigestRule, Evidence, LegalBasisRule, NotificationRule, Policy, PolicyVerdict,
     PreservationPeriod, PreservationRule, ProductionRule, RetentionRule, SignatureRule, StorageRule,
-    TransferRule, TrustedKey,
+    ToolsRule, TransferRule, TrustedKey,
 };
 use proptest::prelude::*;
 
@@ -123,6 +123,7 @@ prop_compose! {
             proptest::option::of(name(COUNTRIES)),
         ),
         form in (proptest::option::of(hostile()), proptest::option::of(hostile())),
+        tool in proptest::option::of((prop_oneof![Just("0.1.0".to_owned()), hostile()], proptest::option::of(hostile()))),
     ) -> Event {
         let (legal_basis, order, retain_until, disclosure, to_state) = legal;
         let (occurred_at, seal_number) = form;
@@ -159,6 +160,12 @@ prop_compose! {
             attachments: Vec::new(),
             hold: referred.clone(),
             witnessed: referred,
+            tool: tool.map(|(version, binary_sha256)| custos_manifest::custody::build::Build {
+                name: "custos".into(),
+                version,
+                commit: None,
+                binary_sha256,
+            }),
         }
     }
 }
@@ -275,6 +282,7 @@ prop_compose! {
                 0..3,
             ),
         )),
+        tools in proptest::option::of(proptest::collection::vec(prop_oneof![Just("0.1.0".to_owned()), hostile()], 0..3)),
         version_2 in (
             1u64..=2,
             any::<bool>(),
@@ -343,6 +351,7 @@ prop_compose! {
             }),
             notification: notification.map(|(order_kinds, categories)| NotificationRule { order_kinds, categories, cite: cite() }),
             production: production.map(|due_hours| ProductionRule { due_hours, cite: cite() }),
+            tools: tools.map(|approved| ToolsRule { approved, cite: cite() }),
         }
     }
 }
@@ -457,6 +466,7 @@ impl LargeCase {
                 attachments: Vec::new(),
                 hold: None,
                 witnessed: None,
+                tool: None,
             });
         };
         push(Action::Sealed, EXAMINER, None);

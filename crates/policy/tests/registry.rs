@@ -133,6 +133,7 @@ fn revocations_in_a_registry_are_honoured() {
         attachments: Vec::new(),
         hold: None,
         witnessed: None,
+        tool: None,
     }];
     let signers = vec![EXAMINER.to_owned()];
     let at = custos_policy::time::parse_rfc3339("2026-04-01T00:00:00Z").expect("time");

@@ -74,6 +74,7 @@ fn event(sequence: u64, action: Action, key: &str, time: &str) -> Event {
         attachments: Vec::new(),
         hold: None,
         witnessed: None,
+        tool: None,
     }
 }
 
@@ -540,4 +541,37 @@ fn every_rule_has_a_title() {
     for rule in rules {
         assert_ne!(custos_policy::rule_title(rule), "A rule of this policy", "{rule} has no title");
     }
+}
+
+/// A disposal counts for the items it names (all, when it names none), and a recipient's
+/// destruction of its disclosed copy is no disposal of the evidence.
+#[test]
+fn retention_reads_which_items_a_disposal_names_and_ignores_disclosed_copies() {
+    let rule = policy(r#","retention":{"max_days":{"content":1},"disposal_required":true,"cite":"t"}"#);
+    let mut m = manifest(&["sha256"], Some(Category::Content), &[]);
+    let mut second = m.items[0].clone();
+    second.path = "data/b.img".into();
+    m.items.push(second);
+    let sealed = event(0, Action::Sealed, ADA, "2026-03-01T10:00:00+00:00");
+    let mut partial = event(1, Action::Destroyed, ADA, "2026-03-01T12:00:00+00:00");
+    partial.items = vec!["data/disk.img".into()];
+    let findings = run(&rule, &m, &[sealed.clone(), partial], &[ADA]);
+    let said: Vec<(PolicyVerdict, &str)> = findings
+        .iter()
+        .filter(|f| f.rule == "retention.max_days")
+        .map(|f| (f.verdict, f.evidence.as_str()))
+        .collect();
+    assert_eq!(said[0], (PolicyVerdict::Pass, "data/disk.img disposed of within 1 days"));
+    assert_eq!(
+        said[1],
+        (PolicyVerdict::Fail, "data/b.img held past its 1-day limit and no disposal is recorded")
+    );
+
+    let mut copy = event(1, Action::Destroyed, BOB, "2026-03-01T12:00:00+00:00");
+    copy.disclosure = Some("ab".repeat(32));
+    let findings = run(&rule, &m, &[sealed, copy], &[ADA]);
+    assert!(
+        findings.iter().filter(|f| f.rule == "retention.max_days").all(|f| f.verdict == PolicyVerdict::Fail),
+        "a recipient's copy destroyed disposes of nothing: {findings:#?}"
+    );
 }

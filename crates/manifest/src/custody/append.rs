@@ -112,6 +112,7 @@ pub fn append(
         }
         state = verified.state;
         earlier_events = verified.events.iter().map(|(event, _)| event.clone()).collect();
+        remove_orphans(store, &earlier_events)?;
         earlier_orders = verified
             .events
             .iter()
@@ -201,6 +202,7 @@ pub fn append(
         attachments: new.attachments,
         hold,
         witnessed,
+        tool: Some(super::build::current()),
     };
     // An event made now that names an order names one recorded (older logs may hold any
     // text there, so only new events are held to this); the `sealed` event names the
@@ -422,4 +424,31 @@ fn hold_lines(
         }
         _ => Ok((None, None)),
     }
+}
+
+/// Removes the files in the kept folders (attachments, orders' documents) that no event of
+/// the log names: left by a custody command killed between writing them and appending its
+/// event, or planted; either way they are no part of the signed record, and the tag
+/// manifests refreshed after this append would otherwise list them for good.
+fn remove_orphans(store: &PackageDir, events: &[Event]) -> Result<(), Error> {
+    let entries = store.list().map_err(|e| Error::Package(e.to_string()))?;
+    let named = |path: &str| {
+        events.iter().any(|e| {
+            e.attachments.iter().any(|a| a.path == path)
+                || e.order.as_ref().and_then(|o| o.document.as_ref()).is_some_and(|d| d.path == path)
+        })
+    };
+    for path in entries.iter().filter_map(|e| e.utf8_path()) {
+        let kept = [crate::layout::ATTACHMENTS_DIR, crate::layout::ORDERS_DIR].iter().any(|folder| {
+            path.strip_prefix(*folder)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|name| !name.contains('/'))
+        });
+        if kept && !named(path) {
+            store
+                .remove(path)
+                .map_err(|e| Error::Package(format!("cannot remove {path}, which no event names: {e}")))?;
+        }
+    }
+    Ok(())
 }

@@ -35,6 +35,9 @@ pub(crate) fn apply(
 ) -> Option<Result<(), Violation>> {
     let by = Party { key_id: event.actor.key_id.clone(), name: event.actor.name.clone() };
     match event.action {
+        Action::LegalHold if !says_why(event) => {
+            Some(Err(rule("a legal hold says why: a note, or the order it rests on (legal_basis)".into())))
+        }
         Action::LegalHold => {
             state.holds.push(Hold { sequence: event.sequence, line: line_digest.to_owned(), by });
             Some(Ok(()))
@@ -108,4 +111,12 @@ pub struct Disposal {
     /// Who witnessed it, each once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub witnesses: Vec<Party>,
+}
+
+/// Whether a hold says why: a note or a legal basis with something visible in it.
+fn says_why(event: &Event) -> bool {
+    [event.note.as_deref(), event.legal_basis.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|text| text.chars().any(|c| !c.is_whitespace() && !crate::safe_text::is_unsafe(c)))
 }

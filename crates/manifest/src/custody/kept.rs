@@ -54,6 +54,13 @@ impl Document {
         {
             return Err(format!("{what}'s digest is not a lowercase hex SHA-256"));
         }
+        // The name starts with its own digest, as Custos writes it: a record cannot point at
+        // a file kept for another event under the name this one would have.
+        if !name.starts_with(&format!("{}-", &self.sha256[..16])) {
+            return Err(format!(
+                "{what}'s name {name} does not start with the first 16 digits of its SHA-256"
+            ));
+        }
         Ok(())
     }
 }

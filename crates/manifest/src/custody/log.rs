@@ -477,9 +477,15 @@ pub(crate) fn content_problems(
             if event.action == Action::Notified { "custody.notification" } else { "custody.disclosure" };
         problems.push((check, reason));
     }
+    let mut named = std::collections::HashSet::new();
     for attachment in &event.attachments {
         if let Err(reason) = attachment.check(crate::layout::ATTACHMENTS_DIR, "an attachment") {
             problems.push(("custody.attachment", reason));
+            break;
+        } else if !named.insert(attachment.path.as_str()) {
+            // Once: a forged event naming one file a million times gets one finding.
+            problems.push(("custody.attachment", format!("names {} more than once", attachment.path)));
+            break;
         }
     }
     if event.action == Action::Notified {

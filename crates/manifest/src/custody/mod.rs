@@ -19,6 +19,7 @@ use crate::keys::PublicKey;
 use crate::Error;
 
 mod append;
+pub mod build;
 pub mod disclosure;
 pub mod hold;
 pub mod holder;
@@ -278,6 +279,9 @@ pub struct Event {
     /// `witnessed`: SHA-256 (hex) of the `returned` or `destroyed` line witnessed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witnessed: Option<String>,
+    /// The build of Custos that signed the event (added in 0.3; every event it signs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<build::Build>,
 }
 
 /// Whether the recipient of a disclosure may pass it on.

@@ -97,16 +97,23 @@ fn required_fields(
 ) {
     for event in evidence.events {
         let Some(fields) = rule.required_fields.get(action_name(event.action)) else { continue };
+        // A field counts only with something visible in it: a blank seal number (an unset
+        // variable in a lab's script) is no seal number.
+        let filled = |value: &Option<String>| {
+            value.as_deref().is_some_and(|text| {
+                text.chars().any(|c| !c.is_whitespace() && !custos_manifest::safe_text::is_unsafe(c))
+            })
+        };
         let present = |field: &str| match field {
-            "occurred_at" => event.occurred_at.is_some(),
-            "seal_number" => event.seal_number.is_some(),
-            "condition" => event.condition.is_some(),
-            "storage" => event.storage.is_some(),
-            "exhibit" => event.exhibit.is_some(),
-            "location" => event.location.is_some(),
-            "country" => event.country.is_some(),
-            "purpose" => event.purpose.is_some(),
-            "note" => event.note.is_some(),
+            "occurred_at" => filled(&event.occurred_at),
+            "seal_number" => filled(&event.seal_number),
+            "condition" => filled(&event.condition),
+            "storage" => filled(&event.storage),
+            "exhibit" => filled(&event.exhibit),
+            "location" => filled(&event.location),
+            "country" => filled(&event.country),
+            "purpose" => filled(&event.purpose),
+            "note" => filled(&event.note),
             // A name this version does not know is refused when the policy is read; were it
             // not, it would be missing, never present.
             _ => false,

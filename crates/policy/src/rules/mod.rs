@@ -13,6 +13,7 @@ mod retention;
 mod signatures;
 mod storage;
 mod time;
+mod tools;
 mod transfer;
 
 pub use deadlines::{deadlines, Deadline, DeadlineKind};
@@ -168,6 +169,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, at: i64) -> Vec<PolicyFind
     transfer::judge(policy, evidence, at, &keys, &mut out);
     notification::judge(policy, evidence, at, &keys, &mut out);
     production::judge(policy, evidence, at, &keys, &mut out);
+    tools::judge(policy, evidence, at, &keys, &mut out);
     out.findings
 }
 
@@ -194,14 +196,31 @@ fn days_between(from: i64, to: i64) -> f64 {
     (i128::from(to) - i128::from(from)) as f64 / DAY as f64
 }
 
-/// When the data was first returned or destroyed, if it was: the end of both preservation
-/// and retention. A disposal whose time cannot be read ends nothing.
+/// When all the data was first returned or destroyed, if it was: the end of preservation.
+/// Only the evidence's own disposal counts, not a recipient's of its disclosed copy (which
+/// names the disclosure); one that names some items disposes of those only. A disposal
+/// whose time cannot be read ends nothing.
 fn first_disposal(events: &[Event]) -> Option<i64> {
     events
         .iter()
-        .filter(|e| matches!(e.action, Action::Destroyed | Action::Returned))
+        .filter(|e| is_disposal(e) && e.items.is_empty())
         .filter_map(|e| parse_rfc3339(&e.time))
         .min()
+}
+
+/// When the item at `path` was first returned or destroyed: by a disposal of all the data
+/// or one that names it.
+fn disposal_of(events: &[Event], path: &str) -> Option<i64> {
+    events
+        .iter()
+        .filter(|e| is_disposal(e) && (e.items.is_empty() || e.items.iter().any(|i| i == path)))
+        .filter_map(|e| parse_rfc3339(&e.time))
+        .min()
+}
+
+/// A return or destruction of the evidence itself (not of a disclosed copy).
+fn is_disposal(event: &Event) -> bool {
+    matches!(event.action, Action::Destroyed | Action::Returned) && event.disclosure.is_none()
 }
 
 /// The policy's trusted keys by key id, built once per evaluation so that each look-up is
@@ -423,6 +442,7 @@ pub fn rule_title(rule: &str) -> &'static str {
             "The enforcing state notified before data was produced"
         }
         "production" | "production.due" => "Data produced within the time the order allows",
+        "tools" | "tools.approved" => "Every step recorded by a validated build of Custos",
         "storage" | "storage.allowed_countries" => "Evidence held only in allowed countries",
         "retention" | "retention.max_days" => "Not kept longer than allowed",
         "retention.min_days" => "Kept at least as long as required before disposal",

@@ -10,8 +10,8 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, keys: &KeyTab
             out.add("retention.max_days", PolicyVerdict::Fail, "the sealing time cannot be read", &rule.cite)
         }
         (Some(rule), Some(start)) => {
-            let disposed = first_disposal(evidence.events);
             for item in &evidence.manifest.items {
+                let disposed = disposal_of(evidence.events, &item.path);
                 let Some(limit) = item.category.and_then(|c| rule.max_days.get(category_name(c))) else {
                     continue;
                 };
@@ -49,9 +49,9 @@ pub(super) fn judge(policy: &Policy, evidence: &Evidence, at: i64, keys: &KeyTab
 /// `retention.min_days` (version 2): no item of a listed category returned or destroyed
 /// before it was kept that long after sealing.
 fn min_days(rule: &crate::policy::RetentionRule, evidence: &Evidence, start: i64, out: &mut Collected) {
-    let Some(disposed) = first_disposal(evidence.events) else { return };
     for item in &evidence.manifest.items {
         let Some(minimum) = item.category.and_then(|c| rule.min_days.get(category_name(c))) else { continue };
+        let Some(disposed) = disposal_of(evidence.events, &item.path) else { continue };
         let path = quoted(&item.path);
         let kept = days_between(start, disposed);
         let (verdict, text) = if kept >= *minimum as f64 {
@@ -73,10 +73,7 @@ fn min_days(rule: &crate::policy::RetentionRule, evidence: &Evidence, start: i64
 /// was witnessed by that many principals the policy trusts, other than its signer's.
 fn witnesses(rule: &crate::policy::RetentionRule, evidence: &Evidence, keys: &KeyTable, out: &mut Collected) {
     let numbers = super::transfer::line_numbers(evidence.events);
-    let disposals = evidence
-        .events
-        .iter()
-        .filter(|e| matches!(e.action, Action::Returned | Action::Destroyed) && e.disclosure.is_none());
+    let disposals = evidence.events.iter().filter(|e| is_disposal(e));
     for disposal in disposals {
         let principal = |key_id: &str| keys.get(key_id).map(|k| k.principal.as_str());
         let signer = principal(&disposal.actor.key_id);

@@ -2075,7 +2075,17 @@ fn class6_a_hold_is_lifted_only_by_who_placed_it_and_a_witness_is_someone_else()
     let case = genuine();
     let placed = custos_in(
         &case.root,
-        &["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "legal_hold", "--note", "appeal pending"],
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test2",
+            "--action",
+            "legal_hold",
+            "--note",
+            "appeal pending",
+        ],
     );
     assert_eq!(placed.code, 0, "{}", placed.stderr);
     let hold_line = hex(&sha2::Sha256::digest(log_lines(&case)[3].as_bytes()));
@@ -2088,7 +2098,17 @@ fn class6_a_hold_is_lifted_only_by_who_placed_it_and_a_witness_is_someone_else()
     let case = genuine();
     let placed = custos_in(
         &case.root,
-        &["custody", "record", "pkg", "--key", "rfc8032-test2", "--action", "legal_hold", "--note", "appeal pending"],
+        &[
+            "custody",
+            "record",
+            "pkg",
+            "--key",
+            "rfc8032-test2",
+            "--action",
+            "legal_hold",
+            "--note",
+            "appeal pending",
+        ],
     );
     assert_eq!(placed.code, 0, "{}", placed.stderr);
     forge_event(&case, &seed(TEST2_SEED), |event| {

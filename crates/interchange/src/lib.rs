@@ -139,7 +139,6 @@ mod tests {
 /// `sealed` and an `examined` event.
 #[cfg(test)]
 pub(crate) mod tests_support {
-    use std::collections::BTreeMap;
 
     use custos_hash::segments::{SegmentList, SegmentSpec};
     use custos_hash::Algorithm;
@@ -200,38 +199,13 @@ pub(crate) mod tests_support {
             links: Vec::new(),
         };
         let event = |sequence: u64, action: Action, previous: Option<String>| Event {
-            custos_event: 1,
             sequence,
             previous,
             manifest: "ab".repeat(32),
-            time: format!("2026-11-29T14:0{sequence}:00+00:00"),
-            actor: Actor::of(&key),
-            action,
             location: Some("Lab 1".into()),
-            country: None,
-            purpose: None,
             legal_basis: Some("W-1".into()),
-            items: Vec::new(),
-            observed_digests: BTreeMap::new(),
-            receiver: None,
-            release: None,
             note: Some("a note with <xml> & \"quotes\"".into()),
-            order: None,
-            conditions: None,
-            retain_until: None,
-            onward: None,
-            authorisation: None,
-            disclosure: None,
-            to_state: None,
-            occurred_at: None,
-            seal_number: None,
-            condition: None,
-            storage: None,
-            exhibit: None,
-            attachments: Vec::new(),
-            hold: None,
-            witnessed: None,
-            tool: None,
+            ..Event::blank(action, Actor::of(&key), format!("2026-11-29T14:0{sequence}:00+00:00"))
         };
         ExportSource {
             manifest,

@@ -3,8 +3,6 @@
 //! files; a policy may be anything a mistaken author (or a property test) writes. Short
 //! runs here; longer ones with PROPTEST_CASES.
 
-use std::collections::BTreeMap;
-
 use custos_manifest::custody::{Action, Actor, Event};
 use custos_manifest::manifest::{Case, Category, Item, LegalBasis, Manifest, Tool};
 use custos_manifest::order::Order;
@@ -128,36 +126,20 @@ prop_compose! {
         let (legal_basis, order, retain_until, disclosure, to_state) = legal;
         let (occurred_at, seal_number) = form;
         let referred = release.clone();
+        let actor = Actor { key_id: key, name: claims.0, role: claims.1, organisation: None, jurisdiction: claims.2 };
         Event {
-            custos_event: 1,
             sequence,
             previous,
             manifest: "m".into(),
-            time,
-            actor: Actor { key_id: key, name: claims.0, role: claims.1, organisation: None, jurisdiction: claims.2 },
-            action,
-            location: None,
-            country: None,
-            purpose: None,
             legal_basis,
-            items: vec![],
-            observed_digests: BTreeMap::new(),
             receiver,
             release,
-            note: None,
             order,
-            conditions: None,
             retain_until,
-            onward: None,
-            authorisation: None,
             disclosure,
             to_state,
             occurred_at,
             seal_number,
-            condition: None,
-            storage: None,
-            exhibit: None,
-            attachments: Vec::new(),
             hold: referred.clone(),
             witnessed: referred,
             tool: tool.map(|(version, binary_sha256)| custos_manifest::custody::build::Build {
@@ -166,6 +148,7 @@ prop_compose! {
                 commit: None,
                 binary_sha256,
             }),
+            ..Event::blank(action, actor, time)
         }
     }
 }
@@ -428,45 +411,20 @@ impl LargeCase {
         let mut events = Vec::new();
         let mut push = |action: Action, key: &str, release: Option<String>| {
             let sequence = events.len() as u64;
+            let actor = Actor {
+                key_id: key.into(),
+                name: "x".into(),
+                role: "x".into(),
+                organisation: None,
+                jurisdiction: None,
+            };
             events.push(Event {
-                custos_event: 1,
                 sequence,
                 previous: sequence.checked_sub(1).map(|n| format!("line-{n}")),
                 manifest: "m".into(),
-                time: "2026-03-01T10:00:00+00:00".into(),
-                actor: Actor {
-                    key_id: key.into(),
-                    name: "x".into(),
-                    role: "x".into(),
-                    organisation: None,
-                    jurisdiction: None,
-                },
-                action,
-                location: None,
-                country: None,
-                purpose: None,
-                legal_basis: None,
-                items: vec![],
-                observed_digests: BTreeMap::new(),
                 receiver: (action == Action::Released).then(|| CUSTODIAN.to_owned()),
                 release,
-                note: None,
-                order: None,
-                conditions: None,
-                retain_until: None,
-                onward: None,
-                authorisation: None,
-                disclosure: None,
-                to_state: None,
-                occurred_at: None,
-                seal_number: None,
-                condition: None,
-                storage: None,
-                exhibit: None,
-                attachments: Vec::new(),
-                hold: None,
-                witnessed: None,
-                tool: None,
+                ..Event::blank(action, actor, "2026-03-01T10:00:00+00:00".into())
             });
         };
         push(Action::Sealed, EXAMINER, None);

@@ -95,45 +95,16 @@ fn revocations_in_a_registry_are_honoured() {
         legal_basis: vec![],
         items: vec![],
     };
+    let actor = Actor {
+        key_id: EXAMINER.into(),
+        name: "Eve".into(),
+        role: "examiner".into(),
+        organisation: None,
+        jurisdiction: None,
+    };
     let events = vec![Event {
-        custos_event: 1,
-        sequence: 0,
-        previous: None,
         manifest: "m".into(),
-        time: "2026-03-01T00:00:00Z".into(),
-        actor: Actor {
-            key_id: EXAMINER.into(),
-            name: "Eve".into(),
-            role: "examiner".into(),
-            organisation: None,
-            jurisdiction: None,
-        },
-        action: Action::Sealed,
-        location: None,
-        country: None,
-        purpose: None,
-        legal_basis: None,
-        items: vec![],
-        observed_digests: Default::default(),
-        receiver: None,
-        release: None,
-        note: None,
-        order: None,
-        conditions: None,
-        retain_until: None,
-        onward: None,
-        authorisation: None,
-        disclosure: None,
-        to_state: None,
-        occurred_at: None,
-        seal_number: None,
-        condition: None,
-        storage: None,
-        exhibit: None,
-        attachments: Vec::new(),
-        hold: None,
-        witnessed: None,
-        tool: None,
+        ..Event::blank(Action::Sealed, actor, "2026-03-01T00:00:00Z".into())
     }];
     let signers = vec![EXAMINER.to_owned()];
     let at = custos_policy::time::parse_rfc3339("2026-04-01T00:00:00Z").expect("time");

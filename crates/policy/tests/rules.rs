@@ -1,8 +1,6 @@
 //! Every rule with a passing and a failing case, time-dependent rules at their edges,
 //! thresholds counted by principal, and one package judged differently by two policies.
 
-use std::collections::BTreeMap;
-
 use custos_manifest::custody::{Action, Actor, Event};
 use custos_manifest::manifest::{Case, Category, Item, LegalBasis, Manifest, Tool};
 use custos_policy::{evaluate, Evidence, Policy, PolicyFinding, PolicyVerdict};
@@ -36,45 +34,20 @@ fn manifest(digests: &[&str], category: Option<Category>, bases: &[&str]) -> Man
 }
 
 fn event(sequence: u64, action: Action, key: &str, time: &str) -> Event {
+    let actor = Actor {
+        key_id: key.into(),
+        name: key[..3].into(),
+        role: "examiner".into(),
+        organisation: None,
+        jurisdiction: Some("XA".into()),
+    };
     Event {
-        custos_event: 1,
         sequence,
         previous: (sequence > 0).then(|| format!("line-{}", sequence - 1)),
         manifest: "m".into(),
-        time: time.into(),
-        actor: Actor {
-            key_id: key.into(),
-            name: key[..3].into(),
-            role: "examiner".into(),
-            organisation: None,
-            jurisdiction: Some("XA".into()),
-        },
-        action,
-        location: None,
-        country: None,
-        purpose: None,
-        legal_basis: None,
-        items: vec![],
-        observed_digests: BTreeMap::new(),
         receiver: (action == Action::Released).then(|| BOB.into()),
         release: (action == Action::Accepted).then(|| format!("line-{}", sequence - 1)),
-        note: None,
-        order: None,
-        conditions: None,
-        retain_until: None,
-        onward: None,
-        authorisation: None,
-        disclosure: None,
-        to_state: None,
-        occurred_at: None,
-        seal_number: None,
-        condition: None,
-        storage: None,
-        exhibit: None,
-        attachments: Vec::new(),
-        hold: None,
-        witnessed: None,
-        tool: None,
+        ..Event::blank(action, actor, time.into())
     }
 }
 

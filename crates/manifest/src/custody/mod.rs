@@ -371,6 +371,48 @@ pub struct NewEvent {
     pub witnessed: Option<u64>,
 }
 
+impl Event {
+    /// An event with an action, a signer and a time and nothing else (the first of its log,
+    /// naming no manifest yet): a start for building events in code, the other fields set
+    /// with struct update syntax (`Event { sequence: 3, ..Event::blank(…) }`).
+    pub fn blank(action: Action, actor: Actor, time: String) -> Event {
+        Event {
+            custos_event: EVENT_FORMAT,
+            sequence: 0,
+            previous: None,
+            manifest: String::new(),
+            time,
+            actor,
+            action,
+            location: None,
+            country: None,
+            purpose: None,
+            legal_basis: None,
+            items: Vec::new(),
+            observed_digests: BTreeMap::new(),
+            receiver: None,
+            release: None,
+            note: None,
+            order: None,
+            conditions: None,
+            retain_until: None,
+            onward: None,
+            authorisation: None,
+            disclosure: None,
+            to_state: None,
+            occurred_at: None,
+            seal_number: None,
+            condition: None,
+            storage: None,
+            exhibit: None,
+            attachments: Vec::new(),
+            hold: None,
+            witnessed: None,
+            tool: None,
+        }
+    }
+}
+
 impl NewEvent {
     /// An event with only an action and a time.
     pub fn new(action: Action, time: String) -> NewEvent {

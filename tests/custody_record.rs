@@ -394,6 +394,20 @@ fn verify_and_report_record_each_access_when_asked() {
         "{}",
         events[2]
     );
+    let exported = custos_in(
+        d,
+        &["export", "case", "pkg", "--out", "pkg.jsonld", "--record-access", "--key", "rfc8032-test2"],
+    );
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    let log = custos_in(d, &["custody", "log", "pkg", "--json"]);
+    let last: serde_json::Value =
+        serde_json::from_str(log.stdout.lines().last().expect("an event")).expect("JSON");
+    let graph = std::fs::read(d.join("pkg.jsonld")).expect("export");
+    assert_eq!(last["action"], "accessed");
+    assert_eq!(
+        last["note"],
+        format!("custos export case: wrote pkg.jsonld (SHA-256 {})", support::digest_hex("sha256", &graph))
+    );
     // Asked without a key, or for a package in an object store: a mistake, said before any work.
     let keyless = custos_in(d, &["verify", "pkg", "--trust", "rfc8032-test1.pub", "--record-access"]);
     assert_eq!(keyless.code, 2);

@@ -1253,16 +1253,39 @@ pub struct InterchangeArgs {
     /// Print the file written as JSON (needs --out)
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// An export, recorded as an access to the package when asked (`--record-access`).
+fn export_recorded(format: crate::interchange::Format, args: &InterchangeArgs) -> Result<Status> {
+    args.access.check(&args.package)?;
+    let status = crate::interchange::run(format, &args.package, args.out.as_deref(), args.json)?;
+    if status == Status::Ok {
+        let what = match &args.out {
+            Some(out) => {
+                let bytes = std::fs::read(out)
+                    .with_context(|| format!("cannot read back {}", crate::render::shown(out)))?;
+                format!(
+                    "custos export {}: wrote {} (SHA-256 {})",
+                    format.word(),
+                    out.display(),
+                    custos_manifest::custody::sha256_hex(&bytes)
+                )
+            }
+            None => format!("custos export {}: written to standard output", format.word()),
+        };
+        args.access.record(&args.package, &what)?;
+    }
+    Ok(status)
 }
 
 pub fn run_export(command: ExportCommand) -> Result<Status> {
-    use crate::interchange::{run, Format};
+    use crate::interchange::Format;
     match command {
-        ExportCommand::Case { args } => run(Format::Case, &args.package, args.out.as_deref(), args.json),
-        ExportCommand::Dfxml { args } => run(Format::Dfxml, &args.package, args.out.as_deref(), args.json),
-        ExportCommand::Hashdeep { args } => {
-            run(Format::Hashdeep, &args.package, args.out.as_deref(), args.json)
-        }
+        ExportCommand::Case { args } => export_recorded(Format::Case, &args),
+        ExportCommand::Dfxml { args } => export_recorded(Format::Dfxml, &args),
+        ExportCommand::Hashdeep { args } => export_recorded(Format::Hashdeep, &args),
         ExportCommand::Checksums { package, out, json } => {
             let (manifest, signers) = custos_manifest::package::read_manifest(&package)
                 .with_context(|| format!("cannot export checksums of {}", package.display()))?;

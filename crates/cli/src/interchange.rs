@@ -19,7 +19,7 @@ pub enum Format {
 }
 
 impl Format {
-    fn word(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             Format::Case => "case",
             Format::Dfxml => "dfxml",

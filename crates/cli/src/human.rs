@@ -46,21 +46,6 @@ pub fn byte_range(start: u64, end: u64) -> String {
     format!("bytes {} to {}: {}", count(start), count(end.saturating_sub(1)), size(length))
 }
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 /// An RFC 3339 time as `1 December 2026, 08:33:42 UTC` (converted to UTC); text that is
 /// not such a time is returned as it is, so nothing recorded is ever hidden.
 pub fn time(rfc3339: &str) -> String {
@@ -72,15 +57,7 @@ pub fn time(rfc3339: &str) -> String {
 
 /// Seconds since the Unix epoch as `1 December 2026, 08:33:42 UTC`.
 pub fn time_of_unix(seconds: u64) -> String {
-    let text = custos_manifest::time::rfc3339_from_unix(seconds);
-    // `YYYY-MM-DDTHH:MM:SS+00:00`: the fields are at fixed places.
-    let field = |range: std::ops::Range<usize>| text.get(range).unwrap_or_default();
-    let month = field(5..7).parse::<usize>().ok().and_then(|m| MONTHS.get(m.wrapping_sub(1)));
-    let day = field(8..10).trim_start_matches('0');
-    match month {
-        Some(month) => format!("{day} {month} {}, {} UTC", field(0..4), field(11..19)),
-        None => text,
-    }
+    custos_manifest::time::words_of_unix(seconds)
 }
 
 #[cfg(test)]

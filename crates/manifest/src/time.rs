@@ -101,6 +101,41 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// Seconds since the Unix epoch as people read a date and time: `1 December 2026, 08:33:42
+/// UTC`. The one place dates are written in words, for text, reports and policy findings.
+pub fn words_of_unix(seconds: u64) -> String {
+    let text = rfc3339_from_unix(seconds);
+    // `YYYY-MM-DDTHH:MM:SS+00:00`: the fields are at fixed places.
+    let field = |range: std::ops::Range<usize>| text.get(range).unwrap_or_default();
+    let month = field(5..7).parse::<usize>().ok().and_then(|m| MONTHS.get(m.wrapping_sub(1)));
+    let day = field(8..10).trim_start_matches('0');
+    match month {
+        Some(month) => format!("{day} {month} {}, {} UTC", field(0..4), field(11..19)),
+        None => text,
+    }
+}
+
+/// The date alone of [`words_of_unix`]: `1 December 2026`.
+pub fn date_in_words(seconds: u64) -> String {
+    let text = words_of_unix(seconds);
+    text.split(',').next().unwrap_or(&text).to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{parse_rfc3339, rfc3339_from_unix};

@@ -294,6 +294,5 @@ pub(super) fn timeline(html: &mut String, judgement: &Judgement, context: &Conte
 
 /// A time as a date (`7 December 2026`).
 fn day(seconds: i64) -> String {
-    let text = human::time_of_unix(seconds.max(0) as u64);
-    text.split(',').next().unwrap_or(&text).to_owned()
+    custos_manifest::time::date_in_words(seconds.max(0) as u64)
 }

@@ -109,25 +109,5 @@ fn stays(events: &[Event]) -> BTreeMap<u64, String> {
 
 /// `3 March 2026`.
 fn human_date(time: i64) -> String {
-    let text = date(time);
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let month =
-        text.get(5..7).and_then(|m| m.parse::<usize>().ok()).and_then(|m| MONTHS.get(m.wrapping_sub(1)));
-    match (text.get(..4), month, text.get(8..10)) {
-        (Some(year), Some(month), Some(day)) => format!("{} {month} {year}", day.trim_start_matches('0')),
-        _ => text,
-    }
+    custos_manifest::time::date_in_words(time.max(0) as u64)
 }
